@@ -1,0 +1,5 @@
+"""Browser pages of this app, mounted by crm/urls.py."""
+
+app_name = "aftercare"
+
+urlpatterns: list = []

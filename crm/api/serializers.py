@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from crm.models import ApiToken, User
+from crm.tenancy import current_tenant
+
+
+class StaffUserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "display_name", "email", "roles", "is_on_duty"]
+        read_only_fields = fields
+
+
+class TenantStaffField(serializers.PrimaryKeyRelatedField):
+    """A staff user of the request's tenant (another tenant's user id is 'does not exist')."""
+
+    def get_queryset(self):
+        tenant = current_tenant()
+        if tenant is None:  # schema generation: no tenant, no choices (fail closed)
+            return User.objects.none()
+        return User.objects.filter(tenant=tenant, is_active=True)
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    user = TenantStaffField(required=False)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="明文令牌，仅此一次显示。")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]

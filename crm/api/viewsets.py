@@ -1,0 +1,56 @@
+"""Base classes every app's API builds on: tenant-scoped querysets, role permissions."""
+
+from __future__ import annotations
+
+from django.db import models
+from rest_framework import mixins, viewsets
+
+from crm.permissions import HasRolePermission
+from crm.tenancy import require_tenant
+
+
+class TenantViewSetMixin:
+    """Querysets come from tenant-scoped managers; ``self.tenant`` is the request's tenant.
+
+    Subclasses set ``model`` and implement ``get_tenant_queryset()``. Objects of another tenant
+    are simply not in the queryset, so DRF answers 404 (never 403). ``model`` also lets the
+    OpenAPI generator (which runs with no tenant) and the cross-tenant probe know the model.
+    """
+
+    permission_classes = [HasRolePermission]
+    required_permissions: dict[str, str] = {}
+    model: type[models.Model] | None = None
+
+    @property
+    def tenant(self):
+        return require_tenant()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False) and self.model is not None:
+            return models.QuerySet(model=self.model).none()
+        return self.get_tenant_queryset()
+
+    def get_tenant_queryset(self):
+        if self.model is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} must set model or override get_tenant_queryset()"
+            )
+        return self.model.objects.all()
+
+
+class TenantModelViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
+    pass
+
+
+class TenantReadOnlyViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    pass
+
+
+class TenantCreateListRetrieveViewSet(
+    TenantViewSetMixin,
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    pass

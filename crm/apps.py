@@ -1,0 +1,26 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class CrmConfig(AppConfig):
+    name = "crm"
+    verbose_name = "平台"
+    default_auto_field = "django.db.models.BigAutoField"
+    beat_schedule = {
+        "crm-health-check": {"task": "crm.health_check", "schedule": 300.0},
+    }
+
+    def ready(self) -> None:
+        from crm.models import Role
+        from crm.permissions import ALL_STAFF, grant_many
+        from crm.rls import apply_row_level_security
+
+        grant_many(
+            {
+                "crm.view_staff": ALL_STAFF,
+                "crm.manage_tokens": [Role.MANAGER],
+                "crm.manage_users": [Role.MANAGER],
+                "crm.view_dashboard": [Role.MANAGER],
+            }
+        )
+        post_migrate.connect(apply_row_level_security, dispatch_uid="crm.rls")

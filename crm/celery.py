@@ -1,0 +1,46 @@
+"""The Celery app. Tenant tasks take ``tenant_id`` explicitly and run inside that tenant."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery, Task
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings.local")
+
+app = Celery("crm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+class TenantTask(Task):
+    """Base for tasks that act on one tenant's rows: ``task.delay(tenant_id=..., ...)``.
+
+    Enters the tenant's context (scoped managers + RLS, one transaction) for the run and leaves it
+    afterwards, so a worker never carries the previous task's tenant into the next one.
+    """
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        from crm.models import Tenant
+        from crm.tenancy import no_tenant, tenant_context
+
+        tenant_id = kwargs.get("tenant_id")
+        if tenant_id is None:
+            raise TypeError(f"{self.name} must be called with tenant_id=")
+        with no_tenant():
+            tenant = Tenant.objects.get(pk=tenant_id)
+            with tenant_context(tenant):
+                return super().__call__(*args, **kwargs)
+
+
+@app.on_after_finalize.connect
+def _collect_app_beat_schedules(sender: Celery, **kwargs) -> None:
+    """Each app may declare ``beat_schedule`` on its AppConfig; merge them into the schedule."""
+    from django.apps import apps
+
+    schedule = dict(sender.conf.beat_schedule or {})
+    for config in apps.get_app_configs():
+        schedule.update(getattr(config, "beat_schedule", {}) or {})
+    sender.conf.beat_schedule = schedule

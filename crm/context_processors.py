@@ -1,0 +1,40 @@
+"""What the browser shell (templates/base.html) needs on every page: tenant, roles, navigation."""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+
+from crm.permissions import has_permission, known_permissions
+from crm.tenancy import current_tenant
+
+# (label, url name, permission); an entry appears once its page exists and the role may see it.
+NAVIGATION = [
+    ("客户", "customers:list", "customers.view"),
+    ("线索", "customers:lead-inbox", "customers.view"),
+    ("项目", "projects:list", "projects.view"),
+    ("售后", "aftercare:home", "aftercare.view"),
+    ("转介绍", "referrals:home", "referrals.view"),
+    ("看板", "dashboard", "crm.view_dashboard"),
+]
+
+
+def navigation_for(request) -> list[dict]:
+    user = request.user
+    declared = known_permissions()
+    items = []
+    for label, url_name, permission in NAVIGATION:
+        if permission not in declared or not has_permission(user, permission):
+            continue
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        items.append({"label": label, "url": url, "active": request.path.startswith(url)})
+    return items
+
+
+def shell(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": [], "current_tenant": None}
+    return {"nav_items": navigation_for(request), "current_tenant": current_tenant()}

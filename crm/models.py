@@ -1,0 +1,143 @@
+"""Platform tables: tenants (decoration companies), staff users with roles, API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.tenancy import TenantOwnedModel
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("未知时区：%(tz)s"), params={"tz": value})
+
+
+class Tenant(models.Model):
+    """A decoration company. Global table: every tenant-owned row points here."""
+
+    name = models.CharField(_("公司名称"), max_length=100)
+    slug = models.SlugField(_("标识"), max_length=50, unique=True)
+    timezone = models.CharField(
+        _("时区"), max_length=64, default="Asia/Shanghai", validators=[validate_timezone]
+    )
+    lead_response_sla_minutes = models.PositiveIntegerField(_("线索首次响应时限（分钟）"), default=15)
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("租户（装修公司）")
+        verbose_name_plural = _("租户（装修公司）")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zoneinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Role(models.TextChoices):
+    SALES = "sales", _("销售")
+    DESIGNER = "designer", _("设计师")
+    PROJECT_MANAGER = "project_manager", _("项目经理")
+    SUPERVISOR = "supervisor", _("监理")
+    SERVICE = "service", _("客服/售后")
+    MANAGER = "manager", _("经理")
+    ADMIN = "admin", _("管理员")
+
+
+def validate_roles(value: list) -> None:
+    if not isinstance(value, list) or any(role not in Role.values for role in value):
+        raise ValidationError(_("角色必须是以下之一：%(roles)s"), params={"roles": ", ".join(Role.values)})
+
+
+class User(AbstractUser):
+    """A staff user of one tenant. Platform operators (superusers) have no tenant.
+
+    Global table (login looks users up before a tenant is known); every query for a tenant's
+    staff goes through :func:`crm.selectors.staff_of_tenant`.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="users", verbose_name=_("租户")
+    )
+    display_name = models.CharField(_("姓名"), max_length=50, blank=True)
+    mobile = models.CharField(_("手机号"), max_length=20, blank=True)
+    roles = models.JSONField(_("角色"), default=list, blank=True, validators=[validate_roles])
+    is_on_duty = models.BooleanField(_("值班中"), default=True, help_text=_("值班中的销售参与新线索轮流分配"))
+
+    class Meta:
+        verbose_name = _("员工")
+        verbose_name_plural = _("员工")
+        indexes = [models.Index(fields=["tenant", "is_active"], name="crm_user_tenant_active_idx")]
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    def has_role(self, *roles: str) -> bool:
+        return any(role in (self.roles or []) for role in roles)
+
+    @property
+    def role_labels(self) -> list[str]:
+        return [str(Role(role).label) for role in self.roles or [] if role in Role.values]
+
+
+TOKEN_PREFIX = "crm"
+
+
+def hash_token(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+class ApiToken(TenantOwnedModel):
+    """An integration's key. Only the SHA-256 is stored; the plaintext is shown once at creation.
+
+    Requests made with it act as ``user`` (and so with that user's roles).
+    """
+
+    name = models.CharField(_("名称"), max_length=100)
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("所属员工")
+    )
+    prefix = models.CharField(_("前缀"), max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("创建人")
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "created_at"], name="crm_apitoken_tenant_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @staticmethod
+    def generate() -> tuple[str, str]:
+        """Return ``(plaintext, prefix)`` for a new token."""
+        prefix = secrets.token_hex(4)
+        return f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+    def mark_used(self) -> None:
+        now = timezone.now()
+        if self.last_used_at is None or (now - self.last_used_at).total_seconds() > 60:
+            type(self).objects.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now

@@ -1,0 +1,51 @@
+"""PostgreSQL row-level security for every tenant-owned table (the second wall).
+
+Applied after every ``migrate`` (post_migrate), so a new tenant-owned model is covered the moment
+its migration runs — no per-model migration to forget. Idempotent.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connections
+
+from crm.tenancy import PLATFORM_SETTING, TENANT_SETTING, tenant_owned_models
+
+POLICY_NAME = "tenant_isolation"
+
+POLICY_CONDITION = (
+    f"tenant_id = NULLIF(current_setting('{TENANT_SETTING}', true), '')::bigint "
+    f"OR current_setting('{PLATFORM_SETTING}', true) = 'on'"
+)
+
+
+def rls_statements(table: str) -> list[str]:
+    quoted = f'"{table}"'
+    return [
+        f"ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {quoted} FORCE ROW LEVEL SECURITY",
+        f"DROP POLICY IF EXISTS {POLICY_NAME} ON {quoted}",
+        f"CREATE POLICY {POLICY_NAME} ON {quoted} USING ({POLICY_CONDITION}) WITH CHECK ({POLICY_CONDITION})",
+    ]
+
+
+def apply_row_level_security(using: str = "default", **kwargs) -> None:
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    existing = set(connection.introspection.table_names())
+    app_role = getattr(settings, "DATABASE_APP_ROLE", "")
+    with connection.cursor() as cursor:
+        for model in tenant_owned_models():
+            table = model._meta.db_table
+            if table not in existing:
+                continue
+            for statement in rls_statements(table):
+                cursor.execute(statement)
+        if app_role:
+            # Production: migrations run as the owner, the app connects as a non-owner role.
+            cursor.execute(f'GRANT USAGE ON SCHEMA public TO "{app_role}"')
+            cursor.execute(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{app_role}"'
+            )
+            cursor.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app_role}"')

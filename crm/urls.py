@@ -1,0 +1,42 @@
+"""URL composition root: browser pages, /api/v1/ (every app's api_urls), schema and docs."""
+
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from crm import views
+from crm.api.exceptions import api_not_found
+
+API_V1_MODULES = [
+    "crm.api.routers",
+    "customers.api_urls",
+    "projects.api_urls",
+    "aftercare.api_urls",
+    "referrals.api_urls",
+]
+
+api_v1_patterns = [path("", include(module)) for module in API_V1_MODULES]
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("accounts/login/", views.CrmLoginView.as_view(), name="login"),
+    path("accounts/logout/", views.CrmLogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+    path("settings/tokens/", views.ApiTokenListView.as_view(), name="api-tokens"),
+    path("settings/tokens/<int:pk>/revoke/", views.ApiTokenRevokeView.as_view(), name="api-token-revoke"),
+    path("customers/", include("customers.urls")),
+    path("projects/", include("projects.urls")),
+    path("aftercare/", include("aftercare.urls")),
+    path("referrals/", include("referrals.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1_patterns)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", api_not_found),
+]
+
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,80 @@
+"""Platform pages: home, login/logout, API token management."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+from django.views.generic import TemplateView
+
+from crm import selectors, services
+from crm.forms import ApiTokenForm, LoginForm
+from crm.models import ApiToken
+from crm.permissions import RoleRequiredMixin
+from crm.tenancy import require_tenant
+
+
+class CrmLoginView(auth_views.LoginView):
+    form_class = LoginForm
+    redirect_authenticated_user = True
+
+
+class CrmLogoutView(auth_views.LogoutView):
+    pass
+
+
+class HomeView(LoginRequiredMixin, TemplateView):
+    """Landing page after login; apps' dashboards plug in here."""
+
+    template_name = "crm/home.html"
+
+
+class DashboardView(RoleRequiredMixin, TemplateView):
+    required_permission = "crm.view_dashboard"
+    template_name = "crm/home.html"
+
+
+class ApiTokenListView(RoleRequiredMixin, View):
+    required_permission = "crm.manage_tokens"
+    template_name = "crm/api_tokens.html"
+
+    def get(self, request, form=None, created_plaintext=None):
+        tenant = require_tenant()
+        form = form or ApiTokenForm(tenant=tenant)
+        context = {
+            "form": form,
+            "tokens": selectors.api_tokens_for_list(tenant=tenant),
+            "created_plaintext": created_plaintext,
+        }
+        return render(request, self.template_name, context)
+
+    def post(self, request):
+        tenant = require_tenant()
+        form = ApiTokenForm(request.POST, tenant=tenant)
+        if not form.is_valid():
+            return self.get(request, form=form)
+        try:
+            token, plaintext = services.api_token_create(
+                tenant=tenant,
+                created_by=request.user,
+                name=form.cleaned_data["name"],
+                user=form.cleaned_data["user"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+            return self.get(request, form=form)
+        messages.success(request, f"已创建令牌“{token.name}”。请立即复制，它只显示这一次。")
+        return self.get(request, form=ApiTokenForm(tenant=tenant), created_plaintext=plaintext)
+
+
+class ApiTokenRevokeView(RoleRequiredMixin, View):
+    required_permission = "crm.manage_tokens"
+
+    def post(self, request, pk: int):
+        token = get_object_or_404(ApiToken.objects.all(), pk=pk)
+        services.api_token_revoke(tenant=require_tenant(), token=token, revoked_by=request.user)
+        messages.success(request, f"已吊销令牌“{token.name}”。")
+        return redirect("api-tokens")

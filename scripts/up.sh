@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Set up and run the CRM with demo data: web server + Celery worker with beat.
+#
+# With nothing set it runs on the embedded default (SQLite + Celery's filesystem broker).
+# Set DATABASE_URL (postgres://...) and CELERY_BROKER_URL / REDIS_URL (redis://...) to use
+# PostgreSQL and Redis. PORT (default 8000) and HOST (default 127.0.0.1) choose the address.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-crm.settings.local}"
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> Creating .venv"
+  "$PYTHON" -m venv .venv
+  .venv/bin/pip install --quiet --upgrade pip
+fi
+if ! .venv/bin/python -c "import crm, django, celery" >/dev/null 2>&1 || [ pyproject.toml -nt .venv/.installed ]; then
+  echo "==> Installing the CRM and its dependencies"
+  .venv/bin/pip install --quiet -e ".[dev]"
+  touch .venv/.installed
+fi
+
+mkdir -p var/celery/queue var/celery/processed var/log
+echo "==> Database: ${DATABASE_URL:-sqlite (var/db.sqlite3)}; broker: ${CELERY_BROKER_URL:-${REDIS_URL:-filesystem (var/celery)}}"
+.venv/bin/python manage.py migrate --noinput -v0
+.venv/bin/python manage.py collectstatic --noinput -v0
+.venv/bin/python manage.py seed_demo
+
+pids=()
+cleanup() { echo; echo "==> Stopping"; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+.venv/bin/celery -A crm worker -B --pool=solo --loglevel=INFO \
+  --schedule var/celerybeat-schedule >var/log/celery.log 2>&1 &
+pids+=($!)
+.venv/bin/python manage.py runserver "$HOST:$PORT" --noreload >var/log/web.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 60); do
+  curl -fsS -o /dev/null "http://$HOST:$PORT/accounts/login/" 2>/dev/null && break
+  sleep 1
+done
+
+cat <<MSG
+
+  Jiazhuang CRM is running:  http://$HOST:$PORT/
+  API docs:                  http://$HOST:$PORT/api/docs/
+  Demo logins (password demo12345), tenant 安居家装 (anju) and 美宅装饰 (meizhai):
+    anju_manager  anju_sales  anju_designer  anju_pm  anju_supervisor  anju_service  anju_admin
+    meizhai_manager ... (same roles)
+  Logs: var/log/web.log, var/log/celery.log (worker + beat).  Ctrl-C stops everything.
+
+MSG
+wait -n "${pids[@]}"

@@ -1,0 +1,70 @@
+"""Shared fixtures: two tenants, staff of every role, API clients authenticated by token."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from crm.models import Role, Tenant
+from crm.services import api_token_create
+from crm.tenancy import tenant_context
+from tests.factories import StaffFactory, TenantFactory
+
+
+@pytest.fixture
+def tenant_a(db) -> Tenant:
+    return TenantFactory(name="安居家装", slug="anju")
+
+
+@pytest.fixture
+def tenant_b(db) -> Tenant:
+    return TenantFactory(name="美宅装饰", slug="meizhai")
+
+
+@pytest.fixture
+def make_staff(db):
+    def make(tenant: Tenant, *roles: str, **extra):
+        return StaffFactory(tenant=tenant, roles=list(roles) or [Role.SALES], **extra)
+
+    return make
+
+
+@pytest.fixture
+def manager_a(tenant_a, make_staff):
+    return make_staff(tenant_a, Role.MANAGER)
+
+
+@pytest.fixture
+def admin_a(tenant_a, make_staff):
+    return make_staff(tenant_a, Role.ADMIN, Role.MANAGER, is_staff=True)
+
+
+@pytest.fixture
+def admin_b(tenant_b, make_staff):
+    return make_staff(tenant_b, Role.ADMIN, Role.MANAGER, is_staff=True)
+
+
+@pytest.fixture
+def token_client():
+    """``token_client(user)`` -> an APIClient sending a fresh API token that acts as ``user``."""
+
+    def make(user) -> APIClient:
+        with tenant_context(user.tenant):
+            _, plaintext = api_token_create(tenant=user.tenant, created_by=user, name="test", user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
+        client.plaintext_token = plaintext
+        return client
+
+    return make
+
+
+@pytest.fixture
+def session_client(client):
+    """``session_client(user)`` -> Django test client logged in as ``user`` (browser pages)."""
+
+    def make(user):
+        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return make

@@ -1,0 +1,76 @@
+"""Wall 2: PostgreSQL row-level security, proven with raw SQL as a non-superuser role."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.http import JsonResponse
+from django.test import RequestFactory
+
+from crm.middleware import TenantMiddleware
+from crm.models import ApiToken
+from crm.tenancy import tenant_context, tenant_owned_models
+from tests.factories import PROBE_FACTORIES
+
+
+def test_tests_do_not_run_as_a_superuser(db):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone() == (False, False), "RLS tests would prove nothing as a superuser"
+
+
+def test_every_tenant_owned_table_has_forced_rls(db):
+    tables = [model._meta.db_table for model in tenant_owned_models()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND relrowsecurity AND relforcerowsecurity",
+            [tables],
+        )
+        protected = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT tablename FROM pg_policies WHERE policyname = 'tenant_isolation'")
+        with_policy = {row[0] for row in cursor.fetchall()}
+    assert set(tables) <= protected
+    assert set(tables) <= with_policy
+
+
+def _raw_count(table: str) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT DISTINCT tenant_id FROM "{table}"')  # no WHERE clause on purpose
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def test_raw_sql_inside_tenant_a_request_sees_none_of_tenant_b(tenant_a, tenant_b, make_staff):
+    for tenant in (tenant_a, tenant_b):
+        with tenant_context(tenant):
+            PROBE_FACTORIES[ApiToken](tenant)
+    user_a = make_staff(tenant_a)
+    seen = {}
+
+    def view(request):
+        seen["tenant_ids"] = _raw_count(ApiToken._meta.db_table)
+        return JsonResponse({})
+
+    request = RequestFactory().get("/")
+    request.user = user_a
+    TenantMiddleware(view)(request)
+    assert seen["tenant_ids"] == [tenant_a.id]
+
+
+def test_raw_sql_with_no_tenant_sees_nothing(tenant_a):
+    with tenant_context(tenant_a):
+        PROBE_FACTORIES[ApiToken](tenant_a)
+    assert _raw_count(ApiToken._meta.db_table) == []
+
+
+def test_raw_insert_into_another_tenant_is_rejected(tenant_a, tenant_b, make_staff):
+    user_b = make_staff(tenant_b)
+    with (
+        pytest.raises(Exception, match="row-level security"),
+        tenant_context(tenant_a),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO crm_apitoken (tenant_id, name, user_id, prefix, key_hash, created_at) "
+            "VALUES (%s, 'x', %s, 'p', 'h', now())",
+            [tenant_b.id, user_b.id],
+        )
