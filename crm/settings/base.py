@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "axes",
     "crm",
+    "crm.notifications",
     "customers",
     "projects",
     "aftercare",

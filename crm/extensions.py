@@ -1,0 +1,64 @@
+"""Extension points that let later apps add to earlier apps' pages without imports going backwards.
+
+``customers`` renders a customer's unified timeline and detail panels, but only ``projects``,
+``aftercare`` and ``referrals`` know their own rows. They register providers in their
+``AppConfig.ready()``; the customer detail page asks this module.
+
+- A **timeline provider** ``fn(*, tenant, customer_id) -> list[TimelineEntry]``.
+- A **panel provider** ``fn(*, request, tenant, customer_id) -> Panel | None``: a titled block of
+  rendered HTML (use ``render_to_string``) shown on the customer detail page.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    occurred_at: datetime.datetime
+    kind: str  # e.g. "follow_up", "project_stage", "ticket", "referral"
+    title: str
+    detail: str = ""
+    url: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    html: str
+    order: int = 100
+
+
+TimelineProvider = Callable[..., list[TimelineEntry]]
+PanelProvider = Callable[..., Panel | None]
+
+_timeline_providers: list[TimelineProvider] = []
+_panel_providers: list[PanelProvider] = []
+
+
+def register_customer_timeline(provider: TimelineProvider) -> None:
+    if provider not in _timeline_providers:
+        _timeline_providers.append(provider)
+
+
+def register_customer_panel(provider: PanelProvider) -> None:
+    if provider not in _panel_providers:
+        _panel_providers.append(provider)
+
+
+def customer_timeline(*, tenant, customer_id: int, limit: int = 200) -> list[TimelineEntry]:
+    """Every registered app's entries for one customer, newest first."""
+    entries: list[TimelineEntry] = []
+    for provider in _timeline_providers:
+        entries.extend(provider(tenant=tenant, customer_id=customer_id))
+    entries.sort(key=lambda entry: entry.occurred_at, reverse=True)
+    return entries[:limit]
+
+
+def customer_panels(*, request, tenant, customer_id: int) -> list[Panel]:
+    panels = [provider(request=request, tenant=tenant, customer_id=customer_id) for provider in _panel_providers]
+    return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
