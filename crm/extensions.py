@@ -60,5 +60,7 @@ def customer_timeline(*, tenant, customer_id: int, limit: int = 200) -> list[Tim
 
 
 def customer_panels(*, request, tenant, customer_id: int) -> list[Panel]:
-    panels = [provider(request=request, tenant=tenant, customer_id=customer_id) for provider in _panel_providers]
+    panels = [
+        provider(request=request, tenant=tenant, customer_id=customer_id) for provider in _panel_providers
+    ]
     return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
