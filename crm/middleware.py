@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.middleware.locale import LocaleMiddleware
+from django.utils import translation
 
 from crm.models import ApiToken, hash_token
 from crm.tenancy import platform_scope, tenant_context
@@ -65,3 +68,18 @@ class TenantMiddleware:
             if response.status_code >= 400:
                 transaction.set_rollback(True)
         return response
+
+
+class ExplicitLocaleMiddleware(LocaleMiddleware):
+    """Simplified Chinese unless the user picked another language with the switch (cookie).
+
+    The browser's Accept-Language is ignored on purpose: staff of a Chinese company often run
+    English-language browsers, and the product's home language is Chinese.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        supported = {code for code, _ in settings.LANGUAGES}
+        language = chosen if chosen in supported else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()

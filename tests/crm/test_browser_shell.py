@@ -95,3 +95,14 @@ def test_create_tenant_command(db):
     tenant = Tenant.objects.get(slug="xinju")
     admin = User.objects.get(username="xinju_admin")
     assert admin.tenant == tenant and admin.has_role(Role.ADMIN) and admin.check_password("Secret-pass-1")
+
+
+def test_chinese_by_default_even_for_english_browsers(client, manager_a):
+    client.force_login(manager_a)
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="zh-hans">' in page and "工作台" in page
+
+
+def test_api_docs_use_no_cdn(client, db):
+    page = client.get("/api/docs/").content.decode()
+    assert "cdn" not in page.lower() and "/static/drf_spectacular_sidecar/" in page
