@@ -7,6 +7,8 @@
 - A **timeline provider** ``fn(*, tenant, customer_id) -> list[TimelineEntry]``.
 - A **panel provider** ``fn(*, request, tenant, customer_id) -> Panel | None``: a titled block of
   rendered HTML (use ``render_to_string``) shown on the customer detail page.
+- A **dashboard widget** ``fn(*, request, tenant) -> Panel | None`` shown on the managers'
+  dashboard (看板); each app contributes its own figures.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ PanelProvider = Callable[..., Panel | None]
 
 _timeline_providers: list[TimelineProvider] = []
 _panel_providers: list[PanelProvider] = []
+_dashboard_widgets: list[Callable[..., Panel | None]] = []
 
 
 def register_customer_timeline(provider: TimelineProvider) -> None:
@@ -63,4 +66,14 @@ def customer_panels(*, request, tenant, customer_id: int) -> list[Panel]:
     panels = [
         provider(request=request, tenant=tenant, customer_id=customer_id) for provider in _panel_providers
     ]
+    return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
+
+
+def register_dashboard_widget(provider: Callable[..., Panel | None]) -> None:
+    if provider not in _dashboard_widgets:
+        _dashboard_widgets.append(provider)
+
+
+def dashboard_widgets(*, request, tenant) -> list[Panel]:
+    panels = [provider(request=request, tenant=tenant) for provider in _dashboard_widgets]
     return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)

@@ -11,6 +11,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from crm import selectors, services
+from crm.extensions import dashboard_widgets
 from crm.forms import ApiTokenForm, LoginForm
 from crm.models import ApiToken
 from crm.permissions import RoleRequiredMixin
@@ -33,8 +34,15 @@ class HomeView(LoginRequiredMixin, TemplateView):
 
 
 class DashboardView(RoleRequiredMixin, TemplateView):
+    """Managers' dashboard (看板): every app contributes widgets through crm.extensions."""
+
     required_permission = "crm.view_dashboard"
-    template_name = "crm/home.html"
+    template_name = "crm/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["widgets"] = dashboard_widgets(request=self.request, tenant=require_tenant())
+        return context
 
 
 class ApiTokenListView(RoleRequiredMixin, View):

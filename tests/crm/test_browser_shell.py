@@ -106,3 +106,22 @@ def test_chinese_by_default_even_for_english_browsers(client, manager_a):
 def test_api_docs_use_no_cdn(client, db):
     page = client.get("/api/docs/").content.decode()
     assert "cdn" not in page.lower() and "/static/drf_spectacular_sidecar/" in page
+
+
+def test_dashboard_renders_registered_widgets_for_managers_only(client, tenant_a, manager_a, make_staff):
+    from django.utils.html import format_html
+
+    from crm import extensions
+
+    def widget(*, request, tenant):
+        return extensions.Panel(title="测试指标", html=format_html("<p>{}</p>", tenant.name))
+
+    extensions.register_dashboard_widget(widget)
+    try:
+        client.force_login(manager_a)
+        page = client.get("/dashboard/").content.decode()
+        assert "测试指标" in page and tenant_a.name in page
+        client.force_login(make_staff(tenant_a, Role.SALES))
+        assert client.get("/dashboard/").status_code == 403
+    finally:
+        extensions._dashboard_widgets.remove(widget)
