@@ -42,10 +42,15 @@ def apply_row_level_security(using: str = "default", **kwargs) -> None:
                 continue
             for statement in rls_statements(table):
                 cursor.execute(statement)
-        if app_role:
+        if app_role and _role_exists(cursor, app_role):
             # Production: migrations run as the owner, the app connects as a non-owner role.
             cursor.execute(f'GRANT USAGE ON SCHEMA public TO "{app_role}"')
             cursor.execute(
                 f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{app_role}"'
             )
             cursor.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app_role}"')
+
+
+def _role_exists(cursor, role: str) -> bool:
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+    return cursor.fetchone() is not None

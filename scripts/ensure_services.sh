@@ -40,6 +40,10 @@ if "${PSQL_ADMIN[@]}" -c "SELECT 1" >/dev/null 2>&1; then
   else
     "${PSQL_ADMIN[@]}" -c "ALTER ROLE \"$CRM_DB_ROLE\" LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS"
   fi
+  # The production-shaped app role: not an owner, no CREATEDB; migrations grant it DML only.
+  if [ "$("${PSQL_ADMIN[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '${CRM_APP_ROLE:-crm_app}'")" != "1" ]; then
+    "${PSQL_ADMIN[@]}" -c "CREATE ROLE \"${CRM_APP_ROLE:-crm_app}\" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB PASSWORD '${CRM_APP_PASSWORD:-crm_app}'"
+  fi
   if [ "$("${PSQL_ADMIN[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$CRM_DB_NAME'")" != "1" ]; then
     "${PSQL_ADMIN[@]}" -c "CREATE DATABASE \"$CRM_DB_NAME\" OWNER \"$CRM_DB_ROLE\""
   fi

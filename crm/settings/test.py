@@ -1,7 +1,7 @@
 """The test suite: real PostgreSQL (as a non-superuser role, so RLS applies) and real Redis."""
 
 from .base import *  # noqa: F401,F403
-from .base import env
+from .base import MIDDLEWARE, env
 
 DEBUG = False
 DATABASES = {"default": env.db("TEST_DATABASE_URL", default="postgres://crm:crm@127.0.0.1:5432/crm")}
@@ -19,3 +19,6 @@ STORAGES = {
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = env.path("TEST_MEDIA_ROOT", default="/tmp/crm-test-media")
+MIDDLEWARE = [entry for entry in MIDDLEWARE if "whitenoise" not in entry]  # no collected static in tests
+# Production shape: migrations (run by the owner role above) grant DML to this non-owner role.
+DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="crm_app")

@@ -74,3 +74,27 @@ def test_raw_insert_into_another_tenant_is_rejected(tenant_a, tenant_b, make_sta
             "VALUES (%s, 'x', %s, 'p', 'h', now())",
             [tenant_b.id, user_b.id],
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_app_role_is_a_non_owner_that_rls_binds_and_cannot_disable_it(tenant_a, tenant_b):
+    """Production shape: the app connects as a role that owns nothing; migrations granted it DML."""
+    import psycopg
+    from django.conf import settings
+
+    role = settings.DATABASE_APP_ROLE
+    for tenant in (tenant_a, tenant_b):
+        with tenant_context(tenant):
+            PROBE_FACTORIES[ApiToken](tenant)
+    params = connection.get_connection_params()
+    params.update(user=role, password=role)
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params) as app_connection, app_connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone() == (False, False)
+        cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [str(tenant_a.id)])
+        cursor.execute("SELECT DISTINCT tenant_id FROM crm_apitoken")
+        assert [row[0] for row in cursor.fetchall()] == [tenant_a.id]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            cursor.execute("ALTER TABLE crm_apitoken DISABLE ROW LEVEL SECURITY")
