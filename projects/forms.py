@@ -1,0 +1,259 @@
+"""Browser forms of projects; querysets are built per request (tenant-scoped)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from crm.models import Tenant
+from crm.selectors import staff_queryset
+from customers.models import Customer
+from projects.models import STAGE_ORDER, AcceptanceKind, DecisionChannel, Material, Project, Stage
+
+MULTI_FILE_ATTRS = {"multiple": True, "accept": "image/jpeg,image/png,image/webp"}
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)] if data else []
+
+
+class ProjectFilterForm(forms.Form):
+    q = forms.CharField(label="搜索", required=False)
+    stage = forms.ChoiceField(label="阶段", required=False)
+    staff = forms.ModelChoiceField(label="员工", queryset=None, required=False)
+    customer = forms.IntegerField(label="客户", required=False, widget=forms.HiddenInput)
+    overdue = forms.BooleanField(label="仅看超期", required=False)
+
+    def __init__(self, *args, tenant: Tenant, stage_names: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].choices = [("", "全部阶段"), *stage_names.items()]
+        self.fields["staff"].queryset = staff_queryset(tenant=tenant)
+        self.fields["staff"].empty_label = "全部员工"
+
+
+class ProjectForm(forms.ModelForm):
+    customer = forms.ModelChoiceField(label="客户", queryset=Customer.objects.none())
+
+    class Meta:
+        model = Project
+        fields = [
+            "customer",
+            "name",
+            "address",
+            "area_sqm",
+            "style",
+            "planned_start_on",
+            "planned_end_on",
+            "designer",
+            "project_manager",
+            "supervisor",
+            "service_owner",
+        ]
+        widgets = {
+            "planned_start_on": forms.DateInput(attrs={"type": "date"}),
+            "planned_end_on": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].queryset = Customer.objects.all()
+        for name in ("designer", "project_manager", "supervisor", "service_owner"):
+            self.fields[name].queryset = staff_queryset(tenant=tenant)
+
+
+class StageMoveForm(forms.Form):
+    to_stage = forms.ChoiceField(label="目标阶段")
+    reason = forms.CharField(label="原因（退回时必填）", required=False, max_length=300)
+
+    def __init__(self, *args, stage_names: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_stage"].choices = [(key, stage_names[key]) for key in STAGE_ORDER]
+
+
+class SignForm(forms.Form):
+    contract_number = forms.CharField(label="合同编号", max_length=50)
+    contract_amount = forms.IntegerField(label="合同金额（元）", min_value=1)
+    signed_on = forms.DateField(
+        label="签约日期", initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class AcceptanceForm(forms.Form):
+    kind = forms.ChoiceField(label="验收类型", choices=AcceptanceKind.choices)
+    passed = forms.TypedChoiceField(
+        label="结果", choices=[("1", "通过"), ("0", "不通过")], coerce=lambda v: v == "1"
+    )
+    notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DailyLogForm(forms.Form):
+    log_date = forms.DateField(
+        label="日期", initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    work_done = forms.CharField(label="今日完成", widget=forms.Textarea(attrs={"rows": 3}))
+    plan_tomorrow = forms.CharField(
+        label="明日计划", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    workers_on_site = forms.IntegerField(label="在场工人数", min_value=0, max_value=200, initial=0)
+    photos = MultipleFileField(label="现场照片（最多 9 张，JPG/PNG/WebP，每张 ≤10MB）", required=False)
+
+
+class DesignPlanForm(forms.Form):
+    label = forms.CharField(label="方案", max_length=20, initial="方案A")
+    title = forms.CharField(label="标题", max_length=100)
+    style = forms.CharField(label="风格", max_length=30, required=False)
+    cost_min = forms.IntegerField(label="预算下限（元）", min_value=0)
+    cost_max = forms.IntegerField(label="预算上限（元）", min_value=0)
+    notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    change_note = forms.CharField(label="修改说明", required=False, max_length=200)
+
+
+class ChangeOrderForm(forms.Form):
+    title = forms.CharField(label="标题", max_length=100)
+    reason = forms.CharField(label="变更原因", widget=forms.Textarea(attrs={"rows": 2}))
+    lines = forms.CharField(
+        label="明细（每行：项目|数量|单位|单价，减项单价填负数）",
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "石膏板吊顶|12|㎡|150\n取消阳台柜|1|项|-2800"}
+        ),
+    )
+
+    def clean_lines(self) -> list[dict]:
+        rows = []
+        for number, raw in enumerate(self.cleaned_data["lines"].splitlines(), start=1):
+            if not raw.strip():
+                continue
+            parts = [part.strip() for part in raw.split("|")]
+            if len(parts) != 4:
+                raise ValidationError(f"第 {number} 行格式应为：项目|数量|单位|单价")
+            try:
+                quantity = Decimal(parts[1])
+                unit_price = int(parts[3])
+            except (InvalidOperation, ValueError):
+                raise ValidationError(f"第 {number} 行的数量或单价不是数字") from None
+            rows.append(
+                {"description": parts[0], "quantity": quantity, "unit": parts[2], "unit_price": unit_price}
+            )
+        if not rows:
+            raise ValidationError("至少填写一行明细")
+        return rows
+
+
+class DecideForm(forms.Form):
+    approve = forms.TypedChoiceField(
+        label="结果", choices=[("1", "批准"), ("0", "拒绝")], coerce=lambda v: v == "1"
+    )
+    channel = forms.ChoiceField(
+        label="客户确认方式",
+        choices=[c for c in DecisionChannel.choices if c[0] != DecisionChannel.CUSTOMER_LINK],
+    )
+    note = forms.CharField(label="备注", required=False, max_length=300)
+
+
+class MaterialForm(forms.ModelForm):
+    class Meta:
+        model = Material
+        fields = [
+            "category",
+            "name",
+            "brand",
+            "model_number",
+            "batch_number",
+            "supplier",
+            "room",
+            "quantity",
+            "unit",
+        ]
+
+
+class MaterialReportForm(forms.Form):
+    title = forms.CharField(label="报告名称", max_length=100)
+    file = forms.FileField(label="报告文件（PDF 或图片）")
+
+
+class InspectionForm(forms.Form):
+    """One pass/fail radio + note per checklist item (fields built from the tenant's checklist)."""
+
+    notes = forms.CharField(label="总体备注", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, checklist, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.checklist = list(checklist)
+        for item in self.checklist:
+            self.fields[f"item_{item.pk}"] = forms.ChoiceField(
+                label=item.title,
+                choices=[("pass", "合格"), ("fail", "不合格")],
+                initial="pass",
+                widget=forms.RadioSelect,
+            )
+            self.fields[f"hazard_{item.pk}"] = forms.CharField(
+                label="问题/整改要求", required=False, max_length=300
+            )
+
+    def rows(self):
+        for item in self.checklist:
+            yield item, self[f"item_{item.pk}"], self[f"hazard_{item.pk}"]
+
+    def items(self) -> list[dict]:
+        return [
+            {
+                "category": item.category,
+                "title": item.title,
+                "passed": self.cleaned_data[f"item_{item.pk}"] == "pass",
+                "hazard": self.cleaned_data[f"hazard_{item.pk}"],
+            }
+            for item in self.checklist
+        ]
+
+
+class ReinspectForm(forms.Form):
+    passed = forms.TypedChoiceField(
+        label="复检结果", choices=[("1", "合格"), ("0", "不合格")], coerce=lambda v: v == "1"
+    )
+    note = forms.CharField(label="说明", required=False, max_length=300)
+
+
+class CallbackForm(forms.Form):
+    satisfaction = forms.TypedChoiceField(
+        label="满意度", choices=[(str(i), f"{i} 分") for i in range(5, 0, -1)], coerce=int
+    )
+    comments = forms.CharField(label="客户意见", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ShareLinkForm(forms.Form):
+    valid_days = forms.IntegerField(label="有效天数", min_value=1, max_value=365, initial=90)
+
+
+class StageSettingForm(forms.Form):
+    def __init__(self, *args, settings, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.settings = settings
+        for info in settings:
+            self.fields[f"name_{info.key}"] = forms.CharField(
+                label=str(Stage(info.key).label), max_length=30, initial=info.name
+            )
+            self.fields[f"days_{info.key}"] = forms.IntegerField(
+                label="计划天数", min_value=0, max_value=365, initial=info.planned_days
+            )
+
+    def rows(self):
+        for info in self.settings:
+            yield info, self[f"name_{info.key}"], self[f"days_{info.key}"]
+
+
+class ConfirmCodeForm(forms.Form):
+    code = forms.CharField(label="短信验证码", max_length=6, min_length=6)

@@ -1,0 +1,187 @@
+"""Reads shared by pages, API, tasks and the customer progress page."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Avg, Count, Prefetch, Q, QuerySet, Sum
+from django.utils import timezone
+
+from crm.models import Tenant
+from projects.models import (
+    DEFAULT_PLANNED_DAYS,
+    STAGE_ORDER,
+    ChangeOrder,
+    ChangeOrderStatus,
+    DailyLog,
+    Inspection,
+    InspectionKind,
+    Project,
+    Rectification,
+    SitePhoto,
+    Stage,
+    StageSetting,
+)
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    key: str
+    name: str
+    planned_days: int
+    index: int
+
+
+def stage_settings(*, tenant: Tenant) -> list[StageInfo]:
+    """The tenant's stage names and durations, in the fixed order (defaults where not customised)."""
+    custom = {row.stage: row for row in StageSetting.objects.all()}
+    result = []
+    for index, key in enumerate(STAGE_ORDER):
+        row = custom.get(key)
+        result.append(
+            StageInfo(
+                key=key,
+                name=row.name if row else str(Stage(key).label),
+                planned_days=row.planned_days if row else DEFAULT_PLANNED_DAYS[key],
+                index=index,
+            )
+        )
+    return result
+
+
+def stage_names(*, tenant: Tenant) -> dict[str, str]:
+    return {info.key: info.name for info in stage_settings(tenant=tenant)}
+
+
+def overdue_q(*, tenant: Tenant, now: datetime.datetime | None = None) -> Q:
+    """Projects whose current stage has run past its planned duration (handed-over/cancelled excluded)."""
+    now = now or timezone.now()
+    condition = Q(pk__in=[])
+    for info in stage_settings(tenant=tenant):
+        if info.key == Stage.HANDOVER or info.planned_days <= 0:
+            continue
+        condition |= Q(stage=info.key, stage_entered_at__lt=now - datetime.timedelta(days=info.planned_days))
+    return condition & Q(cancelled_at__isnull=True, handed_over_on__isnull=True)
+
+
+def overdue_projects(*, tenant: Tenant, now: datetime.datetime | None = None) -> QuerySet[Project]:
+    return Project.objects.filter(overdue_q(tenant=tenant, now=now))
+
+
+def projects_for_list(
+    *,
+    tenant: Tenant,
+    stage: str = "",
+    overdue: bool = False,
+    staff_id: int | None = None,
+    customer_id: int | None = None,
+    search: str = "",
+) -> QuerySet[Project]:
+    queryset = Project.objects.select_related(
+        "customer", "designer", "project_manager", "supervisor", "service_owner"
+    ).annotate(
+        approved_delta=Sum(
+            "change_orders__amount_delta", filter=Q(change_orders__status=ChangeOrderStatus.APPROVED)
+        )
+    )
+    if stage:
+        queryset = queryset.filter(stage=stage)
+    if overdue:
+        queryset = queryset.filter(overdue_q(tenant=tenant))
+    if staff_id:
+        queryset = queryset.filter(
+            Q(designer_id=staff_id)
+            | Q(project_manager_id=staff_id)
+            | Q(supervisor_id=staff_id)
+            | Q(service_owner_id=staff_id)
+        )
+    if customer_id:
+        queryset = queryset.filter(customer_id=customer_id)
+    if search:
+        queryset = queryset.filter(
+            Q(name__icontains=search)
+            | Q(contract_number__icontains=search)
+            | Q(customer__name__icontains=search)
+        )
+    return queryset.order_by("-created_at", "-id")
+
+
+def is_overdue(project: Project, settings: list[StageInfo], now: datetime.datetime | None = None) -> bool:
+    if project.stage == Stage.HANDOVER or project.cancelled_at or project.handed_over_on:
+        return False
+    info = settings[STAGE_ORDER.index(project.stage)]
+    if info.planned_days <= 0:
+        return False
+    return project.stage_entered_at < (now or timezone.now()) - datetime.timedelta(days=info.planned_days)
+
+
+def stage_due_at(project: Project, settings: list[StageInfo]) -> datetime.datetime:
+    info = settings[STAGE_ORDER.index(project.stage)]
+    return project.stage_entered_at + datetime.timedelta(days=info.planned_days)
+
+
+def daily_logs_with_photos(*, project: Project, limit: int | None = None) -> list[DailyLog]:
+    queryset = (
+        DailyLog.objects.filter(project=project)
+        .select_related("author")
+        .prefetch_related(Prefetch("photos", queryset=SitePhoto.objects.all()))
+    )
+    return list(queryset[:limit] if limit else queryset)
+
+
+def inspections_for_project(*, project: Project) -> list[Inspection]:
+    return list(
+        Inspection.objects.filter(project=project)
+        .select_related("inspector", "rectification")
+        .prefetch_related("items__photos", "items__rectification__owner")
+    )
+
+
+def open_rectifications(*, project: Project) -> QuerySet[Rectification]:
+    return Rectification.objects.filter(project=project).select_related("item", "owner")
+
+
+def change_orders_for_project(*, project: Project) -> list[ChangeOrder]:
+    return list(
+        ChangeOrder.objects.filter(project=project)
+        .select_related("created_by", "decided_by")
+        .prefetch_related("lines", "events__actor")
+    )
+
+
+def pm_quality_scores(*, tenant: Tenant, since: datetime.date | None = None) -> list[dict]:
+    """Average weekly-inspection score per project manager (re-inspections excluded)."""
+    queryset = Inspection.objects.filter(kind=InspectionKind.WEEKLY, project__project_manager__isnull=False)
+    if since:
+        queryset = queryset.filter(inspected_on__gte=since)
+    rows = (
+        queryset.values("project__project_manager_id", "project__project_manager__display_name")
+        .annotate(average=Avg("score"), inspections=Count("id"))
+        .order_by("-average")
+    )
+    return [
+        {
+            "project_manager_id": row["project__project_manager_id"],
+            "project_manager": row["project__project_manager__display_name"],
+            "average_score": round(float(row["average"]), 1),
+            "inspections": row["inspections"],
+        }
+        for row in rows
+    ]
+
+
+def board_columns(*, tenant: Tenant) -> list[dict]:
+    settings = stage_settings(tenant=tenant)
+    projects = list(
+        Project.objects.filter(cancelled_at__isnull=True).select_related(
+            "customer", "project_manager", "designer"
+        )
+    )
+    columns = []
+    for info in settings:
+        items = [p for p in projects if p.stage == info.key]
+        for p in items:
+            p.overdue = is_overdue(p, settings)
+        columns.append({"stage": info, "projects": items})
+    return columns
