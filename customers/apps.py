@@ -1,3 +1,4 @@
+from celery.schedules import crontab
 from django.apps import AppConfig
 
 
@@ -5,3 +6,34 @@ class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = "客户"
     default_auto_field = "django.db.models.BigAutoField"
+    beat_schedule = {
+        "customers-minutely-scan": {"task": "customers.scan_all_tenants", "schedule": 60.0},
+        "customers-nightly-recompute": {
+            "task": "customers.recompute_all_tenants",
+            "schedule": crontab(hour=3, minute=15),
+        },
+    }
+
+    def ready(self) -> None:
+        from crm import extensions
+        from crm.models import Role
+        from crm.permissions import ALL_STAFF, grant_many
+        from customers import selectors
+
+        grant_many(
+            {
+                "customers.view": ALL_STAFF,
+                "customers.edit": [Role.SALES, Role.SERVICE, Role.MANAGER],
+                "customers.view_full_phone": [Role.SALES, Role.SERVICE, Role.MANAGER],
+                "customers.reveal_phone": ALL_STAFF,
+                "customers.follow_up": [Role.SALES, Role.DESIGNER, Role.SERVICE, Role.MANAGER],
+                "customers.claim": [Role.SALES, Role.MANAGER],
+                "customers.manage_segments": [Role.MANAGER],
+                "customers.view_stats": [Role.MANAGER],
+                "customers.import": [Role.MANAGER],
+                "customers.export": [Role.MANAGER],
+                "customers.privacy": [Role.MANAGER],
+                "customers.settings": [Role.MANAGER],
+            }
+        )
+        extensions.register_customer_timeline(selectors.follow_up_timeline)

@@ -1,0 +1,153 @@
+"""One filter set for every axis, shared by the browser list, the API, exports and segments."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import User
+from crm.tenancy import current_tenant
+from customers.models import (
+    Activity,
+    BudgetTier,
+    CookingFrequency,
+    Customer,
+    CustomerType,
+    FollowUpStatus,
+    FunctionalNeed,
+    HouseCondition,
+    Intent,
+    Lifecycle,
+    Loyalty,
+    SourceChannel,
+    Style,
+    ValueTier,
+)
+
+
+def _staff(request) -> QuerySet[User]:
+    """Evaluated per request, inside the tenant (never at class definition)."""
+    tenant = current_tenant()
+    if tenant is None:
+        return User.objects.none()
+    return User.objects.filter(tenant=tenant, is_active=True).order_by("id")
+
+
+def _json_list_contains(queryset: QuerySet, field: str, values: list[str]) -> QuerySet:
+    """Customers whose JSON list contains every value (jsonb @> on PostgreSQL)."""
+    for value in values:
+        if connection.vendor == "postgresql":
+            queryset = queryset.filter(**{f"{field}__contains": [value]})
+        else:
+            queryset = queryset.filter(**{f"{field}__icontains": f'"{value}"'})
+    return queryset
+
+
+BOOLEAN_CHOICES = [("true", _("是")), ("false", _("否"))]
+
+
+class CustomerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_search", label=_("搜索（姓名/手机号/小区）"))
+    source_channel = django_filters.MultipleChoiceFilter(choices=SourceChannel.choices, label=_("来源渠道"))
+    customer_type = django_filters.MultipleChoiceFilter(choices=CustomerType.choices, label=_("客户类型"))
+    house_condition = django_filters.MultipleChoiceFilter(choices=HouseCondition.choices, label=_("房屋状况"))
+    budget_tier = django_filters.MultipleChoiceFilter(choices=BudgetTier.choices, label=_("预算档位"))
+    intent = django_filters.MultipleChoiceFilter(choices=Intent.choices, label=_("意向"))
+    follow_up_status = django_filters.MultipleChoiceFilter(
+        choices=FollowUpStatus.choices, label=_("跟进状态")
+    )
+    lifecycle = django_filters.MultipleChoiceFilter(choices=Lifecycle.choices, label=_("生命周期"))
+    loyalty = django_filters.MultipleChoiceFilter(choices=Loyalty.choices, label=_("忠诚度"))
+    activity = django_filters.MultipleChoiceFilter(choices=Activity.choices, label=_("活跃度"))
+    value_tier = django_filters.MultipleChoiceFilter(choices=ValueTier.choices, label=_("价值等级"))
+    cooking_frequency = django_filters.MultipleChoiceFilter(
+        choices=CookingFrequency.choices, label=_("做饭频率")
+    )
+    style = django_filters.MultipleChoiceFilter(
+        choices=Style.choices, method="filter_style", label=_("风格偏好")
+    )
+    need = django_filters.MultipleChoiceFilter(
+        choices=FunctionalNeed.choices, method="filter_need", label=_("功能需求")
+    )
+    tag = django_filters.CharFilter(method="filter_tag", label=_("标签"))
+    is_local = django_filters.TypedChoiceFilter(
+        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("本地客户")
+    )
+    has_children = django_filters.TypedChoiceFilter(
+        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("有小孩")
+    )
+    has_elderly = django_filters.TypedChoiceFilter(
+        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("有老人")
+    )
+    has_pets = django_filters.TypedChoiceFilter(
+        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("养宠物")
+    )
+    works_from_home = django_filters.TypedChoiceFilter(
+        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("居家办公")
+    )
+    in_pool = django_filters.TypedChoiceFilter(
+        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("在公海")
+    )
+    city = django_filters.CharFilter(lookup_expr="icontains", label=_("城市"))
+    district = django_filters.CharFilter(lookup_expr="icontains", label=_("区县"))
+    community = django_filters.CharFilter(lookup_expr="icontains", label=_("小区"))
+    layout = django_filters.CharFilter(lookup_expr="icontains", label=_("户型"))
+    budget_min = django_filters.NumberFilter(
+        field_name="budget_amount", lookup_expr="gte", label=_("预算不低于")
+    )
+    budget_max = django_filters.NumberFilter(
+        field_name="budget_amount", lookup_expr="lte", label=_("预算不高于")
+    )
+    area_min = django_filters.NumberFilter(field_name="area_sqm", lookup_expr="gte", label=_("面积不小于"))
+    area_max = django_filters.NumberFilter(field_name="area_sqm", lookup_expr="lte", label=_("面积不大于"))
+    silent_days = django_filters.NumberFilter(method="filter_silent_days", label=_("至少多少天未跟进"))
+    owner = django_filters.ModelChoiceFilter(queryset=_staff, label=_("负责销售"))
+    designer = django_filters.ModelChoiceFilter(queryset=_staff, label=_("设计师"))
+    created_after = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label=_("创建于之后")
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", label=_("创建于之前")
+    )
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        digits = "".join(ch for ch in value if ch.isdigit())
+        condition = Q(name__icontains=value) | Q(community__icontains=value)
+        if len(digits) >= 4:
+            condition |= Q(phone__contains=digits)
+        return queryset.filter(condition)
+
+    def filter_style(self, queryset, name, value):
+        return _json_list_contains(queryset, "style_preferences", value) if value else queryset
+
+    def filter_need(self, queryset, name, value):
+        return _json_list_contains(queryset, "functional_needs", value) if value else queryset
+
+    def filter_tag(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        if connection.vendor == "postgresql":
+            return queryset.filter(Q(tags__contains=[value]) | Q(system_tags__contains=[value]))
+        return queryset.filter(Q(tags__icontains=f'"{value}"') | Q(system_tags__icontains=f'"{value}"'))
+
+    def filter_silent_days(self, queryset, name, value):
+        import datetime
+
+        from django.utils import timezone
+
+        if value is None:
+            return queryset
+        cutoff = timezone.now() - datetime.timedelta(days=int(value))
+        return queryset.filter(
+            Q(last_touch_at__lt=cutoff) | Q(last_touch_at__isnull=True, created_at__lt=cutoff)
+        )

@@ -1,0 +1,120 @@
+"""Browser forms. Writes go through customers.services; service errors land on the form."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm.selectors import staff_queryset
+from crm.tenancy import require_tenant
+from customers.models import (
+    Customer,
+    FollowUpKind,
+    FollowUpOutcome,
+    FunctionalNeed,
+    SourceChannel,
+    Style,
+)
+
+
+class CustomerForm(forms.ModelForm):
+    style_preferences = forms.MultipleChoiceField(
+        label=_("风格偏好"), choices=Style.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    functional_needs = forms.MultipleChoiceField(
+        label=_("功能需求"),
+        choices=FunctionalNeed.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    tags = forms.CharField(label=_("标签"), required=False, help_text=_("用逗号分隔，如：急装，学区房"))
+    phone = forms.CharField(label=_("手机号"), max_length=20)
+    budget_amount = forms.IntegerField(label=_("预算（元）"), required=False)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "name",
+            "phone",
+            "wechat_id",
+            "preferred_contact_time",
+            "source_channel",
+            "customer_type",
+            "is_local",
+            "community",
+            "city",
+            "district",
+            "address",
+            "area_sqm",
+            "layout",
+            "house_condition",
+            "has_children",
+            "has_elderly",
+            "has_pets",
+            "cooking_frequency",
+            "works_from_home",
+            "style_preferences",
+            "functional_needs",
+            "budget_amount",
+            "intent",
+            "lost_reason",
+            "owner",
+            "designer",
+            "tags",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        staff = staff_queryset(tenant=require_tenant())
+        self.fields["owner"].queryset = staff
+        self.fields["designer"].queryset = staff
+        if self.instance.pk:
+            self.initial["tags"] = "，".join(self.instance.tags or [])
+            self.initial["phone"] = self.instance.phone.removeprefix("+86")
+
+    def clean_tags(self) -> list[str]:
+        raw = self.cleaned_data.get("tags") or ""
+        return [tag.strip() for tag in raw.replace("，", ",").split(",") if tag.strip()]
+
+    def _post_clean(self):
+        """Model validation happens in the service (one place for the rules)."""
+
+    def service_data(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in self.Meta.fields}
+
+
+class FollowUpForm(forms.Form):
+    kind = forms.ChoiceField(label=_("方式"), choices=FollowUpKind.choices)
+    outcome = forms.ChoiceField(
+        label=_("结果"), choices=[("", "—"), *FollowUpOutcome.choices], required=False
+    )
+    content = forms.CharField(label=_("内容"), widget=forms.Textarea(attrs={"rows": 3}))
+    next_follow_up_at = forms.DateTimeField(
+        label=_("下次跟进时间"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+
+
+class LeadForm(forms.Form):
+    name = forms.CharField(label=_("姓名"), max_length=50)
+    phone = forms.CharField(label=_("手机号"), max_length=20)
+    source_channel = forms.ChoiceField(label=_("来源渠道"), choices=SourceChannel.choices)
+    note = forms.CharField(label=_("备注"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV 或 Excel（.xlsx）文件"))
+
+
+class SegmentForm(forms.Form):
+    name = forms.CharField(label=_("分群名称"), max_length=100)
+
+
+def apply_service_errors(form: forms.Form, error) -> None:
+    """Put a service ValidationError's messages on the form's fields (or non-field errors)."""
+    for field, messages in getattr(error, "message_dict", {"__all__": error.messages}).items():
+        target = field if field in form.fields else None
+        for message in messages:
+            form.add_error(target, message)

@@ -1,0 +1,167 @@
+"""Reads shared by the customers pages, API, exports and dashboards."""
+
+from __future__ import annotations
+
+import datetime
+import math
+import statistics
+from collections import defaultdict
+
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.extensions import TimelineEntry
+from crm.models import Tenant, User
+from crm.permissions import has_permission
+from customers.models import Customer, FollowUp, Lead, LeadStatus, Segment, SourceChannel
+
+
+def customers_for_list(*, tenant: Tenant) -> QuerySet[Customer]:
+    """The list's base queryset: one query per page whatever its size (owner/designer joined)."""
+    return Customer.objects.select_related("owner", "designer").order_by("-created_at", "-id")
+
+
+def leads_for_inbox(*, tenant: Tenant, user: User | None = None, mine: bool = False) -> QuerySet[Lead]:
+    """Open leads, most urgent first."""
+    leads = Lead.objects.filter(status=LeadStatus.OPEN).select_related("customer", "assignee")
+    if mine and user is not None:
+        leads = leads.filter(assignee=user)
+    return leads.order_by("first_response_due_at", "id")
+
+
+def pool_customers(*, tenant: Tenant) -> QuerySet[Customer]:
+    return (
+        Customer.objects.filter(in_pool=True)
+        .select_related("owner", "designer")
+        .order_by("-pooled_at", "-id")
+    )
+
+
+def follow_ups_for_customer(*, tenant: Tenant, customer_id: int) -> QuerySet[FollowUp]:
+    return (
+        FollowUp.objects.filter(customer_id=customer_id)
+        .select_related("author")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def segments_for_list(*, tenant: Tenant) -> QuerySet[Segment]:
+    return Segment.objects.select_related("created_by").order_by("name")
+
+
+def can_see_full_phone(user) -> bool:
+    return has_permission(user, "customers.view_full_phone")
+
+
+def display_phone(user, customer: Customer) -> str:
+    if customer.is_anonymised:
+        return "—"
+    return customer.phone.removeprefix("+86") if can_see_full_phone(user) else customer.masked_phone
+
+
+def follow_up_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:
+    """Timeline provider (crm.extensions): follow-ups and inquiries of one customer."""
+    entries = [
+        TimelineEntry(
+            occurred_at=follow_up.occurred_at,
+            kind="follow_up",
+            title=f"{follow_up.get_kind_display()}跟进"
+            + (f" · {follow_up.get_outcome_display()}" if follow_up.outcome else ""),
+            detail=follow_up.content
+            + (
+                f"（下次跟进：{timezone.localtime(follow_up.next_follow_up_at):%Y-%m-%d %H:%M}）"
+                if follow_up.next_follow_up_at
+                else ""
+            ),
+            actor=str(follow_up.author or ""),
+        )
+        for follow_up in follow_ups_for_customer(tenant=tenant, customer_id=customer_id)[:200]
+    ]
+    for lead in (
+        Lead.objects.filter(customer_id=customer_id).select_related("assignee").order_by("-received_at")[:50]
+    ):
+        entries.append(
+            TimelineEntry(
+                occurred_at=lead.received_at,
+                kind="lead",
+                title=f"新询盘 · {lead.get_source_channel_display()}",
+                detail=lead.note,
+                url=reverse("customers:lead-inbox"),
+                actor=str(lead.assignee or ""),
+            )
+        )
+    return entries
+
+
+def _percentile(sorted_values: list[int], fraction: float) -> float | None:
+    """Linear interpolation between closest ranks (same as PostgreSQL percentile_cont)."""
+    if not sorted_values:
+        return None
+    position = (len(sorted_values) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def lead_response_stats(
+    *, tenant: Tenant, since: datetime.datetime | None = None, until: datetime.datetime | None = None
+) -> dict:
+    """Count, median and p90 response time (seconds) and breach rate per sales user and per channel.
+
+    A lead counts as breached when it was answered late, or is still unanswered past its due time.
+    """
+    now = timezone.now()
+    since = since or now - datetime.timedelta(days=30)
+    until = until or now
+    rows = Lead.objects.filter(received_at__gte=since, received_at__lt=until).values(
+        "assignee_id",
+        "first_responder_id",
+        "source_channel",
+        "response_seconds",
+        "first_response_due_at",
+        "first_responded_at",
+        "sla_breached",
+    )
+    by_user: dict = defaultdict(list)
+    by_channel: dict = defaultdict(list)
+    for row in rows:
+        late = row["sla_breached"] or (
+            row["first_responded_at"] > row["first_response_due_at"]
+            if row["first_responded_at"]
+            else row["first_response_due_at"] < now
+        )
+        item = (row["response_seconds"], late)
+        by_user[row["first_responder_id"] or row["assignee_id"]].append(item)
+        by_channel[row["source_channel"]].append(item)
+    users = {user.pk: user for user in User.objects.filter(pk__in=[pk for pk in by_user if pk])}
+    channel_labels = dict(SourceChannel.choices)
+
+    def summarise(items: list) -> dict:
+        seconds = sorted(value for value, _late in items if value is not None)
+        return {
+            "count": len(items),
+            "responded": len(seconds),
+            "median_seconds": statistics.median(seconds) if seconds else None,
+            "p90_seconds": _percentile(seconds, 0.9),
+            "breached": sum(1 for _value, late in items if late),
+            "breach_rate": round(sum(1 for _value, late in items if late) / len(items), 4) if items else 0.0,
+        }
+
+    return {
+        "since": since,
+        "until": until,
+        "by_user": sorted(
+            (
+                {"user_id": pk, "user": str(users.get(pk, "未分配")), **summarise(items)}
+                for pk, items in by_user.items()
+            ),
+            key=lambda entry: entry["user"],
+        ),
+        "by_channel": sorted(
+            (
+                {"channel": channel, "label": str(channel_labels.get(channel, channel)), **summarise(items)}
+                for channel, items in by_channel.items()
+            ),
+            key=lambda entry: entry["channel"],
+        ),
+    }

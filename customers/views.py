@@ -1,0 +1,366 @@
+"""Browser pages: lead inbox, customer list/detail/forms, pool, import/export. Thin: services do the work."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+
+from crm import extensions
+from crm.permissions import RoleRequiredMixin, has_permission, require_permission
+from crm.tenancy import require_tenant
+from customers import io as customer_io
+from customers import selectors, services
+from customers.filters import CustomerFilter
+from customers.forms import (
+    CustomerForm,
+    FollowUpForm,
+    ImportForm,
+    LeadForm,
+    SegmentForm,
+    apply_service_errors,
+)
+from customers.models import Customer, Segment
+
+PAGE_SIZES = (25, 50, 100)
+
+
+def _list_params(request) -> tuple[dict, Segment | None]:
+    """The filter parameters of a request, or of the saved segment it names (?segment=ID)."""
+    segment = None
+    params = request.GET.copy()
+    segment_id = params.pop("segment", [None])[0]
+    if segment_id and segment_id.isdigit():
+        segment = Segment.objects.filter(pk=int(segment_id)).first()
+        if segment is not None and not any(key for key in params if key not in ("page", "page_size")):
+            for key, value in segment.filters.items():
+                if isinstance(value, list):
+                    params.setlist(key, [str(v) for v in value])
+                else:
+                    params[key] = str(value)
+    return params, segment
+
+
+def filtered_customers(request):
+    params, segment = _list_params(request)
+    tenant = require_tenant()
+    filterset = CustomerFilter(
+        data=params, queryset=selectors.customers_for_list(tenant=tenant), request=request
+    )
+    return filterset, segment, params
+
+
+class CustomerListView(RoleRequiredMixin, View):
+    required_permission = "customers.view"
+
+    def get(self, request):
+        filterset, segment, params = filtered_customers(request)
+        queryset = filterset.qs if filterset.is_valid() else Customer.objects.none()
+        try:
+            page_size = int(request.GET.get("page_size", 25))
+        except ValueError:
+            page_size = 25
+        page_size = page_size if page_size in PAGE_SIZES else 25
+        page = Paginator(queryset, page_size).get_page(request.GET.get("page"))
+        rows = [(customer, selectors.display_phone(request.user, customer)) for customer in page.object_list]
+        query = params.copy()
+        query.pop("page", None)
+        return render(
+            request,
+            "customers/customer_list.html",
+            {
+                "filter": filterset,
+                "page": page,
+                "rows": rows,
+                "segment": segment,
+                "segments": selectors.segments_for_list(tenant=require_tenant()),
+                "querystring": query.urlencode(),
+                "active_filters": sum(1 for key, value in query.lists() if key != "page_size" and any(value)),
+                "segment_form": SegmentForm(),
+                "can_export": has_permission(request.user, "customers.export"),
+                "can_segment": has_permission(request.user, "customers.manage_segments"),
+                "can_import": has_permission(request.user, "customers.import"),
+                "can_edit": has_permission(request.user, "customers.edit"),
+            },
+        )
+
+
+class SegmentSaveView(RoleRequiredMixin, View):
+    required_permission = "customers.manage_segments"
+
+    def post(self, request):
+        form = SegmentForm(request.POST)
+        filters = {key: values if len(values) > 1 else values[0] for key, values in request.GET.lists()}
+        filters.pop("page", None)
+        filters.pop("page_size", None)
+        filters.pop("segment", None)
+        if form.is_valid():
+            try:
+                segment = services.segment_save(
+                    tenant=require_tenant(),
+                    created_by=request.user,
+                    name=form.cleaned_data["name"],
+                    filters=filters,
+                )
+            except ValidationError as error:
+                messages.error(request, "；".join(error.messages))
+                return redirect(f"{reverse('customers:list')}?{request.GET.urlencode()}")
+            messages.success(request, _("已保存分群“%(name)s”。") % {"name": segment.name})
+            return redirect(f"{reverse('customers:list')}?segment={segment.pk}")
+        messages.error(request, _("请填写分群名称。"))
+        return redirect(f"{reverse('customers:list')}?{request.GET.urlencode()}")
+
+
+class CustomerExportView(RoleRequiredMixin, View):
+    required_permission = "customers.export"
+
+    def get(self, request):
+        filterset, _segment, params = filtered_customers(request)
+        if not filterset.is_valid():
+            messages.error(request, _("筛选条件有误，无法导出。"))
+            return redirect("customers:list")
+        file_format = "xlsx" if request.GET.get("format") == "xlsx" else "csv"
+        content, content_type = customer_io.customers_export(
+            tenant=require_tenant(),
+            user=request.user,
+            queryset=filterset.qs,
+            file_format=file_format,
+            filters={k: v for k, v in params.lists() if k not in ("format", "page")},
+        )
+        response = HttpResponse(content, content_type=content_type)
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.{file_format}"'
+        return response
+
+
+class CustomerImportView(RoleRequiredMixin, View):
+    required_permission = "customers.import"
+
+    def get(self, request):
+        return render(request, "customers/customer_import.html", {"form": ImportForm()})
+
+    def post(self, request):
+        form = ImportForm(request.POST, request.FILES)
+        errors = []
+        if form.is_valid():
+            try:
+                rows = customer_io.read_rows(form.cleaned_data["file"])
+                count = customer_io.customers_import(tenant=require_tenant(), user=request.user, rows=rows)
+            except ValidationError as error:
+                apply_service_errors(form, error)
+            except customer_io.ImportRejected as rejected:
+                errors = rejected.errors
+            else:
+                messages.success(request, _("已导入 %(count)s 位客户。") % {"count": count})
+                return redirect("customers:list")
+        return render(request, "customers/customer_import.html", {"form": form, "errors": errors}, status=400)
+
+
+class CustomerFormMixin(RoleRequiredMixin):
+    required_permission = "customers.edit"
+    template_name = "customers/customer_form.html"
+
+    def render_form(self, request, form, customer=None, status=200):
+        return render(request, self.template_name, {"form": form, "customer": customer}, status=status)
+
+
+class CustomerCreateView(CustomerFormMixin, View):
+    def get(self, request):
+        return self.render_form(request, CustomerForm())
+
+    def post(self, request):
+        form = CustomerForm(request.POST)
+        if form.is_valid():
+            try:
+                customer = services.customer_create(
+                    tenant=require_tenant(), created_by=request.user, **form.service_data()
+                )
+            except ValidationError as error:
+                apply_service_errors(form, error)
+            else:
+                messages.success(request, _("客户已创建。"))
+                return redirect("customers:detail", pk=customer.pk)
+        return self.render_form(request, form, status=400)
+
+
+class CustomerEditView(CustomerFormMixin, View):
+    def get(self, request, pk):
+        customer = get_object_or_404(Customer, pk=pk)
+        return self.render_form(request, CustomerForm(instance=customer), customer)
+
+    def post(self, request, pk):
+        customer = get_object_or_404(Customer, pk=pk)
+        form = CustomerForm(request.POST, instance=Customer.objects.get(pk=pk))
+        if form.is_valid():
+            try:
+                services.customer_update(
+                    tenant=require_tenant(), customer=customer, updated_by=request.user, **form.service_data()
+                )
+            except ValidationError as error:
+                apply_service_errors(form, error)
+            else:
+                messages.success(request, _("已保存。"))
+                return redirect("customers:detail", pk=pk)
+        return self.render_form(request, form, customer, status=400)
+
+
+class CustomerDetailView(RoleRequiredMixin, View):
+    required_permission = "customers.view"
+
+    def get(self, request, pk, follow_up_form=None, status=200):
+        tenant = require_tenant()
+        customer = get_object_or_404(Customer.objects.select_related("owner", "designer"), pk=pk)
+        return render(
+            request,
+            "customers/customer_detail.html",
+            {
+                "customer": customer,
+                "phone": selectors.display_phone(request.user, customer),
+                "phone_masked": not selectors.can_see_full_phone(request.user),
+                "timeline": extensions.customer_timeline(tenant=tenant, customer_id=customer.pk),
+                "panels": extensions.customer_panels(request=request, tenant=tenant, customer_id=customer.pk),
+                "leads": customer.leads.select_related("assignee").order_by("-received_at")[:10],
+                "follow_up_form": follow_up_form or FollowUpForm(),
+                "can_follow_up": has_permission(request.user, "customers.follow_up"),
+                "can_edit": has_permission(request.user, "customers.edit"),
+                "can_claim": customer.in_pool and has_permission(request.user, "customers.claim"),
+                "can_privacy": has_permission(request.user, "customers.privacy"),
+            },
+            status=status,
+        )
+
+
+class FollowUpCreateView(RoleRequiredMixin, View):
+    required_permission = "customers.follow_up"
+
+    def post(self, request, pk):
+        customer = get_object_or_404(Customer, pk=pk)
+        form = FollowUpForm(request.POST)
+        if form.is_valid():
+            try:
+                services.follow_up_create(
+                    tenant=require_tenant(), customer=customer, author=request.user, **form.cleaned_data
+                )
+            except ValidationError as error:
+                apply_service_errors(form, error)
+            else:
+                messages.success(request, _("已记录跟进。"))
+                return redirect("customers:detail", pk=pk)
+        return CustomerDetailView().get(request, pk, follow_up_form=form, status=400)
+
+
+class RevealPhoneView(RoleRequiredMixin, View):
+    required_permission = "customers.reveal_phone"
+
+    def post(self, request, pk):
+        customer = get_object_or_404(Customer, pk=pk)
+        phone = services.customer_reveal_phone(tenant=require_tenant(), customer=customer, user=request.user)
+        if request.headers.get("HX-Request"):
+            return HttpResponse(f'<span class="crm-phone">{phone.removeprefix("+86")}</span>')
+        return JsonResponse({"phone": phone})
+
+
+class ClaimView(RoleRequiredMixin, View):
+    required_permission = "customers.claim"
+
+    def post(self, request, pk):
+        customer = get_object_or_404(Customer, pk=pk)
+        try:
+            services.customer_claim_from_pool(tenant=require_tenant(), customer=customer, user=request.user)
+        except ValidationError as error:
+            messages.error(request, "；".join(error.messages))
+        else:
+            messages.success(request, _("已从公海领取该客户。"))
+        return redirect("customers:detail", pk=pk)
+
+
+class AnonymiseView(RoleRequiredMixin, View):
+    required_permission = "customers.privacy"
+
+    def post(self, request, pk):
+        customer = get_object_or_404(Customer, pk=pk)
+        services.customer_anonymise(tenant=require_tenant(), customer=customer, user=request.user)
+        messages.success(request, _("已匿名化该客户的个人信息，历史记录保留。"))
+        return redirect("customers:detail", pk=pk)
+
+
+class PersonalDataExportView(RoleRequiredMixin, View):
+    required_permission = "customers.privacy"
+
+    def get(self, request, pk):
+        customer = get_object_or_404(Customer, pk=pk)
+        data = customer_io.customer_personal_data(
+            tenant=require_tenant(), user=request.user, customer=customer
+        )
+        response = HttpResponse(
+            json.dumps(data, ensure_ascii=False, indent=2, default=str), content_type="application/json"
+        )
+        response["Content-Disposition"] = f'attachment; filename="customer-{pk}.json"'
+        return response
+
+
+class LeadInboxView(RoleRequiredMixin, View):
+    required_permission = "customers.view"
+
+    def get(self, request, form=None, status=200):
+        tenant = require_tenant()
+        mine = request.GET.get("mine") == "1"
+        leads = list(selectors.leads_for_inbox(tenant=tenant, user=request.user, mine=mine)[:200])
+        now = timezone.now()
+        rows = [
+            {
+                "lead": lead,
+                "phone": selectors.display_phone(request.user, lead.customer),
+                "overdue": lead.first_response_due_at <= now,
+                "not_started": lead.clock_started_at > now,
+            }
+            for lead in leads
+        ]
+        pool = list(selectors.pool_customers(tenant=tenant)[:50])
+        stats = (
+            selectors.lead_response_stats(tenant=tenant)
+            if has_permission(request.user, "customers.view_stats")
+            else None
+        )
+        return render(
+            request,
+            "customers/lead_inbox.html",
+            {
+                "rows": rows,
+                "mine": mine,
+                "now": now,
+                "pool": [(customer, selectors.display_phone(request.user, customer)) for customer in pool],
+                "stats": stats,
+                "form": form or LeadForm(),
+                "can_claim": has_permission(request.user, "customers.claim"),
+                "can_create": has_permission(request.user, "customers.edit"),
+                "sla_minutes": tenant.lead_response_sla_minutes,
+                "settings_row": services.customer_settings_for(tenant=tenant),
+            },
+            status=status,
+        )
+
+    def post(self, request):
+        require_permission(request.user, "customers.edit")
+        form = LeadForm(request.POST)
+        if form.is_valid():
+            try:
+                lead = services.lead_create(
+                    tenant=require_tenant(), created_by=request.user, **form.cleaned_data
+                )
+            except ValidationError as error:
+                apply_service_errors(form, error)
+            else:
+                messages.success(
+                    request, _("线索已登记，分配给 %(user)s。") % {"user": lead.assignee or _("（无人值班）")}
+                )
+                return redirect("customers:lead-inbox")
+        return self.get(request, form=form, status=400)
