@@ -1,3 +1,4 @@
+from celery.schedules import crontab
 from django.apps import AppConfig
 
 
@@ -5,3 +6,31 @@ class AftercareConfig(AppConfig):
     name = "aftercare"
     verbose_name = "售后"
     default_auto_field = "django.db.models.BigAutoField"
+
+    beat_schedule = {
+        "aftercare-reminders-daily": {
+            "task": "aftercare.reminders_scan_all",
+            "schedule": crontab(hour=8, minute=30),
+        },
+        "aftercare-ticket-sla": {
+            "task": "aftercare.ticket_sla_scan_all",
+            "schedule": crontab(minute="*/5"),
+        },
+    }
+
+    def ready(self) -> None:
+        from aftercare import services
+        from crm import events
+        from crm.models import Role
+        from crm.permissions import ALL_STAFF, grant_many
+
+        grant_many(
+            {
+                "aftercare.view": ALL_STAFF,
+                "aftercare.edit": [Role.SERVICE, Role.MANAGER, Role.PROJECT_MANAGER, Role.SUPERVISOR],
+                "aftercare.manage": [Role.MANAGER],
+                "surveys.view": [Role.SERVICE, Role.MANAGER, Role.SALES],
+                "surveys.send": [Role.SERVICE, Role.MANAGER],
+            }
+        )
+        events.subscribe("project_handed_over", services.on_project_handed_over)

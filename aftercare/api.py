@@ -1,0 +1,502 @@
+"""Aftercare REST API: thin serializers and viewsets over the services."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
+
+from aftercare import selectors, services
+from aftercare.models import (
+    MaintenancePlan,
+    ServiceTicket,
+    Survey,
+    SurveyKind,
+    SurveyTrigger,
+    TicketCategory,
+    TicketEvent,
+    TicketPriority,
+    TicketSource,
+    TicketStatus,
+    Visit,
+)
+from crm.api.serializers import TenantStaffField
+from crm.api.viewsets import TenantViewSetMixin
+from crm.models import Tenant
+from crm.tenancy import tenant_context
+from customers.models import Customer
+from projects.models import Project
+
+
+class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A FK to a tenant-owned model: choices come from the scoped manager at request time."""
+
+    def __init__(self, model, **kwargs):
+        self.model = model
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return self.model.objects.all()
+
+
+def _id_filter(request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    return int(value) if value and value.isdigit() else None
+
+
+# --- plans -----------------------------------------------------------------------------------------
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    kind_name = serializers.CharField(source="kind.name", read_only=True)
+    kind_code = serializers.CharField(source="kind.code", read_only=True)
+    project_name = serializers.CharField(source="project.name", read_only=True)
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+    assigned_to = TenantStaffField(required=False, allow_null=True)
+
+    class Meta:
+        model = MaintenancePlan
+        fields = [
+            "id",
+            "project",
+            "project_name",
+            "customer",
+            "customer_name",
+            "kind",
+            "kind_code",
+            "kind_name",
+            "due_on",
+            "status",
+            "assigned_to",
+            "checklist",
+            "customer_reminder_consent",
+            "customer_reminder_consent_at",
+            "escalated_at",
+            "completed_at",
+            "created_at",
+        ]
+        read_only_fields = [
+            "id",
+            "project",
+            "customer",
+            "kind",
+            "due_on",
+            "status",
+            "checklist",
+            "customer_reminder_consent_at",
+            "escalated_at",
+            "completed_at",
+            "created_at",
+        ]
+
+
+class PlanViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    GenericViewSet,
+):
+    """Maintenance plans (created by the handover). Staff may reassign and record SMS consent."""
+
+    model = MaintenancePlan
+    serializer_class = PlanSerializer
+    required_permissions = {"*": "aftercare.view", "write": "aftercare.edit"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("project", int),
+            OpenApiParameter("status", str),
+            OpenApiParameter("assigned_to", int),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_tenant_queryset(self):
+        plans = selectors.plans_for_list(tenant=self.tenant)
+        if (project := _id_filter(self.request, "project")) is not None:
+            plans = plans.filter(project_id=project)
+        if (assignee := _id_filter(self.request, "assigned_to")) is not None:
+            plans = plans.filter(assigned_to_id=assignee)
+        if status_value := self.request.query_params.get("status"):
+            plans = plans.filter(status=status_value)
+        return plans
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        kwargs = {}
+        if "assigned_to" in data:
+            kwargs["assigned_to"] = data["assigned_to"]
+        if "customer_reminder_consent" in data:
+            kwargs["customer_reminder_consent"] = data["customer_reminder_consent"]
+        serializer.instance = services.plan_update(tenant=self.tenant, plan=serializer.instance, **kwargs)
+
+
+# --- visits ----------------------------------------------------------------------------------------
+
+
+class VisitSerializer(serializers.ModelSerializer):
+    plan = ScopedPrimaryKeyField(MaintenancePlan)
+    technician = TenantStaffField(required=False, allow_null=True)
+    photos = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Visit
+        fields = [
+            "id",
+            "plan",
+            "project",
+            "customer",
+            "scheduled_at",
+            "technician",
+            "status",
+            "checklist_results",
+            "findings",
+            "customer_confirmed",
+            "customer_signature",
+            "satisfaction",
+            "renovation_interest",
+            "renovation_lead_id",
+            "completed_at",
+            "photos",
+            "created_at",
+        ]
+        read_only_fields = [
+            "id",
+            "project",
+            "customer",
+            "status",
+            "checklist_results",
+            "findings",
+            "customer_confirmed",
+            "customer_signature",
+            "satisfaction",
+            "renovation_interest",
+            "renovation_lead_id",
+            "completed_at",
+            "photos",
+            "created_at",
+        ]
+
+    def get_photos(self, visit) -> list[str]:
+        return [photo.image.url for photo in visit.photos.all()]
+
+
+class VisitCompleteSerializer(serializers.Serializer):
+    checklist_results = serializers.JSONField(required=False)
+    findings = serializers.CharField(required=False, allow_blank=True, default="")
+    customer_confirmed = serializers.BooleanField(required=False, default=False)
+    customer_signature = serializers.CharField(required=False, allow_blank=True, default="", max_length=50)
+    satisfaction = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
+    renovation_interest = serializers.BooleanField(required=False, default=False)
+
+
+class VisitViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    GenericViewSet,
+):
+    """Visits: book one for an open plan, then ``complete`` it (closes the plan)."""
+
+    model = Visit
+    serializer_class = VisitSerializer
+    required_permissions = {"*": "aftercare.view", "write": "aftercare.edit"}
+
+    @extend_schema(parameters=[OpenApiParameter("plan", int), OpenApiParameter("technician", int)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_tenant_queryset(self):
+        visits = selectors.visits_for_list(tenant=self.tenant)
+        if (plan := _id_filter(self.request, "plan")) is not None:
+            visits = visits.filter(plan_id=plan)
+        if (technician := _id_filter(self.request, "technician")) is not None:
+            visits = visits.filter(technician_id=technician)
+        return visits
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.visit_create(
+            tenant=self.tenant,
+            plan=data["plan"],
+            scheduled_at=data["scheduled_at"],
+            technician=data.get("technician"),
+            created_by=self.request.user,
+        )
+
+    @extend_schema(request=VisitCompleteSerializer, responses={200: VisitSerializer})
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        visit = self.get_object()
+        payload = VisitCompleteSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        visit = services.visit_complete(
+            tenant=self.tenant, visit=visit, completed_by=request.user, **payload.validated_data
+        )
+        return Response(VisitSerializer(visit).data)
+
+
+# --- tickets ---------------------------------------------------------------------------------------
+
+
+class TicketEventSerializer(serializers.ModelSerializer):
+    actor_name = serializers.CharField(source="actor.__str__", read_only=True, default="")
+
+    class Meta:
+        model = TicketEvent
+        fields = ["from_status", "to_status", "actor", "actor_name", "note", "created_at"]
+        read_only_fields = fields
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    project = ScopedPrimaryKeyField(Project)
+    assigned_to = TenantStaffField(required=False, allow_null=True)
+    category = serializers.ChoiceField(choices=TicketCategory.choices)
+    priority = serializers.ChoiceField(choices=TicketPriority.choices, default=TicketPriority.NORMAL)
+
+    class Meta:
+        model = ServiceTicket
+        fields = [
+            "id",
+            "project",
+            "customer",
+            "category",
+            "description",
+            "materials",
+            "priority",
+            "status",
+            "source",
+            "assigned_to",
+            "under_warranty",
+            "warranty_until",
+            "first_response_due_at",
+            "resolution_due_at",
+            "first_responded_at",
+            "resolved_at",
+            "closed_at",
+            "created_at",
+        ]
+        read_only_fields = [
+            "id",
+            "customer",
+            "status",
+            "source",
+            "under_warranty",
+            "warranty_until",
+            "first_response_due_at",
+            "resolution_due_at",
+            "first_responded_at",
+            "resolved_at",
+            "closed_at",
+            "created_at",
+        ]
+
+
+class TicketDetailSerializer(TicketSerializer):
+    events = TicketEventSerializer(many=True, read_only=True)
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "events"]
+        read_only_fields = [*TicketSerializer.Meta.read_only_fields, "events"]
+
+
+class TicketTransitionSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=TicketStatus.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    assigned_to = TenantStaffField(required=False, allow_null=True)
+
+
+class TicketViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    GenericViewSet,
+):
+    """Service tickets, listed by SLA urgency. Status changes go through ``transition``."""
+
+    model = ServiceTicket
+    required_permissions = {"*": "aftercare.view", "write": "aftercare.edit"}
+
+    def get_serializer_class(self):
+        return TicketDetailSerializer if self.action == "retrieve" else TicketSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("project", int),
+            OpenApiParameter("status", str),
+            OpenApiParameter("active", bool),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_tenant_queryset(self):
+        tickets = selectors.tickets_by_sla(tenant=self.tenant)
+        if self.action == "retrieve":
+            tickets = tickets.prefetch_related("events__actor")
+        if (project := _id_filter(self.request, "project")) is not None:
+            tickets = tickets.filter(project_id=project)
+        if status_value := self.request.query_params.get("status"):
+            tickets = tickets.filter(status=status_value)
+        if self.request.query_params.get("active") in ("1", "true"):
+            tickets = tickets.exclude(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED])
+        return tickets
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.ticket_create(
+            tenant=self.tenant,
+            project=data["project"],
+            category=data["category"],
+            description=data.get("description", ""),
+            priority=data.get("priority", TicketPriority.NORMAL),
+            materials=data.get("materials", ""),
+            source=TicketSource.API,
+            created_by=self.request.user,
+            assigned_to=data.get("assigned_to"),
+        )
+
+    @extend_schema(request=TicketTransitionSerializer, responses={200: TicketDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):
+        ticket = self.get_object()
+        payload = TicketTransitionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        ticket = services.ticket_transition(
+            tenant=self.tenant,
+            ticket=ticket,
+            to_status=payload.validated_data["status"],
+            actor=request.user,
+            note=payload.validated_data.get("note", ""),
+            assigned_to=payload.validated_data.get("assigned_to"),
+        )
+        ticket = self.get_tenant_queryset().prefetch_related("events__actor").get(pk=ticket.pk)
+        return Response(TicketDetailSerializer(ticket).data)
+
+
+# --- surveys ---------------------------------------------------------------------------------------
+
+
+class SurveySerializer(serializers.ModelSerializer):
+    customer = ScopedPrimaryKeyField(Customer)
+    project = ScopedPrimaryKeyField(Project, required=False, allow_null=True)
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+    kind = serializers.ChoiceField(choices=SurveyKind.choices)
+    trigger = serializers.ChoiceField(choices=SurveyTrigger.choices)
+
+    class Meta:
+        model = Survey
+        fields = [
+            "id",
+            "customer",
+            "customer_name",
+            "project",
+            "kind",
+            "trigger",
+            "visit",
+            "ticket",
+            "expires_at",
+            "score",
+            "comment",
+            "answered_at",
+            "created_at",
+        ]
+        read_only_fields = [
+            "id",
+            "visit",
+            "ticket",
+            "expires_at",
+            "score",
+            "comment",
+            "answered_at",
+            "created_at",
+        ]
+
+
+class SurveyViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    GenericViewSet,
+):
+    """Satisfaction (CSAT 1–5) and NPS (0–10) surveys; creating one texts the customer a one-time link."""
+
+    model = Survey
+    serializer_class = SurveySerializer
+    required_permissions = {"*": "surveys.view", "write": "surveys.send"}
+
+    @extend_schema(parameters=[OpenApiParameter("customer", int), OpenApiParameter("kind", str)])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_tenant_queryset(self):
+        surveys = selectors.surveys_for_list(tenant=self.tenant)
+        if (customer := _id_filter(self.request, "customer")) is not None:
+            surveys = surveys.filter(customer_id=customer)
+        if kind := self.request.query_params.get("kind"):
+            surveys = surveys.filter(kind=kind)
+        return surveys
+
+    def perform_create(self, serializer):
+        import secrets
+
+        data = serializer.validated_data
+        serializer.instance = services.survey_create(
+            tenant=self.tenant,
+            customer=data["customer"],
+            project=data.get("project"),
+            kind=data["kind"],
+            trigger=data["trigger"],
+            dedupe_key=f"manual-{secrets.token_hex(8)}",
+        )
+
+
+class SurveyAnswerSerializer(serializers.Serializer):
+    score = serializers.IntegerField()
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class SurveyAnswerThrottle(AnonRateThrottle):
+    rate = "30/hour"
+
+
+class SurveyAnswerView(APIView):
+    """Public: the customer answers through the one-time link (no login; the token is the key)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [SurveyAnswerThrottle]
+
+    @extend_schema(request=SurveyAnswerSerializer, responses={200: None})
+    def post(self, request, token: str):
+        payload = SurveyAnswerSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        survey = answer_public_survey(token=token, **payload.validated_data)
+        return Response({"detail": "感谢您的反馈！", "score": survey.score}, status=status.HTTP_200_OK)
+
+
+def public_survey_tenant(token: str) -> Tenant | None:
+    tenant_id = services.parse_survey_token(token)
+    return Tenant.objects.filter(pk=tenant_id, is_active=True).first() if tenant_id else None
+
+
+def answer_public_survey(*, token: str, score, comment: str = "") -> Survey:
+    """Enter the token's tenant and answer; an unknown tenant is the same error as an unknown token."""
+    from django.core.exceptions import ValidationError
+
+    tenant = public_survey_tenant(token)
+    if tenant is None:
+        raise ValidationError({"token": "问卷链接无效。"})
+    with transaction.atomic(), tenant_context(tenant):
+        return services.survey_answer(tenant=tenant, token=token, score=score, comment=comment)

@@ -1,0 +1,75 @@
+"""What aftercare adds to the customer page (through crm.extensions, no imports backwards)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from aftercare.models import MaintenancePlan, ServiceTicket, Survey, Visit, VisitStatus
+from crm.extensions import Panel, TimelineEntry
+from crm.permissions import has_permission
+
+
+def _at_midnight(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
+
+
+def customer_timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
+    entries = []
+    for visit in Visit.objects.filter(customer_id=customer_id, status=VisitStatus.COMPLETED).select_related(
+        "plan__kind", "technician"
+    ):
+        entries.append(
+            TimelineEntry(
+                occurred_at=visit.completed_at,
+                kind="aftercare_visit",
+                title=f"{visit.plan.kind.name}完成",
+                detail=visit.findings[:200],
+                url=reverse("aftercare:plan-detail", args=[visit.plan_id]),
+                actor=str(visit.technician or ""),
+            )
+        )
+    for ticket in ServiceTicket.objects.filter(customer_id=customer_id).select_related("created_by"):
+        entries.append(
+            TimelineEntry(
+                occurred_at=ticket.created_at,
+                kind="ticket",
+                title=f"售后工单 #{ticket.pk}（{ticket.get_category_display()}）"
+                f"· {ticket.get_status_display()}",
+                detail=ticket.description[:200],
+                url=reverse("aftercare:ticket-detail", args=[ticket.pk]),
+                actor=str(ticket.created_by or ""),
+            )
+        )
+    for survey in Survey.objects.filter(customer_id=customer_id).exclude(answered_at=None):
+        entries.append(
+            TimelineEntry(
+                occurred_at=survey.answered_at,
+                kind="survey",
+                title=f"{survey.get_kind_display()}：{survey.score} 分",
+                detail=survey.comment[:200],
+            )
+        )
+    return entries
+
+
+def customer_panel(*, request, tenant, customer_id: int) -> Panel | None:
+    if not has_permission(getattr(request, "user", None), "aftercare.view"):
+        return None
+    plans = list(
+        MaintenancePlan.objects.filter(customer_id=customer_id).select_related(
+            "kind", "project", "assigned_to"
+        )
+    )
+    tickets = list(ServiceTicket.objects.filter(customer_id=customer_id).select_related("project")[:10])
+    if not plans and not tickets:
+        return None
+    html = render_to_string(
+        "aftercare/_customer_panel.html",
+        {"plans": plans, "tickets": tickets, "today": timezone.localdate()},
+        request=request,
+    )
+    return Panel(title="售后服务", html=html, order=50)
