@@ -5,3 +5,26 @@ class ReferralsConfig(AppConfig):
     name = "referrals"
     verbose_name = "转介绍"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from crm import events, extensions
+        from crm.models import Role
+        from crm.permissions import ALL_STAFF, grant_many
+        from referrals import handlers, pages
+
+        grant_many(
+            {
+                "referrals.view": ALL_STAFF,
+                "referrals.edit": [Role.SALES, Role.SERVICE, Role.MANAGER],
+                "referrals.redeem": [Role.SALES, Role.SERVICE, Role.MANAGER],
+                "referrals.adjust": [Role.MANAGER],
+                "referrals.vip_decide": [Role.MANAGER],
+                "referrals.settings": [Role.MANAGER],
+            }
+        )
+        events.subscribe("lead_created", handlers.on_lead_created)
+        events.subscribe("contract_signed", handlers.on_contract_signed)
+        events.subscribe("contract_cancelled", handlers.on_contract_cancelled)
+        events.subscribe("survey_promoter", handlers.on_survey_promoter)
+        extensions.register_customer_panel(pages.customer_referral_panel)
+        extensions.register_customer_timeline(pages.customer_referral_timeline)

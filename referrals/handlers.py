@@ -1,0 +1,61 @@
+"""Reactions to other apps' events (subscribed in ``ReferralsConfig.ready()``). All idempotent."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ValidationError
+
+from crm.models import Tenant
+from customers.models import Customer
+from referrals import services
+from referrals.models import ReferralAccount, ReferralSource
+
+logger = logging.getLogger("referrals")
+
+
+def on_lead_created(*, tenant: Tenant, customer_id: int, referral_code: str = "", **_payload) -> None:
+    """A lead arrived with a referral code: record who referred whom (this tenant's codes only)."""
+    code = (referral_code or "").strip().upper()
+    if not code:
+        return
+    account = ReferralAccount.objects.select_related("customer").filter(code=code).first()
+    referred = Customer.objects.filter(pk=customer_id).first()
+    if account is None or referred is None:
+        logger.info("lead %s: referral code %r not found in tenant %s", customer_id, code, tenant.pk)
+        return
+    try:
+        services.referral_create(
+            tenant=tenant, referrer=account.customer, referred=referred, source=ReferralSource.INTAKE
+        )
+    except ValidationError as error:  # self-referral or already referred by someone else: keep the first
+        logger.info("lead %s: referral code %r not applied: %s", customer_id, code, error.messages)
+
+
+def on_contract_signed(*, tenant: Tenant, project_id: int, **_payload) -> None:
+    services.referral_credit_for_contract(tenant=tenant, project_id=project_id)
+
+
+def on_contract_cancelled(*, tenant: Tenant, project_id: int, **_payload) -> None:
+    services.referral_reverse_for_contract(tenant=tenant, project_id=project_id)
+
+
+def on_survey_promoter(*, tenant: Tenant, customer_id: int, survey_id: int, **_payload) -> None:
+    """A promoter (NPS 9–10) is the best time to ask for a referral: text them their link, once."""
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None or not customer.phone:
+        return
+    try:
+        from crm.notifications.services import sms_send
+    except ImportError:
+        logger.warning("crm.notifications.services.sms_send missing; referral invite not sent")
+        return
+    account = services.referral_account_ensure(tenant=tenant, customer=customer)
+    link = services.referral_share_url(tenant=tenant, account=account)
+    message = (
+        f"{customer.name}您好，感谢您对{tenant.name}的认可！推荐亲友来装修，签约后您可获得装修基金奖励。"
+        f"专属推荐码 {account.code}，推荐链接 {link}"
+    )
+    sms_send(
+        tenant=tenant, phone=customer.phone, message=message, dedupe_key=f"referral-invite:survey:{survey_id}"
+    )

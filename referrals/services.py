@@ -1,0 +1,637 @@
+"""Referral writes: linking who referred whom, crediting, redeeming, reversing, adjusting, VIP.
+
+The locking rule (ARCHITECTURE.md, "Money-like ledgers"): every path that writes an account or a
+referral first locks the referrer's :class:`ReferralAccount` row (``SELECT ... FOR UPDATE``), then —
+if it needs it — the :class:`Referral` row. One lock, one order, so concurrent writers queue up
+instead of deadlocking, and every balance decision is made on a value nobody else can change.
+The idempotency key (unique per tenant) is the second wall: a write that somehow ran twice fails
+on the constraint instead of paying twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.models import Tenant, User
+from crm.permissions import require_permission
+from customers.models import Customer
+from projects.models import Project
+from referrals.models import (
+    CreditRuleKind,
+    EntryKind,
+    LedgerEntry,
+    RedemptionTarget,
+    Referral,
+    ReferralAccount,
+    ReferralSettings,
+    ReferralSource,
+    ReferralStatus,
+    VipEvent,
+    VipEventKind,
+)
+
+logger = logging.getLogger("referrals")
+
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed by customers
+CODE_LENGTH = 8
+MAX_AMOUNT_FEN = 100_000_000_00  # 1 亿元: a sanity bound on any single entry
+
+
+# --- accounts and codes ---------------------------------------------------------------------------
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def referral_account_ensure(*, tenant: Tenant, customer: Customer) -> ReferralAccount:
+    """The customer's account (with its referral code), created on first need; safe under races."""
+    account = ReferralAccount.objects.filter(customer=customer).first()
+    if account is not None:
+        return account
+    if customer.tenant_id != tenant.pk:
+        raise ValidationError({"customer": "客户不存在。"})
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return ReferralAccount.objects.create(tenant=tenant, customer=customer, code=_new_code())
+        except IntegrityError:
+            account = ReferralAccount.objects.filter(customer=customer).first()
+            if account is not None:
+                return account  # a concurrent request created it first
+            # otherwise the random code collided: try another one
+    raise RuntimeError("could not allocate a unique referral code")
+
+
+def referral_share_path(*, tenant: Tenant, account: ReferralAccount) -> str:
+    return reverse("referrals:join", kwargs={"tenant_slug": tenant.slug, "code": account.code})
+
+
+def referral_share_url(*, tenant: Tenant, account: ReferralAccount, request=None) -> str:
+    """Absolute link for SMS and copy buttons (``settings.SITE_URL`` when there is no request)."""
+    path = referral_share_path(tenant=tenant, account=account)
+    if request is not None:
+        return request.build_absolute_uri(path)
+    return f"{getattr(settings, 'SITE_URL', '').rstrip('/')}{path}"
+
+
+def _lock_account(account_id: int) -> ReferralAccount:
+    """THE lock. Every write path calls this before touching an account or its referrals."""
+    return ReferralAccount.objects.select_for_update(of=("self",)).get(pk=account_id)
+
+
+def _lock_referral(referral_id: int) -> Referral:
+    """Second lock, only ever taken while holding the referrer's account lock."""
+    return Referral.objects.select_for_update(of=("self",)).get(pk=referral_id)
+
+
+# --- credit rule ----------------------------------------------------------------------------------
+
+
+def referral_settings_get(*, tenant: Tenant) -> ReferralSettings:
+    """The tenant's rule, or the (unsaved) default: ¥1,000 per signed referral, VIP at 3."""
+    return ReferralSettings.objects.filter().first() or ReferralSettings(tenant=tenant)
+
+
+@transaction.atomic
+def referral_settings_update(
+    *,
+    tenant: Tenant,
+    updated_by: User,
+    rule_kind: str,
+    fixed_amount_fen: int,
+    percentage_bp: int,
+    cap_fen: int | None,
+    vip_threshold: int,
+    vip_title: str = "VIP 设计顾问",
+) -> ReferralSettings:
+    """Managers set the rule; it applies to credits earned from now on (past entries never change)."""
+    require_permission(updated_by, "referrals.settings")
+    errors: dict[str, str] = {}
+    if rule_kind not in CreditRuleKind.values:
+        errors["rule_kind"] = "请选择奖励规则。"
+    if rule_kind == CreditRuleKind.FIXED and not (0 < fixed_amount_fen <= MAX_AMOUNT_FEN):
+        errors["fixed_amount_fen"] = "固定奖励必须大于 0。"
+    if rule_kind == CreditRuleKind.PERCENTAGE and not (0 < percentage_bp <= 10_000):
+        errors["percentage_bp"] = "比例必须在 0.01% 到 100% 之间。"
+    if cap_fen is not None and not (0 < cap_fen <= MAX_AMOUNT_FEN):
+        errors["cap_fen"] = "上限必须大于 0（不设上限请留空）。"
+    if not (1 <= vip_threshold <= 100):
+        errors["vip_threshold"] = "VIP 门槛必须在 1 到 100 之间。"
+    if not vip_title.strip():
+        errors["vip_title"] = "请填写 VIP 称号。"
+    if errors:
+        raise ValidationError(errors)
+    rule = ReferralSettings.objects.select_for_update(of=("self",)).first() or ReferralSettings(tenant=tenant)
+    rule.rule_kind = rule_kind
+    rule.fixed_amount_fen = fixed_amount_fen
+    rule.percentage_bp = percentage_bp
+    rule.cap_fen = cap_fen
+    rule.vip_threshold = vip_threshold
+    rule.vip_title = vip_title.strip()
+    rule.updated_by = updated_by
+    rule.save()
+    return rule
+
+
+def credit_amount_fen(*, rule: ReferralSettings, contract_amount_yuan: int | None) -> int:
+    """Integer arithmetic only: a percentage rounds down to the fen, then the cap applies."""
+    if rule.rule_kind == CreditRuleKind.FIXED:
+        amount = int(rule.fixed_amount_fen)
+    else:
+        contract_fen = int(contract_amount_yuan or 0) * 100
+        amount = contract_fen * int(rule.percentage_bp) // 10_000
+    if rule.cap_fen is not None:
+        amount = min(amount, int(rule.cap_fen))
+    return max(amount, 0)
+
+
+# --- who referred whom ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def referral_create(
+    *,
+    tenant: Tenant,
+    referrer: Customer,
+    referred: Customer,
+    source: str,
+    created_by: User | None = None,
+    note: str = "",
+) -> Referral:
+    """Record that ``referrer`` brought in ``referred``; the same pair again is a no-op.
+
+    A second (different) referrer, a self-referral or another tenant's customer is refused.
+    """
+    if referrer.tenant_id != tenant.pk or referred.tenant_id != tenant.pk:
+        raise ValidationError({"referrer": "推荐人不存在。"})
+    if referrer.pk == referred.pk:
+        raise ValidationError({"referred": "客户不能推荐自己。"})
+    if source not in ReferralSource.values:
+        raise ValidationError({"source": "来源无效。"})
+    account = referral_account_ensure(tenant=tenant, customer=referrer)
+    _lock_account(account.pk)
+    existing = Referral.objects.filter(referred=referred).select_related("referrer").first()
+    if existing is not None:
+        if existing.referrer_id == referrer.pk:
+            return existing
+        raise ValidationError(
+            {"referred": f"该客户已由“{existing.referrer.name}”推荐，一个客户只能有一个推荐人。"}
+        )
+    try:
+        with transaction.atomic():
+            referral = Referral.objects.create(
+                tenant=tenant,
+                referrer=referrer,
+                referred=referred,
+                source=source,
+                created_by=created_by,
+                note=note[:200],
+            )
+    except IntegrityError:  # another referrer won a race for this customer
+        raise ValidationError({"referred": "该客户已有推荐人，一个客户只能有一个推荐人。"})
+    return referral
+
+
+@transaction.atomic
+def referral_link_by_code(
+    *, tenant: Tenant, referred: Customer, code: str, created_by: User, note: str = ""
+) -> Referral:
+    """Staff link by hand: the referrer is found by their code (or phone) within this tenant only."""
+    require_permission(created_by, "referrals.edit")
+    value = (code or "").strip()
+    if not value:
+        raise ValidationError({"code": "请输入推荐人的推荐码或手机号。"})
+    account = ReferralAccount.objects.select_related("customer").filter(code=value.upper()).first()
+    referrer = account.customer if account else None
+    if referrer is None:
+        digits = "".join(ch for ch in value if ch.isdigit())
+        if len(digits) >= 11:
+            referrer = Customer.objects.filter(phone__endswith=digits[-11:]).first()
+    if referrer is None:
+        raise ValidationError({"code": "找不到该推荐码或手机号对应的客户。"})
+    return referral_create(
+        tenant=tenant,
+        referrer=referrer,
+        referred=referred,
+        source=ReferralSource.MANUAL,
+        created_by=created_by,
+        note=note,
+    )
+
+
+MANUAL_TRANSITIONS = {
+    ReferralStatus.REFERRED: {ReferralStatus.CONTACTED, ReferralStatus.LOST},
+    ReferralStatus.CONTACTED: {ReferralStatus.LOST},
+    ReferralStatus.LOST: {ReferralStatus.CONTACTED},
+}
+
+
+@transaction.atomic
+def referral_status_set(*, tenant: Tenant, referral: Referral, status: str, changed_by: User) -> Referral:
+    """Staff move a referral to contacted or lost; signed/credited/cancelled come from contracts only."""
+    require_permission(changed_by, "referrals.edit")
+    account = referral_account_ensure(tenant=tenant, customer=referral.referrer)
+    _lock_account(account.pk)
+    referral = _lock_referral(referral.pk)
+    if status not in MANUAL_TRANSITIONS.get(referral.status, set()):
+        raise ValidationError(
+            {"status": f"不能从“{referral.get_status_display()}”改为该状态（签约和奖励由合同自动驱动）。"}
+        )
+    now = timezone.now()
+    referral.status = status
+    if status == ReferralStatus.CONTACTED:
+        referral.contacted_at = referral.contacted_at or now
+        referral.closed_at = None
+    else:
+        referral.closed_at = now
+    referral.save(update_fields=["status", "contacted_at", "closed_at", "updated_at"])
+    return referral
+
+
+# --- the ledger -----------------------------------------------------------------------------------
+
+
+def _append_entry(
+    *,
+    tenant: Tenant,
+    account: ReferralAccount,
+    kind: str,
+    amount_fen: int,
+    idempotency_key: str,
+    shortfall_change_fen: int = 0,
+    **fields,
+) -> LedgerEntry:
+    """Write one entry and move the cached balance. Caller holds the account lock (``_lock_account``)."""
+    new_balance = account.balance_fen + amount_fen
+    new_shortfall = account.shortfall_fen + shortfall_change_fen
+    if new_balance < 0 or new_shortfall < 0:  # the CHECK constraints would refuse it anyway
+        raise ValidationError({"amount_fen": "余额不足。"})
+    entry = LedgerEntry.objects.create(
+        tenant=tenant,
+        account=account,
+        kind=kind,
+        amount_fen=amount_fen,
+        balance_after_fen=new_balance,
+        shortfall_change_fen=shortfall_change_fen,
+        idempotency_key=idempotency_key,
+        **fields,
+    )
+    account.balance_fen = new_balance
+    account.shortfall_fen = new_shortfall
+    account.save(update_fields=["balance_fen", "shortfall_fen", "updated_at"])
+    return entry
+
+
+def _entry_exists(idempotency_key: str) -> LedgerEntry | None:
+    return LedgerEntry.objects.filter(idempotency_key=idempotency_key).first()
+
+
+def _project_is_cancelled(project: Project) -> bool:
+    return getattr(project, "cancelled_at", None) is not None
+
+
+@transaction.atomic
+def referral_credit_for_contract(*, tenant: Tenant, project_id: int) -> LedgerEntry | None:
+    """The referred customer signed: credit the referrer once (per referral), per the tenant's rule.
+
+    Runs from the ``contract_signed`` event; processed twice or fifty times at once it credits once:
+    the account lock serialises the writers and the idempotency key catches anything else.
+    """
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None or project.signed_on is None or _project_is_cancelled(project):
+        return None
+    found = Referral.objects.filter(referred_id=project.customer_id).select_related("referrer").first()
+    if found is None:
+        return None
+    account = _lock_account(referral_account_ensure(tenant=tenant, customer=found.referrer).pk)
+    referral = _lock_referral(found.pk)
+    if referral.status == ReferralStatus.CREDITED:
+        return None  # already rewarded for this referred customer
+    key = f"credit:referral:{referral.pk}:project:{project.pk}"
+    if _entry_exists(key) is not None:
+        return None
+    rule = referral_settings_get(tenant=tenant)
+    amount = credit_amount_fen(rule=rule, contract_amount_yuan=project.contract_amount)
+    now = timezone.now()
+    referral.status = ReferralStatus.SIGNED
+    referral.signed_at = now
+    referral.signed_project = project
+    referral.closed_at = None
+    if amount <= 0:
+        referral.save(update_fields=["status", "signed_at", "signed_project", "closed_at", "updated_at"])
+        logger.warning("referral %s signed but the credit rule gives 0", referral.pk)
+        return None
+    referred_name = Customer.objects.filter(pk=referral.referred_id).values_list("name", flat=True).first()
+    entry = _append_entry(
+        tenant=tenant,
+        account=account,
+        kind=EntryKind.CREDIT,
+        amount_fen=amount,
+        idempotency_key=key,
+        referral=referral,
+        project=project,
+        description=f"推荐 {referred_name} 签约（合同 {project.contract_number or project.pk}）",
+    )
+    referral.status = ReferralStatus.CREDITED
+    referral.credited_at = now
+    referral.save(
+        update_fields=["status", "signed_at", "signed_project", "closed_at", "credited_at", "updated_at"]
+    )
+    _recover_shortfall(tenant=tenant, account=account, credit=entry)
+    account.credited_referrals += 1
+    _grant_vip_if_earned(tenant=tenant, account=account, rule=rule)
+    account.save(
+        update_fields=["credited_referrals", "is_vip", "vip_since", "vip_review_needed", "updated_at"]
+    )
+    _apply_customer_facts(tenant=tenant, account=account)
+    return entry
+
+
+def _recover_shortfall(*, tenant: Tenant, account: ReferralAccount, credit: LedgerEntry) -> None:
+    """An earlier reversal could not take its full amount back: recover it from the new credit."""
+    recover = min(account.shortfall_fen, account.balance_fen)
+    if recover <= 0:
+        return
+    _append_entry(
+        tenant=tenant,
+        account=account,
+        kind=EntryKind.REVERSAL,
+        amount_fen=-recover,
+        shortfall_change_fen=-recover,
+        idempotency_key=f"recovery:entry:{credit.pk}",
+        referral=credit.referral,
+        description="从新奖励中追回此前冲正的差额",
+        reason="追回差额",
+    )
+
+
+def _grant_vip_if_earned(*, tenant: Tenant, account: ReferralAccount, rule: ReferralSettings) -> None:
+    if account.credited_referrals < rule.vip_threshold:
+        return
+    if not account.is_vip:
+        account.is_vip = True
+        account.vip_since = timezone.localdate()
+        account.vip_review_needed = False
+        VipEvent.objects.create(
+            tenant=tenant,
+            account=account,
+            kind=VipEventKind.GRANTED,
+            credited_referrals=account.credited_referrals,
+            reason=f"成功转介绍 {account.credited_referrals} 位，达到 {rule.vip_threshold} 位门槛",
+        )
+    elif account.vip_review_needed:
+        account.vip_review_needed = False
+        VipEvent.objects.create(
+            tenant=tenant,
+            account=account,
+            kind=VipEventKind.KEPT,
+            credited_referrals=account.credited_referrals,
+            reason="成功转介绍数重新达到门槛，复核自动关闭",
+        )
+
+
+@transaction.atomic
+def referral_reverse_for_contract(*, tenant: Tenant, project_id: int, reason: str = "") -> LedgerEntry | None:
+    """The credited contract was cancelled: take the credit back, recording any shortfall.
+
+    If the referrer already spent part of it, the balance goes to 0 and the uncovered part is
+    recorded on the entry and on the account (``shortfall_fen``) — never a negative balance.
+    """
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return None
+    reason = (reason or getattr(project, "cancel_reason", "") or "合同取消").strip()
+    found = Referral.objects.filter(referred_id=project.customer_id).select_related("referrer").first()
+    if found is None:
+        return None
+    account = _lock_account(referral_account_ensure(tenant=tenant, customer=found.referrer).pk)
+    referral = _lock_referral(found.pk)
+    credit = LedgerEntry.objects.filter(referral=referral, kind=EntryKind.CREDIT, project=project).first()
+    now = timezone.now()
+    if credit is None:
+        if referral.signed_project_id == project.pk and referral.status == ReferralStatus.SIGNED:
+            referral.status = ReferralStatus.CANCELLED
+            referral.closed_at = now
+            referral.save(update_fields=["status", "closed_at", "updated_at"])
+        return None
+    key = f"reversal:referral:{referral.pk}:project:{project.pk}"
+    if _entry_exists(key) is not None:
+        return None
+    take_back = min(credit.amount_fen, account.balance_fen)
+    shortfall = credit.amount_fen - take_back
+    description = f"合同取消，冲回奖励 ¥{credit.amount_fen / 100:,.2f}"
+    if shortfall:
+        description += f"（余额不足，差额 ¥{shortfall / 100:,.2f} 待追回）"
+    entry = _append_entry(
+        tenant=tenant,
+        account=account,
+        kind=EntryKind.REVERSAL,
+        amount_fen=-take_back,
+        shortfall_change_fen=shortfall,
+        idempotency_key=key,
+        referral=referral,
+        project=project,
+        description=description,
+        reason=reason[:200],
+    )
+    if referral.status == ReferralStatus.CREDITED and referral.signed_project_id == project.pk:
+        account.credited_referrals = max(account.credited_referrals - 1, 0)
+        referral.status = ReferralStatus.CANCELLED
+        referral.closed_at = now
+        referral.save(update_fields=["status", "closed_at", "updated_at"])
+    rule = referral_settings_get(tenant=tenant)
+    if account.is_vip and account.credited_referrals < rule.vip_threshold and not account.vip_review_needed:
+        # Not silently revoked: flag it and log; a manager decides (referral_vip_decide).
+        account.vip_review_needed = True
+        VipEvent.objects.create(
+            tenant=tenant,
+            account=account,
+            kind=VipEventKind.REVIEW_NEEDED,
+            credited_referrals=account.credited_referrals,
+            reason=(
+                f"合同取消冲正后成功转介绍数为 {account.credited_referrals}，低于门槛 {rule.vip_threshold}"
+            ),
+        )
+    account.save(update_fields=["credited_referrals", "vip_review_needed", "updated_at"])
+    _apply_customer_facts(tenant=tenant, account=account)
+    return entry
+
+
+def _validate_amount(amount_fen, field: str = "amount_fen") -> int:
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
+        raise ValidationError({field: "金额必须是整数（分）。"})
+    if amount_fen <= 0:
+        raise ValidationError({field: "金额必须大于 0。"})
+    if amount_fen > MAX_AMOUNT_FEN:
+        raise ValidationError({field: "金额过大。"})
+    return amount_fen
+
+
+@transaction.atomic
+def referral_redeem(
+    *,
+    tenant: Tenant,
+    account: ReferralAccount,
+    amount_fen: int,
+    target: str,
+    description: str,
+    redeemed_by: User,
+    project: Project | None = None,
+    client_key: str = "",
+) -> LedgerEntry:
+    """Spend the fund on soft furnishing, appliances, a future project or a change order.
+
+    Never more than the balance: the balance is read under the account lock, so fifty concurrent
+    redemptions of ¥100 against ¥1,000 let exactly ten through. ``client_key`` makes a retried
+    request (same key) return the first result instead of spending twice.
+    """
+    require_permission(redeemed_by, "referrals.redeem")
+    errors: dict[str, str] = {}
+    try:
+        _validate_amount(amount_fen)
+    except ValidationError as error:
+        errors.update({k: v[0] for k, v in error.message_dict.items()})
+    if target not in RedemptionTarget.values:
+        errors["target"] = "请选择抵扣用途。"
+    if not (description or "").strip():
+        errors["description"] = "请写明抵扣了什么（如：客厅窗帘、冰箱、二期增项单号）。"
+    if project is not None and project.customer_id != account.customer_id:
+        errors["project"] = "只能抵扣该客户自己的项目。"
+    if errors:
+        raise ValidationError(errors)
+    account = _lock_account(account.pk)
+    key = f"redemption:account:{account.pk}:{client_key or uuid.uuid4().hex}"
+    if client_key and (previous := _entry_exists(key)) is not None:
+        if previous.amount_fen != -amount_fen:
+            raise ValidationError({"client_key": "该请求编号已用于另一笔金额不同的抵扣。"})
+        return previous
+    if amount_fen > account.balance_fen:
+        raise ValidationError(
+            {
+                "amount_fen": f"余额不足：当前余额 ¥{account.balance_fen / 100:,.2f}，"
+                f"申请抵扣 ¥{amount_fen / 100:,.2f}。"
+            }
+        )
+    entry = _append_entry(
+        tenant=tenant,
+        account=account,
+        kind=EntryKind.REDEMPTION,
+        amount_fen=-amount_fen,
+        idempotency_key=key,
+        redemption_target=target,
+        project=project,
+        description=description.strip()[:200],
+        created_by=redeemed_by,
+    )
+    return entry
+
+
+@transaction.atomic
+def referral_adjust(
+    *,
+    tenant: Tenant,
+    account: ReferralAccount,
+    amount_fen: int,
+    reason: str,
+    adjusted_by: User,
+    client_key: str = "",
+) -> LedgerEntry:
+    """Manager-only correction (positive or negative) with a reason; cannot drive the balance below 0."""
+    require_permission(adjusted_by, "referrals.adjust")
+    errors: dict[str, str] = {}
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen == 0:
+        errors["amount_fen"] = "调整金额必须是非 0 整数（分），负数表示扣减。"
+    elif abs(amount_fen) > MAX_AMOUNT_FEN:
+        errors["amount_fen"] = "金额过大。"
+    if not (reason or "").strip():
+        errors["reason"] = "人工调整必须填写原因。"
+    if errors:
+        raise ValidationError(errors)
+    account = _lock_account(account.pk)
+    key = f"adjustment:account:{account.pk}:{client_key or uuid.uuid4().hex}"
+    if client_key and (previous := _entry_exists(key)) is not None:
+        return previous
+    if account.balance_fen + amount_fen < 0:
+        raise ValidationError(
+            {"amount_fen": f"扣减后余额将为负数（当前余额 ¥{account.balance_fen / 100:,.2f}）。"}
+        )
+    entry = _append_entry(
+        tenant=tenant,
+        account=account,
+        kind=EntryKind.ADJUSTMENT,
+        amount_fen=amount_fen,
+        idempotency_key=key,
+        reason=reason.strip()[:200],
+        description="人工调整",
+        created_by=adjusted_by,
+    )
+    _apply_customer_facts(tenant=tenant, account=account)
+    return entry
+
+
+@transaction.atomic
+def referral_vip_decide(
+    *, tenant: Tenant, account: ReferralAccount, keep: bool, reason: str, decided_by: User
+) -> VipEvent:
+    """A manager keeps or revokes VIP (typically after reversals dropped the count below the bar)."""
+    require_permission(decided_by, "referrals.vip_decide")
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "请填写决定原因。"})
+    account = _lock_account(account.pk)
+    if not account.is_vip:
+        raise ValidationError({"keep": "该客户当前不是 VIP。"})
+    if keep:
+        account.vip_review_needed = False
+    else:
+        account.is_vip = False
+        account.vip_since = None
+        account.vip_review_needed = False
+    account.save(update_fields=["is_vip", "vip_since", "vip_review_needed", "updated_at"])
+    event = VipEvent.objects.create(
+        tenant=tenant,
+        account=account,
+        kind=VipEventKind.KEPT if keep else VipEventKind.REVOKED,
+        credited_referrals=account.credited_referrals,
+        reason=reason.strip()[:200],
+        decided_by=decided_by,
+    )
+    _apply_customer_facts(tenant=tenant, account=account)
+    return event
+
+
+def net_credit_total_fen(*, account: ReferralAccount) -> int:
+    """Credits earned minus credits reversed (a shortfall still counts as reversed)."""
+    totals = account.entries.filter(kind__in=[EntryKind.CREDIT, EntryKind.REVERSAL]).aggregate(
+        amount=Sum("amount_fen"), shortfall=Sum("shortfall_change_fen")
+    )
+    return int(totals["amount"] or 0) - int(totals["shortfall"] or 0)
+
+
+def _apply_customer_facts(*, tenant: Tenant, account: ReferralAccount) -> None:
+    """Tell customers (loyalty/value axes) what changed; skipped if that service isn't there yet."""
+    try:
+        from customers import services as customer_services
+    except ImportError:
+        customer_services = None
+    apply = getattr(customer_services, "customer_apply_referral_facts", None)
+    if apply is None:
+        logger.warning("customers.services.customer_apply_referral_facts missing; facts not applied")
+        return
+    customer = Customer.objects.get(pk=account.customer_id)
+    apply(
+        tenant=tenant,
+        customer=customer,
+        credited_referrals=account.credited_referrals,
+        referral_credit_total=net_credit_total_fen(account=account),
+        is_vip=account.is_vip,
+    )
