@@ -6,3 +6,20 @@ class NotificationsConfig(AppConfig):
     label = "notifications"
     verbose_name = "通知"
     default_auto_field = "django.db.models.BigAutoField"
+    beat_schedule = {
+        "notifications-requeue-due": {"task": "notifications.requeue_due", "schedule": 60.0},
+    }
+
+    def ready(self) -> None:
+        from crm.models import Role
+        from crm.permissions import ALL_STAFF, grant_many
+
+        from . import tasks  # noqa: F401 - register the tasks with the worker
+
+        grant_many(
+            {
+                "notifications.view": ALL_STAFF,
+                "notifications.manage_settings": [Role.MANAGER],
+                "notifications.view_deliveries": [Role.MANAGER],
+            }
+        )

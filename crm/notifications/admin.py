@@ -1,0 +1,37 @@
+"""Django admin for notifications, scoped to the admin user's tenant."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from crm.admin import TenantScopedAdmin
+from crm.notifications.models import Delivery, Notification, NotificationSettings, SmsMessage
+
+
+@admin.register(NotificationSettings)
+class NotificationSettingsAdmin(TenantScopedAdmin):
+    list_display = ("robot_kind", "robot_enabled", "updated_at")
+
+
+@admin.register(Notification)
+class NotificationAdmin(TenantScopedAdmin):
+    list_display = ("title", "recipient", "kind", "created_at", "read_at")
+    list_filter = ("kind",)
+    search_fields = ("title", "dedupe_key")
+    list_select_related = ("recipient",)
+    raw_id_fields = ("recipient",)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(TenantScopedAdmin):
+    list_display = ("notification", "channel", "target", "status", "attempts", "next_attempt_at", "sent_at")
+    list_filter = ("channel", "status")
+    list_select_related = ("notification",)
+    readonly_fields = ("notification", "attempts", "last_attempt_at", "sent_at", "last_error", "created_at")
+
+
+@admin.register(SmsMessage)
+class SmsMessageAdmin(TenantScopedAdmin):
+    list_display = ("__str__", "status", "attempts", "backend", "created_at", "sent_at")
+    list_filter = ("status",)
+    readonly_fields = ("attempts", "last_attempt_at", "sent_at", "last_error", "provider_message_id")

@@ -1,0 +1,342 @@
+"""Notification writes: the ``notify`` / ``sms_send`` interface every module calls, and the senders.
+
+Rules (see docs/ARCHITECTURE "Background jobs"):
+- the decision to notify inserts rows guarded by unique constraints, so a repeated call (duplicated
+  beat, retried task, two workers) creates nothing new;
+- sending happens after commit in a Celery task that claims the row with
+  ``select_for_update(skip_locked=True)`` and never sends a row already ``sent``;
+- a failed send is recorded and retried with exponential back-off (short countdowns only; a beat
+  job re-queues anything whose ``next_attempt_at`` has passed), then marked ``failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from crm.models import Tenant, User
+from crm.notifications import senders
+from crm.notifications.models import (
+    Channel,
+    Delivery,
+    Notification,
+    NotificationSettings,
+    OutboundMessage,
+    OutboundStatus,
+    RobotKind,
+    SmsMessage,
+)
+from crm.notifications.selectors import unread_count
+from crm.notifications.sms import backend_path, get_sms_backend
+from crm.tenancy import current_tenant, tenant_context
+
+__all__ = [
+    "notify",
+    "sms_send",
+    "unread_count",
+    "notification_mark_read",
+    "notification_settings_get",
+    "notification_settings_update",
+    "delivery_attempt",
+    "sms_attempt",
+    "outbound_requeue_due",
+]
+
+logger = logging.getLogger("crm.notifications")
+
+# A retry queued with ``countdown`` may wake a hair before ``next_attempt_at`` (clock rounding).
+CLOCK_LEEWAY = timedelta(seconds=1)
+# Beat re-queues only rows overdue by this much, so it doesn't race the on_commit/countdown task.
+REQUEUE_GRACE = timedelta(seconds=60)
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "CRM_NOTIFY_MAX_ATTEMPTS", 5))
+
+
+def retry_delay_seconds(attempts: int) -> float:
+    """Exponential back-off after the ``attempts``-th failure: base, 2×base, 4×base … capped."""
+    base = float(getattr(settings, "CRM_NOTIFY_RETRY_BASE_SECONDS", 30))
+    return min(base * 2 ** (attempts - 1), 600.0)
+
+
+def _in_tenant(tenant: Tenant) -> AbstractContextManager:
+    """Enter ``tenant`` unless it is already active; refuse to write into another tenant."""
+    active = current_tenant()
+    if active is None:
+        return tenant_context(tenant)
+    if active.pk != tenant.pk:
+        raise ValueError(f"tenant {tenant.pk} is not the active tenant {active.pk}")
+    return nullcontext()
+
+
+def _enqueue(task_name: str, tenant_id: int, countdown: float | None = None, **ids: int) -> None:
+    from crm.notifications import tasks  # tasks import services
+
+    getattr(tasks, task_name).apply_async(kwargs={"tenant_id": tenant_id, **ids}, countdown=countdown)
+
+
+def _enqueue_after_commit(task_name: str, tenant_id: int, **ids: int) -> None:
+    """robust: a broker hiccup is logged, not raised into the caller; the beat re-queues the row."""
+    transaction.on_commit(partial(_enqueue, task_name, tenant_id, **ids), robust=True)
+
+
+# --- in-app notifications --------------------------------------------------------------------
+
+
+@transaction.atomic
+def notify(
+    *,
+    tenant: Tenant,
+    recipients: Iterable[User],
+    kind: str,
+    title: str,
+    body: str = "",
+    link: str = "",
+    dedupe_key: str,
+) -> int:
+    """Notify staff users once per ``dedupe_key``; returns how many notifications were NEW.
+
+    Each new notification gets an email delivery (if the user has an address) and the tenant's
+    group robot gets one post per ``dedupe_key``. Inactive users are skipped; a user of another
+    tenant is a programming error.
+    """
+    if not dedupe_key:
+        raise ValueError("notify() needs a dedupe_key")
+    users = {user.pk: user for user in recipients}
+    for user in users.values():
+        if user.tenant_id != tenant.pk:
+            raise ValueError(f"user {user.pk} does not belong to tenant {tenant.pk}")
+    created_count = 0
+    queued: list[int] = []
+    with _in_tenant(tenant):
+        robot = NotificationSettings.objects.filter().first()
+        robot_pending = robot is not None and robot.robot_active
+        # A fixed order: two concurrent calls lock the unique index entries in the same order.
+        for user in sorted((u for u in users.values() if u.is_active), key=lambda u: u.pk):
+            notification, created = Notification.objects.get_or_create(
+                recipient=user,
+                dedupe_key=dedupe_key,
+                defaults={"kind": kind, "title": title[:200], "body": body, "link": link},
+            )
+            if not created:
+                continue
+            created_count += 1
+            if user.email:
+                delivery = Delivery.objects.create(
+                    notification=notification,
+                    channel=Channel.EMAIL,
+                    dedupe_key=dedupe_key,
+                    target=user.email,
+                )
+                queued.append(delivery.pk)
+            if robot_pending:
+                robot_pending = False
+                delivery, robot_created = Delivery.objects.get_or_create(
+                    channel=Channel.WEBHOOK,
+                    dedupe_key=dedupe_key,
+                    defaults={"notification": notification, "target": robot.robot_kind},
+                )
+                if robot_created:
+                    queued.append(delivery.pk)
+        for delivery_id in queued:
+            _enqueue_after_commit("deliver", tenant.pk, delivery_id=delivery_id)
+    return created_count
+
+
+@transaction.atomic
+def notification_mark_read(
+    *,
+    tenant: Tenant,
+    user: User,
+    notification_ids: Iterable[int] | None = None,
+    all: bool = False,  # noqa: A002 - the interface name other modules use
+) -> int:
+    """Mark ``user``'s own notifications read (the given ids, or ``all=True``); returns how many."""
+    with _in_tenant(tenant):
+        queryset = Notification.objects.filter(recipient=user, read_at__isnull=True)
+        if not all:
+            ids = [int(pk) for pk in notification_ids or []]
+            if not ids:
+                return 0
+            queryset = queryset.filter(pk__in=ids)
+        return queryset.update(read_at=timezone.now())
+
+
+# --- tenant settings ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def notification_settings_get(*, tenant: Tenant) -> NotificationSettings:
+    """The tenant's one settings row, created on first use."""
+    with _in_tenant(tenant):
+        robot, _ = NotificationSettings.objects.get_or_create()
+        return robot
+
+
+@transaction.atomic
+def notification_settings_update(
+    *,
+    tenant: Tenant,
+    robot_kind: str,
+    robot_url: str,
+    robot_enabled: bool,
+    robot_secret: str | None = None,
+) -> NotificationSettings:
+    """Configure the group robot. ``robot_secret=None`` keeps the stored secret."""
+    robot_url = (robot_url or "").strip()
+    errors: dict[str, str] = {}
+    if robot_kind and robot_kind not in RobotKind.values:
+        errors["robot_kind"] = "未知的机器人类型。"
+    if robot_enabled and not robot_kind:
+        errors["robot_kind"] = "启用推送前请选择机器人类型。"
+    if robot_enabled and not robot_url:
+        errors["robot_url"] = "启用推送前请填写 Webhook 地址。"
+    if robot_url:
+        parsed = urllib.parse.urlsplit(robot_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            errors["robot_url"] = "请输入有效的网址。"
+        elif parsed.hostname not in senders.robot_allowed_hosts():
+            allowed = "、".join(senders.robot_allowed_hosts())
+            errors["robot_url"] = f"只允许企业微信或钉钉的机器人地址（{allowed}）。"
+    if errors:
+        raise ValidationError(errors)
+    robot = notification_settings_get(tenant=tenant)
+    with _in_tenant(tenant):
+        robot.robot_kind = robot_kind
+        robot.robot_url = robot_url
+        robot.robot_enabled = robot_enabled
+        if robot_secret is not None:
+            robot.robot_secret = robot_secret.strip()
+        robot.full_clean(exclude=["tenant"])
+        robot.save()
+    return robot
+
+
+# --- SMS ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def sms_send(*, tenant: Tenant, phone: str, message: str, dedupe_key: str) -> SmsMessage:
+    """Record an SMS once per ``dedupe_key`` and send it after commit; returns the (existing) row."""
+    phone = (phone or "").strip()
+    errors = {}
+    if not phone:
+        errors["phone"] = "手机号不能为空。"
+    if not message:
+        errors["message"] = "短信内容不能为空。"
+    if errors:
+        raise ValidationError(errors)
+    if not dedupe_key:
+        raise ValueError("sms_send() needs a dedupe_key")
+    with _in_tenant(tenant):
+        sms, created = SmsMessage.objects.get_or_create(
+            dedupe_key=dedupe_key,
+            defaults={"phone": phone, "message": message, "backend": backend_path()},
+        )
+        if created:
+            _enqueue_after_commit("send_sms", tenant.pk, sms_id=sms.pk)
+    return sms
+
+
+# --- sending (called by the Celery tasks) ------------------------------------------------------
+
+
+def _claim(queryset: models.QuerySet, pk: int) -> OutboundMessage | None:
+    """Lock the row if it is pending and due; None if sent, failed, early or another worker has it."""
+    return (
+        queryset.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk=pk, status=OutboundStatus.PENDING, next_attempt_at__lte=timezone.now() + CLOCK_LEEWAY)
+        .first()
+    )
+
+
+def _attempt(row: OutboundMessage, send: Callable[[], str | None], retry: Callable[[float], None]) -> str:
+    """Send once and record the outcome on the locked row; schedule a retry after commit."""
+    now = timezone.now()
+    row.attempts += 1
+    row.last_attempt_at = now
+    try:
+        with transaction.atomic():  # a sender that touched the DB can't poison our transaction
+            send()
+    except Exception as error:  # noqa: BLE001 - any failure is recorded and retried
+        row.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if isinstance(error, senders.PermanentSendError) or row.attempts >= max_attempts():
+            row.status = OutboundStatus.FAILED
+            row.next_attempt_at = None
+            logger.warning("%s %s failed for good: %s", type(row).__name__, row.pk, row.last_error)
+        else:
+            delay = retry_delay_seconds(row.attempts)
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            transaction.on_commit(partial(retry, delay), robust=True)
+    else:
+        row.status = OutboundStatus.SENT
+        row.sent_at = now
+        row.next_attempt_at = None
+        row.last_error = ""
+    row.save()
+    return row.status
+
+
+def delivery_attempt(*, tenant: Tenant, delivery_id: int) -> str | None:
+    """Send one delivery if it is still due; returns its new status (None if not claimed)."""
+    with _in_tenant(tenant), transaction.atomic():
+        delivery = _claim(Delivery.objects.select_related("notification"), delivery_id)
+        if delivery is None:
+            return None
+
+        def send() -> None:
+            if delivery.channel == Channel.EMAIL:
+                senders.send_email(
+                    notification=delivery.notification, address=delivery.target, tenant_name=tenant.name
+                )
+            else:
+                robot = NotificationSettings.objects.filter().first() or NotificationSettings()
+                senders.post_to_robot(robot=robot, notification=delivery.notification)
+
+        retry = partial(_retry, "deliver", tenant.pk, "delivery_id", delivery.pk)
+        return _attempt(delivery, send, retry)
+
+
+def sms_attempt(*, tenant: Tenant, sms_id: int) -> str | None:
+    """Send one SMS through the configured backend if it is still due."""
+    with _in_tenant(tenant), transaction.atomic():
+        sms = _claim(SmsMessage.objects.all(), sms_id)
+        if sms is None:
+            return None
+
+        def send() -> None:
+            sms.provider_message_id = str(get_sms_backend().send(phone=sms.phone, message=sms.message))[:100]
+            sms.backend = backend_path()
+
+        retry = partial(_retry, "send_sms", tenant.pk, "sms_id", sms.pk)
+        return _attempt(sms, send, retry)
+
+
+def _retry(task_name: str, tenant_id: int, id_name: str, pk: int, delay: float) -> None:
+    _enqueue(task_name, tenant_id, countdown=delay, **{id_name: pk})
+
+
+def outbound_requeue_due(*, tenant: Tenant, limit: int = 500) -> int:
+    """Re-queue pending rows overdue by more than a grace period (lost on_commit, crashed worker)."""
+    cutoff = timezone.now() - REQUEUE_GRACE
+    count = 0
+    with _in_tenant(tenant):
+        for model, task_name, id_name in (
+            (Delivery, "deliver", "delivery_id"),
+            (SmsMessage, "send_sms", "sms_id"),
+        ):
+            due = model.objects.filter(status=OutboundStatus.PENDING, next_attempt_at__lte=cutoff)
+            for pk in due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit]:
+                _enqueue_after_commit(task_name, tenant.pk, **{id_name: pk})
+                count += 1
+    return count

@@ -1,0 +1,52 @@
+"""Pluggable SMS backends, chosen by the ``CRM_SMS_BACKEND`` setting (a dotted path).
+
+A backend is a class with ``send(*, phone, message) -> str`` returning the provider's message id
+and raising :class:`SmsSendError` (or any exception) when the provider refuses; the caller records
+the attempt and retries with back-off. A real provider (Aliyun, Tencent Cloud SMS) plugs in here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import deque
+from typing import ClassVar, Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger("crm.notifications.sms")
+
+DEFAULT_SMS_BACKEND = "crm.notifications.sms.LoggingSmsBackend"
+
+
+class SmsSendError(Exception):
+    """The provider refused or could not be reached."""
+
+
+class SmsBackend(Protocol):
+    def send(self, *, phone: str, message: str) -> str: ...
+
+
+def mask_phone(phone: str) -> str:
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone) >= 7 else "****"
+
+
+class LoggingSmsBackend:
+    """Development default: logs (phone masked, PIPL) and keeps the last messages in memory."""
+
+    outbox: ClassVar[deque[dict]] = deque(maxlen=200)
+
+    def send(self, *, phone: str, message: str) -> str:
+        message_id = f"log-{uuid.uuid4().hex[:12]}"
+        logger.info("SMS to %s (%s): %s", mask_phone(phone), message_id, message)
+        self.outbox.append({"phone": phone, "message": message, "id": message_id})
+        return message_id
+
+
+def backend_path() -> str:
+    return getattr(settings, "CRM_SMS_BACKEND", "") or DEFAULT_SMS_BACKEND
+
+
+def get_sms_backend() -> SmsBackend:
+    return import_string(backend_path())()

@@ -1,0 +1,36 @@
+"""Celery tasks: thin, idempotent wrappers around the senders in services.
+
+``deliver`` / ``send_sms`` may run twice for the same row (on_commit + beat, a redelivered
+message, two workers): the row lock and the ``sent`` status make the second run a no-op.
+"""
+
+from __future__ import annotations
+
+from crm.celery import TenantTask, app
+from crm.notifications import services
+from crm.tasks import active_tenant_ids
+from crm.tenancy import require_tenant
+
+
+@app.task(base=TenantTask, name="notifications.deliver")
+def deliver(*, tenant_id: int, delivery_id: int) -> str | None:
+    return services.delivery_attempt(tenant=require_tenant(), delivery_id=delivery_id)
+
+
+@app.task(base=TenantTask, name="notifications.send_sms")
+def send_sms(*, tenant_id: int, sms_id: int) -> str | None:
+    return services.sms_attempt(tenant=require_tenant(), sms_id=sms_id)
+
+
+@app.task(base=TenantTask, name="notifications.requeue_due_for_tenant")
+def requeue_due_for_tenant(*, tenant_id: int) -> int:
+    return services.outbound_requeue_due(tenant=require_tenant())
+
+
+@app.task(name="notifications.requeue_due")
+def requeue_due() -> int:
+    """Beat: fan out per tenant; covers a lost on_commit or a worker that died mid-send."""
+    tenant_ids = active_tenant_ids()
+    for tenant_id in tenant_ids:
+        requeue_due_for_tenant.delay(tenant_id=tenant_id)
+    return len(tenant_ids)
