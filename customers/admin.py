@@ -25,7 +25,14 @@ class CustomerAdmin(TenantScopedAdmin):
 
 @admin.register(Lead)
 class LeadAdmin(TenantScopedAdmin):
-    list_display = ("customer", "source_channel", "received_at", "first_response_due_at", "status", "assignee")
+    list_display = (
+        "customer",
+        "source_channel",
+        "received_at",
+        "first_response_due_at",
+        "status",
+        "assignee",
+    )
     list_filter = ("status", "source_channel", "sla_breached")
     raw_id_fields = ("customer",)
 
@@ -43,7 +50,13 @@ class SegmentAdmin(TenantScopedAdmin):
 
 @admin.register(CustomerSettings)
 class CustomerSettingsAdmin(TenantScopedAdmin):
-    list_display = ("__str__", "business_hours_start", "business_hours_end", "pool_after_minutes", "auto_assign")
+    list_display = (
+        "__str__",
+        "business_hours_start",
+        "business_hours_end",
+        "pool_after_minutes",
+        "auto_assign",
+    )
 
 
 class ReadOnlyAdmin(TenantScopedAdmin):

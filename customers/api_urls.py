@@ -1,7 +1,14 @@
 """REST routes of this app, mounted under /api/v1/ by crm/urls.py."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-router = SimpleRouter(trailing_slash=True)
+from customers import api
 
-urlpatterns = router.urls
+router = SimpleRouter(trailing_slash=True)
+router.register("customers", api.CustomerViewSet, basename="customer")
+router.register("leads", api.LeadViewSet, basename="lead")
+router.register("follow-ups", api.FollowUpViewSet, basename="follow-up")
+router.register("segments", api.SegmentViewSet, basename="segment")
+
+urlpatterns = [path("intake/", api.IntakeView.as_view(), name="lead-intake"), *router.urls]

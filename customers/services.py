@@ -383,7 +383,8 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
 def customer_create(*, tenant: Tenant, created_by: User | None = None, **data) -> Customer:
     """A customer entered by staff (leads arriving from outside go through :func:`lead_create`)."""
     customer = Customer(tenant=tenant)
-    data.setdefault("owner", created_by if created_by and created_by.has_role(Role.SALES) else None)
+    if data.get("owner") is None and created_by is not None and created_by.has_role(Role.SALES):
+        data["owner"] = created_by  # a sales user's own entry is theirs
     _apply_fields(tenant, customer, data)
     derive_axes(customer, settings_row=customer_settings_for(tenant=tenant))
     try:

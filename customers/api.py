@@ -1,0 +1,537 @@
+"""REST API of customers, leads, follow-ups, segments and the public intake endpoint. Thin."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils import timezone
+from django_filters import rest_framework as drf_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from crm.api.serializers import TenantStaffField
+from crm.api.viewsets import TenantViewSetMixin
+from crm.tenancy import current_tenant, platform_scope, tenant_context
+from customers import io as customer_io
+from customers import selectors, services
+from customers.filters import CustomerFilter
+from customers.models import (
+    Customer,
+    CustomerSettings,
+    FollowUp,
+    FunctionalNeed,
+    Lead,
+    LeadStatus,
+    Segment,
+    SourceChannel,
+    Style,
+)
+
+
+class TenantPKField(serializers.PrimaryKeyRelatedField):
+    """FK to a tenant-owned model; the queryset is built per request from the scoped manager."""
+
+    def __init__(self, model=None, **kwargs):
+        self.model = model
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        if current_tenant() is None:
+            return self.model._default_manager.none()
+        return self.model.objects.all()
+
+
+# --------------------------------------------------------------------------- customers
+
+READ_ONLY_CUSTOMER_FIELDS = [
+    "id",
+    "phone_display",
+    "budget_tier",
+    "lifecycle",
+    "loyalty",
+    "activity",
+    "value_amount",
+    "value_tier",
+    "follow_up_status",
+    "system_tags",
+    "signed_projects",
+    "contract_total",
+    "credited_referrals",
+    "is_vip",
+    "last_touch_at",
+    "next_follow_up_at",
+    "in_pool",
+    "pooled_at",
+    "anonymised_at",
+    "created_at",
+    "updated_at",
+]
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    phone = serializers.CharField(write_only=True, max_length=30, help_text="中国大陆手机号")
+    phone_display = serializers.SerializerMethodField(help_text="按角色脱敏的手机号，如 138****1234")
+    owner = TenantStaffField(required=False, allow_null=True)
+    designer = TenantStaffField(required=False, allow_null=True)
+    style_preferences = serializers.ListField(child=serializers.ChoiceField(Style.choices), required=False)
+    functional_needs = serializers.ListField(
+        child=serializers.ChoiceField(FunctionalNeed.choices), required=False
+    )
+    tags = serializers.ListField(child=serializers.CharField(max_length=20), required=False)
+    budget_amount = serializers.IntegerField(required=False, allow_null=True)
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "name",
+            "phone",
+            "phone_display",
+            *[f for f in services.CUSTOMER_EDITABLE_FIELDS if f not in ("name", "phone")],
+            *READ_ONLY_CUSTOMER_FIELDS[2:],
+        ]
+        read_only_fields = READ_ONLY_CUSTOMER_FIELDS
+
+    def get_phone_display(self, customer: Customer) -> str:
+        return selectors.display_phone(self.context["request"].user, customer)
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("segment", OpenApiTypes.INT, description="应用已保存分群的筛选条件")]
+)
+class CustomerViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Customers with every classification axis; filter on any axis, or by ``?segment=ID``."""
+
+    model = Customer
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilter
+    filter_backends = [drf_filters.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["created_at", "budget_amount", "last_touch_at", "name", "value_amount"]
+    required_permissions = {
+        "*": "customers.view",
+        "write": "customers.edit",
+        "reveal_phone": "customers.reveal_phone",
+        "claim": "customers.claim",
+        "anonymise": "customers.privacy",
+        "personal_data": "customers.privacy",
+        "export": "customers.export",
+    }
+
+    def get_tenant_queryset(self):
+        return selectors.customers_for_list(tenant=self.tenant)
+
+    def filter_queryset(self, queryset):
+        segment_id = self.request.query_params.get("segment")
+        if segment_id:
+            if not segment_id.isdigit():
+                raise exceptions.ValidationError({"segment": ["分群编号必须是数字。"]})
+            segment = Segment.objects.filter(pk=int(segment_id)).first()
+            if segment is None:
+                raise exceptions.ValidationError({"segment": ["分群不存在。"]})
+            segment_filter = CustomerFilter(data=segment.filters, queryset=queryset, request=self.request)
+            if not segment_filter.is_valid():
+                raise exceptions.ValidationError({"segment": ["分群的筛选条件已失效。"]})
+            queryset = segment_filter.qs
+        return super().filter_queryset(queryset)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.customer_create(
+            tenant=self.tenant, created_by=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.customer_update(
+            tenant=self.tenant,
+            customer=serializer.instance,
+            updated_by=self.request.user,
+            **serializer.validated_data,
+        )
+
+    @extend_schema(
+        request=None,
+        responses={200: inline_serializer("RevealedPhone", {"phone": serializers.CharField()})},
+    )
+    @action(detail=True, methods=["post"], url_path="reveal-phone")
+    def reveal_phone(self, request, pk=None):
+        """The full number; every reveal is written to the audit log (PIPL)."""
+        phone = services.customer_reveal_phone(
+            tenant=self.tenant, customer=self.get_object(), user=request.user
+        )
+        return Response({"phone": phone})
+
+    @extend_schema(request=None, responses={200: CustomerSerializer})
+    @action(detail=True, methods=["post"])
+    def claim(self, request, pk=None):
+        """Take a customer out of the lead pool (公海): first come, first served."""
+        customer = self.get_object()
+        services.customer_claim_from_pool(tenant=self.tenant, customer=customer, user=request.user)
+        customer.refresh_from_db()
+        return Response(self.get_serializer(customer).data)
+
+    @extend_schema(request=None, responses={200: CustomerSerializer})
+    @action(detail=True, methods=["post"])
+    def anonymise(self, request, pk=None):
+        customer = services.customer_anonymise(
+            tenant=self.tenant, customer=self.get_object(), user=request.user
+        )
+        return Response(self.get_serializer(customer).data)
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"], url_path="personal-data")
+    def personal_data(self, request, pk=None):
+        """One customer's personal data (PIPL access request); audit-logged."""
+        return Response(
+            customer_io.customer_personal_data(
+                tenant=self.tenant, user=request.user, customer=self.get_object()
+            )
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("file_format", str, enum=["csv", "xlsx"], description="默认 csv")],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+    )
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """The filtered list as CSV or Excel (managers only; audit-logged)."""
+        file_format = "xlsx" if request.query_params.get("file_format") == "xlsx" else "csv"
+        content, content_type = customer_io.customers_export(
+            tenant=self.tenant,
+            user=request.user,
+            queryset=self.filter_queryset(self.get_queryset()),
+            file_format=file_format,
+            filters=dict(request.query_params.lists()),
+        )
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="customers.{file_format}"'
+        return response
+
+
+# --------------------------------------------------------------------------- leads
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+    assignee = TenantStaffField(read_only=True)
+    seconds_left = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "customer",
+            "customer_name",
+            "source_channel",
+            "received_at",
+            "clock_started_at",
+            "first_response_due_at",
+            "pool_due_at",
+            "received_outside_hours",
+            "seconds_left",
+            "note",
+            "referral_code",
+            "status",
+            "assignee",
+            "first_responded_at",
+            "response_seconds",
+            "sla_breached",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_seconds_left(self, lead: Lead) -> int:
+        return int((lead.first_response_due_at - timezone.now()).total_seconds())
+
+
+class LeadCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
+    source_channel = serializers.ChoiceField(SourceChannel.choices)
+    received_at = serializers.DateTimeField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    referral_code = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    customer = TenantPKField(model=Customer, required=False, allow_null=True)
+
+    def validate(self, attrs):
+        if not attrs.get("customer") and not attrs.get("phone"):
+            raise serializers.ValidationError({"phone": ["请填写手机号。"]})
+        return attrs
+
+
+class StatsParamsSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+
+class LeadFilter(drf_filters.FilterSet):
+    status = drf_filters.MultipleChoiceFilter(choices=LeadStatus.choices)
+    source_channel = drf_filters.MultipleChoiceFilter(choices=SourceChannel.choices)
+    customer = drf_filters.NumberFilter(field_name="customer_id")
+    assignee = drf_filters.NumberFilter(field_name="assignee_id")
+    sla_breached = drf_filters.BooleanFilter()
+    received_after = drf_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+
+    class Meta:
+        model = Lead
+        fields: list[str] = []
+
+
+class LeadViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Inquiries, most urgent first. Creating one attaches it to a customer by phone."""
+
+    model = Lead
+    filterset_class = LeadFilter
+    filter_backends = [drf_filters.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["first_response_due_at", "received_at"]
+    required_permissions = {
+        "*": "customers.view",
+        "write": "customers.edit",
+        "stats": "customers.view_stats",
+        "intake_key": "customers.settings",
+    }
+
+    def get_serializer_class(self):
+        return LeadCreateSerializer if self.action == "create" else LeadSerializer
+
+    def get_tenant_queryset(self):
+        return Lead.objects.select_related("customer", "assignee").order_by("first_response_due_at", "id")
+
+    @extend_schema(request=LeadCreateSerializer, responses={201: LeadSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = LeadCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        lead = services.lead_create(tenant=self.tenant, created_by=request.user, **serializer.validated_data)
+        return Response(LeadSerializer(lead).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATETIME),
+            OpenApiParameter("until", OpenApiTypes.DATETIME),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=False, methods=["get"])
+    def stats(self, request):
+        """Response time per sales user and per channel: count, median, p90 (seconds), breach rate."""
+        params = StatsParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = selectors.lead_response_stats(tenant=self.tenant, **params.validated_data)
+        return Response(data)
+
+    @extend_schema(
+        request=None,
+        responses={201: inline_serializer("IntakeKey", {"intake_key": serializers.CharField()})},
+    )
+    @action(detail=False, methods=["post"], url_path="intake-key")
+    def intake_key(self, request):
+        """Issue a new intake key for website forms / ad platforms (shown once; the old one stops)."""
+        return Response({"intake_key": services.intake_key_rotate(tenant=self.tenant)}, status=201)
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+
+class FollowUpSerializer(serializers.ModelSerializer):
+    customer = TenantPKField(model=Customer)
+    author = TenantStaffField(read_only=True)
+
+    class Meta:
+        model = FollowUp
+        fields = [
+            "id",
+            "customer",
+            "author",
+            "kind",
+            "content",
+            "outcome",
+            "occurred_at",
+            "next_follow_up_at",
+        ]
+        read_only_fields = ["id", "author"]
+        extra_kwargs = {"occurred_at": {"required": False}}
+
+
+class FollowUpFilter(drf_filters.FilterSet):
+    customer = drf_filters.NumberFilter(field_name="customer_id")
+    kind = drf_filters.CharFilter()
+    due_before = drf_filters.IsoDateTimeFilter(field_name="next_follow_up_at", lookup_expr="lte")
+
+    class Meta:
+        model = FollowUp
+        fields: list[str] = []
+
+
+class FollowUpViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Touches on a customer's timeline (``?customer=ID``). Append-only."""
+
+    model = FollowUp
+    serializer_class = FollowUpSerializer
+    filterset_class = FollowUpFilter
+    filter_backends = [drf_filters.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["occurred_at", "next_follow_up_at"]
+    required_permissions = {"*": "customers.view", "write": "customers.follow_up"}
+
+    def get_tenant_queryset(self):
+        return FollowUp.objects.select_related("author").order_by("-occurred_at", "-id")
+
+    def perform_create(self, serializer):
+        serializer.instance = services.follow_up_create(
+            tenant=self.tenant, author=self.request.user, **serializer.validated_data
+        )
+
+
+# --------------------------------------------------------------------------- segments
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    created_by = TenantStaffField(read_only=True)
+
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "filters", "created_by", "created_at"]
+        read_only_fields = ["id", "created_by", "created_at"]
+
+
+class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
+    """Saved filter sets of the customer list; use one with ``/customers/?segment=ID``."""
+
+    model = Segment
+    serializer_class = SegmentSerializer
+    filter_backends = [SearchFilter]
+    search_fields = ["name"]
+    required_permissions = {"*": "customers.view", "write": "customers.manage_segments"}
+
+    def get_tenant_queryset(self):
+        return selectors.segments_for_list(tenant=self.tenant)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.segment_save(
+            tenant=self.tenant, created_by=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        data = {
+            "name": serializer.instance.name,
+            "filters": serializer.instance.filters,
+            **serializer.validated_data,
+        }
+        serializer.instance = services.segment_save(
+            tenant=self.tenant, created_by=self.request.user, segment=serializer.instance, **data
+        )
+
+
+# --------------------------------------------------------------------------- public intake
+
+
+class IntakeThrottle(SimpleRateThrottle):
+    """Per intake key (or per client IP when no key is sent); rate from ``CUSTOMERS_INTAKE_RATE``."""
+
+    scope = "intake"
+
+    def get_rate(self):
+        return getattr(settings, "CUSTOMERS_INTAKE_RATE", "60/min")
+
+    def get_cache_key(self, request, view):
+        key = IntakeView.key_from(request)
+        ident = services.hash_intake_key(key)[:24] if key else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class IntakeSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=50)
+    phone = serializers.CharField(max_length=30)
+    source_channel = serializers.ChoiceField(SourceChannel.choices, default=SourceChannel.WEBSITE)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    referral_code = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+
+
+class IntakeView(APIView):
+    """Public endpoint for website forms and ad platforms: ``X-Intake-Key: ik_…`` + the inquiry.
+
+    201 with the lead id; 401 for a missing/wrong key; 400 for invalid input; a known phone
+    attaches the lead to the existing customer.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [IntakeThrottle]
+
+    def dispatch(self, request, *args, **kwargs):
+        """One transaction per request: an error response rolls back this request's writes only."""
+        with transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
+
+    @staticmethod
+    def key_from(request) -> str:
+        return request.META.get("HTTP_X_INTAKE_KEY", "").strip()
+
+    @extend_schema(
+        request=IntakeSerializer,
+        parameters=[OpenApiParameter("X-Intake-Key", str, OpenApiParameter.HEADER, required=True)],
+        responses={
+            201: inline_serializer(
+                "IntakeCreated", {"id": serializers.IntegerField(), "customer_id": serializers.IntegerField()}
+            ),
+            400: OpenApiResponse(description="数据有误"),
+            401: OpenApiResponse(description="接入密钥无效"),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        key = self.key_from(request)
+        settings_row = None
+        if key:
+            key_hash = services.hash_intake_key(key)
+            with platform_scope("lead intake: find tenant by intake key"):
+                settings_row = (
+                    CustomerSettings.objects.select_related("tenant").filter(intake_key_hash=key_hash).first()
+                )
+        if (
+            settings_row is None
+            or not hmac.compare_digest(settings_row.intake_key_hash, services.hash_intake_key(key))
+            or not settings_row.tenant.is_active
+        ):
+            raise exceptions.AuthenticationFailed("接入密钥无效。")
+        serializer = IntakeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tenant = settings_row.tenant
+        try:
+            with tenant_context(tenant):
+                lead = services.lead_create(tenant=tenant, **serializer.validated_data)
+        except DjangoValidationError as error:
+            raise exceptions.ValidationError(
+                error.message_dict if hasattr(error, "error_dict") else error.messages
+            )
+        return Response({"id": lead.pk, "customer_id": lead.customer_id}, status=status.HTTP_201_CREATED)
+
+    def get_authenticate_header(self, request) -> str:
+        return 'IntakeKey realm="api"'

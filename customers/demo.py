@@ -1,0 +1,167 @@
+"""Demo customers, leads in every SLA state, follow-ups and a segment (idempotent)."""
+
+from __future__ import annotations
+
+import datetime
+import random
+
+from django.utils import timezone
+
+from crm.models import Tenant, User
+from customers import services
+from customers.models import Customer, Segment
+
+NAMES = [
+    "张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强", "周杰", "吴婷",
+    "徐明", "孙丽", "马超", "朱琳", "胡军", "郭峰", "何雪", "高翔", "林晓", "罗军",
+    "梁宇", "宋佳", "郑浩", "谢雨", "韩梅", "唐宁", "冯涛", "董洁", "程鹏", "曹颖",
+]  # fmt: skip
+COMMUNITIES = [
+    ("万科城市花园", "浦东新区"), ("绿地海珀", "徐汇区"), ("保利香槟国际", "闵行区"),
+    ("龙湖春江郦城", "宝山区"), ("碧桂园凤凰城", "嘉定区"), ("中海寰宇天下", "普陀区"),
+    ("融创玉兰公馆", "松江区"), ("华润外滩九里", "黄浦区"),
+]  # fmt: skip
+LAYOUTS = [
+    ("2室1厅", 78),
+    ("3室2厅", 118),
+    ("3室2厅", 132),
+    ("4室2厅", 156),
+    ("1室1厅", 52),
+    ("复式5室", 210),
+]
+STYLES = [["modern"], ["nordic"], ["new_chinese"], ["minimalist", "japanese"], ["light_luxury"], ["american"]]
+NEEDS = [
+    ["storage"],
+    ["open_layout", "smart_home"],
+    ["eco_materials", "child_safety"],
+    ["aging_friendly"],
+    [],
+]
+CHANNELS = [
+    "douyin",
+    "xiaohongshu",
+    "website",
+    "wechat",
+    "store_walk_in",
+    "home_expo",
+    "search_ads",
+    "referral",
+]
+WHEN = ["急装", "年底交房", "明年开工", "先了解"]
+CONTENT = [
+    "电话沟通：客户想了解全包价格，已发报价区间。",
+    "加了微信，发送同小区案例 3 套。",
+    "约了周六上午上门量房。",
+    "客户对北欧风感兴趣，预约到店看样板间。",
+    "客户暂时在比较三家公司，下周再联系。",
+]
+
+
+def _phone(tenant: Tenant, index: int) -> str:
+    return f"+86138{tenant.pk % 100:02d}{1000 + index:04d}{(index * 7) % 100:02d}"
+
+
+def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
+    if Customer.objects.filter(phone=_phone(tenant, 0)).exists():
+        return
+    rng = random.Random(tenant.pk)
+    now = timezone.now()
+    sales = [staff["sales"], staff["sales2"]]
+    settings_row = services.customer_settings_for(tenant=tenant)
+    settings_row.round_robin_last_user_id = None
+    settings_row.save()
+    for index, name in enumerate(NAMES):
+        community, district = COMMUNITIES[index % len(COMMUNITIES)]
+        layout, area = LAYOUTS[index % len(LAYOUTS)]
+        channel = CHANNELS[index % len(CHANNELS)]
+        # Leads in every state: fresh (counting down), overdue, answered days ago.
+        if index < 4:
+            received = now - datetime.timedelta(minutes=2 + index * 3)
+        elif index < 7:
+            received = now - datetime.timedelta(minutes=25 + index * 5)
+        else:
+            received = now - datetime.timedelta(days=index, hours=rng.randint(0, 5))
+        lead = services.lead_create(
+            tenant=tenant,
+            name=name,
+            phone=_phone(tenant, index),
+            source_channel=channel,
+            received_at=received,
+            note=f"{community} {layout}，想{'翻新' if index % 3 == 0 else '装修'}，{rng.choice(WHEN)}",
+        )
+        customer = lead.customer
+        services.customer_update(
+            tenant=tenant,
+            customer=customer,
+            community=community,
+            city="上海",
+            district=district,
+            layout=layout,
+            area_sqm=area,
+            customer_type=["new_house", "second_hand", "new_house", "commercial"][index % 4]
+            if index % 9
+            else "commercial",
+            house_condition=["rough", "old", "finished", "basic"][index % 4],
+            is_local=index % 5 != 0,
+            has_children=index % 3 == 0,
+            has_elderly=index % 4 == 0,
+            has_pets=index % 5 == 1,
+            works_from_home=index % 6 == 2,
+            cooking_frequency=["daily", "sometimes", "rarely"][index % 3],
+            style_preferences=STYLES[index % len(STYLES)],
+            functional_needs=NEEDS[index % len(NEEDS)],
+            budget_amount=[80_000, 150_000, 220_000, 350_000, 500_000, 120_000][index % 6],
+            wechat_id=f"wx_{index:03d}",
+            preferred_contact_time=rng.choice(["工作日晚上", "周末全天", "中午 12–14 点", ""]),
+            tags=rng.choice([[], ["学区房"], ["婚房"], ["急装"], ["全屋定制"]]),
+            intent="intent" if index % 4 == 1 else "potential",
+        )
+        if index >= 7:
+            author = lead.assignee or sales[index % 2]
+            first = received + datetime.timedelta(minutes=rng.choice([4, 8, 12, 14, 22, 35]))
+            next_at = (
+                now + datetime.timedelta(days=rng.randint(1, 5))
+                if index % 3
+                else now - datetime.timedelta(hours=3)
+            )
+            services.follow_up_create(
+                tenant=tenant,
+                customer=customer,
+                author=author,
+                kind="call",
+                content=CONTENT[index % 5],
+                outcome="reached",
+                occurred_at=first,
+            )
+            if index % 2 == 0:
+                services.follow_up_create(
+                    tenant=tenant,
+                    customer=customer,
+                    author=author,
+                    kind="measure" if index % 4 == 0 else "wechat",
+                    content=CONTENT[(index + 2) % 5],
+                    outcome="appointment",
+                    occurred_at=min(now, first + datetime.timedelta(days=1)),
+                    next_follow_up_at=next_at,
+                )
+        if index in (10, 14):
+            services.customer_update(tenant=tenant, customer=customer, designer=staff["designer"])
+        if index == 20:
+            services.customer_update(
+                tenant=tenant, customer=customer, intent="lost", lost_reason="预算不足，选择了别家"
+            )
+    # A couple of pool customers and long-silent ones.
+    for index in (27, 28):
+        Customer.objects.filter(phone=_phone(tenant, index)).update(
+            in_pool=True,
+            owner=None,
+            pooled_at=now - datetime.timedelta(hours=index - 20),
+            pool_reason="30 天无跟进",
+        )
+    Customer.objects.filter(phone=_phone(tenant, 29)).update(last_touch_at=now - datetime.timedelta(days=45))
+    services.customers_recompute_all(tenant=tenant)
+    services.lead_sla_scan(tenant=tenant)
+    Segment.objects.get_or_create(
+        name="高预算二手房", defaults={"filters": {"budget_tier": ["high"], "customer_type": ["second_hand"]}}
+    )
+    Segment.objects.get_or_create(name="沉默客户", defaults={"filters": {"activity": ["silent"]}})
