@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -26,6 +25,7 @@ from aftercare.models import (
     TicketStatus,
     Visit,
 )
+from crm.api.exceptions import INVALID_INPUT, error_response
 from crm.api.serializers import TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.models import Tenant
@@ -467,8 +467,13 @@ class SurveyAnswerSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
+class SurveyAnsweredSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    score = serializers.IntegerField()
+
+
 class SurveyAnswerThrottle(AnonRateThrottle):
-    rate = "30/hour"
+    rate = "60/hour"
 
 
 class SurveyAnswerView(APIView):
@@ -478,11 +483,19 @@ class SurveyAnswerView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [SurveyAnswerThrottle]
 
-    @extend_schema(request=SurveyAnswerSerializer, responses={200: None})
+    @extend_schema(request=SurveyAnswerSerializer, responses={200: SurveyAnsweredSerializer})
     def post(self, request, token: str):
+        """Errors are answered here: no tenant transaction wraps a public request, so nothing to roll
+        back beyond the service's own (which already did)."""
+        from django.core.exceptions import ValidationError
+
         payload = SurveyAnswerSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        survey = answer_public_survey(token=token, **payload.validated_data)
+        if not payload.is_valid():
+            return error_response(INVALID_INPUT, payload.errors)
+        try:
+            survey = answer_public_survey(token=token, **payload.validated_data)
+        except ValidationError as error:
+            return error_response(INVALID_INPUT, error.message_dict)
         return Response({"detail": "感谢您的反馈！", "score": survey.score}, status=status.HTTP_200_OK)
 
 
@@ -498,5 +511,5 @@ def answer_public_survey(*, token: str, score, comment: str = "") -> Survey:
     tenant = public_survey_tenant(token)
     if tenant is None:
         raise ValidationError({"token": "问卷链接无效。"})
-    with transaction.atomic(), tenant_context(tenant):
+    with tenant_context(tenant):
         return services.survey_answer(tenant=tenant, token=token, score=score, comment=comment)

@@ -19,8 +19,9 @@ class AftercareConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from aftercare import services
+        from aftercare import extensions, services
         from crm import events
+        from crm.extensions import register_customer_panel, register_customer_timeline
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
 
@@ -34,3 +35,5 @@ class AftercareConfig(AppConfig):
             }
         )
         events.subscribe("project_handed_over", services.on_project_handed_over)
+        register_customer_timeline(extensions.customer_timeline)
+        register_customer_panel(extensions.customer_panel)

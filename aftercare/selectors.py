@@ -12,6 +12,7 @@ from aftercare.models import (
     ServiceTicket,
     Survey,
     SurveyKind,
+    SurveyTrigger,
     TicketStatus,
     Visit,
 )
@@ -78,6 +79,9 @@ def survey_results(*, tenant: Tenant) -> dict:
         .annotate(avg=Avg("score"), n=Count("id"))
         .order_by("kind", "trigger")
     )
+    labels = dict(SurveyTrigger.choices)
+    for row in by_trigger:
+        row["trigger_label"] = labels.get(row["trigger"], row["trigger"])
     sent = Survey.objects.count()
     return {
         "csat_avg": round(csat["avg"], 2) if csat["avg"] is not None else None,

@@ -796,3 +796,14 @@ def survey_answer(*, tenant: Tenant, token: str, score, comment: str = "") -> Su
     if survey.kind == SurveyKind.NPS and score >= 9:
         events.publish("survey_promoter", tenant=tenant, customer_id=survey.customer_id, survey_id=survey.pk)
     return survey
+
+
+@transaction.atomic
+def visit_photos_add(*, tenant: Tenant, visit: Visit, images: list, caption: str = "") -> list:
+    """Attach on-site photos to a visit (validated images only)."""
+    from aftercare.models import VisitPhoto  # noqa: PLC0415
+
+    return [
+        VisitPhoto.objects.create(tenant=tenant, visit=visit, image=image, caption=caption[:100])
+        for image in images
+    ]

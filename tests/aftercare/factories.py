@@ -17,6 +17,9 @@ from tests.projects.factories import ProjectFactory
 class HandedOverProjectFactory(ProjectFactory):
     """A project already handed over (set directly: the projects app gates the real handover)."""
 
+    class Meta:
+        skip_postgeneration_save = True
+
     handed_over_on = datetime.date(2025, 3, 15)
     service_owner = factory.SubFactory(
         StaffFactory, tenant=factory.SelfAttribute("..tenant"), roles=[Role.SERVICE]

@@ -1,0 +1,111 @@
+"""Browser forms of the aftercare pages (choices built per request from the tenant's rows)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from aftercare.models import TicketCategory, TicketPriority, TicketStatus
+from crm.models import Tenant, User
+from crm.selectors import staff_queryset
+from projects.models import Project
+
+
+class VisitBookForm(forms.Form):
+    scheduled_at = forms.DateTimeField(
+        label=_("预约时间"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    technician = forms.ModelChoiceField(label=_("技术员"), queryset=User.objects.none(), required=False)
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["technician"].queryset = staff_queryset(tenant=tenant)
+
+
+class VisitCompleteForm(forms.Form):
+    findings = forms.CharField(
+        label=_("发现问题 / 处理情况"), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+    satisfaction = forms.TypedChoiceField(
+        label=_("客户满意度"),
+        choices=[("", "—")] + [(str(n), f"{n} ★") for n in range(5, 0, -1)],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    customer_confirmed = forms.BooleanField(label=_("客户已签字确认"), required=False)
+    customer_signature = forms.CharField(label=_("客户签名"), max_length=50, required=False)
+    renovation_interest = forms.BooleanField(label=_("客户有翻新 / 软装 / 家电意向"), required=False)
+    photos = forms.ImageField(label=_("现场照片"), required=False)
+
+    def __init__(self, *args, checklist: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.checklist = checklist
+        for index, row in enumerate(checklist):
+            self.fields[f"check_{index}"] = forms.ChoiceField(
+                label=row.get("item", ""),
+                choices=[("", "—"), ("ok", _("正常")), ("issue", _("有问题"))],
+                required=False,
+            )
+            self.fields[f"note_{index}"] = forms.CharField(label=_("备注"), required=False, max_length=500)
+
+    def checklist_rows(self):
+        return [(self[f"check_{i}"], self[f"note_{i}"]) for i in range(len(self.checklist))]
+
+    def checklist_results(self) -> list[dict]:
+        results = []
+        for index, row in enumerate(self.checklist):
+            state = self.cleaned_data.get(f"check_{index}")
+            results.append(
+                {
+                    "item": row.get("item", ""),
+                    "ok": {"ok": True, "issue": False}.get(state),
+                    "note": self.cleaned_data.get(f"note_{index}", ""),
+                }
+            )
+        return results
+
+
+class PlanUpdateForm(forms.Form):
+    assigned_to = forms.ModelChoiceField(label=_("负责客服"), queryset=User.objects.none(), required=False)
+    customer_reminder_consent = forms.BooleanField(label=_("客户同意接收短信提醒"), required=False)
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assigned_to"].queryset = staff_queryset(tenant=tenant)
+
+
+class TicketForm(forms.Form):
+    project = forms.ModelChoiceField(label=_("项目"), queryset=Project.objects.none())
+    category = forms.ChoiceField(label=_("类别"), choices=TicketCategory.choices)
+    priority = forms.ChoiceField(
+        label=_("优先级"), choices=TicketPriority.choices, initial=TicketPriority.NORMAL
+    )
+    description = forms.CharField(label=_("问题描述"), widget=forms.Textarea(attrs={"rows": 3}))
+    materials = forms.CharField(label=_("涉及材料"), max_length=200, required=False)
+    assigned_to = forms.ModelChoiceField(label=_("处理人"), queryset=User.objects.none(), required=False)
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = Project.objects.select_related("customer").order_by("-id")
+        self.fields["assigned_to"].queryset = staff_queryset(tenant=tenant)
+
+
+class TicketTransitionForm(forms.Form):
+    status = forms.ChoiceField(label=_("变更为"), choices=TicketStatus.choices)
+    assigned_to = forms.ModelChoiceField(label=_("处理人"), queryset=User.objects.none(), required=False)
+    note = forms.CharField(label=_("备注"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, tenant: Tenant, allowed: list[str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assigned_to"].queryset = staff_queryset(tenant=tenant)
+        if allowed is not None:
+            self.fields["status"].choices = [(v, label) for v, label in TicketStatus.choices if v in allowed]
+
+
+class SurveyAnswerForm(forms.Form):
+    score = forms.IntegerField(label=_("评分"))
+    comment = forms.CharField(
+        label=_("您的意见（选填）"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )

@@ -1,0 +1,152 @@
+"""Aftercare browser pages and the customer-page extensions."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.test import RequestFactory
+from django.utils import timezone
+
+from aftercare import extensions, services
+from aftercare.models import PlanStatus, ServiceTicket, Survey, Visit
+from crm.extensions import customer_panels, customer_timeline
+from crm.models import Role
+from crm.tenancy import tenant_context
+from tests.aftercare.factories import MaintenancePlanFactory, ServiceTicketFactory, SurveyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_lists_overdue_and_upcoming_for_the_service_user(tenant_a, make_staff, session_client):
+    me = make_staff(tenant_a, Role.SERVICE)
+    today = services.tenant_today(tenant_a)
+    with tenant_context(tenant_a):
+        overdue = MaintenancePlanFactory(
+            tenant=tenant_a, assigned_to=me, due_on=today - datetime.timedelta(days=5)
+        )
+        soon = MaintenancePlanFactory(
+            tenant=tenant_a, assigned_to=me, due_on=today + datetime.timedelta(days=20)
+        )
+        someone_elses = MaintenancePlanFactory(tenant=tenant_a, due_on=today + datetime.timedelta(days=3))
+    page = session_client(me).get("/aftercare/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert f"/aftercare/plans/{overdue.pk}/" in html and f"/aftercare/plans/{soon.pk}/" in html
+    assert f"/aftercare/plans/{someone_elses.pk}/" not in html
+    assert "已逾期" in html
+    everyone = session_client(me).get("/aftercare/?assignee=").content.decode()
+    assert f"/aftercare/plans/{someone_elses.pk}/" in everyone
+
+
+def test_plan_page_books_then_completes_a_visit(tenant_a, make_staff, session_client):
+    me = make_staff(tenant_a, Role.SERVICE)
+    with tenant_context(tenant_a):
+        plan = MaintenancePlanFactory(tenant=tenant_a, assigned_to=me)
+    client = session_client(me)
+    assert "预约上门" in client.get(f"/aftercare/plans/{plan.pk}/").content.decode()
+    bad = client.post(f"/aftercare/plans/{plan.pk}/visits/", {"scheduled_at": "not a date"})
+    assert bad.status_code == 400 and "errorlist" in bad.content.decode()
+    when = (timezone.localtime() + datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    booked = client.post(f"/aftercare/plans/{plan.pk}/visits/", {"scheduled_at": when, "technician": me.pk})
+    assert booked.status_code == 302
+    with tenant_context(tenant_a):
+        visit = Visit.objects.get(plan=plan)
+    page = client.get(f"/aftercare/plans/{plan.pk}/").content.decode()
+    assert "填写回访结果" in page and "检查电路" in page
+    done = client.post(
+        f"/aftercare/visits/{visit.pk}/complete/",
+        {
+            "check_0": "ok",
+            "check_1": "issue",
+            "note_1": "阀门滴水",
+            "findings": "已处理",
+            "satisfaction": "5",
+            "customer_confirmed": "on",
+            "customer_signature": "张先生",
+        },
+    )
+    assert done.status_code == 302
+    with tenant_context(tenant_a):
+        plan.refresh_from_db()
+        visit.refresh_from_db()
+    assert plan.status == PlanStatus.COMPLETED
+    assert visit.checklist_results[1] == {"item": "检查水路", "ok": False, "note": "阀门滴水"}
+
+
+def test_other_tenants_plan_is_404(tenant_a, tenant_b, make_staff, session_client):
+    with tenant_context(tenant_a):
+        plan = MaintenancePlanFactory(tenant=tenant_a)
+    other = make_staff(tenant_b, Role.SERVICE)
+    assert session_client(other).get(f"/aftercare/plans/{plan.pk}/").status_code == 404
+
+
+def test_ticket_queue_sorted_by_sla_and_create_form_errors(tenant_a, make_staff, session_client):
+    me = make_staff(tenant_a, Role.SERVICE)
+    now = timezone.now()
+    with tenant_context(tenant_a):
+        later = ServiceTicketFactory(
+            tenant=tenant_a, first_response_due_at=now + datetime.timedelta(hours=20)
+        )
+        urgent = ServiceTicketFactory(
+            tenant=tenant_a, first_response_due_at=now - datetime.timedelta(hours=1)
+        )
+    client = session_client(me)
+    html = client.get("/aftercare/tickets/").content.decode()
+    assert html.index(f"#{urgent.pk}<") < html.index(f"#{later.pk}<")
+    bad = client.post(
+        "/aftercare/tickets/", {"project": later.project_id, "category": "roof", "description": ""}
+    )
+    assert bad.status_code == 400 and "errorlist" in bad.content.decode()
+    with tenant_context(tenant_a):
+        assert ServiceTicket.objects.count() == 2
+
+
+def test_ticket_detail_transition_form(tenant_a, make_staff, session_client):
+    me = make_staff(tenant_a, Role.SERVICE)
+    with tenant_context(tenant_a):
+        ticket = ServiceTicketFactory(tenant=tenant_a)
+    client = session_client(me)
+    response = client.post(f"/aftercare/tickets/{ticket.pk}/", {"status": "assigned", "assigned_to": me.pk})
+    assert response.status_code == 302
+    wrong = client.post(f"/aftercare/tickets/{ticket.pk}/", {"status": "reopened"})
+    assert wrong.status_code == 400
+    page = client.get(f"/aftercare/tickets/{ticket.pk}/").content.decode()
+    assert "处理记录" in page
+
+
+def test_survey_results_page(tenant_a, manager_a, session_client):
+    with tenant_context(tenant_a):
+        SurveyFactory(tenant=tenant_a, kind="nps", score=10, answered_at=timezone.now(), comment="很满意")
+    page = session_client(manager_a).get("/aftercare/surveys/")
+    assert page.status_code == 200 and "很满意" in page.content.decode()
+
+
+def test_public_survey_page_answers_once(tenant_a, client):
+    with tenant_context(tenant_a):
+        survey = SurveyFactory(tenant=tenant_a, kind="csat", trigger="visit")
+        expired = SurveyFactory(tenant=tenant_a, expires_at=timezone.now() - datetime.timedelta(days=1))
+    url = f"/aftercare/s/{survey.token}/"
+    assert "您对本次服务满意吗" in client.get(url).content.decode()
+    out_of_range = client.post(url, {"score": "7"})
+    assert out_of_range.status_code == 400
+    assert client.post(url, {"score": "5", "comment": "好"}).status_code == 200
+    assert client.post(url, {"score": "1"}).status_code == 400
+    assert "已过期" in client.get(f"/aftercare/s/{expired.token}/").content.decode()
+    assert client.get("/aftercare/s/bogus/").status_code == 404
+    with tenant_context(tenant_a):
+        assert Survey.objects.get(pk=survey.pk).score == 5
+
+
+def test_customer_timeline_and_panel(tenant_a, manager_a):
+    with tenant_context(tenant_a):
+        plan = MaintenancePlanFactory(tenant=tenant_a)
+        ticket = ServiceTicketFactory(tenant=tenant_a, project=plan.project, customer=plan.customer)
+        entries = customer_timeline(tenant=tenant_a, customer_id=plan.customer_id)
+        request = RequestFactory().get("/")
+        request.user = manager_a
+        panels = customer_panels(request=request, tenant=tenant_a, customer_id=plan.customer_id)
+        direct = extensions.customer_panel(request=request, tenant=tenant_a, customer_id=plan.customer_id)
+    assert any(entry.kind == "ticket" and f"#{ticket.pk}" in entry.title for entry in entries)
+    assert direct is not None and plan.kind.name in direct.html
+    assert any(panel.title == "售后服务" for panel in panels)

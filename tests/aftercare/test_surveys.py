@@ -1,0 +1,140 @@
+"""Surveys: one-time expiring links, score ranges, promoters announced (never a referrals import)."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from aftercare import selectors, services
+from aftercare.models import Survey
+from crm import events
+from crm.tenancy import tenant_context
+from tests.aftercare.factories import SurveyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def promoter_events():
+    seen: list[dict] = []
+
+    def handler(*, tenant, **payload):
+        seen.append({"tenant": tenant.pk, **payload})
+
+    events.subscribe("survey_promoter", handler)
+    yield seen
+    events._handlers["survey_promoter"].remove(handler)
+
+
+def _survey(tenant, **fields) -> Survey:
+    with tenant_context(tenant):
+        return SurveyFactory(tenant=tenant, **fields)
+
+
+def _answer_url(survey) -> str:
+    return f"/api/v1/surveys/answer/{survey.token}/"
+
+
+def test_public_answer_once_then_used_link_is_400(tenant_a, client):
+    survey = _survey(tenant_a, kind="csat", trigger="visit")
+    response = client.post(
+        _answer_url(survey), {"score": 4, "comment": "师傅很专业"}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    again = client.post(_answer_url(survey), {"score": 1}, content_type="application/json")
+    assert again.status_code == 400
+    assert set(again.json()) == {"detail", "errors"} and "token" in again.json()["errors"]
+    with tenant_context(tenant_a):
+        survey.refresh_from_db()
+    assert survey.score == 4 and survey.comment == "师傅很专业"
+
+
+def test_expired_link_is_400_and_nothing_written(tenant_a, client):
+    survey = _survey(tenant_a, expires_at=timezone.now() - datetime.timedelta(minutes=1))
+    response = client.post(_answer_url(survey), {"score": 9}, content_type="application/json")
+    assert response.status_code == 400 and "token" in response.json()["errors"]
+    with tenant_context(tenant_a):
+        assert Survey.objects.get(pk=survey.pk).answered_at is None
+
+
+@pytest.mark.parametrize(("kind", "score"), [("csat", 0), ("csat", 6), ("nps", -1), ("nps", 11)])
+def test_score_out_of_range_is_400(tenant_a, client, kind, score):
+    survey = _survey(tenant_a, kind=kind)
+    response = client.post(_answer_url(survey), {"score": score}, content_type="application/json")
+    assert response.status_code == 400 and "score" in response.json()["errors"]
+    with tenant_context(tenant_a):
+        assert Survey.objects.get(pk=survey.pk).answered_at is None
+
+
+def test_unknown_or_forged_token_is_400(tenant_a, tenant_b, client):
+    survey = _survey(tenant_a)
+    forged = f"{tenant_b.pk}-{survey.token.partition('-')[2]}"  # right secret, wrong tenant
+    for token in ["nonsense", forged, f"999999-{'x' * 32}"]:
+        response = client.post(
+            f"/api/v1/surveys/answer/{token}/", {"score": 5}, content_type="application/json"
+        )
+        assert response.status_code == 400
+    with tenant_context(tenant_a):
+        assert Survey.objects.get(pk=survey.pk).answered_at is None
+
+
+def test_promoter_is_announced_passive_is_not(tenant_a, promoter_events, django_capture_on_commit_callbacks):
+    promoter = _survey(tenant_a, kind="nps")
+    passive = _survey(tenant_a, kind="nps")
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
+        services.survey_answer(tenant=tenant_a, token=promoter.token, score=10)
+        services.survey_answer(tenant=tenant_a, token=passive.token, score=8)
+    assert promoter_events == [
+        {"tenant": tenant_a.pk, "customer_id": promoter.customer_id, "survey_id": promoter.pk}
+    ]
+
+
+def test_survey_create_is_once_per_dedupe_key_and_tokens_are_unguessable(tenant_a, handed_over):
+    project = handed_over()
+    with tenant_context(tenant_a):
+        first = services.survey_create(
+            tenant=tenant_a,
+            customer=project.customer,
+            project=project,
+            kind="nps",
+            trigger="yearly",
+            dedupe_key="k1",
+        )
+        second = services.survey_create(
+            tenant=tenant_a,
+            customer=project.customer,
+            project=project,
+            kind="nps",
+            trigger="yearly",
+            dedupe_key="k1",
+        )
+        other = services.survey_create(
+            tenant=tenant_a,
+            customer=project.customer,
+            kind="csat",
+            trigger="design_approval",
+            dedupe_key="k2",
+        )
+        with pytest.raises(ValidationError):
+            services.survey_create(
+                tenant=tenant_a, customer=project.customer, kind="x", trigger="yearly", dedupe_key="k3"
+            )
+    assert first.pk == second.pk and first.token != other.token
+    assert first.token.startswith(f"{tenant_a.pk}-") and len(first.token) > 30
+
+
+def test_results_compute_csat_and_nps(tenant_a):
+    with tenant_context(tenant_a):
+        now = timezone.now()
+        for score in (5, 4, 3):
+            SurveyFactory(tenant=tenant_a, kind="csat", trigger="visit", score=score, answered_at=now)
+        for score in (10, 9, 7, 3):
+            SurveyFactory(tenant=tenant_a, kind="nps", score=score, answered_at=now)
+        SurveyFactory(tenant=tenant_a, kind="nps")  # unanswered
+        results = selectors.survey_results(tenant=tenant_a)
+    assert results["csat_avg"] == 4.0 and results["csat_count"] == 3
+    assert results["nps"] == 25  # 2 promoters, 1 detractor of 4
+    assert results["sent"] == 8
