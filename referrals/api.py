@@ -5,7 +5,8 @@ Thin: serializers validate shapes, services decide. All routes are flat (see ``a
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -28,6 +29,7 @@ from referrals.models import (
 )
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class TenantScopedField(serializers.PrimaryKeyRelatedField):
     """A PK of this tenant's ``model``; the queryset is built per request (never at import time)."""
 
@@ -46,6 +48,11 @@ class ReferralSerializer(serializers.ModelSerializer):
     referred = TenantScopedField(Customer)
     referrer_name = serializers.CharField(source="referrer.name", read_only=True)
     referred_name = serializers.CharField(source="referred.name", read_only=True)
+    # Plain strings (not enums) in the schema: "status"/"source" enum names collide across apps.
+    status = serializers.CharField(
+        read_only=True, help_text="referred/contacted/signed/credited/lost/cancelled"
+    )
+    source = serializers.CharField(read_only=True, help_text="link/intake/manual")
 
     class Meta:
         model = Referral
@@ -79,7 +86,7 @@ class ReferralSerializer(serializers.ModelSerializer):
 
 
 class ReferralStatusSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[ReferralStatus.CONTACTED, ReferralStatus.LOST])
+    status = serializers.RegexField(r"^(contacted|lost)$", help_text="contacted 或 lost")
 
 
 class ReferralViewSet(
@@ -148,6 +155,7 @@ class ReferralViewSet(
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
     customer = serializers.IntegerField(source="account.customer_id", read_only=True)
+    kind = serializers.CharField(read_only=True, help_text="credit/redemption/reversal/adjustment")
 
     class Meta:
         model = LedgerEntry
@@ -220,7 +228,7 @@ class ReferralAccountSerializer(serializers.ModelSerializer):
 
 class RedeemSerializer(serializers.Serializer):
     amount_fen = serializers.IntegerField(min_value=1, help_text="抵扣金额（分），不得超过余额")
-    target = serializers.ChoiceField(choices=RedemptionTarget.choices)
+    redemption_target = serializers.ChoiceField(choices=RedemptionTarget.choices, help_text="抵扣用途")
     description = serializers.CharField(max_length=200, help_text="抵扣了什么，如：客厅窗帘、二期增项单号")
     project = TenantScopedField(Project, required=False, allow_null=True)
     client_key = serializers.CharField(
@@ -250,6 +258,8 @@ class VipDecisionSerializer(serializers.Serializer):
 
 
 class VipEventSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text="granted/review_needed/kept/revoked")
+
     class Meta:
         model = VipEvent
         fields = ["id", "account", "kind", "credited_referrals", "reason", "decided_by", "created_at"]
@@ -307,7 +317,7 @@ class ReferralAccountViewSet(
             tenant=self.tenant,
             account=account,
             amount_fen=data["amount_fen"],
-            target=data["target"],
+            target=data["redemption_target"],
             description=data["description"],
             project=data.get("project"),
             redeemed_by=request.user,

@@ -28,3 +28,4 @@ class ReferralsConfig(AppConfig):
         events.subscribe("survey_promoter", handlers.on_survey_promoter)
         extensions.register_customer_panel(pages.customer_referral_panel)
         extensions.register_customer_timeline(pages.customer_referral_timeline)
+        extensions.register_dashboard_widget(pages.referral_dashboard_widget)

@@ -90,3 +90,26 @@ def customer_referral_timeline(*, tenant: Tenant, customer_id: int) -> list[Time
             )
         )
     return entries
+
+
+def referral_dashboard_widget(*, request, tenant: Tenant) -> Panel | None:
+    """看板: 转介绍占比 of new contracts (this month and last 90 days) and the top referrers."""
+    if not has_permission(request.user, "referrals.view"):
+        return None
+    import datetime
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    context = {
+        "share_month": selectors.referral_share_of_new_contracts(
+            tenant=tenant, start=today.replace(day=1), end=today
+        ),
+        "share_90": selectors.referral_share_of_new_contracts(
+            tenant=tenant, start=today - datetime.timedelta(days=89), end=today
+        ),
+        "leaders": selectors.leaderboard(tenant=tenant, limit=5),
+        "reviews": selectors.vip_reviews_pending(tenant=tenant).count(),
+    }
+    html = render_to_string("referrals/_dashboard_widget.html", context, request=request)
+    return Panel(title=_("转介绍占比"), html=html, order=50)

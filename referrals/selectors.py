@@ -95,11 +95,9 @@ def referral_share_of_new_contracts(
     signed = Project.objects.filter(signed_on__gte=start, signed_on__lte=end)
     if any(field.name == "cancelled_at" for field in Project._meta.get_fields()):
         signed = signed.filter(cancelled_at__isnull=True)
-    counts = signed.annotate(
-        referred=Exists(Referral.objects.filter(referred_id=OuterRef("customer_id")))
-    ).aggregate(total=Count("id"), referred=Count("id", filter=Q(referred=True)))
+    referred = signed.filter(Exists(Referral.objects.filter(referred_id=OuterRef("customer_id"))))
     return ReferralShare(
-        start=start, end=end, new_contracts=counts["total"], referred_contracts=counts["referred"]
+        start=start, end=end, new_contracts=signed.count(), referred_contracts=referred.count()
     )
 
 

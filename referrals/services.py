@@ -502,7 +502,7 @@ def referral_redeem(
     except ValidationError as error:
         errors.update({k: v[0] for k, v in error.message_dict.items()})
     if target not in RedemptionTarget.values:
-        errors["target"] = "请选择抵扣用途。"
+        errors["redemption_target"] = "请选择抵扣用途。"
     if not (description or "").strip():
         errors["description"] = "请写明抵扣了什么（如：客厅窗帘、冰箱、二期增项单号）。"
     if project is not None and project.customer_id != account.customer_id:

@@ -118,7 +118,7 @@ class RedeemView(AccountDetailView):
                     client_key=form.cleaned_data["client_key"],
                 )
             except ValidationError as error:
-                _apply_errors(form, error, {"amount_fen": "amount_yuan"})
+                _apply_errors(form, error, {"amount_fen": "amount_yuan", "redemption_target": "target"})
             else:
                 messages.success(
                     request,

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
-from crm.models import Role
+from crm.models import ApiToken, Role, hash_token
 from crm.tenancy import tenant_context
 from customers.models import Customer
 from projects import services as project_services
@@ -28,6 +29,23 @@ class Setup:
     project: Project
     sales: object
     manager: object
+
+
+@pytest.fixture
+def api_as():
+    """An API client acting as any staff user (the shared token_client needs a manager creator)."""
+
+    def make(user) -> APIClient:
+        plaintext, prefix = ApiToken.generate()
+        with tenant_context(user.tenant):
+            ApiToken.objects.create(
+                tenant=user.tenant, name="test", user=user, prefix=prefix, key_hash=hash_token(plaintext)
+            )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
+        return client
+
+    return make
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ def test_redemption_needs_a_target_and_what_it_paid_for(tenant_a, sales_a):
         account = funded_account(tenant_a, 100_000)
         with pytest.raises(ValidationError) as error:
             redeem(tenant_a, account, 100, sales_a, target="cash", description=" ")
-        assert set(error.value.message_dict) == {"target", "description"}
+        assert set(error.value.message_dict) == {"redemption_target", "description"}
 
 
 def test_redemption_retry_with_the_same_client_key_spends_once(tenant_a, sales_a):
