@@ -969,33 +969,39 @@ class CodeRejected(Exception):
     """Wrong/expired code: the attempt counter must persist, so the caller commits then reports."""
 
 
-@transaction.atomic
 def confirmation_code_check(
     *, tenant: Tenant, link: ShareLink, change_order: ChangeOrder, code: str
 ) -> ChangeOrder:
-    """Check the code (one use, expiring, 5 attempts) and record the customer's decision."""
-    row = (
-        ConfirmationCode.objects.select_for_update(of=("self",))
-        .filter(share_link=link, change_order=change_order, used_at__isnull=True)
-        .order_by("-created_at")
-        .first()
-    )
-    if row is None or row.expires_at <= timezone.now() or row.attempts >= CODE_MAX_ATTEMPTS:
-        raise CodeRejected("验证码已失效，请重新获取。")
-    if not secrets.compare_digest(row.code_hash, hash_secret(f"{link.pk}:{(code or '').strip()}")):
-        row.attempts += 1
-        row.save(update_fields=["attempts"])
-        raise CodeRejected("验证码不正确。")
-    row.used_at = timezone.now()
-    row.save(update_fields=["used_at"])
-    return change_order_decide(
-        tenant=tenant,
-        change_order=change_order,
-        approve=row.decision == "approve",
-        channel=DecisionChannel.CUSTOMER_LINK,
-        decided_by=None,
-        note="客户通过进度页短信验证码确认",
-    )
+    """Check the code (one use, expiring, 5 attempts) and record the customer's decision.
+
+    A wrong code raises :class:`CodeRejected` only after its attempt is committed (the counter
+    must survive the failure, or guessing would be unlimited).
+    """
+    with transaction.atomic():
+        row = (
+            ConfirmationCode.objects.select_for_update(of=("self",))
+            .filter(share_link=link, change_order=change_order, used_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
+        if row is None or row.expires_at <= timezone.now() or row.attempts >= CODE_MAX_ATTEMPTS:
+            problem = "验证码已失效，请重新获取。"
+        elif not secrets.compare_digest(row.code_hash, hash_secret(f"{link.pk}:{(code or '').strip()}")):
+            row.attempts += 1
+            row.save(update_fields=["attempts"])
+            problem = "验证码不正确。"
+        else:
+            row.used_at = timezone.now()
+            row.save(update_fields=["used_at"])
+            return change_order_decide(
+                tenant=tenant,
+                change_order=change_order,
+                approve=row.decision == "approve",
+                channel=DecisionChannel.CUSTOMER_LINK,
+                decided_by=None,
+                note="客户通过进度页短信验证码确认",
+            )
+    raise CodeRejected(problem)
 
 
 # --- Callbacks -------------------------------------------------------------------------------

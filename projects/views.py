@@ -659,13 +659,12 @@ class ProgressChangeOrderView(ProgressView):
             )
         if step == "confirm":
             try:
-                with transaction.atomic():
-                    services.confirmation_code_check(
-                        tenant=self.tenant,
-                        link=self.link,
-                        change_order=change_order,
-                        code=request.POST.get("code", ""),
-                    )
+                services.confirmation_code_check(  # commits a failed attempt itself
+                    tenant=self.tenant,
+                    link=self.link,
+                    change_order=change_order,
+                    code=request.POST.get("code", ""),
+                )
             except services.CodeRejected as error:
                 return render(
                     request,
