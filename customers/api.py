@@ -205,13 +205,17 @@ class CustomerViewSet(
         )
 
     @extend_schema(
-        parameters=[OpenApiParameter("file_format", str, enum=["csv", "xlsx"], description="默认 csv")],
-        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        parameters=[
+            OpenApiParameter("file_format", str, enum=["json", "csv", "xlsx"], description="默认 json")
+        ],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.BINARY},
     )
     @action(detail=False, methods=["get"])
     def export(self, request):
-        """The filtered list as CSV or Excel (managers only; audit-logged)."""
-        file_format = "xlsx" if request.query_params.get("file_format") == "xlsx" else "csv"
+        """The filtered list as JSON, CSV or Excel (managers only; audit-logged)."""
+        file_format = request.query_params.get("file_format", "json")
+        if file_format not in ("json", "csv", "xlsx"):
+            raise exceptions.ValidationError({"file_format": ["只支持 json、csv、xlsx。"]})
         content, content_type = customer_io.customers_export(
             tenant=self.tenant,
             user=request.user,
@@ -219,6 +223,8 @@ class CustomerViewSet(
             file_format=file_format,
             filters=dict(request.query_params.lists()),
         )
+        if file_format == "json":
+            return Response({"count": len(content), "results": content})
         response = HttpResponse(content, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="customers.{file_format}"'
         return response

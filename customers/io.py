@@ -225,6 +225,12 @@ def customers_export(
         format=file_format,
         filters=filters,
     )
+    if file_format == "json":
+        fields = ["id", *(field for _header, field in COLUMNS + EXPORT_EXTRA)]
+        return [
+            dict(zip(fields, [customer.pk, *row], strict=True))
+            for customer, row in zip(customers, rows, strict=True)
+        ], ""
     if file_format == "xlsx":
         return render_xlsx(headers, rows), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return render_csv(headers, rows), "text/csv; charset=utf-8"

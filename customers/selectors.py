@@ -50,6 +50,42 @@ def segments_for_list(*, tenant: Tenant) -> QuerySet[Segment]:
     return Segment.objects.select_related("created_by").order_by("name")
 
 
+LIST_LABEL_FIELDS = (
+    "customer_type",
+    "budget_tier",
+    "source_channel",
+    "lifecycle",
+    "intent",
+    "follow_up_status",
+    "activity",
+    "value_tier",
+)
+
+
+def choice_labels() -> dict[str, dict[str, str]]:
+    """``{field: {value: label}}`` translated once per request (model ``get_FOO_display`` re-hashes
+    every lazy label on each call, which dominated the list page's render time)."""
+    return {
+        name: {value: str(label) for value, label in Customer._meta.get_field(name).flatchoices}
+        for name in LIST_LABEL_FIELDS
+    }
+
+
+def list_rows(user, customers) -> list[dict]:
+    labels = choice_labels()
+    full_phone = can_see_full_phone(user)
+    return [
+        {
+            "customer": customer,
+            "phone": "—"
+            if customer.is_anonymised
+            else (customer.phone.removeprefix("+86") if full_phone else customer.masked_phone),
+            "labels": {name: labels[name].get(getattr(customer, name), "") for name in LIST_LABEL_FIELDS},
+        }
+        for customer in customers
+    ]
+
+
 def can_see_full_phone(user) -> bool:
     return has_permission(user, "customers.view_full_phone")
 

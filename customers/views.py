@@ -63,6 +63,22 @@ class CustomerListView(RoleRequiredMixin, View):
 
     def get(self, request):
         filterset, segment, params = filtered_customers(request)
+        query = params.copy()
+        for key in ("page", "_filters"):
+            query.pop(key, None)
+        active_filters = sum(1 for key, value in query.lists() if key != "page_size" and any(value))
+        show_filters = bool(active_filters) or "_filters" in request.GET
+        context = {
+            "filter": filterset,
+            "segment": segment,
+            "querystring": query.urlencode(),
+            "active_filters": active_filters,
+            "show_filters": show_filters,
+            "can_segment": has_permission(request.user, "customers.manage_segments"),
+        }
+        if request.headers.get("HX-Request") and "_filters" in request.GET:
+            # The filter form (40-odd widgets) is rendered only when the panel is opened.
+            return render(request, "customers/_filter_form.html", context)
         queryset = filterset.qs if filterset.is_valid() else Customer.objects.none()
         try:
             page_size = int(request.GET.get("page_size", 25))
@@ -70,27 +86,18 @@ class CustomerListView(RoleRequiredMixin, View):
             page_size = 25
         page_size = page_size if page_size in PAGE_SIZES else 25
         page = Paginator(queryset, page_size).get_page(request.GET.get("page"))
-        rows = [(customer, selectors.display_phone(request.user, customer)) for customer in page.object_list]
-        query = params.copy()
-        query.pop("page", None)
-        return render(
-            request,
-            "customers/customer_list.html",
+        rows = selectors.list_rows(request.user, page.object_list)
+        context.update(
             {
-                "filter": filterset,
                 "page": page,
                 "rows": rows,
-                "segment": segment,
                 "segments": selectors.segments_for_list(tenant=require_tenant()),
-                "querystring": query.urlencode(),
-                "active_filters": sum(1 for key, value in query.lists() if key != "page_size" and any(value)),
-                "segment_form": SegmentForm(),
                 "can_export": has_permission(request.user, "customers.export"),
-                "can_segment": has_permission(request.user, "customers.manage_segments"),
                 "can_import": has_permission(request.user, "customers.import"),
                 "can_edit": has_permission(request.user, "customers.edit"),
-            },
+            }
         )
+        return render(request, "customers/customer_list.html", context)
 
 
 class SegmentSaveView(RoleRequiredMixin, View):

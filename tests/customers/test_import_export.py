@@ -120,5 +120,11 @@ def test_export_forbidden_for_sales(tenant_a, make_staff, session_client, api_as
 def test_api_export(tenant_a, manager_a, api_as):
     with tenant_context(tenant_a):
         CustomerFactory(tenant=tenant_a, name="甲")
-    response = api_as(manager_a).get("/api/v1/customers/export/?file_format=csv")
+    client = api_as(manager_a)
+    response = client.get("/api/v1/customers/export/?file_format=csv")
     assert response.status_code == 200 and "甲" in response.content.decode("utf-8-sig")
+    data = client.get("/api/v1/customers/export/").json()
+    assert data["count"] == 1 and data["results"][0]["name"] == "甲"
+    assert client.get("/api/v1/customers/export/?file_format=pdf").status_code == 400
+    with tenant_context(tenant_a):
+        assert CustomerAuditLog.objects.filter(action=AuditAction.EXPORT_LIST).count() == 2

@@ -275,3 +275,15 @@ def test_personal_data_export_and_anonymise(tenant_a, manager_a, sales_a, sessio
         assert customer.follow_ups.count() == 1  # history kept
         actions = set(CustomerAuditLog.objects.values_list("action", flat=True))
     assert actions == {AuditAction.EXPORT_CUSTOMER, AuditAction.ANONYMISE}
+
+
+def test_filter_panel_is_loaded_on_demand(tenant_a, sales_a, session_client):
+    client = session_client(sales_a)
+    page = client.get(reverse("customers:list")).content.decode()
+    assert 'hx-trigger="toggle once"' in page and 'name="budget_tier"' not in page
+    partial = client.get(
+        reverse("customers:list"), {"_filters": "1"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'name="budget_tier"' in partial and "<html" not in partial
+    filtered = client.get(reverse("customers:list"), {"budget_tier": "high"}).content.decode()
+    assert 'name="budget_tier"' in filtered  # active filters: the panel is open and rendered
