@@ -29,6 +29,7 @@ def dispatch_overdue_alerts(*, tenant, now=None) -> int:
     with transaction.atomic():
         due = (
             selectors.overdue_projects(tenant=tenant, now=now)
+            .select_related("project_manager")
             .select_for_update(skip_locked=True, of=("self",))
             .order_by("id")
         )
