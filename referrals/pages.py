@@ -36,7 +36,7 @@ def customer_referral_panel(*, request, tenant: Tenant, customer_id: int) -> Pan
         "share_url": services.referral_share_url(tenant=tenant, account=account, request=request),
         "referred_by": Referral.objects.select_related("referrer").filter(referred_id=customer_id).first(),
         "referrals": list(selectors.referrals_for_list(tenant=tenant, referrer_id=customer_id)[:20]),
-        "entries": list(selectors.ledger_for_list(tenant=tenant, account_id=account.pk)[:10]),
+        "entries": list(selectors.ledger_for_list(tenant=tenant, account_id=account.pk)[:5]),
         "rule": services.referral_settings_get(tenant=tenant),
         "link_form": LinkReferrerForm(),
         "can_edit": has_permission(request.user, "referrals.edit"),

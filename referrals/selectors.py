@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from crm.models import Tenant
@@ -52,11 +52,11 @@ def leaderboard(*, tenant: Tenant, limit: int = 20) -> list[ReferralAccount]:
         .annotate(n=Count("id"))
         .values("n")
     )
-    earned = (
-        LedgerEntry.objects.filter(account_id=OuterRef("pk"), kind="credit")
+    earned = (  # net of reversals: a shortfall still counts as taken back
+        LedgerEntry.objects.filter(account_id=OuterRef("pk"), kind__in=["credit", "reversal"])
         .order_by()
         .values("account_id")
-        .annotate(total=Sum("amount_fen"))
+        .annotate(total=Sum(F("amount_fen") - F("shortfall_change_fen")))
         .values("total")
     )
     return list(

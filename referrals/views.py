@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -245,9 +246,9 @@ class ReferralSettingsView(RoleRequiredMixin, View):
         form = form or ReferralSettingsForm(
             initial={
                 "rule_kind": rule.rule_kind,
-                "fixed_amount_yuan": rule.fixed_amount_fen / 100,
-                "percentage": rule.percentage_bp / 100,
-                "cap_yuan": rule.cap_fen / 100 if rule.cap_fen is not None else None,
+                "fixed_amount_yuan": Decimal(rule.fixed_amount_fen) / 100,
+                "percentage": Decimal(rule.percentage_bp) / 100,
+                "cap_yuan": Decimal(rule.cap_fen) / 100 if rule.cap_fen is not None else None,
                 "vip_threshold": rule.vip_threshold,
                 "vip_title": rule.vip_title,
             }
