@@ -110,35 +110,63 @@ class Discrepancy:
     cached_shortfall_fen: int
     entries_shortfall_fen: int
     last_balance_after_fen: int | None
+    cached_credited_referrals: int = 0
+    credited_referrals_in_records: int = 0
 
     def __str__(self) -> str:
         return (
             f"account {self.account_id} ({self.code}): cached balance {self.cached_balance_fen} vs "
             f"entries {self.entries_sum_fen}; shortfall {self.cached_shortfall_fen} vs "
-            f"{self.entries_shortfall_fen}; last balance_after {self.last_balance_after_fen}"
+            f"{self.entries_shortfall_fen}; last balance_after {self.last_balance_after_fen}; "
+            f"credited referrals {self.cached_credited_referrals} vs {self.credited_referrals_in_records}"
         )
 
 
 def ledger_discrepancies(*, tenant: Tenant) -> tuple[int, list[Discrepancy]]:
-    """Every account whose cached balance/shortfall differs from its entries (should be none).
+    """Every account whose cached figures differ from the records (there should be none).
 
-    Returns (accounts checked, discrepancies). One aggregate query, however many accounts.
+    Cached balance == sum of entries, cached shortfall == sum of shortfall changes, the newest
+    entry's balance_after == cached balance, and credited_referrals == referrals in "credited".
+    Returns (accounts checked, discrepancies); two queries however many accounts.
     """
     last_balance = (
         LedgerEntry.objects.filter(account_id=OuterRef("pk")).order_by("-id").values("balance_after_fen")[:1]
     )
-    rows = ReferralAccount.objects.annotate(
-        entries_sum=Coalesce(Sum("entries__amount_fen"), 0),
-        entries_shortfall=Coalesce(Sum("entries__shortfall_change_fen"), 0),
-    ).values("pk", "code", "balance_fen", "shortfall_fen", "entries_sum", "entries_shortfall")
-    last_by_account = dict(ReferralAccount.objects.annotate(last=last_balance).values_list("pk", "last"))
+    credited = (
+        Referral.objects.filter(referrer_id=OuterRef("customer_id"), status=ReferralStatus.CREDITED)
+        .order_by()
+        .values("referrer_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    rows = list(
+        ReferralAccount.objects.annotate(
+            entries_sum=Coalesce(Sum("entries__amount_fen"), 0),
+            entries_shortfall=Coalesce(Sum("entries__shortfall_change_fen"), 0),
+        ).values(
+            "pk",
+            "code",
+            "balance_fen",
+            "shortfall_fen",
+            "credited_referrals",
+            "entries_sum",
+            "entries_shortfall",
+        )
+    )
+    extra = {
+        pk: (last, credited_count)
+        for pk, last, credited_count in ReferralAccount.objects.annotate(
+            last=last_balance, credited_count=Coalesce(credited, 0)
+        ).values_list("pk", "last", "credited_count")
+    }
     found = []
     for row in rows:
-        last = last_by_account.get(row["pk"])
+        last, credited_count = extra.get(row["pk"], (None, 0))
         if (
             row["balance_fen"] != row["entries_sum"]
             or row["shortfall_fen"] != row["entries_shortfall"]
             or (last is not None and last != row["balance_fen"])
+            or row["credited_referrals"] != credited_count
         ):
             found.append(
                 Discrepancy(
@@ -149,6 +177,8 @@ def ledger_discrepancies(*, tenant: Tenant) -> tuple[int, list[Discrepancy]]:
                     cached_shortfall_fen=row["shortfall_fen"],
                     entries_shortfall_fen=row["entries_shortfall"],
                     last_balance_after_fen=last,
+                    cached_credited_referrals=row["credited_referrals"],
+                    credited_referrals_in_records=credited_count,
                 )
             )
     return len(rows), found

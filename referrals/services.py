@@ -199,7 +199,20 @@ def referral_create(
             )
     except IntegrityError:  # another referrer won a race for this customer
         raise ValidationError({"referred": "该客户已有推荐人，一个客户只能有一个推荐人。"})
+    signed = _signed_projects(customer_id=referred.pk).first()
+    if signed is not None:
+        # Linked after the contract was signed (e.g. "my friend sent me" said at signing):
+        # the contract_signed event has passed, so credit now, under the same rules and key.
+        referral_credit_for_contract(tenant=tenant, project_id=signed.pk)
+        referral.refresh_from_db()
     return referral
+
+
+def _signed_projects(*, customer_id: int):
+    projects = Project.objects.filter(customer_id=customer_id, signed_on__isnull=False)
+    if any(field.name == "cancelled_at" for field in Project._meta.get_fields()):
+        projects = projects.filter(cancelled_at__isnull=True)
+    return projects.order_by("signed_on", "pk")
 
 
 @transaction.atomic

@@ -170,3 +170,26 @@ def test_settings_validation_and_permission(setup):
                 vip_threshold=3,
             )
         assert not ReferralSettings.objects.exists()
+
+
+def test_linking_after_the_contract_was_signed_credits_once(
+    tenant_a, sales_a, django_capture_on_commit_callbacks
+):
+    from tests.customers.factories import CustomerFactory
+    from tests.projects.factories import ProjectFactory
+
+    with tenant_context(tenant_a):
+        referrer, referred = CustomerFactory.create_batch(2, tenant=tenant_a)
+        project = ProjectFactory(tenant=tenant_a, customer=referred)
+    with django_capture_on_commit_callbacks(execute=True):
+        sign(tenant_a, project, sales_a)  # nobody referred them yet: no credit
+    with tenant_context(tenant_a):
+        assert LedgerEntry.objects.count() == 0
+        referral = services.referral_create(
+            tenant=tenant_a, referrer=referrer, referred=referred, source="manual", created_by=sales_a
+        )
+        assert referral.status == ReferralStatus.CREDITED
+        assert LedgerEntry.objects.get().project_id == project.pk
+        services.referral_create(tenant=tenant_a, referrer=referrer, referred=referred, source="manual")
+        services.referral_credit_for_contract(tenant=tenant_a, project_id=project.pk)
+        assert LedgerEntry.objects.count() == 1
