@@ -1,0 +1,164 @@
+"""Browser pages: list filters, detail tabs, actions with form errors, board, cross-tenant 404."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from crm.tenancy import tenant_context
+from projects import services
+from projects.models import DailyLog, Project, Stage
+from tests.projects.factories import (
+    ChangeOrderFactory,
+    DailyLogFactory,
+    MaterialFactory,
+    ProjectFactory,
+    image_upload,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_list_filters_by_stage_overdue_staff(session_client, tenant_a, people):
+    with tenant_context(tenant_a):
+        late = ProjectFactory(
+            tenant=tenant_a,
+            name="超期项目",
+            stage=Stage.MASONRY,
+            signed=True,
+            project_manager=people["pm"],
+            stage_entered_at=timezone.now() - datetime.timedelta(days=40),
+        )
+        ProjectFactory(tenant=tenant_a, name="设计中项目", stage=Stage.DESIGN, designer=people["designer"])
+    client = session_client(people["manager"])
+    body = client.get(reverse("projects:list")).content.decode()
+    assert "超期项目" in body and "设计中项目" in body
+    body = client.get(reverse("projects:list"), {"stage": "design"}).content.decode()
+    assert "设计中项目" in body and "超期项目" not in body
+    body = client.get(reverse("projects:list"), {"overdue": "on"}).content.decode()
+    assert "超期项目" in body and "设计中项目" not in body
+    body = client.get(reverse("projects:list"), {"staff": people["designer"].pk}).content.decode()
+    assert "设计中项目" in body and "超期项目" not in body
+    body = client.get(reverse("projects:list"), {"customer": late.customer_id}).content.decode()
+    assert "超期项目" in body and "设计中项目" not in body
+
+
+def test_list_query_count_is_constant(session_client, tenant_a, people, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = session_client(people["manager"])
+    with tenant_context(tenant_a):
+        for _ in range(2):
+            ProjectFactory(tenant=tenant_a, signed=True, project_manager=people["pm"])
+    client.get(reverse("projects:list"))
+    with CaptureQueriesContext(connection) as small:
+        client.get(reverse("projects:list"))
+    with tenant_context(tenant_a):
+        for _ in range(8):
+            ProjectFactory(
+                tenant=tenant_a, signed=True, project_manager=people["pm"], designer=people["designer"]
+            )
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        client.get(reverse("projects:list"))
+
+
+def test_every_tab_renders(session_client, tenant_a, people):
+    with tenant_context(tenant_a):
+        project = ProjectFactory(tenant=tenant_a, signed=True)
+        DailyLogFactory(tenant=tenant_a, project=project)
+        ChangeOrderFactory(tenant=tenant_a, project=project)
+        MaterialFactory(tenant=tenant_a, project=project)
+    client = session_client(people["manager"])
+    for tab in ("stages", "plans", "logs", "inspections", "change_orders", "materials", "callbacks", "share"):
+        response = client.get(reverse("projects:detail", args=[project.pk]), {"tab": tab})
+        assert response.status_code == 200, tab
+    assert client.get(reverse("projects:board")).status_code == 200
+
+
+def test_skip_stage_shows_form_error(session_client, tenant_a, people):
+    with tenant_context(tenant_a):
+        project = ProjectFactory(tenant=tenant_a)
+    client = session_client(people["manager"])
+    response = client.post(reverse("projects:move-stage", args=[project.pk]), {"to_stage": "design"})
+    assert response.status_code == 400
+    assert "不能跳过阶段" in response.content.decode()
+    response = client.post(reverse("projects:move-stage", args=[project.pk]), {"to_stage": "measurement"})
+    assert response.status_code == 302
+    with tenant_context(tenant_a):
+        assert Project.objects.get(pk=project.pk).stage == Stage.MEASUREMENT
+
+
+def test_bad_photo_keeps_the_typed_log(session_client, tenant_a, people):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    with tenant_context(tenant_a):
+        project = ProjectFactory(tenant=tenant_a)
+    client = session_client(people["pm"])
+    data = {
+        "log_date": str(timezone.localdate()),
+        "work_done": "厨房吊顶龙骨安装完成",
+        "workers_on_site": 3,
+        "photos": [
+            image_upload(),
+            SimpleUploadedFile("x.jpg", b"GIF89a-not-really", content_type="image/jpeg"),
+        ],
+    }
+    response = client.post(reverse("projects:log-create", args=[project.pk]), data)
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "不是有效的图片" in body and "厨房吊顶龙骨安装完成" in body
+    with tenant_context(tenant_a):
+        assert not DailyLog.objects.exists()
+    data["photos"] = [image_upload()]
+    assert client.post(reverse("projects:log-create", args=[project.pk]), data).status_code == 302
+
+
+def test_role_without_permission_cannot_act(session_client, tenant_a, people):
+    with tenant_context(tenant_a):
+        project = ProjectFactory(tenant=tenant_a)
+    client = session_client(people["sales"])
+    response = client.post(reverse("projects:inspection-create", args=[project.pk]), {})
+    assert response.status_code == 403
+
+
+def test_other_tenants_project_is_404(session_client, tenant_b, people):
+    with tenant_context(tenant_b):
+        foreign = ProjectFactory(tenant=tenant_b)
+    client = session_client(people["manager"])
+    assert client.get(reverse("projects:detail", args=[foreign.pk])).status_code == 404
+    assert (
+        client.post(
+            reverse("projects:move-stage", args=[foreign.pk]), {"to_stage": "measurement"}
+        ).status_code
+        == 404
+    )
+
+
+def test_share_link_created_from_page_is_shown_once(session_client, client, tenant_a, people):
+    with tenant_context(tenant_a):
+        project = ProjectFactory(tenant=tenant_a)
+    staff_client = session_client(people["pm"])
+    body = staff_client.post(
+        reverse("projects:share-create", args=[project.pk]), {"valid_days": 7}
+    ).content.decode()
+    assert "/projects/progress/" in body
+    again = staff_client.get(reverse("projects:detail", args=[project.pk]), {"tab": "share"}).content.decode()
+    assert "/projects/progress/" not in again
+
+
+def test_customer_panel_and_timeline(tenant_a, people, rf):
+    from crm import extensions
+
+    with tenant_context(tenant_a):
+        project = ProjectFactory(tenant=tenant_a, name="滨江壹号 8-2601")
+        services.project_advance(tenant=tenant_a, project=project, advanced_by=people["designer"])
+        entries = extensions.customer_timeline(tenant=tenant_a, customer_id=project.customer_id)
+        request = rf.get("/")
+        request.user = people["manager"]
+        panels = extensions.customer_panels(request=request, tenant=tenant_a, customer_id=project.customer_id)
+    assert any(e.kind == "project_stage" and "滨江壹号" in e.title for e in entries)
+    assert any("滨江壹号 8-2601" in p.html for p in panels)
