@@ -1,7 +1,9 @@
 """PostgreSQL row-level security for every tenant-owned table (the second wall).
 
 Applied after every ``migrate`` (post_migrate), so a new tenant-owned model is covered the moment
-its migration runs — no per-model migration to forget. Idempotent.
+its migration runs — no per-model migration to forget. Idempotent and cheap when nothing is
+missing (one catalogue query), because Django re-sends post_migrate after every test flush.
+If ``POLICY_CONDITION`` ever changes, rename ``POLICY_NAME`` so existing tables get the new policy.
 """
 
 from __future__ import annotations
@@ -29,20 +31,48 @@ def rls_statements(table: str) -> list[str]:
     ]
 
 
+def _tables_missing_rls(cursor, tables: list[str]) -> list[str]:
+    cursor.execute(
+        """
+        SELECT c.relname
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+        WHERE c.relname = ANY(%s) AND c.relkind = 'r'
+          AND NOT (c.relrowsecurity AND c.relforcerowsecurity
+                   AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s))
+        """,
+        [tables, POLICY_NAME],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _app_role_lacks_grants(cursor, role: str) -> bool:
+    cursor.execute(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM pg_tables
+            WHERE schemaname = current_schema()
+              AND NOT has_table_privilege(
+                  %s, format('%%I.%%I', schemaname, tablename), 'SELECT,INSERT,UPDATE,DELETE'
+              )
+        )
+        """,
+        [role],
+    )
+    return cursor.fetchone()[0]
+
+
 def apply_row_level_security(using: str = "default", **kwargs) -> None:
     connection = connections[using]
     if connection.vendor != "postgresql":
         return
-    existing = set(connection.introspection.table_names())
+    tables = [model._meta.db_table for model in tenant_owned_models()]
     app_role = getattr(settings, "DATABASE_APP_ROLE", "")
     with connection.cursor() as cursor:
-        for model in tenant_owned_models():
-            table = model._meta.db_table
-            if table not in existing:
-                continue
+        for table in _tables_missing_rls(cursor, tables):
             for statement in rls_statements(table):
                 cursor.execute(statement)
-        if app_role and _role_exists(cursor, app_role):
+        if app_role and _role_exists(cursor, app_role) and _app_role_lacks_grants(cursor, app_role):
             # Production: migrations run as the owner, the app connects as a non-owner role.
             cursor.execute(f'GRANT USAGE ON SCHEMA public TO "{app_role}"')
             cursor.execute(
