@@ -45,9 +45,6 @@ def _json_list_contains(queryset: QuerySet, field: str, values: list[str]) -> Qu
     return queryset
 
 
-BOOLEAN_CHOICES = [("true", _("是")), ("false", _("否"))]
-
-
 class CustomerFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label=_("搜索（姓名/手机号/小区）"))
     source_channel = django_filters.MultipleChoiceFilter(choices=SourceChannel.choices, label=_("来源渠道"))
@@ -72,24 +69,12 @@ class CustomerFilter(django_filters.FilterSet):
         choices=FunctionalNeed.choices, method="filter_need", label=_("功能需求")
     )
     tag = django_filters.CharFilter(method="filter_tag", label=_("标签"))
-    is_local = django_filters.TypedChoiceFilter(
-        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("本地客户")
-    )
-    has_children = django_filters.TypedChoiceFilter(
-        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("有小孩")
-    )
-    has_elderly = django_filters.TypedChoiceFilter(
-        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("有老人")
-    )
-    has_pets = django_filters.TypedChoiceFilter(
-        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("养宠物")
-    )
-    works_from_home = django_filters.TypedChoiceFilter(
-        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("居家办公")
-    )
-    in_pool = django_filters.TypedChoiceFilter(
-        choices=BOOLEAN_CHOICES, coerce=lambda v: v == "true", label=_("在公海")
-    )
+    is_local = django_filters.BooleanFilter(label=_("本地客户"))
+    has_children = django_filters.BooleanFilter(label=_("有小孩"))
+    has_elderly = django_filters.BooleanFilter(label=_("有老人"))
+    has_pets = django_filters.BooleanFilter(label=_("养宠物"))
+    works_from_home = django_filters.BooleanFilter(label=_("居家办公"))
+    in_pool = django_filters.BooleanFilter(label=_("在公海"))
     city = django_filters.CharFilter(lookup_expr="icontains", label=_("城市"))
     district = django_filters.CharFilter(lookup_expr="icontains", label=_("区县"))
     community = django_filters.CharFilter(lookup_expr="icontains", label=_("小区"))

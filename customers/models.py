@@ -247,6 +247,16 @@ class Customer(TenantOwnedModel):
         return self.name
 
     @property
+    def style_labels(self) -> list[str]:
+        labels = dict(Style.choices)
+        return [str(labels.get(value, value)) for value in self.style_preferences or []]
+
+    @property
+    def functional_need_labels(self) -> list[str]:
+        labels = dict(FunctionalNeed.choices)
+        return [str(labels.get(value, value)) for value in self.functional_needs or []]
+
+    @property
     def masked_phone(self) -> str:
         return mask_phone(self.phone)
 

@@ -66,7 +66,11 @@ class CustomerListView(RoleRequiredMixin, View):
         query = params.copy()
         for key in ("page", "_filters"):
             query.pop(key, None)
-        active_filters = sum(1 for key, value in query.lists() if key != "page_size" and any(value))
+        active_filters = sum(
+            1
+            for key, values in query.lists()
+            if key != "page_size" and any(value not in ("", "unknown") for value in values)
+        )
         show_filters = bool(active_filters) or "_filters" in request.GET
         context = {
             "filter": filterset,
