@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -32,6 +33,11 @@ from crm.models import Tenant
 from crm.tenancy import tenant_context
 from customers.models import Customer
 from projects.models import Project
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class StaffIdField(TenantStaffField):
+    """A staff user id (typed for the schema where no model field describes it)."""
 
 
 class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -312,7 +318,7 @@ class TicketDetailSerializer(TicketSerializer):
 class TicketTransitionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=TicketStatus.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="")
-    assigned_to = TenantStaffField(required=False, allow_null=True)
+    assigned_to = StaffIdField(required=False, allow_null=True)
 
 
 class TicketViewSet(

@@ -62,6 +62,11 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             send_sms=False,
         )
     now = timezone.now()
+    today = services.tenant_today(tenant)
+    # Older homes were visited on time years ago: only recent plans are still open.
+    MaintenancePlan.objects.filter(
+        status=PlanStatus.SCHEDULED, due_on__lt=today - datetime.timedelta(days=60)
+    ).exclude(project=projects[5], kind__code="year_1").update(status=PlanStatus.COMPLETED, completed_at=now)
     # A finished 1-year visit for the home handed over two years ago.
     done_plan = MaintenancePlan.objects.filter(project=projects[5], kind__code="year_1").first()
     if done_plan is not None and not Visit.objects.filter(plan=done_plan).exists():
@@ -156,9 +161,10 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
         (10, "售后响应很快"),
         (4, ""),
     ]
-    for survey, (score, comment) in zip(
-        Survey.objects.filter(answered_at=None, kind="nps").order_by("id"), answers, strict=False
-    ):
+    unanswered = Survey.objects.filter(answered_at=None, kind="nps").order_by("id")
+    if Survey.objects.filter(kind="nps").exclude(answered_at=None).exists():
+        unanswered = unanswered.none()  # answered on an earlier run
+    for survey, (score, comment) in zip(unanswered, answers, strict=False):
         Survey.objects.filter(pk=survey.pk).update(score=score, comment=comment, answered_at=now)
     for survey in Survey.objects.filter(answered_at=None, kind="csat"):
         Survey.objects.filter(pk=survey.pk).update(score=5, comment="师傅准时、干活细致", answered_at=now)

@@ -399,6 +399,14 @@ class TicketEvent(TenantOwnedModel):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["tenant", "ticket", "created_at"], name="aftercare_ticketevent_idx")]
 
+    @property
+    def from_status_label(self) -> str:
+        return str(TicketStatus(self.from_status).label) if self.from_status in TicketStatus.values else ""
+
+    @property
+    def to_status_label(self) -> str:
+        return str(TicketStatus(self.to_status).label) if self.to_status in TicketStatus.values else ""
+
 
 class SlaKind(models.TextChoices):
     FIRST_RESPONSE = "first_response", _("首次响应超时")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Case, Count, F, Q, QuerySet, Value, When
 
 from aftercare.models import (
     MaintenancePlan,
@@ -50,9 +50,18 @@ def visits_for_list(*, tenant: Tenant) -> QuerySet[Visit]:
 
 
 def tickets_by_sla(*, tenant: Tenant) -> QuerySet[ServiceTicket]:
-    """The queue: active tickets first, then by the nearest due time (first response, then resolution)."""
-    return ServiceTicket.objects.select_related("project", "customer", "assigned_to").order_by(
-        "resolved_at", "first_responded_at", "first_response_due_at", "resolution_due_at", "id"
+    """The queue: unresolved tickets first, each by its next due time (first response until answered,
+    then resolution), so the ticket closest to (or furthest past) its SLA is on top."""
+    return (
+        ServiceTicket.objects.select_related("project", "customer", "assigned_to")
+        .annotate(
+            is_done=Case(When(resolved_at__isnull=True, then=Value(0)), default=Value(1)),
+            next_due_at=Case(
+                When(first_responded_at__isnull=True, then=F("first_response_due_at")),
+                default=F("resolution_due_at"),
+            ),
+        )
+        .order_by("is_done", "next_due_at", "id")
     )
 
 

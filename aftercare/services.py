@@ -156,7 +156,8 @@ def maintenance_plans_schedule(*, tenant: Tenant, project: Project) -> list[Main
 def maintenance_plans_schedule_many(
     *, tenant: Tenant, projects: Iterable[Project], batch_size: int = 2000
 ) -> int:
-    """Bulk variant for imports and the benchmark: same rule, set-based inserts."""
+    """Bulk variant for imports and the benchmark: same rule, set-based inserts (existing plans are
+    skipped by the unique constraint). Returns how many plans were considered, not how many were new."""
     kinds = plan_kinds_ensure_defaults(tenant=tenant)
     batch: list[Project] = []
     created = 0

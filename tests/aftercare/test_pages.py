@@ -91,15 +91,32 @@ def test_ticket_queue_sorted_by_sla_and_create_form_errors(tenant_a, make_staff,
         urgent = ServiceTicketFactory(
             tenant=tenant_a, first_response_due_at=now - datetime.timedelta(hours=1)
         )
+        # answered already: its next deadline is the resolution, in 10 hours
+        middle = ServiceTicketFactory(
+            tenant=tenant_a,
+            first_responded_at=now,
+            status="in_progress",
+            resolution_due_at=now + datetime.timedelta(hours=10),
+        )
+        resolved = ServiceTicketFactory(
+            tenant=tenant_a,
+            first_responded_at=now,
+            resolved_at=now,
+            status="resolved",
+            first_response_due_at=now - datetime.timedelta(days=3),
+        )
     client = session_client(me)
     html = client.get("/aftercare/tickets/").content.decode()
-    assert html.index(f"#{urgent.pk}<") < html.index(f"#{later.pk}<")
+    assert html.index(f"#{urgent.pk}<") < html.index(f"#{middle.pk}<") < html.index(f"#{later.pk}<")
+    assert f"#{resolved.pk}<" not in html
+    everything = client.get("/aftercare/tickets/?show=all").content.decode()
+    assert everything.index(f"#{later.pk}<") < everything.index(f"#{resolved.pk}<")
     bad = client.post(
         "/aftercare/tickets/", {"project": later.project_id, "category": "roof", "description": ""}
     )
     assert bad.status_code == 400 and "errorlist" in bad.content.decode()
     with tenant_context(tenant_a):
-        assert ServiceTicket.objects.count() == 2
+        assert ServiceTicket.objects.count() == 4
 
 
 def test_ticket_detail_transition_form(tenant_a, make_staff, session_client):
