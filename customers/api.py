@@ -11,7 +11,13 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django_filters import rest_framework as drf_filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -39,6 +45,7 @@ from customers.models import (
 )
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class TenantPKField(serializers.PrimaryKeyRelatedField):
     """FK to a tenant-owned model; the queryset is built per request from the scoped manager."""
 

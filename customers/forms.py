@@ -9,6 +9,7 @@ from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant
 from customers.models import (
     Customer,
+    CustomerSettings,
     FollowUpKind,
     FollowUpOutcome,
     FunctionalNeed,
@@ -118,3 +119,51 @@ def apply_service_errors(form: forms.Form, error) -> None:
         target = field if field in form.fields else None
         for message in messages:
             form.add_error(target, message)
+
+
+class CustomerSettingsForm(forms.ModelForm):
+    business_days = forms.TypedMultipleChoiceField(
+        label=_("营业日"),
+        coerce=int,
+        choices=[
+            (0, _("周一")),
+            (1, _("周二")),
+            (2, _("周三")),
+            (3, _("周四")),
+            (4, _("周五")),
+            (5, _("周六")),
+            (6, _("周日")),
+        ],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = CustomerSettings
+        fields = [
+            "business_hours_start",
+            "business_hours_end",
+            "business_days",
+            "pool_after_minutes",
+            "pool_after_idle_days",
+            "silent_after_days",
+            "budget_low_below",
+            "budget_high_from",
+            "value_high_from",
+            "auto_assign",
+            "reassign_on_breach",
+        ]
+        widgets = {
+            "business_hours_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "business_hours_end": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        low, high = cleaned.get("budget_low_below"), cleaned.get("budget_high_from")
+        if low is not None and high is not None and low > high:
+            self.add_error("budget_high_from", _("高预算下限不能低于低预算上限。"))
+        start, end = cleaned.get("business_hours_start"), cleaned.get("business_hours_end")
+        if start and end and end < start:
+            self.add_error("business_hours_end", _("营业结束时间必须晚于开始时间。"))
+        return cleaned

@@ -22,6 +22,7 @@ from customers import selectors, services
 from customers.filters import CustomerFilter
 from customers.forms import (
     CustomerForm,
+    CustomerSettingsForm,
     FollowUpForm,
     ImportForm,
     LeadForm,
@@ -99,6 +100,7 @@ class CustomerListView(RoleRequiredMixin, View):
                 "can_export": has_permission(request.user, "customers.export"),
                 "can_import": has_permission(request.user, "customers.import"),
                 "can_edit": has_permission(request.user, "customers.edit"),
+                "can_settings": has_permission(request.user, "customers.settings"),
             }
         )
         return render(request, "customers/customer_list.html", context)
@@ -375,3 +377,43 @@ class LeadInboxView(RoleRequiredMixin, View):
                 )
                 return redirect("customers:lead-inbox")
         return self.get(request, form=form, status=400)
+
+
+class CustomerSettingsView(RoleRequiredMixin, View):
+    """Managers tune SLA business hours, pool deadlines, tier thresholds and the intake key."""
+
+    required_permission = "customers.settings"
+
+    def render_page(self, request, form, intake_key="", status=200):
+        tenant = require_tenant()
+        return render(
+            request,
+            "customers/settings.html",
+            {
+                "form": form,
+                "intake_key": intake_key,
+                "settings_row": form.instance,
+                "sla_minutes": tenant.lead_response_sla_minutes,
+                "intake_url": request.build_absolute_uri(reverse("lead-intake")),
+            },
+            status=status,
+        )
+
+    def get(self, request):
+        return self.render_page(
+            request, CustomerSettingsForm(instance=services.customer_settings_for(tenant=require_tenant()))
+        )
+
+    def post(self, request):
+        settings_row = services.customer_settings_for(tenant=require_tenant(), lock=True)
+        if "rotate_intake_key" in request.POST:
+            key = services.intake_key_rotate(tenant=require_tenant())
+            settings_row.refresh_from_db()
+            return self.render_page(request, CustomerSettingsForm(instance=settings_row), intake_key=key)
+        form = CustomerSettingsForm(request.POST, instance=settings_row)
+        if form.is_valid():
+            form.save()
+            services.customers_recompute_all(tenant=require_tenant())
+            messages.success(request, _("设置已保存，客户分类已按新阈值重新计算。"))
+            return redirect("customers:settings")
+        return self.render_page(request, form, status=400)

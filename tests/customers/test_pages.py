@@ -287,3 +287,35 @@ def test_filter_panel_is_loaded_on_demand(tenant_a, sales_a, session_client):
     assert 'name="budget_tier"' in partial and "<html" not in partial
     filtered = client.get(reverse("customers:list"), {"budget_tier": "high"}).content.decode()
     assert 'name="budget_tier"' in filtered  # active filters: the panel is open and rendered
+
+
+def test_settings_page_changes_thresholds_and_rotates_intake_key(
+    tenant_a, manager_a, sales_a, session_client
+):
+    with tenant_context(tenant_a):
+        customer = services.customer_create(
+            tenant=tenant_a, name="甲", phone="13800000001", budget_amount=200_000
+        )
+    assert customer.budget_tier == "mid"
+    assert session_client(sales_a).get(reverse("customers:settings")).status_code == 403
+    client = session_client(manager_a)
+    form = {
+        "business_hours_start": "09:00",
+        "business_hours_end": "21:00",
+        "business_days": ["0", "1", "2", "3", "4", "5", "6"],
+        "pool_after_minutes": "120",
+        "pool_after_idle_days": "30",
+        "silent_after_days": "30",
+        "budget_low_below": "100000",
+        "budget_high_from": "150000",
+        "value_high_from": "500000",
+        "auto_assign": "on",
+    }
+    assert client.post(reverse("customers:settings"), form).status_code == 302
+    with tenant_context(tenant_a):
+        customer.refresh_from_db()
+    assert customer.budget_tier == "high"  # recomputed with the new threshold
+    bad = client.post(reverse("customers:settings"), {**form, "budget_high_from": "50000"})
+    assert bad.status_code == 400 and "高预算下限" in bad.content.decode()
+    page = client.post(reverse("customers:settings"), {"rotate_intake_key": "1"}).content.decode()
+    assert 'id="intake-key">ik_' in page
