@@ -6,6 +6,8 @@ from .base import MIDDLEWARE, env
 DEBUG = False
 DATABASES = {"default": env.db("TEST_DATABASE_URL", default="postgres://crm:crm@127.0.0.1:5432/crm")}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_crm")}
+# Tests don't need durable commits; skipping the WAL fsync per commit makes flushes far cheaper.
+DATABASES["default"]["OPTIONS"] = {"options": "-c synchronous_commit=off"}
 REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 CELERY_BROKER_URL = REDIS_URL
