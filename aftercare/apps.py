@@ -35,5 +35,6 @@ class AftercareConfig(AppConfig):
             }
         )
         events.subscribe("project_handed_over", services.on_project_handed_over)
+        events.subscribe("project_milestone", services.on_project_milestone)
         register_customer_timeline(extensions.customer_timeline)
         register_customer_panel(extensions.customer_panel)

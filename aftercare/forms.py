@@ -109,3 +109,38 @@ class SurveyAnswerForm(forms.Form):
     comment = forms.CharField(
         label=_("您的意见（选填）"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class AftercareSettingsForm(forms.Form):
+    reminder_offsets_days = forms.CharField(
+        label=_("到期前提醒（天，逗号分隔）"), help_text=_("如 30,7：到期前 30 天和 7 天各提醒一次")
+    )
+    escalation_days_overdue = forms.IntegerField(label=_("逾期多少天升级给经理"), min_value=1, max_value=365)
+    warranty_general = forms.IntegerField(label=_("一般保修（年）"), min_value=0, max_value=30)
+    warranty_waterproofing = forms.IntegerField(label=_("防水保修（年）"), min_value=0, max_value=30)
+
+    def clean_reminder_offsets_days(self) -> list[int]:
+        raw = self.cleaned_data["reminder_offsets_days"].replace("，", ",")
+        try:
+            days = [int(part) for part in raw.split(",") if part.strip()]
+        except ValueError:
+            raise forms.ValidationError(_("请输入用逗号分隔的天数，如 30,7。"))
+        if not days or any(not 1 <= day <= 365 for day in days):
+            raise forms.ValidationError(_("每个天数必须在 1 到 365 之间。"))
+        return days
+
+
+class PlanKindForm(forms.Form):
+    code = forms.SlugField(label=_("代码"), max_length=32, help_text=_("如 month_6"))
+    name = forms.CharField(label=_("名称"), max_length=50)
+    months_after_handover = forms.IntegerField(label=_("交付后月数"), min_value=1, max_value=240)
+    checklist = forms.CharField(label=_("检查清单（每行一项）"), widget=forms.Textarea(attrs={"rows": 4}))
+    creates_renovation_lead = forms.BooleanField(label=_("回访后生成翻新线索"), required=False)
+    is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
+
+    def __init__(self, *args, lock_code: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].disabled = lock_code  # the code identifies the kind; editing keeps it
+
+    def clean_checklist(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["checklist"].splitlines() if line.strip()]

@@ -808,3 +808,81 @@ def visit_photos_add(*, tenant: Tenant, visit: Visit, images: list, caption: str
         VisitPhoto.objects.create(tenant=tenant, visit=visit, image=image, caption=caption[:100])
         for image in images
     ]
+
+
+def on_project_milestone(
+    *, tenant: Tenant, project_id: int, milestone: str, customer_id: int | None = None, **_: object
+) -> None:
+    """Subscriber of ``project_milestone`` (design approval, plumbing & electrical acceptance):
+    send that moment's CSAT survey once."""
+    if milestone not in (SurveyTrigger.DESIGN_APPROVAL, SurveyTrigger.PLUMBING_ELECTRICAL):
+        return
+    project = Project.objects.select_related("customer").filter(pk=project_id).first()
+    if project is None:
+        return
+    survey_create(
+        tenant=tenant,
+        customer=project.customer,
+        project=project,
+        kind=SurveyKind.CSAT,
+        trigger=milestone,
+        dedupe_key=f"{milestone}-csat-{project.pk}",
+    )
+
+
+@transaction.atomic
+def surveys_yearly_nps(*, tenant: Tenant, today: datetime.date | None = None) -> int:
+    """On each handover anniversary send the yearly NPS (once per project and year, by dedupe key;
+    returns how many projects have their anniversary today).
+    Run daily with the reminder scan; 29 Feb handovers are asked on 28 Feb in common years."""
+    today = today or tenant_today(tenant)
+    days = [today.day]
+    if today.month == 2 and today.day == 28 and not calendar.isleap(today.year):
+        days.append(29)
+    projects = (
+        Project.objects.filter(
+            handed_over_on__month=today.month, handed_over_on__day__in=days, handed_over_on__lt=today
+        )
+        .exclude(handed_over_on__year=today.year)
+        .select_related("customer")
+    )
+    asked = 0
+    for project in projects:
+        survey_create(
+            tenant=tenant,
+            customer=project.customer,
+            project=project,
+            kind=SurveyKind.NPS,
+            trigger=SurveyTrigger.YEARLY,
+            dedupe_key=f"yearly-nps-{project.pk}-{today.year}",
+        )
+        asked += 1
+    return asked
+
+
+@transaction.atomic
+def aftercare_settings_update(
+    *,
+    tenant: Tenant,
+    reminder_offsets_days: list[int],
+    escalation_days_overdue: int,
+    warranty_years: dict[str, int],
+) -> AftercareSettings:
+    """Reminder offsets (days before due), escalation delay and warranty years per category."""
+    errors = {}
+    if not reminder_offsets_days or any(not 1 <= day <= 365 for day in reminder_offsets_days):
+        errors["reminder_offsets_days"] = "提醒天数必须是 1 到 365 之间的整数，至少一个。"
+    if not 1 <= escalation_days_overdue <= 365:
+        errors["escalation_days_overdue"] = "升级天数必须在 1 到 365 之间。"
+    if any(key != "general" and key not in TicketCategory.values for key in warranty_years) or any(
+        not 0 <= int(years) <= 30 for years in warranty_years.values()
+    ):
+        errors["warranty_years"] = "保修年限必须是 0 到 30 年。"
+    if errors:
+        raise ValidationError(errors)
+    config = aftercare_settings_get(tenant=tenant)
+    config.reminder_offsets_days = sorted(set(reminder_offsets_days), reverse=True)
+    config.escalation_days_overdue = escalation_days_overdue
+    config.warranty_years = {key: int(years) for key, years in warranty_years.items()}
+    config.save()
+    return config

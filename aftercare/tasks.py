@@ -27,8 +27,11 @@ def reminders_scan_all() -> int:
 
 @app.task(base=TenantTask, name="aftercare.reminders_scan", **RETRY)
 def reminders_scan(*, tenant_id: int) -> int:
-    """Decide today's reminders/escalations; the send task is queued after this commits."""
-    return len(services.reminders_decide(tenant=require_tenant()))
+    """Decide today's reminders/escalations (the send task is queued after this commits) and send
+    the handover-anniversary NPS surveys."""
+    tenant = require_tenant()
+    services.surveys_yearly_nps(tenant=tenant)
+    return len(services.reminders_decide(tenant=tenant))
 
 
 @app.task(base=TenantTask, name="aftercare.reminders_send", **RETRY)

@@ -15,5 +15,6 @@ urlpatterns = [
     path("tickets/", views.TicketQueueView.as_view(), name="tickets"),
     path("tickets/<int:pk>/", views.TicketDetailView.as_view(), name="ticket-detail"),
     path("surveys/", views.SurveyResultsView.as_view(), name="surveys"),
+    path("settings/", views.SettingsView.as_view(), name="settings"),
     path("s/<str:token>/", views.PublicSurveyView.as_view(), name="survey-public"),
 ]

@@ -341,3 +341,100 @@ class PublicSurveyView(View):
             else:
                 return self.get(request, token, done=True)
         return self.get(request, token, form=form, status=400)
+
+
+class SettingsView(RoleRequiredMixin, View):
+    """Managers edit plan kinds (checklist templates, a 6-month check …), reminder offsets and warranty."""
+
+    required_permission = "aftercare.manage"
+
+    def get(self, request, settings_form=None, kind_form=None, status=200):
+        from aftercare.models import PlanKind
+
+        tenant = require_tenant()
+        config = services.aftercare_settings_get(tenant=tenant)
+        kinds = services.plan_kinds_ensure_defaults(tenant=tenant) and list(PlanKind.objects.all())
+        settings_form = settings_form or forms.AftercareSettingsForm(
+            initial={
+                "reminder_offsets_days": ",".join(str(day) for day in config.offsets()),
+                "escalation_days_overdue": config.escalation_days_overdue,
+                "warranty_general": config.warranty_years_for("general"),
+                "warranty_waterproofing": config.warranty_years_for("waterproofing"),
+            }
+        )
+        edit_forms = [
+            (
+                kind,
+                forms.PlanKindForm(
+                    prefix=f"k{kind.pk}",
+                    lock_code=True,
+                    initial={
+                        "code": kind.code,
+                        "name": kind.name,
+                        "months_after_handover": kind.months_after_handover,
+                        "checklist": "\n".join(kind.checklist),
+                        "creates_renovation_lead": kind.creates_renovation_lead,
+                        "is_active": kind.is_active,
+                    },
+                ),
+            )
+            for kind in kinds
+        ]
+        context = {
+            "settings_form": settings_form,
+            "kind_form": kind_form or forms.PlanKindForm(prefix="new"),
+            "edit_forms": edit_forms,
+        }
+        return render(request, "aftercare/settings.html", context, status=status)
+
+    def post(self, request):
+        tenant = require_tenant()
+        if "save_settings" in request.POST:
+            form = forms.AftercareSettingsForm(request.POST)
+            if form.is_valid():
+                config = services.aftercare_settings_get(tenant=tenant)
+                warranty = dict(config.warranty_years or {})
+                warranty["general"] = form.cleaned_data["warranty_general"]
+                warranty["waterproofing"] = form.cleaned_data["warranty_waterproofing"]
+                try:
+                    services.aftercare_settings_update(
+                        tenant=tenant,
+                        reminder_offsets_days=form.cleaned_data["reminder_offsets_days"],
+                        escalation_days_overdue=form.cleaned_data["escalation_days_overdue"],
+                        warranty_years=warranty,
+                    )
+                except ValidationError as error:
+                    _add_errors(form, error)
+                else:
+                    messages.success(request, "售后设置已保存。")
+                    return redirect("aftercare:settings")
+            return self.get(request, settings_form=form, status=400)
+        from aftercare.models import PlanKind
+
+        prefix = request.POST.get("kind_prefix", "new")
+        kind = None
+        if prefix != "new":
+            kind = get_object_or_404(
+                PlanKind.objects.all(), pk=prefix.removeprefix("k") if prefix[1:].isdigit() else 0
+            )
+        form = forms.PlanKindForm(
+            request.POST,
+            prefix=prefix,
+            initial={"code": kind.code} if kind is not None else None,
+            lock_code=bool(kind),
+        )
+        if form.is_valid():
+            try:
+                services.plan_kind_save(tenant=tenant, **form.cleaned_data)
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(
+                    request, f"回访类型“{form.cleaned_data['name']}”已保存，对之后交付的项目生效。"
+                )
+                return redirect("aftercare:settings")
+        if kind is not None:
+            messages.error(
+                request, "回访类型未保存：" + "；".join(str(e) for errs in form.errors.values() for e in errs)
+            )
+        return self.get(request, kind_form=form if prefix == "new" else None, status=400)

@@ -167,3 +167,75 @@ def test_customer_timeline_and_panel(tenant_a, manager_a):
     assert any(entry.kind == "ticket" and f"#{ticket.pk}" in entry.title for entry in entries)
     assert direct is not None and plan.kind.name in direct.html
     assert any(panel.title == "售后服务" for panel in panels)
+
+
+def test_manager_edits_offsets_warranty_and_adds_six_month_kind(
+    tenant_a, manager_a, session_client, handed_over
+):
+    from aftercare.models import PlanKind
+
+    client = session_client(manager_a)
+    assert client.get("/aftercare/settings/").status_code == 200
+    bad = client.post(
+        "/aftercare/settings/",
+        {
+            "save_settings": "1",
+            "reminder_offsets_days": "30,abc",
+            "escalation_days_overdue": "30",
+            "warranty_general": "2",
+            "warranty_waterproofing": "5",
+        },
+    )
+    assert bad.status_code == 400 and "errorlist" in bad.content.decode()
+    ok = client.post(
+        "/aftercare/settings/",
+        {
+            "save_settings": "1",
+            "reminder_offsets_days": "14，3",
+            "escalation_days_overdue": "20",
+            "warranty_general": "3",
+            "warranty_waterproofing": "8",
+        },
+    )
+    assert ok.status_code == 302
+    added = client.post(
+        "/aftercare/settings/",
+        {
+            "kind_prefix": "new",
+            "new-code": "month_6",
+            "new-name": "半年回访",
+            "new-months_after_handover": "6",
+            "new-checklist": "检查门窗\n检查地漏",
+            "new-is_active": "on",
+        },
+    )
+    assert added.status_code == 302
+    with tenant_context(tenant_a):
+        config = services.aftercare_settings_get(tenant=tenant_a)
+        assert config.offsets() == [14, 3] and config.escalation_days_overdue == 20
+        assert config.warranty_years_for("waterproofing") == 8 and config.warranty_years_for("tiles") == 3
+        year_1 = PlanKind.objects.get(code="year_1")
+    edited = client.post(
+        "/aftercare/settings/",
+        {
+            "kind_prefix": f"k{year_1.pk}",
+            f"k{year_1.pk}-code": "hijack",
+            f"k{year_1.pk}-name": "首年回访",
+            f"k{year_1.pk}-months_after_handover": "12",
+            f"k{year_1.pk}-checklist": "只查水电",
+            f"k{year_1.pk}-is_active": "on",
+        },
+    )
+    assert edited.status_code == 302
+    project = handed_over(on=datetime.date(2025, 8, 31))
+    with tenant_context(tenant_a):
+        plans = {
+            p.kind.code: p for p in services.maintenance_plans_schedule(tenant=tenant_a, project=project)
+        }
+    assert plans["month_6"].due_on == datetime.date(2026, 2, 28)
+    assert plans["year_1"].checklist == [{"item": "只查水电"}] and plans["year_1"].kind.name == "首年回访"
+    assert "hijack" not in plans
+
+
+def test_settings_page_is_for_managers_only(tenant_a, make_staff, session_client):
+    assert session_client(make_staff(tenant_a, Role.SERVICE)).get("/aftercare/settings/").status_code == 403

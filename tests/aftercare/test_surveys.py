@@ -138,3 +138,32 @@ def test_results_compute_csat_and_nps(tenant_a):
     assert results["csat_avg"] == 4.0 and results["csat_count"] == 3
     assert results["nps"] == 25  # 2 promoters, 1 detractor of 4
     assert results["sent"] == 8
+
+
+def test_yearly_nps_on_handover_anniversary_once(tenant_a, handed_over):
+    on_day = handed_over(on=datetime.date(2024, 6, 1))
+    leap = handed_over(on=datetime.date(2024, 2, 29))
+    handed_over(on=datetime.date(2024, 6, 2))
+    this_year = handed_over(on=datetime.date(2026, 6, 1))
+    with tenant_context(tenant_a):
+        services.surveys_yearly_nps(tenant=tenant_a, today=datetime.date(2026, 6, 1))
+        services.surveys_yearly_nps(tenant=tenant_a, today=datetime.date(2026, 6, 1))
+        services.surveys_yearly_nps(tenant=tenant_a, today=datetime.date(2027, 2, 28))
+        yearly = Survey.objects.filter(trigger="yearly", kind="nps")
+        assert sorted(yearly.values_list("project_id", flat=True)) == sorted([on_day.pk, leap.pk])
+        assert not yearly.filter(project=this_year).exists()
+
+
+def test_milestone_event_sends_csat_once(tenant_a, handed_over, django_capture_on_commit_callbacks):
+    project = handed_over()
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
+            events.publish(
+                "project_milestone",
+                tenant=tenant_a,
+                project_id=project.pk,
+                customer_id=project.customer_id,
+                milestone="plumbing_electrical",
+            )
+    with tenant_context(tenant_a):
+        assert Survey.objects.filter(project=project, trigger="plumbing_electrical", kind="csat").count() == 1
