@@ -1,3 +1,4 @@
+from celery.schedules import crontab
 from django.apps import AppConfig
 
 
@@ -5,6 +6,12 @@ class ReferralsConfig(AppConfig):
     name = "referrals"
     verbose_name = "转介绍"
     default_auto_field = "django.db.models.BigAutoField"
+    beat_schedule = {
+        "referrals-nightly-reconcile": {
+            "task": "referrals.reconcile_all_tenants",
+            "schedule": crontab(hour=2, minute=40),
+        },
+    }
 
     def ready(self) -> None:
         from crm import events, extensions

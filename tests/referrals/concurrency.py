@@ -166,3 +166,27 @@ def redemption_race(
             "discrepancies": ledger_discrepancies(tenant=tenant)[1],
         }
     return result, facts
+
+
+def link_race(tenant: Tenant, threads: int = 20) -> tuple[RaceResult, dict]:
+    """``threads`` different referrers claim the same new customer at once: exactly one wins."""
+    with tenant_context(tenant):
+        referred = CustomerFactory(tenant=tenant, name="抢推荐的客户")
+        referrers = CustomerFactory.create_batch(threads, tenant=tenant)
+
+    def work(index: int):
+        with tenant_context(tenant):
+            return services.referral_create(
+                tenant=tenant, referrer=referrers[index], referred=referred, source="manual"
+            ).referrer_id
+
+    result = race(threads, work)
+    with tenant_context(tenant):
+        from referrals.models import Referral
+
+        facts = {
+            "referrals": list(
+                Referral.objects.filter(referred=referred).values_list("referrer_id", flat=True)
+            )
+        }
+    return result, facts

@@ -40,3 +40,14 @@ def test_50_concurrent_redemptions_of_100_against_1000_let_exactly_10_through():
     assert facts["balance_fen"] == 0 == facts["sum_fen"]
     assert facts["min_balance_after"] == 0  # never negative at any point
     assert facts["discrepancies"] == []
+
+
+def test_concurrent_second_referrers_cannot_both_win():
+    from tests.referrals.concurrency import link_race
+
+    result, facts = link_race(prepare_tenant("race-link"), threads=20)
+    print(f"\n[referrals] 20 concurrent referrers for one customer: {result.seconds * 1000:.0f} ms")
+    assert result.count("error") == 0, [o[1] for o in result.outcomes if o[0] == "error"]
+    assert result.count("ok") == 1 and result.count("rejected") == 19
+    winner = next(o[1] for o in result.outcomes if o[0] == "ok")
+    assert facts["referrals"] == [winner]

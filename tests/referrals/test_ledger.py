@@ -268,3 +268,20 @@ def test_reconciliation_command_proves_cached_equals_sum_for_every_tenant(tenant
         f"account {account_a.pk}" in err.getvalue()
         and "cached balance 99999 vs entries 37655" in err.getvalue()
     )
+
+
+def test_nightly_reconcile_task_notifies_managers_of_a_mismatch_once(tenant_a, manager_a):
+    from crm.notifications.models import Notification
+    from referrals.tasks import reconcile_all_tenants, reconcile_tenant
+
+    with tenant_context(tenant_a):
+        account = funded_account(tenant_a, 10_000)
+    assert reconcile_tenant(tenant_id=tenant_a.pk) == 0
+    with tenant_context(tenant_a):
+        ReferralAccount.objects.filter(pk=account.pk).update(balance_fen=1)
+    assert reconcile_tenant(tenant_id=tenant_a.pk) == 1
+    assert reconcile_tenant(tenant_id=tenant_a.pk) == 1
+    with tenant_context(tenant_a):
+        notification = Notification.objects.get()  # once per day, however often it runs
+        assert notification.recipient_id == manager_a.pk and "对账异常" in notification.title
+    assert "referrals.reconcile_all_tenants" in reconcile_all_tenants.name
