@@ -199,10 +199,12 @@ def referral_create(
             )
     except IntegrityError:  # another referrer won a race for this customer
         raise ValidationError({"referred": "该客户已有推荐人，一个客户只能有一个推荐人。"})
-    signed = _signed_projects(customer_id=referred.pk).first()
+    signed = _signed_projects(customer_id=referred.pk).first() if source == ReferralSource.MANUAL else None
     if signed is not None:
-        # Linked after the contract was signed (e.g. "my friend sent me" said at signing):
-        # the contract_signed event has passed, so credit now, under the same rules and key.
+        # Staff linked the referrer after the contract was signed ("a friend sent me", said at
+        # signing): the contract_signed event has passed, so credit now, same rule, same key.
+        # Only for staff links (logged with created_by); a code on a later lead of an already
+        # signed customer did not bring that contract in.
         referral_credit_for_contract(tenant=tenant, project_id=signed.pk)
         referral.refresh_from_db()
     return referral

@@ -193,3 +193,22 @@ def test_linking_after_the_contract_was_signed_credits_once(
         services.referral_create(tenant=tenant_a, referrer=referrer, referred=referred, source="manual")
         services.referral_credit_for_contract(tenant=tenant_a, project_id=project.pk)
         assert LedgerEntry.objects.count() == 1
+
+
+def test_a_code_on_a_later_lead_of_a_signed_customer_does_not_credit(
+    tenant_a, sales_a, django_capture_on_commit_callbacks
+):
+    from tests.customers.factories import CustomerFactory
+    from tests.projects.factories import ProjectFactory
+
+    with tenant_context(tenant_a):
+        referrer, referred = CustomerFactory.create_batch(2, tenant=tenant_a)
+        project = ProjectFactory(tenant=tenant_a, customer=referred)
+    with django_capture_on_commit_callbacks(execute=True):
+        sign(tenant_a, project, sales_a)
+    with tenant_context(tenant_a):
+        referral = services.referral_create(
+            tenant=tenant_a, referrer=referrer, referred=referred, source="intake"
+        )
+        assert referral.status == ReferralStatus.REFERRED
+        assert LedgerEntry.objects.count() == 0
