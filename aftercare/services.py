@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from aftercare.models import (
@@ -886,3 +886,44 @@ def aftercare_settings_update(
     config.warranty_years = {key: int(years) for key, years in warranty_years.items()}
     config.save()
     return config
+
+
+_SCHEDULE_SQL = """
+INSERT INTO aftercare_maintenanceplan (tenant_id, project_id, customer_id, kind_id, due_on, status,
+    assigned_to_id, checklist, customer_reminder_consent, created_at)
+SELECT p.tenant_id, p.id, p.customer_id, k.id,
+       (p.handed_over_on + make_interval(months => k.months_after_handover::int))::date,
+       'scheduled', p.service_owner_id,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('item', item)), '[]'::jsonb)
+          FROM jsonb_array_elements_text(k.checklist) AS item),
+       false, now()
+FROM projects_project p
+JOIN aftercare_plankind k ON k.tenant_id = p.tenant_id AND k.is_active
+WHERE p.tenant_id = %(tenant)s AND p.handed_over_on IS NOT NULL AND p.id >= %(low)s AND p.id < %(high)s
+ON CONFLICT (tenant_id, project_id, kind_id) DO NOTHING
+"""
+
+
+def maintenance_plans_schedule_all(*, tenant: Tenant, batch_size: int = 20000) -> int:
+    """Catch-up for imports (and the benchmark): plans for every handed-over project, set-based.
+
+    Same rule as :func:`maintenance_plans_schedule` (PostgreSQL's ``date + interval 'n months'``
+    clamps 29 Feb to 28 Feb like :func:`add_months`); one INSERT … SELECT per id range, existing
+    plans skipped by the unique constraint. Returns how many plans were inserted.
+    """
+    plan_kinds_ensure_defaults(tenant=tenant)
+    if connection.vendor != "postgresql":
+        return maintenance_plans_schedule_many(
+            tenant=tenant, projects=Project.objects.exclude(handed_over_on=None)
+        )
+    bounds = Project.objects.exclude(handed_over_on=None).aggregate(
+        low=models.Min("id"), high=models.Max("id")
+    )
+    if bounds["low"] is None:
+        return 0
+    inserted = 0
+    for low in range(bounds["low"], bounds["high"] + 1, batch_size):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_SCHEDULE_SQL, {"tenant": tenant.pk, "low": low, "high": low + batch_size})
+            inserted += cursor.rowcount
+    return inserted

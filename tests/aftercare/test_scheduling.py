@@ -129,3 +129,27 @@ def test_plans_of_another_tenant_are_invisible(tenant_a, tenant_b, handed_over):
         services.maintenance_plans_schedule(tenant=tenant_a, project=project)
     with tenant_context(tenant_b):
         assert MaintenancePlan.objects.count() == 0
+
+
+def test_set_based_catch_up_matches_the_service_rule(tenant_a, handed_over):
+    leap = handed_over(on=datetime.date(2024, 2, 29))
+    month_end = handed_over(on=datetime.date(2025, 8, 31))
+    with tenant_context(tenant_a):
+        services.plan_kind_save(
+            tenant=tenant_a, code="month_6", name="半年回访", months_after_handover=6, checklist=["检查门窗"]
+        )
+        services.maintenance_plans_schedule(tenant=tenant_a, project=leap)  # one already scheduled
+        inserted = services.maintenance_plans_schedule_all(tenant=tenant_a, batch_size=1)
+        assert inserted == 4  # month_end's four kinds; leap was already done
+        assert services.maintenance_plans_schedule_all(tenant=tenant_a) == 0
+        rows = {
+            (p.project_id, p.kind.code): p
+            for p in MaintenancePlan.objects.select_related("kind").filter(project__in=[leap, month_end])
+        }
+        for (project_id, _code), plan in rows.items():
+            project = leap if project_id == leap.pk else month_end
+            assert plan.due_on == services.add_months(project.handed_over_on, plan.kind.months_after_handover)
+            assert plan.assigned_to_id == project.service_owner_id
+        assert rows[(month_end.pk, "month_6")].due_on == datetime.date(2026, 2, 28)
+        assert rows[(month_end.pk, "month_6")].checklist == [{"item": "检查门窗"}]
+        assert rows[(month_end.pk, "year_5")].checklist == rows[(leap.pk, "year_5")].checklist
