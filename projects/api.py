@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError as DRFValidationError
@@ -35,6 +35,7 @@ from projects.models import (
     Rectification,
     ShareLink,
     SitePhoto,
+    Stage,
     StageHistory,
 )
 
@@ -129,7 +130,7 @@ class ProjectUpdateSerializer(ProjectSerializer):
 
 
 class AdvanceSerializer(serializers.Serializer):
-    to_stage = serializers.ChoiceField(choices=STAGE_ORDER, required=False, help_text="省略 = 前进一步")
+    to_stage = serializers.ChoiceField(choices=Stage.choices, required=False, help_text="省略 = 前进一步")
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 
@@ -585,8 +586,13 @@ class DailyLogViewSet(
 # --- Inspections -----------------------------------------------------------------------------
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class StaffIdField(TenantStaffField):
+    """A staff user id on a non-model field (rectification owner)."""
+
+
 class InspectionItemSerializer(serializers.ModelSerializer):
-    owner = TenantStaffField(required=False, allow_null=True, write_only=True)
+    owner = StaffIdField(required=False, allow_null=True, write_only=True)
     due_on = serializers.DateField(required=False, write_only=True)
     rectification = serializers.PrimaryKeyRelatedField(read_only=True)
     photos = SitePhotoSerializer(many=True, read_only=True)

@@ -79,7 +79,8 @@ def _photo(rng: random.Random, index: int) -> SimpleUploadedFile:
 
 def _pdf(title: str) -> SimpleUploadedFile:
     body = (
-        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj "
+        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
         b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
     )
     return SimpleUploadedFile(f"{title}.pdf", body, content_type="application/pdf")
@@ -246,8 +247,9 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 inspected_on=timezone.localdate() - datetime.timedelta(days=8),
             )
             if stage_i >= STAGE_ORDER.index(Stage.MASONRY):
-                items[2] = {
-                    **items[2],
+                waterproof = next(i for i, item in enumerate(items) if item["category"] == "防水")
+                items[waterproof] = {
+                    **items[waterproof],
                     "passed": False,
                     "hazard": "卫生间淋浴区防水上翻高度不足，需再上翻 5cm",
                 }

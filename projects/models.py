@@ -140,6 +140,15 @@ class Project(TenantOwnedModel):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        """A row created already signed or handed over (imports, other apps' demos) starts in that stage."""
+        if self._state.adding:
+            if self.handed_over_on is not None:
+                self.stage = Stage.HANDOVER
+            elif self.signed_on is not None and stage_index(self.stage) < stage_index(Stage.CONTRACT_SIGNED):
+                self.stage = Stage.CONTRACT_SIGNED
+        super().save(*args, **kwargs)
+
 
 class StageSetting(TenantOwnedModel):
     """A tenant's name and planned duration for one fixed stage (missing row = defaults)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -82,6 +84,9 @@ class ProjectListView(RoleRequiredMixin, View):
                 "page": page,
                 "query": query.urlencode(),
                 "can_create": has_permission(request.user, "projects.edit"),
+                "pm_scores": selectors.pm_quality_scores(
+                    tenant=tenant, since=timezone.localdate() - datetime.timedelta(days=90)
+                ),
             },
         )
 

@@ -162,3 +162,35 @@ def test_customer_panel_and_timeline(tenant_a, people, rf):
         panels = extensions.customer_panels(request=request, tenant=tenant_a, customer_id=project.customer_id)
     assert any(e.kind == "project_stage" and "滨江壹号" in e.title for e in entries)
     assert any("滨江壹号 8-2601" in p.html for p in panels)
+
+
+def test_quality_score_per_inspection_and_per_pm(in_a, people, make_staff, tenant_a):
+    from crm.models import Role
+    from projects import selectors
+
+    other_pm = make_staff(tenant_a, Role.PROJECT_MANAGER)
+    one = ProjectFactory(tenant=in_a, project_manager=people["pm"])
+    two = ProjectFactory(tenant=in_a, project_manager=other_pm)
+    ok, bad = {"title": "a", "passed": True}, {"title": "b", "passed": False, "hazard": "空鼓"}
+    assert (
+        services.inspection_record(
+            tenant=in_a, project=one, inspector=people["supervisor"], items=[ok, ok]
+        ).score
+        == 100
+    )
+    assert (
+        services.inspection_record(
+            tenant=in_a, project=one, inspector=people["supervisor"], items=[ok, bad]
+        ).score
+        == 50
+    )
+    services.inspection_record(
+        tenant=in_a, project=two, inspector=people["supervisor"], items=[ok, bad, bad, bad]
+    )
+    rect = one.rectifications.get()
+    services.rectification_reinspect(
+        tenant=in_a, rectification=rect, inspector=people["supervisor"], passed=True
+    )
+    scores = {row["project_manager_id"]: row for row in selectors.pm_quality_scores(tenant=in_a)}
+    assert scores[people["pm"].pk]["average_score"] == 75.0 and scores[people["pm"].pk]["inspections"] == 2
+    assert scores[other_pm.pk]["average_score"] == 25.0
