@@ -927,3 +927,11 @@ def maintenance_plans_schedule_all(*, tenant: Tenant, batch_size: int = 20000) -
             cursor.execute(_SCHEDULE_SQL, {"tenant": tenant.pk, "low": low, "high": low + batch_size})
             inserted += cursor.rowcount
     return inserted
+
+
+@transaction.atomic
+def ticket_photos_add(*, tenant: Tenant, ticket: ServiceTicket, images: list) -> list:
+    """Attach photos of the problem to a ticket (validated images only)."""
+    from aftercare.models import TicketPhoto  # noqa: PLC0415
+
+    return [TicketPhoto.objects.create(tenant=tenant, ticket=ticket, image=image) for image in images]

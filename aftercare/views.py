@@ -215,7 +215,13 @@ class TicketQueueView(RoleRequiredMixin, View):
         if not has_permission(request.user, "aftercare.edit"):
             return self.get(request, status=403)
         tenant = require_tenant()
-        form = forms.TicketForm(request.POST, tenant=tenant)
+        form = forms.TicketForm(request.POST, request.FILES, tenant=tenant)
+        images = []
+        if form.is_valid():
+            try:
+                images = [django_forms.ImageField().clean(f) for f in request.FILES.getlist("photos")]
+            except ValidationError as error:
+                form.add_error(None, error)
         if form.is_valid():
             try:
                 ticket = services.ticket_create(
@@ -232,6 +238,8 @@ class TicketQueueView(RoleRequiredMixin, View):
             except ValidationError as error:
                 _add_errors(form, error)
             else:
+                if images:
+                    services.ticket_photos_add(tenant=tenant, ticket=ticket, images=images)
                 messages.success(request, f"已创建工单 #{ticket.pk}。")
                 return redirect("aftercare:ticket-detail", pk=ticket.pk)
         return self.get(request, form=form, status=400)

@@ -18,6 +18,17 @@ from tests.aftercare.factories import MaintenancePlanFactory, ServiceTicketFacto
 pytestmark = pytest.mark.django_db
 
 
+def _png(name: str):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
 def test_home_lists_overdue_and_upcoming_for_the_service_user(tenant_a, make_staff, session_client):
     me = make_staff(tenant_a, Role.SERVICE)
     today = services.tenant_today(tenant_a)
@@ -64,6 +75,7 @@ def test_plan_page_books_then_completes_a_visit(tenant_a, make_staff, session_cl
             "satisfaction": "5",
             "customer_confirmed": "on",
             "customer_signature": "张先生",
+            "photos": _png("after.png"),
         },
     )
     assert done.status_code == 302
@@ -72,6 +84,8 @@ def test_plan_page_books_then_completes_a_visit(tenant_a, make_staff, session_cl
         visit.refresh_from_db()
     assert plan.status == PlanStatus.COMPLETED
     assert visit.checklist_results[1] == {"item": "检查水路", "ok": False, "note": "阀门滴水"}
+    with tenant_context(tenant_a):
+        assert visit.photos.count() == 1
 
 
 def test_other_tenants_plan_is_404(tenant_a, tenant_b, make_staff, session_client):
@@ -239,3 +253,48 @@ def test_manager_edits_offsets_warranty_and_adds_six_month_kind(
 
 def test_settings_page_is_for_managers_only(tenant_a, make_staff, session_client):
     assert session_client(make_staff(tenant_a, Role.SERVICE)).get("/aftercare/settings/").status_code == 403
+
+
+def test_ticket_created_with_photo_from_the_page(tenant_a, make_staff, session_client, handed_over):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from aftercare.models import TicketPhoto
+
+    me = make_staff(tenant_a, Role.SERVICE)
+    project = handed_over()
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
+    photo = SimpleUploadedFile("leak.png", buffer.getvalue(), content_type="image/png")
+    response = session_client(me).post(
+        "/aftercare/tickets/",
+        {
+            "project": project.pk,
+            "category": "plumbing",
+            "priority": "high",
+            "description": "水管渗水",
+            "photos": photo,
+        },
+    )
+    assert response.status_code == 302
+    with tenant_context(tenant_a):
+        ticket = ServiceTicket.objects.get()
+        assert ticket.source == "staff" and TicketPhoto.objects.filter(ticket=ticket).count() == 1
+    page = session_client(me).get(f"/aftercare/tickets/{ticket.pk}/").content.decode()
+    assert "<img" in page
+    not_an_image = SimpleUploadedFile("x.png", b"nope", content_type="image/png")
+    bad = session_client(me).post(
+        "/aftercare/tickets/",
+        {
+            "project": project.pk,
+            "category": "plumbing",
+            "priority": "high",
+            "description": "x",
+            "photos": not_an_image,
+        },
+    )
+    assert bad.status_code == 400
+    with tenant_context(tenant_a):
+        assert ServiceTicket.objects.count() == 1
