@@ -187,7 +187,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStageEnum": "projects.models.Stage",
+        "ChangeOrderStatusEnum": "projects.models.ChangeOrderStatus",
+        "RectificationStatusEnum": "projects.models.Rectification.Status",
+        "MaterialCategoryEnum": "projects.models.Material.Category",
+    },
 }
 
 # --- Login throttling (django-axes) -------------------------------------------------------
