@@ -194,3 +194,16 @@ def test_quality_score_per_inspection_and_per_pm(in_a, people, make_staff, tenan
     scores = {row["project_manager_id"]: row for row in selectors.pm_quality_scores(tenant=in_a)}
     assert scores[people["pm"].pk]["average_score"] == 75.0 and scores[people["pm"].pk]["inspections"] == 2
     assert scores[other_pm.pk]["average_score"] == 25.0
+
+
+def test_admin_lists_only_own_tenants_projects(client, tenant_a, tenant_b, admin_a):
+    with tenant_context(tenant_a):
+        ProjectFactory(tenant=tenant_a, name="本公司项目")
+    with tenant_context(tenant_b):
+        ProjectFactory(tenant=tenant_b, name="别家公司项目")
+    client.force_login(admin_a, backend="django.contrib.auth.backends.ModelBackend")
+    for url in ("/admin/projects/project/", "/admin/projects/stagehistory/", "/admin/projects/changeorder/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+    body = client.get("/admin/projects/project/").content.decode()
+    assert "本公司项目" in body and "别家公司项目" not in body
