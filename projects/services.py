@@ -324,7 +324,7 @@ def acceptance_record(
         raise ValidationError({"kind": f"只能在「{Stage(required_stage).label}」阶段记录该验收。"})
     if not passed and not (notes or "").strip():
         raise ValidationError({"notes": "验收不通过时请写明问题。"})
-    return Acceptance.objects.create(
+    acceptance = Acceptance.objects.create(
         tenant=tenant,
         project=project,
         kind=kind,
@@ -333,6 +333,16 @@ def acceptance_record(
         accepted_on=accepted_on or timezone.localdate(),
         recorded_by=recorded_by,
     )
+    if passed and kind == AcceptanceKind.HIDDEN_WORKS:
+        # aftercare sends the plumbing & electrical CSAT survey (deduplicated on its side)
+        events.publish(
+            "project_milestone",
+            tenant=tenant,
+            project_id=project.pk,
+            customer_id=project.customer_id,
+            milestone="plumbing_electrical",
+        )
+    return acceptance
 
 
 @transaction.atomic
@@ -441,6 +451,13 @@ def design_plan_choose(*, tenant: Tenant, plan: DesignPlan, chosen_by: User) -> 
         plan.chosen_at = timezone.now()
         plan.updated_by = chosen_by
         plan.save(update_fields=["is_chosen", "chosen_at", "updated_by", "updated_at"])
+        events.publish(
+            "project_milestone",
+            tenant=tenant,
+            project_id=project.pk,
+            customer_id=project.customer_id,
+            milestone="design_approval",
+        )
         if plan.style and not project.style:
             project.style = plan.style
             project.save(update_fields=["style"])
