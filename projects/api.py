@@ -635,6 +635,11 @@ class InspectionSerializer(serializers.ModelSerializer):
         extra_kwargs = {"inspected_on": {"required": False}}
 
 
+class InspectionPhotoSerializer(serializers.Serializer):
+    item = serializers.IntegerField(help_text="检查项 id（属于该质检）")
+    upload = serializers.FileField()
+
+
 class InspectionViewSet(
     ProjectFilterMixin,
     TenantViewSetMixin,
@@ -658,6 +663,23 @@ class InspectionViewSet(
         return self.filter_by_project(
             Inspection.objects.prefetch_related("items__photos", "items__rectification")
         )
+
+    @extend_schema(
+        request={"multipart/form-data": InspectionPhotoSerializer}, responses={201: SitePhotoSerializer}
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def photos(self, request, pk=None):
+        """Attach a photo to one item of this inspection (validated like daily-log photos)."""
+        inspection = self.get_object()
+        body = InspectionPhotoSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = inspection.items.filter(pk=body.validated_data["item"]).first()
+        if item is None:
+            raise DRFValidationError({"item": ["该检查项不属于此质检。"]})
+        photo = services.inspection_item_add_photo(
+            tenant=self.tenant, item=item, photo=body.validated_data["upload"]
+        )
+        return Response(SitePhotoSerializer(photo, context={"request": request}).data, status=201)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

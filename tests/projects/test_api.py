@@ -260,3 +260,38 @@ def test_lists_have_constant_query_count(api, tenant_a, people, url, django_asse
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = client.get(url)
     assert response.json()["count"] >= 8
+
+
+def test_inspection_item_photo_upload(api, tenant_a, people):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    with tenant_context(tenant_a):
+        project = ProjectFactory(tenant=tenant_a, project_manager=people["pm"])
+        inspection = services.inspection_record(
+            tenant=tenant_a,
+            project=project,
+            inspector=people["supervisor"],
+            items=[{"title": "防水上翻", "passed": False, "hazard": "需再上翻 5cm"}],
+        )
+        item = inspection.items.get()
+    url = f"/api/v1/inspections/{inspection.pk}/photos/"
+    ok = api["supervisor"].post(url, {"item": item.pk, "upload": image_upload()}, format="multipart")
+    assert ok.status_code == 201, ok.json()
+    bad = api["supervisor"].post(
+        url,
+        {"item": item.pk, "upload": SimpleUploadedFile("x.jpg", b"nope", content_type="image/jpeg")},
+        format="multipart",
+    )
+    assert bad.status_code == 400 and "photo" in bad.json()["errors"]
+    with tenant_context(tenant_a):
+        other = services.inspection_record(
+            tenant=tenant_a,
+            project=project,
+            inspector=people["supervisor"],
+            items=[{"title": "x", "passed": True}],
+        )
+        other_item = other.items.get()
+    wrong = api["supervisor"].post(url, {"item": other_item.pk, "upload": image_upload()}, format="multipart")
+    assert wrong.status_code == 400 and "item" in wrong.json()["errors"]
+    with tenant_context(tenant_a):
+        assert SitePhoto.objects.filter(inspection_item=item).count() == 1

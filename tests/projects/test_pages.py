@@ -207,3 +207,25 @@ def test_admin_lists_only_own_tenants_projects(client, tenant_a, tenant_b, admin
         assert response.status_code == 200, url
     body = client.get("/admin/projects/project/").content.decode()
     assert "本公司项目" in body and "别家公司项目" not in body
+
+
+def test_stage_settings_page_renames_and_rejects_bad_input(session_client, tenant_a, people):
+    from projects import selectors
+    from projects.models import STAGE_ORDER
+
+    client = session_client(people["manager"])
+    assert client.get(reverse("projects:stage-settings")).status_code == 200
+    with tenant_context(tenant_a):
+        data = {}
+        for info in selectors.stage_settings(tenant=tenant_a):
+            data[f"name_{info.key}"] = info.name
+            data[f"days_{info.key}"] = info.planned_days
+    data["name_masonry"], data["days_masonry"] = "泥瓦铺贴", 18
+    assert client.post(reverse("projects:stage-settings"), data).status_code == 302
+    with tenant_context(tenant_a):
+        masonry = selectors.stage_settings(tenant=tenant_a)[STAGE_ORDER.index("masonry")]
+    assert (masonry.name, masonry.planned_days) == ("泥瓦铺贴", 18)
+    data["days_design"] = -3
+    response = client.post(reverse("projects:stage-settings"), data)
+    assert response.status_code == 200 and "errorlist" in response.content.decode()
+    assert session_client(people["pm"]).get(reverse("projects:stage-settings")).status_code == 403
