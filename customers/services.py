@@ -341,42 +341,64 @@ def _duplicate_phone_error(existing: Customer) -> ValidationError:
 
 
 def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
+    """Validate and set editable fields, reporting every bad field at once (forms show them all)."""
     unknown = set(data) - set(CUSTOMER_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "该字段不可修改。"))
+    errors: dict[str, list[str]] = {}
+
+    def check(fn, *args) -> object:
+        try:
+            return fn(*args)
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                errors.setdefault(field, []).extend(messages)
+            return None
+
     if "phone" in data:
-        data["phone"] = normalize_phone(data["phone"])
+        data["phone"] = check(normalize_phone, data["phone"]) or customer.phone or ""
     if "name" in data:
         data["name"] = (data["name"] or "").strip()
         if not data["name"]:
-            raise ValidationError({"name": "请填写姓名。"})
+            errors["name"] = ["请填写姓名。"]
     if "style_preferences" in data:
-        data["style_preferences"] = _check_choices(
-            data["style_preferences"], Style.values, "style_preferences", "风格"
+        data["style_preferences"] = check(
+            _check_choices, data["style_preferences"], Style.values, "style_preferences", "风格"
         )
     if "functional_needs" in data:
-        data["functional_needs"] = _check_choices(
-            data["functional_needs"], FunctionalNeed.values, "functional_needs", "功能需求"
+        data["functional_needs"] = check(
+            _check_choices, data["functional_needs"], FunctionalNeed.values, "functional_needs", "功能需求"
         )
     if "tags" in data:
         data["tags"] = [str(tag).strip()[:20] for tag in data["tags"] or [] if str(tag).strip()]
     if data.get("budget_amount") is not None and int(data["budget_amount"]) < 0:
-        raise ValidationError({"budget_amount": "预算不能为负数。"})
+        errors["budget_amount"] = ["预算不能为负数。"]
+        data["budget_amount"] = None
     for field in ("owner", "designer"):
         if field in data:
-            _check_staff(tenant, data[field], field)
+            check(_check_staff, tenant, data[field], field)
     for name, value in data.items():
-        setattr(customer, name, value)
+        if name not in errors:
+            setattr(customer, name, value)
     if customer.intent != Intent.LOST:
         customer.lost_reason = ""
     elif not customer.lost_reason.strip():
-        raise ValidationError({"lost_reason": "请填写流失原因。"})
-    customer.full_clean(
-        exclude=["tenant", "owner", "designer"], validate_unique=False, validate_constraints=False
-    )
-    duplicate = Customer.objects.filter(phone=customer.phone).exclude(pk=customer.pk).first()
-    if duplicate is not None:
-        raise _duplicate_phone_error(duplicate)
+        errors["lost_reason"] = ["请填写流失原因。"]
+    try:
+        customer.full_clean(
+            exclude=["tenant", "owner", "designer", *errors],
+            validate_unique=False,
+            validate_constraints=False,
+        )
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if "phone" not in errors and customer.phone:
+        duplicate = Customer.objects.filter(phone=customer.phone).exclude(pk=customer.pk).first()
+        if duplicate is not None:
+            errors["phone"] = _duplicate_phone_error(duplicate).message_dict["phone"]
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic

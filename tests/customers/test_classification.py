@@ -153,3 +153,14 @@ def test_bad_customer_input(tenant_a):
             assert field in error.value.message_dict, (extra, error.value.message_dict)
             assert text in " ".join(error.value.message_dict[field])
         assert list(Customer.objects.values_list("pk", flat=True)) == [existing.pk]
+
+
+def test_every_bad_field_is_reported_at_once(tenant_a):
+    with tenant_context(tenant_a):
+        CustomerFactory(tenant=tenant_a, name="老张", phone="+8613800000001")
+        with pytest.raises(ValidationError) as error:
+            services.customer_create(
+                tenant=tenant_a, name="", phone="13800000001", budget_amount=-1, style_preferences=["x"]
+            )
+    assert set(error.value.message_dict) == {"name", "phone", "budget_amount", "style_preferences"}
+    assert "老张" in error.value.message_dict["phone"][0]
