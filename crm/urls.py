@@ -11,6 +11,7 @@ from crm.api.exceptions import api_not_found
 
 API_V1_MODULES = [
     "crm.api.routers",
+    "crm.notifications.api_urls",
     "customers.api_urls",
     "projects.api_urls",
     "aftercare.api_urls",
@@ -27,6 +28,7 @@ urlpatterns = [
     path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
     path("settings/tokens/", views.ApiTokenListView.as_view(), name="api-tokens"),
     path("settings/tokens/<int:pk>/revoke/", views.ApiTokenRevokeView.as_view(), name="api-token-revoke"),
+    path("notifications/", include("crm.notifications.urls")),
     path("customers/", include("customers.urls")),
     path("projects/", include("projects.urls")),
     path("aftercare/", include("aftercare.urls")),

@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "crm.context_processors.shell",
+                "crm.notifications.context_processors.unread",
             ],
         },
     }
@@ -188,6 +189,9 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
+        "OutboundStatusEnum": "crm.notifications.models.OutboundStatus",
+        "NotificationChannelEnum": "crm.notifications.models.Channel",
+        "RobotKindEnum": "crm.notifications.models.RobotKind",
         "ProjectStageEnum": "projects.models.Stage",
         "ChangeOrderStatusEnum": "projects.models.ChangeOrderStatus",
         "RectificationStatusEnum": "projects.models.Rectification.Status",

@@ -48,3 +48,8 @@ def _notification(tenant) -> Notification:
 @probe_factory(Delivery)
 def _delivery(tenant) -> Delivery:
     return DeliveryFactory(tenant=tenant)
+
+
+@probe_factory(SmsMessage)
+def _sms(tenant) -> SmsMessage:
+    return SmsMessageFactory(tenant=tenant)

@@ -1,0 +1,25 @@
+"""The unread badge in the top navigation: one cheap COUNT, and only if a page renders it."""
+
+from __future__ import annotations
+
+from django.utils.functional import cached_property
+
+from crm.notifications.selectors import unread_count
+from crm.tenancy import current_tenant
+
+
+class UnreadBadge:
+    def __init__(self, user) -> None:
+        self.user = user
+
+    @cached_property
+    def count(self) -> int:
+        return unread_count(user=self.user)
+
+
+def unread(request) -> dict:
+    user = getattr(request, "user", None)
+    tenant = current_tenant()
+    if user is None or not user.is_authenticated or tenant is None or user.tenant_id != tenant.pk:
+        return {}
+    return {"notifications_badge": UnreadBadge(user)}

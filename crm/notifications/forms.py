@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm.notifications.models import RobotKind
+
+
+class NotificationSettingsForm(forms.Form):
+    """Shape only; the rules (allowed robot hosts, required fields when enabled) live in the service."""
+
+    robot_kind = forms.ChoiceField(
+        label=_("机器人类型"), choices=[("", _("未配置")), *RobotKind.choices], required=False
+    )
+    robot_url = forms.CharField(
+        label=_("机器人 Webhook 地址"),
+        max_length=500,
+        required=False,
+        help_text=_("在企业微信或钉钉群里添加“群机器人”后复制的地址。"),
+        widget=forms.URLInput(
+            attrs={"placeholder": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…"}
+        ),
+    )
+    robot_secret = forms.CharField(
+        label=_("加签密钥"),
+        max_length=200,
+        required=False,
+        help_text=_("仅钉钉机器人开启“加签”时填写；留空则保持不变。"),
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    robot_enabled = forms.BooleanField(label=_("启用群机器人推送"), required=False)
