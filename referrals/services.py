@@ -326,8 +326,8 @@ def referral_credit_for_contract(*, tenant: Tenant, project_id: int) -> LedgerEn
     if project is None or project.signed_on is None or _project_is_cancelled(project):
         return None
     found = Referral.objects.filter(referred_id=project.customer_id).select_related("referrer").first()
-    if found is None:
-        return None
+    if found is None or found.status == ReferralStatus.CREDITED:
+        return None  # unlocked fast path for replays; a stale read just takes the locked path below
     account = _lock_account(referral_account_ensure(tenant=tenant, customer=found.referrer).pk)
     referral = _lock_referral(found.pk)
     if referral.status == ReferralStatus.CREDITED:
