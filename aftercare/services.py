@@ -347,6 +347,10 @@ def reminders_send_pending(*, tenant: Tenant, batch_size: int = 200) -> int:
                 sent += 1
 
 
+def _managers(tenant: Tenant) -> list[User]:
+    return staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+
+
 def _plan_link(plan: MaintenancePlan) -> str:
     return f"/aftercare/plans/{plan.pk}/"
 
@@ -357,9 +361,9 @@ def _deliver_reminder(*, tenant: Tenant, dispatch: ReminderDispatch) -> None:
     plan = dispatch.plan
     title = f"{plan.kind.name}还有 {dispatch.offset_days} 天到期：{plan.project.name}"
     body = f"客户 {plan.customer.name}，到期日 {plan.due_on:%Y-%m-%d}。请提前预约上门。"
-    recipients = (
-        [plan.assigned_to] if plan.assigned_to_id else staff_of_tenant(tenant=tenant, role=Role.MANAGER)
-    )
+    assignee = plan.assigned_to
+    # Nobody (or a departed colleague) owns the plan: the managers get the reminder instead.
+    recipients = [assignee] if assignee is not None and assignee.is_active else _managers(tenant)
     notify(
         tenant=tenant,
         recipients=recipients,
@@ -728,6 +732,8 @@ def survey_create(
         raise ValidationError({"kind": "问卷类型无效。"})
     if trigger not in SurveyTrigger.values:
         raise ValidationError({"trigger": "触发场景无效。"})
+    if project is not None and project.customer_id != customer.pk:
+        raise ValidationError({"project": "该项目不属于此客户。"})
     existing = Survey.objects.filter(dedupe_key=dedupe_key).first()
     if existing is not None:
         return existing

@@ -209,3 +209,14 @@ def test_real_worker_with_duplicated_and_retried_tasks_sends_once(tenant_a):
                 == 1
             )
         assert SmsMessage.objects.count() == 3  # the three consenting customers, once each
+
+
+@pytest.mark.django_db
+def test_reminder_for_a_departed_assignee_goes_to_managers(tenant_a, make_staff):
+    manager = make_staff(tenant_a, Role.MANAGER)
+    plan = _plan_due_in(tenant_a, 7)
+    plan.assigned_to.is_active = False
+    plan.assigned_to.save()
+    _decide_and_send(tenant_a)
+    with tenant_context(tenant_a):
+        assert Notification.objects.filter(kind="aftercare_reminder", recipient=manager).count() == 1

@@ -167,3 +167,17 @@ def test_milestone_event_sends_csat_once(tenant_a, handed_over, django_capture_o
             )
     with tenant_context(tenant_a):
         assert Survey.objects.filter(project=project, trigger="plumbing_electrical", kind="csat").count() == 1
+
+
+def test_survey_for_another_customers_project_is_refused(tenant_a, handed_over):
+    mine, theirs = handed_over(), handed_over()
+    with tenant_context(tenant_a), pytest.raises(ValidationError) as error:
+        services.survey_create(
+            tenant=tenant_a,
+            customer=mine.customer,
+            project=theirs,
+            kind="csat",
+            trigger="handover",
+            dedupe_key="x",
+        )
+    assert "project" in error.value.message_dict
