@@ -21,7 +21,11 @@ class AftercareConfig(AppConfig):
     def ready(self) -> None:
         from aftercare import extensions, services
         from crm import events
-        from crm.extensions import register_customer_panel, register_customer_timeline
+        from crm.extensions import (
+            register_customer_panel,
+            register_customer_timeline,
+            register_dashboard_widget,
+        )
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
 
@@ -38,3 +42,4 @@ class AftercareConfig(AppConfig):
         events.subscribe("project_milestone", services.on_project_milestone)
         register_customer_timeline(extensions.customer_timeline)
         register_customer_panel(extensions.customer_panel)
+        register_dashboard_widget(extensions.dashboard_widget)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -73,3 +74,29 @@ def customer_panel(*, request, tenant, customer_id: int) -> Panel | None:
         request=request,
     )
     return Panel(title="售后服务", html=html, order=50)
+
+
+def dashboard_widget(*, request, tenant) -> Panel | None:
+    """Managers' dashboard: visits due/overdue, open tickets past SLA, CSAT and NPS."""
+    if not has_permission(getattr(request, "user", None), "aftercare.view"):
+        return None
+    from aftercare import selectors, services
+
+    today = services.tenant_today(tenant)
+    open_plans = MaintenancePlan.objects.filter(status="scheduled")
+    now = timezone.now()
+    active = selectors.tickets_active(tenant=tenant)
+    context = {
+        "overdue": open_plans.filter(due_on__lt=today).count(),
+        "due_30": open_plans.filter(
+            due_on__gte=today, due_on__lte=today + datetime.timedelta(days=30)
+        ).count(),
+        "tickets_open": active.count(),
+        "tickets_breached": active.filter(
+            Q(resolution_due_at__lt=now) | Q(first_responded_at=None, first_response_due_at__lt=now)
+        ).count(),
+        "results": selectors.survey_results(tenant=tenant),
+    }
+    return Panel(
+        title="售后", html=render_to_string("aftercare/_dashboard.html", context, request=request), order=40
+    )

@@ -298,3 +298,16 @@ def test_ticket_created_with_photo_from_the_page(tenant_a, make_staff, session_c
     assert bad.status_code == 400
     with tenant_context(tenant_a):
         assert ServiceTicket.objects.count() == 1
+
+
+def test_dashboard_widget_shows_overdue_visits_and_nps(tenant_a, manager_a, session_client):
+    today = services.tenant_today(tenant_a)
+    with tenant_context(tenant_a):
+        MaintenancePlanFactory(tenant=tenant_a, due_on=today - datetime.timedelta(days=3))
+        SurveyFactory(tenant=tenant_a, kind="nps", score=10, answered_at=timezone.now())
+        request = RequestFactory().get("/")
+        request.user = manager_a
+        panel = extensions.dashboard_widget(request=request, tenant=tenant_a)
+    assert panel is not None and "逾期未回访" in panel.html and "100" in panel.html
+    page = session_client(manager_a).get("/dashboard/")
+    assert page.status_code == 200 and "逾期未回访" in page.content.decode()
