@@ -479,6 +479,9 @@ class SurveyAnsweredSerializer(serializers.Serializer):
 
 
 class SurveyAnswerThrottle(AnonRateThrottle):
+    """Per-IP limit on the public endpoints (survey answers, customer repair requests)."""
+
+    scope = "aftercare_public"
     rate = "60/hour"
 
 

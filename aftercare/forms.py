@@ -144,3 +144,15 @@ class PlanKindForm(forms.Form):
 
     def clean_checklist(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["checklist"].splitlines() if line.strip()]
+
+
+class CustomerTicketForm(forms.Form):
+    """What a customer may tell us from the progress page: what, where, how urgent, a photo."""
+
+    category = forms.ChoiceField(label=_("问题类别"), choices=TicketCategory.choices)
+    description = forms.CharField(
+        label=_("问题描述"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "如：主卫地漏返水"}),
+    )
+    urgent = forms.BooleanField(label=_("紧急（漏水、断电等）"), required=False)

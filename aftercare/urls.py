@@ -17,4 +17,5 @@ urlpatterns = [
     path("surveys/", views.SurveyResultsView.as_view(), name="surveys"),
     path("settings/", views.SettingsView.as_view(), name="settings"),
     path("s/<str:token>/", views.PublicSurveyView.as_view(), name="survey-public"),
+    path("report/<str:token>/", views.CustomerReportView.as_view(), name="customer-report"),
 ]

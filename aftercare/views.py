@@ -446,3 +446,60 @@ class SettingsView(RoleRequiredMixin, View):
                 request, "回访类型未保存：" + "；".join(str(e) for errs in form.errors.values() for e in errs)
             )
         return self.get(request, kind_form=form if prefix == "new" else None, status=400)
+
+
+class CustomerReportView(View):
+    """The customer's repair request from the progress-page link (projects' share token): no login,
+    the token decides the one project; the ticket is marked source "customer"."""
+
+    template_name = "aftercare/customer_report.html"
+
+    def _link(self, token):
+        from projects.views import resolve_share_link
+
+        return resolve_share_link(token)
+
+    def get(self, request, token: str, form=None, status=200, done=None):
+        link = self._link(token)
+        if link is None:
+            return render(request, self.template_name, {"invalid": True}, status=404)
+        with tenant_context(link.tenant):
+            from projects.models import Project
+
+            project = Project.objects.get(pk=link.project_id)
+            context = {
+                "tenant": link.tenant,
+                "project": project,
+                "form": form or forms.CustomerTicketForm(),
+                "done": done,
+            }
+            return render(request, self.template_name, context, status=status)
+
+    def post(self, request, token: str):
+        from aftercare.api import SurveyAnswerThrottle
+        from aftercare.models import TicketPriority
+
+        if not SurveyAnswerThrottle().allow_request(request, self):
+            return render(request, self.template_name, {"invalid": True}, status=429)
+        link = self._link(token)
+        if link is None:
+            return render(request, self.template_name, {"invalid": True}, status=404)
+        form = forms.CustomerTicketForm(request.POST)
+        if not form.is_valid():
+            return self.get(request, token, form=form, status=400)
+        with tenant_context(link.tenant):
+            from projects.models import Project
+
+            try:
+                ticket = services.ticket_create(
+                    tenant=link.tenant,
+                    project=Project.objects.get(pk=link.project_id),
+                    category=form.cleaned_data["category"],
+                    description=form.cleaned_data["description"],
+                    priority=TicketPriority.URGENT if form.cleaned_data["urgent"] else TicketPriority.NORMAL,
+                    source=TicketSource.CUSTOMER,
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+                return self.get(request, token, form=form, status=400)
+        return self.get(request, token, done=ticket)

@@ -311,3 +311,22 @@ def test_dashboard_widget_shows_overdue_visits_and_nps(tenant_a, manager_a, sess
     assert panel is not None and "逾期未回访" in panel.html and "100" in panel.html
     page = session_client(manager_a).get("/dashboard/")
     assert page.status_code == 200 and "逾期未回访" in page.content.decode()
+
+
+def test_customer_reports_a_repair_from_the_progress_link(tenant_a, manager_a, client, handed_over):
+    from projects.services import share_link_create
+
+    project = handed_over(on=services.tenant_today(tenant_a) - datetime.timedelta(days=400))
+    with tenant_context(tenant_a):
+        _, token = share_link_create(tenant=tenant_a, project=project, created_by=manager_a)
+    url = f"/aftercare/report/{token}/"
+    assert project.name in client.get(url).content.decode()
+    bad = client.post(url, {"category": "roof", "description": ""})
+    assert bad.status_code == 400
+    done = client.post(url, {"category": "waterproofing", "description": "主卫地漏返水", "urgent": "on"})
+    assert done.status_code == 200 and "已收到您的报修" in done.content.decode()
+    with tenant_context(tenant_a):
+        ticket = ServiceTicket.objects.get()
+    assert (ticket.project_id, ticket.source, ticket.priority) == (project.pk, "customer", "urgent")
+    assert ticket.under_warranty is True
+    assert client.get("/aftercare/report/not-a-token/").status_code == 404
