@@ -220,3 +220,24 @@ def test_reminder_for_a_departed_assignee_goes_to_managers(tenant_a, make_staff)
     _decide_and_send(tenant_a)
     with tenant_context(tenant_a):
         assert Notification.objects.filter(kind="aftercare_reminder", recipient=manager).count() == 1
+
+
+@pytest.mark.django_db
+def test_reminder_scan_is_an_indexed_range_query(tenant_a):
+    """The decision query can use the partial (tenant, due_on) index of open plans — no full scan."""
+    with tenant_context(tenant_a):
+        plan = MaintenancePlanFactory(tenant=tenant_a)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(
+                "EXPLAIN " + services._DECIDE_SQL,
+                {
+                    "offset": 30,
+                    "kind": "reminder",
+                    "tenant": tenant_a.pk,
+                    "low": plan.due_on,
+                    "high": plan.due_on,
+                },
+            )
+            explain = "\n".join(row[0] for row in cursor.fetchall())
+    assert "aftercare_plan_open_due_idx" in explain, explain
