@@ -42,5 +42,7 @@ def panel(*, request, tenant, customer_id: int) -> Panel | None:
     names = selectors.stage_names(tenant=tenant)
     for project in projects:
         project.stage_name = names[project.stage]
-    html = render_to_string("projects/_customer_panel.html", {"projects": projects}, request=request)
+    html = render_to_string(
+        "projects/_customer_panel.html", {"projects": projects, "customer_id": customer_id}, request=request
+    )
     return Panel(title="装修项目", html=html, order=20)

@@ -553,8 +553,24 @@ class ChangeOrderEvent(TenantOwnedModel):
     note = models.CharField(max_length=300, blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)
 
+    ACTION_LABELS = {
+        "created": _("创建"),
+        "edited": _("修改"),
+        "sent": _("发送客户"),
+        "approved": _("批准"),
+        "rejected": _("拒绝"),
+    }
+
     class Meta:
         ordering = ["occurred_at", "id"]
+
+    @property
+    def action_label(self) -> str:
+        return str(self.ACTION_LABELS.get(self.action, self.action))
+
+    @property
+    def channel_label(self) -> str:
+        return str(DecisionChannel(self.channel).label) if self.channel in DecisionChannel.values else ""
 
 
 # --- Materials ------------------------------------------------------------------------------
