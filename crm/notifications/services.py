@@ -119,11 +119,13 @@ def notify(
     created_count = 0
     queued: list[int] = []
     with _in_tenant(tenant):
-        robot = NotificationSettings.objects.filter().first()
+        # Explicit tenant filters: a caller inside platform_scope must still only touch this tenant.
+        robot = NotificationSettings.objects.filter(tenant=tenant).first()
         robot_pending = robot is not None and robot.robot_active
         # A fixed order: two concurrent calls lock the unique index entries in the same order.
         for user in sorted((u for u in users.values() if u.is_active), key=lambda u: u.pk):
             notification, created = Notification.objects.get_or_create(
+                tenant=tenant,
                 recipient=user,
                 dedupe_key=dedupe_key,
                 defaults={"kind": kind, "title": title[:200], "body": body, "link": link},
@@ -142,6 +144,7 @@ def notify(
             if robot_pending:
                 robot_pending = False
                 delivery, robot_created = Delivery.objects.get_or_create(
+                    tenant=tenant,
                     channel=Channel.WEBHOOK,
                     dedupe_key=dedupe_key,
                     defaults={"notification": notification, "target": robot.robot_kind},
@@ -163,7 +166,7 @@ def notification_mark_read(
 ) -> int:
     """Mark ``user``'s own notifications read (the given ids, or ``all=True``); returns how many."""
     with _in_tenant(tenant):
-        queryset = Notification.objects.filter(recipient=user, read_at__isnull=True)
+        queryset = Notification.objects.filter(tenant=tenant, recipient=user, read_at__isnull=True)
         if not all:
             ids = [int(pk) for pk in notification_ids or []]
             if not ids:
@@ -179,7 +182,7 @@ def notification_mark_read(
 def notification_settings_get(*, tenant: Tenant) -> NotificationSettings:
     """The tenant's one settings row, created on first use."""
     with _in_tenant(tenant):
-        robot, _ = NotificationSettings.objects.get_or_create()
+        robot, _ = NotificationSettings.objects.get_or_create(tenant=tenant)
         return robot
 
 
@@ -240,6 +243,7 @@ def sms_send(*, tenant: Tenant, phone: str, message: str, dedupe_key: str) -> Sm
         raise ValueError("sms_send() needs a dedupe_key")
     with _in_tenant(tenant):
         sms, created = SmsMessage.objects.get_or_create(
+            tenant=tenant,
             dedupe_key=dedupe_key,
             defaults={"phone": phone, "message": message, "backend": backend_path()},
         )
@@ -290,7 +294,7 @@ def _attempt(row: OutboundMessage, send: Callable[[], str | None], retry: Callab
 def delivery_attempt(*, tenant: Tenant, delivery_id: int) -> str | None:
     """Send one delivery if it is still due; returns its new status (None if not claimed)."""
     with _in_tenant(tenant), transaction.atomic():
-        delivery = _claim(Delivery.objects.select_related("notification"), delivery_id)
+        delivery = _claim(Delivery.objects.filter(tenant=tenant).select_related("notification"), delivery_id)
         if delivery is None:
             return None
 
@@ -300,7 +304,7 @@ def delivery_attempt(*, tenant: Tenant, delivery_id: int) -> str | None:
                     notification=delivery.notification, address=delivery.target, tenant_name=tenant.name
                 )
             else:
-                robot = NotificationSettings.objects.filter().first() or NotificationSettings()
+                robot = NotificationSettings.objects.filter(tenant=tenant).first() or NotificationSettings()
                 senders.post_to_robot(robot=robot, notification=delivery.notification)
 
         retry = partial(_retry, "deliver", tenant.pk, "delivery_id", delivery.pk)
@@ -310,7 +314,7 @@ def delivery_attempt(*, tenant: Tenant, delivery_id: int) -> str | None:
 def sms_attempt(*, tenant: Tenant, sms_id: int) -> str | None:
     """Send one SMS through the configured backend if it is still due."""
     with _in_tenant(tenant), transaction.atomic():
-        sms = _claim(SmsMessage.objects.all(), sms_id)
+        sms = _claim(SmsMessage.objects.filter(tenant=tenant), sms_id)
         if sms is None:
             return None
 
@@ -335,7 +339,9 @@ def outbound_requeue_due(*, tenant: Tenant, limit: int = 500) -> int:
             (Delivery, "deliver", "delivery_id"),
             (SmsMessage, "send_sms", "sms_id"),
         ):
-            due = model.objects.filter(status=OutboundStatus.PENDING, next_attempt_at__lte=cutoff)
+            due = model.objects.filter(
+                tenant=tenant, status=OutboundStatus.PENDING, next_attempt_at__lte=cutoff
+            )
             for pk in due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit]:
                 _enqueue_after_commit(task_name, tenant.pk, **{id_name: pk})
                 count += 1

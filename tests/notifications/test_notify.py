@@ -185,3 +185,25 @@ def test_robot_settings_validation(tenant_a, settings):
     assert robot.robot_secret == "SECabc" and not robot.robot_active
     with tenant_context(tenant_a):
         assert NotificationSettings.objects.count() == 1
+
+
+def test_same_dedupe_key_in_two_tenants_even_under_platform_scope(tenant_a, tenant_b, make_staff, settings):
+    """Platform code (periodic scans) may call notify() inside platform_scope: it stays in its tenant."""
+    from crm.tenancy import platform_scope
+
+    settings.CRM_ROBOT_ALLOWED_HOSTS = ["qyapi.weixin.qq.com"]
+    for tenant in (tenant_a, tenant_b):
+        notification_settings_update(
+            tenant=tenant,
+            robot_kind="wecom",
+            robot_url=f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={tenant.slug}",
+            robot_enabled=True,
+        )
+    user_a, user_b = make_staff(tenant_a), make_staff(tenant_b)
+    assert _notify(tenant_a, [user_a], key="daily-digest") == 1
+    with platform_scope("test: a periodic scan"):
+        assert _notify(tenant_b, [user_b], key="daily-digest") == 1
+    for tenant in (tenant_a, tenant_b):
+        with tenant_context(tenant):
+            assert Delivery.objects.filter(channel=Channel.WEBHOOK).count() == 1
+            assert Notification.objects.count() == 1
