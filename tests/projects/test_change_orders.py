@@ -212,3 +212,24 @@ def test_design_plan_versions_and_choice(in_a, people):
     services.design_plan_choose(tenant=in_a, plan=a, chosen_by=people["designer"])
     services.design_plan_choose(tenant=in_a, plan=b, chosen_by=people["designer"])
     assert list(DesignPlan.objects.filter(project=project, is_chosen=True)) == [b]
+
+
+def test_database_refuses_rewriting_a_decided_change_order(in_a, signed, people):
+    from django.db import IntegrityError, transaction
+
+    co = _co(in_a, signed, people["pm"])
+    services.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
+    services.change_order_decide(
+        tenant=in_a, change_order=co, approve=True, channel="staff_phone", decided_by=people["manager"]
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ChangeOrder.objects.filter(pk=co.pk).update(amount_delta=99999)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ChangeOrderLine.objects.filter(change_order=co).update(amount=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ChangeOrderLine.objects.create(
+            tenant=in_a, change_order=co, description="偷加", quantity=1, unit_price=1, amount=1
+        )
+    ChangeOrder.objects.filter(pk=co.pk).update(decided_by=None)  # a deleted staff account may be nulled
+    co.refresh_from_db()
+    assert (co.status, co.amount_delta, co.lines.count()) == ("approved", -670, 3)
