@@ -11,6 +11,7 @@ Rules (see docs/ARCHITECTURE "Background jobs"):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -57,6 +58,7 @@ logger = logging.getLogger("crm.notifications")
 CLOCK_LEEWAY = timedelta(seconds=1)
 # Beat re-queues only rows overdue by this much, so it doesn't race the on_commit/countdown task.
 REQUEUE_GRACE = timedelta(seconds=60)
+DEDUPE_KEY_MAX_LENGTH = 200
 
 
 def max_attempts() -> int:
@@ -67,6 +69,14 @@ def retry_delay_seconds(attempts: int) -> float:
     """Exponential back-off after the ``attempts``-th failure: base, 2×base, 4×base … capped."""
     base = float(getattr(settings, "CRM_NOTIFY_RETRY_BASE_SECONDS", 30))
     return min(base * 2 ** (attempts - 1), 600.0)
+
+
+def normalize_dedupe_key(key: str) -> str:
+    """Keys longer than the column keep a readable prefix plus a hash of the whole key."""
+    if len(key) <= DEDUPE_KEY_MAX_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: DEDUPE_KEY_MAX_LENGTH - 65]}#{digest}"
 
 
 def _in_tenant(tenant: Tenant) -> AbstractContextManager:
@@ -112,6 +122,7 @@ def notify(
     """
     if not dedupe_key:
         raise ValueError("notify() needs a dedupe_key")
+    dedupe_key = normalize_dedupe_key(dedupe_key)
     users = {user.pk: user for user in recipients}
     for user in users.values():
         if user.tenant_id != tenant.pk:
@@ -241,6 +252,7 @@ def sms_send(*, tenant: Tenant, phone: str, message: str, dedupe_key: str) -> Sm
         raise ValidationError(errors)
     if not dedupe_key:
         raise ValueError("sms_send() needs a dedupe_key")
+    dedupe_key = normalize_dedupe_key(dedupe_key)
     with _in_tenant(tenant):
         sms, created = SmsMessage.objects.get_or_create(
             tenant=tenant,

@@ -162,3 +162,20 @@ def test_robot_settings_api(tenant_a, tenant_b, manager_a, admin_b, token_client
     assert other["robot_url"] == "" and other["has_secret"] is False
     with tenant_context(tenant_a):
         assert NotificationSettings.objects.get().robot_secret == "SEC123"
+
+
+def test_delivery_list_query_count_is_constant(tenant_a, manager_a, make_staff, token_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    users = [make_staff(tenant_a, email=f"u{i}@example.com") for i in range(12)]
+    _notify(tenant_a, users, "bulk")
+    client = token_client(manager_a)
+    client.get("/api/v1/notification-deliveries/")  # the token's first use records last_used_at
+    counts = []
+    for size in (3, 12):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"/api/v1/notification-deliveries/?page_size={size}")
+        assert len(response.json()["results"]) == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

@@ -207,3 +207,14 @@ def test_same_dedupe_key_in_two_tenants_even_under_platform_scope(tenant_a, tena
         with tenant_context(tenant):
             assert Delivery.objects.filter(channel=Channel.WEBHOOK).count() == 1
             assert Notification.objects.count() == 1
+
+
+def test_long_dedupe_keys_are_hashed_not_truncated_into_collisions(tenant_a, make_staff):
+    user = make_staff(tenant_a)
+    prefix = "aftercare-reminder-" + "x" * 300
+    assert _notify(tenant_a, [user], key=prefix + "-30") == 1
+    assert _notify(tenant_a, [user], key=prefix + "-7") == 1
+    assert _notify(tenant_a, [user], key=prefix + "-7") == 0
+    with tenant_context(tenant_a):
+        keys = list(Notification.objects.values_list("dedupe_key", flat=True))
+    assert len(keys) == 2 and all(len(key) <= 200 for key in keys)
