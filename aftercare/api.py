@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -195,6 +196,11 @@ class VisitSerializer(serializers.ModelSerializer):
         return [photo.image.url for photo in visit.photos.all()]
 
 
+class AftercarePhotoSerializer(serializers.Serializer):
+    image = serializers.ImageField()
+    caption = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+
+
 class VisitCompleteSerializer(serializers.Serializer):
     checklist_results = serializers.JSONField(required=False)
     findings = serializers.CharField(required=False, allow_blank=True, default="")
@@ -238,6 +244,23 @@ class VisitViewSet(
             technician=data.get("technician"),
             created_by=self.request.user,
         )
+
+    @extend_schema(
+        request={"multipart/form-data": AftercarePhotoSerializer}, responses={201: VisitSerializer}
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def photos(self, request, pk=None):
+        """Attach an on-site photo (multipart ``image``, optional ``caption``)."""
+        visit = self.get_object()
+        payload = AftercarePhotoSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.visit_photos_add(
+            tenant=self.tenant,
+            visit=visit,
+            images=[payload.validated_data["image"]],
+            caption=payload.validated_data["caption"],
+        )
+        return Response(VisitSerializer(self.get_object()).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=VisitCompleteSerializer, responses={200: VisitSerializer})
     @action(detail=True, methods=["post"])
@@ -309,10 +332,14 @@ class TicketSerializer(serializers.ModelSerializer):
 
 class TicketDetailSerializer(TicketSerializer):
     events = TicketEventSerializer(many=True, read_only=True)
+    photos = serializers.SerializerMethodField()
 
     class Meta(TicketSerializer.Meta):
-        fields = [*TicketSerializer.Meta.fields, "events"]
-        read_only_fields = [*TicketSerializer.Meta.read_only_fields, "events"]
+        fields = [*TicketSerializer.Meta.fields, "events", "photos"]
+        read_only_fields = [*TicketSerializer.Meta.read_only_fields, "events", "photos"]
+
+    def get_photos(self, ticket) -> list[str]:
+        return [photo.image.url for photo in ticket.photos.all()]
 
 
 class TicketTransitionSerializer(serializers.Serializer):
@@ -349,7 +376,7 @@ class TicketViewSet(
     def get_tenant_queryset(self):
         tickets = selectors.tickets_by_sla(tenant=self.tenant)
         if self.action == "retrieve":
-            tickets = tickets.prefetch_related("events__actor")
+            tickets = tickets.prefetch_related("events__actor", "photos")
         if (project := _id_filter(self.request, "project")) is not None:
             tickets = tickets.filter(project_id=project)
         if status_value := self.request.query_params.get("status"):
@@ -372,6 +399,21 @@ class TicketViewSet(
             assigned_to=data.get("assigned_to"),
         )
 
+    @extend_schema(
+        request={"multipart/form-data": AftercarePhotoSerializer}, responses={201: TicketDetailSerializer}
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def photos(self, request, pk=None):
+        """Attach a photo of the problem (multipart ``image``)."""
+        ticket = self.get_object()
+        payload = AftercarePhotoSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.ticket_photos_add(
+            tenant=self.tenant, ticket=ticket, images=[payload.validated_data["image"]]
+        )
+        ticket = self.get_tenant_queryset().prefetch_related("events__actor", "photos").get(pk=ticket.pk)
+        return Response(TicketDetailSerializer(ticket).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(request=TicketTransitionSerializer, responses={200: TicketDetailSerializer})
     @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):
@@ -386,7 +428,7 @@ class TicketViewSet(
             note=payload.validated_data.get("note", ""),
             assigned_to=payload.validated_data.get("assigned_to"),
         )
-        ticket = self.get_tenant_queryset().prefetch_related("events__actor").get(pk=ticket.pk)
+        ticket = self.get_tenant_queryset().prefetch_related("events__actor", "photos").get(pk=ticket.pk)
         return Response(TicketDetailSerializer(ticket).data)
 
 

@@ -178,3 +178,35 @@ def test_roles_without_permission_are_refused(tenant_a, make_staff, api_client_f
     )
     assert response.status_code == 403
     assert designer.get("/api/v1/surveys/").status_code == 403
+
+
+def _png_file(name="p.png"):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "blue").save(buffer, format="PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
+def test_photo_uploads_for_visits_and_tickets(tenant_a, service_client):
+    with tenant_context(tenant_a):
+        visit = VisitFactory(tenant=tenant_a)
+        ticket = ServiceTicketFactory(tenant=tenant_a)
+    response = service_client.post(
+        f"/api/v1/aftercare/visits/{visit.pk}/photos/",
+        {"image": _png_file(), "caption": "完工"},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    assert len(response.json()["photos"]) == 1
+    response = service_client.post(
+        f"/api/v1/aftercare/tickets/{ticket.pk}/photos/", {"image": _png_file()}, format="multipart"
+    )
+    assert response.status_code == 201 and len(response.json()["photos"]) == 1
+    bad = service_client.post(
+        f"/api/v1/aftercare/tickets/{ticket.pk}/photos/", {"image": "not a file"}, format="multipart"
+    )
+    assert bad.status_code == 400 and "image" in _errors(bad)
