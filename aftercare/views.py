@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views import View
 
 from aftercare import forms, selectors, services
-from aftercare.models import TICKET_TRANSITIONS, TicketSource, Visit, VisitStatus
+from aftercare.models import TICKET_TRANSITIONS, ServiceTicket, TicketSource, Visit, VisitStatus
 from crm.models import Role
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.selectors import staff_queryset
@@ -467,6 +467,10 @@ class CustomerReportView(View):
             from projects.models import Project
 
             project = Project.objects.get(pk=link.project_id)
+            received = request.GET.get("received", "")
+            if done is None and received.isdigit():
+                # After the redirect (post/redirect/get): reloading shows the receipt, never re-submits.
+                done = ServiceTicket.objects.filter(pk=int(received), project_id=project.pk).first()
             context = {
                 "tenant": link.tenant,
                 "project": project,
@@ -502,4 +506,4 @@ class CustomerReportView(View):
             except ValidationError as error:
                 _add_errors(form, error)
                 return self.get(request, token, form=form, status=400)
-        return self.get(request, token, done=ticket)
+        return redirect(f"{request.path}?received={ticket.pk}")

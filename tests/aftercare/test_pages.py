@@ -324,7 +324,10 @@ def test_customer_reports_a_repair_from_the_progress_link(tenant_a, manager_a, c
     bad = client.post(url, {"category": "roof", "description": ""})
     assert bad.status_code == 400
     done = client.post(url, {"category": "waterproofing", "description": "主卫地漏返水", "urgent": "on"})
-    assert done.status_code == 200 and "已收到您的报修" in done.content.decode()
+    assert done.status_code == 302  # post/redirect/get: a reload can't file the repair twice
+    receipt = client.get(done["Location"])
+    assert "已收到您的报修" in receipt.content.decode()
+    client.get(done["Location"])
     with tenant_context(tenant_a):
         ticket = ServiceTicket.objects.get()
     assert (ticket.project_id, ticket.source, ticket.priority) == (project.pk, "customer", "urgent")
