@@ -146,6 +146,7 @@ def notify(
             created_count += 1
             if user.email:
                 delivery = Delivery.objects.create(
+                    tenant=tenant,
                     notification=notification,
                     channel=Channel.EMAIL,
                     dedupe_key=dedupe_key,
