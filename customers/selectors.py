@@ -14,7 +14,7 @@ from django.utils import timezone
 from crm.extensions import TimelineEntry
 from crm.models import Tenant, User
 from crm.permissions import has_permission
-from customers.models import Customer, FollowUp, Lead, LeadStatus, Segment, SourceChannel
+from customers.models import Customer, CustomerAuditLog, FollowUp, Lead, LeadStatus, Segment, SourceChannel
 
 
 def customers_for_list(*, tenant: Tenant) -> QuerySet[Customer]:
@@ -201,3 +201,7 @@ def lead_response_stats(
             key=lambda entry: entry["channel"],
         ),
     }
+
+
+def audit_log_for_list(*, tenant: Tenant) -> QuerySet[CustomerAuditLog]:
+    return CustomerAuditLog.objects.select_related("actor", "customer").order_by("-created_at", "-id")

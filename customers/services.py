@@ -777,7 +777,10 @@ def follow_up_create(
     if kind in HUMAN_FOLLOW_UP_KINDS:
         customer.last_touch_at = max(filter(None, [customer.last_touch_at, occurred_at]))
         open_leads = Lead.objects.select_for_update(of=("self",)).filter(
-            customer=customer, status=LeadStatus.OPEN, first_responded_at__isnull=True
+            customer=customer,
+            status=LeadStatus.OPEN,
+            first_responded_at__isnull=True,
+            received_at__lte=occurred_at,  # a back-dated note can't answer a later inquiry
         )
         for lead in open_leads:
             lead.status = LeadStatus.RESPONDED

@@ -14,6 +14,7 @@ urlpatterns = [
     path("segments/save/", views.SegmentSaveView.as_view(), name="segment-save"),
     path("leads/", views.LeadInboxView.as_view(), name="lead-inbox"),
     path("settings/", views.CustomerSettingsView.as_view(), name="settings"),
+    path("audit-log/", views.AuditLogView.as_view(), name="audit-log"),
     path("<int:pk>/", views.CustomerDetailView.as_view(), name="detail"),
     path("<int:pk>/edit/", views.CustomerEditView.as_view(), name="edit"),
     path("<int:pk>/follow-ups/", views.FollowUpCreateView.as_view(), name="follow-up-create"),

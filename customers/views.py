@@ -417,3 +417,13 @@ class CustomerSettingsView(RoleRequiredMixin, View):
             messages.success(request, _("设置已保存，客户分类已按新阈值重新计算。"))
             return redirect("customers:settings")
         return self.render_page(request, form, status=400)
+
+
+class AuditLogView(RoleRequiredMixin, View):
+    """PIPL: managers see who revealed, exported, imported or anonymised whose data, and when."""
+
+    required_permission = "customers.privacy"
+
+    def get(self, request):
+        entries = selectors.audit_log_for_list(tenant=require_tenant())[:300]
+        return render(request, "customers/audit_log.html", {"entries": entries})

@@ -190,3 +190,23 @@ def test_customer_of_other_tenant_is_refused(tenant_a, tenant_b):
         foreign = CustomerFactory(tenant=tenant_b)
     with tenant_context(tenant_a), pytest.raises(ValidationError):
         services.lead_create(tenant=tenant_a, name="", phone="", source_channel="aftercare", customer=foreign)
+
+
+def test_back_dated_follow_up_does_not_answer_a_later_inquiry(tenant_a, sales):
+    with tenant_context(tenant_a):
+        lead = services.lead_create(tenant=tenant_a, name="张", phone="13812345678", source_channel="website")
+        services.follow_up_create(
+            tenant=tenant_a,
+            customer=lead.customer,
+            author=sales[0],
+            kind="call",
+            content="上个月聊过",
+            occurred_at=lead.received_at - datetime.timedelta(days=30),
+        )
+        lead.refresh_from_db()
+        assert lead.status == "open"
+        services.follow_up_create(
+            tenant=tenant_a, customer=lead.customer, author=sales[0], kind="call", content="回电"
+        )
+        lead.refresh_from_db()
+    assert lead.status == "responded" and lead.first_responder == sales[0]

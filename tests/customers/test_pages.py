@@ -319,3 +319,13 @@ def test_settings_page_changes_thresholds_and_rotates_intake_key(
     assert bad.status_code == 400 and "高预算下限" in bad.content.decode()
     page = client.post(reverse("customers:settings"), {"rotate_intake_key": "1"}).content.decode()
     assert 'id="intake-key">ik_' in page
+
+
+def test_audit_log_page_lists_reveals_for_managers(tenant_a, manager_a, sales_a, make_staff, session_client):
+    designer = make_staff(tenant_a, Role.DESIGNER)
+    with tenant_context(tenant_a):
+        customer = CustomerFactory(tenant=tenant_a, name="被查看的客户")
+        services.customer_reveal_phone(tenant=tenant_a, customer=customer, user=designer)
+    assert session_client(sales_a).get(reverse("customers:audit-log")).status_code == 403
+    page = session_client(manager_a).get(reverse("customers:audit-log")).content.decode()
+    assert "被查看的客户" in page and "查看完整手机号" in page and str(designer) in page
