@@ -29,7 +29,13 @@ DEMO_STAFF = [
     ("service", "孙客服", [Role.SERVICE]),
 ]
 
-DOMAIN_DEMO_MODULES = ["customers.demo", "projects.demo", "aftercare.demo", "referrals.demo"]
+DOMAIN_DEMO_MODULES = [
+    "crm.notifications.demo",
+    "customers.demo",
+    "projects.demo",
+    "aftercare.demo",
+    "referrals.demo",
+]
 
 
 def ensure_tenant(slug: str, name: str) -> Tenant:

@@ -261,3 +261,12 @@ def test_rolled_back_notify_sends_nothing(tenant_a, make_staff):
     assert mail.outbox == []
     with tenant_context(tenant_a):
         assert not Delivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_requeue_beat_is_scheduled():
+    from crm.celery import app
+
+    app.finalize()  # apps' beat schedules are merged when the Celery app finalizes
+    entry = app.conf.beat_schedule["notifications-requeue-due"]
+    assert entry["task"] == tasks.requeue_due.name and entry["schedule"] <= 300

@@ -218,3 +218,15 @@ def test_long_dedupe_keys_are_hashed_not_truncated_into_collisions(tenant_a, mak
     with tenant_context(tenant_a):
         keys = list(Notification.objects.values_list("dedupe_key", flat=True))
     assert len(keys) == 2 and all(len(key) <= 200 for key in keys)
+
+
+def test_demo_seed_is_idempotent(tenant_a, make_staff):
+    from crm.notifications.demo import seed_demo
+
+    staff = {"manager": make_staff(tenant_a, Role.MANAGER), "sales": make_staff(tenant_a)}
+    with tenant_context(tenant_a):
+        seed_demo(tenant=tenant_a, staff=staff)
+        seed_demo(tenant=tenant_a, staff=staff)
+        assert Notification.objects.filter(kind="welcome").count() == 2
+        robot = NotificationSettings.objects.get()
+        assert robot.robot_kind == "wecom" and not robot.robot_active
