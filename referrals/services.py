@@ -81,7 +81,7 @@ def referral_share_url(*, tenant: Tenant, account: ReferralAccount, request=None
     path = referral_share_path(tenant=tenant, account=account)
     if request is not None:
         return request.build_absolute_uri(path)
-    return f"{getattr(settings, 'SITE_URL', '').rstrip('/')}{path}"
+    return f"{settings.SITE_URL.rstrip('/')}{path}"
 
 
 def _lock_account(account_id: int) -> ReferralAccount:

@@ -28,7 +28,7 @@ class PermanentSendError(Exception):
 
 
 def absolute_link(link: str) -> str:
-    base = getattr(settings, "CRM_SITE_URL", "").rstrip("/")
+    base = settings.SITE_URL.rstrip("/")
     return f"{base}{link}" if link.startswith("/") and base else link
 
 
