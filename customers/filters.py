@@ -47,26 +47,40 @@ def _json_list_contains(queryset: QuerySet, field: str, values: list[str]) -> Qu
 
 class CustomerFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_search", label=_("搜索（姓名/手机号/小区）"))
-    source_channel = django_filters.MultipleChoiceFilter(choices=SourceChannel.choices, label=_("来源渠道"))
-    customer_type = django_filters.MultipleChoiceFilter(choices=CustomerType.choices, label=_("客户类型"))
-    house_condition = django_filters.MultipleChoiceFilter(choices=HouseCondition.choices, label=_("房屋状况"))
-    budget_tier = django_filters.MultipleChoiceFilter(choices=BudgetTier.choices, label=_("预算档位"))
-    intent = django_filters.MultipleChoiceFilter(choices=Intent.choices, label=_("意向"))
-    follow_up_status = django_filters.MultipleChoiceFilter(
-        choices=FollowUpStatus.choices, label=_("跟进状态")
+    source_channel = django_filters.MultipleChoiceFilter(
+        choices=SourceChannel.choices, distinct=False, label=_("来源渠道")
     )
-    lifecycle = django_filters.MultipleChoiceFilter(choices=Lifecycle.choices, label=_("生命周期"))
-    loyalty = django_filters.MultipleChoiceFilter(choices=Loyalty.choices, label=_("忠诚度"))
-    activity = django_filters.MultipleChoiceFilter(choices=Activity.choices, label=_("活跃度"))
-    value_tier = django_filters.MultipleChoiceFilter(choices=ValueTier.choices, label=_("价值等级"))
+    customer_type = django_filters.MultipleChoiceFilter(
+        choices=CustomerType.choices, distinct=False, label=_("客户类型")
+    )
+    house_condition = django_filters.MultipleChoiceFilter(
+        choices=HouseCondition.choices, distinct=False, label=_("房屋状况")
+    )
+    budget_tier = django_filters.MultipleChoiceFilter(
+        choices=BudgetTier.choices, distinct=False, label=_("预算档位")
+    )
+    intent = django_filters.MultipleChoiceFilter(choices=Intent.choices, distinct=False, label=_("意向"))
+    follow_up_status = django_filters.MultipleChoiceFilter(
+        choices=FollowUpStatus.choices, distinct=False, label=_("跟进状态")
+    )
+    lifecycle = django_filters.MultipleChoiceFilter(
+        choices=Lifecycle.choices, distinct=False, label=_("生命周期")
+    )
+    loyalty = django_filters.MultipleChoiceFilter(choices=Loyalty.choices, distinct=False, label=_("忠诚度"))
+    activity = django_filters.MultipleChoiceFilter(
+        choices=Activity.choices, distinct=False, label=_("活跃度")
+    )
+    value_tier = django_filters.MultipleChoiceFilter(
+        choices=ValueTier.choices, distinct=False, label=_("价值等级")
+    )
     cooking_frequency = django_filters.MultipleChoiceFilter(
-        choices=CookingFrequency.choices, label=_("做饭频率")
+        choices=CookingFrequency.choices, distinct=False, label=_("做饭频率")
     )
     style = django_filters.MultipleChoiceFilter(
-        choices=Style.choices, method="filter_style", label=_("风格偏好")
+        choices=Style.choices, distinct=False, method="filter_style", label=_("风格偏好")
     )
     need = django_filters.MultipleChoiceFilter(
-        choices=FunctionalNeed.choices, method="filter_need", label=_("功能需求")
+        choices=FunctionalNeed.choices, distinct=False, method="filter_need", label=_("功能需求")
     )
     tag = django_filters.CharFilter(method="filter_tag", label=_("标签"))
     is_local = django_filters.BooleanFilter(label=_("本地客户"))
