@@ -228,3 +228,28 @@ def test_next_follow_up_reminded_exactly_once(tenant_a, people):
         note = Notification.objects.get(dedupe_key=f"follow-up-due:{follow_up.pk}")
         assert note.recipient == people["sales"] and note.kind == "follow_up_due"
         assert FollowUpReminder.objects.count() == 1
+
+
+def test_beat_schedule_has_minutely_scan_and_nightly_recompute():
+    from crm.celery import app
+
+    schedule = app.conf.beat_schedule
+    assert schedule["customers-minutely-scan"]["task"] == "customers.scan_all_tenants"
+    assert schedule["customers-minutely-scan"]["schedule"] == 60.0
+    assert schedule["customers-nightly-recompute"]["task"] == "customers.recompute_all_tenants"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nightly_recompute_runs_on_a_real_worker(tenant_a):
+    with tenant_context(tenant_a):
+        customer = services.customer_create(tenant=tenant_a, name="甲", phone="13800000001")
+        Customer.objects.filter(pk=customer.pk).update(
+            created_at=timezone.now() - datetime.timedelta(days=60)
+        )
+    from customers.tasks import recompute_tenant
+
+    with real_worker():
+        assert recompute_tenant.delay(tenant_id=tenant_a.pk).get(timeout=30) == 1
+    with tenant_context(tenant_a):
+        customer.refresh_from_db()
+    assert customer.activity == "silent" and customer.follow_up_status == "first_contact"
