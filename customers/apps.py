@@ -37,3 +37,6 @@ class CustomersConfig(AppConfig):
             }
         )
         extensions.register_customer_timeline(selectors.follow_up_timeline)
+        from customers.dashboard import dashboard_widget
+
+        extensions.register_dashboard_widget(dashboard_widget)

@@ -38,3 +38,6 @@ class ProjectsConfig(AppConfig):
         )
         extensions.register_customer_timeline(customer_extensions.timeline)
         extensions.register_customer_panel(customer_extensions.panel)
+        from projects.dashboard import dashboard_widget
+
+        extensions.register_dashboard_widget(dashboard_widget)
