@@ -41,6 +41,7 @@ class ProjectFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Project
+        skip_postgeneration_save = True  # the completion acceptance points at the project; nothing to re-save
 
     customer = factory.SubFactory(CustomerFactory, tenant=factory.SelfAttribute("..tenant"))
     name = factory.Sequence(lambda n: f"阳光花园 {n} 栋")
