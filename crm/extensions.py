@@ -9,6 +9,8 @@
   rendered HTML (use ``render_to_string``) shown on the customer detail page.
 - A **dashboard widget** ``fn(*, request, tenant) -> Panel | None`` shown on the managers'
   dashboard (看板); each app contributes its own figures.
+- A **home widget** ``fn(*, request, tenant) -> Panel | None``: the signed-in user's own work on
+  the workbench (我的待办: leads waiting for me, follow-ups due today, my overdue projects …).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ PanelProvider = Callable[..., Panel | None]
 _timeline_providers: list[TimelineProvider] = []
 _panel_providers: list[PanelProvider] = []
 _dashboard_widgets: list[Callable[..., Panel | None]] = []
+_home_widgets: list[Callable[..., Panel | None]] = []
 
 
 def register_customer_timeline(provider: TimelineProvider) -> None:
@@ -76,4 +79,14 @@ def register_dashboard_widget(provider: Callable[..., Panel | None]) -> None:
 
 def dashboard_widgets(*, request, tenant) -> list[Panel]:
     panels = [provider(request=request, tenant=tenant) for provider in _dashboard_widgets]
+    return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
+
+
+def register_home_widget(provider: Callable[..., Panel | None]) -> None:
+    if provider not in _home_widgets:
+        _home_widgets.append(provider)
+
+
+def home_widgets(*, request, tenant) -> list[Panel]:
+    panels = [provider(request=request, tenant=tenant) for provider in _home_widgets]
     return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)

@@ -11,11 +11,11 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from crm import selectors, services
-from crm.extensions import dashboard_widgets
+from crm.extensions import dashboard_widgets, home_widgets
 from crm.forms import ApiTokenForm, LoginForm
 from crm.models import ApiToken
 from crm.permissions import RoleRequiredMixin
-from crm.tenancy import require_tenant
+from crm.tenancy import current_tenant, require_tenant
 
 
 class CrmLoginView(auth_views.LoginView):
@@ -28,9 +28,15 @@ class CrmLogoutView(auth_views.LogoutView):
 
 
 class HomeView(LoginRequiredMixin, TemplateView):
-    """Landing page after login; apps' dashboards plug in here."""
+    """Workbench after login: the user's own to-dos, contributed by each app (crm.extensions)."""
 
     template_name = "crm/home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        tenant = current_tenant()
+        context["widgets"] = home_widgets(request=self.request, tenant=tenant) if tenant else []
+        return context
 
 
 class DashboardView(RoleRequiredMixin, TemplateView):

@@ -37,6 +37,7 @@ class CustomersConfig(AppConfig):
             }
         )
         extensions.register_customer_timeline(selectors.follow_up_timeline)
-        from customers.dashboard import dashboard_widget
+        from customers.dashboard import dashboard_widget, home_widget
 
         extensions.register_dashboard_widget(dashboard_widget)
+        extensions.register_home_widget(home_widget)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from crm.extensions import Panel
 from crm.permissions import has_permission
 from customers import selectors
-from customers.models import Lead, LeadStatus
+from customers.models import FollowUp, Lead, LeadStatus
 
 
 def dashboard_widget(*, request, tenant) -> Panel | None:
@@ -30,3 +31,28 @@ def dashboard_widget(*, request, tenant) -> Panel | None:
     }
     html = render_to_string("customers/_dashboard.html", context, request=request)
     return Panel(title="线索与首次响应（近 30 天）", html=html, order=10)
+
+
+def home_widget(*, request, tenant) -> Panel | None:
+    """我的待办 for sales: my leads waiting for a first response and my follow-ups due today."""
+    user = getattr(request, "user", None)
+    if not has_permission(user, "customers.follow_up"):
+        return None
+    now = timezone.now()
+    end_of_today = timezone.localtime(now).replace(hour=23, minute=59, second=59)
+    leads = list(selectors.leads_for_inbox(tenant=tenant, user=user, mine=True)[:8])
+    later_touch = FollowUp.objects.filter(
+        customer_id=OuterRef("customer_id"), occurred_at__gt=OuterRef("occurred_at")
+    )
+    due_follow_ups = list(
+        FollowUp.objects.filter(author=user, next_follow_up_at__lte=end_of_today)
+        .exclude(Exists(later_touch))
+        .select_related("customer")
+        .order_by("next_follow_up_at")[:8]
+    )
+    if not leads and not due_follow_ups:
+        return None
+    html = render_to_string(
+        "customers/_home.html", {"leads": leads, "follow_ups": due_follow_ups, "now": now}, request=request
+    )
+    return Panel(title="我的待办：线索与跟进", html=html, order=10)

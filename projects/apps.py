@@ -38,6 +38,7 @@ class ProjectsConfig(AppConfig):
         )
         extensions.register_customer_timeline(customer_extensions.timeline)
         extensions.register_customer_panel(customer_extensions.panel)
-        from projects.dashboard import dashboard_widget
+        from projects.dashboard import dashboard_widget, home_widget
 
         extensions.register_dashboard_widget(dashboard_widget)
+        extensions.register_home_widget(home_widget)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.template.loader import render_to_string
 
 from crm.extensions import Panel
 from crm.permissions import has_permission
 from projects import selectors
-from projects.models import ChangeOrder, ChangeOrderStatus, Project, Rectification
+from projects.models import ChangeOrder, ChangeOrderStatus, Project, Rectification, Stage
 
 
 def dashboard_widget(*, request, tenant) -> Panel | None:
@@ -26,3 +26,29 @@ def dashboard_widget(*, request, tenant) -> Panel | None:
     }
     html = render_to_string("projects/_dashboard.html", context, request=request)
     return Panel(title="装修项目", html=html, order=20)
+
+
+def home_widget(*, request, tenant) -> Panel | None:
+    """我的项目 for designers, project managers and supervisors, overdue stages first."""
+    user = getattr(request, "user", None)
+    if not has_permission(user, "projects.view") or user is None:
+        return None
+    mine = list(
+        Project.objects.filter(Q(project_manager=user) | Q(designer=user) | Q(supervisor=user))
+        .filter(cancelled_at__isnull=True)
+        .exclude(stage=Stage.HANDOVER)
+        .select_related("customer")
+        .order_by("stage_entered_at")[:50]
+    )
+    if not mine:
+        return None
+    settings = selectors.stage_settings(tenant=tenant)
+    names = {info.key: info.name for info in settings}
+    for project in mine:
+        project.overdue = selectors.is_overdue(project, settings)
+        project.stage_name = names.get(project.stage, project.stage)
+    mine.sort(key=lambda project: not project.overdue)
+    html = render_to_string(
+        "projects/_home.html", {"projects": mine[:10], "total": len(mine)}, request=request
+    )
+    return Panel(title="我的项目", html=html, order=20)

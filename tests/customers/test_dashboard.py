@@ -39,3 +39,41 @@ def test_dashboard_shows_waiting_and_overdue_leads_of_own_tenant(
     assert "线索与首次响应" in page
     assert "其中已超时 3" in page  # tenant B's five overdue leads are not counted
     assert "抖音" in page
+
+
+def test_workbench_lists_my_waiting_leads_and_due_follow_ups_only(tenant_a, make_staff, session_client):
+    from customers.models import FollowUp
+
+    me = make_staff(tenant_a, Role.SALES)
+    colleague = make_staff(tenant_a, Role.SALES)
+    with tenant_context(tenant_a):
+        mine = services.lead_create(
+            tenant=tenant_a,
+            name="我的客户",
+            phone="13800138001",
+            source_channel="wechat",
+        )
+        theirs = services.lead_create(
+            tenant=tenant_a,
+            name="同事客户",
+            phone="13800138002",
+            source_channel="wechat",
+        )
+        mine.assignee, theirs.assignee = me, colleague
+        mine.save(update_fields=["assignee"])
+        theirs.save(update_fields=["assignee"])
+        FollowUp.objects.create(
+            tenant=tenant_a,
+            customer=theirs.customer,
+            author=me,
+            kind="call",
+            content="约量房",
+            occurred_at=timezone.now() - datetime.timedelta(days=1),
+            next_follow_up_at=timezone.now(),
+        )
+    page = session_client(me).get("/").content.decode()
+    assert "我的待办" in page
+    assert "我的客户" in page  # my waiting lead
+    assert "约量房" in page  # my follow-up due today (on a colleague's lead)
+    other = session_client(colleague).get("/").content.decode()
+    assert "约量房" not in other
