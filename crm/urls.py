@@ -1,13 +1,12 @@
 """URL composition root: browser pages, /api/v1/ (every app's api_urls), schema and docs."""
 
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from crm import views
 from crm.api.exceptions import api_not_found
+from crm.media import serve_media
 
 API_V1_MODULES = [
     "crm.api.routers",
@@ -33,12 +32,10 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     path("aftercare/", include("aftercare.urls")),
     path("referrals/", include("referrals.urls")),
+    path("media/<path:path>", serve_media, name="media"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/", api_not_found),
 ]
-
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
