@@ -125,3 +125,11 @@ def test_dashboard_renders_registered_widgets_for_managers_only(client, tenant_a
         assert client.get("/dashboard/").status_code == 403
     finally:
         extensions._dashboard_widgets.remove(widget)
+
+
+def test_widget_titles_follow_the_language_switch(client, tenant_a, manager_a):
+    client.force_login(manager_a)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    page = client.get("/dashboard/").content.decode()
+    assert "Leads and first response (last 30 days)" in page
+    assert "线索与首次响应" not in page
