@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable
 
 import openpyxl
@@ -115,6 +116,8 @@ def _row_to_data(row: dict) -> dict:
             try:
                 number = float(row[field].replace(",", ""))
             except ValueError:
+                raise ValidationError({field: f"{label}必须是数字。"})
+            if not math.isfinite(number):  # "nan"/"inf" parse as floats but are no amount
                 raise ValidationError({field: f"{label}必须是数字。"})
             data[field] = int(number) if field == "budget_amount" else round(number, 1)
     return data

@@ -720,11 +720,26 @@ def customer_claim_from_pool(*, tenant: Tenant, customer: Customer, user: User) 
             )
     except IntegrityError:
         raise ValidationError({"customer": "该客户已被领取，或不在公海中。"})
-    locked.in_pool = False
-    locked.owner = user
-    locked.pool_reason = ""
+    _take_from_pool(tenant=tenant, customer=locked, user=user, claim=claim)
     locked.save(update_fields=["in_pool", "owner", "pool_reason", "updated_at"])
-    Lead.objects.filter(customer=locked, status=LeadStatus.POOLED, first_responded_at__isnull=True).update(
+    return claim
+
+
+def _take_from_pool(
+    *, tenant: Tenant, customer: Customer, user: User, claim: PoolClaim | None = None
+) -> PoolClaim:
+    """Record the claim (once per pooling) and hand the customer and its pooled leads to ``user``.
+
+    The caller holds the customer row lock and saves ``customer``.
+    """
+    if claim is None:
+        claim = PoolClaim.objects.create(
+            tenant=tenant, customer=customer, claimed_by=user, pooled_at=customer.pooled_at
+        )
+    customer.in_pool = False
+    customer.owner = user
+    customer.pool_reason = ""
+    Lead.objects.filter(customer=customer, status=LeadStatus.POOLED, first_responded_at__isnull=True).update(
         assignee=user
     )
     return claim
@@ -805,8 +820,7 @@ def follow_up_create(
     elif customer.next_follow_up_at and customer.next_follow_up_at <= occurred_at:
         customer.next_follow_up_at = None
     if customer.in_pool and author is not None and author.has_role(Role.SALES):
-        customer.in_pool = False
-        customer.owner = author
+        _take_from_pool(tenant=tenant, customer=customer, user=author)  # a recorded claim
     customer_recompute(tenant=tenant, customer=customer, save=False)
     customer.save()
     return follow_up

@@ -128,3 +128,17 @@ def test_api_export(tenant_a, manager_a, api_as):
     assert client.get("/api/v1/customers/export/?file_format=pdf").status_code == 400
     with tenant_context(tenant_a):
         assert CustomerAuditLog.objects.filter(action=AuditAction.EXPORT_LIST).count() == 2
+
+
+def test_import_with_non_finite_numbers_reports_the_row(tenant_a, manager_a, session_client):
+    upload = _csv(
+        [HEADER, ["甲", "13811110001", "官网", "", "nan", ""], ["乙", "13811110002", "官网", "", "inf", ""]]
+    )
+    response = session_client(manager_a).post(reverse("customers:import"), {"file": upload})
+    assert response.status_code == 400
+    assert {(e["row"], e["field"]) for e in response.context["errors"]} == {
+        (2, "budget_amount"),
+        (3, "budget_amount"),
+    }
+    with tenant_context(tenant_a):
+        assert not Customer.objects.exists()

@@ -253,3 +253,20 @@ def test_nightly_recompute_runs_on_a_real_worker(tenant_a):
     with tenant_context(tenant_a):
         customer.refresh_from_db()
     assert customer.activity == "silent" and customer.follow_up_status == "first_contact"
+
+
+def test_sales_follow_up_on_pooled_customer_is_a_recorded_claim(tenant_a, people):
+    """Taking a pooled customer by logging a touch is a claim like any other: recorded, once."""
+    with tenant_context(tenant_a):
+        lead = _overdue_lead(tenant_a, people["sales"], minutes=200)
+        assert services.lead_pool_scan(tenant=tenant_a) == 1
+        customer = Customer.objects.get(pk=lead.customer_id)
+        services.follow_up_create(
+            tenant=tenant_a, customer=customer, author=people["sales2"], kind="call", content="公海客户回访"
+        )
+        customer.refresh_from_db()
+        assert customer.owner == people["sales2"] and not customer.in_pool and customer.pool_reason == ""
+        claim = PoolClaim.objects.get()
+        assert claim.customer == customer and claim.claimed_by == people["sales2"]
+        with pytest.raises(Exception, match="已被领取"):
+            services.customer_claim_from_pool(tenant=tenant_a, customer=customer, user=people["sales"])
