@@ -192,6 +192,9 @@ def project_handover(
         return project
     if project.cancelled_at is not None:
         raise ValidationError({"stage": "合同已取消，不能交付。"})
+    if project.stage not in (Stage.COMPLETION_ACCEPTANCE, Stage.HANDOVER):
+        # the direct /handover/ action must not jump over stages (e.g. after a move back for rework)
+        raise ValidationError({"stage": "项目须处于「竣工验收」阶段才能交付。"})
     if not acceptance_passed(project=project, kind=AcceptanceKind.COMPLETION):
         raise ValidationError({"stage": "竣工验收尚未通过，不能交付。"})
     project.handed_over_on = handed_over_on

@@ -391,3 +391,20 @@ def test_project_create_writes_first_history_row(in_a, people):
     assert project.stage == Stage.CONSULTATION
     assert StageHistory.objects.get(project=project).to_stage == Stage.CONSULTATION
     assert Project.objects.count() == 1
+
+
+def test_handover_refused_outside_completion_stage_despite_old_pass(in_a, people):
+    """A pass recorded earlier must not let handover jump over stages after a move back for rework."""
+    project = ProjectFactory(tenant=in_a, ready_for_handover=True)
+    project = services.project_move_stage(
+        tenant=in_a, project=project, to_stage=Stage.PAINTING, moved_by=people["manager"], reason="墙面返工"
+    )
+    with pytest.raises(ValidationError) as error:
+        services.project_handover(
+            tenant=in_a, project=project, handed_over_by=people["pm"], handed_over_on=timezone.localdate()
+        )
+    assert "stage" in error.value.message_dict
+    project.refresh_from_db()
+    assert project.stage == Stage.PAINTING
+    assert project.handed_over_on is None
+    assert not StageHistory.objects.filter(project=project, to_stage=Stage.HANDOVER).exists()
