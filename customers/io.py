@@ -11,6 +11,7 @@ import openpyxl
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from openpyxl.cell import WriteOnlyCell
 
 from crm.models import Tenant, User
 from customers import services
@@ -192,12 +193,30 @@ def export_table(customers: Iterable[Customer]) -> tuple[list[str], list[list]]:
     return headers, rows
 
 
+# Text starting with these is run as a formula by Excel/WPS; customer names come from public forms.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_formula_like(value) -> bool:
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+
+
 def render_csv(headers: list[str], rows: list[list]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(headers)
-    writer.writerows(rows)
+    writer.writerows([[f"'{value}" if _is_formula_like(value) else value for value in row] for row in rows])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _xlsx_cell(sheet, value):
+    if hasattr(value, "as_tuple"):
+        return float(value)
+    if _is_formula_like(value):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # openpyxl would store "=…" as a formula
+        return cell
+    return value
 
 
 def render_xlsx(headers: list[str], rows: list[list]) -> bytes:
@@ -205,7 +224,7 @@ def render_xlsx(headers: list[str], rows: list[list]) -> bytes:
     sheet = workbook.create_sheet("客户")
     sheet.append(headers)
     for row in rows:
-        sheet.append([float(value) if hasattr(value, "as_tuple") else value for value in row])
+        sheet.append([_xlsx_cell(sheet, value) for value in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -142,3 +142,22 @@ def test_import_with_non_finite_numbers_reports_the_row(tenant_a, manager_a, ses
     }
     with tenant_context(tenant_a):
         assert not Customer.objects.exists()
+
+
+def test_export_does_not_turn_public_input_into_spreadsheet_formulas(tenant_a, manager_a, session_client):
+    """Names arrive from the public intake endpoint; Excel must show them as text, never run them."""
+    payload = '=HYPERLINK("http://evil.example","点我")'
+    with tenant_context(tenant_a):
+        CustomerFactory(tenant=tenant_a, name=payload, community="+1+2", tags=["@SUM(1)"])
+    client = session_client(manager_a)
+    response = client.get(reverse("customers:export"), {"format": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    headers = [cell.value for cell in sheet[1]]
+    row = dict(zip(headers, sheet[2], strict=True))
+    assert row["姓名"].data_type == "s" and row["姓名"].value == payload
+    assert row["小区"].data_type == "s" and row["小区"].value == "+1+2"
+    assert row["标签"].data_type == "s"
+    response = client.get(reverse("customers:export"), {"format": "csv"})
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    values = dict(zip(rows[0], rows[1], strict=True))
+    assert values["姓名"] == "'" + payload and values["小区"] == "'+1+2" and values["标签"] == "'@SUM(1)"
