@@ -242,6 +242,7 @@ INSERT INTO aftercare_reminderdispatch (tenant_id, plan_id, offset_days, kind, d
 SELECT p.tenant_id, p.id, %(offset)s, %(kind)s, now(), NULL, false
 FROM aftercare_maintenanceplan p
 WHERE p.tenant_id = %(tenant)s AND p.status = 'scheduled' AND p.due_on BETWEEN %(low)s AND %(high)s
+  AND (%(kind)s <> 'escalation' OR p.escalated_at IS NULL)
 ON CONFLICT (tenant_id, plan_id, offset_days) DO NOTHING
 RETURNING id
 """
@@ -264,6 +265,8 @@ def _reminder_windows(
 
 
 def _decide(*, tenant: Tenant, offset: int, kind: str, low: datetime.date, high: datetime.date) -> list[int]:
+    """Insert the dispatch rows; an escalation skips plans already escalated (once per plan, even
+    after the tenant changes the escalation delay and so the offset in the unique key)."""
     if connection.vendor != "postgresql":
         return _decide_portable(tenant=tenant, offset=offset, kind=kind, low=low, high=high)
     with connection.cursor() as cursor:
@@ -277,6 +280,8 @@ def _decide_portable(*, tenant: Tenant, offset: int, kind: str, low, high) -> li
     """SQLite demo path: same unique constraint, row by row."""
     ids = []
     plans = MaintenancePlan.objects.filter(status=PlanStatus.SCHEDULED, due_on__range=(low, high))
+    if kind == DispatchKind.ESCALATION:
+        plans = plans.filter(escalated_at=None)  # once per plan, even if the delay setting changed
     for plan_id in plans.values_list("id", flat=True):
         try:
             with transaction.atomic():

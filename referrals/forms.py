@@ -32,7 +32,7 @@ class RedemptionForm(forms.Form):
     project = forms.ModelChoiceField(
         label=_("关联项目（可选）"), queryset=Project.objects.none(), required=False
     )
-    client_key = forms.CharField(widget=forms.HiddenInput, required=False)
+    client_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=60)
 
     def __init__(self, *args, customer_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,7 +49,7 @@ class RedemptionForm(forms.Form):
 class AdjustmentForm(forms.Form):
     amount_yuan = YuanField(label=_("调整金额（元，负数为扣减）"))
     reason = forms.CharField(label=_("原因"), max_length=200)
-    client_key = forms.CharField(widget=forms.HiddenInput, required=False)
+    client_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=60)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -132,6 +132,23 @@ def test_escalates_to_managers_once_at_30_days_overdue(tenant_a, make_staff):
         assert MaintenancePlan.objects.get(pk=overdue_30.pk).escalated_at is not None
 
 
+@pytest.mark.django_db
+def test_changing_the_escalation_delay_does_not_escalate_a_plan_twice(tenant_a, make_staff):
+    """The escalation is once per plan, not once per (plan, delay setting)."""
+    make_staff(tenant_a, Role.MANAGER)
+    overdue = _plan_due_in(tenant_a, -30)
+    _decide_and_send(tenant_a)
+    with tenant_context(tenant_a):
+        services.aftercare_settings_update(
+            tenant=tenant_a, reminder_offsets_days=[30, 7], escalation_days_overdue=20, warranty_years={}
+        )
+        first_escalated_at = MaintenancePlan.objects.get(pk=overdue.pk).escalated_at
+    _decide_and_send(tenant_a, today=TODAY + datetime.timedelta(days=1))
+    with tenant_context(tenant_a):
+        assert ReminderDispatch.objects.filter(kind=DispatchKind.ESCALATION, plan=overdue).count() == 1
+        assert MaintenancePlan.objects.get(pk=overdue.pk).escalated_at == first_escalated_at
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_scans_decide_and_send_each_reminder_once(tenant_a):
     plans = [_plan_due_in(tenant_a, 30) for _ in range(15)] + [_plan_due_in(tenant_a, 7) for _ in range(15)]

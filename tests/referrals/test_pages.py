@@ -145,3 +145,25 @@ def test_other_tenants_account_page_is_404(tenant_a, tenant_b, session_client, s
     with tenant_context(tenant_b):
         account_b = funded_account(tenant_b, 1_000)
     assert session_client(sales_a).get(reverse("referrals:account", args=[account_b.pk])).status_code == 404
+
+
+def test_redemption_and_adjust_forms_refuse_an_overlong_client_key(
+    tenant_a, session_client, make_staff, manager_a
+):
+    """A tampered hidden client_key longer than the idempotency key column is a form error, not a 500."""
+    sales = make_staff(tenant_a, Role.SALES)
+    with tenant_context(tenant_a):
+        account = funded_account(tenant_a, 50_000)
+    long_key = "k" * 200
+    redeem = session_client(sales).post(
+        reverse("referrals:redeem", args=[account.pk]),
+        {"amount_yuan": "10", "target": "appliances", "description": "冰箱", "client_key": long_key},
+    )
+    assert redeem.status_code == 400
+    adjust = session_client(manager_a).post(
+        reverse("referrals:adjust", args=[account.pk]),
+        {"amount_yuan": "10", "reason": "活动补贴", "client_key": long_key},
+    )
+    assert adjust.status_code == 400
+    with tenant_context(tenant_a):
+        assert ReferralAccount.objects.get(pk=account.pk).balance_fen == 50_000
