@@ -164,6 +164,8 @@ class CustomerSettingsForm(forms.ModelForm):
         if low is not None and high is not None and low > high:
             self.add_error("budget_high_from", _("高预算下限不能低于低预算上限。"))
         start, end = cleaned.get("business_hours_start"), cleaned.get("business_hours_end")
-        if start and end and end < start:
+        days = cleaned.get("business_days") or []
+        # Equal times mean "always open", which only makes sense with every day (or none) ticked.
+        if start and end and (end < start or (end == start and 0 < len(set(days)) < 7)):
             self.add_error("business_hours_end", _("营业结束时间必须晚于开始时间。"))
         return cleaned

@@ -329,3 +329,27 @@ def test_audit_log_page_lists_reveals_for_managers(tenant_a, manager_a, sales_a,
     assert session_client(sales_a).get(reverse("customers:audit-log")).status_code == 403
     page = session_client(manager_a).get(reverse("customers:audit-log")).content.decode()
     assert "被查看的客户" in page and "查看完整手机号" in page and str(designer) in page
+
+
+def test_settings_reject_empty_business_day(tenant_a, manager_a, session_client):
+    """Opening == closing means "always open" only with every day; with some days it is a 0-minute
+    window that pushes every SLA to the next morning, so the form refuses it."""
+    form = {
+        "business_hours_start": "09:00",
+        "business_hours_end": "09:00",
+        "business_days": ["0", "1", "2", "3", "4"],
+        "pool_after_minutes": "120",
+        "pool_after_idle_days": "30",
+        "silent_after_days": "30",
+        "budget_low_below": "100000",
+        "budget_high_from": "300000",
+        "value_high_from": "500000",
+    }
+    bad = session_client(manager_a).post(reverse("customers:settings"), form)
+    assert bad.status_code == 400 and "营业结束时间必须晚于开始时间" in bad.content.decode()
+    with tenant_context(tenant_a):
+        assert services.customer_settings_for(tenant=tenant_a).business_days != [0, 1, 2, 3, 4]
+    ok = session_client(manager_a).post(
+        reverse("customers:settings"), {**form, "business_days": [str(d) for d in range(7)]}
+    )
+    assert ok.status_code == 302
