@@ -575,6 +575,8 @@ def referral_adjust(
     account = _lock_account(account.pk)
     key = f"adjustment:account:{account.pk}:{client_key or uuid.uuid4().hex}"
     if client_key and (previous := _entry_exists(key)) is not None:
+        if previous.amount_fen != amount_fen:
+            raise ValidationError({"client_key": "该请求编号已用于另一笔金额不同的调整。"})
         return previous
     if account.balance_fen + amount_fen < 0:
         raise ValidationError(

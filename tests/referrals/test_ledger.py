@@ -285,3 +285,39 @@ def test_nightly_reconcile_task_notifies_managers_of_a_mismatch_once(tenant_a, m
         notification = Notification.objects.get()  # once per day, however often it runs
         assert notification.recipient_id == manager_a.pk and "对账异常" in notification.title
     assert "referrals.reconcile_all_tenants" in reconcile_all_tenants.name
+
+
+def test_adjustment_retry_with_a_reused_client_key_and_another_amount_is_refused(tenant_a, manager_a):
+    """A reused request key must not report a different adjustment as done (as redemption already does)."""
+    with tenant_context(tenant_a):
+        account = funded_account(tenant_a, 10_000)
+        first = services.referral_adjust(
+            tenant=tenant_a,
+            account=account,
+            amount_fen=500,
+            reason="补发",
+            adjusted_by=manager_a,
+            client_key="a1",
+        )
+        again = services.referral_adjust(
+            tenant=tenant_a,
+            account=account,
+            amount_fen=500,
+            reason="补发",
+            adjusted_by=manager_a,
+            client_key="a1",
+        )
+        assert again.pk == first.pk
+        with pytest.raises(ValidationError) as error:
+            services.referral_adjust(
+                tenant=tenant_a,
+                account=account,
+                amount_fen=-2_000,
+                reason="扣回",
+                adjusted_by=manager_a,
+                client_key="a1",
+            )
+        assert "client_key" in error.value.message_dict
+        account.refresh_from_db()
+        assert account.balance_fen == 10_500
+        assert LedgerEntry.objects.filter(kind=EntryKind.ADJUSTMENT, amount_fen__lt=0).count() == 0
