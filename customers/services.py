@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -695,6 +695,9 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
                 )
                 .exclude(intent__in=[Intent.SIGNED, Intent.LOST])
                 .filter(Q(last_touch_at__lt=cutoff) | Q(last_touch_at__isnull=True, created_at__lt=cutoff))
+                # A claim or a new inquiry restarts the idle period (else the next scan undoes it).
+                .exclude(Exists(PoolClaim.objects.filter(customer=OuterRef("pk"), claimed_at__gte=cutoff)))
+                .exclude(Exists(Lead.objects.filter(customer=OuterRef("pk"), received_at__gte=cutoff)))
                 .update(
                     in_pool=True,
                     owner=None,

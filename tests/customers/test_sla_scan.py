@@ -270,3 +270,24 @@ def test_sales_follow_up_on_pooled_customer_is_a_recorded_claim(tenant_a, people
         assert claim.customer == customer and claim.claimed_by == people["sales2"]
         with pytest.raises(Exception, match="已被领取"):
             services.customer_claim_from_pool(tenant=tenant_a, customer=customer, user=people["sales"])
+
+
+def test_idle_clock_restarts_on_claim_and_on_new_inquiry(tenant_a, people):
+    """A claim (or a new inquiry) gives the owner a fresh idle period; the next scan must not
+    snatch the customer straight back into the pool."""
+    with tenant_context(tenant_a):
+        long_ago = timezone.now() - datetime.timedelta(days=40)
+        claimed = CustomerFactory(tenant=tenant_a, owner=people["sales"])
+        asked = CustomerFactory(tenant=tenant_a, owner=people["sales"])
+        Customer.objects.filter(pk__in=[claimed.pk, asked.pk]).update(created_at=long_ago)
+        assert services.lead_pool_scan(tenant=tenant_a) == 2
+        claimed.refresh_from_db()
+        services.customer_claim_from_pool(tenant=tenant_a, customer=claimed, user=people["sales2"])
+        services.lead_create(tenant=tenant_a, name="老客户", phone=asked.phone, source_channel="website")
+        asked.refresh_from_db()
+        assert not asked.in_pool and asked.owner is not None
+        assert services.lead_pool_scan(tenant=tenant_a) == 0
+        claimed.refresh_from_db()
+        asked.refresh_from_db()
+        assert claimed.owner == people["sales2"] and not claimed.in_pool
+        assert not asked.in_pool and asked.owner is not None
