@@ -6,7 +6,7 @@ import datetime
 import hashlib
 import io
 import secrets
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
@@ -174,8 +174,16 @@ def contract_cancel(*, tenant: Tenant, project: Project, cancelled_by: User, rea
 
 
 def acceptance_passed(*, project: Project, kind: str) -> bool:
-    """The latest acceptance of this kind decides (a later failure withdraws an earlier pass)."""
-    latest = Acceptance.objects.filter(project=project, kind=kind).order_by("-created_at", "-id").first()
+    """The latest acceptance of this kind decides (a later failure withdraws an earlier pass).
+
+    Only acceptances recorded since the project last entered its current stage count: after a
+    move back for rework, the checkpoint must be passed again.
+    """
+    latest = (
+        Acceptance.objects.filter(project=project, kind=kind, created_at__gte=project.stage_entered_at)
+        .order_by("-created_at", "-id")
+        .first()
+    )
     return latest is not None and latest.passed
 
 
@@ -719,23 +727,32 @@ def _write_lines(change_order: ChangeOrder, lines: list[dict]) -> None:
         raise ValidationError({"lines": "变更单至少需要一个明细项。"})
     change_order.lines.all().delete()
     total = 0
-    for line in lines:
-        quantity = Decimal(str(line.get("quantity")))
-        if quantity <= 0:
+    for number, line in enumerate(lines, start=1):
+        try:
+            quantity = Decimal(str(line.get("quantity")))
+            unit_price = int(line["unit_price"])
+        except (InvalidOperation, KeyError, TypeError, ValueError):
+            raise ValidationError({"lines": f"第 {number} 行的数量或单价不是数字。"}) from None
+        if not quantity.is_finite() or quantity <= 0:
             raise ValidationError({"lines": "数量必须大于 0（减项请填写负单价）。"})
         if not (line.get("description") or "").strip():
             raise ValidationError({"lines": "请填写明细项名称。"})
-        amount = _line_amount(quantity, int(line["unit_price"]))
-        ChangeOrderLine.objects.create(
+        row = ChangeOrderLine(
             tenant_id=change_order.tenant_id,
             change_order=change_order,
             description=line["description"].strip(),
             quantity=quantity,
             unit=line.get("unit", ""),
-            unit_price=int(line["unit_price"]),
-            amount=amount,
+            unit_price=unit_price,
+            amount=_line_amount(quantity, unit_price),
         )
-        total += amount
+        try:
+            # the DB would round a 3rd decimal of the quantity (not the amount) or fail on lengths
+            row.full_clean(exclude=["tenant", "change_order"])
+        except ValidationError as error:
+            raise ValidationError({"lines": [f"第 {number} 行：{m}" for m in error.messages]}) from None
+        row.save()
+        total += row.amount
     change_order.amount_delta = total
 
 

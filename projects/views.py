@@ -639,6 +639,8 @@ class ProgressView(View):
 class ProgressChangeOrderView(ProgressView):
     """Approve/reject: step 1 sends an SMS code (``request``), step 2 checks it (``confirm``)."""
 
+    http_method_names = ["post"]  # the inherited page GET does not take the step kwargs
+
     def post(self, request, change_order_id: int, step: str):
         change_order = ChangeOrder.objects.filter(project=self.link.project, pk=change_order_id).first()
         if change_order is None:

@@ -229,3 +229,27 @@ def test_stage_settings_page_renames_and_rejects_bad_input(session_client, tenan
     response = client.post(reverse("projects:stage-settings"), data)
     assert response.status_code == 200 and "errorlist" in response.content.decode()
     assert session_client(people["pm"]).get(reverse("projects:stage-settings")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "吊顶|1.234|㎡|150",  # 3 decimals: the DB would round the quantity but not the amount
+        "吊顶|NaN|㎡|150",
+        "吊顶|Infinity|㎡|150",
+        "吊顶|1|这是一个超过十个字符的单位名称|150",
+        "吊顶" * 60 + "|1|㎡|150",
+        "吊顶|1|㎡|99999999999999999999999",
+    ],
+)
+def test_bad_change_order_line_is_a_form_error_not_a_crash(session_client, tenant_a, people, line):
+    with tenant_context(tenant_a):
+        project = ProjectFactory(tenant=tenant_a, signed=True)
+    client = session_client(people["manager"])
+    response = client.post(
+        reverse("projects:change-order-create", args=[project.pk]),
+        {"title": "吊顶变更", "reason": "客户要求", "lines": line},
+    )
+    assert response.status_code == 400
+    with tenant_context(tenant_a):
+        assert not project.change_orders.exists()

@@ -218,3 +218,11 @@ def test_material_report_must_be_pdf_or_image(in_a, people, project):
             file=SimpleUploadedFile("r.pdf", b"<html>", content_type="application/pdf"),
         )
     assert MaterialReport.objects.count() == 1 and Material.objects.count() == 1
+
+
+def test_get_on_change_order_step_is_405_not_a_crash(client, in_a, people, shared):
+    project, _, token = shared
+    co = ChangeOrderFactory(tenant=in_a, project=project, status="sent")
+    url = reverse("projects:progress-change-order", args=[token, co.pk, "request"])
+    assert client.get(url).status_code == 405
+    assert not SmsMessage.objects.exists()

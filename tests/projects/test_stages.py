@@ -408,3 +408,30 @@ def test_handover_refused_outside_completion_stage_despite_old_pass(in_a, people
     assert project.stage == Stage.PAINTING
     assert project.handed_over_on is None
     assert not StageHistory.objects.filter(project=project, to_stage=Stage.HANDOVER).exists()
+
+
+def test_old_completion_pass_does_not_survive_a_move_back_for_rework(in_a, people):
+    """Back to painting for rework, forward again: the completion acceptance has to be passed again."""
+    project = ProjectFactory(tenant=in_a, ready_for_handover=True)
+    manager = people["manager"]
+    project = services.project_move_stage(
+        tenant=in_a, project=project, to_stage=Stage.PAINTING, moved_by=manager, reason="墙面返工"
+    )
+    project = services.project_move_stage(
+        tenant=in_a, project=project, to_stage=Stage.INSTALLATION, moved_by=manager
+    )
+    project = services.project_move_stage(
+        tenant=in_a, project=project, to_stage=Stage.COMPLETION_ACCEPTANCE, moved_by=manager
+    )
+    with pytest.raises(ValidationError) as error:
+        services.project_handover(
+            tenant=in_a, project=project, handed_over_by=manager, handed_over_on=timezone.localdate()
+        )
+    assert "竣工验收" in str(error.value)
+    services.acceptance_record(
+        tenant=in_a, project=project, kind=AcceptanceKind.COMPLETION, passed=True, recorded_by=manager
+    )
+    project = services.project_handover(
+        tenant=in_a, project=project, handed_over_by=manager, handed_over_on=timezone.localdate()
+    )
+    assert project.stage == Stage.HANDOVER
