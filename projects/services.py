@@ -776,6 +776,7 @@ def change_order_create(
     project = _lock(project)
     if project.signed_on is None:
         raise ValidationError({"project": "项目尚未签约，不能创建变更单。"})
+    _refuse_if_cancelled(project)
     if not (title or "").strip():
         raise ValidationError({"title": "请填写变更标题。"})
     if not (reason or "").strip():
@@ -804,6 +805,12 @@ def change_order_create(
 
 def _lock_change_order(change_order: ChangeOrder) -> ChangeOrder:
     return ChangeOrder.objects.select_for_update(of=("self",)).get(pk=change_order.pk)
+
+
+def _refuse_if_cancelled(project: Project) -> None:
+    """A cancelled contract's budget is final: no new, sent or decided change orders."""
+    if project.cancelled_at is not None:
+        raise ValidationError({"status": "合同已取消，不能再处理变更单。"})
 
 
 @transaction.atomic
@@ -836,6 +843,7 @@ def change_order_send(*, tenant: Tenant, change_order: ChangeOrder, sent_by: Use
     change_order = _lock_change_order(change_order)
     if change_order.status != ChangeOrderStatus.DRAFT:
         raise ValidationError({"status": "只有草稿可以发送给客户确认。"})
+    _refuse_if_cancelled(_lock(change_order.project))
     change_order.status = ChangeOrderStatus.SENT
     change_order.sent_at = timezone.now()
     change_order.save(update_fields=["status", "sent_at"])
@@ -867,6 +875,7 @@ def change_order_decide(
         raise ValidationError({"status": f"变更单已{change_order.get_status_display()}，不能再次确认。"})
     if change_order.status != ChangeOrderStatus.SENT:
         raise ValidationError({"status": "变更单尚未发送给客户。"})
+    _refuse_if_cancelled(_lock(change_order.project))  # locked: a concurrent cancel waits or wins
     change_order.status = ChangeOrderStatus.APPROVED if approve else ChangeOrderStatus.REJECTED
     change_order.decided_at = timezone.now()
     change_order.decided_by = decided_by

@@ -233,3 +233,22 @@ def test_database_refuses_rewriting_a_decided_change_order(in_a, signed, people)
     ChangeOrder.objects.filter(pk=co.pk).update(decided_by=None)  # a deleted staff account may be nulled
     co.refresh_from_db()
     assert (co.status, co.amount_delta, co.lines.count()) == ("approved", -670, 3)
+
+
+def test_cancelled_contract_takes_no_change_orders_and_budget_stays(in_a, signed, people):
+    """After the contract is cancelled a pending order can't be approved (budget would still move)."""
+    co = _co(in_a, signed, people["pm"])
+    services.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
+    draft = _co(in_a, signed, people["pm"])
+    services.contract_cancel(tenant=in_a, project=signed, cancelled_by=people["manager"], reason="客户退单")
+    with pytest.raises(ValidationError):
+        services.change_order_decide(
+            tenant=in_a, change_order=co, approve=True, channel="staff_phone", decided_by=people["pm"]
+        )
+    with pytest.raises(ValidationError):
+        services.change_order_send(tenant=in_a, change_order=draft, sent_by=people["pm"])
+    with pytest.raises(ValidationError):
+        _co(in_a, signed, people["pm"])
+    co.refresh_from_db()
+    assert co.status == "sent"
+    assert services.project_budget(project=signed) == 200000
