@@ -142,7 +142,11 @@ def contract_sign(
     if stage_index(project.stage) < stage_index(Stage.CONTRACT_SIGNED):
         _record_stage(project=project, to_stage=Stage.CONTRACT_SIGNED, by=signed_by, reason="合同签订")
         fields += ["stage", "stage_entered_at"]
-    project.save(update_fields=fields)
+    try:
+        with transaction.atomic():  # a concurrent sign with the same number loses here, as a 400
+            project.save(update_fields=fields)
+    except IntegrityError:
+        raise ValidationError({"contract_number": f"合同编号 {contract_number} 已被使用。"})
     events.publish("contract_signed", tenant=tenant, project_id=project.pk, customer_id=project.customer_id)
     _apply_customer_facts(tenant=tenant, project=project, lifecycle="signed")
     return project

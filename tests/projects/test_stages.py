@@ -435,3 +435,48 @@ def test_old_completion_pass_does_not_survive_a_move_back_for_rework(in_a, peopl
         tenant=in_a, project=project, handed_over_by=manager, handed_over_on=timezone.localdate()
     )
     assert project.stage == Stage.HANDOVER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_signs_with_one_contract_number_give_one_contract_and_one_field_error(
+    tenant_a, make_staff
+):
+    import threading
+
+    from django.db import connection
+
+    from crm.models import Role
+    from crm.tenancy import tenant_context
+
+    sales = make_staff(tenant_a, Role.SALES)
+    with tenant_context(tenant_a):
+        projects = [ProjectFactory(tenant=tenant_a) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def sign(project):
+        try:
+            with tenant_context(tenant_a):
+                barrier.wait(timeout=10)
+                services.contract_sign(
+                    tenant=tenant_a,
+                    project=project,
+                    signed_by=sales,
+                    contract_number="HT-RACE",
+                    contract_amount=100,
+                    signed_on=timezone.localdate(),
+                )
+            outcomes.append("signed")
+        except ValidationError as error:
+            outcomes.append("field-error" if "contract_number" in error.message_dict else "other")
+        except Exception as error:  # an IntegrityError here would be a 500 for the user
+            outcomes.append(type(error).__name__)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sign, args=(project,)) for project in projects]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["field-error", "signed"]
