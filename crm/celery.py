@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from celery import Celery, Task
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings.local")
+
+logger = logging.getLogger("crm.celery")
 
 app = Celery("crm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -30,7 +33,11 @@ class TenantTask(Task):
         if tenant_id is None:
             raise TypeError(f"{self.name} must be called with tenant_id=")
         with no_tenant():
-            tenant = Tenant.objects.get(pk=tenant_id)
+            tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+            if tenant is None:
+                # The tenant was deleted or deactivated after the task was queued: nothing to do.
+                logger.warning("%s skipped: tenant %s is gone or inactive", self.name, tenant_id)
+                return None
             with tenant_context(tenant):
                 return super().__call__(*args, **kwargs)
 

@@ -44,3 +44,11 @@ def test_reliability_settings():
     assert app.conf.task_acks_late is True
     assert app.conf.task_reject_on_worker_lost is True
     assert "crm-health-check" in app.conf.beat_schedule
+
+
+@pytest.mark.django_db
+def test_tenant_task_for_a_deactivated_tenant_does_nothing(tenant_a):
+    tenant_a.is_active = False
+    tenant_a.save()
+    assert report_tenant.apply(kwargs={"tenant_id": tenant_a.id}).get() is None
+    assert report_tenant.apply(kwargs={"tenant_id": 987654}).get() is None
