@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import User
+from crm.selectors import staff_queryset
 from crm.tenancy import current_tenant
 from customers.models import (
     Activity,
@@ -32,7 +33,7 @@ def _staff(request) -> QuerySet[User]:
     tenant = current_tenant()
     if tenant is None:
         return User.objects.none()
-    return User.objects.filter(tenant=tenant, is_active=True).order_by("id")
+    return staff_queryset(tenant=tenant)
 
 
 def _json_list_contains(queryset: QuerySet, field: str, values: list[str]) -> QuerySet:
