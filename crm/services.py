@@ -11,7 +11,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import ApiToken, Role, Tenant, User, hash_token, normalise_token_scopes
+from crm.models import (
+    TOKEN_SCOPE_LABELS,
+    ApiToken,
+    Role,
+    Tenant,
+    User,
+    hash_token,
+    normalise_token_scopes,
+)
 from crm.permissions import permissions_of, require_permission, scopes_within, token_scopes_for
 
 
@@ -69,6 +77,10 @@ def staff_user_create(
     return user
 
 
+def _scope_names(scopes: list[str]) -> str:
+    return "、".join(str(TOKEN_SCOPE_LABELS.get(scope, scope)) for scope in scopes)
+
+
 def api_token_create(
     *,
     tenant: Tenant,
@@ -108,7 +120,7 @@ def api_token_create(
             {
                 "scopes": ValidationError(
                     _("该员工的角色没有这些权限：%(scopes)s"),
-                    params={"scopes": ", ".join(beyond_user)},
+                    params={"scopes": _scope_names(beyond_user)},
                     code="exceeds_user",
                 )
             }
@@ -120,7 +132,7 @@ def api_token_create(
                 {
                     "scopes": ValidationError(
                         _("超出当前令牌的权限范围：%(scopes)s"),
-                        params={"scopes": ", ".join(beyond_token)},
+                        params={"scopes": _scope_names(beyond_token)},
                         code="exceeds_token",
                     )
                 }
