@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import TemplateView
@@ -76,12 +76,25 @@ class ApiTokenListView(RoleRequiredMixin, View):
                 created_by=request.user,
                 name=form.cleaned_data["name"],
                 user=form.cleaned_data["user"],
+                scopes=form.cleaned_data["scopes"],
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            form.add_error(None, _form_errors(error))
             return self.get(request, form=form)
         messages.success(request, f"已创建令牌“{token.name}”。请立即复制，它只显示这一次。")
         return self.get(request, form=ApiTokenForm(tenant=tenant), created_plaintext=plaintext)
+
+
+def _form_errors(error: ValidationError) -> ValidationError:
+    """Service errors keyed ``scopes`` belong to the form as a whole (the scopes are per-module fields)."""
+    if not hasattr(error, "error_dict"):
+        return error
+    return ValidationError(
+        {
+            (NON_FIELD_ERRORS if field == "scopes" else field): errors
+            for field, errors in error.error_dict.items()
+        }
+    )
 
 
 class ApiTokenRevokeView(RoleRequiredMixin, View):

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from crm import events
 from crm.models import Role, Tenant, User
+from crm.principal import credential_for_audit
 from crm.selectors import staff_of_tenant
 from customers.models import (
     HUMAN_FOLLOW_UP_KINDS,
@@ -913,6 +914,7 @@ def segment_save(
 def audit_log(
     *, tenant: Tenant, actor: User | None, action: str, customer: Customer | None = None, **detail
 ) -> None:
+    detail = {**credential_for_audit(), **detail}  # which API token, if any, and its scopes
     CustomerAuditLog.objects.create(
         tenant=tenant, actor=actor, action=action, customer=customer, detail=detail
     )

@@ -49,7 +49,7 @@ def test_language_switch_to_english(client, manager_a):
 
 def test_token_page_creates_and_revokes(client, manager_a):
     client.force_login(manager_a)
-    response = client.post("/settings/tokens/", {"name": "抖音线索"})
+    response = client.post("/settings/tokens/", {"name": "抖音线索", "scope_customers": "write"})
     assert response.status_code == 200
     assert "crm_" in response.content.decode()
     with tenant_context(manager_a.tenant):
