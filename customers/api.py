@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpResponse
@@ -23,11 +22,11 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from crm.api.serializers import TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
+from crm.ratelimit import ClientRateThrottle, client_ident
 from crm.tenancy import current_tenant, platform_scope, tenant_context
 from customers import io as customer_io
 from customers import selectors, services
@@ -465,18 +464,17 @@ class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
 # --------------------------------------------------------------------------- public intake
 
 
-class IntakeThrottle(SimpleRateThrottle):
-    """Per intake key (or per client IP when no key is sent); rate from ``CUSTOMERS_INTAKE_RATE``."""
+class IntakeThrottle(ClientRateThrottle):
+    """Per client address (so varying the key doesn't help: wrong keys count too) and per key."""
 
-    scope = "intake"
+    scope = "intake_ip"
 
-    def get_rate(self):
-        return getattr(settings, "CUSTOMERS_INTAKE_RATE", "60/min")
-
-    def get_cache_key(self, request, view):
+    def buckets(self, request, view):
         key = IntakeView.key_from(request)
-        ident = services.hash_intake_key(key)[:24] if key else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        buckets = [("intake_ip", client_ident(request))]
+        if key:
+            buckets.append(("intake_key", services.hash_intake_key(key)))
+        return buckets
 
 
 class IntakeSerializer(serializers.Serializer):
