@@ -647,6 +647,15 @@ class ProgressChangeOrderView(ProgressView):
                     change_order=change_order,
                     decision=request.POST.get("decision", ""),
                 )
+            except services.CodeQuotaExceeded as error:
+                response = render(
+                    request,
+                    "projects/progress.html",
+                    self.context(co_error={change_order.pk: "；".join(error.messages)}),
+                    status=429,
+                )
+                response["Retry-After"] = str(error.retry_after)
+                return response
             except ValidationError as error:
                 return render(
                     request,
