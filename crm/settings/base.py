@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "axes",
     "crm",
     "crm.notifications",
+    "crm.idempotency",
     "customers",
     "projects",
     "aftercare",
@@ -178,6 +179,8 @@ RATE_LIMITS = {
 PROJECTS_CONFIRMATION_CODES_PER_DAY = env.int("PROJECTS_CONFIRMATION_CODES_PER_DAY", default=10)
 # A repeat intake of the same phone within this many hours merges into the customer's recent lead.
 CUSTOMERS_INTAKE_MERGE_HOURS = env.int("CUSTOMERS_INTAKE_MERGE_HOURS", default=24)
+# How long an Idempotency-Key (crm/idempotency) is remembered; a later reuse starts afresh.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=72)
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
