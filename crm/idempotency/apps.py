@@ -1,3 +1,4 @@
+from celery.schedules import crontab
 from django.apps import AppConfig
 
 
@@ -6,3 +7,9 @@ class IdempotencyConfig(AppConfig):
     label = "idempotency"
     verbose_name = "幂等键"
     default_auto_field = "django.db.models.BigAutoField"
+    beat_schedule = {
+        "idempotency-prune": {"task": "idempotency.prune", "schedule": crontab(hour=3, minute=40)},
+    }
+
+    def ready(self) -> None:
+        from . import tasks  # noqa: F401 - register the tasks with the worker

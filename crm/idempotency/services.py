@@ -93,3 +93,11 @@ def idempotent_response(request, *, tenant: Tenant, scope: str, handler: Callabl
     else:
         record.delete()
     return response
+
+
+def idempotency_keys_prune(*, tenant: Tenant) -> int:
+    """Forget keys older than ``IDEMPOTENCY_KEY_TTL_HOURS`` (nightly, per tenant)."""
+    deleted, _rows = IdempotencyKey.objects.filter(
+        tenant=tenant, created_at__lt=timezone.now() - _ttl()
+    ).delete()
+    return deleted

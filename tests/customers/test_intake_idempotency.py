@@ -170,3 +170,17 @@ def test_parallel_repeats_of_a_new_phone_make_one_lead(tenant_a, intake):
         thread.join()
     assert sorted(results) == [200, 200, 200, 201]
     assert len(_leads(tenant_a)) == 1
+
+
+def test_expired_keys_are_pruned_and_may_be_reused(tenant_a, intake, settings):
+    from crm.idempotency.services import idempotency_keys_prune
+
+    assert (
+        intake.post("/api/v1/intake/", PAYLOAD, format="json", HTTP_IDEMPOTENCY_KEY="old").status_code == 201
+    )
+    with tenant_context(tenant_a):
+        IdempotencyKey.objects.update(created_at=timezone.now() - datetime.timedelta(hours=73))
+        assert idempotency_keys_prune(tenant=tenant_a) == 1
+        assert not IdempotencyKey.objects.exists()
+    other = {**PAYLOAD, "phone": "13900002222"}
+    assert intake.post("/api/v1/intake/", other, format="json", HTTP_IDEMPOTENCY_KEY="old").status_code == 201
