@@ -15,6 +15,7 @@ from django.views import View
 
 from aftercare import forms, selectors, services
 from aftercare.models import TICKET_TRANSITIONS, ServiceTicket, TicketSource, Visit, VisitStatus
+from crm import ratelimit
 from crm.models import Role
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.selectors import staff_queryset
@@ -480,11 +481,12 @@ class CustomerReportView(View):
             return render(request, self.template_name, context, status=status)
 
     def post(self, request, token: str):
-        from aftercare.api import SurveyAnswerThrottle
         from aftercare.models import TicketPriority
 
-        if not SurveyAnswerThrottle().allow_request(request, self):
-            return render(request, self.template_name, {"invalid": True}, status=429)
+        try:
+            ratelimit.hit("aftercare_public_ip", ratelimit.client_ident(request))
+        except ratelimit.RateLimited as error:
+            return ratelimit.rate_limited_response(request, error)
         link = self._link(token)
         if link is None:
             return render(request, self.template_name, {"invalid": True}, status=404)

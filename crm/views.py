@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import TemplateView
 
-from crm import selectors, services
+from crm import ratelimit, selectors, services
 from crm.extensions import dashboard_widgets, home_widgets
 from crm.forms import ApiTokenForm, LoginForm
 from crm.models import ApiToken
@@ -19,8 +19,26 @@ from crm.tenancy import current_tenant, require_tenant
 
 
 class CrmLoginView(auth_views.LoginView):
+    """django-axes locks a (username, address) pair; on top, failed logins per address across
+    usernames are limited (``RATE_LIMITS["login_ip"]``), or one address could try every username."""
+
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        try:
+            ratelimit.check("login_ip", ratelimit.client_ident(request))
+        except ratelimit.RateLimited as error:
+            return ratelimit.rate_limited_response(request, error, template="registration/locked_out.html")
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if self.request.method == "POST":
+            try:
+                ratelimit.hit("login_ip", ratelimit.client_ident(self.request))
+            except ratelimit.RateLimited:
+                pass  # this failure is answered as usual; the next attempt is refused above
+        return super().form_invalid(form)
 
 
 class CrmLogoutView(auth_views.LogoutView):

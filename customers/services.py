@@ -12,11 +12,13 @@ import secrets
 from collections.abc import Iterable
 
 import phonenumbers
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from crm import events
 from crm.models import Role, Tenant, User
@@ -594,6 +596,71 @@ def lead_create(
         "lead_created", tenant=tenant, lead_id=lead.pk, customer_id=customer.pk, referral_code=referral_code
     )
     return lead
+
+
+def _lock_phone(*, tenant: Tenant, phone: str) -> None:
+    """Serialize intakes of one phone (transaction-scoped advisory lock): two parallel retries of a
+    new customer's inquiry would otherwise both find no lead to merge into."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"intake:{tenant.pk}:{phone}"]
+            )
+
+
+@transaction.atomic
+def lead_intake(
+    *,
+    tenant: Tenant,
+    name: str,
+    phone: str,
+    source_channel: str,
+    note: str = "",
+    referral_code: str = "",
+) -> tuple[Lead, bool]:
+    """An inquiry from the public intake: a repeat of the same phone within
+    ``CUSTOMERS_INTAKE_MERGE_HOURS`` joins that customer's recent (not pooled) lead, recorded on
+    the timeline, so ad platforms that retry don't inflate lead counts or SLA breaches.
+
+    Returns ``(lead, merged)``.
+    """
+    if source_channel not in SourceChannel.values:
+        raise ValidationError({"source_channel": f"未知的来源渠道：{source_channel}"})
+    normalized = normalize_phone(phone)
+    _lock_phone(tenant=tenant, phone=normalized)
+    since = timezone.now() - datetime.timedelta(hours=settings.CUSTOMERS_INTAKE_MERGE_HOURS)
+    recent = (
+        Lead.objects.select_for_update(of=("self",))
+        .filter(customer__phone=normalized, received_at__gte=since)
+        .exclude(status=LeadStatus.POOLED)
+        .order_by("-received_at", "-id")
+        .first()
+    )
+    if recent is None or recent.customer.is_anonymised:
+        lead = lead_create(
+            tenant=tenant,
+            name=name,
+            phone=normalized,
+            source_channel=source_channel,
+            note=note,
+            referral_code=referral_code,
+        )
+        return lead, False
+    content = gettext("重复询盘（来源：%(channel)s），已合并到线索 #%(lead)s。") % {
+        "channel": SourceChannel(source_channel).label,
+        "lead": recent.pk,
+    }
+    if note.strip():
+        content += gettext("留言：%(note)s") % {"note": note.strip()}
+    FollowUp.objects.create(
+        tenant=tenant,
+        customer=recent.customer,
+        author=None,
+        kind=FollowUpKind.NOTE,
+        content=content,
+        occurred_at=timezone.now(),
+    )
+    return recent, True
 
 
 def _notify(**kwargs) -> int:

@@ -13,8 +13,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
-from rest_framework.throttling import AnonRateThrottle
 
+from crm import ratelimit
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import platform_scope, require_tenant, tenant_context
 from projects import forms, selectors, services
@@ -558,10 +558,6 @@ class StageSettingsView(RoleRequiredMixin, View):
 # --- Public customer progress page ------------------------------------------------------------
 
 
-class ProgressThrottle(AnonRateThrottle):
-    scope = "public"
-
-
 def resolve_share_link(token: str) -> ShareLink | None:
     """Global lookup by token hash (tenant unknown yet); inactive links resolve to nothing."""
     if not token or len(token) > 100:
@@ -576,13 +572,11 @@ def resolve_share_link(token: str) -> ShareLink | None:
 class ProgressView(View):
     """No login: the token decides the one project shown; everything is read inside its tenant."""
 
-    def _throttle(self, request) -> bool:
-        throttle = ProgressThrottle()
-        return throttle.allow_request(request, self)
-
     def dispatch(self, request, token: str, *args, **kwargs):
-        if not self._throttle(request):
-            return HttpResponse("请求过于频繁，请稍后再试。", status=429)
+        try:
+            ratelimit.hit("progress_ip", ratelimit.client_ident(request))
+        except ratelimit.RateLimited as error:
+            return ratelimit.rate_limited_response(request, error)
         link = resolve_share_link(token)
         if link is None:
             return render(request, "projects/progress_invalid.html", status=404)
@@ -653,6 +647,15 @@ class ProgressChangeOrderView(ProgressView):
                     change_order=change_order,
                     decision=request.POST.get("decision", ""),
                 )
+            except services.CodeQuotaExceeded as error:
+                response = render(
+                    request,
+                    "projects/progress.html",
+                    self.context(co_error={change_order.pk: "；".join(error.messages)}),
+                    status=429,
+                )
+                response["Retry-After"] = str(error.retry_after)
+                return response
             except ValidationError as error:
                 return render(
                     request,

@@ -78,3 +78,17 @@ def session_client(client):
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters (crm/ratelimit.py) live in Redis and every test client is 127.0.0.1:
+    start each test with none, without flushing the database Celery shares."""
+    from django.core.cache import cache
+
+    from crm.ratelimit import KEY_PREFIX
+
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"*:{KEY_PREFIX}:*", count=1000))
+    if keys:
+        client.delete(*keys)

@@ -21,7 +21,7 @@ from crm.notifications.models import (
     RobotKind,
     SmsMessage,
 )
-from crm.notifications.sms import mask_phone
+from crm.notifications.sms import display_sms_text, mask_phone
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -193,6 +193,7 @@ class DeliveryViewSet(TenantReadOnlyViewSet):
 
 class SmsMessageSerializer(serializers.ModelSerializer):
     phone = serializers.SerializerMethodField(help_text="脱敏手机号")
+    message = serializers.SerializerMethodField(help_text="短信内容（验证码等一次性密码已脱敏）")
 
     class Meta:
         model = SmsMessage
@@ -214,6 +215,9 @@ class SmsMessageSerializer(serializers.ModelSerializer):
 
     def get_phone(self, obj: SmsMessage) -> str:
         return mask_phone(obj.phone)
+
+    def get_message(self, obj: SmsMessage) -> str:
+        return display_sms_text(obj)
 
 
 class SmsMessageFilter(django_filters.FilterSet):

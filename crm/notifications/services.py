@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from functools import partial
@@ -241,8 +241,14 @@ def notification_settings_update(
 
 
 @transaction.atomic
-def sms_send(*, tenant: Tenant, phone: str, message: str, dedupe_key: str) -> SmsMessage:
-    """Record an SMS once per ``dedupe_key`` and send it after commit; returns the (existing) row."""
+def sms_send(
+    *, tenant: Tenant, phone: str, message: str, dedupe_key: str, secrets: Sequence[str] = ()
+) -> SmsMessage:
+    """Record an SMS once per ``dedupe_key`` and send it after commit; returns the (existing) row.
+
+    ``secrets`` (e.g. a verification code) are masked in what staff can read (API, admin): a
+    manager must not be able to read a customer's live code and confirm in their name.
+    """
     phone = (phone or "").strip()
     errors = {}
     if not phone:
@@ -258,11 +264,23 @@ def sms_send(*, tenant: Tenant, phone: str, message: str, dedupe_key: str) -> Sm
         sms, created = SmsMessage.objects.get_or_create(
             tenant=tenant,
             dedupe_key=dedupe_key,
-            defaults={"phone": phone, "message": message, "backend": backend_path()},
+            defaults={
+                "phone": phone,
+                "message": message,
+                "display_message": mask_secrets(message, secrets),
+                "backend": backend_path(),
+            },
         )
         if created:
             _enqueue_after_commit("send_sms", tenant.pk, sms_id=sms.pk)
     return sms
+
+
+def mask_secrets(message: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "*" * len(secret))
+    return message
 
 
 # --- sending (called by the Celery tasks) ------------------------------------------------------
