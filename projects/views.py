@@ -16,7 +16,7 @@ from django.views import View
 from rest_framework.throttling import AnonRateThrottle
 
 from crm.permissions import RoleRequiredMixin, has_permission
-from crm.tenancy import platform_scope, require_tenant, tenant_context
+from crm.tenancy import require_tenant, tenant_context
 from projects import forms, selectors, services
 from projects.models import (
     STAGE_ORDER,
@@ -562,17 +562,6 @@ class ProgressThrottle(AnonRateThrottle):
     scope = "public"
 
 
-def resolve_share_link(token: str) -> ShareLink | None:
-    """Global lookup by token hash (tenant unknown yet); inactive links resolve to nothing."""
-    if not token or len(token) > 100:
-        return None
-    with platform_scope("customer progress page token lookup"):
-        link = ShareLink.objects.select_related("tenant").filter(key_hash=services.hash_secret(token)).first()
-    if link is None or not link.tenant.is_active or not link.is_active:
-        return None
-    return link
-
-
 class ProgressView(View):
     """No login: the token decides the one project shown; everything is read inside its tenant."""
 
@@ -583,7 +572,7 @@ class ProgressView(View):
     def dispatch(self, request, token: str, *args, **kwargs):
         if not self._throttle(request):
             return HttpResponse("请求过于频繁，请稍后再试。", status=429)
-        link = resolve_share_link(token)
+        link = selectors.resolve_share_link(token)
         if link is None:
             return render(request, "projects/progress_invalid.html", status=404)
         with tenant_context(link.tenant):
