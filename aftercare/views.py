@@ -160,9 +160,8 @@ class VisitCompleteView(PlanEditMixin, View):
                     customer_signature=form.cleaned_data["customer_signature"],
                     satisfaction=form.cleaned_data["satisfaction"],
                     renovation_interest=form.cleaned_data["renovation_interest"],
+                    photos=images,
                 )
-                if images:
-                    services.visit_photos_add(tenant=tenant, visit=visit, images=images)
             except ValidationError as error:
                 _add_errors(form, error)
             else:
