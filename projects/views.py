@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 from rest_framework.throttling import AnonRateThrottle
 
@@ -128,6 +129,37 @@ class ProjectCreateView(RoleRequiredMixin, View):
             return self.get(request, form=form)
         messages.success(request, "项目已创建。")
         return redirect("projects:detail", pk=project.pk)
+
+
+class ProjectEditView(RoleRequiredMixin, View):
+    """Edit details and team through ``project_update`` (the same rules as API PATCH)."""
+
+    required_permission = "projects.edit"
+
+    def get(self, request, pk: int, form=None):
+        project = get_object_or_404(Project.objects.all(), pk=pk)
+        form = form or forms.ProjectEditForm(instance=project, tenant=require_tenant())
+        context = {"form": form, "project": project}
+        return render(request, "projects/form.html", context, status=400 if form.errors else 200)
+
+    def post(self, request, pk: int):
+        tenant = require_tenant()
+        project = get_object_or_404(Project.objects.all(), pk=pk)
+        form = forms.ProjectEditForm(request.POST, instance=Project.objects.get(pk=pk), tenant=tenant)
+        if form.is_valid():
+            try:
+                services.project_update(
+                    tenant=tenant,
+                    project=project,
+                    updated_by=request.user,
+                    **{name: form.cleaned_data[name] for name in form.Meta.fields},
+                )
+            except ValidationError as error:
+                _apply_error(form, error)
+            else:
+                messages.success(request, _("项目已保存。"))
+                return redirect("projects:detail", pk=project.pk)
+        return self.get(request, pk, form=form)
 
 
 def detail_context(request, project: Project, tab: str, **overrides) -> dict:

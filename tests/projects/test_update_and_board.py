@@ -158,3 +158,23 @@ def test_no_app_imports_another_apps_views():
                     if parts[0] in apps and parts[0] != app and parts[-1] == "views":
                         offenders.append(f"{path.relative_to(root)}: {node.module}")
     assert offenders == []
+
+
+def test_edit_page_uses_the_same_rules(tenant_a, project, people, session_client):
+    client = session_client(people["manager"])
+    url = reverse("projects:edit", args=[project.pk])
+    assert client.get(url).status_code == 200
+    form = {"name": "改名后", "planned_start_on": "2026-05-01", "planned_end_on": "2026-04-01"}
+    bad = client.post(url, form)
+    assert bad.status_code == 400 and "计划完工日期不能早于计划开工日期" in bad.content.decode()
+    good = client.post(url, {**form, "planned_end_on": "2026-09-01", "project_manager": people["pm"].pk})
+    assert good.status_code == 302
+    with tenant_context(tenant_a):
+        project.refresh_from_db()
+        assert project.name == "改名后" and project.project_manager == people["pm"]
+        handed_over = {"handed_over_on": timezone.localdate(), "stage": Stage.HANDOVER}
+        Project.objects.filter(pk=project.pk).update(**handed_over)
+    refused = client.post(url, {**form, "name": "交付后再改", "planned_end_on": "2026-09-01"})
+    assert refused.status_code == 400 and "项目已交付，不能再修改" in refused.content.decode()
+    with tenant_context(tenant_a):
+        assert Project.objects.get(pk=project.pk).name == "改名后"
