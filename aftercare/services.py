@@ -470,9 +470,11 @@ def visit_complete(
     customer_signature: str = "",
     satisfaction: int | None = None,
     renovation_interest: bool = False,
+    photos: list | None = None,
 ) -> Visit:
     """Record the visit's results and close its plan; the 5-year visit (or a customer with
-    renovation interest) becomes a new lead with source "aftercare"."""
+    renovation interest) becomes a new lead with source "aftercare". The on-site ``photos``
+    (validated images) are saved in the same transaction: no completed visit without its photos."""
     visit = Visit.objects.select_for_update(of=("self",)).get(pk=visit.pk)
     plan = (
         MaintenancePlan.objects.select_for_update(of=("self",)).select_related("kind").get(pk=visit.plan_id)
@@ -497,6 +499,8 @@ def visit_complete(
             tenant=tenant, visit=visit, plan=plan, by=completed_by
         )
     visit.save()
+    if photos:
+        visit_photos_add(tenant=tenant, visit=visit, images=photos)
     plan.status = PlanStatus.COMPLETED
     plan.completed_at = now
     plan.save(update_fields=["status", "completed_at"])
@@ -739,23 +743,23 @@ def survey_create(
         raise ValidationError({"trigger": "触发场景无效。"})
     if project is not None and project.customer_id != customer.pk:
         raise ValidationError({"project": "该项目不属于此客户。"})
-    existing = Survey.objects.filter(dedupe_key=dedupe_key).first()
-    if existing is not None:
-        return existing
     days = aftercare_settings_get(tenant=tenant).survey_link_days
-    survey = Survey.objects.create(
+    # The unique (tenant, dedupe_key) constraint decides: a concurrent twin gets the same row.
+    survey, created = Survey.objects.get_or_create(
         tenant=tenant,
-        customer=customer,
-        project=project,
-        kind=kind,
-        trigger=trigger,
-        visit=visit,
-        ticket=ticket,
-        token=_new_token(tenant),
-        expires_at=timezone.now() + datetime.timedelta(days=days),
         dedupe_key=dedupe_key,
+        defaults={
+            "customer": customer,
+            "project": project,
+            "kind": kind,
+            "trigger": trigger,
+            "visit": visit,
+            "ticket": ticket,
+            "token": _new_token(tenant),
+            "expires_at": timezone.now() + datetime.timedelta(days=days),
+        },
     )
-    if send_sms and customer.phone:
+    if created and send_sms and customer.phone:
         transaction.on_commit(lambda: _survey_sms(tenant=tenant, survey_id=survey.pk))
     return survey
 

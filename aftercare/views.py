@@ -20,6 +20,7 @@ from crm.models import Role
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant, tenant_context
+from projects.selectors import resolve_share_link
 
 
 def _add_errors(form, error: ValidationError) -> None:
@@ -160,9 +161,8 @@ class VisitCompleteView(PlanEditMixin, View):
                     customer_signature=form.cleaned_data["customer_signature"],
                     satisfaction=form.cleaned_data["satisfaction"],
                     renovation_interest=form.cleaned_data["renovation_interest"],
+                    photos=images,
                 )
-                if images:
-                    services.visit_photos_add(tenant=tenant, visit=visit, images=images)
             except ValidationError as error:
                 _add_errors(form, error)
             else:
@@ -456,8 +456,6 @@ class CustomerReportView(View):
     template_name = "aftercare/customer_report.html"
 
     def _link(self, token):
-        from projects.views import resolve_share_link
-
         return resolve_share_link(token)
 
     def get(self, request, token: str, form=None, status=200, done=None):

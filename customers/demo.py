@@ -132,6 +132,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 content=CONTENT[index % 5],
                 outcome="reached",
                 occurred_at=first,
+                now=first,  # seeded history: recorded when it happened
             )
             if index % 2 == 0:
                 services.follow_up_create(
@@ -143,6 +144,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                     outcome="appointment",
                     occurred_at=min(now, first + datetime.timedelta(days=1)),
                     next_follow_up_at=next_at,
+                    now=min(now, first + datetime.timedelta(days=1)),
                 )
         if index in (10, 14):
             services.customer_update(tenant=tenant, customer=customer, designer=staff["designer"])

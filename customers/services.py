@@ -732,6 +732,15 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
     return breached
 
 
+POOLABLE_LIFECYCLES = [Lifecycle.LEAD, Lifecycle.MEASURED, Lifecycle.DESIGNING]
+
+
+def poolable_customer_q(prefix: str = "") -> Q:
+    """Only a customer still in early sales (nothing signed, no project past it) may go to the pool:
+    a signed customer's new inquiry stays with its owner even when it goes unanswered."""
+    return Q(**{f"{prefix}lifecycle__in": POOLABLE_LIFECYCLES}) & ~Q(**{f"{prefix}intent": Intent.SIGNED})
+
+
 def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> int:
     """Second deadline: unanswered leads and long-untouched customers return to the pool (公海)."""
     now = now or timezone.now()
@@ -740,6 +749,7 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
         leads = list(
             Lead.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=LeadStatus.OPEN, pool_due_at__lte=now)
+            .filter(poolable_customer_q("customer__"))
             .order_by("pool_due_at")[:500]
         )
         customer_ids = {lead.customer_id for lead in leads}
@@ -748,8 +758,10 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
             lead.assignee = None
         Lead.objects.bulk_update(leads, ["status", "assignee"])
         if customer_ids:
-            moved += Customer.objects.filter(pk__in=customer_ids, in_pool=False).update(
-                in_pool=True, owner=None, pooled_at=now, pool_reason="线索超时未响应"
+            moved += (
+                Customer.objects.filter(pk__in=customer_ids, in_pool=False)
+                .filter(poolable_customer_q())
+                .update(in_pool=True, owner=None, pooled_at=now, pool_reason="线索超时未响应")
             )
         settings_row = customer_settings_for(tenant=tenant)
         if settings_row.pool_after_idle_days:
@@ -759,9 +771,9 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
                     in_pool=False,
                     owner__isnull=False,
                     anonymised_at__isnull=True,
-                    lifecycle__in=[Lifecycle.LEAD, Lifecycle.MEASURED, Lifecycle.DESIGNING],
                 )
-                .exclude(intent__in=[Intent.SIGNED, Intent.LOST])
+                .filter(poolable_customer_q())
+                .exclude(intent=Intent.LOST)
                 .filter(Q(last_touch_at__lt=cutoff) | Q(last_touch_at__isnull=True, created_at__lt=cutoff))
                 # A claim or a new inquiry restarts the idle period (else the next scan undoes it).
                 .exclude(Exists(PoolClaim.objects.filter(customer=OuterRef("pk"), claimed_at__gte=cutoff)))
@@ -818,6 +830,9 @@ def _take_from_pool(
 
 # --------------------------------------------------------------------------- follow-ups
 
+FOLLOW_UP_CLOCK_SKEW = datetime.timedelta(minutes=5)
+FOLLOW_UP_BACKDATE_LIMIT = datetime.timedelta(days=7)  # a week's site visits can still be written up
+
 
 @transaction.atomic
 def follow_up_create(
@@ -830,8 +845,15 @@ def follow_up_create(
     outcome: str = "",
     occurred_at: datetime.datetime | None = None,
     next_follow_up_at: datetime.datetime | None = None,
+    now: datetime.datetime | None = None,
 ) -> FollowUp:
-    """Log a touch. A human touch stops the clock of the customer's open leads."""
+    """Log a touch. A human touch stops the clock of the customer's open leads.
+
+    ``occurred_at`` (when the contact happened) may be back-dated by at most
+    ``FOLLOW_UP_BACKDATE_LIMIT`` and lie at most ``FOLLOW_UP_CLOCK_SKEW`` ahead. The lead's first
+    response is always the server's recording time (``now``; only demo seeding passes it), so a
+    back-dated note cannot flatter response statistics.
+    """
     if customer.tenant_id != tenant.pk:
         raise ValidationError({"customer": "客户不存在。"})
     if kind not in FollowUpKind.values:
@@ -841,10 +863,20 @@ def follow_up_create(
     content = (content or "").strip()
     if not content:
         raise ValidationError({"content": "请填写跟进内容。"})
-    now = timezone.now()
+    now = now or timezone.now()
     occurred_at = occurred_at or now
-    if occurred_at > now + datetime.timedelta(minutes=5):
+    if occurred_at > now + FOLLOW_UP_CLOCK_SKEW:
         raise ValidationError({"occurred_at": "跟进时间不能晚于当前时间。"})
+    if occurred_at < now - FOLLOW_UP_BACKDATE_LIMIT:
+        raise ValidationError(
+            {
+                "occurred_at": ValidationError(
+                    gettext("跟进时间最多只能补记 %(days)s 天前的。")
+                    % {"days": FOLLOW_UP_BACKDATE_LIMIT.days},
+                    code="follow_up_backdated",
+                )
+            }
+        )
     if next_follow_up_at is not None and next_follow_up_at <= occurred_at:
         raise ValidationError({"next_follow_up_at": "下次跟进时间必须晚于本次跟进时间。"})
     customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
@@ -868,12 +900,12 @@ def follow_up_create(
             first_responded_at__isnull=True,
             received_at__lte=occurred_at,  # a back-dated note can't answer a later inquiry
         )
-        for lead in open_leads:
+        for lead in open_leads:  # answered when recorded, whatever time the rep typed in
             lead.status = LeadStatus.RESPONDED
-            lead.first_responded_at = occurred_at
+            lead.first_responded_at = now
             lead.first_responder = author
-            lead.response_seconds = max(0, int((occurred_at - lead.clock_started_at).total_seconds()))
-            if occurred_at > lead.first_response_due_at:
+            lead.response_seconds = max(0, int((now - lead.clock_started_at).total_seconds()))
+            if now > lead.first_response_due_at:
                 lead.sla_breached = True
             lead.save(
                 update_fields=[
@@ -966,15 +998,22 @@ def segment_save(
         raise ValidationError(
             {"filters": [f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()]}
         )
+    duplicate_error = ValidationError({"name": ValidationError("已有同名分群。", code="segment_name_taken")})
     duplicate = Segment.objects.filter(name=name)
     if segment is not None:
         duplicate = duplicate.exclude(pk=segment.pk)
     if duplicate.exists():
-        raise ValidationError({"name": "已有同名分群。"})
+        raise duplicate_error
     segment = segment or Segment(tenant=tenant, created_by=created_by)
     segment.name = name
     segment.filters = clean
-    segment.save()
+    try:
+        with transaction.atomic():  # the unique constraint decides a concurrent same-name save
+            segment.save()
+    except IntegrityError as error:
+        if "customers_segment_name_uniq" not in str(error):
+            raise
+        raise duplicate_error from None
     return segment
 
 

@@ -75,6 +75,20 @@ class ProjectForm(forms.ModelForm):
             self.fields[name].queryset = staff_queryset(tenant=tenant)
 
 
+class ProjectEditForm(forms.ModelForm):
+    """Details and team of an existing project; the rules live in ``services.project_update``."""
+
+    class Meta:
+        model = Project
+        fields = [name for name in ProjectForm.Meta.fields if name != "customer"]
+        widgets = ProjectForm.Meta.widgets
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("designer", "project_manager", "supervisor", "service_owner"):
+            self.fields[name].queryset = staff_queryset(tenant=tenant)
+
+
 class StageMoveForm(forms.Form):
     to_stage = forms.ChoiceField(label="目标阶段")
     reason = forms.CharField(label="原因（退回时必填）", required=False, max_length=300)

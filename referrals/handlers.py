@@ -7,6 +7,7 @@ import logging
 from django.core.exceptions import ValidationError
 
 from crm.models import Tenant
+from crm.notifications.services import sms_send
 from customers.models import Customer
 from referrals import services
 from referrals.models import ReferralAccount, ReferralSource
@@ -44,11 +45,6 @@ def on_survey_promoter(*, tenant: Tenant, customer_id: int, survey_id: int, **_p
     """A promoter (NPS 9–10) is the best time to ask for a referral: text them their link, once."""
     customer = Customer.objects.filter(pk=customer_id).first()
     if customer is None or not customer.phone:
-        return
-    try:
-        from crm.notifications.services import sms_send
-    except ImportError:
-        logger.warning("crm.notifications.services.sms_send missing; referral invite not sent")
         return
     account = services.referral_account_ensure(tenant=tenant, customer=customer)
     link = services.referral_share_url(tenant=tenant, account=account)

@@ -207,7 +207,7 @@ def notification_settings_update(
     robot_enabled: bool,
     robot_secret: str | None = None,
 ) -> NotificationSettings:
-    """Configure the group robot. ``robot_secret=None`` keeps the stored secret."""
+    """Configure the group robot. ``robot_secret=None`` keeps the stored secret, ``""`` clears it."""
     robot_url = (robot_url or "").strip()
     errors: dict[str, str] = {}
     if robot_kind and robot_kind not in RobotKind.values:

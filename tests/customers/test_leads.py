@@ -200,8 +200,8 @@ def test_back_dated_follow_up_does_not_answer_a_later_inquiry(tenant_a, sales):
             customer=lead.customer,
             author=sales[0],
             kind="call",
-            content="上个月聊过",
-            occurred_at=lead.received_at - datetime.timedelta(days=30),
+            content="前几天聊过",
+            occurred_at=lead.received_at - datetime.timedelta(days=3),
         )
         lead.refresh_from_db()
         assert lead.status == "open"
