@@ -786,7 +786,7 @@ def survey_send_sms(*, tenant: Tenant, survey: Survey, base_url: str = "") -> No
 def survey_answer(*, tenant: Tenant, token: str, score, comment: str = "") -> Survey:
     """Record the customer's one answer. Used, expired or out-of-range: ValidationError, nothing written.
 
-    A promoter (NPS 9–10) is announced as ``survey_promoter`` so the referrals app can invite them.
+    Announced as ``survey.answered`` (the referrals app invites promoters, NPS 9–10).
     """
     survey = Survey.objects.select_for_update(of=("self",)).filter(token=token).first()
     if survey is None:
@@ -805,8 +805,14 @@ def survey_answer(*, tenant: Tenant, token: str, score, comment: str = "") -> Su
     survey.comment = (comment or "")[:2000]
     survey.answered_at = timezone.now()
     survey.save(update_fields=["score", "comment", "answered_at"])
-    if survey.kind == SurveyKind.NPS and score >= 9:
-        events.publish("survey_promoter", tenant=tenant, customer_id=survey.customer_id, survey_id=survey.pk)
+    events.publish(
+        events.EventType.SURVEY_ANSWERED,
+        tenant=tenant,
+        survey_id=survey.pk,
+        customer_id=survey.customer_id,
+        kind=survey.kind,
+        score=score,
+    )
     return survey
 
 

@@ -590,7 +590,11 @@ def lead_create(
     customer_recompute(tenant=tenant, customer=customer, settings_row=settings_row, save=False)
     customer.save()
     events.publish(
-        "lead_created", tenant=tenant, lead_id=lead.pk, customer_id=customer.pk, referral_code=referral_code
+        events.EventType.LEAD_CREATED,
+        tenant=tenant,
+        lead_id=lead.pk,
+        customer_id=customer.pk,
+        referral_code=referral_code,
     )
     return lead
 

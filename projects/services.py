@@ -147,7 +147,12 @@ def contract_sign(
             project.save(update_fields=fields)
     except IntegrityError:
         raise ValidationError({"contract_number": f"合同编号 {contract_number} 已被使用。"})
-    events.publish("contract_signed", tenant=tenant, project_id=project.pk, customer_id=project.customer_id)
+    events.publish(
+        events.EventType.PROJECT_CONTRACT_SIGNED,
+        tenant=tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
+    )
     _apply_customer_facts(tenant=tenant, project=project, lifecycle="signed")
     return project
 
@@ -171,7 +176,10 @@ def contract_cancel(*, tenant: Tenant, project: Project, cancelled_by: User, rea
     project.cancel_reason = reason.strip()
     project.save(update_fields=["cancelled_at", "cancel_reason"])
     events.publish(
-        "contract_cancelled", tenant=tenant, project_id=project.pk, customer_id=project.customer_id
+        events.EventType.PROJECT_CONTRACT_CANCELLED,
+        tenant=tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
     )
     _apply_customer_facts(tenant=tenant, project=project, lifecycle=None)
     return project
@@ -216,7 +224,10 @@ def project_handover(
         fields += ["stage", "stage_entered_at"]
     project.save(update_fields=fields)
     events.publish(
-        "project_handed_over", tenant=tenant, project_id=project.pk, customer_id=project.customer_id
+        events.EventType.PROJECT_HANDED_OVER,
+        tenant=tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
     )
     _apply_customer_facts(tenant=tenant, project=project, lifecycle="handed_over")
     return project
@@ -351,7 +362,7 @@ def acceptance_record(
     if passed and kind == AcceptanceKind.HIDDEN_WORKS:
         # aftercare sends the plumbing & electrical CSAT survey (deduplicated on its side)
         events.publish(
-            "project_milestone",
+            events.EventType.PROJECT_MILESTONE,
             tenant=tenant,
             project_id=project.pk,
             customer_id=project.customer_id,
@@ -467,7 +478,7 @@ def design_plan_choose(*, tenant: Tenant, plan: DesignPlan, chosen_by: User) -> 
         plan.updated_by = chosen_by
         plan.save(update_fields=["is_chosen", "chosen_at", "updated_by", "updated_at"])
         events.publish(
-            "project_milestone",
+            events.EventType.PROJECT_MILESTONE,
             tenant=tenant,
             project_id=project.pk,
             customer_id=project.customer_id,

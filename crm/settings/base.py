@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "axes",
     "crm",
     "crm.notifications",
+    "crm.events",
     "customers",
     "projects",
     "aftercare",
