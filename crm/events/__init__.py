@@ -52,6 +52,7 @@ def publish(event_type: str, *, tenant: Tenant, **payload) -> Event:
             aggregate_type=spec.aggregate,
             aggregate_id=payload.get(spec.aggregate_key),
             payload=payload,
+            transaction_id=dispatch.current_transaction_id(),
         )
         internal = [handler_key(handler) for handler in handlers_for(event_type)]
         external = [

@@ -22,7 +22,8 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from crm.events import registry
@@ -75,6 +76,13 @@ def in_tenant(tenant: Tenant) -> AbstractContextManager:
     if active.pk != tenant.pk:
         raise ValueError(f"tenant {tenant.pk} is not the active tenant {active.pk}")
     return nullcontext()
+
+
+def current_transaction_id():
+    """``txid_current()`` on PostgreSQL (evaluated in the INSERT), None elsewhere."""
+    if connection.vendor != "postgresql":
+        return None
+    return RawSQL("txid_current()", [])
 
 
 def enqueue(tenant_id: int, event_id: int | None = None, countdown: float | None = None) -> None:

@@ -28,6 +28,9 @@ class Event(TenantOwnedModel):
     aggregate_id = models.BigIntegerField(_("对象编号"), null=True)
     payload = models.JSONField(_("内容"), default=dict)
     created_at = models.DateTimeField(_("发生时间"), default=timezone.now)
+    # PostgreSQL's 64-bit id of the inserting transaction: the feed withholds a row until every
+    # transaction that could still commit a smaller id has finished (see selectors.events_after).
+    transaction_id = models.BigIntegerField(null=True, editable=False)
 
     class Meta:
         verbose_name = _("领域事件")
