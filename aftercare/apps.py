@@ -12,6 +12,7 @@ class AftercareConfig(AppConfig):
             "task": "aftercare.reminders_scan_all",
             "schedule": crontab(hour=8, minute=30),
         },
+        "aftercare-reminders-sweep": {"task": "aftercare.reminders_sweep", "schedule": 60.0},
         "aftercare-ticket-sla": {
             "task": "aftercare.ticket_sla_scan_all",
             "schedule": crontab(minute="*/5"),

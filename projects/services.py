@@ -107,6 +107,9 @@ def project_create(*, tenant: Tenant, created_by: User | None, customer, name: s
         changed_by=created_by,
         reason="创建项目",
     )
+    events.publish(
+        events.EventType.PROJECT_CREATED, tenant=tenant, project_id=project.pk, customer_id=customer.pk
+    )
     return project
 
 
@@ -900,6 +903,13 @@ def change_order_decide(
         update_fields=["status", "decided_at", "decided_by", "decision_channel", "decision_note"]
     )
     _log(change_order, change_order.status, decided_by, channel=channel, note=note)
+    events.publish(
+        events.EventType.CHANGE_ORDER_DECIDED,
+        tenant=tenant,
+        change_order_id=change_order.pk,
+        project_id=change_order.project_id,
+        status=change_order.status,
+    )
     return change_order
 
 
