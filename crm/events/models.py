@@ -22,7 +22,7 @@ from crm.tenancy import TenantOwnedModel
 class Event(TenantOwnedModel):
     """A domain event; ``id`` orders the tenant's feed, ``event_id`` is what receivers de-duplicate on."""
 
-    event_id = models.UUIDField(_("事件编号"), default=uuid.uuid4, unique=True, editable=False)
+    event_id = models.UUIDField(_("事件编号"), default=uuid.uuid4, editable=False)
     type = models.CharField(_("事件类型"), max_length=64)
     aggregate_type = models.CharField(_("对象类型"), max_length=32)
     aggregate_id = models.BigIntegerField(_("对象编号"), null=True)
@@ -36,6 +36,7 @@ class Event(TenantOwnedModel):
         verbose_name = _("领域事件")
         verbose_name_plural = _("领域事件")
         ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="outbox_event_id_once")]
         indexes = [models.Index(fields=["tenant", "type", "id"], name="outbox_event_type_idx")]
 
     def __str__(self) -> str:
@@ -78,12 +79,7 @@ class EventDelivery(TenantOwnedModel):
             models.UniqueConstraint(fields=["tenant", "event", "subscriber"], name="outbox_delivery_once"),
         ]
         indexes = [
-            # the beat sweeper's cross-tenant scan and the per-tenant claim
-            models.Index(
-                fields=["next_attempt_at"],
-                condition=Q(status__in=["pending", "sending"]),
-                name="outbox_delivery_due_idx",
-            ),
+            # the per-tenant claim; the sweeper's cross-tenant scan reads the same (small) partial index
             models.Index(
                 fields=["tenant", "next_attempt_at"],
                 condition=Q(status__in=["pending", "sending"]),
