@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
@@ -41,6 +42,7 @@ from aftercare.models import (
 from crm import events
 from crm.models import Role, Tenant, User
 from crm.selectors import staff_of_tenant
+from crm.tenancy import platform_scope
 from customers.models import Customer
 from projects.models import Project
 
@@ -352,6 +354,21 @@ def reminders_send_pending(*, tenant: Tenant, batch_size: int = 200) -> int:
                 sent += 1
 
 
+def reminders_unsent_tenant_ids(*, now: datetime.datetime | None = None) -> list[int]:
+    """Tenants with dispatches decided more than a grace period ago and still unsent: their send
+    task was lost (broker restart) or its worker died mid-run (the run's transaction rolled back)."""
+    grace = datetime.timedelta(seconds=float(getattr(settings, "CRM_REMINDER_SWEEP_GRACE_SECONDS", 120)))
+    cutoff = (now or timezone.now()) - grace
+    with platform_scope("aftercare sweeper: tenants with unsent reminder dispatches"):
+        return sorted(
+            set(
+                ReminderDispatch.objects.filter(sent_at=None, decided_at__lte=cutoff, tenant__is_active=True)
+                .values_list("tenant_id", flat=True)
+                .distinct()
+            )
+        )
+
+
 def _managers(tenant: Tenant) -> list[User]:
     return staff_of_tenant(tenant=tenant, role=Role.MANAGER)
 
@@ -389,6 +406,13 @@ def _deliver_reminder(*, tenant: Tenant, dispatch: ReminderDispatch) -> None:
             dedupe_key=f"aftercare-reminder-sms-{plan.pk}-{dispatch.offset_days}",
         )
         dispatch.customer_sms_sent = True
+    events.publish(
+        events.EventType.AFTERCARE_PLAN_DUE,
+        tenant=tenant,
+        plan_id=plan.pk,
+        project_id=plan.project_id,
+        offset_days=dispatch.offset_days,
+    )
 
 
 def _deliver_escalation(*, tenant: Tenant, dispatch: ReminderDispatch, managers: list[User]) -> None:
@@ -790,7 +814,7 @@ def survey_send_sms(*, tenant: Tenant, survey: Survey, base_url: str = "") -> No
 def survey_answer(*, tenant: Tenant, token: str, score, comment: str = "") -> Survey:
     """Record the customer's one answer. Used, expired or out-of-range: ValidationError, nothing written.
 
-    A promoter (NPS 9–10) is announced as ``survey_promoter`` so the referrals app can invite them.
+    Announced as ``survey.answered`` (the referrals app invites promoters, NPS 9–10).
     """
     survey = Survey.objects.select_for_update(of=("self",)).filter(token=token).first()
     if survey is None:
@@ -809,8 +833,14 @@ def survey_answer(*, tenant: Tenant, token: str, score, comment: str = "") -> Su
     survey.comment = (comment or "")[:2000]
     survey.answered_at = timezone.now()
     survey.save(update_fields=["score", "comment", "answered_at"])
-    if survey.kind == SurveyKind.NPS and score >= 9:
-        events.publish("survey_promoter", tenant=tenant, customer_id=survey.customer_id, survey_id=survey.pk)
+    events.publish(
+        events.EventType.SURVEY_ANSWERED,
+        tenant=tenant,
+        survey_id=survey.pk,
+        customer_id=survey.customer_id,
+        kind=survey.kind,
+        score=score,
+    )
     return survey
 
 

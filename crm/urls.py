@@ -11,6 +11,7 @@ from crm.media import serve_media
 API_V1_MODULES = [
     "crm.api.routers",
     "crm.notifications.api_urls",
+    "crm.events.api_urls",
     "customers.api_urls",
     "projects.api_urls",
     "aftercare.api_urls",
@@ -28,6 +29,7 @@ urlpatterns = [
     path("settings/tokens/", views.ApiTokenListView.as_view(), name="api-tokens"),
     path("settings/tokens/<int:pk>/revoke/", views.ApiTokenRevokeView.as_view(), name="api-token-revoke"),
     path("notifications/", include("crm.notifications.urls")),
+    path("events/", include("crm.events.urls")),
     path("customers/", include("customers.urls")),
     path("projects/", include("projects.urls")),
     path("aftercare/", include("aftercare.urls")),

@@ -417,6 +417,7 @@ def customer_create(*, tenant: Tenant, created_by: User | None = None, **data) -
             customer.save()
     except IntegrityError:
         raise _duplicate_phone_error(Customer.objects.get(phone=customer.phone))
+    events.publish(events.EventType.CUSTOMER_CREATED, tenant=tenant, customer_id=customer.pk)
     return customer
 
 
@@ -434,6 +435,9 @@ def customer_update(
             customer.save()
     except IntegrityError:
         raise _duplicate_phone_error(Customer.objects.exclude(pk=customer.pk).get(phone=customer.phone))
+    events.publish(
+        events.EventType.CUSTOMER_UPDATED, tenant=tenant, customer_id=customer.pk, fields=sorted(data)
+    )
     return customer
 
 
@@ -593,7 +597,11 @@ def lead_create(
     customer_recompute(tenant=tenant, customer=customer, settings_row=settings_row, save=False)
     customer.save()
     events.publish(
-        "lead_created", tenant=tenant, lead_id=lead.pk, customer_id=customer.pk, referral_code=referral_code
+        events.EventType.LEAD_CREATED,
+        tenant=tenant,
+        lead_id=lead.pk,
+        customer_id=customer.pk,
+        referral_code=referral_code,
     )
     return lead
 
@@ -728,6 +736,12 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
                 dedupe_key=f"lead-sla-breach:{lead.pk}",
             )
             breach.save(update_fields=["notified", "reassigned_to"])
+            events.publish(
+                events.EventType.LEAD_SLA_BREACHED,
+                tenant=tenant,
+                lead_id=lead.pk,
+                customer_id=lead.customer_id,
+            )
             breached += 1
     return breached
 
@@ -926,6 +940,9 @@ def follow_up_create(
         _take_from_pool(tenant=tenant, customer=customer, user=author)  # a recorded claim
     customer_recompute(tenant=tenant, customer=customer, save=False)
     customer.save()
+    events.publish(
+        events.EventType.FOLLOW_UP_CREATED, tenant=tenant, follow_up_id=follow_up.pk, customer_id=customer.pk
+    )
     return follow_up
 
 

@@ -140,6 +140,9 @@ def project_create(*, tenant: Tenant, created_by: User | None, customer, name: s
         changed_by=created_by,
         reason="创建项目",
     )
+    events.publish(
+        events.EventType.PROJECT_CREATED, tenant=tenant, project_id=project.pk, customer_id=customer.pk
+    )
     return project
 
 
@@ -200,7 +203,12 @@ def contract_sign(
             project.save(update_fields=fields)
     except IntegrityError:
         raise ValidationError({"contract_number": f"合同编号 {contract_number} 已被使用。"})
-    events.publish("contract_signed", tenant=tenant, project_id=project.pk, customer_id=project.customer_id)
+    events.publish(
+        events.EventType.PROJECT_CONTRACT_SIGNED,
+        tenant=tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
+    )
     _apply_customer_facts(tenant=tenant, project=project, lifecycle="signed")
     return project
 
@@ -224,7 +232,10 @@ def contract_cancel(*, tenant: Tenant, project: Project, cancelled_by: User, rea
     project.cancel_reason = reason.strip()
     project.save(update_fields=["cancelled_at", "cancel_reason"])
     events.publish(
-        "contract_cancelled", tenant=tenant, project_id=project.pk, customer_id=project.customer_id
+        events.EventType.PROJECT_CONTRACT_CANCELLED,
+        tenant=tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
     )
     _apply_customer_facts(tenant=tenant, project=project, lifecycle=None)
     return project
@@ -269,7 +280,10 @@ def project_handover(
         fields += ["stage", "stage_entered_at"]
     project.save(update_fields=fields)
     events.publish(
-        "project_handed_over", tenant=tenant, project_id=project.pk, customer_id=project.customer_id
+        events.EventType.PROJECT_HANDED_OVER,
+        tenant=tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
     )
     _apply_customer_facts(tenant=tenant, project=project, lifecycle="handed_over")
     return project
@@ -404,7 +418,7 @@ def acceptance_record(
     if passed and kind == AcceptanceKind.HIDDEN_WORKS:
         # aftercare sends the plumbing & electrical CSAT survey (deduplicated on its side)
         events.publish(
-            "project_milestone",
+            events.EventType.PROJECT_MILESTONE,
             tenant=tenant,
             project_id=project.pk,
             customer_id=project.customer_id,
@@ -520,7 +534,7 @@ def design_plan_choose(*, tenant: Tenant, plan: DesignPlan, chosen_by: User) -> 
         plan.updated_by = chosen_by
         plan.save(update_fields=["is_chosen", "chosen_at", "updated_by", "updated_at"])
         events.publish(
-            "project_milestone",
+            events.EventType.PROJECT_MILESTONE,
             tenant=tenant,
             project_id=project.pk,
             customer_id=project.customer_id,
@@ -942,6 +956,13 @@ def change_order_decide(
         update_fields=["status", "decided_at", "decided_by", "decision_channel", "decision_note"]
     )
     _log(change_order, change_order.status, decided_by, channel=channel, note=note)
+    events.publish(
+        events.EventType.CHANGE_ORDER_DECIDED,
+        tenant=tenant,
+        change_order_id=change_order.pk,
+        project_id=change_order.project_id,
+        status=change_order.status,
+    )
     return change_order
 
 

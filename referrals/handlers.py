@@ -41,6 +41,12 @@ def on_contract_cancelled(*, tenant: Tenant, project_id: int, **_payload) -> Non
     services.referral_reverse_for_contract(tenant=tenant, project_id=project_id)
 
 
+def on_survey_answered(*, tenant: Tenant, kind: str, score: int, **payload) -> None:
+    """Only promoters (an NPS answer of 9–10) are asked for a referral."""
+    if kind == "nps" and score >= 9:
+        on_survey_promoter(tenant=tenant, **payload)
+
+
 def on_survey_promoter(*, tenant: Tenant, customer_id: int, survey_id: int, **_payload) -> None:
     """A promoter (NPS 9–10) is the best time to ask for a referral: text them their link, once."""
     customer = Customer.objects.filter(pk=customer_id).first()

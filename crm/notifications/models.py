@@ -89,6 +89,7 @@ class Notification(TenantOwnedModel):
 
 class OutboundStatus(models.TextChoices):
     PENDING = "pending", _("待发送")
+    SENDING = "sending", _("发送中")
     SENT = "sent", _("已发送")
     FAILED = "failed", _("失败")
 

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "crm",
     "crm.notifications",
     "crm.idempotency",
+    "crm.events",
     "customers",
     "projects",
     "aftercare",
