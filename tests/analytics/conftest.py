@@ -172,3 +172,23 @@ def month_a(tenant_a, make_staff):
 @pytest.fixture
 def march():
     return {"range": "custom", "start": "2025-03-01", "end": "2025-03-31"}
+
+
+@pytest.fixture
+def api_as():
+    """An API client acting as any user (the shared ``token_client`` needs a manager to mint)."""
+    from rest_framework.test import APIClient
+
+    from crm.models import ApiToken, hash_token
+
+    def make(user) -> APIClient:
+        plaintext, prefix = ApiToken.generate()
+        with tenant_context(user.tenant):
+            ApiToken.objects.create(
+                tenant=user.tenant, name="test", user=user, prefix=prefix, key_hash=hash_token(plaintext)
+            )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
+        return client
+
+    return make
