@@ -82,7 +82,7 @@ def preset_period(preset: str, *, today: datetime.date, tz: zoneinfo.ZoneInfo) -
         return Period(_quarter_start(today), _quarter_start(today, 1), tz, preset)
     if preset == "this_year":
         return Period(datetime.date(today.year, 1, 1), datetime.date(today.year + 1, 1, 1), tz, preset)
-    raise ValidationError({"range": _("未知的时间范围。")}, code="invalid_range")
+    raise ValidationError({"range": ValidationError(_("未知的时间范围。"), code="invalid_range")})
 
 
 def previous_period(period: Period) -> Period:
@@ -100,7 +100,7 @@ def _parse_date(value: str, field: str) -> datetime.date:
     try:
         return datetime.date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise ValidationError({field: _("日期格式应为 YYYY-MM-DD。")}, code="invalid_date")
+        raise ValidationError({field: ValidationError(_("日期格式应为 YYYY-MM-DD。"), code="invalid_date")})
 
 
 def parse_period(params, *, tz: zoneinfo.ZoneInfo, today: datetime.date | None = None) -> Period:
@@ -108,13 +108,13 @@ def parse_period(params, *, tz: zoneinfo.ZoneInfo, today: datetime.date | None =
     today = today or timezone.localdate(timezone=tz)
     preset = (params.get("range") or DEFAULT_PRESET).strip()
     if preset not in PRESETS:
-        raise ValidationError({"range": _("未知的时间范围。")}, code="invalid_range")
+        raise ValidationError({"range": ValidationError(_("未知的时间范围。"), code="invalid_range")})
     if preset != "custom":
         return preset_period(preset, today=today, tz=tz)
     start = _parse_date(params.get("start") or "", "start")
     end = _parse_date(params.get("end") or "", "end")
     if end < start:
-        raise ValidationError({"end": _("结束日期不能早于开始日期。")}, code="invalid_range")
+        raise ValidationError({"end": ValidationError(_("结束日期不能早于开始日期。"), code="invalid_range")})
     if (end - start).days >= MAX_CUSTOM_DAYS:
-        raise ValidationError({"end": _("时间范围最长三年。")}, code="range_too_long")
+        raise ValidationError({"end": ValidationError(_("时间范围最长三年。"), code="range_too_long")})
     return Period(start, end + datetime.timedelta(days=1), tz, "custom")

@@ -67,11 +67,11 @@ def _user_id(params, name: str, tenant: Tenant) -> int | None:
     if not raw:
         return None
     if not raw.isdigit():
-        raise ValidationError({name: _("请选择有效的员工。")}, code="invalid_user")
+        raise ValidationError({name: ValidationError(_("请选择有效的员工。"), code="invalid_user")})
     user_id = int(raw)
     if not staff_queryset(tenant=tenant).filter(pk=user_id).exists():
         # Another tenant's user is as unknown as a missing one.
-        raise ValidationError({name: _("请选择有效的员工。")}, code="invalid_user")
+        raise ValidationError({name: ValidationError(_("请选择有效的员工。"), code="invalid_user")})
     return user_id
 
 
@@ -81,7 +81,7 @@ def parse_scope(params, *, tenant: Tenant, user: User, today: datetime.date | No
     period = parse_period(params, tz=tenant.zoneinfo, today=today)
     channel = (params.get("channel") or "").strip()
     if channel and channel not in SourceChannel.values:
-        raise ValidationError({"channel": _("未知的来源渠道。")}, code="invalid_channel")
+        raise ValidationError({"channel": ValidationError(_("未知的来源渠道。"), code="invalid_channel")})
     restricted = not has_permission(user, "analytics.view_all")
     sales_id = user.pk if restricted else _user_id(params, "sales", tenant)
     return Scope(

@@ -6,15 +6,22 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from analytics.models import SalesTarget
 from crm.models import Role, Tenant, User
 from crm.permissions import require_permission
 
 
+def _error(field: str, message, code: str) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
 def _month(value: datetime.date) -> datetime.date:
     if value.day != 1:
-        raise ValidationError({"month": "月份请填写该月第一天（如 2025-03-01）。"}, code="invalid_month")
+        raise ValidationError(
+            {"month": ValidationError("月份请填写该月第一天（如 2025-03-01）。", code="invalid_month")}
+        )
     return value
 
 
@@ -22,9 +29,9 @@ def _check_user(tenant: Tenant, user: User | None) -> None:
     if user is None:
         return
     if user.tenant_id != tenant.pk:
-        raise ValidationError({"user": "员工不存在。"}, code="does_not_exist")
+        raise _error("user", _("员工不存在。"), "does_not_exist")
     if not user.has_role(Role.SALES):
-        raise ValidationError({"user": "只能为销售设置个人目标。"}, code="not_sales")
+        raise _error("user", _("只能为销售设置个人目标。"), "not_sales")
 
 
 @transaction.atomic
@@ -55,7 +62,9 @@ def sales_target_save(
         with transaction.atomic():
             target.save()
     except IntegrityError:
-        raise ValidationError({"month": "该月的目标已存在，请修改原目标。"}, code="duplicate")
+        raise ValidationError(
+            {"month": ValidationError("该月的目标已存在，请修改原目标。", code="duplicate")}
+        )
     return target
 
 

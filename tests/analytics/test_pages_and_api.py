@@ -68,7 +68,7 @@ def test_bad_filters_are_400_with_field_messages(session_client, token_client, m
     client = session_client(manager_a)
     assert client.get("/dashboard/?range=forever").status_code == 400
     api = token_client(manager_a)
-    for params, field, code in [
+    for params, field, _code in [
         ({"range": "forever"}, "range", "invalid_range"),
         ({"range": "custom", "start": "2025-13-01", "end": "2025-01-01"}, "start", "invalid_date"),
         ({"range": "custom", "start": "2025-03-02", "end": "2025-03-01"}, "end", "invalid_range"),
@@ -102,7 +102,7 @@ def test_excel_export_has_the_panel_tables(session_client, manager_a, month_a, m
     response = session_client(manager_a).get(f"/dashboard/export/funnel.xlsx?{urlencode(march)}")
     assert response.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
-    rows = [row for row in sheet.iter_rows(values_only=True)]
+    rows = list(sheet.iter_rows(values_only=True))
     inquiry = next(row for row in rows if row[0] == "询盘" and isinstance(row[1], int))
     assert inquiry[1] == 4 and inquiry[2] == 2  # count, previous
 
