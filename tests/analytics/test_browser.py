@@ -31,11 +31,12 @@ CANVAS_HAS_INK = """(canvas) => {
 
 
 @pytest.fixture
-def browser_page():
+def browser_page(monkeypatch):
     if not os.path.exists(CHROMIUM):
         pytest.skip("chromium is not installed (run scripts/ensure_browser.sh)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares the test thread
+    # Playwright's event loop shares the test thread; undone after the test (the deploy check refuses it).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
