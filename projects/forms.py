@@ -37,6 +37,14 @@ class ProjectFilterForm(forms.Form):
     staff = forms.ModelChoiceField(label="员工", queryset=None, required=False)
     customer = forms.IntegerField(label="客户", required=False, widget=forms.HiddenInput)
     overdue = forms.BooleanField(label="仅看超期", required=False)
+    # Drill-down parameters of the analytics pages (hidden: set by links, not by hand).
+    active = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    signed_after = forms.DateField(required=False, widget=forms.HiddenInput)
+    signed_before = forms.DateField(required=False, widget=forms.HiddenInput)
+    owner = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    designer = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    pm = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    channel = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
 
     def __init__(self, *args, tenant: Tenant, stage_names: dict[str, str], **kwargs):
         super().__init__(*args, **kwargs)

@@ -111,6 +111,26 @@ def projects_for_list(
     return queryset.order_by("-created_at", "-id")
 
 
+def drilldown_q(filters: dict) -> Q:
+    """The analytics pages' drill-down parameters of the project list (hidden form fields)."""
+    condition = Q()
+    if filters.get("active"):
+        condition &= Q(cancelled_at__isnull=True) & ~Q(stage=Stage.HANDOVER)
+    if filters.get("signed_after"):
+        condition &= Q(signed_on__gte=filters["signed_after"], cancelled_at__isnull=True)
+    if filters.get("signed_before"):
+        condition &= Q(signed_on__lte=filters["signed_before"], cancelled_at__isnull=True)
+    for name, lookup in (
+        ("owner", "customer__owner_id"),
+        ("designer", "designer_id"),
+        ("pm", "project_manager_id"),
+        ("channel", "customer__source_channel"),
+    ):
+        if filters.get(name):
+            condition &= Q(**{lookup: filters[name]})
+    return condition
+
+
 def is_overdue(project: Project, settings: list[StageInfo], now: datetime.datetime | None = None) -> bool:
     if project.stage == Stage.HANDOVER or project.cancelled_at or project.handed_over_on:
         return False

@@ -69,7 +69,7 @@ class ProjectListView(RoleRequiredMixin, View):
             staff_id=filters["staff"].pk if filters.get("staff") else None,
             customer_id=filters.get("customer"),
             search=filters.get("q") or "",
-        )
+        ).filter(selectors.drilldown_q(filters))
         page = Paginator(queryset, 25).get_page(request.GET.get("page"))
         for project in page.object_list:
             project.stage_name = names[project.stage]

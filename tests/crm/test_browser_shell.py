@@ -121,7 +121,11 @@ def test_dashboard_renders_registered_widgets_for_managers_only(client, tenant_a
         client.force_login(manager_a)
         page = client.get("/dashboard/").content.decode()
         assert "测试指标" in page and tenant_a.name in page
+        # Sales users now open the dashboard scoped to their own figures (analytics), but the
+        # apps' manager widgets stay hidden from them; other roles still get 403.
         client.force_login(make_staff(tenant_a, Role.SALES))
+        assert "测试指标" not in client.get("/dashboard/").content.decode()
+        client.force_login(make_staff(tenant_a, Role.DESIGNER))
         assert client.get("/dashboard/").status_code == 403
     finally:
         extensions._dashboard_widgets.remove(widget)
