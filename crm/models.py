@@ -104,6 +104,8 @@ class TokenModule(models.TextChoices):
     REFERRALS = "referrals", _("转介绍")
     NOTIFICATIONS = "notifications", _("通知")
     SETTINGS = "settings", _("设置（员工、API 令牌）")
+    INTEGRATIONS = "integrations", _("集成（事件流、Webhook）")
+    ANALYTICS = "analytics", _("经营分析与目标")
 
 
 class TokenAccess(models.TextChoices):

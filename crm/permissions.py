@@ -63,6 +63,8 @@ TOKEN_MODULE_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     TokenModule.REFERRALS: ("referrals.view", ("referrals.",)),
     TokenModule.NOTIFICATIONS: ("notifications.view", ("notifications.",)),
     TokenModule.SETTINGS: ("crm.view_staff", ("crm.manage_",)),
+    TokenModule.INTEGRATIONS: ("events.view", ("events.", "webhooks.")),
+    TokenModule.ANALYTICS: ("analytics.view", ("analytics.manage_",)),
 }
 
 

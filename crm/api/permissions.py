@@ -21,6 +21,8 @@ TOKEN_MODULE_BY_APP_LABEL: dict[str, str] = {
     "referrals": TokenModule.REFERRALS,
     "notifications": TokenModule.NOTIFICATIONS,
     "crm": TokenModule.SETTINGS,
+    "outbox": TokenModule.INTEGRATIONS,
+    "analytics": TokenModule.ANALYTICS,
 }
 
 
