@@ -38,7 +38,8 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             kind="call",
             content="电话沟通装修需求，约了上门量房。",
             outcome="appointment",
-            occurred_at=now - datetime.timedelta(days=rng.randint(3, 20)),
+            occurred_at=(occurred := now - datetime.timedelta(days=rng.randint(3, 20))),
+            now=occurred,  # seeded history: recorded when it happened
         )
     for month in _month_starts(timezone.localdate(), 12):
         for suffix, value in (("sales", 600_000), ("sales2", 450_000)):

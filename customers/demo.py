@@ -100,6 +100,7 @@ def _seed_history(*, tenant: Tenant, sales: list[User], rng: random.Random, now:
             content=CONTENT[index % len(CONTENT)],
             outcome="reached",
             occurred_at=first,
+            now=first,  # seeded history: recorded when it happened
         )
         if rng.random() < 0.45:
             services.follow_up_create(
@@ -109,7 +110,8 @@ def _seed_history(*, tenant: Tenant, sales: list[User], rng: random.Random, now:
                 kind="measure",
                 content="上门量房，确认户型与需求。",
                 outcome="appointment",
-                occurred_at=min(now, first + datetime.timedelta(days=rng.randint(2, 9))),
+                occurred_at=(measured := min(now, first + datetime.timedelta(days=rng.randint(2, 9)))),
+                now=measured,
             )
 
 

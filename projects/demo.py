@@ -110,6 +110,7 @@ def _customer(tenant: Tenant, index: int, name: str, staff: dict[str, User]) -> 
             content="回访项目进展，客户对进度满意。",
             outcome="reached",
             occurred_at=touched,
+            now=touched,  # seeded history: recorded when it happened
         )
     return customer
 
