@@ -14,6 +14,7 @@ class CrmConfig(AppConfig):
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
         from crm.rls import apply_row_level_security
+        from crm.uploads import configure_pillow
 
         grant_many(
             {
@@ -24,3 +25,4 @@ class CrmConfig(AppConfig):
             }
         )
         post_migrate.connect(apply_row_level_security, dispatch_uid="crm.rls")
+        configure_pillow()

@@ -6,6 +6,7 @@ import logging
 import os
 
 from celery import Celery, Task
+from celery.signals import task_postrun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings.local")
 
@@ -51,3 +52,11 @@ def _collect_app_beat_schedules(sender: Celery, **kwargs) -> None:
     for config in apps.get_app_configs():
         schedule.update(getattr(config, "beat_schedule", {}) or {})
     sender.conf.beat_schedule = schedule
+
+
+@task_postrun.connect
+def _remove_rolled_back_files(**kwargs) -> None:
+    """A task whose transaction rolled back leaves no stored files behind (see crm/uploads.py)."""
+    from crm.uploads import remove_rolled_back_files
+
+    remove_rolled_back_files()

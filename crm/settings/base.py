@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "crm.uploads.RolledBackFilesCleanupMiddleware",  # outside the request transaction (TenantMiddleware)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "crm.middleware.ExplicitLocaleMiddleware",
@@ -119,6 +120,17 @@ STORAGES = {
     "default": {"BACKEND": "crm.media.SignedUrlFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Uploads (crm/uploads.py): every file field is checked by content against these caps.
+UPLOAD_MAX_IMAGE_BYTES = env.int("UPLOAD_MAX_IMAGE_BYTES", default=10 * 1024 * 1024)
+UPLOAD_MAX_IMAGE_PIXELS = env.int("UPLOAD_MAX_IMAGE_PIXELS", default=50_000_000)  # 50 MP phone cameras
+UPLOAD_MAX_DOCUMENT_BYTES = env.int("UPLOAD_MAX_DOCUMENT_BYTES", default=10 * 1024 * 1024)
+UPLOAD_MAX_IMPORT_BYTES = env.int("UPLOAD_MAX_IMPORT_BYTES", default=5 * 1024 * 1024)
+UPLOAD_MAX_IMPORT_UNPACKED_BYTES = env.int("UPLOAD_MAX_IMPORT_UNPACKED_BYTES", default=50 * 1024 * 1024)
+# Non-file request bodies (JSON, form fields) stay small; files above 2.5 MB stream to a temp file
+# instead of memory; at most 9 photos per daily log plus headroom per request.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
