@@ -11,6 +11,7 @@ class CrmConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from crm import checks  # noqa: F401  (registers the deploy checks)
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
         from crm.rls import apply_row_level_security

@@ -7,12 +7,28 @@ import os
 
 from celery import Celery, Task
 from celery.signals import task_postrun
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings.local")
+from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger("crm.celery")
 
-app = Celery("crm")
+#: Set by scripts/up.sh: the zero-setup demo may fall back to the local settings (filesystem broker).
+DEMO_FLAG = "CRM_DEMO"
+if os.environ.get(DEMO_FLAG) == "1":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings.local")
+
+
+class CrmCelery(Celery):
+    def on_configure(self) -> None:
+        """Refuse to guess the settings: a beat silently started on the local settings (and their
+        filesystem broker) next to Redis workers runs no SLA scan and logs no error."""
+        if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+            raise ImproperlyConfigured(
+                "DJANGO_SETTINGS_MODULE is not set: set it (e.g. crm.settings.production) for a "
+                f"Celery worker or beat, or set {DEMO_FLAG}=1 for the zero-setup demo (scripts/up.sh)."
+            )
+
+
+app = CrmCelery("crm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
