@@ -32,6 +32,7 @@ from crm.api.viewsets import TenantViewSetMixin
 from crm.models import Tenant
 from crm.ratelimit import ClientRateThrottle
 from crm.tenancy import tenant_context
+from crm.uploads import validate_image_file
 from customers.models import Customer
 from projects.models import Project
 
@@ -197,7 +198,7 @@ class VisitSerializer(serializers.ModelSerializer):
 
 
 class AftercarePhotoSerializer(serializers.Serializer):
-    image = serializers.ImageField()
+    image = serializers.FileField(validators=[validate_image_file], help_text="JPG/PNG/WebP，≤10MB")
     caption = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
 
 

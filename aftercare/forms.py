@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from aftercare.models import TicketCategory, TicketPriority, TicketStatus
 from crm.models import Tenant, User
 from crm.selectors import staff_queryset
+from crm.uploads import MultipleImageUploadField
 from projects.models import Project
 
 
@@ -37,7 +38,7 @@ class VisitCompleteForm(forms.Form):
     customer_confirmed = forms.BooleanField(label=_("客户已签字确认"), required=False)
     customer_signature = forms.CharField(label=_("客户签名"), max_length=50, required=False)
     renovation_interest = forms.BooleanField(label=_("客户有翻新 / 软装 / 家电意向"), required=False)
-    photos = forms.ImageField(label=_("现场照片"), required=False)
+    photos = MultipleImageUploadField(label=_("现场照片"), required=False)
 
     def __init__(self, *args, checklist: list[dict], **kwargs):
         super().__init__(*args, **kwargs)

@@ -43,6 +43,7 @@ from crm import events
 from crm.models import Role, Tenant, User
 from crm.selectors import staff_of_tenant
 from crm.tenancy import platform_scope
+from crm.uploads import validate_image_file
 from customers.models import Customer
 from projects.models import Project
 
@@ -849,6 +850,8 @@ def visit_photos_add(*, tenant: Tenant, visit: Visit, images: list, caption: str
     """Attach on-site photos to a visit (validated images only)."""
     from aftercare.models import VisitPhoto  # noqa: PLC0415
 
+    for image in images:
+        validate_image_file(image)
     return [
         VisitPhoto.objects.create(tenant=tenant, visit=visit, image=image, caption=caption[:100])
         for image in images
@@ -979,4 +982,6 @@ def ticket_photos_add(*, tenant: Tenant, ticket: ServiceTicket, images: list) ->
     """Attach photos of the problem to a ticket (validated images only)."""
     from aftercare.models import TicketPhoto  # noqa: PLC0415
 
+    for image in images:
+        validate_image_file(image)
     return [TicketPhoto.objects.create(tenant=tenant, ticket=ticket, image=image) for image in images]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 from collections import OrderedDict
 
-from django import forms as django_forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +19,7 @@ from crm.models import Role
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant, tenant_context
+from crm.uploads import images_from_request
 from projects.selectors import resolve_share_link
 
 
@@ -146,7 +146,7 @@ class VisitCompleteView(PlanEditMixin, View):
         images = []
         if form.is_valid():
             try:
-                images = [django_forms.ImageField().clean(f) for f in request.FILES.getlist("photos")]
+                images = images_from_request(request.FILES, "photos")
             except ValidationError as error:
                 form.add_error("photos", error)
         if form.is_valid():
@@ -220,7 +220,7 @@ class TicketQueueView(RoleRequiredMixin, View):
         images = []
         if form.is_valid():
             try:
-                images = [django_forms.ImageField().clean(f) for f in request.FILES.getlist("photos")]
+                images = images_from_request(request.FILES, "photos")
             except ValidationError as error:
                 form.add_error(None, error)
         if form.is_valid():

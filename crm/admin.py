@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db import models
 
 from crm.models import ApiToken, Tenant, User
 from crm.tenancy import current_tenant, require_tenant, tenant_owned_models
+from crm.uploads import validate_document_file, validate_image_file
 
 
 class TenantScopedAdmin(admin.ModelAdmin):
@@ -37,6 +39,14 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return self.model.objects.all()  # tenant-scoped manager
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        """Uploads through the admin pass the same checks as everywhere else (crm/uploads.py)."""
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if isinstance(db_field, models.FileField) and formfield is not None:
+            image = isinstance(db_field, models.ImageField)
+            formfield.validators.append(validate_image_file if image else validate_document_file)
+        return formfield
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.related_model is User:

@@ -11,9 +11,11 @@ class CrmConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from crm import checks  # noqa: F401  (registers the deploy checks)
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
         from crm.rls import apply_row_level_security
+        from crm.uploads import configure_pillow
 
         grant_many(
             {
@@ -26,3 +28,4 @@ class CrmConfig(AppConfig):
             }
         )
         post_migrate.connect(apply_row_level_security, dispatch_uid="crm.rls")
+        configure_pillow()

@@ -6,12 +6,29 @@ import logging
 import os
 
 from celery import Celery, Task
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings.local")
+from celery.signals import task_postrun
+from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger("crm.celery")
 
-app = Celery("crm")
+#: Set by scripts/up.sh: the zero-setup demo may fall back to the local settings (filesystem broker).
+DEMO_FLAG = "CRM_DEMO"
+if os.environ.get(DEMO_FLAG) == "1":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings.local")
+
+
+class CrmCelery(Celery):
+    def on_configure(self) -> None:
+        """Refuse to guess the settings: a beat silently started on the local settings (and their
+        filesystem broker) next to Redis workers runs no SLA scan and logs no error."""
+        if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+            raise ImproperlyConfigured(
+                "DJANGO_SETTINGS_MODULE is not set: set it (e.g. crm.settings.production) for a "
+                f"Celery worker or beat, or set {DEMO_FLAG}=1 for the zero-setup demo (scripts/up.sh)."
+            )
+
+
+app = CrmCelery("crm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
@@ -51,3 +68,11 @@ def _collect_app_beat_schedules(sender: Celery, **kwargs) -> None:
     for config in apps.get_app_configs():
         schedule.update(getattr(config, "beat_schedule", {}) or {})
     sender.conf.beat_schedule = schedule
+
+
+@task_postrun.connect
+def _remove_rolled_back_files(**kwargs) -> None:
+    """A task whose transaction rolled back leaves no stored files behind (see crm/uploads.py)."""
+    from crm.uploads import remove_rolled_back_files
+
+    remove_rolled_back_files()

@@ -20,6 +20,8 @@ from django.core.files.storage import FileSystemStorage
 from django.http import Http404
 from django.views.static import serve
 
+from crm.uploads import RollbackSafeStorageMixin
+
 SALT = "crm.media"
 ROUND_SECONDS = 3600
 
@@ -45,8 +47,11 @@ def media_signature_valid(name: str, token: str, now: float | None = None) -> bo
     return int(expires) > (time.time() if now is None else now)
 
 
-class SignedUrlFileSystemStorage(FileSystemStorage):
-    """Local-disk storage whose URLs carry an expiring signature (see module docstring)."""
+class SignedUrlFileSystemStorage(RollbackSafeStorageMixin, FileSystemStorage):
+    """Local-disk storage whose URLs carry an expiring signature (see module docstring).
+
+    A file saved inside a transaction that rolls back is deleted again (crm.uploads).
+    """
 
     def url(self, name: str | None) -> str:
         base = super().url(name)

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant
+from crm.uploads import ImportUploadField
 from customers.models import (
     Customer,
     CustomerSettings,
@@ -106,7 +107,7 @@ class LeadForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label=_("CSV 或 Excel（.xlsx）文件"))
+    file = ImportUploadField(label=_("CSV 或 Excel（.xlsx）文件"))
 
 
 class SegmentForm(forms.Form):

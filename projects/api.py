@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from crm.api.pagination import StandardPagination
 from crm.api.serializers import TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
+from crm.uploads import validate_document_file, validate_image_file
 from customers.models import Customer
 from projects import selectors, services
 from projects.models import (
@@ -517,7 +518,7 @@ class DailyLogSerializer(serializers.ModelSerializer):
     project = TenantPKField(model=Project)
     photos = SitePhotoSerializer(many=True, read_only=True)
     upload = serializers.ListField(
-        child=serializers.FileField(),
+        child=serializers.FileField(validators=[validate_image_file]),
         write_only=True,
         required=False,
         help_text="照片（可多张，JPG/PNG/WebP）",
@@ -544,7 +545,7 @@ class DailyLogSerializer(serializers.ModelSerializer):
 
 
 class PhotoUploadSerializer(serializers.Serializer):
-    upload = serializers.ListField(child=serializers.FileField())
+    upload = serializers.ListField(child=serializers.FileField(validators=[validate_image_file]))
 
 
 class DailyLogViewSet(
@@ -645,7 +646,7 @@ class InspectionSerializer(serializers.ModelSerializer):
 
 class InspectionPhotoSerializer(serializers.Serializer):
     item = serializers.IntegerField(help_text="检查项 id（属于该质检）")
-    upload = serializers.FileField()
+    upload = serializers.FileField(validators=[validate_image_file])
 
 
 class InspectionViewSet(
@@ -896,6 +897,7 @@ class MaterialReportSerializer(serializers.ModelSerializer):
         model = MaterialReport
         fields = ["id", "title", "file", "uploaded_at"]
         read_only_fields = ["id", "uploaded_at"]
+        extra_kwargs = {"file": {"validators": [validate_document_file]}}
 
 
 class MaterialSerializer(serializers.ModelSerializer):

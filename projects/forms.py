@@ -10,25 +10,9 @@ from django.utils import timezone
 
 from crm.models import Tenant
 from crm.selectors import staff_queryset
+from crm.uploads import DocumentUploadField, MultipleImageUploadField
 from customers.models import Customer
 from projects.models import STAGE_ORDER, AcceptanceKind, DecisionChannel, Material, Project, Stage
-
-MULTI_FILE_ATTRS = {"multiple": True, "accept": "image/jpeg,image/png,image/webp"}
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}))
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data, initial=None):
-        if isinstance(data, list | tuple):
-            return [super(MultipleFileField, self).clean(item, initial) for item in data]
-        return [super().clean(data, initial)] if data else []
 
 
 class ProjectFilterForm(forms.Form):
@@ -131,7 +115,7 @@ class DailyLogForm(forms.Form):
         label="明日计划", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     workers_on_site = forms.IntegerField(label="在场工人数", min_value=0, max_value=200, initial=0)
-    photos = MultipleFileField(label="现场照片（最多 9 张，JPG/PNG/WebP，每张 ≤10MB）", required=False)
+    photos = MultipleImageUploadField(label="现场照片（最多 9 张，JPG/PNG/WebP，每张 ≤10MB）", required=False)
 
 
 class DesignPlanForm(forms.Form):
@@ -204,7 +188,7 @@ class MaterialForm(forms.ModelForm):
 
 class MaterialReportForm(forms.Form):
     title = forms.CharField(label="报告名称", max_length=100)
-    file = forms.FileField(label="报告文件（PDF 或图片）")
+    file = DocumentUploadField(label="报告文件（PDF 或图片）")
 
 
 class InspectionForm(forms.Form):

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Role, Tenant, User
+from crm.uploads import inspect_image, validate_document_file
 from projects.models import (
     DESIGN_STAGES,
     PM_STAGES,
@@ -52,10 +53,7 @@ from projects.models import (
     stage_index,
 )
 
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS_PER_LOG = 9
-MAX_REPORT_BYTES = 10 * 1024 * 1024
-ALLOWED_IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
 THUMBNAIL_SIZE = (320, 320)
 SHARE_LINK_DEFAULT_DAYS = 90
 CODE_TTL = datetime.timedelta(minutes=10)
@@ -550,27 +548,22 @@ def design_plan_choose(*, tenant: Tenant, plan: DesignPlan, chosen_by: User) -> 
 
 
 def validate_image_upload(upload: UploadedFile, *, field: str = "photos") -> tuple[bytes, object]:
-    """Check an upload is a real JPEG/PNG/WebP by content (not name) within the size limit."""
-    from PIL import Image, UnidentifiedImageError
+    """Size, type and pixel caps from the header (crm.uploads), then one bounded decode."""
+    from PIL import Image
 
-    name = getattr(upload, "name", "文件")
-    if upload.size is not None and upload.size > MAX_PHOTO_BYTES:
-        raise ValidationError({field: f"「{name}」超过 10 MB，请压缩后再上传。"})
-    upload.seek(0)
-    data = upload.read()
-    if len(data) > MAX_PHOTO_BYTES:
-        raise ValidationError({field: f"「{name}」超过 10 MB，请压缩后再上传。"})
-    if not data:
-        raise ValidationError({field: f"「{name}」是空文件。"})
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            probe.verify()
+        inspect_image(upload)
+    except ValidationError as error:
+        raise ValidationError({field: [error]}) from None
+    data = upload.read()
+    upload.seek(0)
+    try:
         image = Image.open(io.BytesIO(data))
         image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise ValidationError({field: f"「{name}」不是有效的图片文件（仅支持 JPG、PNG、WebP）。"}) from None
-    if image.format not in ALLOWED_IMAGE_FORMATS:
-        raise ValidationError({field: f"「{name}」格式为 {image.format}，仅支持 JPG、PNG、WebP。"})
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise ValidationError(
+            {field: f"「{upload.name}」不是有效的图片文件（仅支持 JPG、PNG、WebP）。"}, code="invalid_image"
+        ) from None
     return data, image
 
 
@@ -988,18 +981,13 @@ def material_create(*, tenant: Tenant, project: Project, created_by: User, **fie
 
 
 def validate_report_upload(upload: UploadedFile) -> bytes:
-    """A QC report is a PDF or an image, checked by content."""
-    name = getattr(upload, "name", "文件")
-    if upload.size is not None and upload.size > MAX_REPORT_BYTES:
-        raise ValidationError({"file": f"「{name}」超过 10 MB。"})
-    upload.seek(0)
-    data = upload.read()
-    if data.startswith(b"%PDF-"):
-        return data
+    """A QC report is a PDF or an image, checked by content within the caps (crm.uploads)."""
     try:
-        validate_image_upload(upload, field="file")
-    except ValidationError:
-        raise ValidationError({"file": f"「{name}」不是 PDF 或图片，无法作为检测报告。"}) from None
+        validate_document_file(upload)
+    except ValidationError as error:
+        raise ValidationError({"file": [error]}) from None
+    data = upload.read()
+    upload.seek(0)
     return data
 
 
@@ -1011,7 +999,7 @@ def material_report_add(
         raise ValidationError({"title": "请填写报告名称。"})
     data = validate_report_upload(file)
     report = MaterialReport(tenant=tenant, material=material, title=title.strip())
-    extension = "pdf" if data.startswith(b"%PDF-") else "jpg"
+    extension = "pdf" if data.startswith(b"%PDF-") else inspect_image(file).extension
     report.file.save(f"report.{extension}", ContentFile(data), save=False)
     report.save()
     return report

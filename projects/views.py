@@ -514,8 +514,8 @@ class MaterialReportView(ProjectActionView):
     def act(self, request, material_id: int):
         material = get_object_or_404(Material.objects.filter(project=self.project), pk=material_id)
         form = forms.MaterialReportForm(request.POST, request.FILES)
-        if not form.is_valid():
-            raise ValidationError({"file": "请填写报告名称并选择文件。"})
+        if not form.is_valid():  # shown as a message: say what is wrong with the file, not just "invalid"
+            raise ValidationError({name: errors.data for name, errors in form.errors.items()})
         services.material_report_add(tenant=self.tenant, material=material, **form.cleaned_data)
         return "报告已上传。"
 

@@ -3,7 +3,8 @@
 #
 # With nothing set it runs on the embedded default (SQLite + Celery's filesystem broker).
 # Set DATABASE_URL (postgres://...) and CELERY_BROKER_URL / REDIS_URL (redis://...) to use
-# PostgreSQL and Redis. PORT (default 8000) and HOST (default 127.0.0.1) choose the address.
+# PostgreSQL and Redis. PORT (default 8000) and HOST (default 127.0.0.1) choose the address:
+#   PORT=8010 scripts/up.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,23 @@ PYTHON="${PYTHON:-python3}"
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-crm.settings.local}"
+export CRM_DEMO=1  # the zero-setup demo: Celery may use the local settings (see crm/celery.py)
+
+fail() { echo "ERROR: $*" >&2; exit 1; }
+show_log() { echo "---- last lines of $1 ----" >&2; tail -n 25 "$1" >&2 || true; echo "----" >&2; }
+port_free() {
+  "$1" - "$HOST" "$PORT" <<'PY'
+import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
+with socket.socket(family) as probe:
+    try:
+        probe.bind((host.strip("[]"), port))
+    except OSError as error:
+        sys.exit(f"{host}:{port} is not available ({error.strerror}).")
+PY
+}
+port_free "$PYTHON" || fail "the web server cannot listen there. Pick another port, e.g.  PORT=8010 scripts/up.sh"
 
 if [ ! -x .venv/bin/python ]; then
   echo "==> Creating .venv"
@@ -23,7 +41,7 @@ if ! .venv/bin/python -c "import crm, django, celery" >/dev/null 2>&1 || [ pypro
   touch .venv/.installed
 fi
 
-mkdir -p var/celery/queue var/celery/processed var/log
+mkdir -p var/celery/queue var/celery/processed var/celery/control var/log
 echo "==> Database: ${DATABASE_URL:-sqlite (var/db.sqlite3)}; broker: ${CELERY_BROKER_URL:-${REDIS_URL:-filesystem (var/celery)}}"
 .venv/bin/python manage.py migrate --noinput -v0
 .venv/bin/python manage.py collectstatic --noinput -v0
@@ -35,14 +53,21 @@ trap cleanup EXIT INT TERM
 
 .venv/bin/celery -A crm worker -B --pool=solo --loglevel=INFO \
   --schedule var/celerybeat-schedule >var/log/celery.log 2>&1 &
-pids+=($!)
+celery_pid=$!
+pids+=("$celery_pid")
 .venv/bin/python manage.py runserver "$HOST:$PORT" --noreload >var/log/web.log 2>&1 &
-pids+=($!)
+web_pid=$!
+pids+=("$web_pid")
 
+# Only say "running" once the login page answers; if a process dies first, show why and stop.
+up=""
 for _ in $(seq 1 60); do
-  curl -fsS -o /dev/null "http://$HOST:$PORT/accounts/login/" 2>/dev/null && break
+  kill -0 "$web_pid" 2>/dev/null || { show_log var/log/web.log; fail "the web server did not start (see above)."; }
+  kill -0 "$celery_pid" 2>/dev/null || { show_log var/log/celery.log; fail "the Celery worker did not start (see above)."; }
+  if curl -fsS -o /dev/null "http://$HOST:$PORT/accounts/login/" 2>/dev/null; then up=1; break; fi
   sleep 1
 done
+[ -n "$up" ] || { show_log var/log/web.log; fail "no answer from http://$HOST:$PORT/ after 60 s."; }
 
 cat <<MSG
 

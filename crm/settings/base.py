@@ -7,6 +7,7 @@ Production and the test suite use PostgreSQL (with row-level security) and Redis
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "csp",
     "crm",
     "crm.notifications",
     "crm.idempotency",
@@ -49,6 +51,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "crm.uploads.RolledBackFilesCleanupMiddleware",  # outside the request transaction (TenantMiddleware)
+    "csp.middleware.CSPMiddleware",
+    "crm.security.NoStoreForAuthenticatedMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "crm.middleware.ExplicitLocaleMiddleware",
@@ -122,6 +127,17 @@ STORAGES = {
     "default": {"BACKEND": "crm.media.SignedUrlFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Uploads (crm/uploads.py): every file field is checked by content against these caps.
+UPLOAD_MAX_IMAGE_BYTES = env.int("UPLOAD_MAX_IMAGE_BYTES", default=10 * 1024 * 1024)
+UPLOAD_MAX_IMAGE_PIXELS = env.int("UPLOAD_MAX_IMAGE_PIXELS", default=50_000_000)  # 50 MP phone cameras
+UPLOAD_MAX_DOCUMENT_BYTES = env.int("UPLOAD_MAX_DOCUMENT_BYTES", default=10 * 1024 * 1024)
+UPLOAD_MAX_IMPORT_BYTES = env.int("UPLOAD_MAX_IMPORT_BYTES", default=5 * 1024 * 1024)
+UPLOAD_MAX_IMPORT_UNPACKED_BYTES = env.int("UPLOAD_MAX_IMPORT_UNPACKED_BYTES", default=50 * 1024 * 1024)
+# Non-file request bodies (JSON, form fields) stay small; files above 2.5 MB stream to a temp file
+# instead of memory; at most 9 photos per daily log plus headroom per request.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
 
 EMAIL_CONFIG = env.email("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -145,13 +161,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(CELERY_DATA_DIR / "queue"),
         "data_folder_out": str(CELERY_DATA_DIR / "queue"),
         "processed_folder": str(CELERY_DATA_DIR / "processed"),
+        "control_folder": str(CELERY_DATA_DIR / "control"),  # kombu's default is ./control
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {"visibility_timeout": 3600}
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (CELERY_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
@@ -253,3 +270,23 @@ LOGGING = {
 }
 
 LANGUAGE_COOKIE_NAME = "crm_language"
+
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------
+# Every script is a file served by the app (static/js/crm.js, vendored htmx, Swagger UI's split
+# view): no inline script or on* handler anywhere. Styles still allow 'unsafe-inline' because
+# templates carry style attributes and small <style> blocks, and Swagger UI sets inline styles;
+# CSS cannot run script, and everything rendered is auto-escaped.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}

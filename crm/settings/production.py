@@ -1,5 +1,9 @@
 """Production: everything from the environment, secure cookies, HTTPS, PostgreSQL + Redis."""
 
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F401,F403
 from .base import env
 
@@ -11,6 +15,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 REDIS_URL = env("REDIS_URL")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+# The filesystem broker is the zero-setup demo only: workers and beat on different machines (or a
+# beat on the wrong broker) would silently never meet. Fail at start-up instead.
+if urlsplit(CELERY_BROKER_URL).scheme not in {"redis", "rediss", "amqp", "amqps"}:
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL must be a redis:// or amqp:// URL in production, not {CELERY_BROKER_URL!r}."
+    )
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

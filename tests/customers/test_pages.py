@@ -209,7 +209,7 @@ def test_lead_inbox_lists_by_due_time_with_countdown(tenant_a, sales_a, manager_
         overdue = LeadFactory(tenant=tenant_a, first_response_due_at=now - datetime.timedelta(minutes=3))
     page = session_client(manager_a).get(reverse("customers:lead-inbox")).content.decode()
     assert page.index(overdue.customer.name) < page.index(later.customer.name)
-    assert 'class="lead-row overdue"' in page and "data-due=" in page and "setInterval" in page
+    assert 'class="lead-row overdue"' in page and "data-due=" in page and "js/crm.js" in page
     assert "响应时间统计" in page
 
 

@@ -163,7 +163,7 @@ def test_daily_log_multipart_upload_and_bad_upload_writes_nothing(api, tenant_a)
     }
     response = api["pm"].post("/api/v1/daily-logs/", bad, format="multipart")
     assert response.status_code == 400
-    assert "不是有效的图片" in str(response.json()["errors"]["photos"])
+    assert "不是有效的图片" in str(response.json()["errors"]["upload"])
     with tenant_context(tenant_a):
         assert DailyLog.objects.count() == 1 and SitePhoto.objects.count() == 2
 
@@ -282,7 +282,7 @@ def test_inspection_item_photo_upload(api, tenant_a, people):
         {"item": item.pk, "upload": SimpleUploadedFile("x.jpg", b"nope", content_type="image/jpeg")},
         format="multipart",
     )
-    assert bad.status_code == 400 and "photo" in bad.json()["errors"]
+    assert bad.status_code == 400 and "upload" in bad.json()["errors"]
     with tenant_context(tenant_a):
         other = services.inspection_record(
             tenant=tenant_a,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from crm.notifications.models import SmsMessage
 from crm.tenancy import tenant_context
+from crm.uploads import max_image_bytes
 from projects import services
 from projects.models import DailyLog, Material, MaterialReport, ShareLink, SitePhoto
 from tests.projects.factories import ChangeOrderFactory, ProjectFactory, image_upload
@@ -188,7 +189,7 @@ def test_disallowed_format_too_big_and_too_many(in_a, people, project, settings)
             in_a, project, people, [image_upload(f"{i}.jpg") for i in range(services.MAX_PHOTOS_PER_LOG + 1)]
         )
     big = image_upload()
-    big.size = services.MAX_PHOTO_BYTES + 1
+    big.size = max_image_bytes() + 1
     with pytest.raises(ValidationError, match="10 MB"):
         _log(in_a, project, people, [big])
     assert DailyLog.objects.count() == 0
