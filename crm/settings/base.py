@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "projects",
     "aftercare",
     "referrals",
+    "engagement",
 ]
 
 MIDDLEWARE = [
