@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from crm.tenancy import TenantOwnedModel
+from customers.models import SourceChannel
 
 # --- consent (PIPL) ---------------------------------------------------------------------------
 
@@ -84,4 +85,204 @@ class ConsentEvent(TenantOwnedModel):
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(fields=["tenant", "customer", "-occurred_at"], name="eng_consentev_cust_idx"),
+        ]
+
+
+# --- lead scoring -----------------------------------------------------------------------------
+
+
+class ScoringStatus(models.TextChoices):
+    MODEL = "model", _("使用模型")
+    RULES_BETTER = "rules_better", _("模型未胜过规则，使用规则")
+    TOO_LITTLE_HISTORY = "too_little_history", _("历史数据不足，使用规则")
+
+
+class LeadScoringModel(TenantOwnedModel):
+    """The tenant's own trained model and its honest held-out evaluation (one row per tenant).
+
+    The serialized pipeline lives in this tenant-owned row (RLS applies), never in a shared file.
+    """
+
+    status = models.CharField(_("状态"), max_length=24, choices=ScoringStatus.choices)
+    reason = models.CharField(_("说明"), max_length=300, blank=True)
+    trained_at = models.DateTimeField(_("训练时间"))
+    cutoff_at = models.DateTimeField(_("评估切分时间"), null=True, blank=True)
+    train_leads = models.PositiveIntegerField(_("训练线索数"), default=0)
+    train_positives = models.PositiveIntegerField(default=0)
+    test_leads = models.PositiveIntegerField(_("评估线索数"), default=0)
+    test_positives = models.PositiveIntegerField(default=0)
+    model_auc = models.FloatField(_("模型 AUC"), null=True, blank=True)
+    model_precision_top20 = models.FloatField(_("模型前 20% 精确率"), null=True, blank=True)
+    rules_auc = models.FloatField(_("规则 AUC"), null=True, blank=True)
+    rules_precision_top20 = models.FloatField(_("规则前 20% 精确率"), null=True, blank=True)
+    training_seconds = models.FloatField(default=0)
+    model_bytes = models.BinaryField(null=True, blank=True, editable=False)
+    feature_names = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("线索评分模型")
+        verbose_name_plural = _("线索评分模型")
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="engagement_scoring_one_per_tenant")]
+
+    @property
+    def uses_model(self) -> bool:
+        return self.status == ScoringStatus.MODEL
+
+
+class ScoreMethod(models.TextChoices):
+    MODEL = "model", _("模型")
+    RULES = "rules", _("规则（预算档位）")
+
+
+class LeadScore(TenantOwnedModel):
+    """The current score of one lead (probability of signing within 90 days) with its top factors."""
+
+    lead = models.ForeignKey("customers.Lead", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField(_("评分"))
+    method = models.CharField(_("方法"), max_length=8, choices=ScoreMethod.choices)
+    factors = models.JSONField(_("主要因素"), default=list, blank=True)
+    computed_at = models.DateTimeField(_("计算时间"))
+
+    class Meta:
+        verbose_name = _("线索评分")
+        verbose_name_plural = _("线索评分")
+        ordering = ["-score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "lead"], name="engagement_score_one_per_lead")
+        ]
+        indexes = [models.Index(fields=["tenant", "-score"], name="eng_leadscore_score_idx")]
+
+
+# --- campaigns and offers -----------------------------------------------------------------------
+
+
+class Campaign(TenantOwnedModel):
+    """A marketing campaign (home expo, community event, online ad …); money in integer fen."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    channel = models.CharField(_("渠道"), max_length=32, choices=SourceChannel.choices)
+    starts_on = models.DateField(_("开始日期"))
+    ends_on = models.DateField(_("结束日期"))
+    budget_fen = models.PositiveBigIntegerField(_("预算（分）"), default=0)
+    spend_fen = models.PositiveBigIntegerField(_("实际花费（分）"), default=0)
+    target_segment = models.ForeignKey(
+        "customers.Segment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("目标分群"),
+    )
+    description = models.TextField(_("说明"), blank=True)
+    is_active = models.BooleanField(_("开放报名"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("营销活动")
+        verbose_name_plural = _("营销活动")
+        ordering = ["-starts_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="engagement_campaign_dates_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OfferKind(models.TextChoices):
+    VOUCHER = "voucher", _("代金券")
+    PACKAGE = "package", _("套餐")
+    DISCOUNT = "discount", _("折扣")
+
+
+class Offer(TenantOwnedModel):
+    """A voucher, package or discount, optionally tied to a campaign; ``quantity`` None = unlimited."""
+
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="offers",
+        verbose_name=_("活动"),
+    )
+    name = models.CharField(_("名称"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=16, choices=OfferKind.choices)
+    terms = models.TextField(_("使用条款"), blank=True)
+    value_fen = models.PositiveBigIntegerField(_("面值（分）"), default=0)
+    valid_from = models.DateField(_("有效期自"))
+    valid_until = models.DateField(_("有效期至"))
+    quantity = models.PositiveIntegerField(_("数量"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("优惠")
+        verbose_name_plural = _("优惠")
+        ordering = ["-valid_from", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_until__gte=models.F("valid_from")),
+                name="engagement_offer_dates_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SignupSource(models.TextChoices):
+    PAGE = "page", _("报名页")
+    STAFF = "staff", _("员工录入")
+    API = "api", _("接口")
+
+
+class CampaignSignup(TenantOwnedModel):
+    """A customer signed up for a campaign (once per campaign); check-in at the event is recorded here."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="signups")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(
+        "customers.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=8, choices=SignupSource.choices, default=SignupSource.PAGE)
+    signed_up_at = models.DateTimeField(_("报名时间"))
+    checked_in_at = models.DateTimeField(_("签到时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("活动报名")
+        verbose_name_plural = _("活动报名")
+        ordering = ["-signed_up_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "campaign", "customer"], name="engagement_signup_once")
+        ]
+        indexes = [models.Index(fields=["tenant", "lead"], name="eng_signup_lead_idx")]
+
+
+class Redemption(TenantOwnedModel):
+    """An offer redeemed by a customer against a quotation or contract (once per offer and customer)."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="redemptions")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    redeemed_at = models.DateTimeField(_("核销时间"))
+    redeemed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(_("备注"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("优惠核销")
+        verbose_name_plural = _("优惠核销")
+        ordering = ["-redeemed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "offer", "customer"], name="engagement_redeem_once")
         ]
