@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+from django.db.models import Count
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api.viewsets import TenantViewSetMixin
 from crm.tenancy import current_tenant
-from customers.models import Customer
-from engagement.models import Consent, ConsentChannel, ConsentEvent, ConsentSource, ConsentState
+from customers.models import Customer, Segment
+from engagement import selectors
+from engagement.models import (
+    Campaign,
+    Consent,
+    ConsentChannel,
+    ConsentEvent,
+    ConsentSource,
+    ConsentState,
+    LeadScore,
+    LeadScoringModel,
+    Offer,
+)
+from engagement.services import campaigns as campaign_services
 from engagement.services import consent as consent_services
+from projects.models import Project
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -98,3 +113,217 @@ class ConsentViewSet(
             tenant=self.tenant, actor=request.user, **serializer.validated_data
         )
         return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+# --- lead scores ---------------------------------------------------------------------------------
+
+
+class LeadScoreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LeadScore
+        fields = ["id", "lead", "customer", "score", "method", "factors", "computed_at"]
+        read_only_fields = fields
+
+
+class LeadScoringModelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LeadScoringModel
+        fields = [
+            "status",
+            "reason",
+            "trained_at",
+            "cutoff_at",
+            "train_leads",
+            "train_positives",
+            "test_leads",
+            "test_positives",
+            "model_auc",
+            "model_precision_top20",
+            "rules_auc",
+            "rules_precision_top20",
+            "training_seconds",
+        ]
+        read_only_fields = fields
+
+
+class LeadScoreViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Scores of open and recent leads, best first (``?lead=``, ``?customer=``, ``?method=``)."""
+
+    model = LeadScore
+    serializer_class = LeadScoreSerializer
+    required_permissions = {"*": "engagement.view", "evaluation": "engagement.manage"}
+    filterset_fields = ["lead", "customer", "method"]
+    ordering_fields = ["score", "computed_at"]
+
+    def get_tenant_queryset(self):
+        return LeadScore.objects.order_by("-score", "id")
+
+    @extend_schema(responses={200: LeadScoringModelSerializer})
+    @action(detail=False, methods=["get"])
+    def evaluation(self, request):
+        """The held-out evaluation of the tenant's model beside the rules, and whether it is used."""
+        record = LeadScoringModel.objects.first()
+        if record is None:
+            return Response({"status": None, "reason": "尚未训练。"})
+        return Response(LeadScoringModelSerializer(record).data)
+
+
+# --- campaigns and offers ------------------------------------------------------------------------
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    target_segment = TenantPKField(model=Segment, required=False, allow_null=True)
+    figures = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "channel",
+            "starts_on",
+            "ends_on",
+            "budget_fen",
+            "spend_fen",
+            "target_segment",
+            "description",
+            "is_active",
+            "created_at",
+            "figures",
+        ]
+        read_only_fields = ["id", "created_at", "figures"]
+        # The service validates (dates in order, amounts): the model's CHECK constraint must not
+        # become a serializer-level validator that queries without a tenant.
+        validators: list = []
+
+    def get_figures(self, campaign: Campaign) -> dict:
+        figures = self.context.get("figures")
+        if figures is None:
+            figures = selectors.campaign_figures(tenant=campaign.tenant, campaign_ids=[campaign.pk])
+        return figures.get(campaign.pk, {})
+
+
+class CampaignViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Campaigns with their figures (leads, responded, measured, signed, contract value, cost, ROI)."""
+
+    model = Campaign
+    serializer_class = CampaignSerializer
+    required_permissions = {"*": "engagement.view", "write": "engagement.manage"}
+    filterset_fields = ["channel", "is_active"]
+    ordering_fields = ["starts_on", "created_at"]
+
+    def get_tenant_queryset(self):
+        return Campaign.objects.order_by("-starts_on", "-id")
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        figures = selectors.campaign_figures(tenant=self.tenant, campaign_ids=[c.pk for c in page])
+        data = CampaignSerializer(
+            page, many=True, context={**self.get_serializer_context(), "figures": figures}
+        )
+        return self.get_paginated_response(data.data)
+
+    def perform_create(self, serializer):
+        serializer.instance = campaign_services.campaign_save(
+            tenant=self.tenant, created_by=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        values = {
+            field: getattr(serializer.instance, field)
+            for field in serializer.fields
+            if not serializer.fields[field].read_only
+        }
+        values.update(serializer.validated_data)
+        serializer.instance = campaign_services.campaign_save(
+            tenant=self.tenant, campaign=serializer.instance, **values
+        )
+
+
+class OfferSerializer(serializers.ModelSerializer):
+    campaign = TenantPKField(model=Campaign, required=False, allow_null=True)
+    redeemed = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Offer
+        fields = [
+            "id",
+            "campaign",
+            "name",
+            "kind",
+            "terms",
+            "value_fen",
+            "valid_from",
+            "valid_until",
+            "quantity",
+            "redeemed",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at", "redeemed"]
+        validators: list = []
+
+    def get_redeemed(self, offer: Offer) -> int:
+        return getattr(offer, "redeemed_count", None) or offer.redemptions.count()
+
+
+class RedeemSerializer(serializers.Serializer):
+    customer = TenantPKField(model=Customer)
+    project = TenantPKField(model=Project, required=False, allow_null=True)
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class OfferViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Vouchers, packages and discounts; ``POST /offers/{id}/redeem/`` redeems one for a customer."""
+
+    model = Offer
+    serializer_class = OfferSerializer
+    required_permissions = {
+        "*": "engagement.view",
+        "write": "engagement.manage",
+        "redeem": "engagement.consent",
+    }
+    filterset_fields = ["campaign", "kind"]
+
+    def get_tenant_queryset(self):
+        return Offer.objects.annotate(redeemed_count=Count("redemptions")).order_by("-valid_from", "-id")
+
+    def perform_create(self, serializer):
+        serializer.instance = campaign_services.offer_save(tenant=self.tenant, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        values = {
+            field: getattr(serializer.instance, field)
+            for field in serializer.fields
+            if not serializer.fields[field].read_only
+        }
+        values.update(serializer.validated_data)
+        serializer.instance = campaign_services.offer_save(
+            tenant=self.tenant, offer=serializer.instance, **values
+        )
+
+    @extend_schema(request=RedeemSerializer, responses={201: None})
+    @action(detail=True, methods=["post"])
+    def redeem(self, request, pk=None):
+        offer = self.get_object()
+        serializer = RedeemSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        redemption = campaign_services.offer_redeem(
+            tenant=self.tenant, offer=offer, redeemed_by=request.user, **serializer.validated_data
+        )
+        return Response(
+            {"id": redemption.pk, "redeemed_at": redemption.redeemed_at}, status=status.HTTP_201_CREATED
+        )

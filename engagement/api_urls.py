@@ -6,5 +6,8 @@ from engagement import api
 
 router = SimpleRouter(trailing_slash=True)
 router.register("consents", api.ConsentViewSet, basename="consent")
+router.register("campaigns", api.CampaignViewSet, basename="campaign")
+router.register("offers", api.OfferViewSet, basename="offer")
+router.register("lead-scores", api.LeadScoreViewSet, basename="lead-score")
 
 urlpatterns = router.urls

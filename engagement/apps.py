@@ -15,10 +15,11 @@ class EngagementConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from crm import extensions
+        from crm import events, extensions
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
         from engagement import customer_extensions
+        from engagement.services import scoring
 
         grant_many(
             {
@@ -30,3 +31,4 @@ class EngagementConfig(AppConfig):
         extensions.register_customer_panel(customer_extensions.consent_panel)
         extensions.register_customer_timeline(customer_extensions.customer_timeline)
         extensions.register_personal_data_section(customer_extensions.personal_data)
+        events.subscribe("lead_created", scoring.on_lead_created)

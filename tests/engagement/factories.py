@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.utils import timezone
 
-from engagement.models import Consent
-from tests.customers.factories import CustomerFactory
+from engagement.models import Campaign, Consent, LeadScore, Offer
+from tests.customers.factories import CustomerFactory, LeadFactory
 from tests.factories import probe_factory
 
 
@@ -20,4 +22,38 @@ def _consent(tenant) -> Consent:
         version="2025-01",
         reason="probe",
         changed_at=timezone.now(),
+    )
+
+
+@probe_factory(LeadScore)
+def _lead_score(tenant) -> LeadScore:
+    lead = LeadFactory(tenant=tenant)
+    return LeadScore.objects.create(
+        tenant=tenant,
+        lead=lead,
+        customer=lead.customer,
+        score=0.5,
+        method="rules",
+        computed_at=timezone.now(),
+    )
+
+
+@probe_factory(Campaign)
+def _campaign(tenant) -> Campaign:
+    today = datetime.date.today()
+    return Campaign.objects.create(
+        tenant=tenant, name="家博会", channel="home_expo", starts_on=today, ends_on=today
+    )
+
+
+@probe_factory(Offer)
+def _offer(tenant) -> Offer:
+    today = datetime.date.today()
+    return Offer.objects.create(
+        tenant=tenant,
+        campaign=_campaign(tenant),
+        name="代金券",
+        kind="voucher",
+        valid_from=today,
+        valid_until=today,
     )
