@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Count
+from django_filters import rest_framework as drf_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
@@ -20,12 +21,17 @@ from engagement.models import (
     ConsentEvent,
     ConsentSource,
     ConsentState,
+    ContentItem,
     LeadScore,
     LeadScoringModel,
     Offer,
+    OfferKind,
+    PushRule,
+    ScoreMethod,
 )
 from engagement.services import campaigns as campaign_services
 from engagement.services import consent as consent_services
+from engagement.services import pushes as push_services
 from projects.models import Project
 
 
@@ -41,6 +47,48 @@ class TenantPKField(serializers.PrimaryKeyRelatedField):
         if current_tenant() is None:
             return self.model._default_manager.none()
         return self.model.objects.all()
+
+
+# Foreign keys filter by id (NumberFilter): a ModelChoiceFilter would build its queryset without a
+# tenant (schema generation, class definition) — a known leak and a fail-closed error here.
+
+
+class ConsentFilter(drf_filters.FilterSet):
+    customer = drf_filters.NumberFilter(field_name="customer_id")
+    channel = drf_filters.ChoiceFilter(choices=ConsentChannel.choices)
+    state = drf_filters.ChoiceFilter(choices=ConsentState.choices)
+
+    class Meta:
+        model = Consent
+        fields: list[str] = []
+
+
+class LeadScoreFilter(drf_filters.FilterSet):
+    lead = drf_filters.NumberFilter(field_name="lead_id")
+    customer = drf_filters.NumberFilter(field_name="customer_id")
+    method = drf_filters.ChoiceFilter(choices=ScoreMethod.choices)
+
+    class Meta:
+        model = LeadScore
+        fields: list[str] = []
+
+
+class CampaignFilter(drf_filters.FilterSet):
+    channel = drf_filters.CharFilter(field_name="channel")
+    is_active = drf_filters.BooleanFilter(field_name="is_active")
+
+    class Meta:
+        model = Campaign
+        fields: list[str] = []
+
+
+class OfferFilter(drf_filters.FilterSet):
+    campaign = drf_filters.NumberFilter(field_name="campaign_id")
+    kind = drf_filters.ChoiceFilter(choices=OfferKind.choices)
+
+    class Meta:
+        model = Offer
+        fields: list[str] = []
 
 
 # --- consents ------------------------------------------------------------------------------------
@@ -94,7 +142,7 @@ class ConsentViewSet(
 
     model = Consent
     required_permissions = {"*": "engagement.view", "write": "engagement.consent"}
-    filterset_fields = ["customer", "channel", "state"]
+    filterset_class = ConsentFilter
     ordering_fields = ["changed_at"]
 
     def get_serializer_class(self):
@@ -152,7 +200,7 @@ class LeadScoreViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
     model = LeadScore
     serializer_class = LeadScoreSerializer
     required_permissions = {"*": "engagement.view", "evaluation": "engagement.manage"}
-    filterset_fields = ["lead", "customer", "method"]
+    filterset_class = LeadScoreFilter
     ordering_fields = ["score", "computed_at"]
 
     def get_tenant_queryset(self):
@@ -216,7 +264,7 @@ class CampaignViewSet(
     model = Campaign
     serializer_class = CampaignSerializer
     required_permissions = {"*": "engagement.view", "write": "engagement.manage"}
-    filterset_fields = ["channel", "is_active"]
+    filterset_class = CampaignFilter
     ordering_fields = ["starts_on", "created_at"]
 
     def get_tenant_queryset(self):
@@ -296,7 +344,7 @@ class OfferViewSet(
         "write": "engagement.manage",
         "redeem": "engagement.consent",
     }
-    filterset_fields = ["campaign", "kind"]
+    filterset_class = OfferFilter
 
     def get_tenant_queryset(self):
         return Offer.objects.annotate(redeemed_count=Count("redemptions")).order_by("-valid_from", "-id")
@@ -327,3 +375,92 @@ class OfferViewSet(
         return Response(
             {"id": redemption.pk, "redeemed_at": redemption.redeemed_at}, status=status.HTTP_201_CREATED
         )
+
+
+# --- content and push rules ----------------------------------------------------------------------
+
+
+class ContentItemSerializer(serializers.ModelSerializer):
+    tags = serializers.ListField(child=serializers.CharField(max_length=30), required=False, max_length=20)
+
+    class Meta:
+        model = ContentItem
+        fields = ["id", "title", "kind", "summary", "url", "tags", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class ContentItemViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The tenant's content library (articles, design cases, material lists, offers) with tags."""
+
+    model = ContentItem
+    serializer_class = ContentItemSerializer
+    required_permissions = {"*": "engagement.view", "write": "engagement.manage"}
+
+    def get_tenant_queryset(self):
+        return ContentItem.objects.order_by("-created_at", "-id")
+
+    def perform_create(self, serializer):
+        serializer.save(tenant=self.tenant)
+
+
+class PushRuleSerializer(serializers.ModelSerializer):
+    item = TenantPKField(model=ContentItem, required=False, allow_null=True)
+    segment = TenantPKField(model=Segment, required=False, allow_null=True)
+    audience_tags = serializers.ListField(child=serializers.CharField(max_length=30), required=False)
+    audience_lifecycles = serializers.ListField(child=serializers.CharField(max_length=24), required=False)
+
+    class Meta:
+        model = PushRule
+        fields = [
+            "id",
+            "name",
+            "item",
+            "channel",
+            "segment",
+            "audience_tags",
+            "audience_lifecycles",
+            "period",
+            "max_per_customer_per_week",
+            "quiet_start",
+            "quiet_end",
+            "control_percent",
+            "is_active",
+            "created_at",
+        ]
+        read_only_fields = ["id", "created_at"]
+        validators: list = []
+
+
+class PushRuleViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Push rules; ``GET …/{id}/preview/`` counts who would receive it now, ``POST …/{id}/run/`` sends."""
+
+    model = PushRule
+    serializer_class = PushRuleSerializer
+    required_permissions = {"*": "engagement.view", "write": "engagement.manage"}
+
+    def get_tenant_queryset(self):
+        return PushRule.objects.select_related("item").order_by("-created_at", "-id")
+
+    def perform_create(self, serializer):
+        serializer.instance = push_services.push_rule_save(tenant=self.tenant, **serializer.validated_data)
+
+    @action(detail=True, methods=["get"])
+    def preview(self, request, pk=None):
+        return Response(push_services.push_preview(tenant=self.tenant, rule=self.get_object()))
+
+    @action(detail=True, methods=["post"])
+    def run(self, request, pk=None):
+        return Response(push_services.push_rule_run(tenant=self.tenant, rule=self.get_object()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -286,3 +288,92 @@ class Redemption(TenantOwnedModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "offer", "customer"], name="engagement_redeem_once")
         ]
+
+
+# --- content library and push rules ---------------------------------------------------------------
+
+
+class ContentKind(models.TextChoices):
+    ARTICLE = "article", _("文章")
+    DESIGN_CASE = "design_case", _("设计案例")
+    MATERIAL_LIST = "material_list", _("材料清单")
+    OFFER = "offer", _("优惠")
+
+
+class ContentItem(TenantOwnedModel):
+    """One piece of content to push (tags such as 儿童房, 适老化, 环保材料 match the audience)."""
+
+    title = models.CharField(_("标题"), max_length=100)
+    kind = models.CharField(_("类型"), max_length=16, choices=ContentKind.choices)
+    summary = models.CharField(_("摘要"), max_length=300, blank=True)
+    url = models.URLField(_("链接"), blank=True)
+    tags = models.JSONField(_("标签"), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("内容")
+        verbose_name_plural = _("内容")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PushPeriod(models.TextChoices):
+    ONCE = "once", _("每位客户仅一次")
+    MONTHLY = "monthly", _("每月一次")
+    WEEKLY = "weekly", _("每周一次")
+
+
+class PushRule(TenantOwnedModel):
+    """Who gets which item on which channel, how often, and which share is held out as control."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    item = models.ForeignKey(ContentItem, on_delete=models.PROTECT, related_name="+", verbose_name=_("内容"))
+    channel = models.CharField(_("渠道"), max_length=16, choices=ConsentChannel.choices)
+    segment = models.ForeignKey(
+        "customers.Segment", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    audience_tags = models.JSONField(_("客户标签（任一）"), default=list, blank=True)
+    audience_lifecycles = models.JSONField(_("生命周期（任一）"), default=list, blank=True)
+    period = models.CharField(_("频率"), max_length=8, choices=PushPeriod.choices, default=PushPeriod.ONCE)
+    max_per_customer_per_week = models.PositiveSmallIntegerField(_("每位客户每周最多推送"), default=2)
+    quiet_start = models.TimeField(_("免打扰开始"), default=datetime.time(21, 0))
+    quiet_end = models.TimeField(_("免打扰结束"), default=datetime.time(9, 0))
+    control_percent = models.PositiveSmallIntegerField(_("对照组比例（%）"), default=10)
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("推送规则")
+        verbose_name_plural = _("推送规则")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(control_percent__lte=90), name="engagement_rule_control_max"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PushDispatch(TenantOwnedModel):
+    """Exactly once per (rule, customer, period): inserted in the transaction that decides the send.
+
+    ``held_out`` rows are the control group: decided, recorded, never sent (lift is measured).
+    """
+
+    rule = models.ForeignKey(PushRule, on_delete=models.CASCADE, related_name="dispatches")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    period_key = models.CharField(max_length=16)
+    held_out = models.BooleanField(default=False)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "rule", "customer", "period_key"], name="engagement_push_once_per_period"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "customer", "decided_at"], name="eng_push_cust_idx")]

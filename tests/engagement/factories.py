@@ -6,7 +6,7 @@ import datetime
 
 from django.utils import timezone
 
-from engagement.models import Campaign, Consent, LeadScore, Offer
+from engagement.models import Campaign, Consent, ContentItem, LeadScore, Offer, PushRule
 from tests.customers.factories import CustomerFactory, LeadFactory
 from tests.factories import probe_factory
 
@@ -56,4 +56,16 @@ def _offer(tenant) -> Offer:
         kind="voucher",
         valid_from=today,
         valid_until=today,
+    )
+
+
+@probe_factory(ContentItem)
+def _content(tenant) -> ContentItem:
+    return ContentItem.objects.create(tenant=tenant, title="儿童房指南", kind="article", tags=["儿童房"])
+
+
+@probe_factory(PushRule)
+def _push_rule(tenant) -> PushRule:
+    return PushRule.objects.create(
+        tenant=tenant, name="规则", item=_content(tenant), channel="sms", audience_tags=["儿童房"]
     )
