@@ -124,11 +124,14 @@ class ConsentWriteSerializer(serializers.Serializer):
     customer = TenantPKField(model=Customer)
     channel = serializers.ChoiceField(ConsentChannel.choices)
     state = serializers.ChoiceField(ConsentState.choices)
-    source = serializers.ChoiceField(
-        [ConsentSource.STAFF, ConsentSource.INTAKE_FORM, ConsentSource.API], default=ConsentSource.API
-    )
+    source = serializers.ChoiceField(ConsentSource.choices, default=ConsentSource.API)
     version = serializers.CharField(max_length=32, default=consent_services.CONSENT_VERSION)
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate_source(self, value: str) -> str:
+        if value in (ConsentSource.SIGNUP_PAGE, ConsentSource.OPT_OUT_LINK):
+            raise serializers.ValidationError("该来源只能由报名页或退订链接产生。")
+        return value
 
 
 class ConsentViewSet(
@@ -321,7 +324,7 @@ class OfferSerializer(serializers.ModelSerializer):
         return getattr(offer, "redeemed_count", None) or offer.redemptions.count()
 
 
-class RedeemSerializer(serializers.Serializer):
+class OfferRedeemSerializer(serializers.Serializer):
     customer = TenantPKField(model=Customer)
     project = TenantPKField(model=Project, required=False, allow_null=True)
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -363,11 +366,11 @@ class OfferViewSet(
             tenant=self.tenant, offer=serializer.instance, **values
         )
 
-    @extend_schema(request=RedeemSerializer, responses={201: None})
+    @extend_schema(request=OfferRedeemSerializer, responses={201: None})
     @action(detail=True, methods=["post"])
     def redeem(self, request, pk=None):
         offer = self.get_object()
-        serializer = RedeemSerializer(data=request.data, context=self.get_serializer_context())
+        serializer = OfferRedeemSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         redemption = campaign_services.offer_redeem(
             tenant=self.tenant, offer=offer, redeemed_by=request.user, **serializer.validated_data
