@@ -14,6 +14,7 @@ NAVIGATION = [
     ("项目", "projects:list", "projects.view"),
     ("售后", "aftercare:home", "aftercare.view"),
     ("转介绍", "referrals:home", "referrals.view"),
+    ("营销", "engagement:home", "engagement.view"),
     ("看板", "analytics:dashboard", "analytics.view"),
 ]
 

@@ -11,6 +11,8 @@
   dashboard (看板); each app contributes its own figures.
 - A **home widget** ``fn(*, request, tenant) -> Panel | None``: the signed-in user's own work on
   the workbench (我的待办: leads waiting for me, follow-ups due today, my overdue projects …).
+- A **personal-data section** ``fn(*, tenant, customer_id) -> dict``: keys added to the customer's
+  PIPL personal-data export (e.g. ``{"consents": [...]}``), so every app's data about a person is in it.
 """
 
 from __future__ import annotations
@@ -90,3 +92,19 @@ def register_home_widget(provider: Callable[..., Panel | None]) -> None:
 def home_widgets(*, request, tenant) -> list[Panel]:
     panels = [provider(request=request, tenant=tenant) for provider in _home_widgets]
     return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
+
+
+_personal_data_sections: list[Callable[..., dict]] = []
+
+
+def register_personal_data_section(provider: Callable[..., dict]) -> None:
+    if provider not in _personal_data_sections:
+        _personal_data_sections.append(provider)
+
+
+def personal_data_sections(*, tenant, customer_id: int) -> dict:
+    """Every registered app's part of one customer's personal-data export (PIPL)."""
+    data: dict = {}
+    for provider in _personal_data_sections:
+        data.update(provider(tenant=tenant, customer_id=customer_id))
+    return data

@@ -106,6 +106,7 @@ class TokenModule(models.TextChoices):
     SETTINGS = "settings", _("设置（员工、API 令牌）")
     INTEGRATIONS = "integrations", _("集成（事件流、Webhook）")
     ANALYTICS = "analytics", _("经营分析与目标")
+    ENGAGEMENT = "engagement", _("营销（活动、内容、授权、线索评分）")
 
 
 class TokenAccess(models.TextChoices):

@@ -65,6 +65,7 @@ TOKEN_MODULE_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     TokenModule.SETTINGS: ("crm.view_staff", ("crm.manage_",)),
     TokenModule.INTEGRATIONS: ("events.view", ("events.", "webhooks.")),
     TokenModule.ANALYTICS: ("analytics.view", ("analytics.manage_",)),
+    TokenModule.ENGAGEMENT: ("engagement.view", ("engagement.consent", "engagement.manage")),
 }
 
 

@@ -17,6 +17,7 @@ API_V1_MODULES = [
     "aftercare.api_urls",
     "referrals.api_urls",
     "analytics.api_urls",
+    "engagement.api_urls",
 ]
 
 api_v1_patterns = [path("", include(module)) for module in API_V1_MODULES]
@@ -35,6 +36,7 @@ urlpatterns = [
     path("projects/", include("projects.urls")),
     path("aftercare/", include("aftercare.urls")),
     path("referrals/", include("referrals.urls")),
+    path("engagement/", include("engagement.urls")),
     path("media/<path:path>", serve_media, name="media"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1_patterns)),

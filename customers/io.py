@@ -289,4 +289,7 @@ def customer_personal_data(*, tenant: Tenant, user: User, customer: Customer) ->
         }
         for fu in customer.follow_ups.order_by("occurred_at")
     ]
+    from crm.extensions import personal_data_sections
+
+    data.update(personal_data_sections(tenant=tenant, customer_id=customer.pk))
     return data

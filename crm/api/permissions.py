@@ -23,6 +23,7 @@ TOKEN_MODULE_BY_APP_LABEL: dict[str, str] = {
     "crm": TokenModule.SETTINGS,
     "outbox": TokenModule.INTEGRATIONS,
     "analytics": TokenModule.ANALYTICS,
+    "engagement": TokenModule.ENGAGEMENT,
 }
 
 

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "aftercare",
     "referrals",
     "analytics",
+    "engagement",
 ]
 
 MIDDLEWARE = [
@@ -249,6 +250,10 @@ SPECTACULAR_SETTINGS = {
         "ChangeOrderStatusEnum": "projects.models.ChangeOrderStatus",
         "RectificationStatusEnum": "projects.models.Rectification.Status",
         "MaterialCategoryEnum": "projects.models.Material.Category",
+        "SourceChannelEnum": "customers.models.SourceChannel",
+        "ConsentChannelEnum": "engagement.models.ConsentChannel",
+        "ConsentSourceEnum": "engagement.models.ConsentSource",
+        "TicketSourceEnum": "aftercare.models.TicketSource",
     },
 }
 

@@ -1,0 +1,77 @@
+"""Browser forms of the engagement pages (rules live in services; forms only parse)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Segment, SourceChannel
+from engagement.models import ConsentChannel, ConsentState, Offer, OfferKind
+
+
+class ConsentForm(forms.Form):
+    channel = forms.ChoiceField(label=_("渠道"), choices=ConsentChannel.choices)
+    state = forms.ChoiceField(label=_("状态"), choices=ConsentState.choices)
+    reason = forms.CharField(label=_("原因"), max_length=200, help_text=_("如：客户电话中口头同意接收短信"))
+
+
+class OptOutForm(forms.Form):
+    all_channels = forms.BooleanField(label=_("同时退订所有渠道"), required=False)
+
+
+class YuanField(forms.DecimalField):
+    """Amounts are typed in yuan and stored in fen."""
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=0, max_digits=14, decimal_places=2, **kwargs)
+
+    def clean(self, value):
+        amount = super().clean(value)
+        return int(amount * 100) if amount is not None else 0
+
+
+class CampaignForm(forms.Form):
+    name = forms.CharField(label=_("名称"), max_length=100)
+    channel = forms.ChoiceField(label=_("渠道"), choices=SourceChannel.choices)
+    starts_on = forms.DateField(label=_("开始日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = forms.DateField(label=_("结束日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    budget_fen = YuanField(label=_("预算（元）"), required=False)
+    spend_fen = YuanField(label=_("实际花费（元）"), required=False)
+    target_segment = forms.ModelChoiceField(
+        label=_("目标分群"), queryset=Segment.objects.none(), required=False
+    )
+    description = forms.CharField(label=_("说明"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target_segment"].queryset = Segment.objects.all()  # scoped to the request's tenant
+
+
+class OfferForm(forms.Form):
+    name = forms.CharField(label=_("名称"), max_length=100)
+    kind = forms.ChoiceField(label=_("类型"), choices=OfferKind.choices)
+    value_fen = YuanField(label=_("面值（元）"), required=False)
+    valid_from = forms.DateField(label=_("有效期自"), widget=forms.DateInput(attrs={"type": "date"}))
+    valid_until = forms.DateField(label=_("有效期至"), widget=forms.DateInput(attrs={"type": "date"}))
+    quantity = forms.IntegerField(label=_("数量（不限请留空）"), min_value=1, required=False)
+    terms = forms.CharField(label=_("使用条款"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class SignupForm(forms.Form):
+    name = forms.CharField(label=_("姓名"), max_length=50)
+    phone = forms.CharField(label=_("手机号"), max_length=30)
+    consent = forms.BooleanField(
+        label=_("我同意接收本公司的活动和装修内容短信，可随时一键退订"),
+        required=True,
+        error_messages={"required": _("请勾选同意接收活动信息。")},
+    )
+
+
+class RedeemForm(forms.Form):
+    offer = forms.ModelChoiceField(label=_("优惠"), queryset=Offer.objects.none())
+    contract_number = forms.CharField(label=_("报价/合同编号（可选）"), max_length=50, required=False)
+
+    def __init__(self, *args, campaign=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if campaign is not None:
+            self.fields["offer"].queryset = Offer.objects.filter(campaign=campaign)

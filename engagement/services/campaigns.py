@@ -1,0 +1,269 @@
+"""Campaigns and offers: save with validation, public sign-up (lead + consent), check-in, redemption.
+
+Money is integer fen; contract amounts (projects) are yuan and converted once, here.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from crm.models import Tenant, User
+from customers.models import Customer, Segment, SourceChannel
+from customers.services import lead_create, normalize_phone
+from engagement.models import (
+    Campaign,
+    CampaignSignup,
+    ConsentChannel,
+    ConsentSource,
+    ConsentState,
+    Offer,
+    OfferKind,
+    Redemption,
+    SignupSource,
+)
+from engagement.services.consent import consent_record
+from projects.models import Project
+
+SIGNUP_SALT = "engagement.campaign_signup"
+MAX_FEN = 10**12  # ten billion yuan: beyond any campaign, below the column limit
+
+
+def _money(errors: dict, field: str, value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_FEN:
+        errors[field] = ValidationError("金额必须是 0 到 100 亿元之间的整数（分）。", code="invalid_amount")
+        return 0
+    return value
+
+
+@transaction.atomic
+def campaign_save(
+    *,
+    tenant: Tenant,
+    name: str,
+    channel: str,
+    starts_on: datetime.date,
+    ends_on: datetime.date,
+    budget_fen: int = 0,
+    spend_fen: int = 0,
+    target_segment: Segment | None = None,
+    description: str = "",
+    is_active: bool = True,
+    campaign: Campaign | None = None,
+    created_by: User | None = None,
+) -> Campaign:
+    """Create (or update ``campaign``); a campaign ending before it starts is refused."""
+    errors: dict[str, ValidationError] = {}
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        errors["name"] = ValidationError("请填写名称（最多 100 个字）。", code="required")
+    if channel not in SourceChannel.values:
+        errors["channel"] = ValidationError("未知的渠道。", code="invalid_channel")
+    if not isinstance(starts_on, datetime.date):
+        errors["starts_on"] = ValidationError("请填写开始日期。", code="required")
+    if not isinstance(ends_on, datetime.date):
+        errors["ends_on"] = ValidationError("请填写结束日期。", code="required")
+    elif isinstance(starts_on, datetime.date) and ends_on < starts_on:
+        errors["ends_on"] = ValidationError("结束日期不能早于开始日期。", code="ends_before_start")
+    budget_fen = _money(errors, "budget_fen", budget_fen)
+    spend_fen = _money(errors, "spend_fen", spend_fen)
+    if target_segment is not None and target_segment.tenant_id != tenant.pk:
+        errors["target_segment"] = ValidationError("分群不存在。", code="not_found")
+    if errors:
+        raise ValidationError(errors)
+    campaign = campaign or Campaign(tenant=tenant, created_by=created_by)
+    campaign.name, campaign.channel = name, channel
+    campaign.starts_on, campaign.ends_on = starts_on, ends_on
+    campaign.budget_fen, campaign.spend_fen = budget_fen, spend_fen
+    campaign.target_segment, campaign.description, campaign.is_active = target_segment, description, is_active
+    campaign.save()
+    return campaign
+
+
+@transaction.atomic
+def offer_save(
+    *,
+    tenant: Tenant,
+    name: str,
+    kind: str,
+    valid_from: datetime.date,
+    valid_until: datetime.date,
+    campaign: Campaign | None = None,
+    terms: str = "",
+    value_fen: int = 0,
+    quantity: int | None = None,
+    offer: Offer | None = None,
+) -> Offer:
+    errors: dict[str, ValidationError] = {}
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        errors["name"] = ValidationError("请填写名称（最多 100 个字）。", code="required")
+    if kind not in OfferKind.values:
+        errors["kind"] = ValidationError("未知的优惠类型。", code="invalid_kind")
+    if not isinstance(valid_from, datetime.date):
+        errors["valid_from"] = ValidationError("请填写有效期。", code="required")
+    if not isinstance(valid_until, datetime.date):
+        errors["valid_until"] = ValidationError("请填写有效期。", code="required")
+    elif isinstance(valid_from, datetime.date) and valid_until < valid_from:
+        errors["valid_until"] = ValidationError("有效期结束不能早于开始。", code="ends_before_start")
+    value_fen = _money(errors, "value_fen", value_fen)
+    if quantity is not None and (not isinstance(quantity, int) or not 0 < quantity <= 1_000_000):
+        errors["quantity"] = ValidationError("数量必须大于 0（不限请留空）。", code="invalid_quantity")
+    if campaign is not None and campaign.tenant_id != tenant.pk:
+        errors["campaign"] = ValidationError("活动不存在。", code="not_found")
+    if errors:
+        raise ValidationError(errors)
+    offer = offer or Offer(tenant=tenant)
+    offer.campaign, offer.name, offer.kind, offer.terms = campaign, name, kind, terms
+    offer.value_fen, offer.valid_from, offer.valid_until, offer.quantity = (
+        value_fen,
+        valid_from,
+        valid_until,
+        quantity,
+    )
+    offer.save()
+    return offer
+
+
+# --- public sign-up ------------------------------------------------------------------------------
+
+
+def signup_token(campaign: Campaign) -> str:
+    return signing.Signer(salt=SIGNUP_SALT).sign_object({"t": campaign.tenant_id, "c": campaign.pk})
+
+
+def signup_resolve(token: str) -> tuple[Tenant, int] | None:
+    """The tenant and campaign id a public sign-up link names (None if forged or inactive)."""
+    if not token or len(token) > 200:
+        return None
+    try:
+        payload = signing.Signer(salt=SIGNUP_SALT).unsign_object(token)
+    except signing.BadSignature:
+        return None
+    if not isinstance(payload, dict) or not all(isinstance(payload.get(k), int) for k in ("t", "c")):
+        return None
+    tenant = Tenant.objects.filter(pk=payload["t"], is_active=True).first()
+    return (tenant, payload["c"]) if tenant is not None else None
+
+
+@transaction.atomic
+def campaign_signup(
+    *,
+    tenant: Tenant,
+    campaign: Campaign,
+    name: str,
+    phone: str,
+    consent: bool,
+    source: str = SignupSource.PAGE,
+    today: datetime.date | None = None,
+) -> CampaignSignup:
+    """Sign up for a campaign: a lead through the customers intake, the opt-in recorded, once per person.
+
+    Without the consent box ticked nothing is written. Signing up twice returns the first sign-up.
+    """
+    today = today or timezone.localdate()
+    errors: dict[str, ValidationError] = {}
+    if consent is not True:
+        errors["consent"] = ValidationError("请勾选同意接收活动信息。", code="consent_required")
+    if not campaign.is_active or today > campaign.ends_on:
+        errors["campaign"] = ValidationError("该活动已结束报名。", code="campaign_closed")
+    try:
+        normalized = normalize_phone(phone)
+    except ValidationError as error:
+        errors["phone"] = ValidationError(
+            error.messages[0] if error.messages else "手机号无效。", code="invalid"
+        )
+    if not (name or "").strip():
+        errors["name"] = ValidationError("请填写姓名。", code="required")
+    if errors:
+        raise ValidationError(errors)
+    existing = (
+        CampaignSignup.objects.filter(tenant=tenant, campaign=campaign, customer__phone=normalized)
+        .select_related("customer")
+        .first()
+    )
+    if existing is not None:
+        return existing
+    lead = lead_create(
+        tenant=tenant,
+        name=name,
+        phone=normalized,
+        source_channel=campaign.channel,
+        note=f"活动报名：{campaign.name}",
+    )
+    try:
+        with transaction.atomic():
+            signup = CampaignSignup.objects.create(
+                tenant=tenant,
+                campaign=campaign,
+                customer=lead.customer,
+                lead=lead,
+                source=source,
+                signed_up_at=timezone.now(),
+            )
+    except IntegrityError:  # the same person twice at once: the first one stands
+        signup = CampaignSignup.objects.get(tenant=tenant, campaign=campaign, customer=lead.customer)
+    consent_record(
+        tenant=tenant,
+        customer=lead.customer,
+        channel=ConsentChannel.SMS,
+        state=ConsentState.GRANTED,
+        source=ConsentSource.SIGNUP_PAGE,
+        reason=f"活动报名：{campaign.name}"[:200],
+    )
+    return signup
+
+
+@transaction.atomic
+def signup_check_in(
+    *, tenant: Tenant, signup: CampaignSignup, at: datetime.datetime | None = None
+) -> CampaignSignup:
+    """Record arrival at the event; checking in twice keeps the first time."""
+    signup = CampaignSignup.objects.select_for_update(of=("self",)).get(tenant=tenant, pk=signup.pk)
+    if signup.checked_in_at is None:
+        signup.checked_in_at = at or timezone.now()
+        signup.save(update_fields=["checked_in_at"])
+    return signup
+
+
+@transaction.atomic
+def offer_redeem(
+    *,
+    tenant: Tenant,
+    offer: Offer,
+    customer: Customer,
+    redeemed_by: User | None = None,
+    project: Project | None = None,
+    note: str = "",
+    today: datetime.date | None = None,
+) -> Redemption:
+    """Redeem ``offer`` for ``customer`` (against a quotation/contract ``project``): once per customer,
+    within validity and quantity (the offer row is locked, so two redemptions can't both take the last)."""
+    today = today or timezone.localdate()
+    offer = Offer.objects.select_for_update(of=("self",)).get(tenant=tenant, pk=offer.pk)
+    errors: dict[str, ValidationError] = {}
+    if customer.tenant_id != tenant.pk:
+        errors["customer"] = ValidationError("客户不存在。", code="not_found")
+    if not offer.valid_from <= today <= offer.valid_until:
+        errors["offer"] = ValidationError("不在优惠有效期内。", code="offer_expired")
+    elif offer.quantity is not None and offer.redemptions.count() >= offer.quantity:
+        errors["offer"] = ValidationError("优惠已领完。", code="offer_exhausted")
+    if project is not None and (project.tenant_id != tenant.pk or project.customer_id != customer.pk):
+        errors["project"] = ValidationError("项目不属于该客户。", code="not_found")
+    if not errors and Redemption.objects.filter(tenant=tenant, offer=offer, customer=customer).exists():
+        errors["offer"] = ValidationError("该客户已核销过此优惠。", code="already_redeemed")
+    if errors:
+        raise ValidationError(errors)
+    return Redemption.objects.create(
+        tenant=tenant,
+        offer=offer,
+        customer=customer,
+        project=project,
+        redeemed_at=timezone.now(),
+        redeemed_by=redeemed_by,
+        note=(note or "")[:200],
+    )

@@ -1,0 +1,311 @@
+"""Browser pages of engagement. Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
+from rest_framework.throttling import AnonRateThrottle
+
+from crm.permissions import RoleRequiredMixin, has_permission
+from crm.tenancy import require_tenant, tenant_context
+from customers.models import Customer
+from engagement import forms, selectors
+from engagement.models import Campaign, CampaignSignup, ConsentSource
+from engagement.services import campaigns as campaign_services
+from engagement.services import consent as consent_services
+from projects.models import Project
+
+
+class PublicThrottle(AnonRateThrottle):
+    scope = "public"
+
+
+def _throttled(request, view) -> bool:
+    return not PublicThrottle().allow_request(request, view)
+
+
+class ConsentRecordView(RoleRequiredMixin, View):
+    """Staff records a consent change from the customer page (a reason is required)."""
+
+    required_permission = "engagement.consent"
+
+    def post(self, request, customer_id: int):
+        tenant = require_tenant()
+        customer = get_object_or_404(Customer, pk=customer_id)
+        form = forms.ConsentForm(request.POST)
+        if form.is_valid():
+            try:
+                consent_services.consent_record(
+                    tenant=tenant,
+                    customer=customer,
+                    channel=form.cleaned_data["channel"],
+                    state=form.cleaned_data["state"],
+                    source=ConsentSource.STAFF,
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except ValidationError as error:
+                messages.error(request, "；".join(error.messages))
+            else:
+                messages.success(request, _("已记录营销授权。"))
+        else:
+            messages.error(request, "；".join(str(m) for errors in form.errors.values() for m in errors))
+        return redirect(reverse("customers:detail", args=[customer.pk]))
+
+
+class OptOutView(View):
+    """One-click opt-out from a message link: no login, the signed token names tenant and customer.
+
+    GET shows one button (link scanners prefetch GETs, so only the POST withdraws consent).
+    """
+
+    template_name = "engagement/opt_out.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if _throttled(request, self):
+            return HttpResponse(_("请求过于频繁，请稍后再试。"), status=429)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, token: str):
+        target = consent_services.opt_out_resolve(token)
+        if target is None:
+            return render(request, self.template_name, {"invalid": True}, status=404)
+        context = {"tenant": target.tenant, "form": forms.OptOutForm(), "channel": target.channel}
+        return render(request, self.template_name, context)
+
+    def post(self, request, token: str):
+        target = consent_services.opt_out_resolve(token)
+        if target is None:
+            return render(request, self.template_name, {"invalid": True}, status=404)
+        form = forms.OptOutForm(request.POST)
+        all_channels = form.is_valid() and form.cleaned_data["all_channels"]
+        with tenant_context(target.tenant):
+            consent_services.consent_opt_out(
+                tenant=target.tenant,
+                customer_id=target.customer_id,
+                channel=target.channel,
+                all_channels=all_channels,
+            )
+        return render(request, self.template_name, {"tenant": target.tenant, "done": True})
+
+
+class LeadScoringView(RoleRequiredMixin, View):
+    """Open leads by score with their top factors; managers also see the held-out evaluation."""
+
+    required_permission = "engagement.view"
+
+    def get(self, request):
+        tenant = require_tenant()
+        return render(
+            request,
+            "engagement/scoring.html",
+            {
+                "tab": "scoring",
+                "scores": selectors.scored_open_leads(tenant=tenant),
+                "record": selectors.scoring_model(tenant=tenant),
+                "can_manage": has_permission(request.user, "engagement.manage"),
+            },
+        )
+
+
+class LeadScoringTrainView(RoleRequiredMixin, View):
+    """Managers may retrain now (the same idempotent service the nightly job runs)."""
+
+    required_permission = "engagement.manage"
+
+    def post(self, request):
+        from engagement.services.scoring import lead_scoring_train
+
+        record = lead_scoring_train(tenant=require_tenant())
+        messages.success(request, _("已重新训练：%(status)s") % {"status": record.get_status_display()})
+        return redirect("engagement:scoring")
+
+
+# --- campaigns and offers --------------------------------------------------------------------------
+
+
+def _form_errors(form, error: ValidationError) -> None:
+    for field, field_messages in getattr(error, "message_dict", {"__all__": error.messages}).items():
+        for message in field_messages:
+            form.add_error(field if field in form.fields else None, message)
+
+
+class CampaignListView(RoleRequiredMixin, View):
+    """Campaigns with their figures; managers create campaigns here."""
+
+    required_permission = "engagement.view"
+
+    def get(self, request, form=None, status=200):
+        tenant = require_tenant()
+        campaigns = list(
+            Campaign.objects.select_related("target_segment").order_by("-starts_on", "-id")[:100]
+        )
+        figures = selectors.campaign_figures(tenant=tenant, campaign_ids=[c.pk for c in campaigns])
+        context = {
+            "tab": "campaigns",
+            "rows": [(campaign, figures[campaign.pk]) for campaign in campaigns],
+            "form": form or forms.CampaignForm(),
+            "can_manage": has_permission(request.user, "engagement.manage"),
+        }
+        return render(request, "engagement/campaigns.html", context, status=status)
+
+    def post(self, request):
+        if not has_permission(request.user, "engagement.manage"):
+            raise PermissionDenied
+        form = forms.CampaignForm(request.POST)
+        if form.is_valid():
+            try:
+                campaign = campaign_services.campaign_save(
+                    tenant=require_tenant(), created_by=request.user, **form.cleaned_data
+                )
+            except ValidationError as error:
+                _form_errors(form, error)
+            else:
+                messages.success(request, _("已创建活动。"))
+                return redirect("engagement:campaign-detail", pk=campaign.pk)
+        return self.get(request, form=form, status=400)
+
+
+class CampaignDetailView(RoleRequiredMixin, View):
+    required_permission = "engagement.view"
+
+    def get(self, request, pk: int, offer_form=None, status=200):
+        tenant = require_tenant()
+        campaign = get_object_or_404(Campaign, pk=pk)
+        signups = list(
+            CampaignSignup.objects.filter(campaign=campaign)
+            .select_related("customer", "lead")
+            .order_by("-signed_up_at")
+        )
+        context = {
+            "tab": "campaigns",
+            "campaign": campaign,
+            "figures": selectors.campaign_figures(tenant=tenant, campaign_ids=[campaign.pk])[campaign.pk],
+            "signups": signups,
+            "offers": list(
+                campaign.offers.annotate(redeemed=Count("redemptions")).order_by("valid_from", "id")
+            ),
+            "offer_form": offer_form or forms.OfferForm(),
+            "redeem_form": forms.RedeemForm(campaign=campaign),
+            "signup_url": request.build_absolute_uri(
+                reverse("engagement:signup", args=[campaign_services.signup_token(campaign)])
+            ),
+            "can_manage": has_permission(request.user, "engagement.manage"),
+        }
+        return render(request, "engagement/campaign_detail.html", context, status=status)
+
+
+class OfferCreateView(RoleRequiredMixin, View):
+    required_permission = "engagement.manage"
+
+    def post(self, request, pk: int):
+        campaign = get_object_or_404(Campaign, pk=pk)
+        form = forms.OfferForm(request.POST)
+        if form.is_valid():
+            try:
+                campaign_services.offer_save(tenant=require_tenant(), campaign=campaign, **form.cleaned_data)
+            except ValidationError as error:
+                _form_errors(form, error)
+            else:
+                messages.success(request, _("已添加优惠。"))
+                return redirect("engagement:campaign-detail", pk=campaign.pk)
+        return CampaignDetailView().get(request, pk, offer_form=form, status=400)
+
+
+class SignupCheckInView(RoleRequiredMixin, View):
+    required_permission = "engagement.consent"
+
+    def post(self, request, pk: int):
+        signup = get_object_or_404(CampaignSignup, pk=pk)
+        campaign_services.signup_check_in(tenant=require_tenant(), signup=signup)
+        messages.success(request, _("已签到。"))
+        return redirect("engagement:campaign-detail", pk=signup.campaign_id)
+
+
+class SignupRedeemView(RoleRequiredMixin, View):
+    required_permission = "engagement.consent"
+
+    def post(self, request, pk: int):
+        tenant = require_tenant()
+        signup = get_object_or_404(CampaignSignup.objects.select_related("campaign", "customer"), pk=pk)
+        form = forms.RedeemForm(request.POST, campaign=signup.campaign)
+        if not form.is_valid():
+            messages.error(request, "；".join(str(m) for errors in form.errors.values() for m in errors))
+            return redirect("engagement:campaign-detail", pk=signup.campaign_id)
+        number = form.cleaned_data["contract_number"].strip()
+        project = (
+            Project.objects.filter(contract_number=number, customer=signup.customer).first()
+            if number
+            else None
+        )
+        try:
+            if number and project is None:
+                raise ValidationError({"project": _("该客户没有此编号的报价或合同。")})
+            campaign_services.offer_redeem(
+                tenant=tenant,
+                offer=form.cleaned_data["offer"],
+                customer=signup.customer,
+                project=project,
+                redeemed_by=request.user,
+            )
+        except ValidationError as error:
+            messages.error(request, "；".join(error.messages))
+        else:
+            messages.success(request, _("已核销。"))
+        return redirect("engagement:campaign-detail", pk=signup.campaign_id)
+
+
+class PublicSignupView(View):
+    """The campaign's public sign-up page: phone + name + consent; no login, the signed link names it."""
+
+    template_name = "engagement/signup.html"
+
+    def dispatch(self, request, token: str, *args, **kwargs):
+        if _throttled(request, self):
+            return HttpResponse(_("请求过于频繁，请稍后再试。"), status=429)
+        resolved = campaign_services.signup_resolve(token)
+        if resolved is None:
+            return render(request, self.template_name, {"invalid": True}, status=404)
+        tenant, campaign_id = resolved
+        with tenant_context(tenant):
+            campaign = Campaign.objects.filter(pk=campaign_id).first()
+            if campaign is None:
+                return render(request, self.template_name, {"invalid": True}, status=404)
+            self.tenant, self.campaign = tenant, campaign
+            response = super().dispatch(request, *args, **kwargs)
+            if response.status_code >= 400:
+                transaction.set_rollback(True)
+            return response
+
+    def get(self, request, form=None, status=200, done=False):
+        context = {
+            "tenant": self.tenant,
+            "campaign": self.campaign,
+            "form": form or forms.SignupForm(),
+            "done": done,
+        }
+        return render(request, self.template_name, context, status=status)
+
+    def post(self, request):
+        form = forms.SignupForm(request.POST)
+        if form.is_valid():
+            try:
+                campaign_services.campaign_signup(
+                    tenant=self.tenant,
+                    campaign=self.campaign,
+                    name=form.cleaned_data["name"],
+                    phone=form.cleaned_data["phone"],
+                    consent=form.cleaned_data["consent"],
+                )
+            except ValidationError as error:
+                _form_errors(form, error)
+            else:
+                return self.get(request, done=True)
+        return self.get(request, form=form, status=400)
