@@ -31,4 +31,4 @@ class EngagementConfig(AppConfig):
         extensions.register_customer_panel(customer_extensions.consent_panel)
         extensions.register_customer_timeline(customer_extensions.customer_timeline)
         extensions.register_personal_data_section(customer_extensions.personal_data)
-        events.subscribe("lead_created", scoring.on_lead_created)
+        events.subscribe(events.EventType.LEAD_CREATED, scoring.on_lead_created)
