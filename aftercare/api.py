@@ -26,7 +26,7 @@ from aftercare.models import (
     TicketStatus,
     Visit,
 )
-from crm.api.exceptions import INVALID_INPUT, error_response
+from crm.api.exceptions import validation_error_response
 from crm.api.serializers import TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.models import Tenant
@@ -542,11 +542,11 @@ class SurveyAnswerView(APIView):
 
         payload = SurveyAnswerSerializer(data=request.data)
         if not payload.is_valid():
-            return error_response(INVALID_INPUT, payload.errors)
+            return validation_error_response(serializers.ValidationError(payload.errors))
         try:
             survey = answer_public_survey(token=token, **payload.validated_data)
         except ValidationError as error:
-            return error_response(INVALID_INPUT, error.message_dict)
+            return validation_error_response(error)
         return Response({"detail": "感谢您的反馈！", "score": survey.score}, status=status.HTTP_200_OK)
 
 
