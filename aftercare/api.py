@@ -27,7 +27,7 @@ from aftercare.models import (
     Visit,
 )
 from crm.api.exceptions import validation_error_response
-from crm.api.serializers import TenantStaffField
+from crm.api.serializers import TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.models import Tenant
 from crm.ratelimit import ClientRateThrottle
@@ -40,17 +40,6 @@ from projects.models import Project
 @extend_schema_field(OpenApiTypes.INT)
 class StaffIdField(TenantStaffField):
     """A staff user id (typed for the schema where no model field describes it)."""
-
-
-class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
-    """A FK to a tenant-owned model: choices come from the scoped manager at request time."""
-
-    def __init__(self, model, **kwargs):
-        self.model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        return self.model.objects.all()
 
 
 def _id_filter(request, name: str) -> int | None:
@@ -151,7 +140,7 @@ class PlanViewSet(
 
 
 class VisitSerializer(serializers.ModelSerializer):
-    plan = ScopedPrimaryKeyField(MaintenancePlan)
+    plan = TenantPKField(MaintenancePlan)
     technician = TenantStaffField(required=False, allow_null=True)
     photos = serializers.SerializerMethodField()
 
@@ -288,7 +277,7 @@ class TicketEventSerializer(serializers.ModelSerializer):
 
 
 class TicketSerializer(serializers.ModelSerializer):
-    project = ScopedPrimaryKeyField(Project)
+    project = TenantPKField(Project)
     assigned_to = TenantStaffField(required=False, allow_null=True)
     category = serializers.ChoiceField(choices=TicketCategory.choices)
     priority = serializers.ChoiceField(choices=TicketPriority.choices, default=TicketPriority.NORMAL)
@@ -437,8 +426,8 @@ class TicketViewSet(
 
 
 class SurveySerializer(serializers.ModelSerializer):
-    customer = ScopedPrimaryKeyField(Customer)
-    project = ScopedPrimaryKeyField(Project, required=False, allow_null=True)
+    customer = TenantPKField(Customer)
+    project = TenantPKField(Project, required=False, allow_null=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     kind = serializers.ChoiceField(choices=SurveyKind.choices)
     trigger = serializers.ChoiceField(choices=SurveyTrigger.choices)

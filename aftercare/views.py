@@ -15,17 +15,13 @@ from django.views import View
 from aftercare import forms, selectors, services
 from aftercare.models import TICKET_TRANSITIONS, ServiceTicket, TicketSource, Visit, VisitStatus
 from crm import ratelimit
+from crm.forms import apply_service_errors
 from crm.models import Role
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant, tenant_context
 from crm.uploads import images_from_request
 from projects.selectors import resolve_share_link
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    for field, messages_ in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages_)
 
 
 class HomeView(RoleRequiredMixin, View):
@@ -130,7 +126,7 @@ class VisitBookView(PlanEditMixin, View):
                     created_by=request.user,
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, "已预约回访。")
                 return redirect("aftercare:plan-detail", pk=plan.pk)
@@ -164,7 +160,7 @@ class VisitCompleteView(PlanEditMixin, View):
                     photos=images,
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, "回访已完成，计划已关闭。")
                 return redirect("aftercare:plan-detail", pk=plan.pk)
@@ -237,7 +233,7 @@ class TicketQueueView(RoleRequiredMixin, View):
                     assigned_to=form.cleaned_data["assigned_to"],
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 if images:
                     services.ticket_photos_add(tenant=tenant, ticket=ticket, images=images)
@@ -282,7 +278,7 @@ class TicketDetailView(RoleRequiredMixin, View):
                     assigned_to=form.cleaned_data["assigned_to"],
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, "工单状态已更新。")
                 return redirect("aftercare:ticket-detail", pk=ticket.pk)
@@ -346,7 +342,7 @@ class PublicSurveyView(View):
                     token=token, score=form.cleaned_data["score"], comment=form.cleaned_data["comment"]
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 return self.get(request, token, done=True)
         return self.get(request, token, form=form, status=400)
@@ -413,7 +409,7 @@ class SettingsView(RoleRequiredMixin, View):
                         warranty_years=warranty,
                     )
                 except ValidationError as error:
-                    _add_errors(form, error)
+                    apply_service_errors(form, error)
                 else:
                     messages.success(request, "售后设置已保存。")
                     return redirect("aftercare:settings")
@@ -436,7 +432,7 @@ class SettingsView(RoleRequiredMixin, View):
             try:
                 services.plan_kind_save(tenant=tenant, **form.cleaned_data)
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(
                     request, f"回访类型“{form.cleaned_data['name']}”已保存，对之后交付的项目生效。"
@@ -504,6 +500,6 @@ class CustomerReportView(View):
                     source=TicketSource.CUSTOMER,
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
                 return self.get(request, token, form=form, status=400)
         return redirect(f"{request.path}?received={ticket.pk}")

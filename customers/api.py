@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpResponse
@@ -14,7 +12,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -24,11 +21,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.serializers import TenantStaffField
+from crm.api.serializers import TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
+from crm.hashed_secrets import hash_secret, secret_matches
 from crm.idempotency.services import idempotent_response
 from crm.ratelimit import ClientRateThrottle, client_ident
-from crm.tenancy import current_tenant, platform_scope, tenant_context
+from crm.tenancy import platform_scope, tenant_context
 from customers import io as customer_io
 from customers import selectors, services
 from customers.filters import CustomerFilter
@@ -43,21 +41,6 @@ from customers.models import (
     SourceChannel,
     Style,
 )
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class TenantPKField(serializers.PrimaryKeyRelatedField):
-    """FK to a tenant-owned model; the queryset is built per request from the scoped manager."""
-
-    def __init__(self, model=None, **kwargs):
-        self.model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        if current_tenant() is None:
-            return self.model._default_manager.none()
-        return self.model.objects.all()
-
 
 # --------------------------------------------------------------------------- customers
 
@@ -474,7 +457,7 @@ class IntakeThrottle(ClientRateThrottle):
         key = IntakeView.key_from(request)
         buckets = [("intake_ip", client_ident(request))]
         if key:
-            buckets.append(("intake_key", services.hash_intake_key(key)))
+            buckets.append(("intake_key", hash_secret(key)))
         return buckets
 
 
@@ -545,14 +528,14 @@ class IntakeView(APIView):
         key = self.key_from(request)
         settings_row = None
         if key:
-            key_hash = services.hash_intake_key(key)
+            key_hash = hash_secret(key)
             with platform_scope("lead intake: find tenant by intake key"):
                 settings_row = (
                     CustomerSettings.objects.select_related("tenant").filter(intake_key_hash=key_hash).first()
                 )
         if (
             settings_row is None
-            or not hmac.compare_digest(settings_row.intake_key_hash, services.hash_intake_key(key))
+            or not secret_matches(key, settings_row.intake_key_hash)
             or not settings_row.tenant.is_active
         ):
             raise exceptions.AuthenticationFailed("接入密钥无效。")

@@ -7,8 +7,6 @@ Every service takes ``tenant`` first, runs in one transaction and raises
 from __future__ import annotations
 
 import datetime
-import hashlib
-import secrets
 from collections.abc import Iterable
 
 import phonenumbers
@@ -21,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from crm import events
+from crm.hashed_secrets import issue_secret
 from crm.models import Role, Tenant, User
 from crm.principal import credential_for_audit
 from crm.selectors import staff_of_tenant
@@ -83,20 +82,15 @@ def customer_settings_for(*, tenant: Tenant, lock: bool = False) -> CustomerSett
     return settings_row
 
 
-def hash_intake_key(plaintext: str) -> str:
-    return hashlib.sha256(plaintext.encode()).hexdigest()
-
-
 @transaction.atomic
 def intake_key_rotate(*, tenant: Tenant) -> str:
     """Issue a new intake key (the old one stops working). The plaintext is returned once."""
     settings_row = customer_settings_for(tenant=tenant, lock=True)
-    prefix = secrets.token_hex(4)
-    plaintext = f"ik_{prefix}_{secrets.token_urlsafe(32)}"
-    settings_row.intake_key_hash = hash_intake_key(plaintext)
-    settings_row.intake_key_prefix = prefix
+    issued = issue_secret("ik")
+    settings_row.intake_key_hash = issued.digest
+    settings_row.intake_key_prefix = issued.prefix
     settings_row.save(update_fields=["intake_key_hash", "intake_key_prefix"])
-    return plaintext
+    return issued.plaintext
 
 
 # --------------------------------------------------------------------------- business hours

@@ -13,7 +13,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from crm.api.pagination import StandardPagination
-from crm.api.serializers import TenantStaffField
+from crm.api.serializers import TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.uploads import validate_document_file, validate_image_file
 from customers.models import Customer
@@ -39,21 +39,6 @@ from projects.models import (
     Stage,
     StageHistory,
 )
-
-
-class TenantPKField(serializers.PrimaryKeyRelatedField):
-    """FK to a tenant-owned model; the queryset is built per request from the scoped manager."""
-
-    def __init__(self, model=None, **kwargs):
-        self.model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        from crm.tenancy import current_tenant
-
-        if current_tenant() is None:
-            return self.model._default_manager.none()
-        return self.model.objects.all()
 
 
 class ProjectFilterMixin:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 import io
 import secrets
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -19,6 +18,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from crm import events
+from crm.hashed_secrets import issue_secret
 from crm.models import Role, Tenant, User
 from crm.uploads import inspect_image, validate_document_file
 from projects.models import (
@@ -1008,10 +1008,6 @@ def material_report_add(
 # --- Share links ------------------------------------------------------------------------------
 
 
-def hash_secret(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
 @transaction.atomic
 def share_link_create(
     *, tenant: Tenant, project: Project, created_by: User, valid_days: int = SHARE_LINK_DEFAULT_DAYS
@@ -1019,16 +1015,16 @@ def share_link_create(
     """A new unguessable link (256-bit token); only its hash is stored. Returns (link, token)."""
     if not 1 <= valid_days <= 365:
         raise ValidationError({"valid_days": "有效期应在 1–365 天之间。"})
-    token = secrets.token_urlsafe(32)
+    issued = issue_secret()
     link = ShareLink.objects.create(
         tenant=tenant,
         project=project,
-        key_hash=hash_secret(token),
-        prefix=token[:8],
+        key_hash=issued.digest,
+        prefix=issued.prefix,
         expires_at=timezone.now() + datetime.timedelta(days=valid_days),
         created_by=created_by,
     )
-    return link, token
+    return link, issued.plaintext
 
 
 @transaction.atomic

@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from crm import ratelimit
+from crm.access import get_for_user_or_404
+from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
 from projects import forms, selectors, services
@@ -42,15 +44,6 @@ TABS = [
     ("callbacks", "回访"),
     ("share", "客户进度页"),
 ]
-
-
-def _apply_error(form, error: ValidationError) -> None:
-    """Put a service error on the form field it names (or on the form)."""
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 class ProjectListView(RoleRequiredMixin, View):
@@ -125,7 +118,7 @@ class ProjectCreateView(RoleRequiredMixin, View):
                 **data,
             )
         except ValidationError as error:
-            _apply_error(form, error)
+            apply_service_errors(form, error)
             return self.get(request, form=form)
         messages.success(request, "项目已创建。")
         return redirect("projects:detail", pk=project.pk)
@@ -155,7 +148,7 @@ class ProjectEditView(RoleRequiredMixin, View):
                     **{name: form.cleaned_data[name] for name in form.Meta.fields},
                 )
             except ValidationError as error:
-                _apply_error(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, _("项目已保存。"))
                 return redirect("projects:detail", pk=project.pk)
@@ -270,10 +263,13 @@ class ProjectActionView(RoleRequiredMixin, View):
     tab = "stages"
 
     def post(self, request, pk: int, **kwargs):
-        if not has_permission(request.user, self.action_permission):
-            raise PermissionDenied("您的角色无权执行此操作。")
         self.tenant = require_tenant()
-        self.project = get_object_or_404(Project.objects.select_related("customer"), pk=pk)
+        self.project = get_for_user_or_404(
+            Project.objects.select_related("customer"),
+            user=request.user,
+            permission=self.action_permission,
+            pk=pk,
+        )
         try:
             with transaction.atomic():
                 result = self.act(request, **kwargs)
@@ -282,7 +278,7 @@ class ProjectActionView(RoleRequiredMixin, View):
             if form is None:
                 messages.error(request, "；".join(error.messages))
                 return redirect(f"{reverse('projects:detail', args=[pk])}?tab={self.tab}")
-            _apply_error(form, error)
+            apply_service_errors(form, error)
             result = None
         except PermissionDenied as error:
             messages.error(request, str(error))

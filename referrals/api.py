@@ -5,13 +5,13 @@ Thin: serializers validate shapes, services decide. All routes are flat (see ``a
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api.pagination import NewestFirstCursorPagination, StandardPagination
+from crm.api.serializers import TenantPKField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.tenancy import current_tenant
 from customers.models import Customer
@@ -29,23 +29,9 @@ from referrals.models import (
 )
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class TenantScopedField(serializers.PrimaryKeyRelatedField):
-    """A PK of this tenant's ``model``; the queryset is built per request (never at import time)."""
-
-    def __init__(self, model, **kwargs):
-        self.scoped_model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        if current_tenant() is None:  # schema generation: fail closed
-            return self.scoped_model.objects.none()
-        return self.scoped_model.objects.all()
-
-
 class ReferralSerializer(serializers.ModelSerializer):
-    referrer = TenantScopedField(Customer)
-    referred = TenantScopedField(Customer)
+    referrer = TenantPKField(Customer)
+    referred = TenantPKField(Customer)
     referrer_name = serializers.CharField(source="referrer.name", read_only=True)
     referred_name = serializers.CharField(source="referred.name", read_only=True)
     # Plain strings (not enums) in the schema: "status"/"source" enum names collide across apps.
@@ -199,7 +185,7 @@ class LedgerEntryViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class ReferralAccountSerializer(serializers.ModelSerializer):
-    customer = TenantScopedField(Customer)
+    customer = TenantPKField(Customer)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     share_url = serializers.SerializerMethodField()
 
@@ -230,7 +216,7 @@ class RedeemSerializer(serializers.Serializer):
     amount_fen = serializers.IntegerField(min_value=1, help_text="抵扣金额（分），不得超过余额")
     redemption_target = serializers.ChoiceField(choices=RedemptionTarget.choices, help_text="抵扣用途")
     description = serializers.CharField(max_length=200, help_text="抵扣了什么，如：客厅窗帘、二期增项单号")
-    project = TenantScopedField(Project, required=False, allow_null=True)
+    project = TenantPKField(Project, required=False, allow_null=True)
     client_key = serializers.CharField(
         max_length=60, required=False, allow_blank=True, help_text="请求编号：同一编号重试不会重复抵扣"
     )
