@@ -15,9 +15,11 @@ from rest_framework.response import Response
 from crm.api.pagination import StandardPagination
 from crm.api.serializers import TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
+from crm.filters import filter_or_400, query_filters
 from crm.uploads import validate_document_file, validate_image_file
 from customers.models import Customer
 from projects import selectors, services
+from projects.filters import ProjectChildFilter, ProjectListFilter
 from projects.models import (
     STAGE_ORDER,
     AcceptanceKind,
@@ -44,15 +46,8 @@ from projects.models import (
 class ProjectFilterMixin:
     """Flat child routes: ``?project=ID`` narrows the list."""
 
-    project_lookup = "project_id"
-
     def filter_by_project(self, queryset):
-        value = self.request.query_params.get("project")
-        if value in (None, ""):
-            return queryset
-        if not value.isdigit():
-            raise DRFValidationError({"project": ["项目编号必须是数字。"]})
-        return queryset.filter(**{self.project_lookup: int(value)})
+        return filter_or_400(ProjectChildFilter, self.request, queryset)
 
 
 PROJECT_PARAM = OpenApiParameter("project", OpenApiTypes.INT, description="只看该项目")
@@ -196,15 +191,13 @@ class ProjectViewSet(
     }
 
     def get_tenant_queryset(self):
-        params = self.request.query_params
-        staff = params.get("staff", "")
-        customer = params.get("customer", "")
+        params = query_filters(ProjectListFilter, self.request)
         return selectors.projects_for_list(
             tenant=self.tenant,
-            stage=params.get("stage", "") if params.get("stage") in STAGE_ORDER else "",
-            overdue=params.get("overdue") in ("1", "true", "True"),
-            staff_id=int(staff) if staff.isdigit() else None,
-            customer_id=int(customer) if customer.isdigit() else None,
+            stage=params["stage"] or "",
+            overdue=bool(params["overdue"]),
+            staff_id=params["staff"],
+            customer_id=params["customer"],
         )
 
     def get_serializer_class(self):

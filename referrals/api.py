@@ -5,7 +5,8 @@ Thin: serializers validate shapes, services decide. All routes are flat (see ``a
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,6 +18,7 @@ from crm.tenancy import current_tenant
 from customers.models import Customer
 from projects.models import Project
 from referrals import selectors, services
+from referrals.filters import AccountFilter, LedgerFilter, ReferralFilter
 from referrals.models import (
     CreditRuleKind,
     LedgerEntry,
@@ -24,7 +26,6 @@ from referrals.models import (
     Referral,
     ReferralAccount,
     ReferralSettings,
-    ReferralStatus,
     VipEvent,
 )
 
@@ -90,27 +91,12 @@ class ReferralViewSet(
     model = Referral
     serializer_class = ReferralSerializer
     pagination_class = StandardPagination
-    filter_backends: list = []
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ReferralFilter
     required_permissions = {"*": "referrals.view", "create": "referrals.edit", "status": "referrals.edit"}
 
     def get_tenant_queryset(self):
-        params = self.request.query_params
-        return selectors.referrals_for_list(
-            tenant=self.tenant,
-            referrer_id=_int_param(params.get("referrer")),
-            referred_id=_int_param(params.get("referred")),
-            status=params.get("status", ""),
-        )
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("referrer", int, required=False),
-            OpenApiParameter("referred", int, required=False),
-            OpenApiParameter("status", str, required=False, enum=ReferralStatus.values),
-        ]
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        return selectors.referrals_for_list(tenant=self.tenant)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -171,17 +157,12 @@ class LedgerEntryViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
     model = LedgerEntry
     serializer_class = LedgerEntrySerializer
     pagination_class = NewestFirstCursorPagination
-    filter_backends: list = []
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = LedgerFilter
     required_permissions = {"*": "referrals.view"}
 
     def get_tenant_queryset(self):
-        return selectors.ledger_for_list(
-            tenant=self.tenant, account_id=_int_param(self.request.query_params.get("account"))
-        )
-
-    @extend_schema(parameters=[OpenApiParameter("account", int, required=False)])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        return selectors.ledger_for_list(tenant=self.tenant)
 
 
 class ReferralAccountSerializer(serializers.ModelSerializer):
@@ -265,7 +246,8 @@ class ReferralAccountViewSet(
     model = ReferralAccount
     serializer_class = ReferralAccountSerializer
     pagination_class = StandardPagination
-    filter_backends: list = []
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AccountFilter
     required_permissions = {
         "*": "referrals.view",
         "create": "referrals.edit",
@@ -275,13 +257,7 @@ class ReferralAccountViewSet(
     }
 
     def get_tenant_queryset(self):
-        queryset = selectors.accounts_for_list(tenant=self.tenant)
-        customer_id = _int_param(self.request.query_params.get("customer"))
-        return queryset.filter(customer_id=customer_id) if customer_id else queryset
-
-    @extend_schema(parameters=[OpenApiParameter("customer", int, required=False)])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        return selectors.accounts_for_list(tenant=self.tenant)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -394,10 +370,3 @@ class ReferralSettingsViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
             vip_title=data.get("vip_title", "VIP 设计顾问"),
         )
         return Response(ReferralSettingsSerializer(rule).data)
-
-
-def _int_param(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
