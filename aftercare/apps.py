@@ -35,6 +35,7 @@ class AftercareConfig(AppConfig):
                 "aftercare.view": ALL_STAFF,
                 "aftercare.edit": [Role.SERVICE, Role.MANAGER, Role.PROJECT_MANAGER, Role.SUPERVISOR],
                 "aftercare.manage": [Role.MANAGER],
+                "aftercare.handle_visits": [Role.SERVICE],
                 "surveys.view": [Role.SERVICE, Role.MANAGER, Role.SALES],
                 "surveys.send": [Role.SERVICE, Role.MANAGER],
             }

@@ -40,7 +40,8 @@ from aftercare.models import (
     VisitStatus,
 )
 from crm import events
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from crm.tenancy import platform_scope
 from crm.uploads import validate_image_file
@@ -345,7 +346,7 @@ def reminders_send_pending(*, tenant: Tenant, batch_size: int = 200) -> int:
                     managers = (
                         managers
                         if managers is not None
-                        else staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+                        else staff_of_tenant(tenant=tenant, permission=RECEIVES_ESCALATIONS)
                     )
                     _deliver_escalation(tenant=tenant, dispatch=dispatch, managers=managers)
                 else:
@@ -371,7 +372,7 @@ def reminders_unsent_tenant_ids(*, now: datetime.datetime | None = None) -> list
 
 
 def _managers(tenant: Tenant) -> list[User]:
-    return staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+    return staff_of_tenant(tenant=tenant, permission=RECEIVES_ESCALATIONS)
 
 
 def _plan_link(plan: MaintenancePlan) -> str:
@@ -710,7 +711,7 @@ def ticket_sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = No
         .exclude(sla_alerts__kind=SlaKind.RESOLUTION)
         .select_related("project", "assigned_to")
     ]
-    managers = staff_of_tenant(tenant=tenant, role=Role.MANAGER) if breaches else []
+    managers = staff_of_tenant(tenant=tenant, permission=RECEIVES_ESCALATIONS) if breaches else []
     sent = 0
     for ticket, kind in breaches:
         try:

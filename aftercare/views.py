@@ -16,8 +16,7 @@ from aftercare import forms, selectors, services
 from aftercare.models import TICKET_TRANSITIONS, ServiceTicket, TicketSource, Visit, VisitStatus
 from crm import ratelimit
 from crm.forms import apply_service_errors
-from crm.models import Role
-from crm.permissions import RoleRequiredMixin, has_permission
+from crm.permissions import RoleRequiredMixin, has_duty, has_permission
 from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant, tenant_context
 from crm.uploads import images_from_request
@@ -34,7 +33,7 @@ class HomeView(RoleRequiredMixin, View):
         today = services.tenant_today(tenant)
         staff = list(staff_queryset(tenant=tenant))
         assignee_param = request.GET.get("assignee")
-        if assignee_param is None and request.user.has_role(Role.SERVICE):
+        if assignee_param is None and has_duty(request.user, "aftercare.handle_visits"):
             assignee_param = str(request.user.pk)
         assignee = next((user for user in staff if str(user.pk) == assignee_param), None)
         plans = list(

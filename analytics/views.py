@@ -13,15 +13,17 @@ from analytics.exports import panel_workbook
 from analytics.periods import PRESETS
 from analytics.scope import parse_scope
 from crm.extensions import dashboard_widgets
-from crm.permissions import RoleRequiredMixin, has_permission
+from crm.permissions import SELLS, RoleRequiredMixin, has_permission
 from crm.selectors import staff_of_tenant
 from crm.tenancy import require_tenant
 from customers.models import SourceChannel
 
 
-def _staff_choices(tenant, role: str) -> list[tuple[int, str]]:
+def _staff_choices(tenant, permission: str) -> list[tuple[int, str]]:
+    """The people of one roster (the sales team, the designers, the project managers)."""
     return [
-        (user.pk, user.display_name or user.username) for user in staff_of_tenant(tenant=tenant, role=role)
+        (user.pk, user.display_name or user.username)
+        for user in staff_of_tenant(tenant=tenant, permission=permission)
     ]
 
 
@@ -39,7 +41,6 @@ class DashboardView(RoleRequiredMixin, View):
             errors = error.message_dict
             scope = parse_scope({}, tenant=tenant, user=request.user)
         panels = selectors.dashboard_data(scope)
-        from crm.models import Role
 
         context = {
             "scope": scope,
@@ -52,9 +53,9 @@ class DashboardView(RoleRequiredMixin, View):
             "params": request.GET if not errors else {},
             "presets": [(key, str(label)) for key, label in PRESETS.items()],
             "channels": SourceChannel.choices,
-            "sales_users": _staff_choices(tenant, Role.SALES),
-            "designers": _staff_choices(tenant, Role.DESIGNER),
-            "pms": _staff_choices(tenant, Role.PROJECT_MANAGER),
+            "sales_users": _staff_choices(tenant, SELLS),
+            "designers": _staff_choices(tenant, "projects.move_design_stages"),
+            "pms": _staff_choices(tenant, "projects.move_construction_stages"),
             "querystring": scope.querystring(),
             "generated_at": timezone.now(),
             # The apps' own manager widgets (aftercare, referrals …) stay below the panels, managers only.

@@ -23,6 +23,7 @@ class CrmConfig(AppConfig):
                 "crm.manage_tokens": [Role.MANAGER],
                 "crm.manage_users": [Role.MANAGER],
                 "crm.view_dashboard": [Role.MANAGER],
+                "crm.receive_escalations": [Role.MANAGER],
                 # Held by the admin role alone (Django admin, staff edits): a manager is not an admin.
                 "crm.administer": [],
             }

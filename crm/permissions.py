@@ -16,6 +16,10 @@ from rest_framework.permissions import BasePermission
 
 from crm.models import Role, TokenAccess, TokenModule, scopes_allow, token_scope
 
+# Rosters and row rules are declared permissions too (services never compare role names):
+SELLS = "customers.sell"  # the sales team: round-robin, owns what they enter, sales targets
+RECEIVES_ESCALATIONS = "crm.receive_escalations"  # told about SLA breaches and overdue work
+
 _ROLES_BY_PERMISSION: dict[str, set[str]] = defaultdict(set)
 
 
@@ -48,6 +52,17 @@ def has_permission(user, permission: str) -> bool:
     if getattr(user, "tenant_id", None) is None:
         return False  # platform operators act through Django admin, not tenant features
     return bool(set(user.roles or []) & roles_with(permission))
+
+
+def has_duty(user, permission: str) -> bool:
+    """``permission`` is granted to one of ``user``'s own roles: for rosters (who is in the lead
+    round-robin, who is told about escalations), where the admin role's blanket allowance must
+    not enlist every admin. Authorisation asks :func:`has_permission`."""
+    if user is None or not user.is_active or getattr(user, "tenant_id", None) is None:
+        return False
+    if permission not in _ROLES_BY_PERMISSION:
+        raise KeyError(f"permission {permission!r} is not declared")
+    return bool(set(user.roles or []) & _ROLES_BY_PERMISSION[permission])
 
 
 def permissions_of(user) -> frozenset[str]:

@@ -28,6 +28,7 @@ class CustomersConfig(AppConfig):
                 "customers.reveal_phone": ALL_STAFF,
                 "customers.follow_up": [Role.SALES, Role.DESIGNER, Role.SERVICE, Role.MANAGER],
                 "customers.claim": [Role.SALES, Role.MANAGER],
+                "customers.sell": [Role.SALES],
                 "customers.manage_segments": [Role.MANAGER],
                 "customers.view_stats": [Role.MANAGER],
                 "customers.import": [Role.MANAGER],

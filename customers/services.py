@@ -20,7 +20,8 @@ from django.utils.translation import gettext
 
 from crm import events
 from crm.hashed_secrets import issue_secret
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import RECEIVES_ESCALATIONS, SELLS, has_duty, has_permission
 from crm.principal import credential_for_audit
 from crm.selectors import staff_of_tenant
 from customers.models import (
@@ -402,7 +403,7 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
 def customer_create(*, tenant: Tenant, created_by: User | None = None, **data) -> Customer:
     """A customer entered by staff (leads arriving from outside go through :func:`lead_create`)."""
     customer = Customer(tenant=tenant)
-    if data.get("owner") is None and created_by is not None and created_by.has_role(Role.SALES):
+    if data.get("owner") is None and has_duty(created_by, SELLS):
         data["owner"] = created_by  # a sales user's own entry is theirs
     _apply_fields(tenant, customer, data)
     derive_axes(customer, settings_row=customer_settings_for(tenant=tenant))
@@ -489,7 +490,7 @@ def customer_apply_referral_facts(
 
 
 def on_duty_sales(*, tenant: Tenant) -> list[User]:
-    return [user for user in staff_of_tenant(tenant=tenant, role=Role.SALES) if user.is_on_duty]
+    return [user for user in staff_of_tenant(tenant=tenant, permission=SELLS) if user.is_on_duty]
 
 
 def next_round_robin(
@@ -672,7 +673,7 @@ def _notify(**kwargs) -> int:
 
 
 def _managers(tenant: Tenant) -> list[User]:
-    return staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+    return staff_of_tenant(tenant=tenant, permission=RECEIVES_ESCALATIONS)
 
 
 def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch_size: int = 500) -> int:
@@ -799,7 +800,7 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
 @transaction.atomic
 def customer_claim_from_pool(*, tenant: Tenant, customer: Customer, user: User) -> PoolClaim:
     """First come, first served: the row lock plus a unique claim per pooling make it race-free."""
-    if not user.has_role(Role.SALES, Role.MANAGER):
+    if not has_permission(user, "customers.claim"):
         raise ValidationError({"customer": "只有销售可以从公海领取客户。"})
     locked = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
     if not locked.in_pool:
@@ -930,7 +931,7 @@ def follow_up_create(
         customer.next_follow_up_at = next_follow_up_at
     elif customer.next_follow_up_at and customer.next_follow_up_at <= occurred_at:
         customer.next_follow_up_at = None
-    if customer.in_pool and author is not None and author.has_role(Role.SALES):
+    if customer.in_pool and has_duty(author, SELLS):
         _take_from_pool(tenant=tenant, customer=customer, user=author)  # a recorded claim
     customer_recompute(tenant=tenant, customer=customer, save=False)
     customer.save()

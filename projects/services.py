@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 
 from crm import events
 from crm.hashed_secrets import issue_secret
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import has_permission
 from crm.uploads import inspect_image, validate_document_file
 from projects.models import (
     DESIGN_STAGES,
@@ -63,10 +64,6 @@ CALLBACK_PERIOD_DAYS = 14
 
 def _lock(project: Project) -> Project:
     return Project.objects.select_for_update(of=("self",)).get(pk=project.pk)
-
-
-def _has_role(user: User | None, *roles: str) -> bool:
-    return user is not None and bool(set(user.roles or []) & {*roles, Role.ADMIN})
 
 
 def _apply_customer_facts(*, tenant: Tenant, project: Project, lifecycle: str | None) -> None:
@@ -311,11 +308,11 @@ def _record_stage(
 
 def can_move_stage(user: User | None, from_stage: str, to_stage: str) -> bool:
     """Designers move design stages, project managers construction stages, managers anything."""
-    if _has_role(user, Role.MANAGER):
+    if has_permission(user, "projects.move_any_stage"):
         return True
-    if _has_role(user, Role.DESIGNER) and {from_stage, to_stage} <= DESIGN_STAGES:
+    if has_permission(user, "projects.move_design_stages") and {from_stage, to_stage} <= DESIGN_STAGES:
         return True
-    return _has_role(user, Role.PROJECT_MANAGER) and {from_stage, to_stage} <= PM_STAGES
+    return has_permission(user, "projects.move_construction_stages") and {from_stage, to_stage} <= PM_STAGES
 
 
 @transaction.atomic
