@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from crm.forms import Form, ModelForm
 from crm.models import Tenant
 from crm.selectors import staff_queryset
 from customers.models import Customer
@@ -31,7 +32,7 @@ class MultipleFileField(forms.FileField):
         return [super().clean(data, initial)] if data else []
 
 
-class ProjectFilterForm(forms.Form):
+class ProjectFilterForm(Form):
     q = forms.CharField(label="搜索", required=False)
     stage = forms.ChoiceField(label="阶段", required=False)
     staff = forms.ModelChoiceField(label="员工", queryset=None, required=False)
@@ -45,7 +46,7 @@ class ProjectFilterForm(forms.Form):
         self.fields["staff"].empty_label = "全部员工"
 
 
-class ProjectForm(forms.ModelForm):
+class ProjectForm(ModelForm):
     customer = forms.ModelChoiceField(label="客户", queryset=Customer.objects.none())
 
     class Meta:
@@ -75,7 +76,7 @@ class ProjectForm(forms.ModelForm):
             self.fields[name].queryset = staff_queryset(tenant=tenant)
 
 
-class StageMoveForm(forms.Form):
+class StageMoveForm(Form):
     to_stage = forms.ChoiceField(label="目标阶段")
     reason = forms.CharField(label="原因（退回时必填）", required=False, max_length=300)
 
@@ -84,7 +85,7 @@ class StageMoveForm(forms.Form):
         self.fields["to_stage"].choices = [(key, stage_names[key]) for key in STAGE_ORDER]
 
 
-class SignForm(forms.Form):
+class SignForm(Form):
     contract_number = forms.CharField(label="合同编号", max_length=50)
     contract_amount = forms.IntegerField(label="合同金额（元）", min_value=1)
     signed_on = forms.DateField(
@@ -92,7 +93,7 @@ class SignForm(forms.Form):
     )
 
 
-class AcceptanceForm(forms.Form):
+class AcceptanceForm(Form):
     kind = forms.ChoiceField(label="验收类型", choices=AcceptanceKind.choices)
     passed = forms.TypedChoiceField(
         label="结果", choices=[("1", "通过"), ("0", "不通过")], coerce=lambda v: v == "1"
@@ -100,7 +101,7 @@ class AcceptanceForm(forms.Form):
     notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class DailyLogForm(forms.Form):
+class DailyLogForm(Form):
     log_date = forms.DateField(
         label="日期", initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -112,7 +113,7 @@ class DailyLogForm(forms.Form):
     photos = MultipleFileField(label="现场照片（最多 9 张，JPG/PNG/WebP，每张 ≤10MB）", required=False)
 
 
-class DesignPlanForm(forms.Form):
+class DesignPlanForm(Form):
     label = forms.CharField(label="方案", max_length=20, initial="方案A")
     title = forms.CharField(label="标题", max_length=100)
     style = forms.CharField(label="风格", max_length=30, required=False)
@@ -122,7 +123,7 @@ class DesignPlanForm(forms.Form):
     change_note = forms.CharField(label="修改说明", required=False, max_length=200)
 
 
-class ChangeOrderForm(forms.Form):
+class ChangeOrderForm(Form):
     title = forms.CharField(label="标题", max_length=100)
     reason = forms.CharField(label="变更原因", widget=forms.Textarea(attrs={"rows": 2}))
     lines = forms.CharField(
@@ -153,7 +154,7 @@ class ChangeOrderForm(forms.Form):
         return rows
 
 
-class DecideForm(forms.Form):
+class DecideForm(Form):
     approve = forms.TypedChoiceField(
         label="结果", choices=[("1", "批准"), ("0", "拒绝")], coerce=lambda v: v == "1"
     )
@@ -164,7 +165,7 @@ class DecideForm(forms.Form):
     note = forms.CharField(label="备注", required=False, max_length=300)
 
 
-class MaterialForm(forms.ModelForm):
+class MaterialForm(ModelForm):
     class Meta:
         model = Material
         fields = [
@@ -180,12 +181,12 @@ class MaterialForm(forms.ModelForm):
         ]
 
 
-class MaterialReportForm(forms.Form):
+class MaterialReportForm(Form):
     title = forms.CharField(label="报告名称", max_length=100)
     file = forms.FileField(label="报告文件（PDF 或图片）")
 
 
-class InspectionForm(forms.Form):
+class InspectionForm(Form):
     """One pass/fail radio + note per checklist item (fields built from the tenant's checklist)."""
 
     notes = forms.CharField(label="总体备注", required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -220,25 +221,25 @@ class InspectionForm(forms.Form):
         ]
 
 
-class ReinspectForm(forms.Form):
+class ReinspectForm(Form):
     passed = forms.TypedChoiceField(
         label="复检结果", choices=[("1", "合格"), ("0", "不合格")], coerce=lambda v: v == "1"
     )
     note = forms.CharField(label="说明", required=False, max_length=300)
 
 
-class CallbackForm(forms.Form):
+class CallbackForm(Form):
     satisfaction = forms.TypedChoiceField(
         label="满意度", choices=[(str(i), f"{i} 分") for i in range(5, 0, -1)], coerce=int
     )
     comments = forms.CharField(label="客户意见", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ShareLinkForm(forms.Form):
+class ShareLinkForm(Form):
     valid_days = forms.IntegerField(label="有效天数", min_value=1, max_value=365, initial=90)
 
 
-class StageSettingForm(forms.Form):
+class StageSettingForm(Form):
     def __init__(self, *args, settings, **kwargs):
         super().__init__(*args, **kwargs)
         self.settings = settings
@@ -255,5 +256,5 @@ class StageSettingForm(forms.Form):
             yield info, self[f"name_{info.key}"], self[f"days_{info.key}"]
 
 
-class ConfirmCodeForm(forms.Form):
+class ConfirmCodeForm(Form):
     code = forms.CharField(label="短信验证码", max_length=6, min_length=6)
