@@ -87,7 +87,7 @@ class ReferralSerializer(ModelSerializer):
 
 
 class ReferralStatusSerializer(serializers.Serializer):
-    status = serializers.RegexField(r"^(contacted|lost)$", help_text="contacted 或 lost")
+    status = fields.RegexField(r"^(contacted|lost)$", help_text="contacted 或 lost")
 
 
 class ReferralViewSet(
@@ -377,6 +377,7 @@ class ReferralSettingsSerializer(ModelSerializer):
         # Before a manager first saves the rule, the defaults are shown unsaved (no id, no time).
         extra_kwargs = {
             "rule_kind": {"choices": CreditRuleKind.choices},
+            "percentage_bp": {"max_value": 10_000},
             "id": {"allow_null": True},
             "updated_at": {"allow_null": True},
         }

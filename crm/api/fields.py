@@ -42,6 +42,10 @@ class SlugField(serializers.SlugField, CharField):
     pass
 
 
+class RegexField(serializers.RegexField, CharField):
+    pass
+
+
 class IntegerField(serializers.IntegerField):
     """An integer that fits a bigint column unless narrower bounds are given."""
 
@@ -91,6 +95,7 @@ BOUNDED_FIELD_CLASSES: dict[type[serializers.Field], type[serializers.Field]] = 
     serializers.EmailField: EmailField,
     serializers.URLField: URLField,
     serializers.SlugField: SlugField,
+    serializers.RegexField: RegexField,
     serializers.IntegerField: IntegerField,
     serializers.DateField: DateField,
     serializers.DateTimeField: DateTimeField,

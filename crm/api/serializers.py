@@ -21,11 +21,12 @@ class ModelSerializer(serializers.ModelSerializer):
     def get_fields(self):
         fields = super().get_fields()
         model = self.Meta.model
-        for field in fields.values():
-            if not field.read_only or not field.source or "." in field.source or field.source == "*":
+        for name, field in fields.items():
+            source = field.source or name  # fields are bound (and get .source) later
+            if not field.read_only or "." in source or source == "*":
                 continue
             try:
-                model_field = model._meta.get_field(field.source)
+                model_field = model._meta.get_field(source)
             except FieldDoesNotExist:
                 continue
             if getattr(model_field, "null", False):

@@ -13,6 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", required=True, help="tenant slug, e.g. anju")
         parser.add_argument("--user", required=True, help="username the token acts as (creates it too)")
         parser.add_argument("--name", default="cli")
+        parser.add_argument("--with-id", action="store_true", help='print "<token id> <plaintext>"')
 
     def handle(self, *args, **options):
         tenant = Tenant.objects.filter(slug=options["tenant"]).first()
@@ -23,9 +24,9 @@ class Command(BaseCommand):
             raise CommandError(f"no active user {options['user']!r} in tenant {tenant.slug}")
         try:
             with tenant_context(tenant):
-                _token, plaintext = api_token_create(
+                token, plaintext = api_token_create(
                     tenant=tenant, created_by=user, name=options["name"], user=user
                 )
         except ValidationError as error:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items()))
-        self.stdout.write(plaintext)
+        self.stdout.write(f"{token.pk} {plaintext}" if options["with_id"] else plaintext)
