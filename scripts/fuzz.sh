@@ -48,7 +48,8 @@ read -r FUZZ_TOKEN_ID TOKEN < <(DATABASE_URL="$APP_URL" .venv/bin/python manage.
 export FUZZ_TOKEN_ID SCHEMATHESIS_HOOKS="$PWD/scripts/fuzz_hooks.py"
 
 PORT=$(.venv/bin/python -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
-DATABASE_URL="$APP_URL" .venv/bin/gunicorn crm.wsgi:application --bind "127.0.0.1:$PORT" --workers 2 \
+# Persistent connections (one per worker): a busy shared PostgreSQL may have no slot to spare.
+DATABASE_URL="$APP_URL" CONN_MAX_AGE=600 .venv/bin/gunicorn crm.wsgi:application --bind "127.0.0.1:$PORT" --workers 2 \
   --timeout 60 --error-logfile "$REPORT_DIR/server.log" --capture-output &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
