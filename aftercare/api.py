@@ -9,7 +9,6 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
@@ -32,6 +31,7 @@ from crm.api.exceptions import INVALID_INPUT, error_response
 from crm.api.serializers import ModelSerializer, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.models import Tenant
+from crm.ratelimit import ClientRateThrottle
 from crm.tenancy import tenant_context
 from customers.models import Customer
 from projects.models import Project
@@ -521,11 +521,10 @@ class SurveyAnsweredSerializer(serializers.Serializer):
     score = fields.IntegerField()
 
 
-class SurveyAnswerThrottle(AnonRateThrottle):
-    """Per-IP limit on the public endpoints (survey answers, customer repair requests)."""
+class SurveyAnswerThrottle(ClientRateThrottle):
+    """Per-address limit on the public endpoints (survey answers, customer repair requests)."""
 
-    scope = "aftercare_public"
-    rate = "60/hour"
+    scope = "aftercare_public_ip"
 
 
 class SurveyAnswerView(APIView):

@@ -12,6 +12,7 @@ class AftercareConfig(AppConfig):
             "task": "aftercare.reminders_scan_all",
             "schedule": crontab(hour=8, minute=30),
         },
+        "aftercare-reminders-sweep": {"task": "aftercare.reminders_sweep", "schedule": 60.0},
         "aftercare-ticket-sla": {
             "task": "aftercare.ticket_sla_scan_all",
             "schedule": crontab(minute="*/5"),
@@ -38,8 +39,8 @@ class AftercareConfig(AppConfig):
                 "surveys.send": [Role.SERVICE, Role.MANAGER],
             }
         )
-        events.subscribe("project_handed_over", services.on_project_handed_over)
-        events.subscribe("project_milestone", services.on_project_milestone)
+        events.subscribe(events.EventType.PROJECT_HANDED_OVER, services.on_project_handed_over)
+        events.subscribe(events.EventType.PROJECT_MILESTONE, services.on_project_milestone)
         register_customer_timeline(extensions.customer_timeline)
         register_customer_panel(extensions.customer_panel)
         register_dashboard_widget(extensions.dashboard_widget)

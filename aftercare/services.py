@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
@@ -41,6 +42,7 @@ from aftercare.models import (
 from crm import events
 from crm.models import Role, Tenant, User
 from crm.selectors import staff_of_tenant
+from crm.tenancy import platform_scope
 from customers.models import Customer
 from projects.models import Project
 
@@ -352,6 +354,21 @@ def reminders_send_pending(*, tenant: Tenant, batch_size: int = 200) -> int:
                 sent += 1
 
 
+def reminders_unsent_tenant_ids(*, now: datetime.datetime | None = None) -> list[int]:
+    """Tenants with dispatches decided more than a grace period ago and still unsent: their send
+    task was lost (broker restart) or its worker died mid-run (the run's transaction rolled back)."""
+    grace = datetime.timedelta(seconds=float(getattr(settings, "CRM_REMINDER_SWEEP_GRACE_SECONDS", 120)))
+    cutoff = (now or timezone.now()) - grace
+    with platform_scope("aftercare sweeper: tenants with unsent reminder dispatches"):
+        return sorted(
+            set(
+                ReminderDispatch.objects.filter(sent_at=None, decided_at__lte=cutoff, tenant__is_active=True)
+                .values_list("tenant_id", flat=True)
+                .distinct()
+            )
+        )
+
+
 def _managers(tenant: Tenant) -> list[User]:
     return staff_of_tenant(tenant=tenant, role=Role.MANAGER)
 
@@ -389,6 +406,13 @@ def _deliver_reminder(*, tenant: Tenant, dispatch: ReminderDispatch) -> None:
             dedupe_key=f"aftercare-reminder-sms-{plan.pk}-{dispatch.offset_days}",
         )
         dispatch.customer_sms_sent = True
+    events.publish(
+        events.EventType.AFTERCARE_PLAN_DUE,
+        tenant=tenant,
+        plan_id=plan.pk,
+        project_id=plan.project_id,
+        offset_days=dispatch.offset_days,
+    )
 
 
 def _deliver_escalation(*, tenant: Tenant, dispatch: ReminderDispatch, managers: list[User]) -> None:
@@ -470,9 +494,11 @@ def visit_complete(
     customer_signature: str = "",
     satisfaction: int | None = None,
     renovation_interest: bool = False,
+    photos: list | None = None,
 ) -> Visit:
     """Record the visit's results and close its plan; the 5-year visit (or a customer with
-    renovation interest) becomes a new lead with source "aftercare"."""
+    renovation interest) becomes a new lead with source "aftercare". The on-site ``photos``
+    (validated images) are saved in the same transaction: no completed visit without its photos."""
     visit = Visit.objects.select_for_update(of=("self",)).get(pk=visit.pk)
     plan = (
         MaintenancePlan.objects.select_for_update(of=("self",)).select_related("kind").get(pk=visit.plan_id)
@@ -497,6 +523,8 @@ def visit_complete(
             tenant=tenant, visit=visit, plan=plan, by=completed_by
         )
     visit.save()
+    if photos:
+        visit_photos_add(tenant=tenant, visit=visit, images=photos)
     plan.status = PlanStatus.COMPLETED
     plan.completed_at = now
     plan.save(update_fields=["status", "completed_at"])
@@ -739,23 +767,23 @@ def survey_create(
         raise ValidationError({"trigger": "触发场景无效。"})
     if project is not None and project.customer_id != customer.pk:
         raise ValidationError({"project": "该项目不属于此客户。"})
-    existing = Survey.objects.filter(dedupe_key=dedupe_key).first()
-    if existing is not None:
-        return existing
     days = aftercare_settings_get(tenant=tenant).survey_link_days
-    survey = Survey.objects.create(
+    # The unique (tenant, dedupe_key) constraint decides: a concurrent twin gets the same row.
+    survey, created = Survey.objects.get_or_create(
         tenant=tenant,
-        customer=customer,
-        project=project,
-        kind=kind,
-        trigger=trigger,
-        visit=visit,
-        ticket=ticket,
-        token=_new_token(tenant),
-        expires_at=timezone.now() + datetime.timedelta(days=days),
         dedupe_key=dedupe_key,
+        defaults={
+            "customer": customer,
+            "project": project,
+            "kind": kind,
+            "trigger": trigger,
+            "visit": visit,
+            "ticket": ticket,
+            "token": _new_token(tenant),
+            "expires_at": timezone.now() + datetime.timedelta(days=days),
+        },
     )
-    if send_sms and customer.phone:
+    if created and send_sms and customer.phone:
         transaction.on_commit(lambda: _survey_sms(tenant=tenant, survey_id=survey.pk))
     return survey
 
@@ -786,7 +814,7 @@ def survey_send_sms(*, tenant: Tenant, survey: Survey, base_url: str = "") -> No
 def survey_answer(*, tenant: Tenant, token: str, score, comment: str = "") -> Survey:
     """Record the customer's one answer. Used, expired or out-of-range: ValidationError, nothing written.
 
-    A promoter (NPS 9–10) is announced as ``survey_promoter`` so the referrals app can invite them.
+    Announced as ``survey.answered`` (the referrals app invites promoters, NPS 9–10).
     """
     survey = Survey.objects.select_for_update(of=("self",)).filter(token=token).first()
     if survey is None:
@@ -805,8 +833,14 @@ def survey_answer(*, tenant: Tenant, token: str, score, comment: str = "") -> Su
     survey.comment = (comment or "")[:2000]
     survey.answered_at = timezone.now()
     survey.save(update_fields=["score", "comment", "answered_at"])
-    if survey.kind == SurveyKind.NPS and score >= 9:
-        events.publish("survey_promoter", tenant=tenant, customer_id=survey.customer_id, survey_id=survey.pk)
+    events.publish(
+        events.EventType.SURVEY_ANSWERED,
+        tenant=tenant,
+        survey_id=survey.pk,
+        customer_id=survey.customer_id,
+        kind=survey.kind,
+        score=score,
+    )
     return survey
 
 

@@ -39,6 +39,15 @@ def reminders_send(*, tenant_id: int) -> int:
     return services.reminders_send_pending(tenant=require_tenant())
 
 
+@shared_task(name="aftercare.reminders_sweep", acks_late=True)
+def reminders_sweep() -> int:
+    """Beat, every minute: re-queue the send for tenants with dispatches left unsent too long."""
+    tenant_ids = services.reminders_unsent_tenant_ids()
+    for tenant_id in tenant_ids:
+        reminders_send.delay(tenant_id=tenant_id)
+    return len(tenant_ids)
+
+
 @shared_task(name="aftercare.ticket_sla_scan_all", acks_late=True)
 def ticket_sla_scan_all() -> int:
     tenant_ids = active_tenant_ids()

@@ -15,10 +15,12 @@ from django.views import View
 
 from aftercare import forms, selectors, services
 from aftercare.models import TICKET_TRANSITIONS, ServiceTicket, TicketSource, Visit, VisitStatus
+from crm import ratelimit
 from crm.models import Role
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant, tenant_context
+from projects.selectors import resolve_share_link
 
 
 def _add_errors(form, error: ValidationError) -> None:
@@ -159,9 +161,8 @@ class VisitCompleteView(PlanEditMixin, View):
                     customer_signature=form.cleaned_data["customer_signature"],
                     satisfaction=form.cleaned_data["satisfaction"],
                     renovation_interest=form.cleaned_data["renovation_interest"],
+                    photos=images,
                 )
-                if images:
-                    services.visit_photos_add(tenant=tenant, visit=visit, images=images)
             except ValidationError as error:
                 _add_errors(form, error)
             else:
@@ -455,8 +456,6 @@ class CustomerReportView(View):
     template_name = "aftercare/customer_report.html"
 
     def _link(self, token):
-        from projects.views import resolve_share_link
-
         return resolve_share_link(token)
 
     def get(self, request, token: str, form=None, status=200, done=None):
@@ -480,11 +479,12 @@ class CustomerReportView(View):
             return render(request, self.template_name, context, status=status)
 
     def post(self, request, token: str):
-        from aftercare.api import SurveyAnswerThrottle
         from aftercare.models import TicketPriority
 
-        if not SurveyAnswerThrottle().allow_request(request, self):
-            return render(request, self.template_name, {"invalid": True}, status=429)
+        try:
+            ratelimit.hit("aftercare_public_ip", ratelimit.client_ident(request))
+        except ratelimit.RateLimited as error:
+            return ratelimit.rate_limited_response(request, error)
         link = self._link(token)
         if link is None:
             return render(request, self.template_name, {"invalid": True}, status=404)

@@ -110,8 +110,9 @@ class StaffUserAdmin(UserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(TenantScopedAdmin):
-    list_display = ("name", "prefix", "user", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("prefix", "created_at", "last_used_at", "created_by")
+    list_display = ("name", "prefix", "user", "scopes", "created_at", "last_used_at", "revoked_at")
+    # Scopes and the acting user are checked by crm.services.api_token_create; never widened here.
+    readonly_fields = ("prefix", "created_at", "last_used_at", "created_by", "user", "scopes")
 
     def has_add_permission(self, request) -> bool:
         return False  # created through the token page so the plaintext is shown once

@@ -21,6 +21,8 @@ class CrmConfig(AppConfig):
                 "crm.manage_tokens": [Role.MANAGER],
                 "crm.manage_users": [Role.MANAGER],
                 "crm.view_dashboard": [Role.MANAGER],
+                # Held by the admin role alone (Django admin, staff edits): a manager is not an admin.
+                "crm.administer": [],
             }
         )
         post_migrate.connect(apply_row_level_security, dispatch_uid="crm.rls")

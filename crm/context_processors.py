@@ -14,7 +14,7 @@ NAVIGATION = [
     ("项目", "projects:list", "projects.view"),
     ("售后", "aftercare:home", "aftercare.view"),
     ("转介绍", "referrals:home", "referrals.view"),
-    ("看板", "dashboard", "crm.view_dashboard"),
+    ("看板", "analytics:dashboard", "analytics.view"),
 ]
 
 
@@ -38,7 +38,14 @@ def navigation_for(request) -> list[dict]:
 
 
 def shell(request) -> dict:
+    """Nothing unless the active tenant is the user's own.
+
+    Public pages (share links, surveys) run inside the link's tenant; a visitor who happens to be
+    logged in to another tenant must see neither that tenant's name beside their own identity nor
+    a navigation built for a tenant the page is not in.
+    """
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    tenant = current_tenant()
+    if user is None or not user.is_authenticated or tenant is None or user.tenant_id != tenant.pk:
         return {"nav_items": [], "current_tenant": None}
-    return {"nav_items": navigation_for(request), "current_tenant": current_tenant()}
+    return {"nav_items": navigation_for(request), "current_tenant": tenant}

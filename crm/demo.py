@@ -35,6 +35,7 @@ DOMAIN_DEMO_MODULES = [
     "projects.demo",
     "aftercare.demo",
     "referrals.demo",
+    "analytics.demo",
 ]
 
 

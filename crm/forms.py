@@ -4,8 +4,9 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import FieldDoesNotExist
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils.translation import gettext_lazy as _
 
-from crm.models import Tenant, User
+from crm.models import Tenant, TokenAccess, TokenModule, User, token_scope
 from crm.selectors import staff_queryset
 from crm.validators import (
     BIGINT_MAX,
@@ -66,10 +67,36 @@ class LoginForm(AuthenticationForm):
     }
 
 
+NO_ACCESS = ""
+SCOPE_LEVEL_CHOICES = [(NO_ACCESS, _("无")), *TokenAccess.choices]
+
+
 class ApiTokenForm(Form):
+    """Name, acting user and one access level per module (none / read-only / read-write)."""
+
     name = forms.CharField(label="名称", max_length=100, help_text="例如：官网表单、抖音线索同步")
     user = forms.ModelChoiceField(label="以哪位员工身份调用", queryset=User.objects.none(), required=False)
 
     def __init__(self, *args, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["user"].queryset = staff_queryset(tenant=tenant)
+        for module, label in TokenModule.choices:
+            self.fields[f"scope_{module}"] = forms.ChoiceField(
+                label=label, choices=SCOPE_LEVEL_CHOICES, required=False, initial=TokenAccess.READ
+            )
+
+    @property
+    def scope_fields(self) -> list[forms.BoundField]:
+        return [self[f"scope_{module}"] for module in TokenModule.values]
+
+    def clean(self):
+        cleaned = super().clean()
+        scopes = [
+            token_scope(module, cleaned[f"scope_{module}"])
+            for module in TokenModule.values
+            if cleaned.get(f"scope_{module}")
+        ]
+        if not scopes:
+            raise forms.ValidationError(_("请至少为一个模块选择只读或读写。"), code="required")
+        cleaned["scopes"] = scopes
+        return cleaned

@@ -1,29 +1,49 @@
-"""Sets the current tenant for the whole request from the session user or the API token."""
+"""Resolves the one principal of a request (session user or API token) and runs it in its tenant.
+
+One identity per request (ARCHITECTURE.md): an API token authenticates only under ``/api/`` and,
+there, *is* the request's user (the session is never consulted); a page request carrying a token
+is refused; a session and a token of different users are refused; an unknown or revoked token is
+401 JSON. The tenant always comes from the same principal the views check permissions against.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from crm.models import ApiToken, hash_token
+from crm.principal import acting_via_token
 from crm.tenancy import platform_scope, tenant_context
 
-TOKEN_KEYWORDS = ("Token", "Bearer")
+TOKEN_KEYWORDS = ("token", "bearer")
+API_PATH_PREFIX = "/api/"
+# Signed media URLs need no identity: an API client that sends its token everywhere may fetch them,
+# as nobody (never as the session's user).
+IDENTITY_FREE_PATH_PREFIXES = ("/media/",)
+
+
+def presents_token(request: HttpRequest) -> bool:
+    """Whether ``Authorization`` uses the token scheme (another scheme, e.g. a proxy's Basic, isn't ours)."""
+    scheme = request.META.get("HTTP_AUTHORIZATION", "").split(maxsplit=1)[:1]
+    return bool(scheme) and scheme[0].lower() in TOKEN_KEYWORDS
 
 
 def token_from_header(request: HttpRequest) -> str | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    parts = header.split()
-    if len(parts) == 2 and parts[0] in TOKEN_KEYWORDS:
+    parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+    if len(parts) == 2 and parts[0].lower() in TOKEN_KEYWORDS:
         return parts[1]
     return None
 
 
 def resolve_api_token(plaintext: str) -> ApiToken | None:
     """Find an active token by its hash. Platform code: the tenant is not known yet."""
+    if not plaintext or len(plaintext) > 200:
+        return None
     with platform_scope("API token authentication"):
         token = (
             ApiToken.objects.select_related("user", "tenant")
@@ -37,6 +57,14 @@ def resolve_api_token(plaintext: str) -> ApiToken | None:
     return token
 
 
+def refusal(status: int, detail: str) -> JsonResponse:
+    """The API's one error shape, for a request refused before any view runs."""
+    response = JsonResponse({"detail": detail, "errors": {}}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Token realm="api"'
+    return response
+
+
 class TenantMiddleware:
     """Runs the rest of the request inside ``tenant_context`` (one transaction, RLS set locally).
 
@@ -48,20 +76,36 @@ class TenantMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.api_token = None
+        if presents_token(request):
+            return self._token_request(request)
         tenant = None
-        plaintext = token_from_header(request)
-        if plaintext is not None:
-            token = resolve_api_token(plaintext)
-            if token is not None:
-                request.api_token = token
-                tenant = token.tenant
-        elif request.user.is_authenticated and request.user.tenant_id is not None:
+        if request.user.is_authenticated and request.user.tenant_id is not None:
             tenant = request.user.tenant
             if not tenant.is_active:
                 tenant = None
         if tenant is None:
             return self.get_response(request)
-        with tenant_context(tenant):
+        return self._in_tenant(request, tenant)
+
+    def _token_request(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if path.startswith(IDENTITY_FREE_PATH_PREFIXES):
+            request.user = AnonymousUser()
+            return self.get_response(request)
+        if not path.startswith(API_PATH_PREFIX):
+            return refusal(400, _("API 令牌只能用于 /api/ 接口；网页请登录后访问，不要附带令牌。"))
+        token = resolve_api_token(token_from_header(request) or "")
+        if token is None:
+            return refusal(401, _("API 令牌无效或已吊销。"))
+        session_user = request.user
+        if session_user.is_authenticated and session_user.pk != token.user_id:
+            return refusal(401, _("登录会话与 API 令牌属于不同身份，请求被拒绝。"))
+        request.user = token.user  # nothing downstream may see the session's user
+        request.api_token = token
+        return self._in_tenant(request, token.tenant)
+
+    def _in_tenant(self, request: HttpRequest, tenant) -> HttpResponse:
+        with tenant_context(tenant), acting_via_token(request.api_token):
             if request.api_token is not None:
                 request.api_token.mark_used()
             response = self.get_response(request)

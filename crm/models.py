@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm.tenancy import TenantOwnedModel
@@ -94,6 +95,68 @@ class User(AbstractUser):
 TOKEN_PREFIX = "crm"
 
 
+class TokenModule(models.TextChoices):
+    """What a token's scope is granted on: one per domain area (see ``crm.api.permissions``)."""
+
+    CUSTOMERS = "customers", _("客户与线索")
+    PROJECTS = "projects", _("项目")
+    AFTERCARE = "aftercare", _("售后")
+    REFERRALS = "referrals", _("转介绍")
+    NOTIFICATIONS = "notifications", _("通知")
+    SETTINGS = "settings", _("设置（员工、API 令牌）")
+    INTEGRATIONS = "integrations", _("集成（事件流、Webhook）")
+    ANALYTICS = "analytics", _("经营分析与目标")
+
+
+class TokenAccess(models.TextChoices):
+    """``write`` includes ``read``: a read-write token may also list and fetch."""
+
+    READ = "read", _("只读")
+    WRITE = "write", _("读写")
+
+
+def token_scope(module: str, access: str) -> str:
+    return f"{module}:{access}"
+
+
+TOKEN_SCOPE_CHOICES = [
+    (token_scope(module, access), format_lazy("{}：{}", module_label, access_label))
+    for module, module_label in TokenModule.choices
+    for access, access_label in TokenAccess.choices
+]
+TOKEN_SCOPE_LABELS = dict(TOKEN_SCOPE_CHOICES)
+
+
+def all_token_scopes() -> list[str]:
+    """Read-write on every module: what a token meant before scopes existed (legacy rows)."""
+    return [token_scope(module, TokenAccess.WRITE) for module in TokenModule.values]
+
+
+def normalise_token_scopes(scopes) -> list[str]:
+    """One entry per module (``write`` wins over ``read``), in module order; unknown entries raise."""
+    if isinstance(scopes, str) or not isinstance(scopes, list | tuple | set | frozenset):
+        raise ValidationError(_("权限范围必须是列表。"), code="invalid")
+    unknown = [scope for scope in scopes if scope not in TOKEN_SCOPE_LABELS]
+    if unknown:
+        raise ValidationError(
+            _("未知的权限范围：%(scopes)s"), params={"scopes": ", ".join(map(str, unknown))}, code="invalid"
+        )
+    chosen = set(scopes)
+    normalised = []
+    for module in TokenModule.values:
+        if token_scope(module, TokenAccess.WRITE) in chosen:
+            normalised.append(token_scope(module, TokenAccess.WRITE))
+        elif token_scope(module, TokenAccess.READ) in chosen:
+            normalised.append(token_scope(module, TokenAccess.READ))
+    return normalised
+
+
+def scopes_allow(scopes: list[str], module: str, *, write: bool) -> bool:
+    if token_scope(module, TokenAccess.WRITE) in scopes:
+        return True
+    return not write and token_scope(module, TokenAccess.READ) in scopes
+
+
 def hash_token(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
@@ -101,7 +164,8 @@ def hash_token(plaintext: str) -> str:
 class ApiToken(TenantOwnedModel):
     """An integration's key. Only the SHA-256 is stored; the plaintext is shown once at creation.
 
-    Requests made with it act as ``user`` (and so with that user's roles).
+    Requests made with it act as ``user``, and only within ``scopes``: a request is allowed when
+    both the user's roles and the token's scope for the endpoint's module allow it.
     """
 
     name = models.CharField(_("名称"), max_length=100)
@@ -116,6 +180,11 @@ class ApiToken(TenantOwnedModel):
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+    scopes = models.JSONField(
+        _("权限范围"),
+        default=all_token_scopes,
+        help_text=_("例如 customers:read、projects:write；write 包含 read。"),
+    )
 
     class Meta:
         verbose_name = _("API 令牌")
@@ -129,6 +198,13 @@ class ApiToken(TenantOwnedModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def allows(self, module: str, *, write: bool) -> bool:
+        return scopes_allow(self.scopes or [], module, write=write)
+
+    @property
+    def scope_labels(self) -> list[str]:
+        return [str(TOKEN_SCOPE_LABELS.get(scope, scope)) for scope in self.scopes or []]
 
     @staticmethod
     def generate() -> tuple[str, str]:

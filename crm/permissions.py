@@ -14,7 +14,7 @@ from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
-from crm.models import Role
+from crm.models import Role, TokenAccess, TokenModule, scopes_allow, token_scope
 
 _ROLES_BY_PERMISSION: dict[str, set[str]] = defaultdict(set)
 
@@ -48,6 +48,47 @@ def has_permission(user, permission: str) -> bool:
     if getattr(user, "tenant_id", None) is None:
         return False  # platform operators act through Django admin, not tenant features
     return bool(set(user.roles or []) & roles_with(permission))
+
+
+def permissions_of(user) -> frozenset[str]:
+    """Every declared permission ``user`` holds: what "more rights than their own" is measured in."""
+    return frozenset(permission for permission in known_permissions() if has_permission(user, permission))
+
+
+# Token module -> (permission needed to read it, permission prefixes of which one is needed to write).
+TOKEN_MODULE_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    TokenModule.CUSTOMERS: ("customers.view", ("customers.",)),
+    TokenModule.PROJECTS: ("projects.view", ("projects.",)),
+    TokenModule.AFTERCARE: ("aftercare.view", ("aftercare.", "surveys.")),
+    TokenModule.REFERRALS: ("referrals.view", ("referrals.",)),
+    TokenModule.NOTIFICATIONS: ("notifications.view", ("notifications.",)),
+    TokenModule.SETTINGS: ("crm.view_staff", ("crm.manage_",)),
+    TokenModule.INTEGRATIONS: ("events.view", ("events.", "webhooks.")),
+    TokenModule.ANALYTICS: ("analytics.view", ("analytics.manage_",)),
+}
+
+
+def token_scopes_for(user) -> list[str]:
+    """The widest scopes a token acting as ``user`` may carry: nothing the user's roles can't do."""
+    held = permissions_of(user)
+    scopes = []
+    for module, (read_permission, write_prefixes) in TOKEN_MODULE_PERMISSIONS.items():
+        writes = {p for p in held if p.startswith(write_prefixes) and p != read_permission}
+        if writes and read_permission in held:
+            scopes.append(token_scope(module, TokenAccess.WRITE))
+        elif read_permission in held:
+            scopes.append(token_scope(module, TokenAccess.READ))
+    return scopes
+
+
+def scopes_within(scopes: list[str], ceiling: list[str]) -> list[str]:
+    """The entries of ``scopes`` that ``ceiling`` does not cover (empty: all within)."""
+    beyond = []
+    for scope in scopes:
+        module, _, access = scope.partition(":")
+        if not scopes_allow(ceiling, module, write=access == TokenAccess.WRITE):
+            beyond.append(scope)
+    return beyond
 
 
 class RolePermissionBackend:

@@ -4,12 +4,23 @@ Tenant-scoped services run inside the caller's tenant context (request, task or 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from crm.models import ApiToken, Role, Tenant, User, hash_token
-from crm.permissions import require_permission
+from crm.models import (
+    TOKEN_SCOPE_LABELS,
+    ApiToken,
+    Role,
+    Tenant,
+    User,
+    hash_token,
+    normalise_token_scopes,
+)
+from crm.permissions import permissions_of, require_permission, scopes_within, token_scopes_for
 
 
 @transaction.atomic
@@ -66,16 +77,66 @@ def staff_user_create(
     return user
 
 
+def _scope_names(scopes: list[str]) -> str:
+    return "、".join(str(TOKEN_SCOPE_LABELS.get(scope, scope)) for scope in scopes)
+
+
 def api_token_create(
-    *, tenant: Tenant, created_by: User, name: str, user: User | None = None
+    *,
+    tenant: Tenant,
+    created_by: User,
+    name: str,
+    user: User | None = None,
+    scopes: Iterable[str] | None = None,
+    via_token: ApiToken | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token acting as ``user`` (default: the creator). Returns the plaintext, once."""
+    """Create a token acting as ``user`` (default: the creator). Returns the plaintext, once.
+
+    A token never carries more rights than its creator: ``user`` may hold no permission the
+    creator lacks (a manager can't mint an admin's token), ``scopes`` (default: the widest the
+    user may hold) can't exceed what ``user``'s roles allow, and a token minted through another
+    token (``via_token``) can't exceed that token's scopes.
+    """
     require_permission(created_by, "crm.manage_tokens")
     user = user or created_by
-    if user.tenant_id != tenant.pk:
-        raise ValidationError({"user": "员工不存在。"})
+    if user.tenant_id != tenant.pk or not user.is_active:
+        raise ValidationError({"user": ValidationError(_("员工不存在。"), code="does_not_exist")})
     if not name.strip():
-        raise ValidationError({"name": "请填写令牌名称。"})
+        raise ValidationError({"name": ValidationError(_("请填写令牌名称。"), code="required")})
+    if not permissions_of(user) <= permissions_of(created_by):
+        raise ValidationError(
+            {"user": ValidationError(_("不能为权限高于您的员工创建令牌。"), code="exceeds_creator")}
+        )
+    user_ceiling = token_scopes_for(user)
+    try:
+        chosen = normalise_token_scopes(list(scopes) if scopes is not None else user_ceiling)
+    except ValidationError as error:
+        raise ValidationError({"scopes": error}) from error
+    if not chosen:
+        raise ValidationError({"scopes": ValidationError(_("请至少选择一项权限范围。"), code="required")})
+    beyond_user = scopes_within(chosen, user_ceiling)
+    if beyond_user:
+        raise ValidationError(
+            {
+                "scopes": ValidationError(
+                    _("该员工的角色没有这些权限：%(scopes)s"),
+                    params={"scopes": _scope_names(beyond_user)},
+                    code="exceeds_user",
+                )
+            }
+        )
+    if via_token is not None:
+        beyond_token = scopes_within(chosen, via_token.scopes or [])
+        if beyond_token:
+            raise ValidationError(
+                {
+                    "scopes": ValidationError(
+                        _("超出当前令牌的权限范围：%(scopes)s"),
+                        params={"scopes": _scope_names(beyond_token)},
+                        code="exceeds_token",
+                    )
+                }
+            )
     plaintext, prefix = ApiToken.generate()
     token = ApiToken.objects.create(
         tenant=tenant,
@@ -84,6 +145,7 @@ def api_token_create(
         prefix=prefix,
         key_hash=hash_token(plaintext),
         created_by=created_by,
+        scopes=chosen,
     )
     return token, plaintext
 

@@ -11,10 +11,12 @@ from crm.media import serve_media
 API_V1_MODULES = [
     "crm.api.routers",
     "crm.notifications.api_urls",
+    "crm.events.api_urls",
     "customers.api_urls",
     "projects.api_urls",
     "aftercare.api_urls",
     "referrals.api_urls",
+    "analytics.api_urls",
 ]
 
 api_v1_patterns = [path("", include(module)) for module in API_V1_MODULES]
@@ -24,10 +26,11 @@ urlpatterns = [
     path("accounts/login/", views.CrmLoginView.as_view(), name="login"),
     path("accounts/logout/", views.CrmLogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+    path("dashboard/", include("analytics.urls")),
     path("settings/tokens/", views.ApiTokenListView.as_view(), name="api-tokens"),
     path("settings/tokens/<int:pk>/revoke/", views.ApiTokenRevokeView.as_view(), name="api-token-revoke"),
     path("notifications/", include("crm.notifications.urls")),
+    path("events/", include("crm.events.urls")),
     path("customers/", include("customers.urls")),
     path("projects/", include("projects.urls")),
     path("aftercare/", include("aftercare.urls")),

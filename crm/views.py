@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import TemplateView
 
-from crm import selectors, services
+from crm import ratelimit, selectors, services
 from crm.extensions import dashboard_widgets, home_widgets
 from crm.forms import ApiTokenForm, LoginForm
 from crm.models import ApiToken
@@ -19,8 +19,26 @@ from crm.tenancy import current_tenant, require_tenant
 
 
 class CrmLoginView(auth_views.LoginView):
+    """django-axes locks a (username, address) pair; on top, failed logins per address across
+    usernames are limited (``RATE_LIMITS["login_ip"]``), or one address could try every username."""
+
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        try:
+            ratelimit.check("login_ip", ratelimit.client_ident(request))
+        except ratelimit.RateLimited as error:
+            return ratelimit.rate_limited_response(request, error, template="registration/locked_out.html")
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if self.request.method == "POST":
+            try:
+                ratelimit.hit("login_ip", ratelimit.client_ident(self.request))
+            except ratelimit.RateLimited:
+                pass  # this failure is answered as usual; the next attempt is refused above
+        return super().form_invalid(form)
 
 
 class CrmLogoutView(auth_views.LogoutView):
@@ -76,12 +94,25 @@ class ApiTokenListView(RoleRequiredMixin, View):
                 created_by=request.user,
                 name=form.cleaned_data["name"],
                 user=form.cleaned_data["user"],
+                scopes=form.cleaned_data["scopes"],
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            form.add_error(None, _form_errors(error))
             return self.get(request, form=form)
         messages.success(request, f"已创建令牌“{token.name}”。请立即复制，它只显示这一次。")
         return self.get(request, form=ApiTokenForm(tenant=tenant), created_plaintext=plaintext)
+
+
+def _form_errors(error: ValidationError) -> ValidationError:
+    """Service errors keyed ``scopes`` belong to the form as a whole (the scopes are per-module fields)."""
+    if not hasattr(error, "error_dict"):
+        return error
+    return ValidationError(
+        {
+            (NON_FIELD_ERRORS if field == "scopes" else field): errors
+            for field, errors in error.error_dict.items()
+        }
+    )
 
 
 class ApiTokenRevokeView(RoleRequiredMixin, View):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 
-from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpResponse
@@ -23,13 +22,14 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from crm import filters as bounded
 from crm.api import fields
 from crm.api.serializers import ModelSerializer, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
+from crm.idempotency.services import idempotent_response
+from crm.ratelimit import ClientRateThrottle, client_ident
 from crm.tenancy import current_tenant, platform_scope, tenant_context
 from crm.validators import INT_MAX
 from customers import io as customer_io
@@ -467,18 +467,17 @@ class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
 # --------------------------------------------------------------------------- public intake
 
 
-class IntakeThrottle(SimpleRateThrottle):
-    """Per intake key (or per client IP when no key is sent); rate from ``CUSTOMERS_INTAKE_RATE``."""
+class IntakeThrottle(ClientRateThrottle):
+    """Per client address (so varying the key doesn't help: wrong keys count too) and per key."""
 
-    scope = "intake"
+    scope = "intake_ip"
 
-    def get_rate(self):
-        return getattr(settings, "CUSTOMERS_INTAKE_RATE", "60/min")
-
-    def get_cache_key(self, request, view):
+    def buckets(self, request, view):
         key = IntakeView.key_from(request)
-        ident = services.hash_intake_key(key)[:24] if key else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        buckets = [("intake_ip", client_ident(request))]
+        if key:
+            buckets.append(("intake_key", services.hash_intake_key(key)))
+        return buckets
 
 
 class IntakeSerializer(serializers.Serializer):
@@ -493,7 +492,10 @@ class IntakeView(APIView):
     """Public endpoint for website forms and ad platforms: ``X-Intake-Key: ik_…`` + the inquiry.
 
     201 with the lead id; 401 for a missing/wrong key; 400 for invalid input; a known phone
-    attaches the lead to the existing customer.
+    attaches the lead to the existing customer. Retries are safe: the same ``Idempotency-Key``
+    replays the first response (another body under it: 422 ``idempotency_key_reused``), and a
+    repeat of the same phone within ``CUSTOMERS_INTAKE_MERGE_HOURS`` answers 200 ``merged`` with
+    the existing lead instead of creating one.
     """
 
     authentication_classes: list = []
@@ -511,13 +513,33 @@ class IntakeView(APIView):
 
     @extend_schema(
         request=IntakeSerializer,
-        parameters=[OpenApiParameter("X-Intake-Key", str, OpenApiParameter.HEADER, required=True)],
+        parameters=[
+            OpenApiParameter("X-Intake-Key", str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="重试时使用同一个值：返回第一次的结果，不会重复创建线索（1–255 个 ASCII 字符）",
+            ),
+        ],
         responses={
             201: inline_serializer(
                 "IntakeCreated", {"id": serializers.IntegerField(), "customer_id": serializers.IntegerField()}
             ),
+            200: inline_serializer(
+                "IntakeMerged",
+                {
+                    "id": serializers.IntegerField(),
+                    "customer_id": serializers.IntegerField(),
+                    "merged": serializers.BooleanField(),
+                },
+            ),
             400: OpenApiResponse(description="数据有误"),
             401: OpenApiResponse(description="接入密钥无效"),
+            409: OpenApiResponse(description="相同 Idempotency-Key 的请求正在处理中"),
+            422: OpenApiResponse(description="Idempotency-Key 已用于另一个请求（idempotency_key_reused）"),
+            429: OpenApiResponse(description="请求过于频繁（见 Retry-After）"),
         },
         auth=[],
     )
@@ -536,17 +558,23 @@ class IntakeView(APIView):
             or not settings_row.tenant.is_active
         ):
             raise exceptions.AuthenticationFailed("接入密钥无效。")
-        serializer = IntakeSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         tenant = settings_row.tenant
-        try:
-            with tenant_context(tenant):
-                lead = services.lead_create(tenant=tenant, **serializer.validated_data)
-        except DjangoValidationError as error:
-            raise exceptions.ValidationError(
-                error.message_dict if hasattr(error, "error_dict") else error.messages
-            )
-        return Response({"id": lead.pk, "customer_id": lead.customer_id}, status=status.HTTP_201_CREATED)
+
+        def create() -> Response:
+            serializer = IntakeSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            try:
+                lead, merged = services.lead_intake(tenant=tenant, **serializer.validated_data)
+            except DjangoValidationError as error:
+                raise exceptions.ValidationError(
+                    error.message_dict if hasattr(error, "error_dict") else error.messages
+                )
+            if merged:
+                return Response({"id": lead.pk, "customer_id": lead.customer_id, "merged": True})
+            return Response({"id": lead.pk, "customer_id": lead.customer_id}, status=status.HTTP_201_CREATED)
+
+        with tenant_context(tenant):
+            return idempotent_response(request, tenant=tenant, scope="customers.intake", handler=create)
 
     def get_authenticate_header(self, request) -> str:
         return 'IntakeKey realm="api"'

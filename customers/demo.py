@@ -61,6 +61,58 @@ def _phone(tenant: Tenant, index: int) -> str:
     return f"+86138{tenant.pk % 100:02d}{1000 + index:04d}{(index * 7) % 100:02d}"
 
 
+def _response_minutes(rng: random.Random) -> int:
+    """Most first responses inside the 15-minute SLA, a tail of breaches (business minutes)."""
+    if rng.random() < 0.8:
+        return rng.randint(1, 14)
+    return rng.choice([17, 22, 28, 35, 48, 75, 130])
+
+
+HISTORY_LEADS = 100
+
+
+def _seed_history(*, tenant: Tenant, sales: list[User], rng: random.Random, now: datetime.datetime) -> None:
+    """About a year of answered inquiries (through the services) so every month of the charts has data."""
+    for offset in range(HISTORY_LEADS):
+        index = 100 + offset
+        received = now - datetime.timedelta(
+            days=rng.randint(1, 365), hours=rng.randint(0, 23), minutes=rng.randint(0, 59)
+        )
+        community, district = COMMUNITIES[index % len(COMMUNITIES)]
+        lead = services.lead_create(
+            tenant=tenant,
+            name=NAMES[index % len(NAMES)],
+            phone=_phone(tenant, index),
+            source_channel=rng.choice(CHANNELS),
+            received_at=received,
+            note=f"{community}，{rng.choice(WHEN)}",
+        )
+        Customer.objects.filter(pk=lead.customer_id).update(created_at=received)
+        if rng.random() < 0.06:
+            continue  # never answered: a breach that stays on the books
+        author = lead.assignee or sales[index % 2]
+        first = min(now, lead.clock_started_at + datetime.timedelta(minutes=_response_minutes(rng)))
+        services.follow_up_create(
+            tenant=tenant,
+            customer=lead.customer,
+            author=author,
+            kind="call",
+            content=CONTENT[index % len(CONTENT)],
+            outcome="reached",
+            occurred_at=first,
+        )
+        if rng.random() < 0.45:
+            services.follow_up_create(
+                tenant=tenant,
+                customer=lead.customer,
+                author=author,
+                kind="measure",
+                content="上门量房，确认户型与需求。",
+                outcome="appointment",
+                occurred_at=min(now, first + datetime.timedelta(days=rng.randint(2, 9))),
+            )
+
+
 def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
     if Customer.objects.filter(phone=_phone(tenant, 0)).exists():
         return
@@ -116,9 +168,11 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             tags=rng.choice([[], ["学区房"], ["婚房"], ["急装"], ["全屋定制"]]),
             intent="intent" if index % 4 == 1 else "potential",
         )
+        # The inquiry created the customer: date the record like the inquiry (demo history).
+        Customer.objects.filter(pk=customer.pk).update(created_at=received)
         if index >= 7:
             author = lead.assignee or sales[index % 2]
-            first = received + datetime.timedelta(minutes=rng.choice([4, 8, 12, 14, 22, 35]))
+            first = min(now, lead.clock_started_at + datetime.timedelta(minutes=_response_minutes(rng)))
             next_at = (
                 now + datetime.timedelta(days=rng.randint(1, 5))
                 if index % 3
@@ -132,6 +186,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 content=CONTENT[index % 5],
                 outcome="reached",
                 occurred_at=first,
+                now=first,  # seeded history: recorded when it happened
             )
             if index % 2 == 0:
                 services.follow_up_create(
@@ -143,6 +198,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                     outcome="appointment",
                     occurred_at=min(now, first + datetime.timedelta(days=1)),
                     next_follow_up_at=next_at,
+                    now=min(now, first + datetime.timedelta(days=1)),
                 )
         if index in (10, 14):
             services.customer_update(tenant=tenant, customer=customer, designer=staff["designer"])
@@ -150,6 +206,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             services.customer_update(
                 tenant=tenant, customer=customer, intent="lost", lost_reason="预算不足，选择了别家"
             )
+    _seed_history(tenant=tenant, sales=sales, rng=rng, now=now)
     # A couple of pool customers and long-silent ones.
     for index in (27, 28):
         Customer.objects.filter(phone=_phone(tenant, index)).update(

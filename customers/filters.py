@@ -27,6 +27,7 @@ from customers.models import (
     Style,
     ValueTier,
 )
+from customers.selectors import funnel_reached_q
 
 
 def _staff(request) -> QuerySet[User]:
@@ -110,6 +111,25 @@ class CustomerFilter(django_filters.FilterSet):
     created_before = bounded.DateFilter(
         field_name="created_at", lookup_expr="date__lte", label=_("创建于之前")
     )
+    # Drill-down targets of the analytics pages (one link = one filtered list with the same count).
+    reached = django_filters.ChoiceFilter(
+        choices=[
+            ("responded", _("已响应")),
+            ("measured", _("已量房")),
+            ("design", _("已出设计")),
+            ("quoted", _("已报价")),
+            ("signed", _("已签约")),
+            ("handed_over", _("已交付")),
+        ],
+        method="filter_reached",
+        label=_("漏斗阶段（已到达）"),
+    )
+    measured_after = bounded.DateFilter(
+        field_name="measured_at", lookup_expr="date__gte", label=_("量房于之后")
+    )
+    measured_before = bounded.DateFilter(
+        field_name="measured_at", lookup_expr="date__lte", label=_("量房于之前")
+    )
 
     class Meta:
         model = Customer
@@ -124,6 +144,9 @@ class CustomerFilter(django_filters.FilterSet):
         if len(digits) >= 4:
             condition |= Q(phone__contains=digits)
         return queryset.filter(condition)
+
+    def filter_reached(self, queryset, name, value):
+        return queryset.filter(funnel_reached_q(value)) if value else queryset
 
     def filter_style(self, queryset, name, value):
         return _json_list_contains(queryset, "style_preferences", value) if value else queryset

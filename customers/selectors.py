@@ -7,7 +7,8 @@ import math
 import statistics
 from collections import defaultdict
 
-from django.db.models import QuerySet
+from django.apps import apps
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,6 +21,45 @@ from customers.models import Customer, CustomerAuditLog, FollowUp, Lead, LeadSta
 def customers_for_list(*, tenant: Tenant) -> QuerySet[Customer]:
     """The list's base queryset: one query per page whatever its size (owner/designer joined)."""
     return Customer.objects.select_related("owner", "designer").order_by("-created_at", "-id")
+
+
+FUNNEL_STEPS = ("responded", "measured", "design", "quoted", "signed", "handed_over")
+
+
+def _project_exists(**lookups) -> Exists:
+    # Projects report facts to customers; the funnel reads them by model name (no import upward).
+    project = apps.get_model("projects", "Project")
+    return Exists(project.objects.filter(customer_id=OuterRef("pk"), **lookups))
+
+
+def _stages_from(stage: str) -> list[str]:
+    field = apps.get_model("projects", "Project")._meta.get_field("stage")
+    order = [value for value, _label in field.choices]
+    return order[order.index(stage) :]
+
+
+def funnel_reached_q(step: str) -> Q:
+    """Customers who reached at least ``step`` of the sales funnel (each step includes the later ones).
+
+    responded: a human follow-up was logged · measured: a 量房 follow-up (``measured_at``) ·
+    design: a designer assigned or a project in 设计 or later · quoted: a project in 报价 or later
+    (no quotation records exist yet; the stage is the closest real signal) · signed: a project
+    with a signed contract (also if later cancelled) · handed_over: a handed-over project.
+    """
+    own = {
+        "responded": lambda: Q(last_touch_at__isnull=False),
+        "measured": lambda: Q(measured_at__isnull=False),
+        "design": lambda: Q(designer__isnull=False) | Q(_project_exists(stage__in=_stages_from("design"))),
+        "quoted": lambda: Q(_project_exists(stage__in=_stages_from("quotation"))),
+        "signed": lambda: Q(_project_exists(signed_on__isnull=False)),
+        "handed_over": lambda: Q(_project_exists(handed_over_on__isnull=False)),
+    }
+    if step not in own:
+        raise ValueError(f"unknown funnel step {step!r}")
+    condition = Q()
+    for later in FUNNEL_STEPS[FUNNEL_STEPS.index(step) :]:
+        condition |= own[later]()
+    return condition
 
 
 def leads_for_inbox(*, tenant: Tenant, user: User | None = None, mine: bool = False) -> QuerySet[Lead]:

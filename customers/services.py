@@ -12,14 +12,17 @@ import secrets
 from collections.abc import Iterable
 
 import phonenumbers
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from crm import events
 from crm.models import Role, Tenant, User
+from crm.principal import credential_for_audit
 from crm.selectors import staff_of_tenant
 from customers.models import (
     HUMAN_FOLLOW_UP_KINDS,
@@ -414,6 +417,7 @@ def customer_create(*, tenant: Tenant, created_by: User | None = None, **data) -
             customer.save()
     except IntegrityError:
         raise _duplicate_phone_error(Customer.objects.get(phone=customer.phone))
+    events.publish(events.EventType.CUSTOMER_CREATED, tenant=tenant, customer_id=customer.pk)
     return customer
 
 
@@ -431,6 +435,9 @@ def customer_update(
             customer.save()
     except IntegrityError:
         raise _duplicate_phone_error(Customer.objects.exclude(pk=customer.pk).get(phone=customer.phone))
+    events.publish(
+        events.EventType.CUSTOMER_UPDATED, tenant=tenant, customer_id=customer.pk, fields=sorted(data)
+    )
     return customer
 
 
@@ -590,9 +597,78 @@ def lead_create(
     customer_recompute(tenant=tenant, customer=customer, settings_row=settings_row, save=False)
     customer.save()
     events.publish(
-        "lead_created", tenant=tenant, lead_id=lead.pk, customer_id=customer.pk, referral_code=referral_code
+        events.EventType.LEAD_CREATED,
+        tenant=tenant,
+        lead_id=lead.pk,
+        customer_id=customer.pk,
+        referral_code=referral_code,
     )
     return lead
+
+
+def _lock_phone(*, tenant: Tenant, phone: str) -> None:
+    """Serialize intakes of one phone (transaction-scoped advisory lock): two parallel retries of a
+    new customer's inquiry would otherwise both find no lead to merge into."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"intake:{tenant.pk}:{phone}"]
+            )
+
+
+@transaction.atomic
+def lead_intake(
+    *,
+    tenant: Tenant,
+    name: str,
+    phone: str,
+    source_channel: str,
+    note: str = "",
+    referral_code: str = "",
+) -> tuple[Lead, bool]:
+    """An inquiry from the public intake: a repeat of the same phone within
+    ``CUSTOMERS_INTAKE_MERGE_HOURS`` joins that customer's recent (not pooled) lead, recorded on
+    the timeline, so ad platforms that retry don't inflate lead counts or SLA breaches.
+
+    Returns ``(lead, merged)``.
+    """
+    if source_channel not in SourceChannel.values:
+        raise ValidationError({"source_channel": f"未知的来源渠道：{source_channel}"})
+    normalized = normalize_phone(phone)
+    _lock_phone(tenant=tenant, phone=normalized)
+    since = timezone.now() - datetime.timedelta(hours=settings.CUSTOMERS_INTAKE_MERGE_HOURS)
+    recent = (
+        Lead.objects.select_for_update(of=("self",))
+        .filter(customer__phone=normalized, received_at__gte=since)
+        .exclude(status=LeadStatus.POOLED)
+        .order_by("-received_at", "-id")
+        .first()
+    )
+    if recent is None or recent.customer.is_anonymised:
+        lead = lead_create(
+            tenant=tenant,
+            name=name,
+            phone=normalized,
+            source_channel=source_channel,
+            note=note,
+            referral_code=referral_code,
+        )
+        return lead, False
+    content = gettext("重复询盘（来源：%(channel)s），已合并到线索 #%(lead)s。") % {
+        "channel": SourceChannel(source_channel).label,
+        "lead": recent.pk,
+    }
+    if note.strip():
+        content += gettext("留言：%(note)s") % {"note": note.strip()}
+    FollowUp.objects.create(
+        tenant=tenant,
+        customer=recent.customer,
+        author=None,
+        kind=FollowUpKind.NOTE,
+        content=content,
+        occurred_at=timezone.now(),
+    )
+    return recent, True
 
 
 def _notify(**kwargs) -> int:
@@ -660,8 +736,23 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
                 dedupe_key=f"lead-sla-breach:{lead.pk}",
             )
             breach.save(update_fields=["notified", "reassigned_to"])
+            events.publish(
+                events.EventType.LEAD_SLA_BREACHED,
+                tenant=tenant,
+                lead_id=lead.pk,
+                customer_id=lead.customer_id,
+            )
             breached += 1
     return breached
+
+
+POOLABLE_LIFECYCLES = [Lifecycle.LEAD, Lifecycle.MEASURED, Lifecycle.DESIGNING]
+
+
+def poolable_customer_q(prefix: str = "") -> Q:
+    """Only a customer still in early sales (nothing signed, no project past it) may go to the pool:
+    a signed customer's new inquiry stays with its owner even when it goes unanswered."""
+    return Q(**{f"{prefix}lifecycle__in": POOLABLE_LIFECYCLES}) & ~Q(**{f"{prefix}intent": Intent.SIGNED})
 
 
 def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> int:
@@ -672,6 +763,7 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
         leads = list(
             Lead.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=LeadStatus.OPEN, pool_due_at__lte=now)
+            .filter(poolable_customer_q("customer__"))
             .order_by("pool_due_at")[:500]
         )
         customer_ids = {lead.customer_id for lead in leads}
@@ -680,8 +772,10 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
             lead.assignee = None
         Lead.objects.bulk_update(leads, ["status", "assignee"])
         if customer_ids:
-            moved += Customer.objects.filter(pk__in=customer_ids, in_pool=False).update(
-                in_pool=True, owner=None, pooled_at=now, pool_reason="线索超时未响应"
+            moved += (
+                Customer.objects.filter(pk__in=customer_ids, in_pool=False)
+                .filter(poolable_customer_q())
+                .update(in_pool=True, owner=None, pooled_at=now, pool_reason="线索超时未响应")
             )
         settings_row = customer_settings_for(tenant=tenant)
         if settings_row.pool_after_idle_days:
@@ -691,9 +785,9 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
                     in_pool=False,
                     owner__isnull=False,
                     anonymised_at__isnull=True,
-                    lifecycle__in=[Lifecycle.LEAD, Lifecycle.MEASURED, Lifecycle.DESIGNING],
                 )
-                .exclude(intent__in=[Intent.SIGNED, Intent.LOST])
+                .filter(poolable_customer_q())
+                .exclude(intent=Intent.LOST)
                 .filter(Q(last_touch_at__lt=cutoff) | Q(last_touch_at__isnull=True, created_at__lt=cutoff))
                 # A claim or a new inquiry restarts the idle period (else the next scan undoes it).
                 .exclude(Exists(PoolClaim.objects.filter(customer=OuterRef("pk"), claimed_at__gte=cutoff)))
@@ -750,6 +844,9 @@ def _take_from_pool(
 
 # --------------------------------------------------------------------------- follow-ups
 
+FOLLOW_UP_CLOCK_SKEW = datetime.timedelta(minutes=5)
+FOLLOW_UP_BACKDATE_LIMIT = datetime.timedelta(days=7)  # a week's site visits can still be written up
+
 
 @transaction.atomic
 def follow_up_create(
@@ -762,8 +859,15 @@ def follow_up_create(
     outcome: str = "",
     occurred_at: datetime.datetime | None = None,
     next_follow_up_at: datetime.datetime | None = None,
+    now: datetime.datetime | None = None,
 ) -> FollowUp:
-    """Log a touch. A human touch stops the clock of the customer's open leads."""
+    """Log a touch. A human touch stops the clock of the customer's open leads.
+
+    ``occurred_at`` (when the contact happened) may be back-dated by at most
+    ``FOLLOW_UP_BACKDATE_LIMIT`` and lie at most ``FOLLOW_UP_CLOCK_SKEW`` ahead. The lead's first
+    response is always the server's recording time (``now``; only demo seeding passes it), so a
+    back-dated note cannot flatter response statistics.
+    """
     if customer.tenant_id != tenant.pk:
         raise ValidationError({"customer": "客户不存在。"})
     if kind not in FollowUpKind.values:
@@ -773,10 +877,20 @@ def follow_up_create(
     content = (content or "").strip()
     if not content:
         raise ValidationError({"content": "请填写跟进内容。"})
-    now = timezone.now()
+    now = now or timezone.now()
     occurred_at = occurred_at or now
-    if occurred_at > now + datetime.timedelta(minutes=5):
+    if occurred_at > now + FOLLOW_UP_CLOCK_SKEW:
         raise ValidationError({"occurred_at": "跟进时间不能晚于当前时间。"})
+    if occurred_at < now - FOLLOW_UP_BACKDATE_LIMIT:
+        raise ValidationError(
+            {
+                "occurred_at": ValidationError(
+                    gettext("跟进时间最多只能补记 %(days)s 天前的。")
+                    % {"days": FOLLOW_UP_BACKDATE_LIMIT.days},
+                    code="follow_up_backdated",
+                )
+            }
+        )
     if next_follow_up_at is not None and next_follow_up_at <= occurred_at:
         raise ValidationError({"next_follow_up_at": "下次跟进时间必须晚于本次跟进时间。"})
     customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
@@ -800,12 +914,12 @@ def follow_up_create(
             first_responded_at__isnull=True,
             received_at__lte=occurred_at,  # a back-dated note can't answer a later inquiry
         )
-        for lead in open_leads:
+        for lead in open_leads:  # answered when recorded, whatever time the rep typed in
             lead.status = LeadStatus.RESPONDED
-            lead.first_responded_at = occurred_at
+            lead.first_responded_at = now
             lead.first_responder = author
-            lead.response_seconds = max(0, int((occurred_at - lead.clock_started_at).total_seconds()))
-            if occurred_at > lead.first_response_due_at:
+            lead.response_seconds = max(0, int((now - lead.clock_started_at).total_seconds()))
+            if now > lead.first_response_due_at:
                 lead.sla_breached = True
             lead.save(
                 update_fields=[
@@ -826,6 +940,9 @@ def follow_up_create(
         _take_from_pool(tenant=tenant, customer=customer, user=author)  # a recorded claim
     customer_recompute(tenant=tenant, customer=customer, save=False)
     customer.save()
+    events.publish(
+        events.EventType.FOLLOW_UP_CREATED, tenant=tenant, follow_up_id=follow_up.pk, customer_id=customer.pk
+    )
     return follow_up
 
 
@@ -898,21 +1015,29 @@ def segment_save(
         raise ValidationError(
             {"filters": [f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()]}
         )
+    duplicate_error = ValidationError({"name": ValidationError("已有同名分群。", code="segment_name_taken")})
     duplicate = Segment.objects.filter(name=name)
     if segment is not None:
         duplicate = duplicate.exclude(pk=segment.pk)
     if duplicate.exists():
-        raise ValidationError({"name": "已有同名分群。"})
+        raise duplicate_error
     segment = segment or Segment(tenant=tenant, created_by=created_by)
     segment.name = name
     segment.filters = clean
-    segment.save()
+    try:
+        with transaction.atomic():  # the unique constraint decides a concurrent same-name save
+            segment.save()
+    except IntegrityError as error:
+        if "customers_segment_name_uniq" not in str(error):
+            raise
+        raise duplicate_error from None
     return segment
 
 
 def audit_log(
     *, tenant: Tenant, actor: User | None, action: str, customer: Customer | None = None, **detail
 ) -> None:
+    detail = {**credential_for_audit(), **detail}  # which API token, if any, and its scopes
     CustomerAuditLog.objects.create(
         tenant=tenant, actor=actor, action=action, customer=customer, detail=detail
     )

@@ -237,6 +237,14 @@ class ProjectViewSet(
             **data,
         )
 
+    def perform_update(self, serializer):
+        serializer.instance = services.project_update(
+            tenant=self.tenant,
+            project=serializer.instance,
+            updated_by=self.request.user,
+            **serializer.validated_data,
+        )
+
     def _fresh(self, project) -> dict:
         return ProjectSerializer(self.get_tenant_queryset().get(pk=project.pk)).data
 

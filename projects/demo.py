@@ -88,7 +88,7 @@ def _pdf(title: str) -> SimpleUploadedFile:
 
 def _customer(tenant: Tenant, index: int, name: str, staff: dict[str, User]) -> Customer:
     phone = f"+86139{tenant.pk % 100:02d}{2000 + index:04d}{(index * 3) % 100:02d}"
-    customer, _ = Customer.objects.get_or_create(
+    customer, created = Customer.objects.get_or_create(
         phone=phone,
         defaults={
             "name": name,
@@ -97,6 +97,20 @@ def _customer(tenant: Tenant, index: int, name: str, staff: dict[str, User]) -> 
             "designer": staff.get("designer"),
         },
     )
+    if created and customer.last_touch_at is None:
+        # These customers came through sales like any other: a first call, then the 量房.
+        from customers import services as customer_services
+
+        touched = timezone.now() - datetime.timedelta(days=2 + index)
+        customer_services.follow_up_create(
+            tenant=tenant,
+            customer=customer,
+            author=staff.get("sales"),
+            kind="call",
+            content="回访项目进展，客户对进度满意。",
+            outcome="reached",
+            occurred_at=touched,
+        )
     return customer
 
 
@@ -154,6 +168,10 @@ def _backdate(tenant: Tenant, project: Project, overdue: bool) -> Project:
         if row is not rows[-1]:
             moment += datetime.timedelta(days=settings[row.to_stage])
     Project.objects.filter(pk=project.pk).update(stage_entered_at=rows[-1].changed_at)
+    # The customer inquired a few days before the project opened.
+    Customer.objects.filter(pk=project.customer_id, created_at__gt=rows[0].changed_at).update(
+        created_at=rows[0].changed_at - datetime.timedelta(days=3)
+    )
     project.refresh_from_db()
     return project
 

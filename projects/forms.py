@@ -38,6 +38,14 @@ class ProjectFilterForm(Form):
     staff = forms.ModelChoiceField(label="员工", queryset=None, required=False)
     customer = forms.IntegerField(label="客户", required=False, widget=forms.HiddenInput)
     overdue = forms.BooleanField(label="仅看超期", required=False)
+    # Drill-down parameters of the analytics pages (hidden: set by links, not by hand).
+    active = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    signed_after = forms.DateField(required=False, widget=forms.HiddenInput)
+    signed_before = forms.DateField(required=False, widget=forms.HiddenInput)
+    owner = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    designer = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    pm = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    channel = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
 
     def __init__(self, *args, tenant: Tenant, stage_names: dict[str, str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -72,6 +80,20 @@ class ProjectForm(ModelForm):
     def __init__(self, *args, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["customer"].queryset = Customer.objects.all()
+        for name in ("designer", "project_manager", "supervisor", "service_owner"):
+            self.fields[name].queryset = staff_queryset(tenant=tenant)
+
+
+class ProjectEditForm(ModelForm):
+    """Details and team of an existing project; the rules live in ``services.project_update``."""
+
+    class Meta:
+        model = Project
+        fields = [name for name in ProjectForm.Meta.fields if name != "customer"]
+        widgets = ProjectForm.Meta.widgets
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        super().__init__(*args, **kwargs)
         for name in ("designer", "project_manager", "supervisor", "service_owner"):
             self.fields[name].queryset = staff_queryset(tenant=tenant)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Avg, Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from crm.models import Tenant
+from crm.tenancy import platform_scope
 from projects.models import (
     DEFAULT_PLANNED_DAYS,
     STAGE_ORDER,
@@ -19,10 +21,12 @@ from projects.models import (
     InspectionKind,
     Project,
     Rectification,
+    ShareLink,
     SitePhoto,
     Stage,
     StageSetting,
 )
+from projects.services import hash_secret
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,26 @@ def projects_for_list(
     return queryset.order_by("-created_at", "-id")
 
 
+def drilldown_q(filters: dict) -> Q:
+    """The analytics pages' drill-down parameters of the project list (hidden form fields)."""
+    condition = Q()
+    if filters.get("active"):
+        condition &= Q(cancelled_at__isnull=True) & ~Q(stage=Stage.HANDOVER)
+    if filters.get("signed_after"):
+        condition &= Q(signed_on__gte=filters["signed_after"], cancelled_at__isnull=True)
+    if filters.get("signed_before"):
+        condition &= Q(signed_on__lte=filters["signed_before"], cancelled_at__isnull=True)
+    for name, lookup in (
+        ("owner", "customer__owner_id"),
+        ("designer", "designer_id"),
+        ("pm", "project_manager_id"),
+        ("channel", "customer__source_channel"),
+    ):
+        if filters.get(name):
+            condition &= Q(**{lookup: filters[name]})
+    return condition
+
+
 def is_overdue(project: Project, settings: list[StageInfo], now: datetime.datetime | None = None) -> bool:
     if project.stage == Stage.HANDOVER or project.cancelled_at or project.handed_over_on:
         return False
@@ -119,6 +143,19 @@ def is_overdue(project: Project, settings: list[StageInfo], now: datetime.dateti
 def stage_due_at(project: Project, settings: list[StageInfo]) -> datetime.datetime:
     info = settings[STAGE_ORDER.index(project.stage)]
     return project.stage_entered_at + datetime.timedelta(days=info.planned_days)
+
+
+def resolve_share_link(token: str) -> ShareLink | None:
+    """Global lookup by token hash (tenant unknown yet); inactive links resolve to nothing.
+
+    Shared by the customer progress page and aftercare's repair-request page."""
+    if not token or len(token) > 100:
+        return None
+    with platform_scope("customer progress page token lookup"):
+        link = ShareLink.objects.select_related("tenant").filter(key_hash=hash_secret(token)).first()
+    if link is None or not link.tenant.is_active or not link.is_active:
+        return None
+    return link
 
 
 def daily_logs_with_photos(*, project: Project, limit: int | None = None) -> list[DailyLog]:
@@ -171,17 +208,32 @@ def pm_quality_scores(*, tenant: Tenant, since: datetime.date | None = None) -> 
     ]
 
 
-def board_columns(*, tenant: Tenant) -> list[dict]:
+BOARD_COLUMN_LIMIT = 20
+
+
+def board_columns(*, tenant: Tenant, per_column: int = BOARD_COLUMN_LIMIT) -> list[dict]:
+    """Each stage column: its ``per_column`` longest-waiting projects (overdue ones first) and the
+    column's total, in a constant number of queries however many projects a tenant has."""
     settings = stage_settings(tenant=tenant)
-    projects = list(
-        Project.objects.filter(cancelled_at__isnull=True).select_related(
-            "customer", "project_manager", "designer"
+    active = Project.objects.filter(cancelled_at__isnull=True)
+    totals = dict(active.order_by().values("stage").annotate(total=Count("id")).values_list("stage", "total"))
+    ranked = (
+        active.annotate(
+            board_rank=Window(
+                RowNumber(), partition_by=[F("stage")], order_by=[F("stage_entered_at").asc(), F("id").asc()]
+            )
         )
+        .filter(board_rank__lte=per_column)
+        .select_related("customer", "project_manager", "designer")
+        .order_by("stage_entered_at", "id")
     )
+    by_stage: dict[str, list[Project]] = {}
+    for project in ranked:
+        project.overdue = is_overdue(project, settings)
+        by_stage.setdefault(project.stage, []).append(project)
     columns = []
     for info in settings:
-        items = [p for p in projects if p.stage == info.key]
-        for p in items:
-            p.overdue = is_overdue(p, settings)
-        columns.append({"stage": info, "projects": items})
+        items = by_stage.get(info.key, [])
+        total = totals.get(info.key, 0)
+        columns.append({"stage": info, "projects": items, "total": total, "more": total - len(items)})
     return columns

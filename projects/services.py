@@ -8,12 +8,15 @@ import io
 import secrets
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Role, Tenant, User
@@ -87,14 +90,44 @@ def _apply_customer_facts(*, tenant: Tenant, project: Project, lifecycle: str | 
 # --- Project ---------------------------------------------------------------------------------
 
 
+PROJECT_EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "address",
+        "area_sqm",
+        "style",
+        "planned_start_on",
+        "planned_end_on",
+        "designer",
+        "project_manager",
+        "supervisor",
+        "service_owner",
+    }
+)
+PROJECT_STAFF_FIELDS = ("designer", "project_manager", "supervisor", "service_owner")
+
+
+def _check_project_fields(*, tenant: Tenant, project: Project) -> None:
+    """Rules shared by create and update: a name, the team from this tenant, a sane plan."""
+    if not (project.name or "").strip():
+        raise ValidationError({"name": ValidationError("请填写项目名称。", code="required")})
+    for field in PROJECT_STAFF_FIELDS:
+        user = getattr(project, field)
+        if user is not None and user.tenant_id != tenant.pk:
+            raise ValidationError({field: ValidationError("员工不存在。", code="invalid_staff")})
+    start, end = project.planned_start_on, project.planned_end_on
+    if start is not None and end is not None and end < start:
+        message = "计划完工日期不能早于计划开工日期。"
+        raise ValidationError({"planned_end_on": ValidationError(message, code="planned_dates_order")})
+
+
 @transaction.atomic
 def project_create(*, tenant: Tenant, created_by: User | None, customer, name: str, **fields) -> Project:
     """Open a project for a customer at the first stage (history starts here)."""
     if customer.tenant_id != tenant.pk:
         raise ValidationError({"customer": "客户不存在。"})
-    if not name:
-        raise ValidationError({"name": "请填写项目名称。"})
     project = Project(tenant=tenant, customer=customer, name=name, **fields)
+    _check_project_fields(tenant=tenant, project=project)
     project.stage = Stage.CONSULTATION
     project.stage_entered_at = timezone.now()
     project.full_clean(exclude=["tenant", "customer", "contract_number"])
@@ -107,6 +140,29 @@ def project_create(*, tenant: Tenant, created_by: User | None, customer, name: s
         changed_by=created_by,
         reason="创建项目",
     )
+    events.publish(
+        events.EventType.PROJECT_CREATED, tenant=tenant, project_id=project.pk, customer_id=customer.pk
+    )
+    return project
+
+
+@transaction.atomic
+def project_update(*, tenant: Tenant, project: Project, updated_by: User | None, **fields) -> Project:
+    """Edit a project's details and team (stage, contract and handover have their own services).
+
+    A handed-over project is part of the customer's record and no longer editable.
+    """
+    unknown = set(fields) - PROJECT_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError({"__all__": f"这些字段不能在此修改：{'、'.join(sorted(unknown))}"})
+    project = _lock(project)
+    if project.handed_over_on is not None or project.stage == Stage.HANDOVER:
+        raise ValidationError("项目已交付，不能再修改。", code="project_handed_over")
+    for field, value in fields.items():
+        setattr(project, field, value)
+    _check_project_fields(tenant=tenant, project=project)
+    project.full_clean(exclude=["tenant", "customer", "contract_number"])
+    project.save(update_fields=[*fields])
     return project
 
 
@@ -147,7 +203,12 @@ def contract_sign(
             project.save(update_fields=fields)
     except IntegrityError:
         raise ValidationError({"contract_number": f"合同编号 {contract_number} 已被使用。"})
-    events.publish("contract_signed", tenant=tenant, project_id=project.pk, customer_id=project.customer_id)
+    events.publish(
+        events.EventType.PROJECT_CONTRACT_SIGNED,
+        tenant=tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
+    )
     _apply_customer_facts(tenant=tenant, project=project, lifecycle="signed")
     return project
 
@@ -171,7 +232,10 @@ def contract_cancel(*, tenant: Tenant, project: Project, cancelled_by: User, rea
     project.cancel_reason = reason.strip()
     project.save(update_fields=["cancelled_at", "cancel_reason"])
     events.publish(
-        "contract_cancelled", tenant=tenant, project_id=project.pk, customer_id=project.customer_id
+        events.EventType.PROJECT_CONTRACT_CANCELLED,
+        tenant=tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
     )
     _apply_customer_facts(tenant=tenant, project=project, lifecycle=None)
     return project
@@ -216,7 +280,10 @@ def project_handover(
         fields += ["stage", "stage_entered_at"]
     project.save(update_fields=fields)
     events.publish(
-        "project_handed_over", tenant=tenant, project_id=project.pk, customer_id=project.customer_id
+        events.EventType.PROJECT_HANDED_OVER,
+        tenant=tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
     )
     _apply_customer_facts(tenant=tenant, project=project, lifecycle="handed_over")
     return project
@@ -351,7 +418,7 @@ def acceptance_record(
     if passed and kind == AcceptanceKind.HIDDEN_WORKS:
         # aftercare sends the plumbing & electrical CSAT survey (deduplicated on its side)
         events.publish(
-            "project_milestone",
+            events.EventType.PROJECT_MILESTONE,
             tenant=tenant,
             project_id=project.pk,
             customer_id=project.customer_id,
@@ -467,7 +534,7 @@ def design_plan_choose(*, tenant: Tenant, plan: DesignPlan, chosen_by: User) -> 
         plan.updated_by = chosen_by
         plan.save(update_fields=["is_chosen", "chosen_at", "updated_by", "updated_at"])
         events.publish(
-            "project_milestone",
+            events.EventType.PROJECT_MILESTONE,
             tenant=tenant,
             project_id=project.pk,
             customer_id=project.customer_id,
@@ -889,6 +956,13 @@ def change_order_decide(
         update_fields=["status", "decided_at", "decided_by", "decision_channel", "decision_note"]
     )
     _log(change_order, change_order.status, decided_by, channel=channel, note=note)
+    events.publish(
+        events.EventType.CHANGE_ORDER_DECIDED,
+        tenant=tenant,
+        change_order_id=change_order.pk,
+        project_id=change_order.project_id,
+        status=change_order.status,
+    )
     return change_order
 
 
@@ -977,30 +1051,61 @@ def share_link_revoke(*, tenant: Tenant, link: ShareLink, revoked_by: User) -> S
     return link
 
 
+class CodeQuotaExceeded(ValidationError):
+    """Too many codes for this link (one a minute, ``PROJECTS_CONFIRMATION_CODES_PER_DAY`` a day):
+    a rate limit, answered 429 with ``retry_after`` seconds."""
+
+    def __init__(self, message, retry_after: int):
+        super().__init__({"code": ValidationError(message, code="code_quota_exceeded")})
+        self.retry_after = retry_after
+
+
+def confirmation_code_hash(link: ShareLink, code: str) -> str:
+    """Keyed (HMAC with SECRET_KEY): a 6-digit code under a plain hash is read back from a database
+    copy by trying all million values."""
+    return salted_hmac("projects.confirmation-code", f"{link.pk}:{code}", algorithm="sha256").hexdigest()
+
+
 @transaction.atomic
 def confirmation_code_request(
     *, tenant: Tenant, link: ShareLink, change_order: ChangeOrder, decision: str
 ) -> ConfirmationCode:
-    """Send a one-time 6-digit code to the customer's phone to confirm approve/reject."""
+    """Send a one-time 6-digit code to the customer's phone to confirm approve/reject.
+
+    At most one code a minute and ``PROJECTS_CONFIRMATION_CODES_PER_DAY`` per rolling day per link
+    (5 guesses each): bounds both the SMS bill and the guessing.
+    """
     from crm.notifications.services import sms_send
 
     if decision not in ("approve", "reject"):
         raise ValidationError({"decision": "未知操作。"})
     if change_order.project_id != link.project_id or change_order.status != ChangeOrderStatus.SENT:
         raise ValidationError({"change_order": "该变更单无需确认。"})
-    recent = ConfirmationCode.objects.filter(
-        share_link=link, created_at__gte=timezone.now() - datetime.timedelta(minutes=1)
+    ShareLink.objects.select_for_update(of=("self",)).filter(pk=link.pk).first()  # one request at a time
+    now = timezone.now()
+    last_day = list(
+        ConfirmationCode.objects.filter(share_link=link, created_at__gte=now - datetime.timedelta(days=1))
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
     )
-    if recent.exists():
-        raise ValidationError({"code": "验证码已发送，请一分钟后再试。"})
+    if last_day and last_day[-1] >= now - datetime.timedelta(minutes=1):
+        retry = 60 - int((now - last_day[-1]).total_seconds())
+        raise CodeQuotaExceeded(_("验证码已发送，请一分钟后再试。"), retry_after=max(1, retry))
+    daily_limit = settings.PROJECTS_CONFIRMATION_CODES_PER_DAY
+    if len(last_day) >= daily_limit:
+        oldest = last_day[-daily_limit]
+        retry = int((oldest + datetime.timedelta(days=1) - now).total_seconds()) + 1
+        raise CodeQuotaExceeded(
+            _("今天获取验证码的次数已达上限，请明天再试或联系项目经理。"), retry_after=max(1, retry)
+        )
     code = f"{secrets.randbelow(1_000_000):06d}"
     row = ConfirmationCode.objects.create(
         tenant=tenant,
         share_link=link,
         change_order=change_order,
         decision=decision,
-        code_hash=hash_secret(f"{link.pk}:{code}"),
-        expires_at=timezone.now() + CODE_TTL,
+        code_hash=confirmation_code_hash(link, code),
+        expires_at=now + CODE_TTL,
     )
     action = "批准" if decision == "approve" else "拒绝"
     customer = link.project.customer
@@ -1011,6 +1116,7 @@ def confirmation_code_request(
             f"【{tenant.name}】您正在{action}变更单「{change_order.title}」，验证码 {code}，10 分钟内有效。"
         ),
         dedupe_key=f"projects:co-code:{row.pk}",
+        secrets=[code],
     )
     return row
 
@@ -1036,7 +1142,7 @@ def confirmation_code_check(
         )
         if row is None or row.expires_at <= timezone.now() or row.attempts >= CODE_MAX_ATTEMPTS:
             problem = "验证码已失效，请重新获取。"
-        elif not secrets.compare_digest(row.code_hash, hash_secret(f"{link.pk}:{(code or '').strip()}")):
+        elif not secrets.compare_digest(row.code_hash, confirmation_code_hash(link, (code or "").strip())):
             row.attempts += 1
             row.save(update_fields=["attempts"])
             problem = "验证码不正确。"

@@ -12,6 +12,7 @@ urlpatterns = [
     path("new/", views.ProjectCreateView.as_view(), name="create"),
     path("stage-settings/", views.StageSettingsView.as_view(), name="stage-settings"),
     path("<int:pk>/", views.ProjectDetailView.as_view(), name="detail"),
+    path("<int:pk>/edit/", views.ProjectEditView.as_view(), name="edit"),
     path("<int:pk>/stage/", views.StageMoveView.as_view(), name="move-stage"),
     path("<int:pk>/sign/", views.SignView.as_view(), name="sign"),
     path("<int:pk>/handover/", views.HandoverView.as_view(), name="handover"),

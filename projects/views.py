@@ -12,11 +12,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
-from rest_framework.throttling import AnonRateThrottle
 
+from crm import ratelimit
 from crm.permissions import RoleRequiredMixin, has_permission
-from crm.tenancy import platform_scope, require_tenant, tenant_context
+from crm.tenancy import require_tenant, tenant_context
 from projects import forms, selectors, services
 from projects.models import (
     STAGE_ORDER,
@@ -68,7 +69,7 @@ class ProjectListView(RoleRequiredMixin, View):
             staff_id=filters["staff"].pk if filters.get("staff") else None,
             customer_id=filters.get("customer"),
             search=filters.get("q") or "",
-        )
+        ).filter(selectors.drilldown_q(filters))
         page = Paginator(queryset, 25).get_page(request.GET.get("page"))
         for project in page.object_list:
             project.stage_name = names[project.stage]
@@ -128,6 +129,37 @@ class ProjectCreateView(RoleRequiredMixin, View):
             return self.get(request, form=form)
         messages.success(request, "项目已创建。")
         return redirect("projects:detail", pk=project.pk)
+
+
+class ProjectEditView(RoleRequiredMixin, View):
+    """Edit details and team through ``project_update`` (the same rules as API PATCH)."""
+
+    required_permission = "projects.edit"
+
+    def get(self, request, pk: int, form=None):
+        project = get_object_or_404(Project.objects.all(), pk=pk)
+        form = form or forms.ProjectEditForm(instance=project, tenant=require_tenant())
+        context = {"form": form, "project": project}
+        return render(request, "projects/form.html", context, status=400 if form.errors else 200)
+
+    def post(self, request, pk: int):
+        tenant = require_tenant()
+        project = get_object_or_404(Project.objects.all(), pk=pk)
+        form = forms.ProjectEditForm(request.POST, instance=Project.objects.get(pk=pk), tenant=tenant)
+        if form.is_valid():
+            try:
+                services.project_update(
+                    tenant=tenant,
+                    project=project,
+                    updated_by=request.user,
+                    **{name: form.cleaned_data[name] for name in form.Meta.fields},
+                )
+            except ValidationError as error:
+                _apply_error(form, error)
+            else:
+                messages.success(request, _("项目已保存。"))
+                return redirect("projects:detail", pk=project.pk)
+        return self.get(request, pk, form=form)
 
 
 def detail_context(request, project: Project, tab: str, **overrides) -> dict:
@@ -558,32 +590,15 @@ class StageSettingsView(RoleRequiredMixin, View):
 # --- Public customer progress page ------------------------------------------------------------
 
 
-class ProgressThrottle(AnonRateThrottle):
-    scope = "public"
-
-
-def resolve_share_link(token: str) -> ShareLink | None:
-    """Global lookup by token hash (tenant unknown yet); inactive links resolve to nothing."""
-    if not token or len(token) > 100:
-        return None
-    with platform_scope("customer progress page token lookup"):
-        link = ShareLink.objects.select_related("tenant").filter(key_hash=services.hash_secret(token)).first()
-    if link is None or not link.tenant.is_active or not link.is_active:
-        return None
-    return link
-
-
 class ProgressView(View):
     """No login: the token decides the one project shown; everything is read inside its tenant."""
 
-    def _throttle(self, request) -> bool:
-        throttle = ProgressThrottle()
-        return throttle.allow_request(request, self)
-
     def dispatch(self, request, token: str, *args, **kwargs):
-        if not self._throttle(request):
-            return HttpResponse("请求过于频繁，请稍后再试。", status=429)
-        link = resolve_share_link(token)
+        try:
+            ratelimit.hit("progress_ip", ratelimit.client_ident(request))
+        except ratelimit.RateLimited as error:
+            return ratelimit.rate_limited_response(request, error)
+        link = selectors.resolve_share_link(token)
         if link is None:
             return render(request, "projects/progress_invalid.html", status=404)
         with tenant_context(link.tenant):
@@ -653,6 +668,15 @@ class ProgressChangeOrderView(ProgressView):
                     change_order=change_order,
                     decision=request.POST.get("decision", ""),
                 )
+            except services.CodeQuotaExceeded as error:
+                response = render(
+                    request,
+                    "projects/progress.html",
+                    self.context(co_error={change_order.pk: "；".join(error.messages)}),
+                    status=429,
+                )
+                response["Retry-After"] = str(error.retry_after)
+                return response
             except ValidationError as error:
                 return render(
                     request,

@@ -29,10 +29,10 @@ class ReferralsConfig(AppConfig):
                 "referrals.settings": [Role.MANAGER],
             }
         )
-        events.subscribe("lead_created", handlers.on_lead_created)
-        events.subscribe("contract_signed", handlers.on_contract_signed)
-        events.subscribe("contract_cancelled", handlers.on_contract_cancelled)
-        events.subscribe("survey_promoter", handlers.on_survey_promoter)
+        events.subscribe(events.EventType.LEAD_CREATED, handlers.on_lead_created)
+        events.subscribe(events.EventType.PROJECT_CONTRACT_SIGNED, handlers.on_contract_signed)
+        events.subscribe(events.EventType.PROJECT_CONTRACT_CANCELLED, handlers.on_contract_cancelled)
+        events.subscribe(events.EventType.SURVEY_ANSWERED, handlers.on_survey_answered)
         extensions.register_customer_panel(pages.customer_referral_panel)
         extensions.register_customer_timeline(pages.customer_referral_timeline)
         extensions.register_dashboard_widget(pages.referral_dashboard_widget)

@@ -7,6 +7,7 @@ import logging
 from django.core.exceptions import ValidationError
 
 from crm.models import Tenant
+from crm.notifications.services import sms_send
 from customers.models import Customer
 from referrals import services
 from referrals.models import ReferralAccount, ReferralSource
@@ -40,15 +41,16 @@ def on_contract_cancelled(*, tenant: Tenant, project_id: int, **_payload) -> Non
     services.referral_reverse_for_contract(tenant=tenant, project_id=project_id)
 
 
+def on_survey_answered(*, tenant: Tenant, kind: str, score: int, **payload) -> None:
+    """Only promoters (an NPS answer of 9–10) are asked for a referral."""
+    if kind == "nps" and score >= 9:
+        on_survey_promoter(tenant=tenant, **payload)
+
+
 def on_survey_promoter(*, tenant: Tenant, customer_id: int, survey_id: int, **_payload) -> None:
     """A promoter (NPS 9–10) is the best time to ask for a referral: text them their link, once."""
     customer = Customer.objects.filter(pk=customer_id).first()
     if customer is None or not customer.phone:
-        return
-    try:
-        from crm.notifications.services import sms_send
-    except ImportError:
-        logger.warning("crm.notifications.services.sms_send missing; referral invite not sent")
         return
     account = services.referral_account_ensure(tenant=tenant, customer=customer)
     link = services.referral_share_url(tenant=tenant, account=account)

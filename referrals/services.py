@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from crm.models import Tenant, User
 from crm.permissions import require_permission
+from customers import services as customer_services
 from customers.models import Customer
 from projects.models import Project
 from referrals.models import (
@@ -635,17 +636,9 @@ def net_credit_total_fen(*, account: ReferralAccount) -> int:
 
 
 def _apply_customer_facts(*, tenant: Tenant, account: ReferralAccount) -> None:
-    """Tell customers (loyalty/value axes) what changed; skipped if that service isn't there yet."""
-    try:
-        from customers import services as customer_services
-    except ImportError:
-        customer_services = None
-    apply = getattr(customer_services, "customer_apply_referral_facts", None)
-    if apply is None:
-        logger.warning("customers.services.customer_apply_referral_facts missing; facts not applied")
-        return
+    """Tell customers (loyalty/value axes) what changed."""
     customer = Customer.objects.get(pk=account.customer_id)
-    apply(
+    customer_services.customer_apply_referral_facts(
         tenant=tenant,
         customer=customer,
         credited_referrals=account.credited_referrals,

@@ -6,13 +6,13 @@ import datetime
 from decimal import Decimal
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
+from crm import ratelimit
 from crm.models import Tenant
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
@@ -291,22 +291,6 @@ class ReferralSettingsView(RoleRequiredMixin, View):
 
 # --- public share link ----------------------------------------------------------------------------
 
-JOIN_RATE_LIMIT = 10  # submissions per IP per 10 minutes
-
-
-def _throttled(request, scope: str, limit: int, window_seconds: int = 600) -> bool:
-    ip = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[0].strip() or request.META.get(
-        "REMOTE_ADDR", ""
-    )
-    key = f"referrals:throttle:{scope}:{ip}"
-    cache.add(key, 0, timeout=window_seconds)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=window_seconds)
-        count = 1
-    return count > limit
-
 
 def _masked(name: str) -> str:
     return (name[:1] + "*" * max(len(name) - 1, 1)) if name else ""
@@ -344,9 +328,10 @@ class JoinView(View):
     def post(self, request, tenant_slug: str, code: str):
         tenant, account = self._resolve(tenant_slug, code)
         form = JoinForm(request.POST)
-        if _throttled(request, "join", JOIN_RATE_LIMIT):
-            form.add_error(None, "提交过于频繁，请稍后再试。")
-            return self._render(request, tenant, account, form, status=429)
+        try:
+            ratelimit.hit("referral_join_ip", ratelimit.client_ident(request))
+        except ratelimit.RateLimited as error:
+            return ratelimit.rate_limited_response(request, error)
         if not form.is_valid():
             return self._render(request, tenant, account, form, status=400)
         if form.cleaned_data["website"]:

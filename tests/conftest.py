@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from crm.models import Role, Tenant
+from crm.permissions import token_scopes_for
 from crm.services import api_token_create
 from crm.tenancy import tenant_context
 from tests.factories import StaffFactory, TenantFactory
@@ -46,11 +47,20 @@ def admin_b(tenant_b, make_staff):
 
 @pytest.fixture
 def token_client():
-    """``token_client(user)`` -> an APIClient sending a fresh API token that acts as ``user``."""
+    """``token_client(user, scopes=None)`` -> an APIClient sending a fresh token acting as ``user``.
 
-    def make(user) -> APIClient:
+    Without ``scopes`` the token carries every scope the user's roles allow.
+    """
+
+    def make(user, scopes: list[str] | None = None) -> APIClient:
         with tenant_context(user.tenant):
-            _, plaintext = api_token_create(tenant=user.tenant, created_by=user, name="test", user=user)
+            _, plaintext = api_token_create(
+                tenant=user.tenant,
+                created_by=user,
+                name="test",
+                user=user,
+                scopes=token_scopes_for(user) if scopes is None else scopes,
+            )
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
         client.plaintext_token = plaintext
@@ -68,3 +78,17 @@ def session_client(client):
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters (crm/ratelimit.py) live in Redis and every test client is 127.0.0.1:
+    start each test with none, without flushing the database Celery shares."""
+    from django.core.cache import cache
+
+    from crm.ratelimit import KEY_PREFIX
+
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"*:{KEY_PREFIX}:*", count=1000))
+    if keys:
+        client.delete(*keys)

@@ -4,7 +4,7 @@ from django.core.exceptions import FieldDoesNotExist
 from rest_framework import serializers
 
 from crm.api.fields import BOUNDED_FIELD_CLASSES
-from crm.models import ApiToken, User
+from crm.models import TOKEN_SCOPE_CHOICES, ApiToken, User
 from crm.tenancy import current_tenant
 
 
@@ -55,10 +55,16 @@ class TenantStaffField(serializers.PrimaryKeyRelatedField):
 
 class ApiTokenSerializer(ModelSerializer):
     user = TenantStaffField(required=False)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=TOKEN_SCOPE_CHOICES),
+        allow_empty=False,
+        max_length=len(TOKEN_SCOPE_CHOICES),
+        help_text="权限范围，如 customers:read、projects:write（write 包含 read），不超出员工角色的权限。",
+    )
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+        fields = ["id", "name", "user", "scopes", "prefix", "created_at", "last_used_at", "revoked_at"]
         read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at"]
 
 

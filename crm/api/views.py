@@ -16,6 +16,7 @@ class MeView(TenantViewSetMixin, GenericAPIView):
     """The authenticated staff user and tenant."""
 
     serializer_class = StaffUserSerializer
+    token_scope_exempt = True  # any valid token may ask who it acts as
 
     def get(self, request):
         data = StaffUserSerializer(request.user).data
@@ -57,6 +58,8 @@ class ApiTokenViewSet(
             created_by=request.user,
             name=serializer.validated_data["name"],
             user=serializer.validated_data.get("user"),
+            scopes=serializer.validated_data["scopes"],
+            via_token=request.api_token,
         )
         data = ApiTokenSerializer(token).data
         data["token"] = plaintext

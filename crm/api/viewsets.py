@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from rest_framework import mixins, viewsets
 
+from crm.api.permissions import TokenScopePermission
 from crm.permissions import HasRolePermission
 from crm.tenancy import require_tenant
 
@@ -15,9 +16,12 @@ class TenantViewSetMixin:
     Subclasses set ``model`` and implement ``get_tenant_queryset()``. Objects of another tenant
     are simply not in the queryset, so DRF answers 404 (never 403). ``model`` also lets the
     OpenAPI generator (which runs with no tenant) and the cross-tenant probe know the model.
+    A token request must also be within the token's scope for the view's module
+    (:class:`crm.api.permissions.TokenScopePermission`); subclasses that set their own
+    ``permission_classes`` must keep it.
     """
 
-    permission_classes = [HasRolePermission]
+    permission_classes = [TokenScopePermission, HasRolePermission]
     required_permissions: dict[str, str] = {}
     model: type[models.Model] | None = None
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from crm.admin import TenantScopedAdmin
 from crm.notifications.models import Delivery, Notification, NotificationSettings, SmsMessage
+from crm.notifications.sms import display_sms_text
 
 
 @admin.register(NotificationSettings)
@@ -34,4 +36,16 @@ class DeliveryAdmin(TenantScopedAdmin):
 class SmsMessageAdmin(TenantScopedAdmin):
     list_display = ("__str__", "status", "attempts", "backend", "created_at", "sent_at")
     list_filter = ("status",)
-    readonly_fields = ("attempts", "last_attempt_at", "sent_at", "last_error", "provider_message_id")
+    readonly_fields = (
+        "shown_message",
+        "attempts",
+        "last_attempt_at",
+        "sent_at",
+        "last_error",
+        "provider_message_id",
+    )
+    exclude = ("message", "display_message")  # the raw text may hold a live verification code
+
+    @admin.display(description=_("短信内容"))
+    def shown_message(self, obj: SmsMessage) -> str:
+        return display_sms_text(obj)

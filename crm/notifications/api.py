@@ -24,7 +24,7 @@ from crm.notifications.models import (
     RobotKind,
     SmsMessage,
 )
-from crm.notifications.sms import mask_phone
+from crm.notifications.sms import display_sms_text, mask_phone
 
 
 class NotificationSerializer(ModelSerializer):
@@ -97,7 +97,12 @@ class NotificationSettingsSerializer(ModelSerializer):
     robot_kind = serializers.ChoiceField(choices=RobotKind.choices, allow_blank=True, required=False)
     robot_url = fields.CharField(max_length=500, allow_blank=True, required=False)
     robot_secret = fields.CharField(
-        max_length=200, allow_blank=True, required=False, write_only=True, help_text="留空则保持不变"
+        max_length=200,
+        allow_blank=True,
+        allow_null=True,
+        required=False,
+        write_only=True,
+        help_text="省略或留空则保持不变；传 null 清除已保存的密钥",
     )
     has_secret = serializers.SerializerMethodField()
 
@@ -138,12 +143,18 @@ class NotificationSettingsView(SingletonViewMixin, TenantViewSetMixin, GenericAP
         serializer = self.get_serializer(current, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        # Explicit null clears the stored secret; omitted or blank keeps it.
+        secret = (
+            ""
+            if "robot_secret" in data and data["robot_secret"] is None
+            else data.get("robot_secret") or None
+        )
         robot = services.notification_settings_update(
             tenant=self.tenant,
             robot_kind=data.get("robot_kind", current.robot_kind if partial else ""),
             robot_url=data.get("robot_url", current.robot_url if partial else ""),
             robot_enabled=data.get("robot_enabled", current.robot_enabled if partial else False),
-            robot_secret=data.get("robot_secret") or None,
+            robot_secret=secret,
         )
         return Response(self.get_serializer(robot).data)
 
@@ -199,6 +210,7 @@ class DeliveryViewSet(TenantReadOnlyViewSet):
 
 class SmsMessageSerializer(ModelSerializer):
     phone = serializers.SerializerMethodField(help_text="脱敏手机号")
+    message = serializers.SerializerMethodField(help_text="短信内容（验证码等一次性密码已脱敏）")
 
     class Meta:
         model = SmsMessage
@@ -220,6 +232,9 @@ class SmsMessageSerializer(ModelSerializer):
 
     def get_phone(self, obj: SmsMessage) -> str:
         return mask_phone(obj.phone)
+
+    def get_message(self, obj: SmsMessage) -> str:
+        return display_sms_text(obj)
 
 
 class SmsMessageFilter(django_filters.FilterSet):

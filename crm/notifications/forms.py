@@ -29,4 +29,18 @@ class NotificationSettingsForm(Form):
         help_text=_("仅钉钉机器人开启“加签”时填写；留空则保持不变。"),
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
+    clear_robot_secret = forms.BooleanField(label=_("清除已保存的加签密钥"), required=False)
     robot_enabled = forms.BooleanField(label=_("启用群机器人推送"), required=False)
+
+    def clean(self) -> dict:
+        """Clearing is explicit: a blank secret keeps the stored one, the checkbox removes it."""
+        data = super().clean()
+        if data.get("clear_robot_secret") and data.get("robot_secret"):
+            self.add_error("robot_secret", _("要清除密钥时请不要同时填写新密钥。"))
+        return data
+
+    def robot_secret_change(self) -> str | None:
+        """What the service takes: ``None`` keeps the stored secret, ``""`` clears it."""
+        if self.cleaned_data.get("clear_robot_secret"):
+            return ""
+        return self.cleaned_data.get("robot_secret") or None

@@ -89,6 +89,7 @@ class Notification(TenantOwnedModel):
 
 class OutboundStatus(models.TextChoices):
     PENDING = "pending", _("待发送")
+    SENDING = "sending", _("发送中")
     SENT = "sent", _("已发送")
     FAILED = "failed", _("失败")
 
@@ -153,6 +154,8 @@ class SmsMessage(OutboundMessage):
 
     phone = models.CharField(_("手机号"), max_length=20)
     message = models.TextField(_("短信内容"))
+    # What staff see: ``message`` with one-time secrets (verification codes) masked.
+    display_message = models.TextField(_("短信内容（脱敏）"), blank=True)
     dedupe_key = models.CharField(_("去重键"), max_length=200)
     backend = models.CharField(_("发送通道"), max_length=200, blank=True)
     provider_message_id = models.CharField(_("通道消息号"), max_length=100, blank=True)

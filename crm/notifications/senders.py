@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 
 from crm.notifications.models import Notification, NotificationSettings, RobotKind
 
@@ -37,19 +37,24 @@ def robot_allowed_hosts() -> list[str]:
     return list(getattr(settings, "CRM_ROBOT_ALLOWED_HOSTS", DEFAULT_ROBOT_HOSTS))
 
 
-def send_email(*, notification: Notification, address: str, tenant_name: str) -> None:
+def send_email(*, notification: Notification, address: str, tenant_name: str, message_id: str = "") -> None:
+    """``message_id`` becomes a stable Message-ID header, so a resend after a crash is recognisable."""
     if not address:
         raise PermanentSendError("收件人没有邮箱地址")
     lines = [notification.body] if notification.body else []
     if notification.link:
         lines.append(absolute_link(notification.link))
-    send_mail(
+    headers = {"Message-ID": f"<{message_id}@{_mail_domain()}>"} if message_id else {}
+    EmailMessage(
         subject=f"[{tenant_name}] {notification.title}",
-        message="\n\n".join(lines) or notification.title,
-        from_email=None,
-        recipient_list=[address],
-        fail_silently=False,
-    )
+        body="\n\n".join(lines) or notification.title,
+        to=[address],
+        headers=headers,
+    ).send(fail_silently=False)
+
+
+def _mail_domain() -> str:
+    return urllib.parse.urlsplit(settings.SITE_URL or "").hostname or "crm.localhost"
 
 
 def robot_payload(kind: str, *, title: str, body: str, link: str) -> dict:

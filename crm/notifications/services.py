@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from functools import partial
@@ -37,7 +37,7 @@ from crm.notifications.models import (
     SmsMessage,
 )
 from crm.notifications.selectors import unread_count
-from crm.notifications.sms import backend_path, get_sms_backend
+from crm.notifications.sms import accepts_idempotency_key, backend_path, get_sms_backend
 from crm.tenancy import current_tenant, tenant_context
 
 __all__ = [
@@ -207,7 +207,7 @@ def notification_settings_update(
     robot_enabled: bool,
     robot_secret: str | None = None,
 ) -> NotificationSettings:
-    """Configure the group robot. ``robot_secret=None`` keeps the stored secret."""
+    """Configure the group robot. ``robot_secret=None`` keeps the stored secret, ``""`` clears it."""
     robot_url = (robot_url or "").strip()
     errors: dict[str, str] = {}
     if robot_kind and robot_kind not in RobotKind.values:
@@ -241,8 +241,14 @@ def notification_settings_update(
 
 
 @transaction.atomic
-def sms_send(*, tenant: Tenant, phone: str, message: str, dedupe_key: str) -> SmsMessage:
-    """Record an SMS once per ``dedupe_key`` and send it after commit; returns the (existing) row."""
+def sms_send(
+    *, tenant: Tenant, phone: str, message: str, dedupe_key: str, secrets: Sequence[str] = ()
+) -> SmsMessage:
+    """Record an SMS once per ``dedupe_key`` and send it after commit; returns the (existing) row.
+
+    ``secrets`` (e.g. a verification code) are masked in what staff can read (API, admin): a
+    manager must not be able to read a customer's live code and confirm in their name.
+    """
     phone = (phone or "").strip()
     errors = {}
     if not phone:
@@ -258,50 +264,106 @@ def sms_send(*, tenant: Tenant, phone: str, message: str, dedupe_key: str) -> Sm
         sms, created = SmsMessage.objects.get_or_create(
             tenant=tenant,
             dedupe_key=dedupe_key,
-            defaults={"phone": phone, "message": message, "backend": backend_path()},
+            defaults={
+                "phone": phone,
+                "message": message,
+                "display_message": mask_secrets(message, secrets),
+                "backend": backend_path(),
+            },
         )
         if created:
             _enqueue_after_commit("send_sms", tenant.pk, sms_id=sms.pk)
     return sms
 
 
+def mask_secrets(message: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "*" * len(secret))
+    return message
+
+
 # --- sending (called by the Celery tasks) ------------------------------------------------------
+#
+# Three steps, each its own short transaction: (1) claim a due row and record it ``sending`` (with
+# a lease in ``next_attempt_at``) and commit; (2) call the provider outside any transaction, with a
+# stable id it can de-duplicate on; (3) record ``sent`` / retry / ``failed``. A worker killed in (2)
+# leaves ``sending`` with an expired lease: the row is claimed and sent again (at-least-once). The
+# database never says "sent" for a call that wasn't made.
+
+
+def sending_lease() -> timedelta:
+    return timedelta(seconds=float(getattr(settings, "CRM_NOTIFY_SENDING_LEASE_SECONDS", 120)))
 
 
 def _claim(queryset: models.QuerySet, pk: int) -> OutboundMessage | None:
-    """Lock the row if it is pending and due; None if sent, failed, early or another worker has it."""
+    """Lock the row if it is due (pending, or sending with an expired lease); else None."""
     return (
         queryset.select_for_update(skip_locked=True, of=("self",))
-        .filter(pk=pk, status=OutboundStatus.PENDING, next_attempt_at__lte=timezone.now() + CLOCK_LEEWAY)
+        .filter(
+            pk=pk,
+            status__in=[OutboundStatus.PENDING, OutboundStatus.SENDING],
+            next_attempt_at__lte=timezone.now() + CLOCK_LEEWAY,
+        )
         .first()
     )
 
 
-def _attempt(row: OutboundMessage, send: Callable[[], str | None], retry: Callable[[float], None]) -> str:
-    """Send once and record the outcome on the locked row; schedule a retry after commit."""
-    now = timezone.now()
+def _start(row: OutboundMessage) -> None:
     row.attempts += 1
-    row.last_attempt_at = now
-    try:
-        with transaction.atomic():  # a sender that touched the DB can't poison our transaction
-            send()
-    except Exception as error:  # noqa: BLE001 - any failure is recorded and retried
-        row.last_error = f"{type(error).__name__}: {error}"[:2000]
-        if isinstance(error, senders.PermanentSendError) or row.attempts >= max_attempts():
-            row.status = OutboundStatus.FAILED
-            row.next_attempt_at = None
-            logger.warning("%s %s failed for good: %s", type(row).__name__, row.pk, row.last_error)
+    row.last_attempt_at = timezone.now()
+    row.status = OutboundStatus.SENDING
+    row.next_attempt_at = row.last_attempt_at + sending_lease()
+    row.save(update_fields=["attempts", "last_attempt_at", "status", "next_attempt_at"])
+
+
+def _finish(
+    model: type[OutboundMessage], tenant: Tenant, claimed: OutboundMessage, error: Exception | None, retry
+) -> str | None:
+    """Record the outcome if the row is still ours (same attempt, still ``sending``)."""
+    with _in_tenant(tenant), transaction.atomic():
+        row = (
+            model.objects.select_for_update(of=("self",))
+            .filter(tenant=tenant, pk=claimed.pk, status=OutboundStatus.SENDING, attempts=claimed.attempts)
+            .first()
+        )
+        if row is None:
+            return None
+        now = timezone.now()
+        if error is not None:
+            row.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if isinstance(error, senders.PermanentSendError) or row.attempts >= max_attempts():
+                row.status = OutboundStatus.FAILED
+                row.next_attempt_at = None
+                logger.warning("%s %s failed for good: %s", type(row).__name__, row.pk, row.last_error)
+            else:
+                delay = retry_delay_seconds(row.attempts)
+                row.status = OutboundStatus.PENDING
+                row.next_attempt_at = now + timedelta(seconds=delay)
+                transaction.on_commit(partial(retry, delay), robust=True)
         else:
-            delay = retry_delay_seconds(row.attempts)
-            row.next_attempt_at = now + timedelta(seconds=delay)
-            transaction.on_commit(partial(retry, delay), robust=True)
-    else:
-        row.status = OutboundStatus.SENT
-        row.sent_at = now
-        row.next_attempt_at = None
-        row.last_error = ""
-    row.save()
-    return row.status
+            row.status = OutboundStatus.SENT
+            row.sent_at = now
+            row.next_attempt_at = None
+            row.last_error = ""
+            for field in ("provider_message_id", "backend"):
+                if hasattr(claimed, field):
+                    setattr(row, field, getattr(claimed, field))
+        row.save()
+        return row.status
+
+
+def _call(send: Callable[[], object]) -> Exception | None:
+    try:
+        send()
+    except Exception as error:  # noqa: BLE001 - any failure is recorded and retried
+        return error
+    return None
+
+
+def idempotency_key(row: OutboundMessage) -> str:
+    """Stable for the row across retries and crashes: what the provider de-duplicates on."""
+    return f"crm-{type(row).__name__.lower()}-{row.tenant_id}-{row.pk}"
 
 
 def delivery_attempt(*, tenant: Tenant, delivery_id: int) -> str | None:
@@ -310,18 +372,24 @@ def delivery_attempt(*, tenant: Tenant, delivery_id: int) -> str | None:
         delivery = _claim(Delivery.objects.filter(tenant=tenant).select_related("notification"), delivery_id)
         if delivery is None:
             return None
+        _start(delivery)
+        robot = None
+        if delivery.channel != Channel.EMAIL:
+            robot = NotificationSettings.objects.filter(tenant=tenant).first() or NotificationSettings()
 
-        def send() -> None:
-            if delivery.channel == Channel.EMAIL:
-                senders.send_email(
-                    notification=delivery.notification, address=delivery.target, tenant_name=tenant.name
-                )
-            else:
-                robot = NotificationSettings.objects.filter(tenant=tenant).first() or NotificationSettings()
-                senders.post_to_robot(robot=robot, notification=delivery.notification)
+    def send() -> None:
+        if delivery.channel == Channel.EMAIL:
+            senders.send_email(
+                notification=delivery.notification,
+                address=delivery.target,
+                tenant_name=tenant.name,
+                message_id=idempotency_key(delivery),
+            )
+        else:
+            senders.post_to_robot(robot=robot, notification=delivery.notification)
 
-        retry = partial(_retry, "deliver", tenant.pk, "delivery_id", delivery.pk)
-        return _attempt(delivery, send, retry)
+    retry = partial(_retry, "deliver", tenant.pk, "delivery_id", delivery.pk)
+    return _finish(Delivery, tenant, delivery, _call(send), retry)
 
 
 def sms_attempt(*, tenant: Tenant, sms_id: int) -> str | None:
@@ -330,13 +398,16 @@ def sms_attempt(*, tenant: Tenant, sms_id: int) -> str | None:
         sms = _claim(SmsMessage.objects.filter(tenant=tenant), sms_id)
         if sms is None:
             return None
+        _start(sms)
 
-        def send() -> None:
-            sms.provider_message_id = str(get_sms_backend().send(phone=sms.phone, message=sms.message))[:100]
-            sms.backend = backend_path()
+    def send() -> None:
+        backend = get_sms_backend()
+        extra = {"idempotency_key": idempotency_key(sms)} if accepts_idempotency_key(backend) else {}
+        sms.provider_message_id = str(backend.send(phone=sms.phone, message=sms.message, **extra))[:100]
+        sms.backend = backend_path()
 
-        retry = partial(_retry, "send_sms", tenant.pk, "sms_id", sms.pk)
-        return _attempt(sms, send, retry)
+    retry = partial(_retry, "send_sms", tenant.pk, "sms_id", sms.pk)
+    return _finish(SmsMessage, tenant, sms, _call(send), retry)
 
 
 def _retry(task_name: str, tenant_id: int, id_name: str, pk: int, delay: float) -> None:
@@ -344,7 +415,8 @@ def _retry(task_name: str, tenant_id: int, id_name: str, pk: int, delay: float) 
 
 
 def outbound_requeue_due(*, tenant: Tenant, limit: int = 500) -> int:
-    """Re-queue pending rows overdue by more than a grace period (lost on_commit, crashed worker)."""
+    """Re-queue rows overdue by more than a grace period: pending (lost on_commit) and sending
+    whose lease expired (the worker died during the provider call)."""
     cutoff = timezone.now() - REQUEUE_GRACE
     count = 0
     with _in_tenant(tenant):
@@ -353,7 +425,9 @@ def outbound_requeue_due(*, tenant: Tenant, limit: int = 500) -> int:
             (SmsMessage, "send_sms", "sms_id"),
         ):
             due = model.objects.filter(
-                tenant=tenant, status=OutboundStatus.PENDING, next_attempt_at__lte=cutoff
+                tenant=tenant,
+                status__in=[OutboundStatus.PENDING, OutboundStatus.SENDING],
+                next_attempt_at__lte=cutoff,
             )
             for pk in due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit]:
                 _enqueue_after_commit(task_name, tenant.pk, **{id_name: pk})

@@ -7,19 +7,29 @@ message, two workers): the row lock and the ``sent`` status make the second run 
 from __future__ import annotations
 
 from crm.celery import TenantTask, app
+from crm.models import Tenant
 from crm.notifications import services
 from crm.tasks import active_tenant_ids
-from crm.tenancy import require_tenant
+from crm.tenancy import no_tenant, require_tenant
 
 
-@app.task(base=TenantTask, name="notifications.deliver")
+def _active_tenant(tenant_id: int) -> Tenant | None:
+    with no_tenant():
+        return Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+
+
+# Not TenantTask: "sending" must commit before the provider call, so the service runs its own
+# short transactions instead of one around the whole task.
+@app.task(name="notifications.deliver")
 def deliver(*, tenant_id: int, delivery_id: int) -> str | None:
-    return services.delivery_attempt(tenant=require_tenant(), delivery_id=delivery_id)
+    tenant = _active_tenant(tenant_id)
+    return services.delivery_attempt(tenant=tenant, delivery_id=delivery_id) if tenant else None
 
 
-@app.task(base=TenantTask, name="notifications.send_sms")
+@app.task(name="notifications.send_sms")
 def send_sms(*, tenant_id: int, sms_id: int) -> str | None:
-    return services.sms_attempt(tenant=require_tenant(), sms_id=sms_id)
+    tenant = _active_tenant(tenant_id)
+    return services.sms_attempt(tenant=tenant, sms_id=sms_id) if tenant else None
 
 
 @app.task(base=TenantTask, name="notifications.requeue_due_for_tenant")

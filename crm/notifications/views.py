@@ -102,7 +102,7 @@ class SettingsView(RoleRequiredMixin, View):
                 robot_kind=data["robot_kind"],
                 robot_url=data["robot_url"],
                 robot_enabled=data["robot_enabled"],
-                robot_secret=data["robot_secret"] or None,
+                robot_secret=form.robot_secret_change(),
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -38,10 +38,13 @@ INSTALLED_APPS = [
     "axes",
     "crm",
     "crm.notifications",
+    "crm.idempotency",
+    "crm.events",
     "customers",
     "projects",
     "aftercare",
     "referrals",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -162,6 +165,25 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {}  # apps add theirs via AppConfig.beat_schedule (see crm/celery.py)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# --- Client address and rate limits (crm/ratelimit.py) -----------------------------------
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0 = the header is
+# ignored (it is client-controlled); set it to 1 behind one nginx/SLB that overwrites/appends it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+RATE_LIMITS = {
+    "intake_ip": "60/min",  # public lead intake, every post per client address (wrong keys too)
+    "intake_key": "60/min",  # public lead intake, per intake key
+    "progress_ip": "30/min",  # customer progress page (share link), per client address
+    "aftercare_public_ip": "60/h",  # survey answers and customer repair requests, per address
+    "referral_join_ip": "10/10min",  # referral share-link form submissions, per address
+    "login_ip": "30/15min",  # failed logins per address across usernames (axes locks user+IP)
+}
+# Confirmation-code SMS per customer progress link per rolling 24 hours (5 guesses per code).
+PROJECTS_CONFIRMATION_CODES_PER_DAY = env.int("PROJECTS_CONFIRMATION_CODES_PER_DAY", default=10)
+# A repeat intake of the same phone within this many hours merges into the customer's recent lead.
+CUSTOMERS_INTAKE_MERGE_HOURS = env.int("CUSTOMERS_INTAKE_MERGE_HOURS", default=24)
+# How long an Idempotency-Key (crm/idempotency) is remembered; a later reuse starts afresh.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=72)
+
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -178,7 +200,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "crm.api.exceptions.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"intake": "60/min", "public": "30/min"},
+    # DRF's own client-address logic follows the one proxy setting below (crm/ratelimit.py).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Jiazhuang CRM API",
@@ -218,6 +241,7 @@ AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "crm.ratelimit.client_ip"  # same address as every other limit
 
 LOGGING = {
     "version": 1,

@@ -110,7 +110,10 @@ def test_real_handover_event_schedules_plans_and_nps_survey_once(
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
             events.publish(
-                "project_handed_over", tenant=tenant_a, project_id=project.pk, customer_id=project.customer_id
+                events.EventType.PROJECT_HANDED_OVER,
+                tenant=tenant_a,
+                project_id=project.pk,
+                customer_id=project.customer_id,
             )
     with tenant_context(tenant_a):
         plans = MaintenancePlan.objects.filter(project=project)

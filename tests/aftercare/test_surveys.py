@@ -24,9 +24,9 @@ def promoter_events():
     def handler(*, tenant, **payload):
         seen.append({"tenant": tenant.pk, **payload})
 
-    events.subscribe("survey_promoter", handler)
+    events.subscribe(events.EventType.SURVEY_ANSWERED, handler)
     yield seen
-    events._handlers["survey_promoter"].remove(handler)
+    events.unsubscribe(events.EventType.SURVEY_ANSWERED, handler)
 
 
 def _survey(tenant, **fields) -> Survey:
@@ -81,14 +81,30 @@ def test_unknown_or_forged_token_is_400(tenant_a, tenant_b, client):
         assert Survey.objects.get(pk=survey.pk).answered_at is None
 
 
-def test_promoter_is_announced_passive_is_not(tenant_a, promoter_events, django_capture_on_commit_callbacks):
+def test_answers_are_announced_with_kind_and_score(
+    tenant_a, promoter_events, django_capture_on_commit_callbacks
+):
+    """survey.answered carries kind and score; the referrals handler picks the promoters."""
     promoter = _survey(tenant_a, kind="nps")
     passive = _survey(tenant_a, kind="nps")
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
         services.survey_answer(tenant=tenant_a, token=promoter.token, score=10)
         services.survey_answer(tenant=tenant_a, token=passive.token, score=8)
     assert promoter_events == [
-        {"tenant": tenant_a.pk, "customer_id": promoter.customer_id, "survey_id": promoter.pk}
+        {
+            "tenant": tenant_a.pk,
+            "customer_id": promoter.customer_id,
+            "survey_id": promoter.pk,
+            "kind": "nps",
+            "score": 10,
+        },
+        {
+            "tenant": tenant_a.pk,
+            "customer_id": passive.customer_id,
+            "survey_id": passive.pk,
+            "kind": "nps",
+            "score": 8,
+        },
     ]
 
 
@@ -159,7 +175,7 @@ def test_milestone_event_sends_csat_once(tenant_a, handed_over, django_capture_o
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
             events.publish(
-                "project_milestone",
+                events.EventType.PROJECT_MILESTONE,
                 tenant=tenant_a,
                 project_id=project.pk,
                 customer_id=project.customer_id,

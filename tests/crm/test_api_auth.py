@@ -9,8 +9,10 @@ from crm.tenancy import tenant_context
 
 def test_manager_creates_token_shown_once_and_hashed(tenant_a, manager_a, session_client):
     client = session_client(manager_a)
-    response = client.post("/api/v1/tokens/", {"name": "官网表单"}, content_type="application/json")
+    body = {"name": "官网表单", "scopes": ["customers:write"]}
+    response = client.post("/api/v1/tokens/", body, content_type="application/json")
     assert response.status_code == 201, response.content
+    assert response.json()["scopes"] == ["customers:write"]
     plaintext = response.json()["token"]
     assert plaintext.startswith("crm_")
     with tenant_context(tenant_a):

@@ -49,7 +49,7 @@ def test_language_switch_to_english(client, manager_a):
 
 def test_token_page_creates_and_revokes(client, manager_a):
     client.force_login(manager_a)
-    response = client.post("/settings/tokens/", {"name": "抖音线索"})
+    response = client.post("/settings/tokens/", {"name": "抖音线索", "scope_customers": "write"})
     assert response.status_code == 200
     assert "crm_" in response.content.decode()
     with tenant_context(manager_a.tenant):
@@ -121,7 +121,11 @@ def test_dashboard_renders_registered_widgets_for_managers_only(client, tenant_a
         client.force_login(manager_a)
         page = client.get("/dashboard/").content.decode()
         assert "测试指标" in page and tenant_a.name in page
+        # Sales users now open the dashboard scoped to their own figures (analytics), but the
+        # apps' manager widgets stay hidden from them; other roles still get 403.
         client.force_login(make_staff(tenant_a, Role.SALES))
+        assert "测试指标" not in client.get("/dashboard/").content.decode()
+        client.force_login(make_staff(tenant_a, Role.DESIGNER))
         assert client.get("/dashboard/").status_code == 403
     finally:
         extensions._dashboard_widgets.remove(widget)

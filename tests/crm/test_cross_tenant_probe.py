@@ -147,3 +147,26 @@ def test_request_bodies_cannot_point_at_another_tenants_objects(tenant_a, tenant
                 assert name in response.json()["errors"], f"POST {route}: foreign {name} was accepted"
             checked.append(f"{route}.{name}")
     assert any("tokens" in item and item.endswith(".user") for item in checked)
+
+
+def test_analytics_panels_show_no_other_tenants_numbers(tenant_a, tenant_b, admin_b, probe_setup):
+    """The panel routes are plain APIViews (no model): probe them with tenant A's data in place."""
+    from analytics.selectors import PANELS
+    from tests.analytics.conftest import build_month
+    from tests.factories import StaffFactory
+
+    factories, client_b = probe_setup
+    build_month(
+        tenant_a, lambda tenant, *roles, **extra: StaffFactory(tenant=tenant, roles=list(roles), **extra)
+    )
+    for panel in PANELS:
+        response = client_b.get(f"/api/v1/analytics/{panel}/?range=custom&start=2025-03-01&end=2025-03-31")
+        assert response.status_code == 200, panel
+        values = [
+            value
+            for table in response.json()["tables"]
+            for row in table["rows"]
+            for key, value in row["values"].items()
+            if key not in ("planned_days", "rank")
+        ]
+        assert not any(values), f"/api/v1/analytics/{panel}/ shows tenant A's figures"

@@ -185,7 +185,7 @@ def test_form_integer_over_a_model_column_has_the_column_range(tenant_a):
 
 # --------------------------------------------------------------------------- every field is bounded
 
-APPS = ("crm", "customers", "projects", "aftercare", "referrals")
+APPS = ("crm", "customers", "projects", "aftercare", "referrals", "analytics")
 
 
 def _ours(cls) -> bool:
@@ -211,8 +211,8 @@ def _import_everything() -> None:
                 importlib.import_module(f"{app}.{room}")
             except ModuleNotFoundError:
                 pass
-    importlib.import_module("crm.notifications.api")
-    importlib.import_module("crm.api.views")
+    for module in ("crm.notifications.api", "crm.api.views", "crm.events.api"):
+        importlib.import_module(module)
 
 
 def _unbounded(field, path: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
@@ -318,7 +319,7 @@ def test_intake_key_rotation_invalidates_old_key(tenant_a, intake):
     )
 
 
-@override_settings(CUSTOMERS_INTAKE_RATE="3/min")
+@override_settings(RATE_LIMITS={**settings.RATE_LIMITS, "intake_key": "3/min"})
 def test_intake_is_rate_limited(tenant_a, intake):
     codes = [
         intake.post("/api/v1/intake/", {"name": "x", "phone": f"1381234567{i}"}, format="json").status_code

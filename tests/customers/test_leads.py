@@ -153,7 +153,7 @@ def test_lead_created_event_carries_referral_code(tenant_a, django_capture_on_co
     def handler(*, tenant, lead_id, customer_id, referral_code):
         received.append((tenant.pk, lead_id, customer_id, referral_code))
 
-    events.subscribe("lead_created", handler)
+    events.subscribe(events.EventType.LEAD_CREATED, handler)
     try:
         with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
             lead = services.lead_create(
@@ -164,7 +164,7 @@ def test_lead_created_event_carries_referral_code(tenant_a, django_capture_on_co
                 referral_code="R-42",
             )
     finally:
-        events._handlers["lead_created"].remove(handler)
+        events.unsubscribe(events.EventType.LEAD_CREATED, handler)
     assert received == [(tenant_a.pk, lead.pk, lead.customer_id, "R-42")]
 
 
@@ -200,8 +200,8 @@ def test_back_dated_follow_up_does_not_answer_a_later_inquiry(tenant_a, sales):
             customer=lead.customer,
             author=sales[0],
             kind="call",
-            content="上个月聊过",
-            occurred_at=lead.received_at - datetime.timedelta(days=30),
+            content="前几天聊过",
+            occurred_at=lead.received_at - datetime.timedelta(days=3),
         )
         lead.refresh_from_db()
         assert lead.status == "open"

@@ -37,7 +37,7 @@ def wait_until(tenant, model, pk, predicate, timeout=20.0):
 
 
 def settled(row) -> bool:
-    return row.status != OutboundStatus.PENDING
+    return row.status not in (OutboundStatus.PENDING, OutboundStatus.SENDING)
 
 
 def configure_robot(tenant, server, kind="wecom", secret=None):

@@ -36,7 +36,11 @@ def recorded_events():
     """A real subscriber on every project event; removed afterwards."""
     seen: list[tuple[str, dict]] = []
     handlers = {}
-    for name in ("contract_signed", "project_handed_over", "contract_cancelled"):
+    for name in (
+        events.EventType.PROJECT_CONTRACT_SIGNED,
+        events.EventType.PROJECT_HANDED_OVER,
+        events.EventType.PROJECT_CONTRACT_CANCELLED,
+    ):
 
         def handler(*, tenant, _name=name, **payload):
             seen.append((_name, {"tenant_id": tenant.pk, **payload}))
@@ -45,4 +49,4 @@ def recorded_events():
         events.subscribe(name, handler)
     yield seen
     for name, handler in handlers.items():
-        events._handlers[name].remove(handler)
+        events.unsubscribe(name, handler)

@@ -210,7 +210,7 @@ def test_full_walk_to_handover_with_history(
         .values_list("to_stage", flat=True)
     )
     assert moves == STAGE_ORDER[1:]
-    assert [name for name, _ in recorded_events] == ["contract_signed", "project_handed_over"]
+    assert [name for name, _ in recorded_events] == ["project.contract_signed", "project.handed_over"]
     with pytest.raises(ValidationError):
         services.project_move_stage(
             tenant=in_a,
@@ -258,7 +258,7 @@ def test_handover_is_idempotent_and_announces_once(
     assert second.stage == Stage.HANDOVER
     assert recorded_events == [
         (
-            "project_handed_over",
+            "project.handed_over",
             {"tenant_id": in_a.pk, "project_id": project.pk, "customer_id": project.customer_id},
         )
     ]
@@ -296,7 +296,7 @@ def test_contract_sign_announces_once_and_updates_customer(
                 contract_amount=150000,
                 signed_on=timezone.localdate(),
             )
-    assert [name for name, _ in recorded_events] == ["contract_signed"]
+    assert [name for name, _ in recorded_events] == ["project.contract_signed"]
     project.refresh_from_db()
     assert project.stage == Stage.CONTRACT_SIGNED
     customer = Customer.objects.get(pk=project.customer_id)
@@ -341,7 +341,7 @@ def test_contract_cancel_announces_once(in_a, people, recorded_events, django_ca
         services.contract_cancel(tenant=in_a, project=project, cancelled_by=people["manager"], reason="再次")
     assert recorded_events == [
         (
-            "contract_cancelled",
+            "project.contract_cancelled",
             {"tenant_id": in_a.pk, "project_id": project.pk, "customer_id": project.customer_id},
         )
     ]

@@ -89,7 +89,12 @@ def test_same_event_processed_twice_credits_once(setup, django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):
         sign(tenant, setup.project, setup.sales)
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant):
-        events.publish("contract_signed", tenant=tenant, project_id=setup.project.pk, customer_id=0)
+        events.publish(
+            events.EventType.PROJECT_CONTRACT_SIGNED,
+            tenant=tenant,
+            project_id=setup.project.pk,
+            customer_id=0,
+        )
     with tenant_context(tenant):
         assert services.referral_credit_for_contract(tenant=tenant, project_id=setup.project.pk) is None
         assert LedgerEntry.objects.filter(kind=EntryKind.CREDIT).count() == 1

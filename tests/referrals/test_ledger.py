@@ -113,7 +113,12 @@ def test_reversal_on_contract_cancelled_takes_the_credit_back(setup, django_capt
     with django_capture_on_commit_callbacks(execute=True):
         sign(tenant, setup.project, setup.sales)
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant):
-        events.publish("contract_cancelled", tenant=tenant, project_id=setup.project.pk, customer_id=0)
+        events.publish(
+            events.EventType.PROJECT_CONTRACT_CANCELLED,
+            tenant=tenant,
+            project_id=setup.project.pk,
+            customer_id=0,
+        )
     with tenant_context(tenant):
         reversal = LedgerEntry.objects.get(kind=EntryKind.REVERSAL)
         account = ReferralAccount.objects.get(customer=setup.referrer)

@@ -157,7 +157,14 @@ def test_survey_promoter_gets_an_sms_invitation_once(tenant_a, django_capture_on
         promoter = CustomerFactory(tenant=tenant_a, name="黄秀英", phone="+8613900006666")
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
-            events.publish("survey_promoter", tenant=tenant_a, customer_id=promoter.pk, survey_id=77)
+            events.publish(
+                events.EventType.SURVEY_ANSWERED,
+                tenant=tenant_a,
+                customer_id=promoter.pk,
+                survey_id=77,
+                kind="nps",
+                score=10,
+            )
     from crm.notifications.models import SmsMessage
 
     with tenant_context(tenant_a):

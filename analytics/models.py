@@ -1,0 +1,99 @@
+"""What managers enter for the analytics: monthly sales targets and channel spend."""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from crm.tenancy import TenantOwnedModel
+from customers.models import SourceChannel
+
+
+def _overlap_fraction(month: datetime.date, start: datetime.date, end: datetime.date) -> float:
+    """Share of ``month`` (first day) inside ``[start, end)``: monthly figures prorate by days."""
+    days_in_month = calendar.monthrange(month.year, month.month)[1]
+    month_end = month + datetime.timedelta(days=days_in_month)
+    overlap = (min(end, month_end) - max(start, month)).days
+    return max(0, overlap) / days_in_month
+
+
+class SalesTarget(TenantOwnedModel):
+    """A month's target for one sales user, or for the whole team when ``user`` is empty.
+
+    Set by managers. For a period that is not one calendar month the target is prorated by days.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("销售"),
+        help_text=_("留空表示团队目标"),
+    )
+    month = models.DateField(_("月份"), help_text=_("该月第一天"))
+    contract_value = models.PositiveBigIntegerField(_("签约额目标（元）"), default=0)
+    signed_count = models.PositiveIntegerField(_("签约单数目标"), default=0)
+    new_customers = models.PositiveIntegerField(_("新客户目标"), default=0)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("销售目标")
+        verbose_name_plural = _("销售目标")
+        ordering = ["-month", "user_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user", "month"],
+                condition=models.Q(user__isnull=False),
+                name="analytics_target_user_month_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "month"],
+                condition=models.Q(user__isnull=True),
+                name="analytics_target_team_month_uniq",
+            ),
+            models.CheckConstraint(condition=models.Q(month__day=1), name="analytics_target_month_first_day"),
+        ]
+        indexes = [models.Index(fields=["tenant", "month"], name="analytics_target_month_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.user or _('团队')}"
+
+
+class ChannelSpend(TenantOwnedModel):
+    """Money spent on one lead channel in one month (for cost per signed customer)."""
+
+    channel = models.CharField(_("渠道"), max_length=32, choices=SourceChannel.choices)
+    month = models.DateField(_("月份"), help_text=_("该月第一天"))
+    amount = models.PositiveBigIntegerField(_("投放金额（元）"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("渠道投放")
+        verbose_name_plural = _("渠道投放")
+        ordering = ["-month", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "channel", "month"], name="analytics_spend_uniq"),
+            models.CheckConstraint(condition=models.Q(month__day=1), name="analytics_spend_month_first_day"),
+        ]
+
+    @classmethod
+    def spend_by_channel(cls, *, period) -> dict[str, int]:
+        """Spend per channel prorated to the period (few rows: one per channel and month)."""
+        first = period.start.replace(day=1)
+        totals: dict[str, float] = {}
+        for channel, month, amount in cls.objects.filter(month__gte=first, month__lt=period.end).values_list(
+            "channel", "month", "amount"
+        ):
+            totals[channel] = totals.get(channel, 0) + amount * _overlap_fraction(
+                month, period.start, period.end
+            )
+        return {channel: round(value) for channel, value in totals.items()}

@@ -1,0 +1,35 @@
+"""Formatting of panel values by column kind (money, percent, days …) and dict lookups."""
+
+from __future__ import annotations
+
+from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
+
+register = template.Library()
+
+
+@register.filter
+def lookup(mapping, key):
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def metric(value, kind: str = "int") -> str:
+    if value is None:
+        return "—"
+    if kind == "percent":
+        return f"{value * 100:.1f}%"
+    if kind == "money":
+        return intcomma(round(value))
+    if kind in ("days", "minutes"):
+        return f"{value:.1f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return intcomma(value) if isinstance(value, int) else str(value)
+
+
+@register.filter
+def signed_percent(value) -> str:
+    if value is None:
+        return ""
+    return f"{'+' if value >= 0 else ''}{value * 100:.1f}%"

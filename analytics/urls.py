@@ -1,0 +1,12 @@
+"""Browser pages of this app, mounted at /dashboard/ by crm/urls.py."""
+
+from django.urls import path
+
+from analytics import views
+
+app_name = "analytics"
+
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("export/<slug:panel>.xlsx", views.PanelExportView.as_view(), name="export"),
+]

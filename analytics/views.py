@@ -1,0 +1,88 @@
+"""Browser pages: the managers' dashboard (看板) and its per-panel Excel export. Thin: selectors work."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views import View
+
+from analytics import selectors
+from analytics.exports import panel_workbook
+from analytics.periods import PRESETS
+from analytics.scope import parse_scope
+from crm.extensions import dashboard_widgets
+from crm.permissions import RoleRequiredMixin, has_permission
+from crm.selectors import staff_of_tenant
+from crm.tenancy import require_tenant
+from customers.models import SourceChannel
+
+
+def _staff_choices(tenant, role: str) -> list[tuple[int, str]]:
+    return [
+        (user.pk, user.display_name or user.username) for user in staff_of_tenant(tenant=tenant, role=role)
+    ]
+
+
+class DashboardView(RoleRequiredMixin, View):
+    """Charts and their numbers for the period and filters; a sales user sees their own figures."""
+
+    required_permission = "analytics.view"
+
+    def get(self, request):
+        tenant = require_tenant()
+        errors = {}
+        try:
+            scope = parse_scope(request.GET, tenant=tenant, user=request.user)
+        except ValidationError as error:
+            errors = error.message_dict
+            scope = parse_scope({}, tenant=tenant, user=request.user)
+        panels = selectors.dashboard_data(scope)
+        from crm.models import Role
+
+        context = {
+            "scope": scope,
+            "panels": panels,
+            "charts_data": [
+                {"key": panel["key"], "tables": panel["tables"], "charts": panel["charts"]}
+                for panel in panels
+            ],
+            "errors": errors,
+            "params": request.GET if not errors else {},
+            "presets": [(key, str(label)) for key, label in PRESETS.items()],
+            "channels": SourceChannel.choices,
+            "sales_users": _staff_choices(tenant, Role.SALES),
+            "designers": _staff_choices(tenant, Role.DESIGNER),
+            "pms": _staff_choices(tenant, Role.PROJECT_MANAGER),
+            "querystring": scope.querystring(),
+            "generated_at": timezone.now(),
+            # The apps' own manager widgets (aftercare, referrals …) stay below the panels, managers only.
+            "widgets": dashboard_widgets(request=request, tenant=tenant)
+            if has_permission(request.user, "crm.view_dashboard")
+            else [],
+        }
+        return render(request, "analytics/dashboard.html", context, status=400 if errors else 200)
+
+
+class PanelExportView(RoleRequiredMixin, View):
+    required_permission = "analytics.export"
+
+    def get(self, request, panel: str):
+        if panel not in selectors.PANELS:
+            raise Http404
+        tenant = require_tenant()
+        try:
+            scope = parse_scope(request.GET, tenant=tenant, user=request.user)
+        except ValidationError as error:
+            return HttpResponse(
+                "; ".join(error.messages), status=400, content_type="text/plain; charset=utf-8"
+            )
+        data = selectors.panel_data(panel, scope)
+        response = HttpResponse(
+            panel_workbook(data),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        filename = f"{panel}-{scope.period.start:%Y%m%d}-{scope.period.last_day:%Y%m%d}.xlsx"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response

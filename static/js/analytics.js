@@ -1,0 +1,103 @@
+/* Managers' dashboard charts. Data comes from the page's json_script (#analytics-data): each
+   chart names one of its panel's tables, which is also printed as an HTML table beside it.
+   No inline scripts or handlers (CSP script-src 'self'). */
+(function () {
+  "use strict";
+
+  function tableOf(panel, key) {
+    for (var i = 0; i < panel.tables.length; i++) {
+      if (panel.tables[i].key === key) return panel.tables[i];
+    }
+    return null;
+  }
+
+  function columnLabel(table, key) {
+    for (var i = 0; i < table.columns.length; i++) {
+      if (table.columns[i].key === key) return table.columns[i].label;
+    }
+    return key;
+  }
+
+  function isPercent(table, key) {
+    for (var i = 0; i < table.columns.length; i++) {
+      if (table.columns[i].key === key) return table.columns[i].kind === "percent";
+    }
+    return false;
+  }
+
+  function valuesOf(table, key) {
+    var percent = isPercent(table, key);
+    return table.rows.map(function (row) {
+      var value = row.values[key];
+      if (value === null || value === undefined) return null;
+      return percent ? Math.round(value * 1000) / 10 : value;
+    });
+  }
+
+  function optionFor(chart, table) {
+    var labels = table.rows.map(function (row) { return row.label; });
+    var grid = { left: 8, right: 16, top: 36, bottom: 8, containLabel: true };
+    var legend = { top: 0, type: "scroll" };
+    if (chart.type === "funnel") {
+      var key = chart.series[0];
+      return {
+        tooltip: { trigger: "item" },
+        series: [{
+          type: "funnel", sort: "none", gap: 2, minSize: "8%", left: "5%", width: "90%",
+          label: { show: true, position: "inside", formatter: "{b}: {c}" },
+          data: table.rows.map(function (row) { return { name: row.label, value: row.values[key] }; })
+        }]
+      };
+    }
+    var horizontal = chart.type === "hbar";
+    var categoryAxis = { type: "category", data: labels, axisLabel: { interval: 0, hideOverlap: true } };
+    var valueAxis = { type: "value" };
+    return {
+      tooltip: { trigger: "axis" },
+      legend: legend,
+      grid: grid,
+      xAxis: horizontal ? valueAxis : categoryAxis,
+      yAxis: horizontal ? Object.assign({}, categoryAxis, { inverse: true }) : valueAxis,
+      series: chart.series.map(function (key) {
+        return {
+          name: columnLabel(table, key),
+          type: chart.type === "line" ? "line" : "bar",
+          data: valuesOf(table, key),
+          connectNulls: true
+        };
+      })
+    };
+  }
+
+  function draw() {
+    var source = document.getElementById("analytics-data");
+    if (!source || !window.echarts) return;
+    var panels = JSON.parse(source.textContent);
+    var byKey = {};
+    panels.forEach(function (panel) { byKey[panel.key] = panel; });
+    var instances = [];
+    document.querySelectorAll(".analytics-chart").forEach(function (element) {
+      var panel = byKey[element.dataset.panel];
+      if (!panel) return;
+      var chart = null;
+      panel.charts.forEach(function (candidate) { if (candidate.key === element.dataset.chart) chart = candidate; });
+      var table = chart && tableOf(panel, chart.table);
+      if (!table || !table.rows.length) {
+        element.classList.add("analytics-chart-empty");
+        return;
+      }
+      var instance = window.echarts.init(element, null, { renderer: "canvas" });
+      instance.setOption(optionFor(chart, table));
+      instances.push(instance);
+    });
+    window.addEventListener("resize", function () {
+      instances.forEach(function (instance) { instance.resize(); });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", draw);
+  } else {
+    draw();
+  }
+})();
