@@ -71,9 +71,8 @@ class SalesTargetViewSet(TenantModelViewSet):
         return targets
 
     def perform_create(self, serializer):
-        serializer.instance = services.sales_target_save(
-            tenant=self.tenant, actor=self.request.user, **serializer.validated_data
-        )
+        data = {"user": None, **serializer.validated_data}  # no user = the team's target
+        serializer.instance = services.sales_target_save(tenant=self.tenant, actor=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
@@ -43,10 +44,26 @@ FeedSerializer = inline_serializer(
 )
 
 
+class FeedSchema(AutoSchema):
+    """The feed is one object (``results`` + ``next_after``), not the array a ``list`` usually is."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        if getattr(self.view, "action", None) == "list":
+            return False
+        return super()._is_list_view(serializer)
+
+    def get_operation_id(self) -> str:
+        operation_id = super().get_operation_id()
+        if getattr(self.view, "action", None) == "list":
+            return operation_id.removesuffix("_retrieve") + "_list"
+        return operation_id
+
+
 class EventViewSet(
     TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     model = Event
+    schema = FeedSchema()
     serializer_class = EventSerializer
     required_permissions = {"*": "events.view"}
     pagination_class = None

@@ -293,3 +293,16 @@ def test_referral_settings_percentage_past_100_is_400_whatever_the_rule(tenant_a
         "/api/v1/referral-settings/current/", {"rule_kind": "fixed", "percentage_bp": 10_001}, format="json"
     )
     assert response.status_code == 400 and "percentage_bp" in response.json()["errors"]
+
+
+def test_team_target_created_without_a_user(manager_api):
+    response = manager_api.post("/api/v1/targets/", {"month": "2026-01-01"}, format="json")
+    assert response.status_code in (201, 400), response.content
+
+
+def test_event_feed_schema_is_the_object_it_returns():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    response = schema["paths"]["/api/v1/events/"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert response["schema"] == {"$ref": "#/components/schemas/EventFeed"}
