@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from crm.filters import MAX_ID
 from crm.tenancy import tenant_context
+from crm.validators import BIGINT_MAX as MAX_ID
 from referrals import services as referral_services
 from tests.customers.factories import CustomerFactory
 
@@ -21,7 +21,7 @@ BAD_FILTERS = [
     ("/api/v1/projects/", "staff", "abc", "invalid"),
     ("/api/v1/projects/", "overdue", "maybe", "invalid"),
     ("/api/v1/daily-logs/", "project", "abc", "invalid"),
-    ("/api/v1/change-orders/", "project", "0", "min_value"),
+    ("/api/v1/change-orders/", "project", "-1", "min_value"),
     ("/api/v1/aftercare/plans/", "project", "abc", "invalid"),
     ("/api/v1/aftercare/plans/", "status", "nonsense", "invalid_choice"),
     ("/api/v1/aftercare/visits/", "technician", "x", "invalid"),
