@@ -28,14 +28,14 @@ class AftercareConfig(AppConfig):
             register_dashboard_widget,
         )
         from crm.models import Role
-        from crm.permissions import ALL_STAFF, grant_many
+        from crm.permissions import ALL_STAFF, grant_duties, grant_many
 
+        grant_duties({"aftercare.handle_visits": [Role.SERVICE]})
         grant_many(
             {
                 "aftercare.view": ALL_STAFF,
                 "aftercare.edit": [Role.SERVICE, Role.MANAGER, Role.PROJECT_MANAGER, Role.SUPERVISOR],
                 "aftercare.manage": [Role.MANAGER],
-                "aftercare.handle_visits": [Role.SERVICE],
                 "surveys.view": [Role.SERVICE, Role.MANAGER, Role.SALES],
                 "surveys.send": [Role.SERVICE, Role.MANAGER],
             }

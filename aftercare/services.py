@@ -346,7 +346,7 @@ def reminders_send_pending(*, tenant: Tenant, batch_size: int = 200) -> int:
                     managers = (
                         managers
                         if managers is not None
-                        else staff_of_tenant(tenant=tenant, permission=RECEIVES_ESCALATIONS)
+                        else staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
                     )
                     _deliver_escalation(tenant=tenant, dispatch=dispatch, managers=managers)
                 else:
@@ -372,7 +372,7 @@ def reminders_unsent_tenant_ids(*, now: datetime.datetime | None = None) -> list
 
 
 def _managers(tenant: Tenant) -> list[User]:
-    return staff_of_tenant(tenant=tenant, permission=RECEIVES_ESCALATIONS)
+    return staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
 
 
 def _plan_link(plan: MaintenancePlan) -> str:
@@ -711,7 +711,7 @@ def ticket_sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = No
         .exclude(sla_alerts__kind=SlaKind.RESOLUTION)
         .select_related("project", "assigned_to")
     ]
-    managers = staff_of_tenant(tenant=tenant, permission=RECEIVES_ESCALATIONS) if breaches else []
+    managers = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS) if breaches else []
     sent = 0
     for ticket, kind in breaches:
         try:

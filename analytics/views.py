@@ -19,11 +19,10 @@ from crm.tenancy import require_tenant
 from customers.models import SourceChannel
 
 
-def _staff_choices(tenant, permission: str) -> list[tuple[int, str]]:
+def _staff_choices(tenant, duty: str) -> list[tuple[int, str]]:
     """The people of one roster (the sales team, the designers, the project managers)."""
     return [
-        (user.pk, user.display_name or user.username)
-        for user in staff_of_tenant(tenant=tenant, permission=permission)
+        (user.pk, user.display_name or user.username) for user in staff_of_tenant(tenant=tenant, duty=duty)
     ]
 
 
@@ -54,8 +53,8 @@ class DashboardView(RoleRequiredMixin, View):
             "presets": [(key, str(label)) for key, label in PRESETS.items()],
             "channels": SourceChannel.choices,
             "sales_users": _staff_choices(tenant, SELLS),
-            "designers": _staff_choices(tenant, "projects.move_design_stages"),
-            "pms": _staff_choices(tenant, "projects.move_construction_stages"),
+            "designers": _staff_choices(tenant, "projects.design_team"),
+            "pms": _staff_choices(tenant, "projects.construction_team"),
             "querystring": scope.querystring(),
             "generated_at": timezone.now(),
             # The apps' own manager widgets (aftercare, referrals …) stay below the panels, managers only.

@@ -13,17 +13,17 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         from crm import checks  # noqa: F401  (registers the deploy checks)
         from crm.models import Role
-        from crm.permissions import ALL_STAFF, grant_many
+        from crm.permissions import ALL_STAFF, RECEIVES_ESCALATIONS, grant_duties, grant_many
         from crm.rls import apply_row_level_security
         from crm.uploads import configure_pillow
 
+        grant_duties({RECEIVES_ESCALATIONS: [Role.MANAGER]})
         grant_many(
             {
                 "crm.view_staff": ALL_STAFF,
                 "crm.manage_tokens": [Role.MANAGER],
                 "crm.manage_users": [Role.MANAGER],
                 "crm.view_dashboard": [Role.MANAGER],
-                "crm.receive_escalations": [Role.MANAGER],
                 # Held by the admin role alone (Django admin, staff edits): a manager is not an admin.
                 "crm.administer": [],
             }

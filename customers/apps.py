@@ -17,9 +17,10 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         from crm import extensions
         from crm.models import Role
-        from crm.permissions import ALL_STAFF, grant_many
+        from crm.permissions import ALL_STAFF, SELLS, grant_duties, grant_many
         from customers import selectors
 
+        grant_duties({SELLS: [Role.SALES]})
         grant_many(
             {
                 "customers.view": ALL_STAFF,
@@ -28,7 +29,6 @@ class CustomersConfig(AppConfig):
                 "customers.reveal_phone": ALL_STAFF,
                 "customers.follow_up": [Role.SALES, Role.DESIGNER, Role.SERVICE, Role.MANAGER],
                 "customers.claim": [Role.SALES, Role.MANAGER],
-                "customers.sell": [Role.SALES],
                 "customers.manage_segments": [Role.MANAGER],
                 "customers.view_stats": [Role.MANAGER],
                 "customers.import": [Role.MANAGER],

@@ -490,7 +490,7 @@ def customer_apply_referral_facts(
 
 
 def on_duty_sales(*, tenant: Tenant) -> list[User]:
-    return [user for user in staff_of_tenant(tenant=tenant, permission=SELLS) if user.is_on_duty]
+    return [user for user in staff_of_tenant(tenant=tenant, duty=SELLS) if user.is_on_duty]
 
 
 def next_round_robin(
@@ -673,7 +673,7 @@ def _notify(**kwargs) -> int:
 
 
 def _managers(tenant: Tenant) -> list[User]:
-    return staff_of_tenant(tenant=tenant, permission=RECEIVES_ESCALATIONS)
+    return staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
 
 
 def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch_size: int = 500) -> int:

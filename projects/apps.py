@@ -12,18 +12,19 @@ class ProjectsConfig(AppConfig):
     def ready(self) -> None:
         from crm import extensions
         from crm.models import Role
-        from crm.permissions import ALL_STAFF, grant_many
+        from crm.permissions import ALL_STAFF, grant_duties, grant_many
         from projects import customer_extensions
 
         pm, designer, manager = Role.PROJECT_MANAGER, Role.DESIGNER, Role.MANAGER
+        grant_duties({"projects.design_team": [designer], "projects.construction_team": [pm]})
         grant_many(
             {
                 "projects.view": ALL_STAFF,
                 "projects.edit": [pm, designer, manager, Role.SALES],
                 "projects.move_stage": [pm, designer, manager],
                 "projects.move_any_stage": [manager],
-                "projects.move_design_stages": [designer],
-                "projects.move_construction_stages": [pm],
+                "projects.move_design_stages": [designer, manager],
+                "projects.move_construction_stages": [pm, manager],
                 "projects.sign": [Role.SALES, designer, manager],
                 "projects.cancel": [manager],
                 "projects.handover": [pm, manager],

@@ -25,7 +25,7 @@ def dispatch_overdue_alerts(*, tenant, now=None) -> int:
     """Alert the PM and managers once per (project, stage entry): the unique dispatch row decides."""
     now = now or timezone.now()
     names = selectors.stage_names(tenant=tenant)
-    managers = staff_of_tenant(tenant=tenant, permission=RECEIVES_ESCALATIONS)
+    managers = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
     sent = 0
     with transaction.atomic():
         due = (

@@ -37,7 +37,7 @@ def reconcile_tenant(*, tenant_id: int) -> int:
     from crm.permissions import RECEIVES_ESCALATIONS
     from crm.selectors import staff_of_tenant
 
-    managers = staff_of_tenant(tenant=tenant, permission=RECEIVES_ESCALATIONS)
+    managers = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
     notify(
         tenant=tenant,
         recipients=managers,

@@ -63,7 +63,7 @@ def targets_for(scope: Scope) -> dict[int | None, dict[str, float]]:
 
 def sales_panel(scope: Scope) -> dict:
     period = scope.period
-    users = staff_of_tenant(tenant=scope.tenant, permission=SELLS)
+    users = staff_of_tenant(tenant=scope.tenant, duty=SELLS)
     if scope.sales_id:
         users = [user for user in users if user.pk == scope.sales_id] or list(
             User.objects.filter(tenant=scope.tenant, pk=scope.sales_id)

@@ -61,7 +61,7 @@ def marketing_send(
         return
     recipients = [customer.owner] if customer.owner_id and customer.owner.is_active else []
     if not recipients:
-        recipients = staff_of_tenant(tenant=tenant, permission=RECEIVES_ESCALATIONS)
+        recipients = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
     notify(
         tenant=tenant,
         recipients=recipients,
