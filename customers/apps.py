@@ -24,7 +24,7 @@ class CustomersConfig(AppConfig):
             {
                 "customers.view": ALL_STAFF,
                 "customers.view_all": [Role.MANAGER],
-                "customers.view_pool": [Role.SALES],
+                "customers.view_pool": [Role.SALES, Role.MANAGER],
                 "customers.edit": [Role.SALES, Role.SERVICE, Role.MANAGER],
                 "customers.view_full_phone": [Role.SALES, Role.SERVICE, Role.MANAGER],
                 "customers.reveal_phone": ALL_STAFF,

@@ -113,10 +113,18 @@ def full_phone_visible(user, customer: Customer) -> bool:
     return customer.pk in customer_ids_with_full_phone(user, [customer])
 
 
+# Apps whose rows are "about a customer" (sales work): their API rows follow the customer's
+# visibility. Projects, aftercare and referrals rows belong to a project's staff and keep their own
+# access rules (a PM sees the project's tickets whoever owns the customer).
+CUSTOMER_SCOPED_APPS = {"customers", "engagement", "sales"}
+
+
 def narrow_api_rows(queryset: QuerySet, *, user) -> QuerySet:
-    """Row narrower for every API viewset (``crm.extensions``): rows of ``Customer``, or of any model
-    with foreign keys to it, that ``user`` may not see are left out (any of its customers visible)."""
+    """Row narrower for every API viewset (``crm.extensions``): rows of ``Customer``, or of a
+    customer-scoped app's model with foreign keys to it, that ``user`` may not see are left out."""
     model = queryset.model
+    if model._meta.app_label not in CUSTOMER_SCOPED_APPS:
+        return queryset
     if model is Customer:
         return customers_visible_to(user, queryset)
     if model is Lead:

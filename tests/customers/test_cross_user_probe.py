@@ -15,6 +15,7 @@ from django.urls import get_resolver
 from crm.models import Role
 from crm.tenancy import tenant_context
 from customers.models import Customer, CustomerSettings
+from customers.visibility import CUSTOMER_SCOPED_APPS
 from tests.crm.test_cross_tenant_probe import _ids_in, _model_of, _route_to_url, _walk, api_routes
 from tests.customers.factories import CustomerFactory
 from tests.factories import load_all_probe_factories
@@ -32,11 +33,12 @@ def _customer_fk(model) -> list[str] | None:
     return names or None
 
 
-def customer_routes() -> list[tuple[str, object, type, str]]:
+def customer_routes() -> list[tuple[str, object, type, list[str]]]:
+    """Routes over customer-scoped apps' models that are, or point at, a customer."""
     routes = []
     for route, callback in api_routes():
         model = _model_of(callback.cls, None)
-        if model is None:
+        if model is None or model._meta.app_label not in CUSTOMER_SCOPED_APPS:
             continue
         fk = _customer_fk(model)
         if fk is not None:
@@ -59,7 +61,7 @@ def _object_of_rep(tenant, factories, model, fks, rep):
 
 def test_probe_finds_the_customer_routes():
     found = {route for route, *_ in customer_routes()}
-    for expected in ("customers/", "leads/", "follow-ups/"):
+    for expected in ("customers/", "leads/", "follow-ups/", "consents/", "lead-scores/"):
         assert any(route.startswith(f"api/v1/^{expected}") for route in found), expected
 
 

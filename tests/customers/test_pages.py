@@ -313,6 +313,7 @@ def test_settings_page_changes_thresholds_and_rotates_intake_key(
         "budget_low_below": "100000",
         "budget_high_from": "150000",
         "value_high_from": "500000",
+        "sales_visibility": "own",
         "auto_assign": "on",
     }
     assert client.post(reverse("customers:settings"), form).status_code == 302
@@ -348,6 +349,7 @@ def test_settings_reject_empty_business_day(tenant_a, manager_a, session_client)
         "budget_low_below": "100000",
         "budget_high_from": "300000",
         "value_high_from": "500000",
+        "sales_visibility": "own",
     }
     bad = session_client(manager_a).post(reverse("customers:settings"), form)
     assert bad.status_code == 400 and "营业结束时间必须晚于开始时间" in bad.content.decode()
