@@ -12,6 +12,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -28,10 +29,10 @@ from crm.api.viewsets import TenantViewSetMixin
 from crm.hashed_secrets import hash_secret, secret_matches
 from crm.idempotency.services import idempotent_response
 from crm.ratelimit import ClientRateThrottle, client_ident
-from crm.tenancy import platform_scope, tenant_context
+from crm.tenancy import current_tenant, platform_scope, tenant_context
 from crm.validators import INT_MAX
 from customers import io as customer_io
-from customers import selectors, services
+from customers import selectors, services, visibility
 from customers.filters import CustomerFilter
 from customers.models import (
     Customer,
@@ -44,6 +45,21 @@ from customers.models import (
     SourceChannel,
     Style,
 )
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class VisibleCustomerField(TenantPKField):
+    """A customer the requesting user may see (``customers.visibility``); others are "not found"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(model=Customer, **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if current_tenant() is None or request is None:
+            return Customer._default_manager.none()
+        return visibility.customers_visible_to(request.user)
+
 
 # --------------------------------------------------------------------------- customers
 
@@ -129,7 +145,7 @@ class CustomerViewSet(
     }
 
     def get_tenant_queryset(self):
-        return selectors.customers_for_list(tenant=self.tenant)
+        return selectors.customers_for_list(tenant=self.tenant, user=self.request.user)
 
     def filter_queryset(self, queryset):
         segment_id = self.request.query_params.get("segment")
@@ -266,7 +282,7 @@ class LeadCreateSerializer(serializers.Serializer):
     received_at = fields.DateTimeField(required=False)
     note = fields.CharField(required=False, allow_blank=True, default="", max_length=2000)
     referral_code = fields.CharField(required=False, allow_blank=True, default="", max_length=64)
-    customer = TenantPKField(model=Customer, required=False, allow_null=True)
+    customer = VisibleCustomerField(required=False, allow_null=True)
 
     def validate(self, attrs):
         if not attrs.get("customer") and not attrs.get("phone"):
@@ -316,7 +332,10 @@ class LeadViewSet(
         return LeadCreateSerializer if self.action == "create" else LeadSerializer
 
     def get_tenant_queryset(self):
-        return Lead.objects.select_related("customer", "assignee").order_by("first_response_due_at", "id")
+        return visibility.leads_visible_to(
+            self.request.user,
+            Lead.objects.select_related("customer", "assignee").order_by("first_response_due_at", "id"),
+        )
 
     @extend_schema(request=LeadCreateSerializer, responses={201: LeadSerializer})
     def create(self, request, *args, **kwargs):
@@ -354,7 +373,7 @@ class LeadViewSet(
 
 
 class FollowUpSerializer(ModelSerializer):
-    customer = TenantPKField(model=Customer)
+    customer = VisibleCustomerField()
     author = TenantStaffField(read_only=True)
 
     class Meta:
@@ -400,7 +419,9 @@ class FollowUpViewSet(
     required_permissions = {"*": "customers.view", "write": "customers.follow_up"}
 
     def get_tenant_queryset(self):
-        return FollowUp.objects.select_related("author").order_by("-occurred_at", "-id")
+        return visibility.follow_ups_visible_to(
+            self.request.user, FollowUp.objects.select_related("author").order_by("-occurred_at", "-id")
+        )
 
     def perform_create(self, serializer):
         serializer.instance = services.follow_up_create(
