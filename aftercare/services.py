@@ -544,7 +544,7 @@ def visit_complete(
 def _renovation_lead_create(
     *, tenant: Tenant, visit: Visit, plan: MaintenancePlan, by: User | None
 ) -> int | None:
-    from customers.services import lead_create  # noqa: PLC0415 (customers is upstream of aftercare)
+    from customers.services.leads import lead_create  # noqa: PLC0415 (customers is upstream of aftercare)
 
     customer = Customer.objects.get(pk=visit.customer_id)
     reason = "五年回访" if plan.kind.creates_renovation_lead else "回访中客户表示有翻新意向"

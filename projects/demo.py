@@ -99,10 +99,10 @@ def _customer(tenant: Tenant, index: int, name: str, staff: dict[str, User]) -> 
     )
     if created and customer.last_touch_at is None:
         # These customers came through sales like any other: a first call, then the 量房.
-        from customers import services as customer_services
+        from customers.services import follow_ups as customer_follow_ups
 
         touched = timezone.now() - datetime.timedelta(days=2 + index)
-        customer_services.follow_up_create(
+        customer_follow_ups.follow_up_create(
             tenant=tenant,
             customer=customer,
             author=staff.get("sales"),

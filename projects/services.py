@@ -71,12 +71,12 @@ def _has_role(user: User | None, *roles: str) -> bool:
 
 def _apply_customer_facts(*, tenant: Tenant, project: Project, lifecycle: str | None) -> None:
     """Tell customers how many projects this customer signed and their total (lifecycle moves on)."""
-    from customers import services as customer_services
+    from customers.services.customers import customer_apply_project_facts
 
     signed = Project.objects.filter(
         customer_id=project.customer_id, signed_on__isnull=False, cancelled_at__isnull=True
     )
-    customer_services.customer_apply_project_facts(
+    customer_apply_project_facts(
         tenant=tenant,
         customer=project.customer,
         signed_projects=signed.count(),

@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from crm.models import Tenant, User
 from crm.permissions import require_permission
-from customers import services as customer_services
 from customers.models import Customer
+from customers.services.customers import customer_apply_referral_facts
 from projects.models import Project
 from referrals.models import (
     CreditRuleKind,
@@ -638,7 +638,7 @@ def net_credit_total_fen(*, account: ReferralAccount) -> int:
 def _apply_customer_facts(*, tenant: Tenant, account: ReferralAccount) -> None:
     """Tell customers (loyalty/value axes) what changed."""
     customer = Customer.objects.get(pk=account.customer_id)
-    customer_services.customer_apply_referral_facts(
+    customer_apply_referral_facts(
         tenant=tenant,
         customer=customer,
         credited_referrals=account.credited_referrals,

@@ -336,7 +336,7 @@ class JoinView(View):
             return self._render(request, tenant, account, form, status=400)
         if form.cleaned_data["website"]:
             return self._render(request, tenant, account, JoinForm(), done=True)
-        from customers.services import lead_create
+        from customers.services.leads import lead_create
 
         data = form.cleaned_data
         note = "；".join(

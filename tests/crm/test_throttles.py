@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 from crm.models import Role
 from crm.ratelimit import Rate, client_ident, client_ip
 from crm.tenancy import tenant_context
-from customers import services as customer_services
 from customers.models import Lead
+from customers.services import settings as customer_settings
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +81,7 @@ def test_rate_syntax():
 def intake_key(tenant_a, make_staff) -> str:
     make_staff(tenant_a, Role.SALES)
     with tenant_context(tenant_a):
-        return customer_services.intake_key_rotate(tenant=tenant_a)
+        return customer_settings.intake_key_rotate(tenant=tenant_a)
 
 
 def test_hundred_wrong_intake_keys_from_one_address_hit_the_limit(tenant_a, intake_key):

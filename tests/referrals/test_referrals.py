@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from crm.tenancy import tenant_context
-from customers import services as customer_services
 from customers.models import Customer
+from customers.services import leads as customer_leads
 from referrals import services
 from referrals.models import Referral, ReferralAccount, ReferralSource, ReferralStatus
 from tests.customers.factories import CustomerFactory
@@ -32,7 +32,7 @@ def test_lead_with_referral_code_records_who_referred_whom(tenant_a, django_capt
         referrer = CustomerFactory(tenant=tenant_a)
         code = services.referral_account_ensure(tenant=tenant_a, customer=referrer).code
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
-        lead = customer_services.lead_create(
+        lead = customer_leads.lead_create(
             tenant=tenant_a,
             name="吴敏",
             phone="13900001111",
@@ -51,7 +51,7 @@ def test_another_tenants_code_links_nothing(tenant_a, tenant_b, django_capture_o
             tenant=tenant_b, customer=CustomerFactory(tenant=tenant_b)
         ).code
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
-        customer_services.lead_create(
+        customer_leads.lead_create(
             tenant=tenant_a,
             name="郑晓东",
             phone="13900002222",
