@@ -17,7 +17,7 @@ from crm.api.serializers import TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.uploads import validate_document_file, validate_image_file
 from customers.models import Customer
-from projects import selectors, services
+from projects import selectors
 from projects.models import (
     STAGE_ORDER,
     AcceptanceKind,
@@ -39,6 +39,18 @@ from projects.models import (
     Stage,
     StageHistory,
 )
+from projects.services import (
+    callbacks,
+    change_orders,
+    contracts,
+    designs,
+    inspections,
+    logs,
+    materials,
+    projects,
+    stages,
+)
+from projects.services import share as share_services
 
 
 class TenantPKField(serializers.PrimaryKeyRelatedField):
@@ -229,7 +241,7 @@ class ProjectViewSet(
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = services.project_create(
+        serializer.instance = projects.project_create(
             tenant=self.tenant,
             created_by=self.request.user,
             customer=data.pop("customer"),
@@ -238,7 +250,7 @@ class ProjectViewSet(
         )
 
     def perform_update(self, serializer):
-        serializer.instance = services.project_update(
+        serializer.instance = projects.project_update(
             tenant=self.tenant,
             project=serializer.instance,
             updated_by=self.request.user,
@@ -256,7 +268,7 @@ class ProjectViewSet(
         body.is_valid(raise_exception=True)
         reason = body.validated_data.get("reason", "")
         if body.validated_data.get("to_stage"):
-            project = services.project_move_stage(
+            project = stages.project_move_stage(
                 tenant=self.tenant,
                 project=project,
                 to_stage=body.validated_data["to_stage"],
@@ -264,7 +276,7 @@ class ProjectViewSet(
                 reason=reason,
             )
         else:
-            project = services.project_advance(
+            project = stages.project_advance(
                 tenant=self.tenant, project=project, advanced_by=request.user, reason=reason
             )
         return Response(self._fresh(project))
@@ -275,7 +287,7 @@ class ProjectViewSet(
         project = self.get_object()
         body = SignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        project = services.contract_sign(
+        project = contracts.contract_sign(
             tenant=self.tenant, project=project, signed_by=request.user, **body.validated_data
         )
         return Response(self._fresh(project))
@@ -286,7 +298,7 @@ class ProjectViewSet(
         project = self.get_object()
         body = HandoverSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        project = services.project_handover(
+        project = stages.project_handover(
             tenant=self.tenant,
             project=project,
             handed_over_by=request.user,
@@ -300,7 +312,7 @@ class ProjectViewSet(
         project = self.get_object()
         body = CancelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        project = services.contract_cancel(
+        project = contracts.contract_cancel(
             tenant=self.tenant,
             project=project,
             cancelled_by=request.user,
@@ -314,7 +326,7 @@ class ProjectViewSet(
         project = self.get_object()
         body = AcceptanceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        row = services.acceptance_record(
+        row = stages.acceptance_record(
             tenant=self.tenant, project=project, recorded_by=request.user, **body.validated_data
         )
         return Response(
@@ -329,7 +341,7 @@ class ProjectViewSet(
         project = self.get_object()
         body = ShareLinkCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        link, token = services.share_link_create(
+        link, token = share_services.share_link_create(
             tenant=self.tenant,
             project=project,
             created_by=request.user,
@@ -356,7 +368,9 @@ class ShareLinkViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.ReadOnly
     @extend_schema(request=None, responses={200: ShareLinkSerializer})
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        link = services.share_link_revoke(tenant=self.tenant, link=self.get_object(), revoked_by=request.user)
+        link = share_services.share_link_revoke(
+            tenant=self.tenant, link=self.get_object(), revoked_by=request.user
+        )
         return Response(ShareLinkSerializer(link).data)
 
 
@@ -479,14 +493,14 @@ class DesignPlanViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("change_note", None)
-        serializer.instance = services.design_plan_create(
+        serializer.instance = designs.design_plan_create(
             tenant=self.tenant, created_by=self.request.user, **data
         )
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         note = data.pop("change_note", "")
-        serializer.instance = services.design_plan_revise(
+        serializer.instance = designs.design_plan_revise(
             tenant=self.tenant,
             plan=serializer.instance,
             revised_by=self.request.user,
@@ -497,7 +511,7 @@ class DesignPlanViewSet(
     @extend_schema(request=None, responses={200: DesignPlanSerializer})
     @action(detail=True, methods=["post"])
     def choose(self, request, pk=None):
-        plan = services.design_plan_choose(tenant=self.tenant, plan=self.get_object(), chosen_by=request.user)
+        plan = designs.design_plan_choose(tenant=self.tenant, plan=self.get_object(), chosen_by=request.user)
         return Response(DesignPlanSerializer(self.get_tenant_queryset().get(pk=plan.pk)).data)
 
 
@@ -573,7 +587,7 @@ class DailyLogViewSet(
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = services.daily_log_create(
+        serializer.instance = logs.daily_log_create(
             tenant=self.tenant, author=self.request.user, photos=data.pop("upload", []), **data
         )
 
@@ -586,9 +600,7 @@ class DailyLogViewSet(
         log = self.get_object()
         body = PhotoUploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        photos = services.daily_log_add_photos(
-            tenant=self.tenant, log=log, photos=body.validated_data["upload"]
-        )
+        photos = logs.daily_log_add_photos(tenant=self.tenant, log=log, photos=body.validated_data["upload"])
         return Response(SitePhotoSerializer(photos, many=True, context={"request": request}).data, status=201)
 
 
@@ -685,14 +697,14 @@ class InspectionViewSet(
         item = inspection.items.filter(pk=body.validated_data["item"]).first()
         if item is None:
             raise DRFValidationError({"item": ["该检查项不属于此质检。"]})
-        photo = services.inspection_item_add_photo(
+        photo = inspections.inspection_item_add_photo(
             tenant=self.tenant, item=item, photo=body.validated_data["upload"]
         )
         return Response(SitePhotoSerializer(photo, context={"request": request}).data, status=201)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = services.inspection_record(
+        serializer.instance = inspections.inspection_record(
             tenant=self.tenant,
             project=data["project"],
             inspector=self.request.user,
@@ -745,7 +757,7 @@ class RectificationViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.Read
         rectification = self.get_object()
         body = ReinspectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.rectification_reinspect(
+        inspections.rectification_reinspect(
             tenant=self.tenant, rectification=rectification, inspector=request.user, **body.validated_data
         )
         return Response(RectificationSerializer(self.get_tenant_queryset().get(pk=rectification.pk)).data)
@@ -845,7 +857,7 @@ class ChangeOrderViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.change_order_create(
+        serializer.instance = change_orders.change_order_create(
             tenant=self.tenant,
             project=data["project"],
             created_by=self.request.user,
@@ -856,7 +868,7 @@ class ChangeOrderViewSet(
 
     def perform_update(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.change_order_update(
+        serializer.instance = change_orders.change_order_update(
             tenant=self.tenant,
             change_order=serializer.instance,
             updated_by=self.request.user,
@@ -871,7 +883,7 @@ class ChangeOrderViewSet(
     @extend_schema(request=None, responses={200: ChangeOrderSerializer})
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
-        change_order = services.change_order_send(
+        change_order = change_orders.change_order_send(
             tenant=self.tenant, change_order=self.get_object(), sent_by=request.user
         )
         return Response(self._fresh(change_order))
@@ -883,7 +895,7 @@ class ChangeOrderViewSet(
         change_order = self.get_object()
         body = DecideSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        change_order = services.change_order_decide(
+        change_order = change_orders.change_order_decide(
             tenant=self.tenant, change_order=change_order, decided_by=request.user, **body.validated_data
         )
         return Response(self._fresh(change_order))
@@ -960,7 +972,7 @@ class MaterialViewSet(
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = services.material_create(
+        serializer.instance = materials.material_create(
             tenant=self.tenant, project=data.pop("project"), created_by=self.request.user, **data
         )
 
@@ -972,7 +984,7 @@ class MaterialViewSet(
         material = self.get_object()
         body = MaterialReportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        report = services.material_report_add(
+        report = materials.material_report_add(
             tenant=self.tenant,
             material=material,
             title=body.validated_data["title"],
@@ -1024,7 +1036,7 @@ class CallbackViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.ReadOnlyM
         callback = self.get_object()
         body = CallbackCompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        callback = services.callback_complete(
+        callback = callbacks.callback_complete(
             tenant=self.tenant, callback=callback, completed_by=request.user, **body.validated_data
         )
         return Response(CallbackSerializer(callback).data)

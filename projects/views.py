@@ -18,7 +18,7 @@ from django.views import View
 from crm import ratelimit
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
-from projects import forms, selectors, services
+from projects import forms, selectors
 from projects.models import (
     STAGE_ORDER,
     ChangeOrder,
@@ -31,6 +31,18 @@ from projects.models import (
     ShareLink,
     StageHistory,
 )
+from projects.services import (
+    callbacks,
+    contracts,
+    designs,
+    inspections,
+    logs,
+    materials,
+    projects,
+    share,
+    stages,
+)
+from projects.services import change_orders as change_orders_services
 
 TABS = [
     ("stages", "阶段"),
@@ -117,7 +129,7 @@ class ProjectCreateView(RoleRequiredMixin, View):
             return self.get(request, form=form)
         data = dict(form.cleaned_data)
         try:
-            project = services.project_create(
+            project = projects.project_create(
                 tenant=tenant,
                 created_by=request.user,
                 customer=data.pop("customer"),
@@ -148,7 +160,7 @@ class ProjectEditView(RoleRequiredMixin, View):
         form = forms.ProjectEditForm(request.POST, instance=Project.objects.get(pk=pk), tenant=tenant)
         if form.is_valid():
             try:
-                services.project_update(
+                projects.project_update(
                     tenant=tenant,
                     project=project,
                     updated_by=request.user,
@@ -181,7 +193,7 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
         "timeline": timeline,
         "overdue": selectors.is_overdue(project, settings),
         "due_at": selectors.stage_due_at(project, settings),
-        "budget": services.project_budget(project=project),
+        "budget": change_orders_services.project_budget(project=project),
         "perm": {
             name: has_permission(user, f"projects.{name}")
             for name in (
@@ -223,7 +235,7 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
         context["inspections"] = selectors.inspections_for_project(project=project)
         context["rectifications"] = selectors.open_rectifications(project=project)
         context["inspection_form"] = overrides.get("inspection_form") or forms.InspectionForm(
-            checklist=services.checklist_items(tenant=tenant)
+            checklist=inspections.checklist_items(tenant=tenant)
         )
         context["reinspect_form"] = forms.ReinspectForm()
     elif tab == "change_orders":
@@ -310,7 +322,7 @@ class StageMoveView(ProjectActionView):
         self.form = forms.StageMoveForm(request.POST, stage_names=selectors.stage_names(tenant=self.tenant))
         if not self.form.is_valid():
             return None
-        services.project_move_stage(
+        stages.project_move_stage(
             tenant=self.tenant, project=self.project, moved_by=request.user, **self.form.cleaned_data
         )
         return "阶段已更新。"
@@ -324,7 +336,7 @@ class SignView(ProjectActionView):
         self.form = forms.SignForm(request.POST)
         if not self.form.is_valid():
             return None
-        services.contract_sign(
+        contracts.contract_sign(
             tenant=self.tenant, project=self.project, signed_by=request.user, **self.form.cleaned_data
         )
         return "合同已签订。"
@@ -334,7 +346,7 @@ class HandoverView(ProjectActionView):
     action_permission = "projects.handover"
 
     def act(self, request):
-        services.project_handover(
+        stages.project_handover(
             tenant=self.tenant,
             project=self.project,
             handed_over_by=request.user,
@@ -351,7 +363,7 @@ class AcceptanceView(ProjectActionView):
         self.form = forms.AcceptanceForm(request.POST)
         if not self.form.is_valid():
             return None
-        services.acceptance_record(
+        stages.acceptance_record(
             tenant=self.tenant, project=self.project, recorded_by=request.user, **self.form.cleaned_data
         )
         return "验收已记录。"
@@ -368,7 +380,7 @@ class DesignPlanCreateView(ProjectActionView):
             return None
         data = dict(self.form.cleaned_data)
         data.pop("change_note")
-        services.design_plan_create(tenant=self.tenant, project=self.project, created_by=request.user, **data)
+        designs.design_plan_create(tenant=self.tenant, project=self.project, created_by=request.user, **data)
         return "方案已添加。"
 
 
@@ -385,7 +397,7 @@ class DesignPlanReviseView(ProjectActionView):
         data = dict(self.form.cleaned_data)
         data.pop("label")
         note = data.pop("change_note")
-        services.design_plan_revise(
+        designs.design_plan_revise(
             tenant=self.tenant, plan=plan, revised_by=request.user, change_note=note, **data
         )
         return f"{plan.label} 已更新为第 {plan.version + 1} 版。"
@@ -397,7 +409,7 @@ class DesignPlanChooseView(ProjectActionView):
 
     def act(self, request, plan_id: int):
         plan = get_object_or_404(DesignPlan.objects.filter(project=self.project), pk=plan_id)
-        services.design_plan_choose(tenant=self.tenant, plan=plan, chosen_by=request.user)
+        designs.design_plan_choose(tenant=self.tenant, plan=plan, chosen_by=request.user)
         return f"已记录客户选定 {plan.label}。"
 
 
@@ -410,7 +422,7 @@ class DailyLogCreateView(ProjectActionView):
         self.form = forms.DailyLogForm(request.POST, request.FILES)
         if not self.form.is_valid():
             return None
-        services.daily_log_create(
+        logs.daily_log_create(
             tenant=self.tenant, project=self.project, author=request.user, **self.form.cleaned_data
         )
         return "日志已发布。"
@@ -422,10 +434,12 @@ class InspectionCreateView(ProjectActionView):
     tab = "inspections"
 
     def act(self, request):
-        self.form = forms.InspectionForm(request.POST, checklist=services.checklist_items(tenant=self.tenant))
+        self.form = forms.InspectionForm(
+            request.POST, checklist=inspections.checklist_items(tenant=self.tenant)
+        )
         if not self.form.is_valid():
             return None
-        inspection = services.inspection_record(
+        inspection = inspections.inspection_record(
             tenant=self.tenant,
             project=self.project,
             inspector=request.user,
@@ -446,7 +460,7 @@ class ReinspectView(ProjectActionView):
         form = forms.ReinspectForm(request.POST)
         if not form.is_valid():
             raise ValidationError({"passed": "请选择复检结果。"})
-        services.rectification_reinspect(
+        inspections.rectification_reinspect(
             tenant=self.tenant, rectification=rectification, inspector=request.user, **form.cleaned_data
         )
         return "复检已记录。"
@@ -461,7 +475,7 @@ class ChangeOrderCreateView(ProjectActionView):
         self.form = forms.ChangeOrderForm(request.POST)
         if not self.form.is_valid():
             return None
-        services.change_order_create(
+        change_orders_services.change_order_create(
             tenant=self.tenant, project=self.project, created_by=request.user, **self.form.cleaned_data
         )
         return "变更单草稿已创建。"
@@ -473,7 +487,9 @@ class ChangeOrderSendView(ProjectActionView):
 
     def act(self, request, change_order_id: int):
         change_order = get_object_or_404(ChangeOrder.objects.filter(project=self.project), pk=change_order_id)
-        services.change_order_send(tenant=self.tenant, change_order=change_order, sent_by=request.user)
+        change_orders_services.change_order_send(
+            tenant=self.tenant, change_order=change_order, sent_by=request.user
+        )
         return "已发送给客户确认。"
 
 
@@ -486,7 +502,7 @@ class ChangeOrderDecideView(ProjectActionView):
         form = forms.DecideForm(request.POST)
         if not form.is_valid():
             raise ValidationError({"channel": "请选择结果和客户确认方式。"})
-        services.change_order_decide(
+        change_orders_services.change_order_decide(
             tenant=self.tenant, change_order=change_order, decided_by=request.user, **form.cleaned_data
         )
         return "已记录客户决定。"
@@ -501,7 +517,7 @@ class MaterialCreateView(ProjectActionView):
         self.form = forms.MaterialForm(request.POST)
         if not self.form.is_valid():
             return None
-        services.material_create(
+        materials.material_create(
             tenant=self.tenant, project=self.project, created_by=request.user, **self.form.cleaned_data
         )
         return "材料已登记。"
@@ -516,7 +532,7 @@ class MaterialReportView(ProjectActionView):
         form = forms.MaterialReportForm(request.POST, request.FILES)
         if not form.is_valid():  # shown as a message: say what is wrong with the file, not just "invalid"
             raise ValidationError({name: errors.data for name, errors in form.errors.items()})
-        services.material_report_add(tenant=self.tenant, material=material, **form.cleaned_data)
+        materials.material_report_add(tenant=self.tenant, material=material, **form.cleaned_data)
         return "报告已上传。"
 
 
@@ -531,7 +547,7 @@ class CallbackCompleteView(ProjectActionView):
         form = forms.CallbackForm(request.POST)
         if not form.is_valid():
             raise ValidationError({"satisfaction": "请选择满意度。"})
-        services.callback_complete(
+        callbacks.callback_complete(
             tenant=self.tenant, callback=callback, completed_by=request.user, **form.cleaned_data
         )
         return "回访已记录。"
@@ -545,7 +561,7 @@ class ShareLinkCreateView(ProjectActionView):
         form = forms.ShareLinkForm(request.POST)
         if not form.is_valid():
             raise ValidationError({"valid_days": "有效天数应在 1–365 之间。"})
-        link, token = services.share_link_create(
+        link, token = share.share_link_create(
             tenant=self.tenant, project=self.project, created_by=request.user, **form.cleaned_data
         )
         url = request.build_absolute_uri(reverse("projects:progress", args=[token]))
@@ -559,7 +575,7 @@ class ShareLinkRevokeView(ProjectActionView):
 
     def act(self, request, link_id: int):
         link = get_object_or_404(ShareLink.objects.filter(project=self.project), pk=link_id)
-        services.share_link_revoke(tenant=self.tenant, link=link, revoked_by=request.user)
+        share.share_link_revoke(tenant=self.tenant, link=link, revoked_by=request.user)
         return "链接已吊销。"
 
 
@@ -577,7 +593,7 @@ class StageSettingsView(RoleRequiredMixin, View):
         if not form.is_valid():
             return self.get(request, form=form)
         for info, name, days in form.rows():
-            services.stage_setting_update(
+            stages.stage_setting_update(
                 tenant=tenant,
                 stage=info.key,
                 name=form.cleaned_data[name.name],
@@ -641,7 +657,7 @@ class ProgressView(View):
             "materials": Material.objects.filter(project=project).prefetch_related("reports"),
             "pending": [co for co in change_orders if co.status == ChangeOrderStatus.SENT],
             "decided": [co for co in change_orders if co.is_decided],
-            "budget": services.project_budget(project=project),
+            "budget": change_orders_services.project_budget(project=project),
             "link": self.link,
             **extra,
         }
@@ -662,13 +678,13 @@ class ProgressChangeOrderView(ProgressView):
             raise Http404
         if step == "request":
             try:
-                services.confirmation_code_request(
+                share.confirmation_code_request(
                     tenant=self.tenant,
                     link=self.link,
                     change_order=change_order,
                     decision=request.POST.get("decision", ""),
                 )
-            except services.CodeQuotaExceeded as error:
+            except share.CodeQuotaExceeded as error:
                 response = render(
                     request,
                     "projects/progress.html",
@@ -690,13 +706,13 @@ class ProgressChangeOrderView(ProgressView):
             )
         if step == "confirm":
             try:
-                services.confirmation_code_check(  # commits a failed attempt itself
+                share.confirmation_code_check(  # commits a failed attempt itself
                     tenant=self.tenant,
                     link=self.link,
                     change_order=change_order,
                     code=request.POST.get("code", ""),
                 )
-            except services.CodeRejected as error:
+            except share.CodeRejected as error:
                 return render(
                     request,
                     "projects/progress.html",

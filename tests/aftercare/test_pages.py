@@ -314,7 +314,7 @@ def test_dashboard_widget_shows_overdue_visits_and_nps(tenant_a, manager_a, sess
 
 
 def test_customer_reports_a_repair_from_the_progress_link(tenant_a, manager_a, client, handed_over):
-    from projects.services import share_link_create
+    from projects.services.share import share_link_create
 
     project = handed_over(on=services.tenant_today(tenant_a) - datetime.timedelta(days=400))
     with tenant_context(tenant_a):

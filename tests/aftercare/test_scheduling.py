@@ -100,7 +100,7 @@ def test_not_handed_over_project_is_refused(tenant_a):
 def test_real_handover_event_schedules_plans_and_nps_survey_once(
     tenant_a, make_staff, django_capture_on_commit_callbacks
 ):
-    """The event as projects.services.project_handover publishes it (that service also gates on
+    """The event as projects.services.stages.project_handover publishes it (that service also gates on
     completion acceptance, which is the projects app's business), delivered twice."""
     service = make_staff(tenant_a, Role.SERVICE)
     with tenant_context(tenant_a):

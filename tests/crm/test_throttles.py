@@ -156,7 +156,7 @@ def _assert_rate_limited_page(response):
 
 @override_settings(RATE_LIMITS=LIMITS)
 def test_progress_page_limit_holds_when_the_forwarded_header_varies(client, tenant_a, manager_a):
-    from projects.services import share_link_create
+    from projects.services.share import share_link_create
     from tests.projects.factories import ProjectFactory
 
     with tenant_context(tenant_a):

@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 from crm.models import ApiToken, Role, hash_token
 from crm.tenancy import tenant_context
 from customers.models import Customer
-from projects import services as project_services
 from projects.models import Project
+from projects.services import contracts as project_contracts
 from referrals import services
 from referrals.models import Referral
 from tests.customers.factories import CustomerFactory
@@ -68,7 +68,7 @@ def setup(tenant_a, sales_a, manager_a) -> Setup:
 def sign(tenant, project: Project, user, amount_yuan: int = 200_000, number: str | None = None) -> Project:
     """Sign through projects' real service; the contract_signed handler runs on commit."""
     with tenant_context(tenant):
-        return project_services.contract_sign(
+        return project_contracts.contract_sign(
             tenant=tenant,
             project=project,
             signed_by=user,

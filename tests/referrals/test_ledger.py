@@ -162,13 +162,13 @@ def test_reversal_after_spending_records_the_shortfall_never_negative(
 
 
 def test_cancel_through_projects_contract_cancel(setup, django_capture_on_commit_callbacks):
-    from projects import services as project_services
+    from projects.services import contracts as project_contracts
 
     tenant = setup.tenant
     with django_capture_on_commit_callbacks(execute=True):
         project = sign(tenant, setup.project, setup.sales)
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant):
-        project_services.contract_cancel(
+        project_contracts.contract_cancel(
             tenant=tenant, project=project, cancelled_by=setup.manager, reason="客户家庭原因"
         )
     with tenant_context(tenant):
