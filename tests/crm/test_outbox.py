@@ -54,7 +54,7 @@ def test_rolled_back_change_leaves_no_event_committed_one_has_exactly_one(tenant
         assert event.payload == {"project_id": project.pk, "customer_id": project.customer_id}
         assert (event.aggregate_type, event.aggregate_id) == ("project", project.pk)
         assert set(event.deliveries.values_list("subscriber", flat=True)) == {
-            "handler:aftercare.services.on_project_handed_over"
+            "handler:aftercare.handlers.on_project_handed_over"
         }
 
 
