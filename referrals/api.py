@@ -16,7 +16,7 @@ from crm.api.viewsets import TenantViewSetMixin
 from crm.tenancy import current_tenant
 from customers.models import Customer
 from projects.models import Project
-from referrals import selectors, services
+from referrals import selectors
 from referrals.models import (
     CreditRuleKind,
     LedgerEntry,
@@ -27,6 +27,7 @@ from referrals.models import (
     ReferralStatus,
     VipEvent,
 )
+from referrals.services import accounts, ledger, referrals, settings, vip
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -128,7 +129,7 @@ class ReferralViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.referral_create(
+        serializer.instance = referrals.referral_create(
             tenant=self.tenant,
             referrer=data["referrer"],
             referred=data["referred"],
@@ -144,7 +145,7 @@ class ReferralViewSet(
         referral = self.get_object()
         body = ReferralStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        referral = services.referral_status_set(
+        referral = referrals.referral_status_set(
             tenant=self.tenant,
             referral=referral,
             status=body.validated_data["status"],
@@ -223,7 +224,7 @@ class ReferralAccountSerializer(serializers.ModelSerializer):
 
     def get_share_url(self, account: ReferralAccount) -> str:
         request = self.context.get("request")
-        return services.referral_share_url(tenant=current_tenant(), account=account, request=request)
+        return accounts.referral_share_url(tenant=current_tenant(), account=account, request=request)
 
 
 class RedeemSerializer(serializers.Serializer):
@@ -300,7 +301,7 @@ class ReferralAccountViewSet(
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        account = services.referral_account_ensure(
+        account = accounts.referral_account_ensure(
             tenant=self.tenant, customer=serializer.validated_data["customer"]
         )
         return Response(self.get_serializer(account).data, status=status.HTTP_201_CREATED)
@@ -313,7 +314,7 @@ class ReferralAccountViewSet(
         body = RedeemSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        entry = services.referral_redeem(
+        entry = ledger.referral_redeem(
             tenant=self.tenant,
             account=account,
             amount_fen=data["amount_fen"],
@@ -332,7 +333,7 @@ class ReferralAccountViewSet(
         account = self.get_object()
         body = AdjustSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        entry = services.referral_adjust(
+        entry = ledger.referral_adjust(
             tenant=self.tenant,
             account=account,
             amount_fen=body.validated_data["amount_fen"],
@@ -349,7 +350,7 @@ class ReferralAccountViewSet(
         account = self.get_object()
         body = VipDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        event = services.referral_vip_decide(
+        event = vip.referral_vip_decide(
             tenant=self.tenant,
             account=account,
             keep=body.validated_data["keep"],
@@ -392,12 +393,12 @@ class ReferralSettingsViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
     def current(self, request):
         if request.method == "GET":
             return Response(
-                ReferralSettingsSerializer(services.referral_settings_get(tenant=self.tenant)).data
+                ReferralSettingsSerializer(settings.referral_settings_get(tenant=self.tenant)).data
             )
         body = ReferralSettingsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        rule = services.referral_settings_update(
+        rule = settings.referral_settings_update(
             tenant=self.tenant,
             updated_by=request.user,
             rule_kind=data["rule_kind"],

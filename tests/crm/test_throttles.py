@@ -171,11 +171,11 @@ def test_progress_page_limit_holds_when_the_forwarded_header_varies(client, tena
 
 @override_settings(RATE_LIMITS=LIMITS)
 def test_referral_join_limit_holds_when_the_forwarded_header_varies(client, tenant_a):
-    from referrals import services as referral_services
+    from referrals.services import accounts as referral_accounts
     from tests.customers.factories import CustomerFactory
 
     with tenant_context(tenant_a):
-        account = referral_services.referral_account_ensure(
+        account = referral_accounts.referral_account_ensure(
             tenant=tenant_a, customer=CustomerFactory(tenant=tenant_a)
         )
     url = reverse("referrals:join", kwargs={"tenant_slug": tenant_a.slug, "code": account.code})

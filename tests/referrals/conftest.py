@@ -14,8 +14,8 @@ from crm.tenancy import tenant_context
 from customers.models import Customer
 from projects.models import Project
 from projects.services import contracts as project_contracts
-from referrals import services
 from referrals.models import Referral
+from referrals.services import referrals
 from tests.customers.factories import CustomerFactory
 from tests.projects.factories import ProjectFactory
 
@@ -58,7 +58,7 @@ def setup(tenant_a, sales_a, manager_a) -> Setup:
     with tenant_context(tenant_a):
         referrer = CustomerFactory(tenant=tenant_a, name="刘雅琴")
         referred = CustomerFactory(tenant=tenant_a, name="周建国")
-        referral = services.referral_create(
+        referral = referrals.referral_create(
             tenant=tenant_a, referrer=referrer, referred=referred, source="manual", created_by=sales_a
         )
         project = ProjectFactory(tenant=tenant_a, customer=referred)
@@ -81,7 +81,7 @@ def sign(tenant, project: Project, user, amount_yuan: int = 200_000, number: str
 def new_referral(tenant, referrer: Customer, user) -> tuple[Referral, Project]:
     with tenant_context(tenant):
         referred = CustomerFactory(tenant=tenant)
-        referral = services.referral_create(
+        referral = referrals.referral_create(
             tenant=tenant, referrer=referrer, referred=referred, source="manual", created_by=user
         )
         return referral, ProjectFactory(tenant=tenant, customer=referred)
