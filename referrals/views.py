@@ -18,6 +18,7 @@ from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
 from customers.models import Customer
 from referrals import selectors
+from referrals.extensions import customer_url
 from referrals.forms import (
     AdjustmentForm,
     JoinForm,
@@ -28,7 +29,6 @@ from referrals.forms import (
     yuan_to_fen,
 )
 from referrals.models import Referral, ReferralAccount, ReferralSource, ReferralStatus
-from referrals.pages import customer_url
 from referrals.services import accounts, ledger, referrals, settings, vip
 
 
