@@ -7,6 +7,8 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crm.api import fields
+from crm.api.serializers import ModelSerializer
 from crm.api.viewsets import TenantViewSetMixin
 from projects.api._common import PROJECT_PARAM, ProjectFilterMixin
 from projects.models import (
@@ -17,7 +19,7 @@ from projects.services import (
 )
 
 
-class CallbackSerializer(serializers.ModelSerializer):
+class CallbackSerializer(ModelSerializer):
     class Meta:
         model = ConstructionCallback
         fields = [
@@ -35,8 +37,8 @@ class CallbackSerializer(serializers.ModelSerializer):
 
 
 class CallbackCompleteSerializer(serializers.Serializer):
-    satisfaction = serializers.IntegerField(min_value=1, max_value=5)
-    comments = serializers.CharField(required=False, allow_blank=True)
+    satisfaction = fields.IntegerField(min_value=1, max_value=5)
+    comments = fields.CharField(required=False, allow_blank=True)
 
 
 class CallbackViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):

@@ -7,7 +7,9 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crm.api import fields
 from crm.api.pagination import StandardPagination
+from crm.api.serializers import ModelSerializer
 from crm.api.viewsets import TenantViewSetMixin
 from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
 from projects.models import (
@@ -21,14 +23,14 @@ from projects.services import (
 )
 
 
-class ChangeOrderLineSerializer(serializers.ModelSerializer):
+class ChangeOrderLineSerializer(ModelSerializer):
     class Meta:
         model = ChangeOrderLine
         fields = ["description", "quantity", "unit", "unit_price", "amount"]
         read_only_fields = ["amount"]
 
 
-class ChangeOrderSerializer(serializers.ModelSerializer):
+class ChangeOrderSerializer(ModelSerializer):
     project = TenantPKField(model=Project)
     lines = ChangeOrderLineSerializer(many=True)
 
@@ -75,7 +77,7 @@ class ChangeOrderUpdateSerializer(ChangeOrderSerializer):
 class DecideSerializer(serializers.Serializer):
     approve = serializers.BooleanField()
     channel = serializers.ChoiceField(choices=[c for c in DecisionChannel.choices if c[0] != "customer_link"])
-    note = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    note = fields.CharField(required=False, allow_blank=True, max_length=300)
 
 
 class ChangeOrderViewSet(

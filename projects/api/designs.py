@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crm.api import fields
+from crm.api.serializers import ModelSerializer
 from crm.api.viewsets import TenantViewSetMixin
 from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
 from projects.models import (
@@ -19,7 +21,7 @@ from projects.services import (
 )
 
 
-class DesignPlanRevisionSerializer(serializers.ModelSerializer):
+class DesignPlanRevisionSerializer(ModelSerializer):
     class Meta:
         model = DesignPlanRevision
         fields = [
@@ -36,10 +38,10 @@ class DesignPlanRevisionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DesignPlanSerializer(serializers.ModelSerializer):
+class DesignPlanSerializer(ModelSerializer):
     project = TenantPKField(model=Project)
     revisions = DesignPlanRevisionSerializer(many=True, read_only=True)
-    change_note = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    change_note = fields.CharField(write_only=True, required=False, allow_blank=True)
 
     class Meta:
         model = DesignPlan

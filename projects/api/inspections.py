@@ -10,8 +10,9 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from crm.api import fields
 from crm.api.pagination import StandardPagination
-from crm.api.serializers import TenantStaffField
+from crm.api.serializers import ModelSerializer, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.uploads import validate_image_file
 from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
@@ -32,9 +33,9 @@ class StaffIdField(TenantStaffField):
     """A staff user id on a non-model field (rectification owner)."""
 
 
-class InspectionItemSerializer(serializers.ModelSerializer):
+class InspectionItemSerializer(ModelSerializer):
     owner = StaffIdField(required=False, allow_null=True, write_only=True)
-    due_on = serializers.DateField(required=False, write_only=True)
+    due_on = fields.DateField(required=False, write_only=True)
     rectification = serializers.PrimaryKeyRelatedField(read_only=True)
     photos = SitePhotoSerializer(many=True, read_only=True)
 
@@ -54,7 +55,7 @@ class InspectionItemSerializer(serializers.ModelSerializer):
         ]
 
 
-class InspectionSerializer(serializers.ModelSerializer):
+class InspectionSerializer(ModelSerializer):
     project = TenantPKField(model=Project)
     items = InspectionItemSerializer(many=True)
 
@@ -77,7 +78,7 @@ class InspectionSerializer(serializers.ModelSerializer):
 
 
 class InspectionPhotoSerializer(serializers.Serializer):
-    item = serializers.IntegerField(help_text="检查项 id（属于该质检）")
+    item = fields.IntegerField(help_text="检查项 id（属于该质检）")
     upload = serializers.FileField(validators=[validate_image_file])
 
 
@@ -134,7 +135,7 @@ class InspectionViewSet(
         )
 
 
-class RectificationSerializer(serializers.ModelSerializer):
+class RectificationSerializer(ModelSerializer):
     item_title = serializers.CharField(source="item.title", read_only=True)
 
     class Meta:
@@ -156,7 +157,7 @@ class RectificationSerializer(serializers.ModelSerializer):
 
 class ReinspectSerializer(serializers.Serializer):
     passed = serializers.BooleanField()
-    note = serializers.CharField(required=False, allow_blank=True)
+    note = fields.CharField(required=False, allow_blank=True)
 
 
 class RectificationViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):

@@ -9,6 +9,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from crm.api.pagination import StandardPagination
+from crm.api.serializers import ModelSerializer
 from crm.api.viewsets import TenantViewSetMixin
 from crm.uploads import validate_image_file
 from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
@@ -22,7 +23,7 @@ from projects.services import (
 )
 
 
-class SitePhotoSerializer(serializers.ModelSerializer):
+class SitePhotoSerializer(ModelSerializer):
     url = serializers.FileField(source="image", read_only=True)
     thumbnail_url = serializers.FileField(source="thumbnail", read_only=True)
 
@@ -32,7 +33,7 @@ class SitePhotoSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DailyLogSerializer(serializers.ModelSerializer):
+class DailyLogSerializer(ModelSerializer):
     project = TenantPKField(model=Project)
     photos = SitePhotoSerializer(many=True, read_only=True)
     upload = serializers.ListField(

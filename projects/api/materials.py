@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from crm.api.pagination import StandardPagination
+from crm.api.serializers import ModelSerializer
 from crm.api.viewsets import TenantViewSetMixin
 from crm.uploads import validate_document_file
 from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
@@ -22,7 +23,7 @@ from projects.services import (
 )
 
 
-class MaterialReportSerializer(serializers.ModelSerializer):
+class MaterialReportSerializer(ModelSerializer):
     class Meta:
         model = MaterialReport
         fields = ["id", "title", "file", "uploaded_at"]
@@ -30,7 +31,7 @@ class MaterialReportSerializer(serializers.ModelSerializer):
         extra_kwargs = {"file": {"validators": [validate_document_file]}}
 
 
-class MaterialSerializer(serializers.ModelSerializer):
+class MaterialSerializer(ModelSerializer):
     project = TenantPKField(model=Project)
     reports = MaterialReportSerializer(many=True, read_only=True)
 

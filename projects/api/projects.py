@@ -10,8 +10,9 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crm.api import fields
 from crm.api.pagination import StandardPagination
-from crm.api.serializers import TenantStaffField
+from crm.api.serializers import ModelSerializer, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from customers.models import Customer
 from projects import selectors
@@ -31,7 +32,7 @@ from projects.services import (
 from projects.services import share as share_services
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(ModelSerializer):
     customer = TenantPKField(model=Customer)
     designer = TenantStaffField(required=False, allow_null=True)
     project_manager = TenantStaffField(required=False, allow_null=True)
@@ -87,28 +88,28 @@ class ProjectUpdateSerializer(ProjectSerializer):
 
 class AdvanceSerializer(serializers.Serializer):
     to_stage = serializers.ChoiceField(choices=Stage.choices, required=False, help_text="省略 = 前进一步")
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    reason = fields.CharField(required=False, allow_blank=True, max_length=300)
 
 
 class SignSerializer(serializers.Serializer):
-    contract_number = serializers.CharField(max_length=50)
-    contract_amount = serializers.IntegerField(min_value=1)
-    signed_on = serializers.DateField()
+    contract_number = fields.CharField(max_length=50)
+    contract_amount = fields.MoneyField(min_value=1, help_text="合同金额（元）")
+    signed_on = fields.DateField()
 
 
 class HandoverSerializer(serializers.Serializer):
-    handed_over_on = serializers.DateField(required=False)
+    handed_over_on = fields.DateField(required=False)
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=300)
+    reason = fields.CharField(max_length=300)
 
 
 class AcceptanceSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=AcceptanceKind.choices)
     passed = serializers.BooleanField()
-    notes = serializers.CharField(required=False, allow_blank=True)
-    accepted_on = serializers.DateField(required=False)
+    notes = fields.CharField(required=False, allow_blank=True)
+    accepted_on = fields.DateField(required=False)
 
 
 @extend_schema_view(

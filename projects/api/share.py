@@ -7,6 +7,8 @@ from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crm.api import fields
+from crm.api.serializers import ModelSerializer
 from crm.api.viewsets import TenantViewSetMixin
 from projects.api._common import PROJECT_PARAM, ProjectFilterMixin
 from projects.models import (
@@ -16,10 +18,10 @@ from projects.services import share as share_services
 
 
 class ShareLinkCreateSerializer(serializers.Serializer):
-    valid_days = serializers.IntegerField(min_value=1, max_value=365, default=90)
+    valid_days = fields.IntegerField(min_value=1, max_value=365, default=90)
 
 
-class ShareLinkSerializer(serializers.ModelSerializer):
+class ShareLinkSerializer(ModelSerializer):
     class Meta:
         model = ShareLink
         fields = ["id", "project", "prefix", "expires_at", "revoked_at", "created_at", "last_viewed_at"]

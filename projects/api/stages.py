@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 
 from crm.api.pagination import StandardPagination
+from crm.api.serializers import ModelSerializer
 from crm.api.viewsets import TenantViewSetMixin
 from projects.api._common import PROJECT_PARAM, ProjectFilterMixin
 from projects.models import (
@@ -13,7 +14,7 @@ from projects.models import (
 )
 
 
-class StageHistorySerializer(serializers.ModelSerializer):
+class StageHistorySerializer(ModelSerializer):
     changed_by_name = serializers.CharField(source="changed_by.display_name", read_only=True, default="")
 
     class Meta:
