@@ -11,6 +11,7 @@ class ProjectsConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.extensions import (
+            register_customer_involvement,
             register_customer_panel,
             register_customer_timeline,
             register_dashboard_widget,
@@ -43,6 +44,7 @@ class ProjectsConfig(AppConfig):
         )
         register_customer_timeline(extensions.timeline)
         register_customer_panel(extensions.panel)
+        register_customer_involvement(extensions.customers_worked_on)
 
         register_dashboard_widget(extensions.dashboard_widget)
         register_home_widget(extensions.home_widget)

@@ -52,6 +52,13 @@ def panel(*, request, tenant, customer_id: int) -> Panel | None:
     return Panel(title="装修项目", html=html, order=20)
 
 
+def customers_worked_on(*, user) -> Q:
+    """Visibility provider (crm.extensions): customers of the projects ``user`` is on."""
+    staff = Q(designer_id=user.pk) | Q(project_manager_id=user.pk) | Q(supervisor_id=user.pk)
+    staff |= Q(service_owner_id=user.pk)
+    return Q(pk__in=Project.objects.filter(staff).values("customer_id"))
+
+
 def dashboard_widget(*, request, tenant) -> Panel | None:
     if not has_permission(getattr(request, "user", None), "projects.view"):
         return None
