@@ -1,0 +1,17 @@
+"""Helpers shared by several customer concerns."""
+
+from __future__ import annotations
+
+from crm.models import Tenant, User
+from crm.permissions import RECEIVES_ESCALATIONS
+from crm.selectors import staff_of_tenant
+
+
+def _notify(**kwargs) -> int:
+    from crm.notifications.services import notify
+
+    return notify(**kwargs)
+
+
+def _managers(tenant: Tenant) -> list[User]:
+    return staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
