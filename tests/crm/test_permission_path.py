@@ -17,7 +17,7 @@ from crm.tenancy import tenant_context
 from customers import services as customer_services
 from customers.models import Customer
 from projects.models import Stage
-from projects.services import can_move_stage
+from projects.services.stages import can_move_stage
 from tests.customers.factories import CustomerFactory
 
 ROOT = Path(__file__).resolve().parents[2]
