@@ -24,6 +24,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.api.filters import LazyFilterBackend
+from crm.api.lean import LeanRows
 from crm.api.serializers import TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.idempotency.services import idempotent_response
@@ -42,6 +44,7 @@ from customers.models import (
     Segment,
     SourceChannel,
     Style,
+    mask_phone,
 )
 
 
@@ -114,6 +117,18 @@ class CustomerSerializer(serializers.ModelSerializer):
         return selectors.display_phone(self.context["request"].user, customer)
 
 
+def _phone_display(record: dict, context: dict) -> str:
+    """``CustomerSerializer.phone_display`` for a ``.values()`` row (same rule as ``display_phone``)."""
+    if record["anonymised_at"] is not None:
+        return "—"
+    return record["phone"].removeprefix("+86") if context["full_phone"] else mask_phone(record["phone"])
+
+
+CUSTOMER_ROWS = LeanRows(
+    CustomerSerializer, computed={"phone_display": (("phone", "anonymised_at"), _phone_display)}
+)
+
+
 @extend_schema(
     parameters=[OpenApiParameter("segment", OpenApiTypes.INT, description="应用已保存分群的筛选条件")]
 )
@@ -130,7 +145,7 @@ class CustomerViewSet(
     model = Customer
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
-    filter_backends = [drf_filters.DjangoFilterBackend, OrderingFilter]
+    filter_backends = [LazyFilterBackend, OrderingFilter]
     ordering_fields = ["created_at", "budget_amount", "last_touch_at", "name", "value_amount"]
     required_permissions = {
         "*": "customers.view",
@@ -143,7 +158,16 @@ class CustomerViewSet(
     }
 
     def get_tenant_queryset(self):
+        if self.action == "list":
+            return selectors.customers_for_api_list(tenant=self.tenant)
         return selectors.customers_for_list(tenant=self.tenant)
+
+    def list(self, request, *args, **kwargs):
+        """Lean read path: the serializer's JSON from ``.values()`` rows (crm/api/lean.py)."""
+        queryset = CUSTOMER_ROWS.values(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(queryset)
+        context = {"full_phone": selectors.can_see_full_phone(request.user)}
+        return self.get_paginated_response(CUSTOMER_ROWS.rows(page, context))
 
     def filter_queryset(self, queryset):
         segment_id = self.request.query_params.get("segment")

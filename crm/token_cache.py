@@ -1,0 +1,106 @@
+"""A short-lived Redis cache of resolved API tokens (token → user and tenant), for the hot API path.
+
+Resolving a token costs its own transaction (platform scope: BEGIN, set_config, SELECT, COMMIT),
+which is as much as the request's own work on a list. A resolved token is cached for
+``API_TOKEN_CACHE_SECONDS`` under its hash (never the plaintext) and dropped the moment it can be
+stale:
+
+* revoking or editing a token deletes its entry (on save and again on commit, so a request racing
+  the revoke cannot re-cache the old row for longer than its own transaction);
+* any save of a user or tenant (deactivation, role change) bumps one generation number that every
+  entry carries, so all cached tokens are re-resolved: those saves are rare next to API reads.
+  A save of ``last_login`` alone (every login) does not count.
+
+One cache round trip per request (``get_many`` of the entry and the generation).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+if TYPE_CHECKING:
+    from crm.models import ApiToken
+
+KEY_PREFIX = "apitoken:v1:"
+GENERATION_KEY = "apitoken:v1:generation"
+
+
+def _timeout() -> int:
+    return int(getattr(settings, "API_TOKEN_CACHE_SECONDS", 30))
+
+
+def _key(key_hash: str) -> str:
+    return f"{KEY_PREFIX}{key_hash}"
+
+
+def cached_token(key_hash: str) -> ApiToken | None:
+    """The cached resolution of ``key_hash``, or ``None`` (miss, or stale after a user/tenant save)."""
+    if _timeout() <= 0:
+        return None
+    try:
+        found = cache.get_many([_key(key_hash), GENERATION_KEY])
+    except Exception:  # the cache is an optimisation: Redis down means resolving from the database
+        return None
+    entry = found.get(_key(key_hash))
+    if entry is None or entry[0] != found.get(GENERATION_KEY, 0):
+        return None
+    return entry[1]
+
+
+def remember_token(token: ApiToken) -> None:
+    """Cache ``token`` (with its ``user`` and ``tenant`` loaded) under the current generation."""
+    if _timeout() <= 0:
+        return
+    try:
+        generation = cache.get(GENERATION_KEY, 0)
+        cache.set(_key(token.key_hash), (generation, token), _timeout())
+    except Exception:
+        return
+
+
+def forget_token(key_hash: str) -> None:
+    def forget() -> None:
+        try:
+            cache.delete(_key(key_hash))
+        except Exception:
+            return
+
+    forget()
+    transaction.on_commit(forget)
+
+
+def forget_all_tokens() -> None:
+    def bump() -> None:
+        try:
+            cache.set(GENERATION_KEY, cache.get(GENERATION_KEY, 0) + 1, None)
+        except Exception:
+            return
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def _token_changed(sender, instance, **kwargs) -> None:
+    forget_token(instance.key_hash)
+
+
+def _principal_changed(sender, instance, update_fields=None, **kwargs) -> None:
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    forget_all_tokens()
+
+
+def connect_signals() -> None:
+    from crm.models import ApiToken, Tenant, User
+
+    for name, signal in (("save", post_save), ("delete", post_delete)):
+        signal.connect(_token_changed, sender=ApiToken, dispatch_uid=f"token_cache.ApiToken.{name}")
+        for model in (User, Tenant):
+            signal.connect(
+                _principal_changed, sender=model, dispatch_uid=f"token_cache.{model.__name__}.{name}"
+            )
