@@ -178,3 +178,16 @@ def test_count_is_capped_and_bad_cursors_are_400(tenant_a, manager_a, token_clie
         response = client.get(f"/api/v1/customers/?ordering=name&cursor={cursor}")
         assert response.status_code == 400
         assert "cursor" in response.json()["errors"]
+
+
+def test_html_list_asks_no_auth_permission_query(tenant_a, manager_a, session_client):
+    """``{{ perms.crm.manage_tokens }}`` in base.html is answered by the role table."""
+    with tenant_context(tenant_a):
+        for _ in range(5):
+            CustomerFactory(tenant=tenant_a)
+    client = session_client(manager_a)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/customers/")
+    assert response.status_code == 200
+    assert "API 令牌" in response.content.decode()  # the manager still sees the link
+    assert not [q["sql"] for q in captured.captured_queries if "auth_permission" in q["sql"]]
