@@ -7,11 +7,12 @@ stale:
 
 * revoking or editing a token deletes its entry (on save and again on commit, so a request racing
   the revoke cannot re-cache the old row for longer than its own transaction);
-* any save of a user or tenant (deactivation, role change) bumps one generation number that every
-  entry carries, so all cached tokens are re-resolved: those saves are rare next to API reads.
-  A save of ``last_login`` alone (every login) does not count.
+* any save of a user or tenant (deactivation, role change) bumps that tenant's generation number,
+  which every entry of the tenant carries, so the tenant's cached tokens are re-resolved: those
+  saves are rare next to API reads. A save of ``last_login`` alone (every login) does not count.
 
-One cache round trip per request (``get_many`` of the entry and the generation).
+Keys carry the database name (one Redis may serve several databases). Two cache round trips per
+request (the entry, then its tenant's generation), no SQL.
 """
 
 from __future__ import annotations
@@ -26,16 +27,21 @@ from django.db.models.signals import post_delete, post_save
 if TYPE_CHECKING:
     from crm.models import ApiToken
 
-KEY_PREFIX = "apitoken:v1:"
-GENERATION_KEY = "apitoken:v1:generation"
-
 
 def _timeout() -> int:
     return int(getattr(settings, "API_TOKEN_CACHE_SECONDS", 30))
 
 
+def _prefix() -> str:
+    return f"apitoken:v2:{settings.DATABASES['default'].get('NAME', '')}:"
+
+
 def _key(key_hash: str) -> str:
-    return f"{KEY_PREFIX}{key_hash}"
+    return f"{_prefix()}{key_hash}"
+
+
+def _generation_key(tenant_id: int | None) -> str:
+    return f"{_prefix()}generation:{tenant_id}"
 
 
 def cached_token(key_hash: str) -> ApiToken | None:
@@ -43,21 +49,23 @@ def cached_token(key_hash: str) -> ApiToken | None:
     if _timeout() <= 0:
         return None
     try:
-        found = cache.get_many([_key(key_hash), GENERATION_KEY])
+        entry = cache.get(_key(key_hash))
+        if entry is None:
+            return None
+        generation, token = entry
+        if generation != cache.get(_generation_key(token.tenant_id), 0):
+            return None
     except Exception:  # the cache is an optimisation: Redis down means resolving from the database
         return None
-    entry = found.get(_key(key_hash))
-    if entry is None or entry[0] != found.get(GENERATION_KEY, 0):
-        return None
-    return entry[1]
+    return token
 
 
 def remember_token(token: ApiToken) -> None:
-    """Cache ``token`` (with its ``user`` and ``tenant`` loaded) under the current generation."""
+    """Cache ``token`` (with its ``user`` and ``tenant`` loaded) under its tenant's generation."""
     if _timeout() <= 0:
         return
     try:
-        generation = cache.get(GENERATION_KEY, 0)
+        generation = cache.get(_generation_key(token.tenant_id), 0)
         cache.set(_key(token.key_hash), (generation, token), _timeout())
     except Exception:
         return
@@ -74,10 +82,12 @@ def forget_token(key_hash: str) -> None:
     transaction.on_commit(forget)
 
 
-def forget_all_tokens() -> None:
+def forget_tenant_tokens(tenant_id: int | None) -> None:
+    key = _generation_key(tenant_id)
+
     def bump() -> None:
         try:
-            cache.set(GENERATION_KEY, cache.get(GENERATION_KEY, 0) + 1, None)
+            cache.set(key, cache.get(key, 0) + 1, None)
         except Exception:
             return
 
@@ -92,7 +102,7 @@ def _token_changed(sender, instance, **kwargs) -> None:
 def _principal_changed(sender, instance, update_fields=None, **kwargs) -> None:
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return
-    forget_all_tokens()
+    forget_tenant_tokens(instance.pk if sender.__name__ == "Tenant" else instance.tenant_id)
 
 
 def connect_signals() -> None:
