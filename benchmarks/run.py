@@ -102,7 +102,7 @@ def load_big(customers: int):
             },
         )
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        cursor.execute("VACUUM ANALYZE")
 
 
 # --------------------------------------------------------------------------- the raw limits
@@ -341,7 +341,7 @@ def measure_scans(scan_tenants: int) -> None:
     )
     tenant = chosen[0]
     with tenant_context(tenant):
-        from django.db.models.functions import Coalesce
+        from django.db.models import Q
         from django.utils import timezone
 
         now = timezone.now()
@@ -351,8 +351,10 @@ def measure_scans(scan_tenants: int) -> None:
         pool = (
             Customer.objects.filter(in_pool=False, owner__isnull=False, anonymised_at__isnull=True)
             .filter(services.poolable_customer_q())
-            .alias(idle_since=Coalesce("last_touch_at", "created_at"))
-            .filter(idle_since__lt=now - timezone.timedelta(days=30))
+            .filter(
+                Q(last_touch_at__lt=now - timezone.timedelta(days=30))
+                | Q(last_touch_at__isnull=True, created_at__lt=now - timezone.timedelta(days=30))
+            )
             .values("pk")
         )
         reminders = FollowUp.objects.filter(next_follow_up_at__lte=now, reminded_at__isnull=True).order_by(

@@ -11,8 +11,9 @@ stale:
   which every entry of the tenant carries, so the tenant's cached tokens are re-resolved: those
   saves are rare next to API reads. A save of ``last_login`` alone (every login) does not count.
 
-Keys carry the database name (one Redis may serve several databases). Two cache round trips per
-request (the entry, then its tenant's generation), no SQL.
+Keys carry the database name (one Redis may serve several databases). One cache round trip per
+request (``get_many`` of the entry and its tenant's generation; the tenant of a token hash is
+remembered per process), no SQL.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from django.db.models.signals import post_delete, post_save
 
 if TYPE_CHECKING:
     from crm.models import ApiToken
+
+
+# Token hash -> its tenant id, per process (immutable facts; bounded by the tokens in use).
+_tenant_of_hash: dict[str, int] = {}
 
 
 def _timeout() -> int:
@@ -49,15 +54,23 @@ def cached_token(key_hash: str) -> ApiToken | None:
     if _timeout() <= 0:
         return None
     try:
-        entry = cache.get(_key(key_hash))
-        if entry is None:
-            return None
-        generation, token = entry
-        if generation != cache.get(_generation_key(token.tenant_id), 0):
-            return None
+        tenant_id = _tenant_of_hash.get(key_hash)
+        if tenant_id is None:  # first sight in this process: the entry tells the tenant
+            entry = cache.get(_key(key_hash))
+            if entry is None:
+                return None
+            tenant_id = _tenant_of_hash[key_hash] = entry[1].tenant_id
+            generation = cache.get(_generation_key(tenant_id), 0)
+        else:  # a token's tenant never changes: entry and generation in one round trip
+            found = cache.get_many([_key(key_hash), _generation_key(tenant_id)])
+            entry, generation = found.get(_key(key_hash)), found.get(_generation_key(tenant_id), 0)
+            if entry is None:
+                return None
     except Exception:  # the cache is an optimisation: Redis down means resolving from the database
         return None
-    return token
+    if entry[0] != generation:
+        return None
+    return entry[1]
 
 
 def remember_token(token: ApiToken) -> None:

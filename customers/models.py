@@ -7,7 +7,6 @@ import datetime
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from crm.tenancy import TenantOwnedModel
@@ -243,13 +242,29 @@ class Customer(TenantOwnedModel):
             models.Index(fields=["tenant", "budget_tier"], name="cust_tenant_budget_idx"),
             models.Index(fields=["tenant", "in_pool"], name="cust_tenant_pool_idx"),
             models.Index(fields=["tenant", "last_touch_at"], name="cust_tenant_touch_idx"),
-            # The idle-customer pool scan reads only customers idle past the cutoff (partial, by
-            # idle-since), not every un-pooled customer each minute.
+            # The idle-customer pool scan reads only customers idle past the cutoff, not every
+            # un-pooled customer each minute: one partial index per arm of its OR (touched or
+            # never touched). Plain comparisons, because under RLS only leakproof operators (not
+            # COALESCE) may become index conditions.
             models.Index(
-                models.F("tenant"),
-                Coalesce("last_touch_at", "created_at"),
-                name="cust_tenant_idle_since_idx",
-                condition=models.Q(in_pool=False, owner__isnull=False, anonymised_at__isnull=True),
+                fields=["tenant", "last_touch_at"],
+                name="cust_idle_touched_idx",
+                condition=models.Q(
+                    in_pool=False,
+                    owner__isnull=False,
+                    anonymised_at__isnull=True,
+                    last_touch_at__isnull=False,
+                ),
+            ),
+            models.Index(
+                fields=["tenant", "created_at"],
+                name="cust_idle_untouched_idx",
+                condition=models.Q(
+                    in_pool=False,
+                    owner__isnull=False,
+                    anonymised_at__isnull=True,
+                    last_touch_at__isnull=True,
+                ),
             ),
         ]
 

@@ -16,7 +16,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
-from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -789,9 +788,7 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
                 )
                 .filter(poolable_customer_q())
                 .exclude(intent=Intent.LOST)
-                # The expression of the partial index cust_tenant_idle_since_idx: reads only the idle.
-                .alias(idle_since=Coalesce("last_touch_at", "created_at"))
-                .filter(idle_since__lt=cutoff)
+                .filter(Q(last_touch_at__lt=cutoff) | Q(last_touch_at__isnull=True, created_at__lt=cutoff))
                 # A claim or a new inquiry restarts the idle period (else the next scan undoes it).
                 .exclude(Exists(PoolClaim.objects.filter(customer=OuterRef("pk"), claimed_at__gte=cutoff)))
                 .exclude(Exists(Lead.objects.filter(customer=OuterRef("pk"), received_at__gte=cutoff)))
