@@ -23,6 +23,7 @@ class AftercareConfig(AppConfig):
         from aftercare import extensions, services
         from crm import events
         from crm.extensions import (
+            register_customer_involvement,
             register_customer_panel,
             register_customer_timeline,
             register_dashboard_widget,
@@ -43,4 +44,5 @@ class AftercareConfig(AppConfig):
         events.subscribe(events.EventType.PROJECT_MILESTONE, services.on_project_milestone)
         register_customer_timeline(extensions.customer_timeline)
         register_customer_panel(extensions.customer_panel)
+        register_customer_involvement(extensions.customers_worked_on)
         register_dashboard_widget(extensions.dashboard_widget)

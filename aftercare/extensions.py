@@ -100,3 +100,10 @@ def dashboard_widget(*, request, tenant) -> Panel | None:
     return Panel(
         title="售后", html=render_to_string("aftercare/_dashboard.html", context, request=request), order=40
     )
+
+
+def customers_worked_on(*, user) -> Q:
+    """Visibility provider (crm.extensions): customers of the plans and tickets ``user`` is on."""
+    plans = MaintenancePlan.objects.filter(assigned_to_id=user.pk).values("customer_id")
+    tickets = ServiceTicket.objects.filter(assigned_to_id=user.pk).values("customer_id")
+    return Q(pk__in=plans) | Q(pk__in=tickets)

@@ -35,7 +35,7 @@ from crm.ratelimit import ClientRateThrottle, client_ident
 from crm.tenancy import current_tenant, platform_scope, tenant_context
 from crm.validators import INT_MAX
 from customers import io as customer_io
-from customers import selectors, services
+from customers import selectors, services, visibility
 from customers.filters import CustomerFilter
 from customers.models import (
     Customer,
@@ -63,6 +63,20 @@ class TenantPKField(serializers.PrimaryKeyRelatedField):
         if current_tenant() is None:
             return self.model._default_manager.none()
         return self.model.objects.all()
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class VisibleCustomerField(TenantPKField):
+    """A customer the requesting user may see (``customers.visibility``); others are "not found"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(model=Customer, **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if current_tenant() is None or request is None:
+            return Customer._default_manager.none()
+        return visibility.customers_visible_to(request.user)
 
 
 # --------------------------------------------------------------------------- customers
@@ -162,8 +176,8 @@ class CustomerViewSet(
 
     def get_tenant_queryset(self):
         if self.action == "list":
-            return selectors.customers_for_api_list(tenant=self.tenant)
-        return selectors.customers_for_list(tenant=self.tenant)
+            return selectors.customers_for_api_list(tenant=self.tenant, user=self.request.user)
+        return selectors.customers_for_list(tenant=self.tenant, user=self.request.user)
 
     def list(self, request, *args, **kwargs):
         """Lean read path: the serializer's JSON from ``.values()`` rows (crm/api/lean.py)."""
@@ -307,7 +321,7 @@ class LeadCreateSerializer(serializers.Serializer):
     received_at = fields.DateTimeField(required=False)
     note = fields.CharField(required=False, allow_blank=True, default="", max_length=2000)
     referral_code = fields.CharField(required=False, allow_blank=True, default="", max_length=64)
-    customer = TenantPKField(model=Customer, required=False, allow_null=True)
+    customer = VisibleCustomerField(required=False, allow_null=True)
 
     def validate(self, attrs):
         if not attrs.get("customer") and not attrs.get("phone"):
@@ -357,7 +371,10 @@ class LeadViewSet(
         return LeadCreateSerializer if self.action == "create" else LeadSerializer
 
     def get_tenant_queryset(self):
-        return Lead.objects.select_related("customer", "assignee").order_by("first_response_due_at", "id")
+        return visibility.leads_visible_to(
+            self.request.user,
+            Lead.objects.select_related("customer", "assignee").order_by("first_response_due_at", "id"),
+        )
 
     @extend_schema(request=LeadCreateSerializer, responses={201: LeadSerializer})
     def create(self, request, *args, **kwargs):
@@ -395,7 +412,7 @@ class LeadViewSet(
 
 
 class FollowUpSerializer(ModelSerializer):
-    customer = TenantPKField(model=Customer)
+    customer = VisibleCustomerField()
     author = TenantStaffField(read_only=True)
 
     class Meta:
@@ -441,7 +458,9 @@ class FollowUpViewSet(
     required_permissions = {"*": "customers.view", "write": "customers.follow_up"}
 
     def get_tenant_queryset(self):
-        return FollowUp.objects.select_related("author").order_by("-occurred_at", "-id")
+        return visibility.follow_ups_visible_to(
+            self.request.user, FollowUp.objects.select_related("author").order_by("-occurred_at", "-id")
+        )
 
     def perform_create(self, serializer):
         serializer.instance = services.follow_up_create(

@@ -23,6 +23,8 @@ class CustomersConfig(AppConfig):
         grant_many(
             {
                 "customers.view": ALL_STAFF,
+                "customers.view_all": [Role.MANAGER],
+                "customers.view_pool": [Role.SALES, Role.MANAGER],
                 "customers.edit": [Role.SALES, Role.SERVICE, Role.MANAGER],
                 "customers.view_full_phone": [Role.SALES, Role.SERVICE, Role.MANAGER],
                 "customers.reveal_phone": ALL_STAFF,
@@ -37,6 +39,9 @@ class CustomersConfig(AppConfig):
             }
         )
         extensions.register_customer_timeline(selectors.follow_up_timeline)
+        from customers.visibility import narrow_api_rows
+
+        extensions.register_row_narrower(narrow_api_rows)
         from customers.dashboard import dashboard_widget, home_widget
 
         extensions.register_dashboard_widget(dashboard_widget)

@@ -340,7 +340,9 @@ def _check_staff(tenant: Tenant, user: User | None, field: str) -> None:
 
 
 def _duplicate_phone_error(existing: Customer) -> ValidationError:
-    return ValidationError({"phone": f"该手机号已登记为客户「{existing.name}」（#{existing.pk}）。"})
+    from customers.dedupe import duplicate_phone_error
+
+    return duplicate_phone_error(existing)
 
 
 def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +30,7 @@ from customers.forms import (
     apply_service_errors,
 )
 from customers.models import Customer, Segment
+from customers.visibility import visible_customer_or_404
 
 PAGE_SIZES = (25, 50, 100)
 
@@ -54,7 +55,7 @@ def filtered_customers(request):
     params, segment = _list_params(request)
     tenant = require_tenant()
     filterset = CustomerFilter(
-        data=params, queryset=selectors.customers_for_list(tenant=tenant), request=request
+        data=params, queryset=selectors.customers_for_list(tenant=tenant, user=request.user), request=request
     )
     return filterset, segment, params
 
@@ -206,11 +207,11 @@ class CustomerCreateView(CustomerFormMixin, View):
 
 class CustomerEditView(CustomerFormMixin, View):
     def get(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         return self.render_form(request, CustomerForm(instance=customer), customer)
 
     def post(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         form = CustomerForm(request.POST, instance=Customer.objects.get(pk=pk))
         if form.is_valid():
             try:
@@ -230,14 +231,16 @@ class CustomerDetailView(RoleRequiredMixin, View):
 
     def get(self, request, pk, follow_up_form=None, status=200):
         tenant = require_tenant()
-        customer = get_object_or_404(Customer.objects.select_related("owner", "designer"), pk=pk)
+        customer = visible_customer_or_404(
+            request.user, pk, Customer.objects.select_related("owner", "designer")
+        )
         return render(
             request,
             "customers/customer_detail.html",
             {
                 "customer": customer,
                 "phone": selectors.display_phone(request.user, customer),
-                "phone_masked": not selectors.can_see_full_phone(request.user),
+                "phone_masked": not selectors.can_see_full_phone(request.user, customer),
                 "timeline": extensions.customer_timeline(tenant=tenant, customer_id=customer.pk),
                 "panels": extensions.customer_panels(request=request, tenant=tenant, customer_id=customer.pk),
                 "leads": customer.leads.select_related("assignee").order_by("-received_at")[:10],
@@ -255,7 +258,7 @@ class FollowUpCreateView(RoleRequiredMixin, View):
     required_permission = "customers.follow_up"
 
     def post(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         form = FollowUpForm(request.POST)
         if form.is_valid():
             try:
@@ -274,7 +277,7 @@ class RevealPhoneView(RoleRequiredMixin, View):
     required_permission = "customers.reveal_phone"
 
     def post(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         phone = services.customer_reveal_phone(tenant=require_tenant(), customer=customer, user=request.user)
         if request.headers.get("HX-Request"):
             return HttpResponse(f'<span class="crm-phone">{phone.removeprefix("+86")}</span>')
@@ -285,7 +288,7 @@ class ClaimView(RoleRequiredMixin, View):
     required_permission = "customers.claim"
 
     def post(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         try:
             services.customer_claim_from_pool(tenant=require_tenant(), customer=customer, user=request.user)
         except ValidationError as error:
@@ -299,7 +302,7 @@ class AnonymiseView(RoleRequiredMixin, View):
     required_permission = "customers.privacy"
 
     def post(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         services.customer_anonymise(tenant=require_tenant(), customer=customer, user=request.user)
         messages.success(request, _("已匿名化该客户的个人信息，历史记录保留。"))
         return redirect("customers:detail", pk=pk)
@@ -309,7 +312,7 @@ class PersonalDataExportView(RoleRequiredMixin, View):
     required_permission = "customers.privacy"
 
     def get(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         data = customer_io.customer_personal_data(
             tenant=require_tenant(), user=request.user, customer=customer
         )
@@ -337,7 +340,7 @@ class LeadInboxView(RoleRequiredMixin, View):
             }
             for lead in leads
         ]
-        pool = list(selectors.pool_customers(tenant=tenant)[:50])
+        pool = list(selectors.pool_customers(tenant=tenant, user=request.user)[:50])
         stats = (
             selectors.lead_response_stats(tenant=tenant)
             if has_permission(request.user, "customers.view_stats")

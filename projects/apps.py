@@ -38,6 +38,7 @@ class ProjectsConfig(AppConfig):
         )
         extensions.register_customer_timeline(customer_extensions.timeline)
         extensions.register_customer_panel(customer_extensions.panel)
+        extensions.register_customer_involvement(customer_extensions.customers_worked_on)
         from projects.dashboard import dashboard_widget, home_widget
 
         extensions.register_dashboard_widget(dashboard_widget)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -46,3 +47,10 @@ def panel(*, request, tenant, customer_id: int) -> Panel | None:
         "projects/_customer_panel.html", {"projects": projects, "customer_id": customer_id}, request=request
     )
     return Panel(title="装修项目", html=html, order=20)
+
+
+def customers_worked_on(*, user) -> Q:
+    """Visibility provider (crm.extensions): customers of the projects ``user`` is on."""
+    staff = Q(designer_id=user.pk) | Q(project_manager_id=user.pk) | Q(supervisor_id=user.pk)
+    staff |= Q(service_owner_id=user.pk)
+    return Q(pk__in=Project.objects.filter(staff).values("customer_id"))

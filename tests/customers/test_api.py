@@ -96,10 +96,10 @@ def test_bad_customer_input_is_400_and_writes_nothing(
         assert list(Customer.objects.values_list("pk", flat=True)) == [existing.pk]
 
 
-def test_phone_is_masked_for_designers_and_reveal_is_audited(tenant_a, designer_a, token_client, api_as):
+def test_phone_is_masked_for_non_owners_and_reveal_is_audited(tenant_a, sales_a, token_client, api_as):
     with tenant_context(tenant_a):
-        customer = CustomerFactory(tenant=tenant_a, phone="+8613812341234")
-    client = api_as(designer_a)
+        customer = CustomerFactory(tenant=tenant_a, phone="+8613812341234")  # unowned: visible, masked
+    client = api_as(sales_a)
     listed = client.get("/api/v1/customers/").json()["results"][0]
     assert listed["phone_display"] == "138****1234" and "phone" not in listed
     assert client.get(f"/api/v1/customers/{customer.pk}/").json()["phone_display"] == "138****1234"
@@ -107,7 +107,7 @@ def test_phone_is_masked_for_designers_and_reveal_is_audited(tenant_a, designer_
     assert revealed.status_code == 200 and revealed.json() == {"phone": "+8613812341234"}
     with tenant_context(tenant_a):
         log = CustomerAuditLog.objects.get()
-    assert (log.actor, log.action, log.customer_id) == (designer_a, AuditAction.REVEAL_PHONE, customer.pk)
+    assert (log.actor, log.action, log.customer_id) == (sales_a, AuditAction.REVEAL_PHONE, customer.pk)
 
 
 def test_designer_cannot_edit_or_export(tenant_a, designer_a, token_client, api_as):
