@@ -177,7 +177,8 @@ class KeysetPagination(BasePagination):
             equal &= Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
         first_name, first_value = self.order[0].lstrip("-"), typed[0]
         first_descending = self.order[0].startswith("-") != reverse
-        if first_value is not None and (first_descending or not fields[0].null):
+        leading_nullable = fields[0] is None or fields[0].null
+        if first_value is not None and (first_descending or not leading_nullable):
             # A plain range on the leading column lets the index start at the position.
             bound = "lte" if first_descending else "gte"
             condition &= Q(**{f"{first_name}__{bound}": first_value})
@@ -222,15 +223,16 @@ def _get(row, name: str):
     return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
-def _field(model: type[models.Model], path: str) -> models.Field:
+def _field(model: type[models.Model], path: str) -> models.Field | None:
+    """The model field behind an ordering path; ``None`` for an annotation (values pass as JSON)."""
     if path == "pk":
         return model._meta.pk
     field = None
     for part in path.split("__"):
         try:
             field = model._meta.get_field(part)
-        except FieldDoesNotExist as error:
-            raise ValidationError({"ordering": [_("无法按该字段排序。")]}, code="invalid") from error
+        except FieldDoesNotExist:
+            return None
         if field.is_relation and field.related_model is not None and part != path.split("__")[-1]:
             model = field.related_model
     if field.is_relation:
@@ -246,9 +248,9 @@ def _jsonable(value):
     return value
 
 
-def _to_python(field: models.Field, value):
-    if value is None:
-        return None
+def _to_python(field: models.Field | None, value):
+    if value is None or field is None:
+        return value
     try:
         return field.to_python(value)
     except (DjangoValidationError, TypeError, ValueError) as error:

@@ -191,3 +191,23 @@ def test_html_list_asks_no_auth_permission_query(tenant_a, manager_a, session_cl
     assert response.status_code == 200
     assert "API 令牌" in response.content.decode()  # the manager still sees the link
     assert not [q["sql"] for q in captured.captured_queries if "auth_permission" in q["sql"]]
+
+
+def test_keyset_pages_by_an_annotation(tenant_a):
+    """Orderings over annotations (no model field) page too; cursor values pass through as JSON."""
+    from django.db.models import F
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    with tenant_context(tenant_a):
+        for i in range(7):
+            CustomerFactory(tenant=tenant_a, budget_amount=10_000 * (i % 3))
+        base = Customer.objects.annotate(doubled=F("budget_amount") * 2).order_by("-doubled", "-id")
+        expected = list(base.values_list("pk", flat=True))
+        seen, url = [], "/api/v1/customers/?page_size=3"
+        while url:
+            pager = KeysetPagination()
+            page = pager.paginate_queryset(base, Request(APIRequestFactory().get(url)))
+            seen.extend(row.pk for row in page)
+            url = pager.get_paginated_response([]).data["next"]
+    assert seen == expected
