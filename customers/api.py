@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -138,11 +139,14 @@ def _phone_display(record: dict, context: dict) -> str:
     """``CustomerSerializer.phone_display`` for a ``.values()`` row (same rule as ``display_phone``)."""
     if record["anonymised_at"] is not None:
         return "—"
-    return record["phone"].removeprefix("+86") if context["full_phone"] else mask_phone(record["phone"])
+    if record["id"] in context["full_phone"]:
+        return record["phone"].removeprefix("+86")
+    return mask_phone(record["phone"])
 
 
 CUSTOMER_ROWS = LeanRows(
-    CustomerSerializer, computed={"phone_display": (("phone", "anonymised_at"), _phone_display)}
+    CustomerSerializer,
+    computed={"phone_display": (("id", "owner", "phone", "anonymised_at"), _phone_display)},
 )
 
 
@@ -183,7 +187,9 @@ class CustomerViewSet(
         """Lean read path: the serializer's JSON from ``.values()`` rows (crm/api/lean.py)."""
         queryset = CUSTOMER_ROWS.values(self.filter_queryset(self.get_queryset()))
         page = self.paginate_queryset(queryset)
-        context = {"full_phone": selectors.can_see_full_phone(request.user)}
+        # Whose full number this user may see, for the whole page at once (no query for managers).
+        shown = [SimpleNamespace(pk=record["id"], owner_id=record["owner"]) for record in page]
+        context = {"full_phone": visibility.customer_ids_with_full_phone(request.user, shown)}
         return self.get_paginated_response(CUSTOMER_ROWS.rows(page, context))
 
     def filter_queryset(self, queryset):
