@@ -12,8 +12,7 @@ from analytics import selectors
 from analytics.exports import panel_workbook
 from analytics.periods import PRESETS
 from analytics.scope import parse_scope
-from crm.extensions import dashboard_widgets
-from crm.permissions import RoleRequiredMixin, has_permission
+from crm.permissions import RoleRequiredMixin
 from crm.selectors import staff_of_tenant
 from crm.tenancy import require_tenant
 from customers.models import SourceChannel
@@ -57,10 +56,6 @@ class DashboardView(RoleRequiredMixin, View):
             "pms": _staff_choices(tenant, Role.PROJECT_MANAGER),
             "querystring": scope.querystring(),
             "generated_at": timezone.now(),
-            # The apps' own manager widgets (aftercare, referrals …) stay below the panels, managers only.
-            "widgets": dashboard_widgets(request=request, tenant=tenant)
-            if has_permission(request.user, "crm.view_dashboard")
-            else [],
         }
         return render(request, "analytics/dashboard.html", context, status=400 if errors else 200)
 
