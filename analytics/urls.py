@@ -8,5 +8,6 @@ app_name = "analytics"
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
+    path("targets/", views.MonthlyPlanView.as_view(), name="targets"),
     path("export/<slug:panel>.xlsx", views.PanelExportView.as_view(), name="export"),
 ]
