@@ -10,9 +10,12 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         from analytics import aggregates  # noqa: F401  (registers the SQLite percentile aggregate)
+        from analytics.workbench import workbench_widget
+        from crm.extensions import register_home_widget
         from crm.models import Role
         from crm.permissions import grant_many
 
+        register_home_widget(workbench_widget)
         grant_many(
             {
                 # Sales users see the dashboard scoped to their own figures; managers see everyone's.
