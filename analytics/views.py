@@ -6,7 +6,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,6 +15,7 @@ from django.views import View
 from analytics import selectors, services
 from analytics.exports import panel_workbook
 from analytics.forms import MonthlyPlanForm, MonthPickForm
+from analytics.models import MonthlyReport
 from analytics.periods import PRESETS
 from analytics.scope import parse_scope
 from crm.permissions import RoleRequiredMixin, has_permission
@@ -62,6 +63,9 @@ class DashboardView(RoleRequiredMixin, View):
             "querystring": scope.querystring(),
             "generated_at": timezone.now(),
             "can_manage_targets": has_permission(request.user, "analytics.manage_targets"),
+            "reports": list(MonthlyReport.objects.exclude(file="").order_by("-month")[:12])
+            if has_permission(request.user, "analytics.view_all")
+            else [],
         }
         return render(request, "analytics/dashboard.html", context, status=400 if errors else 200)
 
@@ -132,3 +136,20 @@ class MonthlyPlanView(RoleRequiredMixin, View):
             return self._render(request, form, status=400)
         messages.success(request, _("已保存 %(month)s 的目标与投放。") % {"month": f"{form.month:%Y-%m}"})
         return redirect(f"{request.path}?month={form.month:%Y-%m}")
+
+
+class MonthlyReportDownloadView(RoleRequiredMixin, View):
+    """A stored monthly report (managers; another tenant's report is 404)."""
+
+    required_permission = "analytics.view_all"
+
+    def get(self, request, pk: int):
+        report = MonthlyReport.objects.filter(pk=pk).exclude(file="").first()
+        if report is None:
+            raise Http404
+        return FileResponse(
+            report.file.open("rb"),
+            as_attachment=True,
+            filename=f"monthly-report-{report.month:%Y-%m}.xlsx",
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
