@@ -18,6 +18,7 @@ from analytics.forms import MonthlyPlanForm, MonthPickForm
 from analytics.models import MonthlyReport
 from analytics.periods import PRESETS
 from analytics.scope import parse_scope
+from crm.extensions import dashboard_widgets
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.selectors import staff_of_tenant
 from crm.tenancy import require_tenant
@@ -63,6 +64,11 @@ class DashboardView(RoleRequiredMixin, View):
             "querystring": scope.querystring(),
             "generated_at": timezone.now(),
             "can_manage_targets": has_permission(request.user, "analytics.manage_targets"),
+            # The apps' own manager widgets stay below the panels (managers only) for the figures the
+            # panels don't show yet (e.g. change orders awaiting customers, VIP reviews pending).
+            "widgets": dashboard_widgets(request=request, tenant=tenant)
+            if has_permission(request.user, "crm.view_dashboard")
+            else [],
             "reports": list(MonthlyReport.objects.exclude(file="").order_by("-month")[:12])
             if has_permission(request.user, "analytics.view_all")
             else [],
