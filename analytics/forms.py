@@ -9,6 +9,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from analytics.models import ChannelSpend, SalesTarget
+from crm.forms import BoundedFieldsMixin
+from crm.validators import INT_MAX, MONEY_MAX
 from customers.models import SourceChannel
 
 TARGET_FIELDS = (
@@ -16,6 +18,8 @@ TARGET_FIELDS = (
     ("signed_count", _("签约单数目标")),
     ("new_customers", _("新客户目标")),
 )
+# Counts are int4 columns, amounts bigint: each field stops at its column's range (no DataError).
+FIELD_MAX = {"contract_value": MONEY_MAX, "signed_count": INT_MAX, "new_customers": INT_MAX}
 
 
 class MonthField(forms.DateField):
@@ -28,7 +32,7 @@ class MonthField(forms.DateField):
         return day.replace(day=1) if day else day
 
 
-class MonthPickForm(forms.Form):
+class MonthPickForm(BoundedFieldsMixin, forms.Form):
     month = MonthField(label=_("月份"), widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"))
 
 
@@ -36,7 +40,7 @@ def _row_key(user) -> str:
     return str(user.pk) if user is not None else "team"
 
 
-class MonthlyPlanForm(forms.Form):
+class MonthlyPlanForm(BoundedFieldsMixin, forms.Form):
     def __init__(self, *args, month: datetime.date, sales_users: list, **kwargs):
         super().__init__(*args, **kwargs)
         self.month = month
@@ -52,7 +56,7 @@ class MonthlyPlanForm(forms.Form):
                 self.fields[name] = forms.IntegerField(
                     label=label,
                     min_value=0,
-                    max_value=10**12,
+                    max_value=FIELD_MAX[field],
                     required=False,
                     initial=getattr(target, field) if target else None,
                 )
@@ -63,7 +67,7 @@ class MonthlyPlanForm(forms.Form):
         for channel, label in SourceChannel.choices:
             name = f"spend-{channel}"
             self.fields[name] = forms.IntegerField(
-                label=label, min_value=0, max_value=10**12, required=False, initial=spend.get(channel)
+                label=label, min_value=0, max_value=MONEY_MAX, required=False, initial=spend.get(channel)
             )
             self.spend_fields.append(self[name])
 
