@@ -215,8 +215,11 @@ class ApiToken(TenantOwnedModel):
         issued = issue_secret(TOKEN_PREFIX)
         return issued.plaintext, issued.prefix
 
-    def mark_used(self) -> None:
+    def mark_used(self) -> bool:
+        """Record use at most once a minute; ``True`` when it wrote."""
         now = timezone.now()
         if self.last_used_at is None or (now - self.last_used_at).total_seconds() > 60:
             type(self).objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
+            return True
+        return False

@@ -10,7 +10,7 @@ import pytest
 
 from crm.tenancy import tenant_context
 from crm.validators import BIGINT_MAX as MAX_ID
-from referrals import services as referral_services
+from referrals.services import referrals as referral_services
 from tests.customers.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

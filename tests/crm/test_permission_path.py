@@ -14,8 +14,8 @@ from crm.models import Role
 from crm.permissions import RECEIVES_ESCALATIONS, SELLS, has_duty, has_permission, permissions_of
 from crm.selectors import staff_of_tenant
 from crm.tenancy import tenant_context
-from customers import services as customer_services
 from customers.models import Customer
+from customers.services import pool as customer_services
 from projects.models import Stage
 from projects.services.stages import can_move_stage
 from tests.customers.factories import CustomerFactory
