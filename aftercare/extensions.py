@@ -80,9 +80,10 @@ def dashboard_widget(*, request, tenant) -> Panel | None:
     """Managers' dashboard: visits due/overdue, open tickets past SLA, CSAT and NPS."""
     if not has_permission(getattr(request, "user", None), "aftercare.view"):
         return None
-    from aftercare import selectors, services
+    from aftercare import selectors
+    from aftercare.services import dates
 
-    today = services.tenant_today(tenant)
+    today = dates.tenant_today(tenant)
     open_plans = MaintenancePlan.objects.filter(status="scheduled")
     now = timezone.now()
     active = selectors.tickets_active(tenant=tenant)

@@ -15,7 +15,12 @@ class CustomersConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from crm import extensions
+        from crm.extensions import (
+            register_customer_timeline,
+            register_dashboard_widget,
+            register_home_widget,
+            register_row_narrower,
+        )
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
         from customers import selectors
@@ -38,11 +43,11 @@ class CustomersConfig(AppConfig):
                 "customers.settings": [Role.MANAGER],
             }
         )
-        extensions.register_customer_timeline(selectors.follow_up_timeline)
+        register_customer_timeline(selectors.follow_up_timeline)
         from customers.visibility import narrow_api_rows
 
-        extensions.register_row_narrower(narrow_api_rows)
-        from customers.dashboard import dashboard_widget, home_widget
+        register_row_narrower(narrow_api_rows)
+        from customers import extensions
 
-        extensions.register_dashboard_widget(dashboard_widget)
-        extensions.register_home_widget(home_widget)
+        register_dashboard_widget(extensions.dashboard_widget)
+        register_home_widget(extensions.home_widget)

@@ -124,7 +124,7 @@ class Customer(TenantOwnedModel):
     """A lead or customer of one tenant. The phone (normalized +86…) is unique per tenant.
 
     Derived axes (budget_tier, lifecycle, loyalty, activity, value_*, system_tags) are written only
-    by ``customers.services.customer_recompute`` from their stored inputs, never by hand.
+    by ``customers.services.classification.customer_recompute`` from their stored inputs, never by hand.
     """
 
     # contact

@@ -18,7 +18,7 @@ from crm import extensions
 from crm.permissions import RoleRequiredMixin, has_permission, require_permission
 from crm.tenancy import require_tenant
 from customers import io as customer_io
-from customers import selectors, services
+from customers import selectors
 from customers.filters import CustomerFilter
 from customers.forms import (
     CustomerForm,
@@ -30,6 +30,9 @@ from customers.forms import (
     apply_service_errors,
 )
 from customers.models import Customer, Segment
+from customers.services import classification, customers, follow_ups, privacy, segments, settings
+from customers.services import leads as leads_services
+from customers.services import pool as pool_services
 from customers.visibility import visible_customer_or_404
 
 PAGE_SIZES = (25, 50, 100)
@@ -118,7 +121,7 @@ class SegmentSaveView(RoleRequiredMixin, View):
         filters.pop("segment", None)
         if form.is_valid():
             try:
-                segment = services.segment_save(
+                segment = segments.segment_save(
                     tenant=require_tenant(),
                     created_by=request.user,
                     name=form.cleaned_data["name"],
@@ -194,7 +197,7 @@ class CustomerCreateView(CustomerFormMixin, View):
         form = CustomerForm(request.POST)
         if form.is_valid():
             try:
-                customer = services.customer_create(
+                customer = customers.customer_create(
                     tenant=require_tenant(), created_by=request.user, **form.service_data()
                 )
             except ValidationError as error:
@@ -215,7 +218,7 @@ class CustomerEditView(CustomerFormMixin, View):
         form = CustomerForm(request.POST, instance=Customer.objects.get(pk=pk))
         if form.is_valid():
             try:
-                services.customer_update(
+                customers.customer_update(
                     tenant=require_tenant(), customer=customer, updated_by=request.user, **form.service_data()
                 )
             except ValidationError as error:
@@ -262,7 +265,7 @@ class FollowUpCreateView(RoleRequiredMixin, View):
         form = FollowUpForm(request.POST)
         if form.is_valid():
             try:
-                services.follow_up_create(
+                follow_ups.follow_up_create(
                     tenant=require_tenant(), customer=customer, author=request.user, **form.cleaned_data
                 )
             except ValidationError as error:
@@ -278,7 +281,7 @@ class RevealPhoneView(RoleRequiredMixin, View):
 
     def post(self, request, pk):
         customer = visible_customer_or_404(request.user, pk)
-        phone = services.customer_reveal_phone(tenant=require_tenant(), customer=customer, user=request.user)
+        phone = privacy.customer_reveal_phone(tenant=require_tenant(), customer=customer, user=request.user)
         if request.headers.get("HX-Request"):
             return HttpResponse(f'<span class="crm-phone">{phone.removeprefix("+86")}</span>')
         return JsonResponse({"phone": phone})
@@ -290,7 +293,9 @@ class ClaimView(RoleRequiredMixin, View):
     def post(self, request, pk):
         customer = visible_customer_or_404(request.user, pk)
         try:
-            services.customer_claim_from_pool(tenant=require_tenant(), customer=customer, user=request.user)
+            pool_services.customer_claim_from_pool(
+                tenant=require_tenant(), customer=customer, user=request.user
+            )
         except ValidationError as error:
             messages.error(request, "；".join(error.messages))
         else:
@@ -303,7 +308,7 @@ class AnonymiseView(RoleRequiredMixin, View):
 
     def post(self, request, pk):
         customer = visible_customer_or_404(request.user, pk)
-        services.customer_anonymise(tenant=require_tenant(), customer=customer, user=request.user)
+        privacy.customer_anonymise(tenant=require_tenant(), customer=customer, user=request.user)
         messages.success(request, _("已匿名化该客户的个人信息，历史记录保留。"))
         return redirect("customers:detail", pk=pk)
 
@@ -359,7 +364,7 @@ class LeadInboxView(RoleRequiredMixin, View):
                 "can_claim": has_permission(request.user, "customers.claim"),
                 "can_create": has_permission(request.user, "customers.edit"),
                 "sla_minutes": tenant.lead_response_sla_minutes,
-                "settings_row": services.customer_settings_for(tenant=tenant),
+                "settings_row": settings.customer_settings_for(tenant=tenant),
             },
             status=status,
         )
@@ -369,7 +374,7 @@ class LeadInboxView(RoleRequiredMixin, View):
         form = LeadForm(request.POST)
         if form.is_valid():
             try:
-                lead = services.lead_create(
+                lead = leads_services.lead_create(
                     tenant=require_tenant(), created_by=request.user, **form.cleaned_data
                 )
             except ValidationError as error:
@@ -404,19 +409,19 @@ class CustomerSettingsView(RoleRequiredMixin, View):
 
     def get(self, request):
         return self.render_page(
-            request, CustomerSettingsForm(instance=services.customer_settings_for(tenant=require_tenant()))
+            request, CustomerSettingsForm(instance=settings.customer_settings_for(tenant=require_tenant()))
         )
 
     def post(self, request):
-        settings_row = services.customer_settings_for(tenant=require_tenant(), lock=True)
+        settings_row = settings.customer_settings_for(tenant=require_tenant(), lock=True)
         if "rotate_intake_key" in request.POST:
-            key = services.intake_key_rotate(tenant=require_tenant())
+            key = settings.intake_key_rotate(tenant=require_tenant())
             settings_row.refresh_from_db()
             return self.render_page(request, CustomerSettingsForm(instance=settings_row), intake_key=key)
         form = CustomerSettingsForm(request.POST, instance=settings_row)
         if form.is_valid():
             form.save()
-            services.customers_recompute_all(tenant=require_tenant())
+            classification.customers_recompute_all(tenant=require_tenant())
             messages.success(request, _("设置已保存，客户分类已按新阈值重新计算。"))
             return redirect("customers:settings")
         return self.render_page(request, form, status=400)

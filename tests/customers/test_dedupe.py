@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from crm.models import Role
 from crm.tenancy import tenant_context
-from customers import services
 from customers.models import Customer, Lead
+from customers.services import leads, settings
 from tests.customers.factories import CustomerFactory
 
 
@@ -36,7 +36,7 @@ def test_lead_for_a_known_number_attaches_to_the_existing_customer(tenant_a, mak
     owner = make_staff(tenant_a, Role.SALES)
     with tenant_context(tenant_a):
         existing = CustomerFactory(tenant=tenant_a, phone="+8613812345678", owner=owner)
-        lead = services.lead_create(
+        lead = leads.lead_create(
             tenant=tenant_a, name="别名", phone="+86 138-1234-5678", source_channel="douyin"
         )
         assert lead.customer_id == existing.pk and lead.assignee_id == owner.pk
@@ -47,7 +47,7 @@ def test_lead_for_a_known_number_attaches_to_the_existing_customer(tenant_a, mak
 @override_settings(CUSTOMERS_INTAKE_MERGE_HOURS=0)  # no lead merging: only the customer is unique
 def test_concurrent_intake_of_one_number_makes_exactly_one_customer(tenant_a):
     with tenant_context(tenant_a):
-        key = services.intake_key_rotate(tenant=tenant_a)
+        key = settings.intake_key_rotate(tenant=tenant_a)
     results: list[int] = []
     barrier = threading.Barrier(4)
 

@@ -18,8 +18,8 @@ from crm.extensions import (
 )
 from crm.models import Role
 from crm.tenancy import tenant_context
-from customers import services
 from customers.models import AuditAction, Customer, CustomerAuditLog, CustomerSettings, Lead
+from customers.services import customers, privacy, settings
 from tests.customers.factories import CustomerFactory, FollowUpFactory, LeadFactory
 
 
@@ -86,10 +86,10 @@ def test_api_list_runs_constant_queries_for_two_page_sizes(
 
 def test_list_search_and_filters(tenant_a, sales_a, session_client):
     with tenant_context(tenant_a):
-        services.customer_create(
+        customers.customer_create(
             tenant=tenant_a, name="陈静", phone="13811112222", community="碧桂园", budget_amount=400000
         )
-        services.customer_create(
+        customers.customer_create(
             tenant=tenant_a, name="刘洋", phone="13933334444", community="龙湖春江", has_pets=True
         )
     client = session_client(sales_a)
@@ -297,7 +297,7 @@ def test_settings_page_changes_thresholds_and_rotates_intake_key(
     tenant_a, manager_a, sales_a, session_client
 ):
     with tenant_context(tenant_a):
-        customer = services.customer_create(
+        customer = customers.customer_create(
             tenant=tenant_a, name="甲", phone="13800000001", budget_amount=200_000
         )
     assert customer.budget_tier == "mid"
@@ -330,7 +330,7 @@ def test_audit_log_page_lists_reveals_for_managers(tenant_a, manager_a, sales_a,
     designer = make_staff(tenant_a, Role.DESIGNER)
     with tenant_context(tenant_a):
         customer = CustomerFactory(tenant=tenant_a, name="被查看的客户")
-        services.customer_reveal_phone(tenant=tenant_a, customer=customer, user=designer)
+        privacy.customer_reveal_phone(tenant=tenant_a, customer=customer, user=designer)
     assert session_client(sales_a).get(reverse("customers:audit-log")).status_code == 403
     page = session_client(manager_a).get(reverse("customers:audit-log")).content.decode()
     assert "被查看的客户" in page and "查看完整手机号" in page and str(designer) in page
@@ -354,7 +354,7 @@ def test_settings_reject_empty_business_day(tenant_a, manager_a, session_client)
     bad = session_client(manager_a).post(reverse("customers:settings"), form)
     assert bad.status_code == 400 and "营业结束时间必须晚于开始时间" in bad.content.decode()
     with tenant_context(tenant_a):
-        assert services.customer_settings_for(tenant=tenant_a).business_days != [0, 1, 2, 3, 4]
+        assert settings.customer_settings_for(tenant=tenant_a).business_days != [0, 1, 2, 3, 4]
     ok = session_client(manager_a).post(
         reverse("customers:settings"), {**form, "business_days": [str(d) for d in range(7)]}
     )
