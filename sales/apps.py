@@ -17,7 +17,7 @@ class SalesConfig(AppConfig):
     def ready(self) -> None:
         from crm import extensions
         from crm.permissions import ALL_STAFF, grant_many
-        from sales import customer_extensions
+        from sales import extensions as sales_extensions
 
         grant_many(
             {
@@ -25,6 +25,6 @@ class SalesConfig(AppConfig):
                 "sales.schedule": ALL_STAFF,
             }
         )
-        extensions.register_customer_panel(customer_extensions.schedule_panel)
-        extensions.register_home_widget(customer_extensions.overdue_tasks_widget)
-        extensions.register_customer_involvement(customer_extensions.customers_scheduled_with)
+        extensions.register_customer_panel(sales_extensions.schedule_panel)
+        extensions.register_home_widget(sales_extensions.overdue_tasks_widget)
+        extensions.register_customer_involvement(sales_extensions.customers_scheduled_with)
