@@ -154,3 +154,15 @@ def test_appointment_rows_stay_in_their_tenant(tenant_a, tenant_b, make_staff):
             == 0
         )
     assert rep_b.tenant_id == tenant_b.pk
+
+
+def test_seed_demo_books_appointments_and_tasks_once(db):
+    from django.core.management import call_command
+
+    from crm.models import Tenant
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+    tenant = Tenant.objects.get(slug="anju")
+    with tenant_context(tenant):
+        assert Appointment.objects.count() == 3 and Task.objects.count() == 2
