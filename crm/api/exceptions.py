@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
-from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -24,22 +23,12 @@ def _as_lists(data) -> dict:
     return {"non_field_errors": [data]}
 
 
-def _details(errors: list[DjangoValidationError]) -> list[ErrorDetail]:
-    """Messages with their stable ``code`` kept (``message_dict`` would drop it)."""
-    return [
-        ErrorDetail(message, code=single.code or "invalid")
-        for error in errors
-        for single in error.error_list
-        for message in single
-    ]
-
-
 def django_validation_error_to_drf(error: DjangoValidationError) -> exceptions.ValidationError:
     if hasattr(error, "error_dict"):
         return exceptions.ValidationError(
-            {("non_field_errors" if k == "__all__" else k): _details(v) for k, v in error.error_dict.items()}
+            {("non_field_errors" if k == "__all__" else k): v for k, v in error.message_dict.items()}
         )
-    return exceptions.ValidationError({"non_field_errors": _details([error])})
+    return exceptions.ValidationError({"non_field_errors": error.messages})
 
 
 def api_exception_handler(exc, context):
@@ -55,11 +44,7 @@ def api_exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {
-            "detail": INVALID_INPUT,
-            "errors": _as_lists(exc.detail),
-            "codes": _as_lists(exc.get_codes()),
-        }
+        response.data = {"detail": INVALID_INPUT, "errors": _as_lists(exc.detail)}
     else:
         detail = response.data.get("detail") if isinstance(response.data, dict) else response.data
         response.data = {"detail": detail, "errors": {}}
