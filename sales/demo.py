@@ -38,7 +38,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             remind_at=starts_at - datetime.timedelta(hours=1),
             created_by=rep,
         )
-        appointment.participants.set(participants)
+        appointment.participants.set(participants, through_defaults={"tenant": tenant})
     Task.objects.create(
         tenant=tenant,
         customer=customers[0],

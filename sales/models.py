@@ -53,7 +53,11 @@ class Appointment(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("负责人")
     )
     participants = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("同行人员")
+        settings.AUTH_USER_MODEL,
+        through="AppointmentParticipant",
+        blank=True,
+        related_name="+",
+        verbose_name=_("同行人员"),
     )
     status = models.CharField(
         _("状态"), max_length=16, choices=AppointmentStatus.choices, default=AppointmentStatus.SCHEDULED
@@ -89,6 +93,20 @@ class Appointment(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class AppointmentParticipant(TenantOwnedModel):
+    """Who joins an appointment besides its lead (tenant-owned, so RLS covers the link rows too)."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("同行人员")
+        verbose_name_plural = _("同行人员")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "appointment", "user"], name="sales_participant_once")
+        ]
 
 
 class AppointmentChange(TenantOwnedModel):

@@ -119,7 +119,7 @@ def appointment_create(
             remind_at=starts_at - remind_before,
             created_by=actor,
         )
-        appointment.participants.set(participants)
+        appointment.participants.set(participants, through_defaults={"tenant": tenant})
     return appointment
 
 

@@ -140,7 +140,7 @@ def test_reminder_is_sent_exactly_once_by_the_scan(tenant_a, rep, make_staff):
     designer = make_staff(tenant_a, Role.DESIGNER)
     with tenant_context(tenant_a):
         due = make_appointment(tenant_a, staff=rep, starts_at=in_hours(0.5))
-        due.participants.add(designer)
+        due.participants.add(designer, through_defaults={"tenant": tenant_a})
         make_appointment(tenant_a, staff=rep, starts_at=in_hours(5))  # reminder not yet due
         assert services.appointment_reminders_send_due(tenant=tenant_a) == 1
         assert services.appointment_reminders_send_due(tenant=tenant_a) == 0

@@ -114,7 +114,7 @@ def test_staff_on_an_appointment_see_the_customer(tenant_a, make_staff, api_as):
         appointment = make_appointment(tenant_a, customer=customer, staff=rep)
     assert api_as(designer).get(f"/api/v1/appointments/{appointment.pk}/").status_code == 404
     with tenant_context(tenant_a):
-        appointment.participants.add(designer)
+        appointment.participants.add(designer, through_defaults={"tenant": tenant_a})
     assert api_as(designer).get(f"/api/v1/appointments/{appointment.pk}/").status_code == 200
 
 
