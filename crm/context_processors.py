@@ -16,6 +16,7 @@ NAVIGATION = [
     ("售后", "aftercare:home", "aftercare.view"),
     ("转介绍", "referrals:home", "referrals.view"),
     ("营销", "engagement:home", "engagement.view"),
+    ("日程", "sales:calendar", "sales.view"),
     ("看板", "analytics:dashboard", "analytics.view"),
 ]
 

@@ -66,6 +66,7 @@ TOKEN_MODULE_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     TokenModule.INTEGRATIONS: ("events.view", ("events.", "webhooks.")),
     TokenModule.ANALYTICS: ("analytics.view", ("analytics.manage_",)),
     TokenModule.ENGAGEMENT: ("engagement.view", ("engagement.consent", "engagement.manage")),
+    TokenModule.SALES: ("sales.view", ("sales.schedule",)),
 }
 
 

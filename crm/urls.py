@@ -18,6 +18,7 @@ API_V1_MODULES = [
     "referrals.api_urls",
     "analytics.api_urls",
     "engagement.api_urls",
+    "sales.api_urls",
 ]
 
 api_v1_patterns = [path("", include(module)) for module in API_V1_MODULES]
@@ -37,6 +38,7 @@ urlpatterns = [
     path("aftercare/", include("aftercare.urls")),
     path("referrals/", include("referrals.urls")),
     path("engagement/", include("engagement.urls")),
+    path("sales/", include("sales.urls")),
     path("media/<path:path>", serve_media, name="media"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1_patterns)),

@@ -24,6 +24,7 @@ TOKEN_MODULE_BY_APP_LABEL: dict[str, str] = {
     "outbox": TokenModule.INTEGRATIONS,
     "analytics": TokenModule.ANALYTICS,
     "engagement": TokenModule.ENGAGEMENT,
+    "sales": TokenModule.SALES,
 }
 
 

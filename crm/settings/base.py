@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "referrals",
     "analytics",
     "engagement",
+    "sales",
 ]
 
 MIDDLEWARE = [
