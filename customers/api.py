@@ -161,7 +161,7 @@ class CustomerViewSet(
     }
 
     def get_tenant_queryset(self):
-        return selectors.customers_for_list(tenant=self.tenant, user=self.request.user)
+        return selectors.customers_for_list(tenant=self.tenant, user=self.request_user)
 
     def filter_queryset(self, queryset):
         segment_id = self.request.query_params.get("segment")
@@ -179,14 +179,14 @@ class CustomerViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = customers.customer_create(
-            tenant=self.tenant, created_by=self.request.user, **serializer.validated_data
+            tenant=self.tenant, created_by=self.request_user, **serializer.validated_data
         )
 
     def perform_update(self, serializer):
         serializer.instance = customers.customer_update(
             tenant=self.tenant,
             customer=serializer.instance,
-            updated_by=self.request.user,
+            updated_by=self.request_user,
             **serializer.validated_data,
         )
 
@@ -441,7 +441,7 @@ class FollowUpViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = follow_ups.follow_up_create(
-            tenant=self.tenant, author=self.request.user, **serializer.validated_data
+            tenant=self.tenant, author=self.request_user, **serializer.validated_data
         )
 
 
@@ -471,7 +471,7 @@ class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = {"filters": {}, **serializer.validated_data}  # no filters = every customer
-        serializer.instance = segments.segment_save(tenant=self.tenant, created_by=self.request.user, **data)
+        serializer.instance = segments.segment_save(tenant=self.tenant, created_by=self.request_user, **data)
 
     def perform_update(self, serializer):
         data = {
@@ -480,7 +480,7 @@ class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
             **serializer.validated_data,
         }
         serializer.instance = segments.segment_save(
-            tenant=self.tenant, created_by=self.request.user, segment=serializer.instance, **data
+            tenant=self.tenant, created_by=self.request_user, segment=serializer.instance, **data
         )
 
 

@@ -283,7 +283,7 @@ class CampaignViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = campaign_services.campaign_save(
-            tenant=self.tenant, created_by=self.request.user, **serializer.validated_data
+            tenant=self.tenant, created_by=self.request_user, **serializer.validated_data
         )
 
     def perform_update(self, serializer):

@@ -135,7 +135,7 @@ class ReferralViewSet(
             referrer=data["referrer"],
             referred=data["referred"],
             source="manual",
-            created_by=self.request.user,
+            created_by=self.request_user,
             note=data.get("note", ""),
         )
 

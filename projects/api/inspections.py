@@ -128,7 +128,7 @@ class InspectionViewSet(
         serializer.instance = inspections.inspection_record(
             tenant=self.tenant,
             project=data["project"],
-            inspector=self.request.user,
+            inspector=self.request_user,
             items=data["items"],
             inspected_on=data.get("inspected_on"),
             notes=data.get("notes", ""),
