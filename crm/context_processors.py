@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import NoReverseMatch, reverse
 
 from crm.permissions import has_permission, known_permissions
@@ -22,7 +24,7 @@ NAVIGATION = [
 def navigation_for(request) -> list[dict]:
     user = request.user
     declared = known_permissions()
-    items = []
+    items: list[dict[str, Any]] = []
     for label, url_name, permission in NAVIGATION:
         if permission not in declared or not has_permission(user, permission):
             continue

@@ -6,9 +6,10 @@ import datetime
 import math
 import statistics
 from collections import defaultdict
+from typing import cast
 
 from django.apps import apps
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Field, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -41,7 +42,7 @@ def _project_exists(**lookups) -> Exists:
 
 def _stages_from(stage: str) -> list[str]:
     field = apps.get_model("projects", "Project")._meta.get_field("stage")
-    order = [value for value, _label in field.choices]
+    order = [value for value, _label in field.choices or ()]
     return order[order.index(stage) :]
 
 
@@ -116,7 +117,7 @@ def choice_labels() -> dict[str, dict[str, str]]:
     """``{field: {value: label}}`` translated once per request (model ``get_FOO_display`` re-hashes
     every lazy label on each call, which dominated the list page's render time)."""
     return {
-        name: {value: str(label) for value, label in Customer._meta.get_field(name).flatchoices}
+        name: {value: str(label) for value, label in cast(Field, Customer._meta.get_field(name)).flatchoices}
         for name in LIST_LABEL_FIELDS
     }
 

@@ -15,6 +15,8 @@ customer's owner, designer and project manager = the project's.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -45,7 +47,7 @@ from projects.models import (
 
 
 def scoped_projects(scope: Scope, prefix: str = ""):
-    conditions = {}
+    conditions: dict[str, object] = {}
     if scope.channel:
         conditions[f"{prefix}customer__source_channel"] = scope.channel
     if scope.sales_id:
@@ -65,7 +67,8 @@ def _stage_durations(scope: Scope) -> dict[str, tuple[float, int]]:
         if connection.vendor == "postgresql"
         else "julianday(s.left_at) - julianday(s.entered_at)"
     )
-    where, params = ["s.left_at >= %s", "s.left_at < %s"], [period.start_at, period.end_at]
+    where = ["s.left_at >= %s", "s.left_at < %s"]
+    params: list[Any] = [period.start_at, period.end_at]
     for column_sql, value in (
         ("c.source_channel", scope.channel),
         ("c.owner_id", scope.sales_id),

@@ -107,7 +107,7 @@ def referral_link_by_code(
     )
 
 
-MANUAL_TRANSITIONS = {
+MANUAL_TRANSITIONS: dict[str, set[str]] = {
     ReferralStatus.REFERRED: {ReferralStatus.CONTACTED, ReferralStatus.LOST},
     ReferralStatus.CONTACTED: {ReferralStatus.LOST},
     ReferralStatus.LOST: {ReferralStatus.CONTACTED},
