@@ -6,7 +6,7 @@ import datetime
 import math
 import statistics
 from collections import defaultdict
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.apps import apps
 from django.db.models import Exists, Field, OuterRef, Q, QuerySet
@@ -23,6 +23,9 @@ from customers.visibility import (
     leads_visible_to,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 
 def customers_for_list(*, tenant: Tenant, user: User | None = None) -> QuerySet[Customer]:
     """The list's base queryset, narrowed to what ``user`` may see (``customers.visibility``):
@@ -34,7 +37,7 @@ def customers_for_list(*, tenant: Tenant, user: User | None = None) -> QuerySet[
 FUNNEL_STEPS = ("responded", "measured", "design", "quoted", "signed", "handed_over")
 
 
-def _project_exists(**lookups) -> Exists:
+def _project_exists(**lookups: Any) -> Exists:
     # Projects report facts to customers; the funnel reads them by model name (no import upward).
     project = apps.get_model("projects", "Project")
     return Exists(project.objects.filter(customer_id=OuterRef("pk"), **lookups))
@@ -122,7 +125,7 @@ def choice_labels() -> dict[str, dict[str, str]]:
     }
 
 
-def list_rows(user, customers) -> list[dict]:
+def list_rows(user: User, customers: Iterable[Customer]) -> list[dict]:
     labels = choice_labels()
     customers = list(customers)
     full_phone = customer_ids_with_full_phone(user, customers)
@@ -138,12 +141,12 @@ def list_rows(user, customers) -> list[dict]:
     ]
 
 
-def can_see_full_phone(user, customer: Customer) -> bool:
+def can_see_full_phone(user: User, customer: Customer) -> bool:
     """Managers, the owner and the people on the customer's work (``customers.visibility``)."""
     return full_phone_visible(user, customer)
 
 
-def display_phone(user, customer: Customer) -> str:
+def display_phone(user: User, customer: Customer) -> str:
     if customer.is_anonymised:
         return "—"
     return customer.phone.removeprefix("+86") if can_see_full_phone(user, customer) else customer.masked_phone

@@ -7,6 +7,12 @@ A panel is ``{"key", "title", "period", "previous_period", "filters", "restricte
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -15,20 +21,22 @@ from analytics.scope import Scope
 KINDS = ("int", "money", "percent", "days", "minutes", "text", "score")
 
 
-def column(key: str, label, kind: str = "int") -> dict:
+def column(key: str, label: StrOrPromise, kind: str = "int") -> dict:
     assert kind in KINDS, kind
     return {"key": key, "label": str(label), "kind": kind}
 
 
-def row(key, label, values: dict, links: dict | None = None) -> dict:
+def row(key: Any, label: StrOrPromise, values: dict, links: dict | None = None) -> dict:
     return {"key": str(key), "label": str(label), "values": values, "links": links or {}}
 
 
-def table(key: str, title, columns: list[dict], rows: list[dict]) -> dict:
+def table(key: str, title: StrOrPromise, columns: list[dict], rows: list[dict]) -> dict:
     return {"key": key, "title": str(title), "columns": columns, "rows": rows}
 
 
-def kpi(key: str, label, value, previous=None, kind: str = "int", link: str = "") -> dict:
+def kpi(
+    key: str, label: StrOrPromise, value: Any, previous: Any = None, kind: str = "int", link: str = ""
+) -> dict:
     change = None
     if isinstance(value, int | float) and isinstance(previous, int | float) and previous:
         change = round((value - previous) / abs(previous), 4)
@@ -43,7 +51,9 @@ def kpi(key: str, label, value, previous=None, kind: str = "int", link: str = ""
     }
 
 
-def chart(key: str, kind: str, table_key: str, series: list[str], title="", label_column: str = "") -> dict:
+def chart(
+    key: str, kind: str, table_key: str, series: list[str], title: StrOrPromise = "", label_column: str = ""
+) -> dict:
     """A chart drawn from one of the panel's tables (the table is the chart's accessible twin)."""
     return {
         "key": key,
@@ -55,7 +65,17 @@ def chart(key: str, kind: str, table_key: str, series: list[str], title="", labe
     }
 
 
-def panel(key: str, title, scope: Scope, *, kpis, tables, charts, notes, ignored_filters=()) -> dict:
+def panel(
+    key: str,
+    title: StrOrPromise,
+    scope: Scope,
+    *,
+    kpis: list[dict],
+    tables: list[dict],
+    charts: list[dict],
+    notes: list,
+    ignored_filters: Iterable[str] = (),
+) -> dict:
     return {
         "key": key,
         "title": str(title),
@@ -71,20 +91,20 @@ def panel(key: str, title, scope: Scope, *, kpis, tables, charts, notes, ignored
     }
 
 
-def ratio(part, whole, digits: int = 4) -> float | None:
+def ratio(part: float, whole: float | None, digits: int = 4) -> float | None:
     return round(part / whole, digits) if whole else None
 
 
-def rounded(value, digits: int = 1) -> float | None:
+def rounded(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def customers_url(**params) -> str:
+def customers_url(**params: Any) -> str:
     clean = {key: value for key, value in params.items() if value not in (None, "")}
     return f"{reverse('customers:list')}?{urlencode(clean)}"
 
 
-def projects_url(**params) -> str:
+def projects_url(**params: Any) -> str:
     clean = {key: value for key, value in params.items() if value not in (None, "")}
     return f"{reverse('projects:list')}?{urlencode(clean)}"
 

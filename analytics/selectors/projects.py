@@ -15,7 +15,7 @@ customer's owner, designer and project manager = the project's.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import Count, Q, Sum
@@ -45,8 +45,11 @@ from projects.models import (
     Stage,
 )
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
-def scoped_projects(scope: Scope, prefix: str = ""):
+
+def scoped_projects(scope: Scope, prefix: str = "") -> dict[str, object]:
     conditions: dict[str, object] = {}
     if scope.channel:
         conditions[f"{prefix}customer__source_channel"] = scope.channel
@@ -197,7 +200,7 @@ def projects_panel(scope: Scope) -> dict:
     )
 
 
-def _by_project_manager(scope: Scope, projects, active: Q, overdue: Q) -> dict:
+def _by_project_manager(scope: Scope, projects: QuerySet[Project], active: Q, overdue: Q) -> dict:
     period = scope.period
     counts = {
         item["project_manager_id"]: item

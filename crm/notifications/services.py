@@ -321,7 +321,11 @@ def _start(row: OutboundMessage) -> None:
 
 
 def _finish(
-    model: type[OutboundMessage], tenant: Tenant, claimed: OutboundMessage, error: Exception | None, retry
+    model: type[OutboundMessage],
+    tenant: Tenant,
+    claimed: OutboundMessage,
+    error: Exception | None,
+    retry: Callable[..., object],
 ) -> str | None:
     """Record the outcome if the row is still ours (same attempt, still ``sending``)."""
     with _in_tenant(tenant), transaction.atomic():
