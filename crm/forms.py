@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import FieldDoesNotExist
@@ -37,6 +39,9 @@ def bound_form_field(field: forms.Field) -> None:
 
 class BoundedFieldsMixin:
     """Every form of the CRM: text without control characters, integers and dates within range."""
+
+    if TYPE_CHECKING:  # provided by the Django form this is mixed into
+        fields: dict[str, forms.Field]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -79,7 +84,7 @@ class ApiTokenForm(Form):
 
     def __init__(self, *args, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = staff_queryset(tenant=tenant)
+        cast(forms.ModelChoiceField, self.fields["user"]).queryset = staff_queryset(tenant=tenant)
         for module, label in TokenModule.choices:
             self.fields[f"scope_{module}"] = forms.ChoiceField(
                 label=label, choices=SCOPE_LEVEL_CHOICES, required=False, initial=TokenAccess.READ
@@ -91,6 +96,7 @@ class ApiTokenForm(Form):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         scopes = [
             token_scope(module, cleaned[f"scope_{module}"])
             for module in TokenModule.values

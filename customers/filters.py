@@ -30,7 +30,7 @@ from customers.models import (
 from customers.selectors import funnel_reached_q
 
 
-def _staff(request) -> QuerySet[User]:
+def _staff(request) -> QuerySet[User]:  # noqa: ARG001 - signature required by the caller (Django/DRF/django-filter)
     """Evaluated per request, inside the tenant (never at class definition)."""
     tenant = current_tenant()
     if tenant is None:

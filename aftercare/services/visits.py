@@ -51,7 +51,7 @@ def visit_create(
     )
 
 
-def _clean_checklist(results) -> list[dict]:
+def _clean_checklist(results: object) -> list[dict]:
     if results in (None, ""):
         return []
     if not isinstance(results, list) or not all(isinstance(row, dict) and row.get("item") for row in results):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from rest_framework import serializers
 
 from crm.api.fields import BOUNDED_FIELD_CLASSES
@@ -20,7 +21,7 @@ class ModelSerializer(serializers.ModelSerializer):
 
     def get_fields(self):
         fields = super().get_fields()
-        model = self.Meta.model
+        model: type[models.Model] = self.Meta.model
         for name, field in fields.items():
             source = field.source or name  # fields are bound (and get .source) later
             if not field.read_only or "." in source or source == "*":

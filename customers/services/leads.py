@@ -103,7 +103,12 @@ def lead_create(
         tenant=tenant, settings_row=settings_row, start=clock_start, minutes=settings_row.pool_after_minutes
     )
     owner = (
-        customer.owner if customer.owner_id and customer.owner.is_active and not customer.in_pool else None
+        customer.owner
+        if customer.owner_id
+        and customer.owner is not None
+        and customer.owner.is_active
+        and not customer.in_pool
+        else None
     )
     assignee = owner
     if assignee is None and settings_row.auto_assign:

@@ -29,7 +29,7 @@ class ProjectFilterMixin:
     project_lookup = "project_id"
 
     def filter_by_project(self, queryset):
-        value = self.request.query_params.get("project")
+        value = self.request.query_params.get("project")  # type: ignore[attr-defined]  # on an APIView
         if value in (None, ""):
             return queryset
         if not value.isdigit():

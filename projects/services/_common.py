@@ -39,7 +39,7 @@ def _apply_customer_facts(*, tenant: Tenant, project: Project, lifecycle: str | 
 
 def _record_stage(
     *, project: Project, to_stage: str, by: User | None, reason: str, direction: str = "forward"
-):
+) -> None:
     """Move ``project`` (caller saves it) and write the history row."""
     StageHistory.objects.create(
         tenant_id=project.tenant_id,

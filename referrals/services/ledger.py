@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -52,7 +53,7 @@ def _append_entry(
     amount_fen: int,
     idempotency_key: str,
     shortfall_change_fen: int = 0,
-    **fields,
+    **fields: Any,
 ) -> LedgerEntry:
     """Write one entry and move the cached balance. Caller holds the account lock (``_lock_account``)."""
     new_balance = account.balance_fen + amount_fen
@@ -250,7 +251,7 @@ def referral_reverse_for_contract(*, tenant: Tenant, project_id: int, reason: st
     return entry
 
 
-def _validate_amount(amount_fen, field: str = "amount_fen") -> int:
+def _validate_amount(amount_fen: object, field: str = "amount_fen") -> int:
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
         raise ValidationError({field: "金额必须是整数（分）。"})
     if amount_fen <= 0:
