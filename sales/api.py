@@ -114,7 +114,7 @@ class AppointmentViewSet(
         minutes = data.pop("remind_before_minutes")
         serializer.instance = services.appointment_create(
             tenant=self.tenant,
-            actor=self.request.user,
+            actor=self.request_user,
             remind_before=datetime.timedelta(minutes=minutes),
             **data,
         )
@@ -213,7 +213,7 @@ class TaskViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = services.task_create(
-            tenant=self.tenant, actor=self.request.user, **serializer.validated_data
+            tenant=self.tenant, actor=self.request_user, **serializer.validated_data
         )
 
     @extend_schema(request=None, responses={200: TaskSerializer})

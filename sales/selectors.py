@@ -7,30 +7,32 @@ import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from crm.models import User
+from crm.models import Tenant, User
 from customers.visibility import related_rows_visible_to
 from sales.models import Appointment, AppointmentStatus, Task
 
 
-def appointments_visible_to(user) -> QuerySet[Appointment]:
+def appointments_visible_to(user: User) -> QuerySet[Appointment]:
     """Appointments of customers ``user`` may see (another rep's customer's bookings are not there)."""
     return related_rows_visible_to(user, Appointment.objects.all())
 
 
-def tasks_visible_to(user) -> QuerySet[Task]:
+def tasks_visible_to(user: User) -> QuerySet[Task]:
     return related_rows_visible_to(user, Task.objects.all())
 
 
-def calendar_staff(*, tenant, person: User | None = None, team: str = "") -> QuerySet[User]:
+def calendar_staff(*, tenant: Tenant, person: User | None = None, team: str = "") -> QuerySet[User]:
     """The people a calendar shows: one person, or the active members of a team of ``tenant``."""
     users = User.objects.filter(tenant=tenant, is_active=True)
     if team:
         return users.filter(team=team).order_by("display_name", "username")
-    return users.filter(pk=person.pk if person else None)
+    if person is None:
+        return users.none()
+    return users.filter(pk=person.pk)
 
 
 def calendar_appointments(
-    *, user, staff_ids: list[int], start: datetime.date, days: int
+    *, user: User, staff_ids: list[int], start: datetime.date, days: int
 ) -> list[Appointment]:
     """Appointments of ``staff_ids`` (leading or joining) in ``days`` days from ``start``, oldest first."""
     tz = timezone.get_current_timezone()
@@ -48,7 +50,7 @@ def calendar_appointments(
     )
 
 
-def upcoming_for_customer(*, user, customer_id: int, limit: int = 10) -> list[Appointment]:
+def upcoming_for_customer(*, user: User, customer_id: int, limit: int = 10) -> list[Appointment]:
     return list(
         appointments_visible_to(user)
         .filter(customer_id=customer_id, status=AppointmentStatus.SCHEDULED, ends_at__gte=timezone.now())
@@ -57,7 +59,7 @@ def upcoming_for_customer(*, user, customer_id: int, limit: int = 10) -> list[Ap
     )
 
 
-def open_tasks_for_customer(*, user, customer_id: int, limit: int = 10) -> list[Task]:
+def open_tasks_for_customer(*, user: User, customer_id: int, limit: int = 10) -> list[Task]:
     return list(
         tasks_visible_to(user)
         .filter(customer_id=customer_id, done_at__isnull=True)
@@ -66,7 +68,7 @@ def open_tasks_for_customer(*, user, customer_id: int, limit: int = 10) -> list[
     )
 
 
-def overdue_tasks_of(*, user, now: datetime.datetime | None = None, limit: int = 20) -> list[Task]:
+def overdue_tasks_of(*, user: User, now: datetime.datetime | None = None, limit: int = 20) -> list[Task]:
     """``user``'s open tasks past their due time (workbench), most overdue first."""
     now = now or timezone.now()
     return list(

@@ -194,20 +194,32 @@ def _close(*, appointment: Appointment, status: str, outcome: str) -> Appointmen
 
 
 def appointment_complete(
-    *, tenant: Tenant, actor: User, appointment: Appointment, outcome: str = ""
+    *,
+    tenant: Tenant,
+    actor: User,  # noqa: ARG001 - callers name who closed it; no closed_by column yet
+    appointment: Appointment,
+    outcome: str = "",
 ) -> Appointment:
     return _close(appointment=appointment, status=AppointmentStatus.DONE, outcome=outcome)
 
 
 def appointment_mark_no_show(
-    *, tenant: Tenant, actor: User, appointment: Appointment, outcome: str = ""
+    *,
+    tenant: Tenant,
+    actor: User,  # noqa: ARG001 - callers name who closed it; no closed_by column yet
+    appointment: Appointment,
+    outcome: str = "",
 ) -> Appointment:
     """The customer did not come: recorded, and the slot no longer blocks the staff's calendar."""
     return _close(appointment=appointment, status=AppointmentStatus.NO_SHOW, outcome=outcome)
 
 
 def appointment_cancel(
-    *, tenant: Tenant, actor: User, appointment: Appointment, outcome: str = ""
+    *,
+    tenant: Tenant,
+    actor: User,  # noqa: ARG001 - callers name who closed it; no closed_by column yet
+    appointment: Appointment,
+    outcome: str = "",
 ) -> Appointment:
     return _close(appointment=appointment, status=AppointmentStatus.CANCELLED, outcome=outcome)
 
@@ -285,7 +297,12 @@ def task_create(
         )
 
 
-def task_complete(*, tenant: Tenant, actor: User, task: Task) -> Task:
+def task_complete(
+    *,
+    tenant: Tenant,
+    actor: User,  # noqa: ARG001 - callers name who completed it; no completed_by column yet
+    task: Task,
+) -> Task:
     """Mark done once; completing a done task again keeps the first time (idempotent)."""
     with transaction.atomic():
         task = Task.objects.select_for_update(of=("self",)).get(pk=task.pk)
