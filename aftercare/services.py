@@ -529,6 +529,13 @@ def visit_complete(
     plan.status = PlanStatus.COMPLETED
     plan.completed_at = now
     plan.save(update_fields=["status", "completed_at"])
+    events.publish(
+        events.EventType.AFTERCARE_VISIT_COMPLETED,
+        tenant=tenant,
+        visit_id=visit.pk,
+        plan_id=visit.plan_id,
+        project_id=visit.project_id,
+    )
     survey_create(
         tenant=tenant,
         customer=visit.customer,
@@ -625,6 +632,9 @@ def ticket_create(
         actor=created_by,
         note="保修期内" if covered else "已过保修期",
     )
+    events.publish(
+        events.EventType.TICKET_CREATED, tenant=tenant, ticket_id=ticket.pk, customer_id=ticket.customer_id
+    )
     if assigned_to is not None:
         ticket = ticket_transition(
             tenant=tenant,
@@ -716,6 +726,12 @@ def ticket_sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = No
         try:
             with transaction.atomic():
                 TicketSlaAlert.objects.create(tenant=tenant, ticket=ticket, kind=kind)
+                events.publish(
+                    events.EventType.TICKET_SLA_BREACHED,
+                    tenant=tenant,
+                    ticket_id=ticket.pk,
+                    customer_id=ticket.customer_id,
+                )
         except IntegrityError:
             continue  # another scan decided it first
         recipients = list(

@@ -303,6 +303,14 @@ def _record_stage(
         reason=reason,
         changed_by=by,
     )
+    events.publish(
+        events.EventType.PROJECT_STAGE_CHANGED,
+        tenant=project.tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
+        from_stage=project.stage,
+        to_stage=to_stage,
+    )
     project.stage = to_stage
     project.stage_entered_at = timezone.now()
     if to_stage == Stage.DEMOLITION and project.construction_started_on is None:
@@ -726,6 +734,13 @@ def inspection_record(
                 owner=item.get("owner") or project.project_manager,
                 due_on=item.get("due_on") or inspected_on + datetime.timedelta(days=rectification_due_days),
             )
+    if not all(item["passed"] for item in items):
+        events.publish(
+            events.EventType.INSPECTION_FAILED,
+            tenant=tenant,
+            inspection_id=inspection.pk,
+            project_id=project.pk,
+        )
     return inspection
 
 

@@ -21,6 +21,7 @@ from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from crm import events
 from crm.models import Tenant, User
 from crm.permissions import require_permission
 from customers import services as customer_services
@@ -370,6 +371,13 @@ def referral_credit_for_contract(*, tenant: Tenant, project_id: int) -> LedgerEn
         update_fields=["credited_referrals", "is_vip", "vip_since", "vip_review_needed", "updated_at"]
     )
     _apply_customer_facts(tenant=tenant, account=account)
+    events.publish(
+        events.EventType.REFERRAL_CREDITED,
+        tenant=tenant,
+        referral_id=referral.pk,
+        customer_id=account.customer_id,
+        amount_fen=amount,
+    )
     return entry
 
 
@@ -548,6 +556,13 @@ def referral_redeem(
         project=project,
         description=description.strip()[:200],
         created_by=redeemed_by,
+    )
+    events.publish(
+        events.EventType.REFERRAL_REDEEMED,
+        tenant=tenant,
+        referral_account_id=account.pk,
+        customer_id=account.customer_id,
+        amount_fen=amount_fen,
     )
     return entry
 
