@@ -8,6 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from crm.api import fields as bounded
+from crm.api.serializers import ModelSerializer
 from crm.api.viewsets import TenantViewSetMixin
 from crm.events.models import EventDelivery
 from crm.events.types import EVENT_TYPES
@@ -38,13 +40,13 @@ Verify a request (Python):
 Event types: """ + ", ".join(f"`{name}`" for name in EVENT_TYPES)
 
 
-class WebhookEndpointSerializer(serializers.ModelSerializer):
+class WebhookEndpointSerializer(ModelSerializer):
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(EVENT_TYPES)),
         allow_empty=False,
         max_length=len(EVENT_TYPES),
     )
-    url = serializers.CharField(max_length=500)
+    url = bounded.CharField(max_length=500)
 
     class Meta:
         model = WebhookEndpoint
@@ -81,7 +83,7 @@ class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
 
 
-class WebhookDeliverySerializer(serializers.ModelSerializer):
+class WebhookDeliverySerializer(ModelSerializer):
     event_id = serializers.UUIDField(source="event.event_id", read_only=True)
     event_type = serializers.CharField(source="event.type", read_only=True)
 
@@ -105,7 +107,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
 
 class ResendSerializer(serializers.Serializer):
-    delivery = serializers.IntegerField(min_value=1)
+    delivery = bounded.IntegerField(min_value=1)
 
 
 @extend_schema_view(
@@ -185,7 +187,7 @@ class WebhookEndpointViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
         return Response({"resent": resent}, status=status.HTTP_202_ACCEPTED)
 
 
-class RobotEventRouteSerializer(serializers.ModelSerializer):
+class RobotEventRouteSerializer(ModelSerializer):
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(EVENT_TYPES)),
         allow_empty=True,

@@ -6,11 +6,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.events.types import EVENT_TYPES
+from crm.forms import BoundedFieldsMixin
 
 EVENT_TYPE_CHOICES = [(name, f"{name} — {spec.description}") for name, spec in EVENT_TYPES.items()]
 
 
-class WebhookEndpointForm(forms.Form):
+class WebhookEndpointForm(BoundedFieldsMixin, forms.Form):
     name = forms.CharField(label=_("名称"), max_length=100, required=False)
     url = forms.CharField(
         label=_("接收地址"),
@@ -24,7 +25,7 @@ class WebhookEndpointForm(forms.Form):
     is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
 
 
-class RobotEventRouteForm(forms.Form):
+class RobotEventRouteForm(BoundedFieldsMixin, forms.Form):
     event_types = forms.MultipleChoiceField(
         label=_("推送到群机器人的事件类型"),
         choices=EVENT_TYPE_CHOICES,

@@ -48,9 +48,15 @@ def loopback_allowed() -> bool:
 
 def check_url_syntax(url: str) -> urllib.parse.SplitResult:
     """http/https with a host, no credentials; a literal IP must pass the address rule too."""
-    parts = urllib.parse.urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        hostname = parts.hostname
+    except ValueError as error:  # e.g. an unbalanced "[" in the host
+        raise UnsafeTarget("malformed URL") from error
+    if parts.scheme not in ("http", "https") or not hostname:
         raise UnsafeTarget("only http:// and https:// URLs with a host are allowed")
+    if any(char.isspace() for char in url.strip()):
+        raise UnsafeTarget("whitespace in the URL")
     if parts.username or parts.password:
         raise UnsafeTarget("credentials in the URL are not allowed")
     try:
@@ -58,7 +64,7 @@ def check_url_syntax(url: str) -> urllib.parse.SplitResult:
     except ValueError as error:
         raise UnsafeTarget("invalid port") from error
     try:
-        literal = ipaddress.ip_address(parts.hostname)
+        literal = ipaddress.ip_address(hostname)
     except ValueError:
         literal = None
     if literal is not None:

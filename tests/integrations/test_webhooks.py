@@ -215,6 +215,9 @@ def test_slow_receiver_of_one_tenant_does_not_hold_the_worker(tenant_a, tenant_b
         "http://127.0.0.1:8000/hook",
         "http://user:pw@hooks.example.com/",
         "not a url",
+        "http://[::1/hook",
+        "http://hooks.example.com:99999/",
+        "http://hooks.example.com/a b",
     ],
 )
 def test_unsafe_urls_are_refused_at_registration(tenant_a, manager_a, token_client, url):
