@@ -180,10 +180,16 @@ def webhook_failures_record(
     """
     now = now or timezone.now()
     disabled = []
+    all_ok = [pk for pk, outcomes in endpoint_outcomes.items() if all(outcomes)]
     with dispatch.in_tenant(tenant):
-        endpoints = WebhookEndpoint.objects.select_for_update().filter(
-            tenant=tenant, pk__in=list(endpoint_outcomes)
-        )
+        if all_ok:  # the common case: one UPDATE, and only for an endpoint that was failing
+            WebhookEndpoint.objects.filter(tenant=tenant, pk__in=all_ok, consecutive_failures__gt=0).update(
+                consecutive_failures=0, failing_since=None, updated_at=now
+            )
+        failed = [pk for pk in endpoint_outcomes if pk not in all_ok]
+        if not failed:
+            return disabled
+        endpoints = WebhookEndpoint.objects.select_for_update().filter(tenant=tenant, pk__in=failed)
         for endpoint in endpoints.order_by("pk"):
             for ok in endpoint_outcomes[endpoint.pk]:
                 if ok:
