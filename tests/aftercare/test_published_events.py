@@ -7,7 +7,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from aftercare import services
+from aftercare.services import tickets, visits
 from crm.events.models import Event
 from crm.tenancy import tenant_context
 from tests.aftercare.factories import MaintenancePlanFactory
@@ -23,14 +23,14 @@ def _events(tenant, event_type):
 def test_visit_completed_is_announced_once(tenant_a, service_a):
     with tenant_context(tenant_a):
         plan = MaintenancePlanFactory(tenant=tenant_a)
-        visit = services.visit_create(
+        visit = visits.visit_create(
             tenant=tenant_a,
             plan=plan,
             scheduled_at=timezone.now() + datetime.timedelta(days=1),
             technician=service_a,
         )
         assert not Event.objects.filter(type="aftercare.visit_completed").exists()
-        services.visit_complete(tenant=tenant_a, visit=visit, completed_by=service_a)
+        visits.visit_complete(tenant=tenant_a, visit=visit, completed_by=service_a)
     assert _events(tenant_a, "aftercare.visit_completed") == [
         {"visit_id": visit.pk, "plan_id": plan.pk, "project_id": plan.project_id}
     ]
@@ -39,7 +39,7 @@ def test_visit_completed_is_announced_once(tenant_a, service_a):
 def test_ticket_created_and_each_sla_breach_are_announced_once(tenant_a, handed_over):
     project = handed_over()
     with tenant_context(tenant_a):
-        ticket = services.ticket_create(
+        ticket = tickets.ticket_create(
             tenant=tenant_a, project=project, category="plumbing", description="漏水", priority="urgent"
         )
     assert _events(tenant_a, "ticket.created") == [
@@ -47,8 +47,8 @@ def test_ticket_created_and_each_sla_breach_are_announced_once(tenant_a, handed_
     ]
     later = timezone.now() + datetime.timedelta(hours=3)
     with tenant_context(tenant_a):
-        assert services.ticket_sla_alerts_send(tenant=tenant_a, now=later) == 1
-        assert services.ticket_sla_alerts_send(tenant=tenant_a, now=later) == 0  # repeated scan
+        assert tickets.ticket_sla_alerts_send(tenant=tenant_a, now=later) == 1
+        assert tickets.ticket_sla_alerts_send(tenant=tenant_a, now=later) == 0  # repeated scan
     assert _events(tenant_a, "ticket.sla_breached") == [
         {"ticket_id": ticket.pk, "customer_id": project.customer_id}
     ]
@@ -57,6 +57,6 @@ def test_ticket_created_and_each_sla_breach_are_announced_once(tenant_a, handed_
 def test_rolled_back_ticket_announces_nothing(tenant_a, handed_over):
     project = handed_over()
     with pytest.raises(RuntimeError), tenant_context(tenant_a):
-        services.ticket_create(tenant=tenant_a, project=project, category="plumbing", description="漏水")
+        tickets.ticket_create(tenant=tenant_a, project=project, category="plumbing", description="漏水")
         raise RuntimeError("the request failed after the service")
     assert _events(tenant_a, "ticket.created") == []

@@ -6,8 +6,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from crm.events.models import Event
-from projects import services
 from projects.models import STAGE_ORDER, Stage
+from projects.services import inspections, stages
 
 pytestmark = pytest.mark.django_db
 
@@ -17,15 +17,15 @@ def _payloads(event_type):
 
 
 def test_each_stage_move_is_announced_once(in_a, project, people):
-    services.project_advance(tenant=in_a, project=project, advanced_by=people["designer"])
+    stages.project_advance(tenant=in_a, project=project, advanced_by=people["designer"])
     with pytest.raises(ValidationError):  # a refused move (skipping a stage) announces nothing
-        services.project_move_stage(
+        stages.project_move_stage(
             tenant=in_a,
             project=project,
             to_stage=STAGE_ORDER[STAGE_ORDER.index(Stage.MEASUREMENT) + 2],
             moved_by=people["manager"],
         )
-    services.project_move_stage(
+    stages.project_move_stage(
         tenant=in_a,
         project=project,
         to_stage=Stage.CONSULTATION,
@@ -40,14 +40,14 @@ def test_each_stage_move_is_announced_once(in_a, project, people):
 
 
 def test_failed_inspection_is_announced_once_a_passed_one_not_at_all(in_a, project, people):
-    services.inspection_record(
+    inspections.inspection_record(
         tenant=in_a,
         project=project,
         inspector=people["supervisor"],
         items=[{"title": "地漏坡度", "passed": True}],
     )
     assert _payloads("inspection.failed") == []
-    failed = services.inspection_record(
+    failed = inspections.inspection_record(
         tenant=in_a,
         project=project,
         inspector=people["supervisor"],

@@ -6,8 +6,8 @@ import pytest
 
 from crm.events.models import Event
 from crm.tenancy import tenant_context
-from referrals import services
 from referrals.models import ReferralAccount
+from referrals.services import ledger
 from tests.referrals.conftest import sign
 
 pytestmark = pytest.mark.django_db
@@ -24,9 +24,7 @@ def test_credit_and_redemption_are_announced_once(setup, django_capture_on_commi
         sign(tenant, setup.project, setup.sales, amount_yuan=180_000)
     with tenant_context(tenant):
         account = ReferralAccount.objects.get(customer=setup.referrer)
-        services.referral_credit_for_contract(
-            tenant=tenant, project_id=setup.project.pk
-        )  # replay: nothing new
+        ledger.referral_credit_for_contract(tenant=tenant, project_id=setup.project.pk)  # replay: nothing new
     assert _events(tenant, "referral.credited") == [
         {"referral_id": setup.referral.pk, "customer_id": setup.referrer.pk, "amount_fen": 100_000}
     ]
@@ -38,8 +36,8 @@ def test_credit_and_redemption_are_announced_once(setup, django_capture_on_commi
             "description": "窗帘",
             "client_key": "k1",
         }
-        services.referral_redeem(tenant=tenant, redeemed_by=setup.manager, **kwargs)
-        services.referral_redeem(tenant=tenant, redeemed_by=setup.manager, **kwargs)  # retried request
+        ledger.referral_redeem(tenant=tenant, redeemed_by=setup.manager, **kwargs)
+        ledger.referral_redeem(tenant=tenant, redeemed_by=setup.manager, **kwargs)  # retried request
     assert _events(tenant, "referral.redeemed") == [
         {"referral_account_id": account.pk, "customer_id": setup.referrer.pk, "amount_fen": 30_000}
     ]
@@ -51,7 +49,7 @@ def test_rolled_back_redemption_announces_nothing(setup, django_capture_on_commi
         sign(tenant, setup.project, setup.sales, amount_yuan=180_000)
     with pytest.raises(RuntimeError), tenant_context(tenant):
         account = ReferralAccount.objects.get(customer=setup.referrer)
-        services.referral_redeem(
+        ledger.referral_redeem(
             tenant=tenant,
             account=account,
             amount_fen=30_000,
