@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Sum
 from django.utils import timezone
 
+from crm import events
 from crm.models import Role, Tenant, User
 from projects.models import (
     Project,
@@ -49,6 +50,14 @@ def _record_stage(
         direction=direction,
         reason=reason,
         changed_by=by,
+    )
+    events.publish(
+        events.EventType.PROJECT_STAGE_CHANGED,
+        tenant=project.tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
+        from_stage=project.stage,
+        to_stage=to_stage,
     )
     project.stage = to_stage
     project.stage_entered_at = timezone.now()

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from crm import events
 from crm.models import Tenant, User
 from crm.permissions import require_permission
 from customers.models import Customer
@@ -138,6 +139,13 @@ def referral_credit_for_contract(*, tenant: Tenant, project_id: int) -> LedgerEn
         update_fields=["credited_referrals", "is_vip", "vip_since", "vip_review_needed", "updated_at"]
     )
     _apply_customer_facts(tenant=tenant, account=account)
+    events.publish(
+        events.EventType.REFERRAL_CREDITED,
+        tenant=tenant,
+        referral_id=referral.pk,
+        customer_id=account.customer_id,
+        amount_fen=amount,
+    )
     return entry
 
 
@@ -316,6 +324,13 @@ def referral_redeem(
         project=project,
         description=description.strip()[:200],
         created_by=redeemed_by,
+    )
+    events.publish(
+        events.EventType.REFERRAL_REDEEMED,
+        tenant=tenant,
+        referral_account_id=account.pk,
+        customer_id=account.customer_id,
+        amount_fen=amount_fen,
     )
     return entry
 
