@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 
 from crm.events.models import EventDelivery
 from crm.models import Tenant
+from crm.notifications.models import NotificationSettings
 from integrations.models import RobotEventRoute, WebhookEndpoint
 
 
@@ -20,9 +21,8 @@ def endpoints_subscribed(*, tenant: Tenant, event_type: str) -> list[WebhookEndp
     return [endpoint for endpoint in active if event_type in endpoint.event_types]
 
 
-def robot_for_event(*, tenant: Tenant, event_type: str):
+def robot_for_event(*, tenant: Tenant, event_type: str) -> NotificationSettings | None:
     """The tenant's active group robot if ``event_type`` is routed to it, else None."""
-    from crm.notifications.models import NotificationSettings
 
     route = RobotEventRoute.objects.filter(tenant=tenant).only("event_types").first()
     if route is None or event_type not in route.event_types:

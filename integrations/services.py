@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -170,7 +170,7 @@ def webhook_delivery_resend(*, tenant: Tenant, endpoint: WebhookEndpoint, delive
 
 
 def webhook_failures_record(
-    *, tenant: Tenant, endpoint_outcomes: dict[int, list[bool]], now=None
+    *, tenant: Tenant, endpoint_outcomes: dict[int, list[bool]], now: datetime | None = None
 ) -> list[WebhookEndpoint]:
     """Count consecutive failures per endpoint (called in the dispatcher's outcome transaction).
 
@@ -179,7 +179,7 @@ def webhook_failures_record(
     Returns the endpoints disabled now.
     """
     now = now or timezone.now()
-    disabled = []
+    disabled: list[WebhookEndpoint] = []
     all_ok = [pk for pk, outcomes in endpoint_outcomes.items() if all(outcomes)]
     with dispatch.in_tenant(tenant):
         if all_ok:  # the common case: one UPDATE, and only for an endpoint that was failing
