@@ -14,8 +14,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from analytics.models import SalesTarget
-from crm.models import Role, Tenant, User
-from crm.permissions import require_permission
+from crm.models import Tenant, User
+from crm.permissions import SELLS, has_duty, require_permission
 
 
 def _error(field: str, message: StrOrPromise, code: str) -> ValidationError:
@@ -35,7 +35,7 @@ def _check_user(tenant: Tenant, user: User | None) -> None:
         return
     if user.tenant_id != tenant.pk:
         raise _error("user", _("员工不存在。"), "does_not_exist")
-    if not user.has_role(Role.SALES):
+    if not has_duty(user, SELLS):
         raise _error("user", _("只能为销售设置个人目标。"), "not_sales")
 
 

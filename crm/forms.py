@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
@@ -63,6 +63,21 @@ class Form(BoundedFieldsMixin, forms.Form):
 
 class ModelForm(BoundedFieldsMixin, forms.ModelForm):
     pass
+
+
+def apply_service_errors(
+    form: forms.Form, error: ValidationError, field_map: dict[str, str] | None = None
+) -> None:
+    """Show a service's ``ValidationError`` on the form: each message (with its code) on the field
+    it names, renamed through ``field_map`` where the form calls the field differently, and on the
+    form as a whole where the form has no such field."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    field_map = field_map or {}
+    for field, errors in error.error_dict.items():
+        target = field_map.get(field, field)
+        form.add_error(target if target in form.fields else None, errors)
 
 
 class LoginForm(AuthenticationForm):

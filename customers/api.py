@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -29,8 +28,9 @@ from crm import filters as bounded
 from crm.api import fields
 from crm.api.filters import LazyFilterBackend
 from crm.api.lean import LeanRows
-from crm.api.serializers import ModelSerializer, TenantStaffField
+from crm.api.serializers import ModelSerializer, TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
+from crm.hashed_secrets import hash_secret, secret_matches
 from crm.idempotency.services import idempotent_response
 from crm.ratelimit import ClientRateThrottle, client_ident
 from crm.tenancy import current_tenant, platform_scope, tenant_context
@@ -51,20 +51,6 @@ from customers.models import (
     mask_phone,
 )
 from customers.services import customers, follow_ups, leads, pool, privacy, segments, settings
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class TenantPKField(serializers.PrimaryKeyRelatedField):
-    """FK to a tenant-owned model; the queryset is built per request from the scoped manager."""
-
-    def __init__(self, model=None, **kwargs):
-        self.model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        if current_tenant() is None:
-            return self.model._default_manager.none()
-        return self.model.objects.all()
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -527,7 +513,7 @@ class IntakeThrottle(ClientRateThrottle):
         key = IntakeView.key_from(request)
         buckets = [("intake_ip", client_ident(request))]
         if key:
-            buckets.append(("intake_key", settings.hash_intake_key(key)))
+            buckets.append(("intake_key", hash_secret(key)))
         return buckets
 
 
@@ -598,14 +584,14 @@ class IntakeView(APIView):
         key = self.key_from(request)
         settings_row = None
         if key:
-            key_hash = settings.hash_intake_key(key)
+            key_hash = hash_secret(key)
             with platform_scope("lead intake: find tenant by intake key"):
                 settings_row = (
                     CustomerSettings.objects.select_related("tenant").filter(intake_key_hash=key_hash).first()
                 )
         if (
             settings_row is None
-            or not hmac.compare_digest(settings_row.intake_key_hash, settings.hash_intake_key(key))
+            or not secret_matches(key, settings_row.intake_key_hash)
             or not settings_row.tenant.is_active
         ):
             raise exceptions.AuthenticationFailed("接入密钥无效。")

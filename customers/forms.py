@@ -115,14 +115,6 @@ class SegmentForm(Form):
     name = forms.CharField(label=_("分群名称"), max_length=100)
 
 
-def apply_service_errors(form: forms.Form, error) -> None:
-    """Put a service ValidationError's messages on the form's fields (or non-field errors)."""
-    for field, messages in getattr(error, "message_dict", {"__all__": error.messages}).items():
-        target = field if field in form.fields else None
-        for message in messages:
-            form.add_error(target, message)
-
-
 class CustomerSettingsForm(ModelForm):
     business_days = forms.TypedMultipleChoiceField(
         label=_("营业日"),

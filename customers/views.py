@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from crm import extensions
+from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission, require_permission
 from crm.tenancy import require_tenant
 from customers import io as customer_io
@@ -27,7 +28,6 @@ from customers.forms import (
     ImportForm,
     LeadForm,
     SegmentForm,
-    apply_service_errors,
 )
 from customers.models import Customer, Segment
 from customers.services import classification, customers, follow_ups, privacy, segments, settings

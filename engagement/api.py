@@ -5,15 +5,14 @@ from __future__ import annotations
 from django.db.models import Count
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as drf_filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from crm.api.serializers import TenantPKField
 from crm.api.viewsets import TenantViewSetMixin
-from crm.tenancy import current_tenant
 from customers.models import Customer, Segment
 from engagement import selectors
 from engagement.models import (
@@ -35,21 +34,6 @@ from engagement.services import campaigns as campaign_services
 from engagement.services import consent as consent_services
 from engagement.services import pushes as push_services
 from projects.models import Project
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class TenantPKField(serializers.PrimaryKeyRelatedField):
-    """FK to a tenant-owned model; choices come from the scoped manager at request time."""
-
-    def __init__(self, model=None, **kwargs):
-        self.model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        if current_tenant() is None:
-            return self.model._default_manager.none()
-        return self.model.objects.all()
-
 
 # Foreign keys filter by id (NumberFilter): a ModelChoiceFilter would build its queryset without a
 # tenant (schema generation, class definition) — a known leak and a fail-closed error here.

@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from crm.events import dispatch
 from crm.events.models import EventDelivery
 from crm.events.types import EVENT_TYPES
-from crm.models import Role, Tenant
+from crm.models import Tenant
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from integrations import outbound
 from integrations.models import RobotEventRoute, WebhookEndpoint
@@ -234,7 +235,7 @@ def _notify_disabled(*, tenant: Tenant, endpoint: WebhookEndpoint) -> None:
     )
     notify(
         tenant=tenant,
-        recipients=staff_of_tenant(tenant=tenant, role=Role.MANAGER),
+        recipients=staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS),
         kind="webhook.disabled",
         title=_("Webhook 已自动停用：%(name)s") % {"name": str(endpoint)[:100]},
         body=_(

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views import View
 
 from crm import ratelimit
+from crm.forms import apply_service_errors
 from crm.models import Tenant
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
@@ -30,17 +31,6 @@ from referrals.forms import (
 )
 from referrals.models import Referral, ReferralAccount, ReferralSource, ReferralStatus
 from referrals.services import accounts, ledger, referrals, settings, vip
-
-
-def _apply_errors(form, error: ValidationError, field_map: dict[str, str] | None = None) -> None:
-    """Put a service's field errors on the form fields the user typed into."""
-    field_map = field_map or {}
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, messages_ in error.message_dict.items():
-        target = field_map.get(field, field)
-        form.add_error(target if target in form.fields else None, messages_)
 
 
 class ReferralHomeView(RoleRequiredMixin, View):
@@ -120,7 +110,9 @@ class RedeemView(AccountDetailView):
                     client_key=form.cleaned_data["client_key"],
                 )
             except ValidationError as error:
-                _apply_errors(form, error, {"amount_fen": "amount_yuan", "redemption_target": "target"})
+                apply_service_errors(
+                    form, error, {"amount_fen": "amount_yuan", "redemption_target": "target"}
+                )
             else:
                 messages.success(
                     request,
@@ -147,7 +139,7 @@ class AdjustView(AccountDetailView):
                     client_key=form.cleaned_data["client_key"],
                 )
             except ValidationError as error:
-                _apply_errors(form, error, {"amount_fen": "amount_yuan"})
+                apply_service_errors(form, error, {"amount_fen": "amount_yuan"})
             else:
                 messages.success(request, "已记录人工调整。")
                 return redirect("referrals:account", pk=pk)
@@ -170,7 +162,7 @@ class VipDecisionView(AccountDetailView):
                     decided_by=request.user,
                 )
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, "已记录 VIP 决定。")
                 return redirect("referrals:account", pk=pk)
@@ -214,7 +206,7 @@ class LinkReferrerView(RoleRequiredMixin, View):
                     note=form.cleaned_data["note"],
                 )
             except ValidationError as error:
-                _apply_errors(form, error, {"referred": "code", "referrer": "code"})
+                apply_service_errors(form, error, {"referred": "code", "referrer": "code"})
             else:
                 messages.success(request, f"已记录：{customer.name} 由 {referral.referrer.name} 推荐。")
                 return redirect(customer_url(customer.pk) or "referrals:home")
@@ -275,7 +267,7 @@ class ReferralSettingsView(RoleRequiredMixin, View):
                     vip_title=data["vip_title"],
                 )
             except ValidationError as error:
-                _apply_errors(
+                apply_service_errors(
                     form,
                     error,
                     {
@@ -364,6 +356,6 @@ class JoinView(View):
                 except ValidationError:
                     pass  # already referred by someone (first referrer stays) or their own link: lead kept
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_service_errors(form, error)
             return self._render(request, tenant, account, form, status=400)
         return self._render(request, tenant, account, JoinForm(), done=True)

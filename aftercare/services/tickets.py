@@ -25,7 +25,8 @@ from aftercare.services.dates import add_months, tenant_today
 from aftercare.services.settings import aftercare_settings_get
 from aftercare.services.surveys import survey_create
 from crm import events
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from crm.uploads import validate_image_file
 from projects.models import Project
@@ -181,7 +182,7 @@ def ticket_sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = No
         .exclude(sla_alerts__kind=SlaKind.RESOLUTION)
         .select_related("project", "assigned_to")
     ]
-    managers = staff_of_tenant(tenant=tenant, role=Role.MANAGER) if breaches else []
+    managers = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS) if breaches else []
     sent = 0
     for ticket, kind in breaches:
         try:

@@ -32,7 +32,9 @@ from analytics.selectors.common import (
     row,
     table,
 )
-from crm.models import Role, User
+from crm.models import User
+from crm.permissions import SELLS
+from crm.selectors import staff_of_tenant
 from customers.models import HUMAN_FOLLOW_UP_KINDS, Customer, FollowUp
 from projects.models import Project
 
@@ -65,11 +67,7 @@ def targets_for(scope: Scope) -> dict[int | None, dict[str, float]]:
 
 def sales_panel(scope: Scope) -> dict:
     period = scope.period
-    users = [
-        user
-        for user in User.objects.filter(tenant=scope.tenant, is_active=True).order_by("id")
-        if user.has_role(Role.SALES)
-    ]
+    users = staff_of_tenant(tenant=scope.tenant, duty=SELLS)
     if scope.sales_id:
         users = [user for user in users if user.pk == scope.sales_id] or list(
             User.objects.filter(tenant=scope.tenant, pk=scope.sales_id)

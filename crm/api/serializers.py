@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.api.fields import BOUNDED_FIELD_CLASSES
@@ -52,6 +54,22 @@ class TenantStaffField(serializers.PrimaryKeyRelatedField):
         if tenant is None:  # schema generation: no tenant, no choices (fail closed)
             return User.objects.none()
         return User.objects.filter(tenant=tenant, is_active=True)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class TenantPKField(serializers.PrimaryKeyRelatedField):
+    """A primary key of one of the request tenant's ``model`` rows (another tenant's id is "does not
+    exist"). The queryset is built per request from the scoped manager, never at import time; with
+    no tenant (schema generation) there are no choices: fail closed."""
+
+    def __init__(self, model=None, **kwargs):
+        self.model = model
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        if current_tenant() is None:
+            return self.model._default_manager.none()
+        return self.model.objects.all()
 
 
 class ApiTokenSerializer(ModelSerializer):

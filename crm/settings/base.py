@@ -239,6 +239,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.api.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "OutboundStatusEnum": "crm.notifications.models.OutboundStatus",
         "NotificationChannelEnum": "crm.notifications.models.Channel",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 
 
@@ -15,4 +16,4 @@ def _notify(**kwargs: Any) -> int:
 
 
 def _managers(tenant: Tenant) -> list[User]:
-    return staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+    return staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from crm import events
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import SELLS, has_duty
 from customers.models import (
     Customer,
     FunctionalNeed,
@@ -161,7 +162,7 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
 def customer_create(*, tenant: Tenant, created_by: User | None = None, **data: Any) -> Customer:
     """A customer entered by staff (leads arriving from outside go through :func:`lead_create`)."""
     customer = Customer(tenant=tenant)
-    if data.get("owner") is None and created_by is not None and created_by.has_role(Role.SALES):
+    if data.get("owner") is None and has_duty(created_by, SELLS):
         data["owner"] = created_by  # a sales user's own entry is theirs
     _apply_fields(tenant, customer, data)
     derive_axes(customer, settings_row=customer_settings_for(tenant=tenant))

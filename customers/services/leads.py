@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from crm import events
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import SELLS
 from crm.selectors import staff_of_tenant
 from customers.models import (
     Customer,
@@ -31,7 +32,7 @@ from customers.services.settings import add_business_minutes, customer_settings_
 
 
 def on_duty_sales(*, tenant: Tenant) -> list[User]:
-    return [user for user in staff_of_tenant(tenant=tenant, role=Role.SALES) if user.is_on_duty]
+    return [user for user in staff_of_tenant(tenant=tenant, duty=SELLS) if user.is_on_duty]
 
 
 def next_round_robin(

@@ -10,8 +10,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from crm.models import Role, Tenant
+from crm.models import Tenant
 from crm.notifications.services import notify, sms_send
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from customers.models import Customer
 from engagement.models import ConsentChannel
@@ -61,7 +62,7 @@ def marketing_send(
     owner = customer.owner if customer.owner_id else None
     recipients = [owner] if owner is not None and owner.is_active else []
     if not recipients:
-        recipients = staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+        recipients = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
     notify(
         tenant=tenant,
         recipients=recipients,

@@ -8,9 +8,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api import fields
-from crm.api.serializers import ModelSerializer
+from crm.api.serializers import ModelSerializer, TenantPKField
 from crm.api.viewsets import TenantViewSetMixin
-from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
+from projects.api._common import PROJECT_PARAM, ProjectFilterMixin
 from projects.models import (
     DesignPlan,
     DesignPlanRevision,

@@ -14,10 +14,10 @@ from rest_framework.response import Response
 
 from crm.api import fields
 from crm.api.pagination import StandardPagination
-from crm.api.serializers import ModelSerializer, TenantStaffField
+from crm.api.serializers import ModelSerializer, TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.uploads import validate_image_file
-from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
+from projects.api._common import PROJECT_PARAM, ProjectFilterMixin
 from projects.api.logs import SitePhotoSerializer
 from projects.models import (
     Inspection,

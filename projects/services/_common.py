@@ -6,7 +6,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from crm import events
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
 from projects.models import (
     Project,
     Stage,
@@ -16,10 +16,6 @@ from projects.models import (
 
 def _lock(project: Project) -> Project:
     return Project.objects.select_for_update(of=("self",)).get(pk=project.pk)
-
-
-def _has_role(user: User | None, *roles: str) -> bool:
-    return user is not None and bool(set(user.roles or []) & {*roles, Role.ADMIN})
 
 
 def _apply_customer_facts(*, tenant: Tenant, project: Project, lifecycle: str | None) -> None:

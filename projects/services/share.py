@@ -8,7 +8,6 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 import datetime
-import hashlib
 import secrets
 
 from django.conf import settings
@@ -18,6 +17,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
+from crm.hashed_secrets import issue_secret
 from crm.models import Tenant, User
 from projects.models import (
     ChangeOrder,
@@ -38,10 +38,6 @@ CODE_TTL = datetime.timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
 
 
-def hash_secret(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
 @transaction.atomic
 def share_link_create(
     *, tenant: Tenant, project: Project, created_by: User, valid_days: int = SHARE_LINK_DEFAULT_DAYS
@@ -49,16 +45,16 @@ def share_link_create(
     """A new unguessable link (256-bit token); only its hash is stored. Returns (link, token)."""
     if not 1 <= valid_days <= 365:
         raise ValidationError({"valid_days": "有效期应在 1–365 天之间。"})
-    token = secrets.token_urlsafe(32)
+    issued = issue_secret()
     link = ShareLink.objects.create(
         tenant=tenant,
         project=project,
-        key_hash=hash_secret(token),
-        prefix=token[:8],
+        key_hash=issued.digest,
+        prefix=issued.prefix,
         expires_at=timezone.now() + datetime.timedelta(days=valid_days),
         created_by=created_by,
     )
-    return link, token
+    return link, issued.plaintext
 
 
 @transaction.atomic
