@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from crm.forms import IsoDateInput
 from crm.models import User
 from crm.selectors import staff_queryset
 from crm.tenancy import current_tenant
@@ -107,10 +108,10 @@ class CustomerFilter(django_filters.FilterSet):
     owner = django_filters.ModelChoiceFilter(queryset=_staff, label=_("负责销售"))
     designer = django_filters.ModelChoiceFilter(queryset=_staff, label=_("设计师"))
     created_after = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__gte", label=_("创建于之后")
+        field_name="created_at", lookup_expr="date__gte", label=_("创建于之后"), widget=IsoDateInput()
     )
     created_before = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__lte", label=_("创建于之前")
+        field_name="created_at", lookup_expr="date__lte", label=_("创建于之前"), widget=IsoDateInput()
     )
     # Drill-down targets of the analytics pages (one link = one filtered list with the same count).
     reached = django_filters.ChoiceFilter(
@@ -126,10 +127,10 @@ class CustomerFilter(django_filters.FilterSet):
         label=_("漏斗阶段（已到达）"),
     )
     measured_after = django_filters.DateFilter(
-        field_name="measured_at", lookup_expr="date__gte", label=_("量房于之后")
+        field_name="measured_at", lookup_expr="date__gte", label=_("量房于之后"), widget=IsoDateInput()
     )
     measured_before = django_filters.DateFilter(
-        field_name="measured_at", lookup_expr="date__lte", label=_("量房于之前")
+        field_name="measured_at", lookup_expr="date__lte", label=_("量房于之前"), widget=IsoDateInput()
     )
 
     class Meta:

@@ -11,11 +11,13 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views import View
 
 from crm import extensions
 from crm.permissions import RoleRequiredMixin, has_permission, require_permission
+from crm.templatetags.crm_ui import tel_link
 from crm.tenancy import require_tenant
 from customers import io as customer_io
 from customers import selectors, services
@@ -277,7 +279,8 @@ class RevealPhoneView(RoleRequiredMixin, View):
         customer = get_object_or_404(Customer, pk=pk)
         phone = services.customer_reveal_phone(tenant=require_tenant(), customer=customer, user=request.user)
         if request.headers.get("HX-Request"):
-            return HttpResponse(f'<span class="crm-phone">{phone.removeprefix("+86")}</span>')
+            link = tel_link(phone.removeprefix("+86"))
+            return HttpResponse(format_html('<span class="crm-phone">{}</span>', link))
         return JsonResponse({"phone": phone})
 
 
