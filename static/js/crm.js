@@ -76,26 +76,23 @@
   const MAX_PHOTO_EDGE = 2560;
   const pending = new WeakMap();  // form -> number of inputs still being processed
 
+  // createImageBitmap decodes the file without a blob: URL (the CSP's img-src has no blob:).
   function loadImage(file) {
-    return new Promise(function (resolve, reject) {
-      const url = URL.createObjectURL(file);
-      const img = new Image();
-      img.onload = function () { URL.revokeObjectURL(url); resolve(img); };
-      img.onerror = function () { URL.revokeObjectURL(url); reject(new Error("not an image")); };
-      img.src = url;
-    });
+    if (typeof createImageBitmap !== "function") return Promise.reject(new Error("unsupported"));
+    return createImageBitmap(file, { imageOrientation: "from-image" });
   }
 
   function downscale(file) {
     if (!/^image\/(jpeg|png|webp)$/.test(file.type)) return Promise.resolve(file);
     return loadImage(file).then(function (img) {
-      const edge = Math.max(img.naturalWidth, img.naturalHeight);
+      const edge = Math.max(img.width, img.height);
       if (file.size <= MAX_PHOTO_BYTES && edge <= MAX_PHOTO_EDGE) return file;
       const scale = Math.min(1, MAX_PHOTO_EDGE / edge);
       const canvas = document.createElement("canvas");
-      canvas.width = Math.round(img.naturalWidth * scale);
-      canvas.height = Math.round(img.naturalHeight * scale);
+      canvas.width = Math.round(img.width * scale);
+      canvas.height = Math.round(img.height * scale);
       canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+      if (img.close) img.close();
       return new Promise(function (resolve) {
         canvas.toBlob(function (blob) {
           if (!blob || blob.size >= file.size) { resolve(file); return; }

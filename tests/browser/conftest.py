@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,15 +67,20 @@ class Problems:
     expected_statuses: set[int] = field(default_factory=set)
 
     def watch(self, page) -> None:
-        page.on("console", lambda msg: msg.type == "error" and self.entries.append(f"console: {msg.text}"))
+        page.on("console", self._console)
         page.on("pageerror", lambda error: self.entries.append(f"pageerror: {error}"))
         page.on("requestfailed", self._failed)
         page.on("response", self._response)
 
+    def _console(self, message) -> None:
+        # Chromium echoes every 4xx/5xx as "Failed to load resource"; statuses are judged in _response.
+        if message.type == "error" and not message.text.startswith("Failed to load resource: the server"):
+            self.entries.append(f"console: {message.text}")
+
     def _failed(self, request) -> None:
         failure = request.failure or ""
-        if "ERR_ABORTED" in failure and request.resource_type != "document":
-            return  # a download or a navigation that replaced the page
+        if "ERR_ABORTED" in failure:
+            return  # a download, or a navigation that replaced the page (bad statuses are caught above)
         self.entries.append(f"failed: {request.method} {request.url} {failure}")
 
     def _response(self, response) -> None:
@@ -148,7 +154,7 @@ def site(django_db_setup, django_db_blocker):
     import importlib
 
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, connections
     from django.test.utils import setup_databases, teardown_databases
     from pytest_django.live_server_helper import LiveServer
 
@@ -179,7 +185,11 @@ def site(django_db_setup, django_db_blocker):
         with django_db_blocker.unblock():
             call_command("flush", interactive=False, verbosity=0, allow_cascade=True)
             if created is not None:
-                teardown_databases(created, verbosity=0)
+                connections.close_all()
+                try:
+                    teardown_databases(created, verbosity=0)
+                except Exception as error:  # noqa: BLE001 - as pytest-django: a warning, not a failure
+                    warnings.warn(f"Error when trying to teardown test databases: {error!r}", stacklevel=1)
 
 
 @pytest.fixture(autouse=True)
