@@ -26,8 +26,9 @@ from aftercare.models import (
     TicketStatus,
     Visit,
 )
+from crm.api import fields
 from crm.api.exceptions import INVALID_INPUT, error_response
-from crm.api.serializers import TenantStaffField
+from crm.api.serializers import ModelSerializer, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.models import Tenant
 from crm.ratelimit import ClientRateThrottle
@@ -61,7 +62,7 @@ def _id_filter(request, name: str) -> int | None:
 # --- plans -----------------------------------------------------------------------------------------
 
 
-class PlanSerializer(serializers.ModelSerializer):
+class PlanSerializer(ModelSerializer):
     kind_name = serializers.CharField(source="kind.name", read_only=True)
     kind_code = serializers.CharField(source="kind.code", read_only=True)
     project_name = serializers.CharField(source="project.name", read_only=True)
@@ -150,7 +151,7 @@ class PlanViewSet(
 # --- visits ----------------------------------------------------------------------------------------
 
 
-class VisitSerializer(serializers.ModelSerializer):
+class VisitSerializer(ModelSerializer):
     plan = ScopedPrimaryKeyField(MaintenancePlan)
     technician = TenantStaffField(required=False, allow_null=True)
     photos = serializers.SerializerMethodField()
@@ -199,15 +200,15 @@ class VisitSerializer(serializers.ModelSerializer):
 
 class AftercarePhotoSerializer(serializers.Serializer):
     image = serializers.FileField(validators=[validate_image_file], help_text="JPG/PNG/WebP，≤10MB")
-    caption = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    caption = fields.CharField(required=False, allow_blank=True, default="", max_length=100)
 
 
 class VisitCompleteSerializer(serializers.Serializer):
     checklist_results = serializers.JSONField(required=False)
-    findings = serializers.CharField(required=False, allow_blank=True, default="")
+    findings = fields.CharField(required=False, allow_blank=True, default="")
     customer_confirmed = serializers.BooleanField(required=False, default=False)
-    customer_signature = serializers.CharField(required=False, allow_blank=True, default="", max_length=50)
-    satisfaction = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
+    customer_signature = fields.CharField(required=False, allow_blank=True, default="", max_length=50)
+    satisfaction = fields.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
     renovation_interest = serializers.BooleanField(required=False, default=False)
 
 
@@ -278,7 +279,7 @@ class VisitViewSet(
 # --- tickets ---------------------------------------------------------------------------------------
 
 
-class TicketEventSerializer(serializers.ModelSerializer):
+class TicketEventSerializer(ModelSerializer):
     actor_name = serializers.CharField(source="actor.__str__", read_only=True, default="")
 
     class Meta:
@@ -287,7 +288,7 @@ class TicketEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TicketSerializer(serializers.ModelSerializer):
+class TicketSerializer(ModelSerializer):
     project = ScopedPrimaryKeyField(Project)
     assigned_to = TenantStaffField(required=False, allow_null=True)
     category = serializers.ChoiceField(choices=TicketCategory.choices)
@@ -345,7 +346,7 @@ class TicketDetailSerializer(TicketSerializer):
 
 class TicketTransitionSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=TicketStatus.choices)
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = fields.CharField(required=False, allow_blank=True, default="")
     assigned_to = StaffIdField(required=False, allow_null=True)
 
 
@@ -436,7 +437,7 @@ class TicketViewSet(
 # --- surveys ---------------------------------------------------------------------------------------
 
 
-class SurveySerializer(serializers.ModelSerializer):
+class SurveySerializer(ModelSerializer):
     customer = ScopedPrimaryKeyField(Customer)
     project = ScopedPrimaryKeyField(Project, required=False, allow_null=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
@@ -512,13 +513,13 @@ class SurveyViewSet(
 
 
 class SurveyAnswerSerializer(serializers.Serializer):
-    score = serializers.IntegerField()
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    score = fields.IntegerField()
+    comment = fields.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class SurveyAnsweredSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    score = serializers.IntegerField()
+    detail = fields.CharField()
+    score = fields.IntegerField()
 
 
 class SurveyAnswerThrottle(ClientRateThrottle):

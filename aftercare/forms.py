@@ -6,14 +6,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from aftercare.models import TicketCategory, TicketPriority, TicketStatus
-from crm.forms import IsoDateTimeInput, camera_photos_widget
+from crm.forms import Form, IsoDateTimeInput, camera_photos_widget
 from crm.models import Tenant, User
 from crm.selectors import staff_queryset
 from crm.uploads import MultipleImageUploadField
 from projects.models import Project
 
 
-class VisitBookForm(forms.Form):
+class VisitBookForm(Form):
     scheduled_at = forms.DateTimeField(
         label=_("预约时间"),
         widget=IsoDateTimeInput(),
@@ -25,7 +25,7 @@ class VisitBookForm(forms.Form):
         self.fields["technician"].queryset = staff_queryset(tenant=tenant)
 
 
-class VisitCompleteForm(forms.Form):
+class VisitCompleteForm(Form):
     findings = forms.CharField(
         label=_("发现问题 / 处理情况"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
@@ -69,7 +69,7 @@ class VisitCompleteForm(forms.Form):
         return results
 
 
-class PlanUpdateForm(forms.Form):
+class PlanUpdateForm(Form):
     assigned_to = forms.ModelChoiceField(label=_("负责客服"), queryset=User.objects.none(), required=False)
     customer_reminder_consent = forms.BooleanField(label=_("客户同意接收短信提醒"), required=False)
 
@@ -78,7 +78,7 @@ class PlanUpdateForm(forms.Form):
         self.fields["assigned_to"].queryset = staff_queryset(tenant=tenant)
 
 
-class TicketForm(forms.Form):
+class TicketForm(Form):
     project = forms.ModelChoiceField(label=_("项目"), queryset=Project.objects.none())
     category = forms.ChoiceField(label=_("类别"), choices=TicketCategory.choices)
     priority = forms.ChoiceField(
@@ -94,7 +94,7 @@ class TicketForm(forms.Form):
         self.fields["assigned_to"].queryset = staff_queryset(tenant=tenant)
 
 
-class TicketTransitionForm(forms.Form):
+class TicketTransitionForm(Form):
     status = forms.ChoiceField(label=_("变更为"), choices=TicketStatus.choices)
     assigned_to = forms.ModelChoiceField(label=_("处理人"), queryset=User.objects.none(), required=False)
     note = forms.CharField(label=_("备注"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -106,14 +106,14 @@ class TicketTransitionForm(forms.Form):
             self.fields["status"].choices = [(v, label) for v, label in TicketStatus.choices if v in allowed]
 
 
-class SurveyAnswerForm(forms.Form):
+class SurveyAnswerForm(Form):
     score = forms.IntegerField(label=_("评分"))
     comment = forms.CharField(
         label=_("您的意见（选填）"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
-class AftercareSettingsForm(forms.Form):
+class AftercareSettingsForm(Form):
     reminder_offsets_days = forms.CharField(
         label=_("到期前提醒（天，逗号分隔）"), help_text=_("如 30,7：到期前 30 天和 7 天各提醒一次")
     )
@@ -132,7 +132,7 @@ class AftercareSettingsForm(forms.Form):
         return days
 
 
-class PlanKindForm(forms.Form):
+class PlanKindForm(Form):
     code = forms.SlugField(label=_("代码"), max_length=32, help_text=_("如 month_6"))
     name = forms.CharField(label=_("名称"), max_length=50)
     months_after_handover = forms.IntegerField(label=_("交付后月数"), min_value=1, max_value=240)
@@ -148,7 +148,7 @@ class PlanKindForm(forms.Form):
         return [line.strip() for line in self.cleaned_data["checklist"].splitlines() if line.strip()]
 
 
-class CustomerTicketForm(forms.Form):
+class CustomerTicketForm(Form):
     """What a customer may tell us from the progress page: what, where, how urgent, a photo."""
 
     category = forms.ChoiceField(label=_("问题类别"), choices=TicketCategory.choices)

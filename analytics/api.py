@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,7 +12,7 @@ from analytics import selectors, services
 from analytics.models import SalesTarget
 from analytics.periods import PRESETS
 from analytics.scope import parse_scope
-from crm.api.serializers import TenantStaffField
+from crm.api.serializers import ModelSerializer, TenantStaffField
 from crm.api.viewsets import TenantModelViewSet
 from crm.permissions import HasRolePermission
 from crm.tenancy import require_tenant
@@ -42,7 +42,7 @@ class AnalyticsPanelView(APIView):
         return Response(selectors.panel_data(panel, scope))
 
 
-class SalesTargetSerializer(serializers.ModelSerializer):
+class SalesTargetSerializer(ModelSerializer):
     user = TenantStaffField(required=False, allow_null=True, help_text="留空表示团队目标")
 
     class Meta:
@@ -71,9 +71,8 @@ class SalesTargetViewSet(TenantModelViewSet):
         return targets
 
     def perform_create(self, serializer):
-        serializer.instance = services.sales_target_save(
-            tenant=self.tenant, actor=self.request.user, **serializer.validated_data
-        )
+        data = {"user": None, **serializer.validated_data}  # no user = the team's target
+        serializer.instance = services.sales_target_save(tenant=self.tenant, actor=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = {

@@ -2,11 +2,63 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import FieldDoesNotExist
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Tenant, TokenAccess, TokenModule, User, token_scope
 from crm.selectors import staff_queryset
 from crm.uploads import IMAGE_ACCEPT, MultipleImageInput
+from crm.validators import (
+    BIGINT_MAX,
+    validate_date_range,
+    validate_datetime,
+    validate_no_control_characters,
+)
+
+
+def bound_form_field(field: forms.Field) -> None:
+    """Give a form field the same bounds the API has (see ``crm.api.fields``)."""
+    extra: list = []
+    if isinstance(field, forms.CharField):
+        extra.append(validate_no_control_characters)
+    elif isinstance(field, forms.IntegerField):  # also DecimalField and FloatField
+        if field.max_value is None:
+            field.max_value = BIGINT_MAX
+            extra.append(MaxValueValidator(BIGINT_MAX))
+        if field.min_value is None:
+            field.min_value = -BIGINT_MAX - 1
+            extra.append(MinValueValidator(-BIGINT_MAX - 1))
+    elif isinstance(field, forms.DateTimeField):
+        extra.append(validate_datetime)
+    elif isinstance(field, forms.DateField):
+        extra.append(validate_date_range)
+    field.validators.extend(v for v in extra if v not in field.validators)
+
+
+class BoundedFieldsMixin:
+    """Every form of the CRM: text without control characters, integers and dates within range."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        model = getattr(getattr(self, "_meta", None), "model", None)
+        for name, field in self.fields.items():
+            if model is not None and isinstance(field, forms.IntegerField):
+                # A declared field over a model column gets the column's range (e.g. int4).
+                try:
+                    column_validators = model._meta.get_field(name).validators
+                except FieldDoesNotExist:
+                    column_validators = []
+                field.validators.extend(v for v in column_validators if v not in field.validators)
+            bound_form_field(field)
+
+
+class Form(BoundedFieldsMixin, forms.Form):
+    pass
+
+
+class ModelForm(BoundedFieldsMixin, forms.ModelForm):
+    pass
 
 
 class LoginForm(AuthenticationForm):
@@ -44,7 +96,7 @@ NO_ACCESS = ""
 SCOPE_LEVEL_CHOICES = [(NO_ACCESS, _("无")), *TokenAccess.choices]
 
 
-class ApiTokenForm(forms.Form):
+class ApiTokenForm(Form):
     """Name, acting user and one access level per module (none / read-only / read-write)."""
 
     name = forms.CharField(label="名称", max_length=100, help_text="例如：官网表单、抖音线索同步")

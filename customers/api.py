@@ -24,11 +24,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.api.serializers import TenantStaffField
+from crm import filters as bounded
+from crm.api import fields
+from crm.api.serializers import ModelSerializer, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.idempotency.services import idempotent_response
 from crm.ratelimit import ClientRateThrottle, client_ident
 from crm.tenancy import current_tenant, platform_scope, tenant_context
+from crm.validators import INT_MAX
 from customers import io as customer_io
 from customers import selectors, services
 from customers.filters import CustomerFilter
@@ -86,8 +89,8 @@ READ_ONLY_CUSTOMER_FIELDS = [
 ]
 
 
-class CustomerSerializer(serializers.ModelSerializer):
-    phone = serializers.CharField(write_only=True, max_length=30, help_text="中国大陆手机号")
+class CustomerSerializer(ModelSerializer):
+    phone = fields.CharField(write_only=True, max_length=30, help_text="中国大陆手机号")
     phone_display = serializers.SerializerMethodField(help_text="按角色脱敏的手机号，如 138****1234")
     owner = TenantStaffField(required=False, allow_null=True)
     designer = TenantStaffField(required=False, allow_null=True)
@@ -95,8 +98,8 @@ class CustomerSerializer(serializers.ModelSerializer):
     functional_needs = serializers.ListField(
         child=serializers.ChoiceField(FunctionalNeed.choices), required=False
     )
-    tags = serializers.ListField(child=serializers.CharField(max_length=20), required=False)
-    budget_amount = serializers.IntegerField(required=False, allow_null=True)
+    tags = serializers.ListField(child=fields.CharField(max_length=20), required=False)
+    budget_amount = fields.MoneyField(required=False, allow_null=True, max_value=INT_MAX)
 
     class Meta:
         model = Customer
@@ -240,7 +243,7 @@ class CustomerViewSet(
 # --------------------------------------------------------------------------- leads
 
 
-class LeadSerializer(serializers.ModelSerializer):
+class LeadSerializer(ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     assignee = TenantStaffField(read_only=True)
     seconds_left = serializers.SerializerMethodField()
@@ -274,12 +277,12 @@ class LeadSerializer(serializers.ModelSerializer):
 
 
 class LeadCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
-    phone = serializers.CharField(max_length=30, required=False, allow_blank=True, default="")
+    name = fields.CharField(max_length=50, required=False, allow_blank=True, default="")
+    phone = fields.CharField(max_length=30, required=False, allow_blank=True, default="")
     source_channel = serializers.ChoiceField(SourceChannel.choices)
-    received_at = serializers.DateTimeField(required=False)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-    referral_code = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    received_at = fields.DateTimeField(required=False)
+    note = fields.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    referral_code = fields.CharField(required=False, allow_blank=True, default="", max_length=64)
     customer = TenantPKField(model=Customer, required=False, allow_null=True)
 
     def validate(self, attrs):
@@ -289,17 +292,17 @@ class LeadCreateSerializer(serializers.Serializer):
 
 
 class StatsParamsSerializer(serializers.Serializer):
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    since = fields.DateTimeField(required=False)
+    until = fields.DateTimeField(required=False)
 
 
 class LeadFilter(drf_filters.FilterSet):
     status = drf_filters.MultipleChoiceFilter(choices=LeadStatus.choices)
     source_channel = drf_filters.MultipleChoiceFilter(choices=SourceChannel.choices)
-    customer = drf_filters.NumberFilter(field_name="customer_id")
-    assignee = drf_filters.NumberFilter(field_name="assignee_id")
+    customer = bounded.IdFilter(field_name="customer_id")
+    assignee = bounded.IdFilter(field_name="assignee_id")
     sla_breached = drf_filters.BooleanFilter()
-    received_after = drf_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_after = bounded.DateTimeFilter(field_name="received_at", lookup_expr="gte")
 
     class Meta:
         model = Lead
@@ -367,7 +370,7 @@ class LeadViewSet(
 # --------------------------------------------------------------------------- follow-ups
 
 
-class FollowUpSerializer(serializers.ModelSerializer):
+class FollowUpSerializer(ModelSerializer):
     customer = TenantPKField(model=Customer)
     author = TenantStaffField(read_only=True)
 
@@ -388,9 +391,9 @@ class FollowUpSerializer(serializers.ModelSerializer):
 
 
 class FollowUpFilter(drf_filters.FilterSet):
-    customer = drf_filters.NumberFilter(field_name="customer_id")
-    kind = drf_filters.CharFilter()
-    due_before = drf_filters.IsoDateTimeFilter(field_name="next_follow_up_at", lookup_expr="lte")
+    customer = bounded.IdFilter(field_name="customer_id")
+    kind = bounded.CharFilter()
+    due_before = bounded.DateTimeFilter(field_name="next_follow_up_at", lookup_expr="lte")
 
     class Meta:
         model = FollowUp
@@ -425,7 +428,7 @@ class FollowUpViewSet(
 # --------------------------------------------------------------------------- segments
 
 
-class SegmentSerializer(serializers.ModelSerializer):
+class SegmentSerializer(ModelSerializer):
     created_by = TenantStaffField(read_only=True)
 
     class Meta:
@@ -447,9 +450,8 @@ class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
         return selectors.segments_for_list(tenant=self.tenant)
 
     def perform_create(self, serializer):
-        serializer.instance = services.segment_save(
-            tenant=self.tenant, created_by=self.request.user, **serializer.validated_data
-        )
+        data = {"filters": {}, **serializer.validated_data}  # no filters = every customer
+        serializer.instance = services.segment_save(tenant=self.tenant, created_by=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = {
@@ -479,11 +481,11 @@ class IntakeThrottle(ClientRateThrottle):
 
 
 class IntakeSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=50)
-    phone = serializers.CharField(max_length=30)
+    name = fields.CharField(max_length=50)
+    phone = fields.CharField(max_length=30)
     source_channel = serializers.ChoiceField(SourceChannel.choices, default=SourceChannel.WEBSITE)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-    referral_code = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    note = fields.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    referral_code = fields.CharField(required=False, allow_blank=True, default="", max_length=64)
 
 
 class IntakeView(APIView):

@@ -7,6 +7,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from crm import filters as bounded
 from crm.forms import IsoDateInput
 from crm.models import User
 from crm.selectors import staff_queryset
@@ -49,7 +50,7 @@ def _json_list_contains(queryset: QuerySet, field: str, values: list[str]) -> Qu
 
 
 class CustomerFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="filter_search", label=_("搜索（姓名/手机号/小区）"))
+    q = bounded.CharFilter(method="filter_search", label=_("搜索（姓名/手机号/小区）"))
     source_channel = django_filters.MultipleChoiceFilter(
         choices=SourceChannel.choices, distinct=False, label=_("来源渠道")
     )
@@ -85,32 +86,30 @@ class CustomerFilter(django_filters.FilterSet):
     need = django_filters.MultipleChoiceFilter(
         choices=FunctionalNeed.choices, distinct=False, method="filter_need", label=_("功能需求")
     )
-    tag = django_filters.CharFilter(method="filter_tag", label=_("标签"))
+    tag = bounded.CharFilter(method="filter_tag", label=_("标签"))
     is_local = django_filters.BooleanFilter(label=_("本地客户"))
     has_children = django_filters.BooleanFilter(label=_("有小孩"))
     has_elderly = django_filters.BooleanFilter(label=_("有老人"))
     has_pets = django_filters.BooleanFilter(label=_("养宠物"))
     works_from_home = django_filters.BooleanFilter(label=_("居家办公"))
     in_pool = django_filters.BooleanFilter(label=_("在公海"))
-    city = django_filters.CharFilter(lookup_expr="icontains", label=_("城市"))
-    district = django_filters.CharFilter(lookup_expr="icontains", label=_("区县"))
-    community = django_filters.CharFilter(lookup_expr="icontains", label=_("小区"))
-    layout = django_filters.CharFilter(lookup_expr="icontains", label=_("户型"))
-    budget_min = django_filters.NumberFilter(
-        field_name="budget_amount", lookup_expr="gte", label=_("预算不低于")
+    city = bounded.CharFilter(lookup_expr="icontains", label=_("城市"))
+    district = bounded.CharFilter(lookup_expr="icontains", label=_("区县"))
+    community = bounded.CharFilter(lookup_expr="icontains", label=_("小区"))
+    layout = bounded.CharFilter(lookup_expr="icontains", label=_("户型"))
+    budget_min = bounded.MoneyFilter(field_name="budget_amount", lookup_expr="gte", label=_("预算不低于"))
+    budget_max = bounded.MoneyFilter(field_name="budget_amount", lookup_expr="lte", label=_("预算不高于"))
+    area_min = bounded.DecimalFilter(field_name="area_sqm", lookup_expr="gte", label=_("面积不小于"))
+    area_max = bounded.DecimalFilter(field_name="area_sqm", lookup_expr="lte", label=_("面积不大于"))
+    silent_days = bounded.IntegerFilter(
+        method="filter_silent_days", max_value=36500, label=_("至少多少天未跟进")
     )
-    budget_max = django_filters.NumberFilter(
-        field_name="budget_amount", lookup_expr="lte", label=_("预算不高于")
-    )
-    area_min = django_filters.NumberFilter(field_name="area_sqm", lookup_expr="gte", label=_("面积不小于"))
-    area_max = django_filters.NumberFilter(field_name="area_sqm", lookup_expr="lte", label=_("面积不大于"))
-    silent_days = django_filters.NumberFilter(method="filter_silent_days", label=_("至少多少天未跟进"))
     owner = django_filters.ModelChoiceFilter(queryset=_staff, label=_("负责销售"))
     designer = django_filters.ModelChoiceFilter(queryset=_staff, label=_("设计师"))
-    created_after = django_filters.DateFilter(
+    created_after = bounded.DateFilter(
         field_name="created_at", lookup_expr="date__gte", label=_("创建于之后"), widget=IsoDateInput()
     )
-    created_before = django_filters.DateFilter(
+    created_before = bounded.DateFilter(
         field_name="created_at", lookup_expr="date__lte", label=_("创建于之前"), widget=IsoDateInput()
     )
     # Drill-down targets of the analytics pages (one link = one filtered list with the same count).
@@ -126,10 +125,10 @@ class CustomerFilter(django_filters.FilterSet):
         method="filter_reached",
         label=_("漏斗阶段（已到达）"),
     )
-    measured_after = django_filters.DateFilter(
+    measured_after = bounded.DateFilter(
         field_name="measured_at", lookup_expr="date__gte", label=_("量房于之后"), widget=IsoDateInput()
     )
-    measured_before = django_filters.DateFilter(
+    measured_before = bounded.DateFilter(
         field_name="measured_at", lookup_expr="date__lte", label=_("量房于之前"), widget=IsoDateInput()
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from crm.forms import IsoDateTimeInput
+from crm.forms import Form, IsoDateTimeInput, ModelForm
 from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant
 from crm.uploads import ImportUploadField
@@ -20,7 +20,7 @@ from customers.models import (
 )
 
 
-class CustomerForm(forms.ModelForm):
+class CustomerForm(ModelForm):
     style_preferences = forms.MultipleChoiceField(
         label=_("风格偏好"), choices=Style.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -86,7 +86,7 @@ class CustomerForm(forms.ModelForm):
         return {name: self.cleaned_data.get(name) for name in self.Meta.fields}
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(Form):
     kind = forms.ChoiceField(label=_("方式"), choices=FollowUpKind.choices)
     outcome = forms.ChoiceField(
         label=_("结果"), choices=[("", "—"), *FollowUpOutcome.choices], required=False
@@ -100,18 +100,18 @@ class FollowUpForm(forms.Form):
     )
 
 
-class LeadForm(forms.Form):
+class LeadForm(Form):
     name = forms.CharField(label=_("姓名"), max_length=50)
     phone = forms.CharField(label=_("手机号"), max_length=20)
     source_channel = forms.ChoiceField(label=_("来源渠道"), choices=SourceChannel.choices)
     note = forms.CharField(label=_("备注"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ImportForm(forms.Form):
+class ImportForm(Form):
     file = ImportUploadField(label=_("CSV 或 Excel（.xlsx）文件"))
 
 
-class SegmentForm(forms.Form):
+class SegmentForm(Form):
     name = forms.CharField(label=_("分群名称"), max_length=100)
 
 
@@ -123,7 +123,7 @@ def apply_service_errors(form: forms.Form, error) -> None:
             form.add_error(target, message)
 
 
-class CustomerSettingsForm(forms.ModelForm):
+class CustomerSettingsForm(ModelForm):
     business_days = forms.TypedMultipleChoiceField(
         label=_("营业日"),
         coerce=int,

@@ -14,6 +14,7 @@ from django.utils import timezone
 from openpyxl.cell import WriteOnlyCell
 
 from crm.models import Tenant, User
+from crm.validators import strip_control_characters, validate_no_control_characters
 from customers import services
 from customers.models import AuditAction, Customer, CustomerType, SourceChannel, Style
 
@@ -100,6 +101,11 @@ def _row_to_data(row: dict) -> dict:
         _label_map(CustomerType.choices),
         _label_map(Style.choices),
     )
+    for field, value in row.items():
+        try:
+            validate_no_control_characters(value)
+        except ValidationError as error:
+            raise ValidationError({field: error.messages})
     data: dict = {"name": row.get("name", ""), "phone": row.get("phone", "")}
     for field in ("wechat_id", "city", "district", "community", "layout"):
         if row.get(field):
@@ -212,6 +218,8 @@ def render_csv(headers: list[str], rows: list[list]) -> bytes:
 def _xlsx_cell(sheet, value):
     if hasattr(value, "as_tuple"):
         return float(value)
+    if isinstance(value, str):
+        value = strip_control_characters(value)  # rows saved before input was checked
     if _is_formula_like(value):
         cell = WriteOnlyCell(sheet, value=value)
         cell.data_type = "s"  # openpyxl would store "=…" as a formula

@@ -11,8 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
-from rest_framework.throttling import AnonRateThrottle
 
+from crm import ratelimit
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
 from customers.models import Customer
@@ -23,12 +23,13 @@ from engagement.services import consent as consent_services
 from projects.models import Project
 
 
-class PublicThrottle(AnonRateThrottle):
-    scope = "public"
-
-
-def _throttled(request, view) -> bool:
-    return not PublicThrottle().allow_request(request, view)
+def _rate_limited(request) -> HttpResponse | None:
+    """Public engagement pages (opt-out, campaign sign-up) share one per-address limit."""
+    try:
+        ratelimit.hit("engagement_public_ip", ratelimit.client_ident(request))
+    except ratelimit.RateLimited as error:
+        return ratelimit.rate_limited_response(request, error)
+    return None
 
 
 class ConsentRecordView(RoleRequiredMixin, View):
@@ -69,8 +70,8 @@ class OptOutView(View):
     template_name = "engagement/opt_out.html"
 
     def dispatch(self, request, *args, **kwargs):
-        if _throttled(request, self):
-            return HttpResponse(_("请求过于频繁，请稍后再试。"), status=429)
+        if (limited := _rate_limited(request)) is not None:
+            return limited
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, token: str):
@@ -268,8 +269,8 @@ class PublicSignupView(View):
     template_name = "engagement/signup.html"
 
     def dispatch(self, request, token: str, *args, **kwargs):
-        if _throttled(request, self):
-            return HttpResponse(_("请求过于频繁，请稍后再试。"), status=429)
+        if (limited := _rate_limited(request)) is not None:
+            return limited
         resolved = campaign_services.signup_resolve(token)
         if resolved is None:
             return render(request, self.template_name, {"invalid": True}, status=404)

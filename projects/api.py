@@ -12,8 +12,9 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from crm.api import fields
 from crm.api.pagination import StandardPagination
-from crm.api.serializers import TenantStaffField
+from crm.api.serializers import ModelSerializer, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.uploads import validate_document_file, validate_image_file
 from customers.models import Customer
@@ -76,7 +77,7 @@ PROJECT_PARAM = OpenApiParameter("project", OpenApiTypes.INT, description="只�
 # --- Projects --------------------------------------------------------------------------------
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(ModelSerializer):
     customer = TenantPKField(model=Customer)
     designer = TenantStaffField(required=False, allow_null=True)
     project_manager = TenantStaffField(required=False, allow_null=True)
@@ -132,35 +133,35 @@ class ProjectUpdateSerializer(ProjectSerializer):
 
 class AdvanceSerializer(serializers.Serializer):
     to_stage = serializers.ChoiceField(choices=Stage.choices, required=False, help_text="省略 = 前进一步")
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    reason = fields.CharField(required=False, allow_blank=True, max_length=300)
 
 
 class SignSerializer(serializers.Serializer):
-    contract_number = serializers.CharField(max_length=50)
-    contract_amount = serializers.IntegerField(min_value=1)
-    signed_on = serializers.DateField()
+    contract_number = fields.CharField(max_length=50)
+    contract_amount = fields.MoneyField(min_value=1, help_text="合同金额（元）")
+    signed_on = fields.DateField()
 
 
 class HandoverSerializer(serializers.Serializer):
-    handed_over_on = serializers.DateField(required=False)
+    handed_over_on = fields.DateField(required=False)
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=300)
+    reason = fields.CharField(max_length=300)
 
 
 class AcceptanceSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=AcceptanceKind.choices)
     passed = serializers.BooleanField()
-    notes = serializers.CharField(required=False, allow_blank=True)
-    accepted_on = serializers.DateField(required=False)
+    notes = fields.CharField(required=False, allow_blank=True)
+    accepted_on = fields.DateField(required=False)
 
 
 class ShareLinkCreateSerializer(serializers.Serializer):
-    valid_days = serializers.IntegerField(min_value=1, max_value=365, default=90)
+    valid_days = fields.IntegerField(min_value=1, max_value=365, default=90)
 
 
-class ShareLinkSerializer(serializers.ModelSerializer):
+class ShareLinkSerializer(ModelSerializer):
     class Meta:
         model = ShareLink
         fields = ["id", "project", "prefix", "expires_at", "revoked_at", "created_at", "last_viewed_at"]
@@ -363,7 +364,7 @@ class ShareLinkViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.ReadOnly
 # --- Stage history ---------------------------------------------------------------------------
 
 
-class StageHistorySerializer(serializers.ModelSerializer):
+class StageHistorySerializer(ModelSerializer):
     changed_by_name = serializers.CharField(source="changed_by.display_name", read_only=True, default="")
 
     class Meta:
@@ -401,7 +402,7 @@ class StageHistoryViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.ReadO
 # --- Design plans ----------------------------------------------------------------------------
 
 
-class DesignPlanRevisionSerializer(serializers.ModelSerializer):
+class DesignPlanRevisionSerializer(ModelSerializer):
     class Meta:
         model = DesignPlanRevision
         fields = [
@@ -418,10 +419,10 @@ class DesignPlanRevisionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DesignPlanSerializer(serializers.ModelSerializer):
+class DesignPlanSerializer(ModelSerializer):
     project = TenantPKField(model=Project)
     revisions = DesignPlanRevisionSerializer(many=True, read_only=True)
-    change_note = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    change_note = fields.CharField(write_only=True, required=False, allow_blank=True)
 
     class Meta:
         model = DesignPlan
@@ -504,7 +505,7 @@ class DesignPlanViewSet(
 # --- Daily logs ------------------------------------------------------------------------------
 
 
-class SitePhotoSerializer(serializers.ModelSerializer):
+class SitePhotoSerializer(ModelSerializer):
     url = serializers.FileField(source="image", read_only=True)
     thumbnail_url = serializers.FileField(source="thumbnail", read_only=True)
 
@@ -514,7 +515,7 @@ class SitePhotoSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DailyLogSerializer(serializers.ModelSerializer):
+class DailyLogSerializer(ModelSerializer):
     project = TenantPKField(model=Project)
     photos = SitePhotoSerializer(many=True, read_only=True)
     upload = serializers.ListField(
@@ -600,9 +601,9 @@ class StaffIdField(TenantStaffField):
     """A staff user id on a non-model field (rectification owner)."""
 
 
-class InspectionItemSerializer(serializers.ModelSerializer):
+class InspectionItemSerializer(ModelSerializer):
     owner = StaffIdField(required=False, allow_null=True, write_only=True)
-    due_on = serializers.DateField(required=False, write_only=True)
+    due_on = fields.DateField(required=False, write_only=True)
     rectification = serializers.PrimaryKeyRelatedField(read_only=True)
     photos = SitePhotoSerializer(many=True, read_only=True)
 
@@ -622,7 +623,7 @@ class InspectionItemSerializer(serializers.ModelSerializer):
         ]
 
 
-class InspectionSerializer(serializers.ModelSerializer):
+class InspectionSerializer(ModelSerializer):
     project = TenantPKField(model=Project)
     items = InspectionItemSerializer(many=True)
 
@@ -645,7 +646,7 @@ class InspectionSerializer(serializers.ModelSerializer):
 
 
 class InspectionPhotoSerializer(serializers.Serializer):
-    item = serializers.IntegerField(help_text="检查项 id（属于该质检）")
+    item = fields.IntegerField(help_text="检查项 id（属于该质检）")
     upload = serializers.FileField(validators=[validate_image_file])
 
 
@@ -702,7 +703,7 @@ class InspectionViewSet(
         )
 
 
-class RectificationSerializer(serializers.ModelSerializer):
+class RectificationSerializer(ModelSerializer):
     item_title = serializers.CharField(source="item.title", read_only=True)
 
     class Meta:
@@ -724,7 +725,7 @@ class RectificationSerializer(serializers.ModelSerializer):
 
 class ReinspectSerializer(serializers.Serializer):
     passed = serializers.BooleanField()
-    note = serializers.CharField(required=False, allow_blank=True)
+    note = fields.CharField(required=False, allow_blank=True)
 
 
 class RectificationViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -754,14 +755,14 @@ class RectificationViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.Read
 # --- Change orders ---------------------------------------------------------------------------
 
 
-class ChangeOrderLineSerializer(serializers.ModelSerializer):
+class ChangeOrderLineSerializer(ModelSerializer):
     class Meta:
         model = ChangeOrderLine
         fields = ["description", "quantity", "unit", "unit_price", "amount"]
         read_only_fields = ["amount"]
 
 
-class ChangeOrderSerializer(serializers.ModelSerializer):
+class ChangeOrderSerializer(ModelSerializer):
     project = TenantPKField(model=Project)
     lines = ChangeOrderLineSerializer(many=True)
 
@@ -808,7 +809,7 @@ class ChangeOrderUpdateSerializer(ChangeOrderSerializer):
 class DecideSerializer(serializers.Serializer):
     approve = serializers.BooleanField()
     channel = serializers.ChoiceField(choices=[c for c in DecisionChannel.choices if c[0] != "customer_link"])
-    note = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    note = fields.CharField(required=False, allow_blank=True, max_length=300)
 
 
 class ChangeOrderViewSet(
@@ -892,7 +893,7 @@ class ChangeOrderViewSet(
 # --- Materials -------------------------------------------------------------------------------
 
 
-class MaterialReportSerializer(serializers.ModelSerializer):
+class MaterialReportSerializer(ModelSerializer):
     class Meta:
         model = MaterialReport
         fields = ["id", "title", "file", "uploaded_at"]
@@ -900,7 +901,7 @@ class MaterialReportSerializer(serializers.ModelSerializer):
         extra_kwargs = {"file": {"validators": [validate_document_file]}}
 
 
-class MaterialSerializer(serializers.ModelSerializer):
+class MaterialSerializer(ModelSerializer):
     project = TenantPKField(model=Project)
     reports = MaterialReportSerializer(many=True, read_only=True)
 
@@ -984,7 +985,7 @@ class MaterialViewSet(
 # --- Construction callbacks ------------------------------------------------------------------
 
 
-class CallbackSerializer(serializers.ModelSerializer):
+class CallbackSerializer(ModelSerializer):
     class Meta:
         model = ConstructionCallback
         fields = [
@@ -1002,8 +1003,8 @@ class CallbackSerializer(serializers.ModelSerializer):
 
 
 class CallbackCompleteSerializer(serializers.Serializer):
-    satisfaction = serializers.IntegerField(min_value=1, max_value=5)
-    comments = serializers.CharField(required=False, allow_blank=True)
+    satisfaction = fields.IntegerField(min_value=1, max_value=5)
+    comments = fields.CharField(required=False, allow_blank=True)
 
 
 class CallbackViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):

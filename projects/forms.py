@@ -8,7 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from crm.forms import IsoDateInput, camera_photos_widget
+from crm.forms import Form, IsoDateInput, ModelForm, camera_photos_widget
 from crm.models import Tenant
 from crm.selectors import staff_queryset
 from crm.uploads import DocumentUploadField, MultipleImageUploadField
@@ -16,7 +16,7 @@ from customers.models import Customer
 from projects.models import STAGE_ORDER, AcceptanceKind, DecisionChannel, Material, Project, Stage
 
 
-class ProjectFilterForm(forms.Form):
+class ProjectFilterForm(Form):
     q = forms.CharField(label="搜索", required=False)
     stage = forms.ChoiceField(label="阶段", required=False)
     staff = forms.ModelChoiceField(label="员工", queryset=None, required=False)
@@ -38,7 +38,7 @@ class ProjectFilterForm(forms.Form):
         self.fields["staff"].empty_label = "全部员工"
 
 
-class ProjectForm(forms.ModelForm):
+class ProjectForm(ModelForm):
     customer = forms.ModelChoiceField(label="客户", queryset=Customer.objects.none())
 
     class Meta:
@@ -68,7 +68,7 @@ class ProjectForm(forms.ModelForm):
             self.fields[name].queryset = staff_queryset(tenant=tenant)
 
 
-class ProjectEditForm(forms.ModelForm):
+class ProjectEditForm(ModelForm):
     """Details and team of an existing project; the rules live in ``services.project_update``."""
 
     class Meta:
@@ -82,7 +82,7 @@ class ProjectEditForm(forms.ModelForm):
             self.fields[name].queryset = staff_queryset(tenant=tenant)
 
 
-class StageMoveForm(forms.Form):
+class StageMoveForm(Form):
     to_stage = forms.ChoiceField(label="目标阶段")
     reason = forms.CharField(label="原因（退回时必填）", required=False, max_length=300)
 
@@ -91,13 +91,13 @@ class StageMoveForm(forms.Form):
         self.fields["to_stage"].choices = [(key, stage_names[key]) for key in STAGE_ORDER]
 
 
-class SignForm(forms.Form):
+class SignForm(Form):
     contract_number = forms.CharField(label="合同编号", max_length=50)
     contract_amount = forms.IntegerField(label="合同金额（元）", min_value=1)
     signed_on = forms.DateField(label="签约日期", initial=timezone.localdate, widget=IsoDateInput())
 
 
-class AcceptanceForm(forms.Form):
+class AcceptanceForm(Form):
     kind = forms.ChoiceField(label="验收类型", choices=AcceptanceKind.choices)
     passed = forms.TypedChoiceField(
         label="结果", choices=[("1", "通过"), ("0", "不通过")], coerce=lambda v: v == "1"
@@ -105,7 +105,7 @@ class AcceptanceForm(forms.Form):
     notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class DailyLogForm(forms.Form):
+class DailyLogForm(Form):
     log_date = forms.DateField(label="日期", initial=timezone.localdate, widget=IsoDateInput())
     work_done = forms.CharField(label="今日完成", widget=forms.Textarea(attrs={"rows": 3}))
     plan_tomorrow = forms.CharField(
@@ -117,7 +117,7 @@ class DailyLogForm(forms.Form):
     )
 
 
-class DesignPlanForm(forms.Form):
+class DesignPlanForm(Form):
     label = forms.CharField(label="方案", max_length=20, initial="方案A")
     title = forms.CharField(label="标题", max_length=100)
     style = forms.CharField(label="风格", max_length=30, required=False)
@@ -127,7 +127,7 @@ class DesignPlanForm(forms.Form):
     change_note = forms.CharField(label="修改说明", required=False, max_length=200)
 
 
-class ChangeOrderForm(forms.Form):
+class ChangeOrderForm(Form):
     title = forms.CharField(label="标题", max_length=100)
     reason = forms.CharField(label="变更原因", widget=forms.Textarea(attrs={"rows": 2}))
     lines = forms.CharField(
@@ -158,7 +158,7 @@ class ChangeOrderForm(forms.Form):
         return rows
 
 
-class DecideForm(forms.Form):
+class DecideForm(Form):
     approve = forms.TypedChoiceField(
         label="结果", choices=[("1", "批准"), ("0", "拒绝")], coerce=lambda v: v == "1"
     )
@@ -169,7 +169,7 @@ class DecideForm(forms.Form):
     note = forms.CharField(label="备注", required=False, max_length=300)
 
 
-class MaterialForm(forms.ModelForm):
+class MaterialForm(ModelForm):
     class Meta:
         model = Material
         fields = [
@@ -185,12 +185,12 @@ class MaterialForm(forms.ModelForm):
         ]
 
 
-class MaterialReportForm(forms.Form):
+class MaterialReportForm(Form):
     title = forms.CharField(label="报告名称", max_length=100)
     file = DocumentUploadField(label="报告文件（PDF 或图片）")
 
 
-class InspectionForm(forms.Form):
+class InspectionForm(Form):
     """One pass/fail radio + note per checklist item (fields built from the tenant's checklist)."""
 
     notes = forms.CharField(label="总体备注", required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -225,25 +225,25 @@ class InspectionForm(forms.Form):
         ]
 
 
-class ReinspectForm(forms.Form):
+class ReinspectForm(Form):
     passed = forms.TypedChoiceField(
         label="复检结果", choices=[("1", "合格"), ("0", "不合格")], coerce=lambda v: v == "1"
     )
     note = forms.CharField(label="说明", required=False, max_length=300)
 
 
-class CallbackForm(forms.Form):
+class CallbackForm(Form):
     satisfaction = forms.TypedChoiceField(
         label="满意度", choices=[(str(i), f"{i} 分") for i in range(5, 0, -1)], coerce=int
     )
     comments = forms.CharField(label="客户意见", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ShareLinkForm(forms.Form):
+class ShareLinkForm(Form):
     valid_days = forms.IntegerField(label="有效天数", min_value=1, max_value=365, initial=90)
 
 
-class StageSettingForm(forms.Form):
+class StageSettingForm(Form):
     def __init__(self, *args, settings, **kwargs):
         super().__init__(*args, **kwargs)
         self.settings = settings
@@ -260,5 +260,5 @@ class StageSettingForm(forms.Form):
             yield info, self[f"name_{info.key}"], self[f"days_{info.key}"]
 
 
-class ConfirmCodeForm(forms.Form):
+class ConfirmCodeForm(Form):
     code = forms.CharField(label="短信验证码", max_length=6, min_length=6)

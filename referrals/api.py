@@ -11,9 +11,12 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from crm.api import fields
 from crm.api.pagination import NewestFirstCursorPagination, StandardPagination
-from crm.api.viewsets import TenantViewSetMixin
+from crm.api.serializers import ModelSerializer
+from crm.api.viewsets import SingletonViewMixin, TenantViewSetMixin
 from crm.tenancy import current_tenant
+from crm.validators import MONEY_MAX
 from customers.models import Customer
 from projects.models import Project
 from referrals import selectors, services
@@ -43,15 +46,13 @@ class TenantScopedField(serializers.PrimaryKeyRelatedField):
         return self.scoped_model.objects.all()
 
 
-class ReferralSerializer(serializers.ModelSerializer):
+class ReferralSerializer(ModelSerializer):
     referrer = TenantScopedField(Customer)
     referred = TenantScopedField(Customer)
     referrer_name = serializers.CharField(source="referrer.name", read_only=True)
     referred_name = serializers.CharField(source="referred.name", read_only=True)
     # Plain strings (not enums) in the schema: "status"/"source" enum names collide across apps.
-    status = serializers.CharField(
-        read_only=True, help_text="referred/contacted/signed/credited/lost/cancelled"
-    )
+    status = fields.CharField(read_only=True, help_text="referred/contacted/signed/credited/lost/cancelled")
     source = serializers.CharField(read_only=True, help_text="link/intake/manual")
 
     class Meta:
@@ -86,7 +87,7 @@ class ReferralSerializer(serializers.ModelSerializer):
 
 
 class ReferralStatusSerializer(serializers.Serializer):
-    status = serializers.RegexField(r"^(contacted|lost)$", help_text="contacted 或 lost")
+    status = fields.RegexField(r"^(contacted|lost)$", help_text="contacted 或 lost")
 
 
 class ReferralViewSet(
@@ -153,7 +154,7 @@ class ReferralViewSet(
         return Response(ReferralSerializer(referral).data)
 
 
-class LedgerEntrySerializer(serializers.ModelSerializer):
+class LedgerEntrySerializer(ModelSerializer):
     customer = serializers.IntegerField(source="account.customer_id", read_only=True)
     kind = serializers.CharField(read_only=True, help_text="credit/redemption/reversal/adjustment")
 
@@ -198,7 +199,7 @@ class LedgerEntryViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
 
-class ReferralAccountSerializer(serializers.ModelSerializer):
+class ReferralAccountSerializer(ModelSerializer):
     customer = TenantScopedField(Customer)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     share_url = serializers.SerializerMethodField()
@@ -227,19 +228,19 @@ class ReferralAccountSerializer(serializers.ModelSerializer):
 
 
 class RedeemSerializer(serializers.Serializer):
-    amount_fen = serializers.IntegerField(min_value=1, help_text="抵扣金额（分），不得超过余额")
+    amount_fen = fields.MoneyField(min_value=1, help_text="抵扣金额（分），不得超过余额")
     redemption_target = serializers.ChoiceField(choices=RedemptionTarget.choices, help_text="抵扣用途")
-    description = serializers.CharField(max_length=200, help_text="抵扣了什么，如：客厅窗帘、二期增项单号")
+    description = fields.CharField(max_length=200, help_text="抵扣了什么，如：客厅窗帘、二期增项单号")
     project = TenantScopedField(Project, required=False, allow_null=True)
-    client_key = serializers.CharField(
+    client_key = fields.CharField(
         max_length=60, required=False, allow_blank=True, help_text="请求编号：同一编号重试不会重复抵扣"
     )
 
 
 class AdjustSerializer(serializers.Serializer):
-    amount_fen = serializers.IntegerField(help_text="调整金额（分），负数表示扣减，不能为 0")
-    reason = serializers.CharField(max_length=200, allow_blank=True)
-    client_key = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    amount_fen = fields.MoneyField(min_value=-MONEY_MAX, help_text="调整金额（分），负数表示扣减，不能为 0")
+    reason = fields.CharField(max_length=200, allow_blank=True)
+    client_key = fields.CharField(max_length=60, required=False, allow_blank=True)
 
     def validate_amount_fen(self, value: int) -> int:
         if value == 0:
@@ -254,10 +255,10 @@ class AdjustSerializer(serializers.Serializer):
 
 class VipDecisionSerializer(serializers.Serializer):
     keep = serializers.BooleanField(help_text="true 保留 VIP，false 取消 VIP")
-    reason = serializers.CharField(max_length=200)
+    reason = fields.CharField(max_length=200)
 
 
-class VipEventSerializer(serializers.ModelSerializer):
+class VipEventSerializer(ModelSerializer):
     kind = serializers.CharField(read_only=True, help_text="granted/review_needed/kept/revoked")
 
     class Meta:
@@ -359,7 +360,7 @@ class ReferralAccountViewSet(
         return Response(VipEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
 
-class ReferralSettingsSerializer(serializers.ModelSerializer):
+class ReferralSettingsSerializer(ModelSerializer):
     class Meta:
         model = ReferralSettings
         fields = [
@@ -373,16 +374,38 @@ class ReferralSettingsSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "updated_at"]
-        extra_kwargs = {"rule_kind": {"choices": CreditRuleKind.choices}}
+        # Before a manager first saves the rule, the defaults are shown unsaved (no id, no time).
+        extra_kwargs = {
+            "rule_kind": {"choices": CreditRuleKind.choices},
+            "percentage_bp": {"max_value": 10_000},
+            "id": {"allow_null": True},
+            "updated_at": {"allow_null": True},
+        }
 
 
-class ReferralSettingsViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
-    """The tenant's credit rule (one per tenant): read by staff, changed by managers."""
+SETTINGS_WRITABLE_FIELDS = [
+    "rule_kind",
+    "fixed_amount_fen",
+    "percentage_bp",
+    "cap_fen",
+    "vip_threshold",
+    "vip_title",
+]
+
+
+class ReferralSettingsViewSet(SingletonViewMixin, TenantViewSetMixin, viewsets.GenericViewSet):
+    """The tenant's credit rule (one per tenant): read by staff, changed by managers.
+
+    ``PUT`` replaces the rule; a field left out keeps its current value.
+    """
 
     model = ReferralSettings
     serializer_class = ReferralSettingsSerializer
     filter_backends: list = []
     required_permissions = {"*": "referrals.view", "write": "referrals.settings"}
+
+    def get_singleton(self) -> ReferralSettings:
+        return services.referral_settings_get(tenant=self.tenant)
 
     @extend_schema(methods=["get"], responses={200: ReferralSettingsSerializer})
     @extend_schema(
@@ -390,22 +413,16 @@ class ReferralSettingsViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["get", "put"])
     def current(self, request):
+        current = self.get_object()
         if request.method == "GET":
-            return Response(
-                ReferralSettingsSerializer(services.referral_settings_get(tenant=self.tenant)).data
-            )
-        body = ReferralSettingsSerializer(data=request.data)
+            return Response(ReferralSettingsSerializer(current).data)
+        body = ReferralSettingsSerializer(current, data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         rule = services.referral_settings_update(
             tenant=self.tenant,
             updated_by=request.user,
-            rule_kind=data["rule_kind"],
-            fixed_amount_fen=data.get("fixed_amount_fen", 100_000),
-            percentage_bp=data.get("percentage_bp", 100),
-            cap_fen=data.get("cap_fen"),
-            vip_threshold=data.get("vip_threshold", 3),
-            vip_title=data.get("vip_title", "VIP 设计顾问"),
+            **{field: data.get(field, getattr(current, field)) for field in SETTINGS_WRITABLE_FIELDS},
         )
         return Response(ReferralSettingsSerializer(rule).data)
 

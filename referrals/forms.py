@@ -8,6 +8,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crm.forms import Form
 from projects.models import Project
 from referrals.models import CreditRuleKind, RedemptionTarget
 
@@ -23,7 +24,7 @@ class YuanField(forms.DecimalField):
         super().__init__(**kwargs)
 
 
-class RedemptionForm(forms.Form):
+class RedemptionForm(Form):
     amount_yuan = YuanField(label=_("抵扣金额（元）"), min_value=Decimal("0.01"))
     target = forms.ChoiceField(label=_("抵扣用途"), choices=RedemptionTarget.choices)
     description = forms.CharField(
@@ -46,7 +47,7 @@ class RedemptionForm(forms.Form):
         return yuan_to_fen(self.cleaned_data["amount_yuan"])
 
 
-class AdjustmentForm(forms.Form):
+class AdjustmentForm(Form):
     amount_yuan = YuanField(label=_("调整金额（元，负数为扣减）"))
     reason = forms.CharField(label=_("原因"), max_length=200)
     client_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=60)
@@ -73,7 +74,7 @@ class AdjustmentForm(forms.Form):
         return yuan_to_fen(self.cleaned_data["amount_yuan"])
 
 
-class VipDecisionForm(forms.Form):
+class VipDecisionForm(Form):
     keep = forms.TypedChoiceField(
         label=_("决定"),
         choices=[("1", _("保留 VIP")), ("0", _("取消 VIP"))],
@@ -82,7 +83,7 @@ class VipDecisionForm(forms.Form):
     reason = forms.CharField(label=_("原因"), max_length=200)
 
 
-class LinkReferrerForm(forms.Form):
+class LinkReferrerForm(Form):
     code = forms.CharField(
         label=_("推荐人的推荐码或手机号"),
         max_length=30,
@@ -91,7 +92,7 @@ class LinkReferrerForm(forms.Form):
     note = forms.CharField(label=_("备注"), max_length=200, required=False)
 
 
-class ReferralSettingsForm(forms.Form):
+class ReferralSettingsForm(Form):
     rule_kind = forms.ChoiceField(label=_("奖励规则"), choices=CreditRuleKind.choices)
     fixed_amount_yuan = YuanField(label=_("固定奖励（元/单）"), min_value=Decimal("0"), required=False)
     percentage = forms.DecimalField(
@@ -102,7 +103,7 @@ class ReferralSettingsForm(forms.Form):
     vip_title = forms.CharField(label=_("VIP 称号"), max_length=30)
 
 
-class JoinForm(forms.Form):
+class JoinForm(Form):
     """Public landing page: the friend leaves a name and phone; a lead is created with the code."""
 
     name = forms.CharField(label=_("您的称呼"), max_length=50)

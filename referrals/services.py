@@ -122,7 +122,7 @@ def referral_settings_update(
         errors["rule_kind"] = "请选择奖励规则。"
     if rule_kind == CreditRuleKind.FIXED and not (0 < fixed_amount_fen <= MAX_AMOUNT_FEN):
         errors["fixed_amount_fen"] = "固定奖励必须大于 0。"
-    if rule_kind == CreditRuleKind.PERCENTAGE and not (0 < percentage_bp <= 10_000):
+    if percentage_bp > 10_000 or (rule_kind == CreditRuleKind.PERCENTAGE and percentage_bp <= 0):
         errors["percentage_bp"] = "比例必须在 0.01% 到 100% 之间。"
     if cap_fen is not None and not (0 < cap_fen <= MAX_AMOUNT_FEN):
         errors["cap_fen"] = "上限必须大于 0（不设上限请留空）。"

@@ -1,12 +1,42 @@
 from __future__ import annotations
 
+from django.core.exceptions import FieldDoesNotExist
 from rest_framework import serializers
 
+from crm.api.fields import BOUNDED_FIELD_CLASSES
 from crm.models import TOKEN_SCOPE_CHOICES, ApiToken, User
 from crm.tenancy import current_tenant
 
 
-class StaffUserSerializer(serializers.ModelSerializer):
+# The base of every model serializer: bounded input fields and an honest output schema. Generated
+# fields use the bounded classes of crm.api.fields; read-only fields keep the model's null/blank so
+# the OpenAPI schema admits the null and "" they return. (A comment, not a docstring: the schema
+# would show a docstring as every subclass's description.)
+class ModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        model_field: BOUNDED_FIELD_CLASSES.get(field_class, field_class)
+        for model_field, field_class in serializers.ModelSerializer.serializer_field_mapping.items()
+    }
+
+    def get_fields(self):
+        fields = super().get_fields()
+        model = self.Meta.model
+        for name, field in fields.items():
+            source = field.source or name  # fields are bound (and get .source) later
+            if not field.read_only or "." in source or source == "*":
+                continue
+            try:
+                model_field = model._meta.get_field(source)
+            except FieldDoesNotExist:
+                continue
+            if getattr(model_field, "null", False):
+                field.allow_null = True
+            if getattr(model_field, "blank", False) and hasattr(field, "allow_blank"):
+                field.allow_blank = True
+        return fields
+
+
+class StaffUserSerializer(ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "display_name", "email", "roles", "is_on_duty"]
@@ -23,7 +53,7 @@ class TenantStaffField(serializers.PrimaryKeyRelatedField):
         return User.objects.filter(tenant=tenant, is_active=True)
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(ModelSerializer):
     user = TenantStaffField(required=False)
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=TOKEN_SCOPE_CHOICES),

@@ -58,3 +58,19 @@ class TenantCreateListRetrieveViewSet(
     viewsets.GenericViewSet,
 ):
     pass
+
+
+class SingletonViewMixin:
+    """A per-tenant settings object at a fixed URL, without a ``pk`` in it.
+
+    ``get_object()`` returns that object, so everything DRF does with it (``OPTIONS`` metadata for
+    ``PUT``, the browsable API's forms, object permissions) works as on a detail route.
+    """
+
+    def get_singleton(self) -> models.Model:
+        raise NotImplementedError(f"{type(self).__name__} must implement get_singleton()")
+
+    def get_object(self):
+        obj = self.get_singleton()
+        self.check_object_permissions(self.request, obj)
+        return obj

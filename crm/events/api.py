@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
+from crm.api import fields
+from crm.api.serializers import ModelSerializer
 from crm.api.viewsets import TenantViewSetMixin
 from crm.events import selectors
 from crm.events.models import Event
@@ -22,7 +25,7 @@ a smaller id has finished, so following `next_after` never skips an event. The s
 Event types: """ + ", ".join(f"`{name}`" for name in EVENT_TYPES)
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(ModelSerializer):
     class Meta:
         model = Event
         fields = ["id", "event_id", "type", "aggregate_type", "aggregate_id", "payload", "created_at"]
@@ -30,10 +33,8 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class FeedQuerySerializer(serializers.Serializer):
-    after = serializers.IntegerField(min_value=0, required=False, default=0)
-    limit = serializers.IntegerField(
-        min_value=1, max_value=selectors.FEED_MAX_LIMIT, required=False, default=100
-    )
+    after = fields.IntegerField(min_value=0, required=False, default=0)
+    limit = fields.IntegerField(min_value=1, max_value=selectors.FEED_MAX_LIMIT, required=False, default=100)
     type = serializers.MultipleChoiceField(choices=sorted(EVENT_TYPES), required=False)
 
 
@@ -43,10 +44,26 @@ FeedSerializer = inline_serializer(
 )
 
 
+class FeedSchema(AutoSchema):
+    """The feed is one object (``results`` + ``next_after``), not the array a ``list`` usually is."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        if getattr(self.view, "action", None) == "list":
+            return False
+        return super()._is_list_view(serializer)
+
+    def get_operation_id(self) -> str:
+        operation_id = super().get_operation_id()
+        if getattr(self.view, "action", None) == "list":
+            return operation_id.removesuffix("_retrieve") + "_list"
+        return operation_id
+
+
 class EventViewSet(
     TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     model = Event
+    schema = FeedSchema()
     serializer_class = EventSerializer
     required_permissions = {"*": "events.view"}
     pagination_class = None

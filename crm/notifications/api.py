@@ -10,7 +10,10 @@ from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from crm.api.viewsets import TenantReadOnlyViewSet, TenantViewSetMixin
+from crm import filters as bounded
+from crm.api import fields
+from crm.api.serializers import ModelSerializer
+from crm.api.viewsets import SingletonViewMixin, TenantReadOnlyViewSet, TenantViewSetMixin
 from crm.notifications import selectors, services
 from crm.notifications.models import (
     Channel,
@@ -24,7 +27,7 @@ from crm.notifications.models import (
 from crm.notifications.sms import display_sms_text, mask_phone
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(ModelSerializer):
     is_read = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -37,7 +40,7 @@ class NotificationFilter(django_filters.FilterSet):
     """Filters are declared, not generated: generating them queries the (tenant-scoped) manager."""
 
     unread = django_filters.BooleanFilter(method="filter_unread", label="仅未读")
-    kind = django_filters.CharFilter(label="类型")
+    kind = bounded.CharFilter(label="类型")
 
     class Meta:
         model = Notification
@@ -90,10 +93,10 @@ class NotificationViewSet(
         return Response({"unread": selectors.unread_count(user=request.user)})
 
 
-class NotificationSettingsSerializer(serializers.ModelSerializer):
+class NotificationSettingsSerializer(ModelSerializer):
     robot_kind = serializers.ChoiceField(choices=RobotKind.choices, allow_blank=True, required=False)
-    robot_url = serializers.CharField(max_length=500, allow_blank=True, required=False)
-    robot_secret = serializers.CharField(
+    robot_url = fields.CharField(max_length=500, allow_blank=True, required=False)
+    robot_secret = fields.CharField(
         max_length=200,
         allow_blank=True,
         allow_null=True,
@@ -112,7 +115,7 @@ class NotificationSettingsSerializer(serializers.ModelSerializer):
         return bool(obj.robot_secret)
 
 
-class NotificationSettingsView(TenantViewSetMixin, GenericAPIView):
+class NotificationSettingsView(SingletonViewMixin, TenantViewSetMixin, GenericAPIView):
     """The tenant's WeChat Work / DingTalk group robot (one settings object per tenant)."""
 
     model = NotificationSettings
@@ -121,6 +124,9 @@ class NotificationSettingsView(TenantViewSetMixin, GenericAPIView):
 
     def get_tenant_queryset(self):
         return NotificationSettings.objects.all()
+
+    def get_singleton(self) -> NotificationSettings:
+        return services.notification_settings_get(tenant=self.tenant)
 
     def get(self, request):
         robot = services.notification_settings_get(tenant=self.tenant)
@@ -153,7 +159,7 @@ class NotificationSettingsView(TenantViewSetMixin, GenericAPIView):
         return Response(self.get_serializer(robot).data)
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(ModelSerializer):
     notification_title = serializers.CharField(source="notification.title", read_only=True)
     recipient = serializers.IntegerField(source="notification.recipient_id", read_only=True)
     recipient_name = serializers.CharField(source="notification.recipient.__str__", read_only=True)
@@ -182,7 +188,7 @@ class DeliverySerializer(serializers.ModelSerializer):
 class DeliveryFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=OutboundStatus.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
-    notification = django_filters.NumberFilter(field_name="notification_id")
+    notification = bounded.IdFilter(field_name="notification_id")
 
     class Meta:
         model = Delivery
@@ -202,7 +208,7 @@ class DeliveryViewSet(TenantReadOnlyViewSet):
         return selectors.deliveries_for_list(tenant=self.tenant)
 
 
-class SmsMessageSerializer(serializers.ModelSerializer):
+class SmsMessageSerializer(ModelSerializer):
     phone = serializers.SerializerMethodField(help_text="脱敏手机号")
     message = serializers.SerializerMethodField(help_text="短信内容（验证码等一次性密码已脱敏）")
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crm.forms import Form
 from crm.notifications.models import RobotKind
 
 
-class NotificationSettingsForm(forms.Form):
+class NotificationSettingsForm(Form):
     """Shape only; the rules (allowed robot hosts, required fields when enabled) live in the service."""
 
     robot_kind = forms.ChoiceField(

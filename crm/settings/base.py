@@ -196,6 +196,7 @@ RATE_LIMITS = {
     "progress_ip": "30/min",  # customer progress page (share link), per client address
     "aftercare_public_ip": "60/h",  # survey answers and customer repair requests, per address
     "referral_join_ip": "10/10min",  # referral share-link form submissions, per address
+    "engagement_public_ip": "30/10min",  # marketing opt-out and campaign sign-up pages, per address
     "login_ip": "30/15min",  # failed logins per address across usernames (axes locks user+IP)
 }
 # Confirmation-code SMS per customer progress link per rolling 24 hours (5 guesses per code).

@@ -1,0 +1,102 @@
+"""Bounded DRF fields: every app's serializers take text, integers, money and dates through these.
+
+Plain DRF fields accept what PostgreSQL or Python later refuses (control characters, integers past
+bigint, years that overflow date arithmetic, UTC offsets like +20:20), which surfaced as 500s.
+``crm.api.serializers.ModelSerializer`` maps model fields onto these classes; declared fields use
+them directly (``tests/crm/test_input_bounds.py`` checks that every writable field does).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from crm.validators import (
+    BIGINT_MAX,
+    MONEY_MAX,
+    validate_date_range,
+    validate_no_control_characters,
+    validate_utc_offset,
+)
+
+
+class CharField(serializers.CharField):
+    """Text without control characters (they break Excel exports and terminals downstream)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(validate_no_control_characters)
+
+
+class EmailField(serializers.EmailField, CharField):
+    pass
+
+
+class URLField(serializers.URLField, CharField):
+    pass
+
+
+class SlugField(serializers.SlugField, CharField):
+    pass
+
+
+class RegexField(serializers.RegexField, CharField):
+    pass
+
+
+class IntegerField(serializers.IntegerField):
+    """An integer that fits a bigint column unless narrower bounds are given."""
+
+    def __init__(self, **kwargs):
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("min_value", -BIGINT_MAX - 1)
+            kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(**kwargs)
+
+
+class MoneyField(IntegerField):
+    """An amount in whole yuan or fen (the field's help text says which): 0 … ``MONEY_MAX``."""
+
+    def __init__(self, **kwargs):
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("min_value", 0)
+            kwargs.setdefault("max_value", MONEY_MAX)
+        super().__init__(**kwargs)
+
+
+class DateField(serializers.DateField):
+    """A date between MIN_YEAR and MAX_YEAR, so services can add years to it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(validate_date_range)
+
+
+class DateTimeField(serializers.DateTimeField):
+    """A datetime with a real UTC offset (±14:00) and a year between MIN_YEAR and MAX_YEAR."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(validate_date_range)
+
+    def enforce_timezone(self, value: datetime.datetime) -> datetime.datetime:
+        try:
+            validate_utc_offset(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages, code=error.code)
+        return super().enforce_timezone(value)
+
+
+# What ``crm.api.serializers.ModelSerializer`` builds for each DRF field class it would otherwise use.
+BOUNDED_FIELD_CLASSES: dict[type[serializers.Field], type[serializers.Field]] = {
+    serializers.CharField: CharField,
+    serializers.EmailField: EmailField,
+    serializers.URLField: URLField,
+    serializers.SlugField: SlugField,
+    serializers.RegexField: RegexField,
+    serializers.IntegerField: IntegerField,
+    serializers.DateField: DateField,
+    serializers.DateTimeField: DateTimeField,
+}
