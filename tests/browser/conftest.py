@@ -184,8 +184,8 @@ def site(django_db_setup, django_db_blocker):
         server.stop()
         with django_db_blocker.unblock():
             call_command("flush", interactive=False, verbosity=0, allow_cascade=True)
+            connections.close_all()
             if created is not None:
-                connections.close_all()
                 try:
                     teardown_databases(created, verbosity=0)
                 except Exception as error:  # noqa: BLE001 - as pytest-django: a warning, not a failure
