@@ -184,6 +184,13 @@ def site(django_db_setup, django_db_blocker):
         server.stop()
         with django_db_blocker.unblock():
             call_command("flush", interactive=False, verbosity=0, allow_cascade=True)
+            # A server thread can leave an idle connection behind; it would keep the test
+            # database from being dropped at the end of the session.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
             connections.close_all()
             if created is not None:
                 try:
