@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
-from aftercare import selectors, services
+from aftercare import selectors
 from aftercare.models import (
     MaintenancePlan,
     ServiceTicket,
@@ -26,6 +26,10 @@ from aftercare.models import (
     TicketStatus,
     Visit,
 )
+from aftercare.services import plans as plans_services
+from aftercare.services import surveys as surveys_services
+from aftercare.services import tickets as tickets_services
+from aftercare.services import visits as visits_services
 from crm.api import fields
 from crm.api.exceptions import INVALID_INPUT, error_response
 from crm.api.serializers import ModelSerializer, TenantStaffField
@@ -145,7 +149,9 @@ class PlanViewSet(
             kwargs["assigned_to"] = data["assigned_to"]
         if "customer_reminder_consent" in data:
             kwargs["customer_reminder_consent"] = data["customer_reminder_consent"]
-        serializer.instance = services.plan_update(tenant=self.tenant, plan=serializer.instance, **kwargs)
+        serializer.instance = plans_services.plan_update(
+            tenant=self.tenant, plan=serializer.instance, **kwargs
+        )
 
 
 # --- visits ----------------------------------------------------------------------------------------
@@ -239,7 +245,7 @@ class VisitViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.visit_create(
+        serializer.instance = visits_services.visit_create(
             tenant=self.tenant,
             plan=data["plan"],
             scheduled_at=data["scheduled_at"],
@@ -256,7 +262,7 @@ class VisitViewSet(
         visit = self.get_object()
         payload = AftercarePhotoSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        services.visit_photos_add(
+        visits_services.visit_photos_add(
             tenant=self.tenant,
             visit=visit,
             images=[payload.validated_data["image"]],
@@ -270,7 +276,7 @@ class VisitViewSet(
         visit = self.get_object()
         payload = VisitCompleteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        visit = services.visit_complete(
+        visit = visits_services.visit_complete(
             tenant=self.tenant, visit=visit, completed_by=request.user, **payload.validated_data
         )
         return Response(VisitSerializer(visit).data)
@@ -389,7 +395,7 @@ class TicketViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.ticket_create(
+        serializer.instance = tickets_services.ticket_create(
             tenant=self.tenant,
             project=data["project"],
             category=data["category"],
@@ -410,7 +416,7 @@ class TicketViewSet(
         ticket = self.get_object()
         payload = AftercarePhotoSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        services.ticket_photos_add(
+        tickets_services.ticket_photos_add(
             tenant=self.tenant, ticket=ticket, images=[payload.validated_data["image"]]
         )
         ticket = self.get_tenant_queryset().prefetch_related("events__actor", "photos").get(pk=ticket.pk)
@@ -422,7 +428,7 @@ class TicketViewSet(
         ticket = self.get_object()
         payload = TicketTransitionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        ticket = services.ticket_transition(
+        ticket = tickets_services.ticket_transition(
             tenant=self.tenant,
             ticket=ticket,
             to_status=payload.validated_data["status"],
@@ -502,7 +508,7 @@ class SurveyViewSet(
         import secrets
 
         data = serializer.validated_data
-        serializer.instance = services.survey_create(
+        serializer.instance = surveys_services.survey_create(
             tenant=self.tenant,
             customer=data["customer"],
             project=data.get("project"),
@@ -552,7 +558,7 @@ class SurveyAnswerView(APIView):
 
 
 def public_survey_tenant(token: str) -> Tenant | None:
-    tenant_id = services.parse_survey_token(token)
+    tenant_id = surveys_services.parse_survey_token(token)
     return Tenant.objects.filter(pk=tenant_id, is_active=True).first() if tenant_id else None
 
 
@@ -564,4 +570,4 @@ def answer_public_survey(*, token: str, score, comment: str = "") -> Survey:
     if tenant is None:
         raise ValidationError({"token": "问卷链接无效。"})
     with tenant_context(tenant):
-        return services.survey_answer(tenant=tenant, token=token, score=score, comment=comment)
+        return surveys_services.survey_answer(tenant=tenant, token=token, score=score, comment=comment)

@@ -20,9 +20,10 @@ class AftercareConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from aftercare import extensions, services
+        from aftercare import extensions, handlers
         from crm import events
         from crm.extensions import (
+            register_customer_involvement,
             register_customer_panel,
             register_customer_timeline,
             register_dashboard_widget,
@@ -39,8 +40,9 @@ class AftercareConfig(AppConfig):
                 "surveys.send": [Role.SERVICE, Role.MANAGER],
             }
         )
-        events.subscribe(events.EventType.PROJECT_HANDED_OVER, services.on_project_handed_over)
-        events.subscribe(events.EventType.PROJECT_MILESTONE, services.on_project_milestone)
+        events.subscribe(events.EventType.PROJECT_HANDED_OVER, handlers.on_project_handed_over)
+        events.subscribe(events.EventType.PROJECT_MILESTONE, handlers.on_project_milestone)
         register_customer_timeline(extensions.customer_timeline)
         register_customer_panel(extensions.customer_panel)
+        register_customer_involvement(extensions.customers_worked_on)
         register_dashboard_widget(extensions.dashboard_widget)

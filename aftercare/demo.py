@@ -7,8 +7,9 @@ import datetime
 
 from django.utils import timezone
 
-from aftercare import services
 from aftercare.models import MaintenancePlan, PlanStatus, ServiceTicket, Survey, TicketStatus, Visit
+from aftercare.services import dates, plans, surveys, visits
+from aftercare.services import tickets as tickets_services
 from crm.models import Tenant, User
 from customers.models import Customer
 from projects.models import Project
@@ -30,7 +31,7 @@ def _home(tenant: Tenant, staff: dict[str, User], index: int, spec) -> Project:
     customer, _ = Customer.objects.get_or_create(
         phone=f"+86{prefix}0000{suffix}", defaults={"name": name, "source_channel": "referral"}
     )
-    today = services.tenant_today(tenant)
+    today = dates.tenant_today(tenant)
     project, _ = Project.objects.get_or_create(
         contract_number=f"SH-AC-{tenant.slug}-{suffix}",
         defaults={
@@ -51,8 +52,8 @@ def _home(tenant: Tenant, staff: dict[str, User], index: int, spec) -> Project:
 def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
     projects = [_home(tenant, staff, index, spec) for index, spec in enumerate(DEMO_HOMES)]
     for project in projects:
-        services.maintenance_plans_schedule(tenant=tenant, project=project)
-        services.survey_create(
+        plans.maintenance_plans_schedule(tenant=tenant, project=project)
+        surveys.survey_create(
             tenant=tenant,
             customer=project.customer,
             project=project,
@@ -62,7 +63,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             send_sms=False,
         )
     now = timezone.now()
-    today = services.tenant_today(tenant)
+    today = dates.tenant_today(tenant)
     # Older homes were visited on time years ago: only recent plans are still open.
     MaintenancePlan.objects.filter(
         status=PlanStatus.SCHEDULED, due_on__lt=today - datetime.timedelta(days=60)
@@ -70,13 +71,13 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
     # A finished 1-year visit for the home handed over two years ago.
     done_plan = MaintenancePlan.objects.filter(project=projects[5], kind__code="year_1").first()
     if done_plan is not None and not Visit.objects.filter(plan=done_plan).exists():
-        visit = services.visit_create(
+        visit = visits.visit_create(
             tenant=tenant,
             plan=done_plan,
             scheduled_at=now - datetime.timedelta(days=360),
             technician=staff["service"],
         )
-        services.visit_complete(
+        visits.visit_complete(
             tenant=tenant,
             visit=visit,
             completed_by=staff["service"],
@@ -100,7 +101,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
         and soon.status == PlanStatus.SCHEDULED
         and not Visit.objects.filter(plan=soon).exists()
     ):
-        services.visit_create(
+        visits.visit_create(
             tenant=tenant,
             plan=soon,
             scheduled_at=now + datetime.timedelta(days=3, hours=2),
@@ -125,7 +126,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
     for project, category, priority, description, materials, target in tickets:
         if ServiceTicket.objects.filter(project=project, description=description).exists():
             continue
-        ticket = services.ticket_create(
+        ticket = tickets_services.ticket_create(
             tenant=tenant,
             project=project,
             category=category,
@@ -135,7 +136,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             created_by=staff["service"],
         )
         if target is not None:
-            ticket = services.ticket_transition(
+            ticket = tickets_services.ticket_transition(
                 tenant=tenant,
                 ticket=ticket,
                 to_status=TicketStatus.ASSIGNED,
@@ -143,11 +144,11 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 assigned_to=staff["service"],
                 note="安排师傅上门",
             )
-            ticket = services.ticket_transition(
+            ticket = tickets_services.ticket_transition(
                 tenant=tenant, ticket=ticket, to_status=TicketStatus.IN_PROGRESS, actor=staff["service"]
             )
             if target == TicketStatus.RESOLVED:
-                services.ticket_transition(
+                tickets_services.ticket_transition(
                     tenant=tenant,
                     ticket=ticket,
                     to_status=TicketStatus.RESOLVED,

@@ -80,9 +80,10 @@ def dashboard_widget(*, request, tenant) -> Panel | None:
     """Managers' dashboard: visits due/overdue, open tickets past SLA, CSAT and NPS."""
     if not has_permission(getattr(request, "user", None), "aftercare.view"):
         return None
-    from aftercare import selectors, services
+    from aftercare import selectors
+    from aftercare.services import dates
 
-    today = services.tenant_today(tenant)
+    today = dates.tenant_today(tenant)
     open_plans = MaintenancePlan.objects.filter(status="scheduled")
     now = timezone.now()
     active = selectors.tickets_active(tenant=tenant)
@@ -100,3 +101,10 @@ def dashboard_widget(*, request, tenant) -> Panel | None:
     return Panel(
         title="售后", html=render_to_string("aftercare/_dashboard.html", context, request=request), order=40
     )
+
+
+def customers_worked_on(*, user) -> Q:
+    """Visibility provider (crm.extensions): customers of the plans and tickets ``user`` is on."""
+    plans = MaintenancePlan.objects.filter(assigned_to_id=user.pk).values("customer_id")
+    tickets = ServiceTicket.objects.filter(assigned_to_id=user.pk).values("customer_id")
+    return Q(pk__in=plans) | Q(pk__in=tickets)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from aftercare import services
+from aftercare.services import reminders, surveys, tickets
 from crm.celery import TenantTask, app
 from crm.tasks import active_tenant_ids
 from crm.tenancy import require_tenant
@@ -30,19 +30,19 @@ def reminders_scan(*, tenant_id: int) -> int:
     """Decide today's reminders/escalations (the send task is queued after this commits) and send
     the handover-anniversary NPS surveys."""
     tenant = require_tenant()
-    services.surveys_yearly_nps(tenant=tenant)
-    return len(services.reminders_decide(tenant=tenant))
+    surveys.surveys_yearly_nps(tenant=tenant)
+    return len(reminders.reminders_decide(tenant=tenant))
 
 
 @app.task(base=TenantTask, name="aftercare.reminders_send", **RETRY)
 def reminders_send(*, tenant_id: int) -> int:
-    return services.reminders_send_pending(tenant=require_tenant())
+    return reminders.reminders_send_pending(tenant=require_tenant())
 
 
 @shared_task(name="aftercare.reminders_sweep", acks_late=True)
 def reminders_sweep() -> int:
     """Beat, every minute: re-queue the send for tenants with dispatches left unsent too long."""
-    tenant_ids = services.reminders_unsent_tenant_ids()
+    tenant_ids = reminders.reminders_unsent_tenant_ids()
     for tenant_id in tenant_ids:
         reminders_send.delay(tenant_id=tenant_id)
     return len(tenant_ids)
@@ -58,7 +58,7 @@ def ticket_sla_scan_all() -> int:
 
 @app.task(base=TenantTask, name="aftercare.ticket_sla_scan", **RETRY)
 def ticket_sla_scan(*, tenant_id: int) -> int:
-    return services.ticket_sla_alerts_send(tenant=require_tenant())
+    return tickets.ticket_sla_alerts_send(tenant=require_tenant())
 
 
 @app.task(base=TenantTask, name="aftercare.survey_send", **RETRY)
@@ -67,4 +67,4 @@ def survey_send(*, tenant_id: int, survey_id: int) -> None:
 
     survey = Survey.objects.select_related("customer").filter(pk=survey_id, answered_at=None).first()
     if survey is not None:
-        services.survey_send_sms(tenant=require_tenant(), survey=survey)
+        surveys.survey_send_sms(tenant=require_tenant(), survey=survey)

@@ -12,8 +12,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
-from aftercare import forms, selectors, services
+from aftercare import forms, selectors
 from aftercare.models import TICKET_TRANSITIONS, ServiceTicket, TicketSource, Visit, VisitStatus
+from aftercare.services import dates, settings
+from aftercare.services import plans as plans_services
+from aftercare.services import tickets as tickets_services
+from aftercare.services import visits as visits_services
 from crm import ratelimit
 from crm.models import Role
 from crm.permissions import RoleRequiredMixin, has_permission
@@ -35,7 +39,7 @@ class HomeView(RoleRequiredMixin, View):
 
     def get(self, request):
         tenant = require_tenant()
-        today = services.tenant_today(tenant)
+        today = dates.tenant_today(tenant)
         staff = list(staff_queryset(tenant=tenant))
         assignee_param = request.GET.get("assignee")
         if assignee_param is None and request.user.has_role(Role.SERVICE):
@@ -77,7 +81,7 @@ class PlanDetailView(RoleRequiredMixin, View):
             "plan": plan,
             "visits": visits,
             "open_visit": open_visit,
-            "today": services.tenant_today(tenant),
+            "today": dates.tenant_today(tenant),
             "can_edit": has_permission(request.user, "aftercare.edit"),
             "book_form": forms_.get("book_form")
             or forms.VisitBookForm(tenant=tenant, initial={"technician": plan.assigned_to_id}),
@@ -122,7 +126,7 @@ class VisitBookView(PlanEditMixin, View):
         form = forms.VisitBookForm(request.POST, tenant=tenant)
         if form.is_valid():
             try:
-                services.visit_create(
+                visits_services.visit_create(
                     tenant=tenant,
                     plan=plan,
                     scheduled_at=form.cleaned_data["scheduled_at"],
@@ -151,7 +155,7 @@ class VisitCompleteView(PlanEditMixin, View):
                 form.add_error("photos", error)
         if form.is_valid():
             try:
-                services.visit_complete(
+                visits_services.visit_complete(
                     tenant=tenant,
                     visit=visit,
                     completed_by=request.user,
@@ -177,7 +181,7 @@ class PlanUpdateView(PlanEditMixin, View):
         plan = self.plan(pk)
         form = forms.PlanUpdateForm(request.POST, tenant=tenant)
         if form.is_valid():
-            services.plan_update(
+            plans_services.plan_update(
                 tenant=tenant,
                 plan=plan,
                 assigned_to=form.cleaned_data["assigned_to"],
@@ -225,7 +229,7 @@ class TicketQueueView(RoleRequiredMixin, View):
                 form.add_error(None, error)
         if form.is_valid():
             try:
-                ticket = services.ticket_create(
+                ticket = tickets_services.ticket_create(
                     tenant=tenant,
                     project=form.cleaned_data["project"],
                     category=form.cleaned_data["category"],
@@ -240,7 +244,7 @@ class TicketQueueView(RoleRequiredMixin, View):
                 _add_errors(form, error)
             else:
                 if images:
-                    services.ticket_photos_add(tenant=tenant, ticket=ticket, images=images)
+                    tickets_services.ticket_photos_add(tenant=tenant, ticket=ticket, images=images)
                 messages.success(request, f"已创建工单 #{ticket.pk}。")
                 return redirect("aftercare:ticket-detail", pk=ticket.pk)
         return self.get(request, form=form, status=400)
@@ -273,7 +277,7 @@ class TicketDetailView(RoleRequiredMixin, View):
         form = forms.TicketTransitionForm(request.POST, tenant=tenant)
         if form.is_valid():
             try:
-                services.ticket_transition(
+                tickets_services.ticket_transition(
                     tenant=tenant,
                     ticket=ticket,
                     to_status=form.cleaned_data["status"],
@@ -361,8 +365,8 @@ class SettingsView(RoleRequiredMixin, View):
         from aftercare.models import PlanKind
 
         tenant = require_tenant()
-        config = services.aftercare_settings_get(tenant=tenant)
-        kinds = services.plan_kinds_ensure_defaults(tenant=tenant) and list(PlanKind.objects.all())
+        config = settings.aftercare_settings_get(tenant=tenant)
+        kinds = plans_services.plan_kinds_ensure_defaults(tenant=tenant) and list(PlanKind.objects.all())
         settings_form = settings_form or forms.AftercareSettingsForm(
             initial={
                 "reminder_offsets_days": ",".join(str(day) for day in config.offsets()),
@@ -401,12 +405,12 @@ class SettingsView(RoleRequiredMixin, View):
         if "save_settings" in request.POST:
             form = forms.AftercareSettingsForm(request.POST)
             if form.is_valid():
-                config = services.aftercare_settings_get(tenant=tenant)
+                config = settings.aftercare_settings_get(tenant=tenant)
                 warranty = dict(config.warranty_years or {})
                 warranty["general"] = form.cleaned_data["warranty_general"]
                 warranty["waterproofing"] = form.cleaned_data["warranty_waterproofing"]
                 try:
-                    services.aftercare_settings_update(
+                    settings.aftercare_settings_update(
                         tenant=tenant,
                         reminder_offsets_days=form.cleaned_data["reminder_offsets_days"],
                         escalation_days_overdue=form.cleaned_data["escalation_days_overdue"],
@@ -434,7 +438,7 @@ class SettingsView(RoleRequiredMixin, View):
         )
         if form.is_valid():
             try:
-                services.plan_kind_save(tenant=tenant, **form.cleaned_data)
+                plans_services.plan_kind_save(tenant=tenant, **form.cleaned_data)
             except ValidationError as error:
                 _add_errors(form, error)
             else:
@@ -495,7 +499,7 @@ class CustomerReportView(View):
             from projects.models import Project
 
             try:
-                ticket = services.ticket_create(
+                ticket = tickets_services.ticket_create(
                     tenant=link.tenant,
                     project=Project.objects.get(pk=link.project_id),
                     category=form.cleaned_data["category"],

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from analytics.models import ChannelSpend, SalesTarget
 from crm.models import Tenant, User
-from customers import services as customer_services
 from customers.models import Customer
+from customers.services import follow_ups as customer_follow_ups
 
 SPEND_BY_CHANNEL = {"douyin": 18_000, "xiaohongshu": 9_000, "search_ads": 12_000, "home_expo": 15_000}
 
@@ -31,7 +31,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
     rng = random.Random(tenant.pk * 13)
     # Customers whose projects other demos opened came through sales: log the first call.
     for customer in Customer.objects.filter(projects__isnull=False, last_touch_at__isnull=True).distinct():
-        customer_services.follow_up_create(
+        customer_follow_ups.follow_up_create(
             tenant=tenant,
             customer=customer,
             author=customer.owner or staff.get("sales"),

@@ -27,8 +27,10 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from aftercare import services  # noqa: E402
 from aftercare.models import AftercareSettings, MaintenancePlan, PlanKind, ReminderDispatch, Survey  # noqa: E402
+from aftercare.services import dates  # noqa: E402
+from aftercare.services import plans as plans_services  # noqa: E402
+from aftercare.services import reminders as reminders_services  # noqa: E402
 from crm.models import Role, Tenant, User  # noqa: E402
 from crm.notifications.models import Notification  # noqa: E402
 from crm.tenancy import tenant_context  # noqa: E402
@@ -111,7 +113,7 @@ def main() -> None:
     for leftover in Tenant.objects.filter(slug=SLUG):
         cleanup(leftover)
     tenant = Tenant.objects.create(name="压测装修公司", slug=SLUG)
-    today = services.tenant_today(tenant)
+    today = dates.tenant_today(tenant)
     try:
         with timed(f"create {args.handovers:,} customers + handed-over projects"):
             make_handovers(tenant, args.handovers, today)
@@ -121,19 +123,19 @@ def main() -> None:
         with timed(f"schedule {len(sample):,} handovers one by one (service call)") as one_by_one:
             for project in sample:
                 with tenant_context(tenant):
-                    services.maintenance_plans_schedule(tenant=tenant, project=project)
+                    plans_services.maintenance_plans_schedule(tenant=tenant, project=project)
         print(f"{'  per handover':<58} {1000 * one_by_one.seconds / max(len(sample), 1):8.2f} ms")
 
         with (
             timed(f"schedule all {args.handovers:,} handovers (INSERT … SELECT by id range)"),
             tenant_context(tenant),
         ):
-            inserted = services.maintenance_plans_schedule_all(tenant=tenant)
+            inserted = plans_services.maintenance_plans_schedule_all(tenant=tenant)
         with timed("replay all handovers (idempotent: inserts nothing)"), tenant_context(tenant):
-            replayed = services.maintenance_plans_schedule_all(tenant=tenant)
+            replayed = plans_services.maintenance_plans_schedule_all(tenant=tenant)
         sample_size = min(args.handovers, 10_000)
         with timed(f"replay {sample_size:,} handovers through the ORM bulk path"), tenant_context(tenant):
-            services.maintenance_plans_schedule_many(
+            plans_services.maintenance_plans_schedule_many(
                 tenant=tenant, projects=Project.objects.order_by("id")[:sample_size].iterator(chunk_size=2000)
             )
         with tenant_context(tenant):
@@ -145,9 +147,9 @@ def main() -> None:
             cursor.execute("ANALYZE aftercare_reminderdispatch")
 
         with timed("daily reminder scan: decide (30/7-day offsets + escalation)"), tenant_context(tenant):
-            decided = services.reminders_decide(tenant=tenant, today=today)
+            decided = reminders_services.reminders_decide(tenant=tenant, today=today)
         with timed("same scan again (duplicate beat: decides nothing)"), tenant_context(tenant):
-            again = services.reminders_decide(tenant=tenant, today=today)
+            again = reminders_services.reminders_decide(tenant=tenant, today=today)
         with tenant_context(tenant):
             reminders = ReminderDispatch.objects.filter(offset_days__gt=0).count()
             escalations = ReminderDispatch.objects.filter(offset_days__lt=0).count()
@@ -155,7 +157,7 @@ def main() -> None:
         print(f"decided on replay: {len(again)}")
 
         with timed("send the decided dispatches (notify, claimed with SKIP LOCKED)"), tenant_context(tenant):
-            sent = services.reminders_send_pending(tenant=tenant, batch_size=500)
+            sent = reminders_services.reminders_send_pending(tenant=tenant, batch_size=500)
         print(f"sent: {sent:,}")
 
         print("\nEXPLAIN ANALYZE of the scan's range query (30-day offset):")

@@ -83,7 +83,10 @@ class StaffUserAdmin(UserAdmin):
     list_filter = ("is_active", "is_on_duty")
     fieldsets = (
         *UserAdmin.fieldsets,
-        ("CRM", {"fields": ("tenant", "display_name", "mobile", "roles", "is_on_duty")}),
+        (
+            "CRM",
+            {"fields": ("tenant", "display_name", "mobile", "roles", "is_on_duty", "team", "is_team_lead")},
+        ),
     )
 
     def has_module_permission(self, request) -> bool:

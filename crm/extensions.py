@@ -108,3 +108,49 @@ def personal_data_sections(*, tenant, customer_id: int) -> dict:
     for provider in _personal_data_sections:
         data.update(provider(tenant=tenant, customer_id=customer_id))
     return data
+
+
+# --------------------------------------------------------------------------- customer visibility and merge
+# Who may see a customer is decided in ``customers.visibility``; the apps that put staff on a
+# customer's work (projects, aftercare, sales) tell it who is "on" the customer, and the merge tool
+# asks every app to move its rows from the merged customer to the survivor.
+
+_involvement_providers: list[Callable[..., object]] = []
+_merge_handlers: list[Callable[..., dict]] = []
+
+
+def register_customer_involvement(provider: Callable[..., object]) -> None:
+    """``provider(*, user) -> Q`` over ``customers.Customer``: customers ``user`` works on."""
+    if provider not in _involvement_providers:
+        _involvement_providers.append(provider)
+
+
+def customer_involvement_providers() -> list[Callable[..., object]]:
+    return list(_involvement_providers)
+
+
+def register_customer_merge_handler(handler: Callable[..., dict]) -> None:
+    """``handler(*, tenant, source, target, actor) -> {"label": count}``: move the app's rows of
+    customer ``source`` to ``target`` inside the merge transaction (raise ValidationError to refuse)."""
+    if handler not in _merge_handlers:
+        _merge_handlers.append(handler)
+
+
+def customer_merge_handlers() -> list[Callable[..., dict]]:
+    return list(_merge_handlers)
+
+
+_row_narrowers: list[Callable[..., object]] = []
+
+
+def register_row_narrower(narrower: Callable[..., object]) -> None:
+    """``narrower(queryset, *, user) -> queryset``: applied by the API base viewset to every queryset,
+    so a rule about who sees which rows (customers' visibility) covers every app's routes at once."""
+    if narrower not in _row_narrowers:
+        _row_narrowers.append(narrower)
+
+
+def narrow_rows_for_user(queryset, *, user):
+    for narrower in _row_narrowers:
+        queryset = narrower(queryset, user=user)
+    return queryset

@@ -75,6 +75,10 @@ class User(AbstractUser):
     mobile = models.CharField(_("手机号"), max_length=20, blank=True)
     roles = models.JSONField(_("角色"), default=list, blank=True, validators=[validate_roles])
     is_on_duty = models.BooleanField(_("值班中"), default=True, help_text=_("值班中的销售参与新线索轮流分配"))
+    team = models.CharField(
+        _("团队"), max_length=50, blank=True, help_text=_("同一团队的组长可查看组员的客户")
+    )
+    is_team_lead = models.BooleanField(_("团队组长"), default=False)
 
     class Meta:
         verbose_name = _("员工")

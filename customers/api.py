@@ -33,7 +33,7 @@ from crm.ratelimit import ClientRateThrottle, client_ident
 from crm.tenancy import current_tenant, platform_scope, tenant_context
 from crm.validators import INT_MAX
 from customers import io as customer_io
-from customers import selectors, services
+from customers import selectors, visibility
 from customers.filters import CustomerFilter
 from customers.models import (
     Customer,
@@ -46,6 +46,7 @@ from customers.models import (
     SourceChannel,
     Style,
 )
+from customers.services import customers, follow_ups, leads, pool, privacy, segments, settings
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -60,6 +61,20 @@ class TenantPKField(serializers.PrimaryKeyRelatedField):
         if current_tenant() is None:
             return self.model._default_manager.none()
         return self.model.objects.all()
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class VisibleCustomerField(TenantPKField):
+    """A customer the requesting user may see (``customers.visibility``); others are "not found"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(model=Customer, **kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if current_tenant() is None or request is None:
+            return Customer._default_manager.none()
+        return visibility.customers_visible_to(request.user)
 
 
 # --------------------------------------------------------------------------- customers
@@ -108,7 +123,7 @@ class CustomerSerializer(ModelSerializer):
             "name",
             "phone",
             "phone_display",
-            *[f for f in services.CUSTOMER_EDITABLE_FIELDS if f not in ("name", "phone")],
+            *[f for f in customers.CUSTOMER_EDITABLE_FIELDS if f not in ("name", "phone")],
             *READ_ONLY_CUSTOMER_FIELDS[2:],
         ]
         read_only_fields = READ_ONLY_CUSTOMER_FIELDS
@@ -146,7 +161,7 @@ class CustomerViewSet(
     }
 
     def get_tenant_queryset(self):
-        return selectors.customers_for_list(tenant=self.tenant)
+        return selectors.customers_for_list(tenant=self.tenant, user=self.request.user)
 
     def filter_queryset(self, queryset):
         segment_id = self.request.query_params.get("segment")
@@ -163,12 +178,12 @@ class CustomerViewSet(
         return super().filter_queryset(queryset)
 
     def perform_create(self, serializer):
-        serializer.instance = services.customer_create(
+        serializer.instance = customers.customer_create(
             tenant=self.tenant, created_by=self.request.user, **serializer.validated_data
         )
 
     def perform_update(self, serializer):
-        serializer.instance = services.customer_update(
+        serializer.instance = customers.customer_update(
             tenant=self.tenant,
             customer=serializer.instance,
             updated_by=self.request.user,
@@ -182,7 +197,7 @@ class CustomerViewSet(
     @action(detail=True, methods=["post"], url_path="reveal-phone")
     def reveal_phone(self, request, pk=None):
         """The full number; every reveal is written to the audit log (PIPL)."""
-        phone = services.customer_reveal_phone(
+        phone = privacy.customer_reveal_phone(
             tenant=self.tenant, customer=self.get_object(), user=request.user
         )
         return Response({"phone": phone})
@@ -192,14 +207,14 @@ class CustomerViewSet(
     def claim(self, request, pk=None):
         """Take a customer out of the lead pool (公海): first come, first served."""
         customer = self.get_object()
-        services.customer_claim_from_pool(tenant=self.tenant, customer=customer, user=request.user)
+        pool.customer_claim_from_pool(tenant=self.tenant, customer=customer, user=request.user)
         customer.refresh_from_db()
         return Response(self.get_serializer(customer).data)
 
     @extend_schema(request=None, responses={200: CustomerSerializer})
     @action(detail=True, methods=["post"])
     def anonymise(self, request, pk=None):
-        customer = services.customer_anonymise(
+        customer = privacy.customer_anonymise(
             tenant=self.tenant, customer=self.get_object(), user=request.user
         )
         return Response(self.get_serializer(customer).data)
@@ -283,7 +298,7 @@ class LeadCreateSerializer(serializers.Serializer):
     received_at = fields.DateTimeField(required=False)
     note = fields.CharField(required=False, allow_blank=True, default="", max_length=2000)
     referral_code = fields.CharField(required=False, allow_blank=True, default="", max_length=64)
-    customer = TenantPKField(model=Customer, required=False, allow_null=True)
+    customer = VisibleCustomerField(required=False, allow_null=True)
 
     def validate(self, attrs):
         if not attrs.get("customer") and not attrs.get("phone"):
@@ -333,13 +348,16 @@ class LeadViewSet(
         return LeadCreateSerializer if self.action == "create" else LeadSerializer
 
     def get_tenant_queryset(self):
-        return Lead.objects.select_related("customer", "assignee").order_by("first_response_due_at", "id")
+        return visibility.leads_visible_to(
+            self.request.user,
+            Lead.objects.select_related("customer", "assignee").order_by("first_response_due_at", "id"),
+        )
 
     @extend_schema(request=LeadCreateSerializer, responses={201: LeadSerializer})
     def create(self, request, *args, **kwargs):
         serializer = LeadCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        lead = services.lead_create(tenant=self.tenant, created_by=request.user, **serializer.validated_data)
+        lead = leads.lead_create(tenant=self.tenant, created_by=request.user, **serializer.validated_data)
         return Response(LeadSerializer(lead).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -364,14 +382,14 @@ class LeadViewSet(
     @action(detail=False, methods=["post"], url_path="intake-key")
     def intake_key(self, request):
         """Issue a new intake key for website forms / ad platforms (shown once; the old one stops)."""
-        return Response({"intake_key": services.intake_key_rotate(tenant=self.tenant)}, status=201)
+        return Response({"intake_key": settings.intake_key_rotate(tenant=self.tenant)}, status=201)
 
 
 # --------------------------------------------------------------------------- follow-ups
 
 
 class FollowUpSerializer(ModelSerializer):
-    customer = TenantPKField(model=Customer)
+    customer = VisibleCustomerField()
     author = TenantStaffField(read_only=True)
 
     class Meta:
@@ -417,10 +435,12 @@ class FollowUpViewSet(
     required_permissions = {"*": "customers.view", "write": "customers.follow_up"}
 
     def get_tenant_queryset(self):
-        return FollowUp.objects.select_related("author").order_by("-occurred_at", "-id")
+        return visibility.follow_ups_visible_to(
+            self.request.user, FollowUp.objects.select_related("author").order_by("-occurred_at", "-id")
+        )
 
     def perform_create(self, serializer):
-        serializer.instance = services.follow_up_create(
+        serializer.instance = follow_ups.follow_up_create(
             tenant=self.tenant, author=self.request.user, **serializer.validated_data
         )
 
@@ -451,7 +471,7 @@ class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = {"filters": {}, **serializer.validated_data}  # no filters = every customer
-        serializer.instance = services.segment_save(tenant=self.tenant, created_by=self.request.user, **data)
+        serializer.instance = segments.segment_save(tenant=self.tenant, created_by=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = {
@@ -459,7 +479,7 @@ class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
             "filters": serializer.instance.filters,
             **serializer.validated_data,
         }
-        serializer.instance = services.segment_save(
+        serializer.instance = segments.segment_save(
             tenant=self.tenant, created_by=self.request.user, segment=serializer.instance, **data
         )
 
@@ -476,7 +496,7 @@ class IntakeThrottle(ClientRateThrottle):
         key = IntakeView.key_from(request)
         buckets = [("intake_ip", client_ident(request))]
         if key:
-            buckets.append(("intake_key", services.hash_intake_key(key)))
+            buckets.append(("intake_key", settings.hash_intake_key(key)))
         return buckets
 
 
@@ -547,14 +567,14 @@ class IntakeView(APIView):
         key = self.key_from(request)
         settings_row = None
         if key:
-            key_hash = services.hash_intake_key(key)
+            key_hash = settings.hash_intake_key(key)
             with platform_scope("lead intake: find tenant by intake key"):
                 settings_row = (
                     CustomerSettings.objects.select_related("tenant").filter(intake_key_hash=key_hash).first()
                 )
         if (
             settings_row is None
-            or not hmac.compare_digest(settings_row.intake_key_hash, services.hash_intake_key(key))
+            or not hmac.compare_digest(settings_row.intake_key_hash, settings.hash_intake_key(key))
             or not settings_row.tenant.is_active
         ):
             raise exceptions.AuthenticationFailed("接入密钥无效。")
@@ -564,7 +584,7 @@ class IntakeView(APIView):
             serializer = IntakeSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             try:
-                lead, merged = services.lead_intake(tenant=tenant, **serializer.validated_data)
+                lead, merged = leads.lead_intake(tenant=tenant, **serializer.validated_data)
             except DjangoValidationError as error:
                 raise exceptions.ValidationError(
                     error.message_dict if hasattr(error, "error_dict") else error.messages

@@ -15,7 +15,12 @@ class CustomersConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from crm import extensions
+        from crm.extensions import (
+            register_customer_timeline,
+            register_dashboard_widget,
+            register_home_widget,
+            register_row_narrower,
+        )
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
         from customers import selectors
@@ -23,6 +28,8 @@ class CustomersConfig(AppConfig):
         grant_many(
             {
                 "customers.view": ALL_STAFF,
+                "customers.view_all": [Role.MANAGER],
+                "customers.view_pool": [Role.SALES, Role.MANAGER],
                 "customers.edit": [Role.SALES, Role.SERVICE, Role.MANAGER],
                 "customers.view_full_phone": [Role.SALES, Role.SERVICE, Role.MANAGER],
                 "customers.reveal_phone": ALL_STAFF,
@@ -36,8 +43,11 @@ class CustomersConfig(AppConfig):
                 "customers.settings": [Role.MANAGER],
             }
         )
-        extensions.register_customer_timeline(selectors.follow_up_timeline)
-        from customers.dashboard import dashboard_widget, home_widget
+        register_customer_timeline(selectors.follow_up_timeline)
+        from customers.visibility import narrow_api_rows
 
-        extensions.register_dashboard_widget(dashboard_widget)
-        extensions.register_home_widget(home_widget)
+        register_row_narrower(narrow_api_rows)
+        from customers import extensions
+
+        register_dashboard_widget(extensions.dashboard_widget)
+        register_home_widget(extensions.home_widget)

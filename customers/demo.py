@@ -8,8 +8,8 @@ import random
 from django.utils import timezone
 
 from crm.models import Tenant, User
-from customers import services
 from customers.models import Customer, Segment
+from customers.services import classification, customers, follow_ups, leads, settings
 
 NAMES = [
     "张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强", "周杰", "吴婷",
@@ -79,7 +79,7 @@ def _seed_history(*, tenant: Tenant, sales: list[User], rng: random.Random, now:
             days=rng.randint(1, 365), hours=rng.randint(0, 23), minutes=rng.randint(0, 59)
         )
         community, district = COMMUNITIES[index % len(COMMUNITIES)]
-        lead = services.lead_create(
+        lead = leads.lead_create(
             tenant=tenant,
             name=NAMES[index % len(NAMES)],
             phone=_phone(tenant, index),
@@ -92,7 +92,7 @@ def _seed_history(*, tenant: Tenant, sales: list[User], rng: random.Random, now:
             continue  # never answered: a breach that stays on the books
         author = lead.assignee or sales[index % 2]
         first = min(now, lead.clock_started_at + datetime.timedelta(minutes=_response_minutes(rng)))
-        services.follow_up_create(
+        follow_ups.follow_up_create(
             tenant=tenant,
             customer=lead.customer,
             author=author,
@@ -103,7 +103,7 @@ def _seed_history(*, tenant: Tenant, sales: list[User], rng: random.Random, now:
             now=first,  # seeded history: recorded when it happened
         )
         if rng.random() < 0.45:
-            services.follow_up_create(
+            follow_ups.follow_up_create(
                 tenant=tenant,
                 customer=lead.customer,
                 author=author,
@@ -121,7 +121,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
     rng = random.Random(tenant.pk)
     now = timezone.now()
     sales = [staff["sales"], staff["sales2"]]
-    settings_row = services.customer_settings_for(tenant=tenant)
+    settings_row = settings.customer_settings_for(tenant=tenant)
     settings_row.round_robin_last_user_id = None
     settings_row.save()
     for index, name in enumerate(NAMES):
@@ -135,7 +135,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             received = now - datetime.timedelta(minutes=25 + index * 5)
         else:
             received = now - datetime.timedelta(days=index, hours=rng.randint(0, 5))
-        lead = services.lead_create(
+        lead = leads.lead_create(
             tenant=tenant,
             name=name,
             phone=_phone(tenant, index),
@@ -144,7 +144,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             note=f"{community} {layout}，想{'翻新' if index % 3 == 0 else '装修'}，{rng.choice(WHEN)}",
         )
         customer = lead.customer
-        services.customer_update(
+        customers.customer_update(
             tenant=tenant,
             customer=customer,
             community=community,
@@ -180,7 +180,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 if index % 3
                 else now - datetime.timedelta(hours=3)
             )
-            services.follow_up_create(
+            follow_ups.follow_up_create(
                 tenant=tenant,
                 customer=customer,
                 author=author,
@@ -191,7 +191,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 now=first,  # seeded history: recorded when it happened
             )
             if index % 2 == 0:
-                services.follow_up_create(
+                follow_ups.follow_up_create(
                     tenant=tenant,
                     customer=customer,
                     author=author,
@@ -203,9 +203,9 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                     now=min(now, first + datetime.timedelta(days=1)),
                 )
         if index in (10, 14):
-            services.customer_update(tenant=tenant, customer=customer, designer=staff["designer"])
+            customers.customer_update(tenant=tenant, customer=customer, designer=staff["designer"])
         if index == 20:
-            services.customer_update(
+            customers.customer_update(
                 tenant=tenant, customer=customer, intent="lost", lost_reason="预算不足，选择了别家"
             )
     _seed_history(tenant=tenant, sales=sales, rng=rng, now=now)
@@ -218,8 +218,8 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             pool_reason="30 天无跟进",
         )
     Customer.objects.filter(phone=_phone(tenant, 29)).update(last_touch_at=now - datetime.timedelta(days=45))
-    services.customers_recompute_all(tenant=tenant)
-    services.lead_sla_scan(tenant=tenant)
+    classification.customers_recompute_all(tenant=tenant)
+    leads.lead_sla_scan(tenant=tenant)
     Segment.objects.get_or_create(
         name="高预算二手房", defaults={"filters": {"budget_tier": ["high"], "customer_type": ["second_hand"]}}
     )

@@ -154,6 +154,7 @@ class CustomerSettingsForm(ModelForm):
             "value_high_from",
             "auto_assign",
             "reassign_on_breach",
+            "sales_visibility",
         ]
         widgets = {
             "business_hours_start": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),

@@ -15,8 +15,9 @@ from openpyxl.cell import WriteOnlyCell
 
 from crm.models import Tenant, User
 from crm.validators import strip_control_characters, validate_no_control_characters
-from customers import services
 from customers.models import AuditAction, Customer, CustomerType, SourceChannel, Style
+from customers.services import privacy
+from customers.services.customers import customer_create, normalize_phone
 
 # Column header (Chinese, as exported) -> field. English field names are accepted too.
 COLUMNS = [
@@ -146,19 +147,19 @@ def customers_import(*, tenant: Tenant, user: User, rows: list[dict]) -> int:
         for number, row in enumerate(rows, start=2):  # row 1 is the header
             try:
                 data = _row_to_data(row)
-                phone = services.normalize_phone(data["phone"])
+                phone = normalize_phone(data["phone"])
                 if phone in seen_phones:
                     raise ValidationError({"phone": f"与第 {seen_phones[phone]} 行手机号重复。"})
                 seen_phones[phone] = number
                 with transaction.atomic():
-                    services.customer_create(tenant=tenant, created_by=None, **data)
+                    customer_create(tenant=tenant, created_by=None, **data)
             except ValidationError as error:
                 for field, messages in error.message_dict.items():
                     errors.extend({"row": number, "field": field, "message": message} for message in messages)
         if errors:
             transaction.set_rollback(True)
         else:
-            services.audit_log(tenant=tenant, actor=user, action=AuditAction.IMPORT, rows=len(rows))
+            privacy.audit_log(tenant=tenant, actor=user, action=AuditAction.IMPORT, rows=len(rows))
     if errors:
         raise ImportRejected(errors)
     return len(rows)
@@ -247,7 +248,7 @@ def customers_export(
     require_permission(user, "customers.export")
     customers = list(queryset.select_related("owner"))
     headers, rows = export_table(customers)
-    services.audit_log(
+    privacy.audit_log(
         tenant=tenant,
         actor=user,
         action=AuditAction.EXPORT_LIST,
@@ -271,7 +272,7 @@ def customer_personal_data(*, tenant: Tenant, user: User, customer: Customer) ->
     from crm.permissions import require_permission
 
     require_permission(user, "customers.privacy")
-    services.audit_log(tenant=tenant, actor=user, action=AuditAction.EXPORT_CUSTOMER, customer=customer)
+    privacy.audit_log(tenant=tenant, actor=user, action=AuditAction.EXPORT_CUSTOMER, customer=customer)
     fields = [f.name for f in Customer._meta.concrete_fields if f.name not in ("tenant", "owner", "designer")]
     data = {name: getattr(customer, name) for name in fields}
     data = {

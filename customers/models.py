@@ -124,7 +124,7 @@ class Customer(TenantOwnedModel):
     """A lead or customer of one tenant. The phone (normalized +86…) is unique per tenant.
 
     Derived axes (budget_tier, lifecycle, loyalty, activity, value_*, system_tags) are written only
-    by ``customers.services.customer_recompute`` from their stored inputs, never by hand.
+    by ``customers.services.classification.customer_recompute`` from their stored inputs, never by hand.
     """
 
     # contact
@@ -277,6 +277,11 @@ def default_business_days() -> list[int]:
     return [0, 1, 2, 3, 4, 5, 6]
 
 
+class SalesVisibility(models.TextChoices):
+    OWN = "own", _("销售只看自己的客户和公海")
+    ALL = "all", _("销售可看全部客户")
+
+
 class CustomerSettings(TenantOwnedModel):
     """Per-tenant knobs of the customers module (one row per tenant, created on demand)."""
 
@@ -297,6 +302,9 @@ class CustomerSettings(TenantOwnedModel):
     value_high_from = models.PositiveIntegerField(_("高价值下限（元）"), default=500_000)
     auto_assign = models.BooleanField(_("新线索自动轮流分配"), default=True)
     reassign_on_breach = models.BooleanField(_("超时后改派给下一位值班销售"), default=False)
+    sales_visibility = models.CharField(
+        _("销售可见范围"), max_length=8, choices=SalesVisibility.choices, default=SalesVisibility.OWN
+    )
     round_robin_last_user_id = models.BigIntegerField(null=True, blank=True, editable=False)
     intake_key_hash = models.CharField(max_length=64, blank=True, editable=False)
     intake_key_prefix = models.CharField(max_length=16, blank=True, editable=False)

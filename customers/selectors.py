@@ -8,28 +8,37 @@ import statistics
 from collections import defaultdict
 
 from django.apps import apps
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from crm.extensions import TimelineEntry
 from crm.models import Tenant, User
-from crm.permissions import has_permission
 from customers.models import Customer, CustomerAuditLog, FollowUp, Lead, LeadStatus, Segment, SourceChannel
+from customers.visibility import (
+    customer_ids_with_full_phone,
+    customers_visible_to,
+    full_phone_visible,
+    leads_visible_to,
+)
 
 
-def customers_for_list(*, tenant: Tenant) -> QuerySet[Customer]:
-    """The list's base queryset: one query per page whatever its size (owner/designer joined)."""
-    return Customer.objects.select_related("owner", "designer").order_by("-created_at", "-id")
+def customers_for_list(*, tenant: Tenant, user: User | None = None) -> QuerySet[Customer]:
+    """The list's base queryset, narrowed to what ``user`` may see (``customers.visibility``):
+    one query per page whatever its size (owner/designer joined). ``user=None`` is for system code."""
+    customers = Customer.objects.select_related("owner", "designer").order_by("-created_at", "-id")
+    return customers if user is None else customers_visible_to(user, customers)
 
 
 FUNNEL_STEPS = ("responded", "measured", "design", "quoted", "signed", "handed_over")
 
 
-def _project_exists(**lookups) -> Exists:
+def _project_exists(**lookups) -> Q:
     # Projects report facts to customers; the funnel reads them by model name (no import upward).
+    # An uncorrelated IN (not a correlated EXISTS): PostgreSQL hashes it once per query instead of
+    # re-running it per customer inside every aggregate FILTER (the funnel has dozens of them).
     project = apps.get_model("projects", "Project")
-    return Exists(project.objects.filter(customer_id=OuterRef("pk"), **lookups))
+    return Q(pk__in=project.objects.filter(**lookups).values("customer_id"))
 
 
 def _stages_from(stage: str) -> list[str]:
@@ -49,10 +58,10 @@ def funnel_reached_q(step: str) -> Q:
     own = {
         "responded": lambda: Q(last_touch_at__isnull=False),
         "measured": lambda: Q(measured_at__isnull=False),
-        "design": lambda: Q(designer__isnull=False) | Q(_project_exists(stage__in=_stages_from("design"))),
-        "quoted": lambda: Q(_project_exists(stage__in=_stages_from("quotation"))),
-        "signed": lambda: Q(_project_exists(signed_on__isnull=False)),
-        "handed_over": lambda: Q(_project_exists(handed_over_on__isnull=False)),
+        "design": lambda: Q(designer__isnull=False) | _project_exists(stage__in=_stages_from("design")),
+        "quoted": lambda: _project_exists(stage__in=_stages_from("quotation")),
+        "signed": lambda: _project_exists(signed_on__isnull=False),
+        "handed_over": lambda: _project_exists(handed_over_on__isnull=False),
     }
     if step not in own:
         raise ValueError(f"unknown funnel step {step!r}")
@@ -65,17 +74,20 @@ def funnel_reached_q(step: str) -> Q:
 def leads_for_inbox(*, tenant: Tenant, user: User | None = None, mine: bool = False) -> QuerySet[Lead]:
     """Open leads, most urgent first."""
     leads = Lead.objects.filter(status=LeadStatus.OPEN).select_related("customer", "assignee")
+    if user is not None:
+        leads = leads_visible_to(user, leads)
     if mine and user is not None:
         leads = leads.filter(assignee=user)
     return leads.order_by("first_response_due_at", "id")
 
 
-def pool_customers(*, tenant: Tenant) -> QuerySet[Customer]:
-    return (
+def pool_customers(*, tenant: Tenant, user: User | None = None) -> QuerySet[Customer]:
+    pool = (
         Customer.objects.filter(in_pool=True)
         .select_related("owner", "designer")
         .order_by("-pooled_at", "-id")
     )
+    return pool if user is None else customers_visible_to(user, pool)
 
 
 def follow_ups_for_customer(*, tenant: Tenant, customer_id: int) -> QuerySet[FollowUp]:
@@ -113,27 +125,29 @@ def choice_labels() -> dict[str, dict[str, str]]:
 
 def list_rows(user, customers) -> list[dict]:
     labels = choice_labels()
-    full_phone = can_see_full_phone(user)
+    customers = list(customers)
+    full_phone = customer_ids_with_full_phone(user, customers)
     return [
         {
             "customer": customer,
             "phone": "—"
             if customer.is_anonymised
-            else (customer.phone.removeprefix("+86") if full_phone else customer.masked_phone),
+            else (customer.phone.removeprefix("+86") if customer.pk in full_phone else customer.masked_phone),
             "labels": {name: labels[name].get(getattr(customer, name), "") for name in LIST_LABEL_FIELDS},
         }
         for customer in customers
     ]
 
 
-def can_see_full_phone(user) -> bool:
-    return has_permission(user, "customers.view_full_phone")
+def can_see_full_phone(user, customer: Customer) -> bool:
+    """Managers, the owner and the people on the customer's work (``customers.visibility``)."""
+    return full_phone_visible(user, customer)
 
 
 def display_phone(user, customer: Customer) -> str:
     if customer.is_anonymised:
         return "—"
-    return customer.phone.removeprefix("+86") if can_see_full_phone(user) else customer.masked_phone
+    return customer.phone.removeprefix("+86") if can_see_full_phone(user, customer) else customer.masked_phone
 
 
 def follow_up_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:

@@ -7,7 +7,7 @@ from celery import shared_task
 from crm.celery import TenantTask, app
 from crm.tasks import active_tenant_ids
 from crm.tenancy import require_tenant
-from customers import services
+from customers.services import classification, follow_ups, leads, pool
 
 
 @shared_task(name="customers.scan_all_tenants")
@@ -23,9 +23,9 @@ def scan_all_tenants() -> int:
 def scan_tenant(*, tenant_id: int) -> dict:
     tenant = require_tenant()
     return {
-        "breaches": services.lead_sla_scan(tenant=tenant),
-        "pooled": services.lead_pool_scan(tenant=tenant),
-        "reminders": services.follow_up_reminder_scan(tenant=tenant),
+        "breaches": leads.lead_sla_scan(tenant=tenant),
+        "pooled": pool.lead_pool_scan(tenant=tenant),
+        "reminders": follow_ups.follow_up_reminder_scan(tenant=tenant),
     }
 
 
@@ -39,4 +39,4 @@ def recompute_all_tenants() -> int:
 
 @app.task(base=TenantTask, name="customers.recompute_tenant")
 def recompute_tenant(*, tenant_id: int) -> int:
-    return services.customers_recompute_all(tenant=require_tenant())
+    return classification.customers_recompute_all(tenant=require_tenant())

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -20,7 +20,7 @@ from crm.permissions import RoleRequiredMixin, has_permission, require_permissio
 from crm.templatetags.crm_ui import tel_link
 from crm.tenancy import require_tenant
 from customers import io as customer_io
-from customers import selectors, services
+from customers import selectors
 from customers.filters import CustomerFilter
 from customers.forms import (
     CustomerForm,
@@ -32,6 +32,10 @@ from customers.forms import (
     apply_service_errors,
 )
 from customers.models import Customer, Segment
+from customers.services import classification, customers, follow_ups, privacy, segments, settings
+from customers.services import leads as leads_services
+from customers.services import pool as pool_services
+from customers.visibility import visible_customer_or_404
 
 PAGE_SIZES = (25, 50, 100)
 
@@ -56,7 +60,7 @@ def filtered_customers(request):
     params, segment = _list_params(request)
     tenant = require_tenant()
     filterset = CustomerFilter(
-        data=params, queryset=selectors.customers_for_list(tenant=tenant), request=request
+        data=params, queryset=selectors.customers_for_list(tenant=tenant, user=request.user), request=request
     )
     return filterset, segment, params
 
@@ -119,7 +123,7 @@ class SegmentSaveView(RoleRequiredMixin, View):
         filters.pop("segment", None)
         if form.is_valid():
             try:
-                segment = services.segment_save(
+                segment = segments.segment_save(
                     tenant=require_tenant(),
                     created_by=request.user,
                     name=form.cleaned_data["name"],
@@ -195,7 +199,7 @@ class CustomerCreateView(CustomerFormMixin, View):
         form = CustomerForm(request.POST)
         if form.is_valid():
             try:
-                customer = services.customer_create(
+                customer = customers.customer_create(
                     tenant=require_tenant(), created_by=request.user, **form.service_data()
                 )
             except ValidationError as error:
@@ -208,15 +212,15 @@ class CustomerCreateView(CustomerFormMixin, View):
 
 class CustomerEditView(CustomerFormMixin, View):
     def get(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         return self.render_form(request, CustomerForm(instance=customer), customer)
 
     def post(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         form = CustomerForm(request.POST, instance=Customer.objects.get(pk=pk))
         if form.is_valid():
             try:
-                services.customer_update(
+                customers.customer_update(
                     tenant=require_tenant(), customer=customer, updated_by=request.user, **form.service_data()
                 )
             except ValidationError as error:
@@ -232,14 +236,16 @@ class CustomerDetailView(RoleRequiredMixin, View):
 
     def get(self, request, pk, follow_up_form=None, status=200):
         tenant = require_tenant()
-        customer = get_object_or_404(Customer.objects.select_related("owner", "designer"), pk=pk)
+        customer = visible_customer_or_404(
+            request.user, pk, Customer.objects.select_related("owner", "designer")
+        )
         return render(
             request,
             "customers/customer_detail.html",
             {
                 "customer": customer,
                 "phone": selectors.display_phone(request.user, customer),
-                "phone_masked": not selectors.can_see_full_phone(request.user),
+                "phone_masked": not selectors.can_see_full_phone(request.user, customer),
                 "timeline": extensions.customer_timeline(tenant=tenant, customer_id=customer.pk),
                 "panels": extensions.customer_panels(request=request, tenant=tenant, customer_id=customer.pk),
                 "leads": customer.leads.select_related("assignee").order_by("-received_at")[:10],
@@ -257,11 +263,11 @@ class FollowUpCreateView(RoleRequiredMixin, View):
     required_permission = "customers.follow_up"
 
     def post(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         form = FollowUpForm(request.POST)
         if form.is_valid():
             try:
-                services.follow_up_create(
+                follow_ups.follow_up_create(
                     tenant=require_tenant(), customer=customer, author=request.user, **form.cleaned_data
                 )
             except ValidationError as error:
@@ -276,8 +282,8 @@ class RevealPhoneView(RoleRequiredMixin, View):
     required_permission = "customers.reveal_phone"
 
     def post(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
-        phone = services.customer_reveal_phone(tenant=require_tenant(), customer=customer, user=request.user)
+        customer = visible_customer_or_404(request.user, pk)
+        phone = privacy.customer_reveal_phone(tenant=require_tenant(), customer=customer, user=request.user)
         if request.headers.get("HX-Request"):
             link = tel_link(phone.removeprefix("+86"))
             return HttpResponse(format_html('<span class="crm-phone">{}</span>', link))
@@ -288,9 +294,11 @@ class ClaimView(RoleRequiredMixin, View):
     required_permission = "customers.claim"
 
     def post(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         try:
-            services.customer_claim_from_pool(tenant=require_tenant(), customer=customer, user=request.user)
+            pool_services.customer_claim_from_pool(
+                tenant=require_tenant(), customer=customer, user=request.user
+            )
         except ValidationError as error:
             messages.error(request, "；".join(error.messages))
         else:
@@ -302,8 +310,8 @@ class AnonymiseView(RoleRequiredMixin, View):
     required_permission = "customers.privacy"
 
     def post(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
-        services.customer_anonymise(tenant=require_tenant(), customer=customer, user=request.user)
+        customer = visible_customer_or_404(request.user, pk)
+        privacy.customer_anonymise(tenant=require_tenant(), customer=customer, user=request.user)
         messages.success(request, _("已匿名化该客户的个人信息，历史记录保留。"))
         return redirect("customers:detail", pk=pk)
 
@@ -312,7 +320,7 @@ class PersonalDataExportView(RoleRequiredMixin, View):
     required_permission = "customers.privacy"
 
     def get(self, request, pk):
-        customer = get_object_or_404(Customer, pk=pk)
+        customer = visible_customer_or_404(request.user, pk)
         data = customer_io.customer_personal_data(
             tenant=require_tenant(), user=request.user, customer=customer
         )
@@ -340,7 +348,7 @@ class LeadInboxView(RoleRequiredMixin, View):
             }
             for lead in leads
         ]
-        pool = list(selectors.pool_customers(tenant=tenant)[:50])
+        pool = list(selectors.pool_customers(tenant=tenant, user=request.user)[:50])
         stats = (
             selectors.lead_response_stats(tenant=tenant)
             if has_permission(request.user, "customers.view_stats")
@@ -359,7 +367,7 @@ class LeadInboxView(RoleRequiredMixin, View):
                 "can_claim": has_permission(request.user, "customers.claim"),
                 "can_create": has_permission(request.user, "customers.edit"),
                 "sla_minutes": tenant.lead_response_sla_minutes,
-                "settings_row": services.customer_settings_for(tenant=tenant),
+                "settings_row": settings.customer_settings_for(tenant=tenant),
             },
             status=status,
         )
@@ -369,7 +377,7 @@ class LeadInboxView(RoleRequiredMixin, View):
         form = LeadForm(request.POST)
         if form.is_valid():
             try:
-                lead = services.lead_create(
+                lead = leads_services.lead_create(
                     tenant=require_tenant(), created_by=request.user, **form.cleaned_data
                 )
             except ValidationError as error:
@@ -404,19 +412,19 @@ class CustomerSettingsView(RoleRequiredMixin, View):
 
     def get(self, request):
         return self.render_page(
-            request, CustomerSettingsForm(instance=services.customer_settings_for(tenant=require_tenant()))
+            request, CustomerSettingsForm(instance=settings.customer_settings_for(tenant=require_tenant()))
         )
 
     def post(self, request):
-        settings_row = services.customer_settings_for(tenant=require_tenant(), lock=True)
+        settings_row = settings.customer_settings_for(tenant=require_tenant(), lock=True)
         if "rotate_intake_key" in request.POST:
-            key = services.intake_key_rotate(tenant=require_tenant())
+            key = settings.intake_key_rotate(tenant=require_tenant())
             settings_row.refresh_from_db()
             return self.render_page(request, CustomerSettingsForm(instance=settings_row), intake_key=key)
         form = CustomerSettingsForm(request.POST, instance=settings_row)
         if form.is_valid():
             form.save()
-            services.customers_recompute_all(tenant=require_tenant())
+            classification.customers_recompute_all(tenant=require_tenant())
             messages.success(request, _("设置已保存，客户分类已按新阈值重新计算。"))
             return redirect("customers:settings")
         return self.render_page(request, form, status=400)

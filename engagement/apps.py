@@ -15,11 +15,15 @@ class EngagementConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from crm import events, extensions
+        from crm import events
+        from crm.extensions import (
+            register_customer_panel,
+            register_customer_timeline,
+            register_personal_data_section,
+        )
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
-        from engagement import customer_extensions
-        from engagement.services import scoring
+        from engagement import extensions, handlers
 
         grant_many(
             {
@@ -28,7 +32,7 @@ class EngagementConfig(AppConfig):
                 "engagement.manage": [Role.MANAGER],
             }
         )
-        extensions.register_customer_panel(customer_extensions.consent_panel)
-        extensions.register_customer_timeline(customer_extensions.customer_timeline)
-        extensions.register_personal_data_section(customer_extensions.personal_data)
-        events.subscribe(events.EventType.LEAD_CREATED, scoring.on_lead_created)
+        register_customer_panel(extensions.consent_panel)
+        register_customer_timeline(extensions.customer_timeline)
+        register_personal_data_section(extensions.personal_data)
+        events.subscribe(events.EventType.LEAD_CREATED, handlers.on_lead_created)

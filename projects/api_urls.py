@@ -2,18 +2,28 @@
 
 from rest_framework.routers import SimpleRouter
 
-from projects import api
+from projects.api import (
+    callbacks,
+    change_orders,
+    designs,
+    inspections,
+    logs,
+    materials,
+    projects,
+    share,
+    stages,
+)
 
 router = SimpleRouter(trailing_slash=True)
-router.register("projects", api.ProjectViewSet, basename="project")
-router.register("project-stages", api.StageHistoryViewSet, basename="project-stage")
-router.register("design-plans", api.DesignPlanViewSet, basename="design-plan")
-router.register("daily-logs", api.DailyLogViewSet, basename="daily-log")
-router.register("inspections", api.InspectionViewSet, basename="inspection")
-router.register("rectifications", api.RectificationViewSet, basename="rectification")
-router.register("change-orders", api.ChangeOrderViewSet, basename="change-order")
-router.register("materials", api.MaterialViewSet, basename="material")
-router.register("project-callbacks", api.CallbackViewSet, basename="project-callback")
-router.register("share-links", api.ShareLinkViewSet, basename="share-link")
+router.register("projects", projects.ProjectViewSet, basename="project")
+router.register("project-stages", stages.StageHistoryViewSet, basename="project-stage")
+router.register("design-plans", designs.DesignPlanViewSet, basename="design-plan")
+router.register("daily-logs", logs.DailyLogViewSet, basename="daily-log")
+router.register("inspections", inspections.InspectionViewSet, basename="inspection")
+router.register("rectifications", inspections.RectificationViewSet, basename="rectification")
+router.register("change-orders", change_orders.ChangeOrderViewSet, basename="change-order")
+router.register("materials", materials.MaterialViewSet, basename="material")
+router.register("project-callbacks", callbacks.CallbackViewSet, basename="project-callback")
+router.register("share-links", share.ShareLinkViewSet, basename="share-link")
 
 urlpatterns = router.urls

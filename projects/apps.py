@@ -10,10 +10,16 @@ class ProjectsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from crm import extensions
+        from crm.extensions import (
+            register_customer_involvement,
+            register_customer_panel,
+            register_customer_timeline,
+            register_dashboard_widget,
+            register_home_widget,
+        )
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
-        from projects import customer_extensions
+        from projects import extensions
 
         pm, designer, manager = Role.PROJECT_MANAGER, Role.DESIGNER, Role.MANAGER
         grant_many(
@@ -36,9 +42,9 @@ class ProjectsConfig(AppConfig):
                 "projects.settings": [manager],
             }
         )
-        extensions.register_customer_timeline(customer_extensions.timeline)
-        extensions.register_customer_panel(customer_extensions.panel)
-        from projects.dashboard import dashboard_widget, home_widget
+        register_customer_timeline(extensions.timeline)
+        register_customer_panel(extensions.panel)
+        register_customer_involvement(extensions.customers_worked_on)
 
-        extensions.register_dashboard_widget(dashboard_widget)
-        extensions.register_home_widget(home_widget)
+        register_dashboard_widget(extensions.dashboard_widget)
+        register_home_widget(extensions.home_widget)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from crm.models import Tenant, User
 from customers.models import Customer
-from projects import selectors, services
+from projects import selectors
 from projects.models import (
     STAGE_ORDER,
     AcceptanceKind,
@@ -19,6 +19,17 @@ from projects.models import (
     Project,
     Stage,
     StageHistory,
+)
+from projects.services import (
+    callbacks,
+    change_orders,
+    contracts,
+    designs,
+    inspections,
+    logs,
+    materials,
+    projects,
+    stages,
 )
 from projects.tasks import create_due_callbacks
 
@@ -99,10 +110,10 @@ def _customer(tenant: Tenant, index: int, name: str, staff: dict[str, User]) -> 
     )
     if created and customer.last_touch_at is None:
         # These customers came through sales like any other: a first call, then the 量房.
-        from customers import services as customer_services
+        from customers.services import follow_ups as customer_follow_ups
 
         touched = timezone.now() - datetime.timedelta(days=2 + index)
-        customer_services.follow_up_create(
+        customer_follow_ups.follow_up_create(
             tenant=tenant,
             customer=customer,
             author=staff.get("sales"),
@@ -120,7 +131,7 @@ def _walk(tenant: Tenant, project: Project, target: str, staff: dict[str, User],
     while project.stage != target:
         nxt = STAGE_ORDER[STAGE_ORDER.index(project.stage) + 1]
         if nxt == Stage.CONTRACT_SIGNED:
-            project = services.contract_sign(
+            project = contracts.contract_sign(
                 tenant=tenant,
                 project=project,
                 signed_by=staff["sales"],
@@ -130,7 +141,7 @@ def _walk(tenant: Tenant, project: Project, target: str, staff: dict[str, User],
             )
             continue
         if nxt == Stage.MASONRY:
-            services.acceptance_record(
+            stages.acceptance_record(
                 tenant=tenant,
                 project=project,
                 kind=AcceptanceKind.HIDDEN_WORKS,
@@ -139,7 +150,7 @@ def _walk(tenant: Tenant, project: Project, target: str, staff: dict[str, User],
                 notes="水管打压 0.8MPa 30 分钟无压降，线管固定规范。",
             )
         if nxt == Stage.HANDOVER:
-            services.acceptance_record(
+            stages.acceptance_record(
                 tenant=tenant,
                 project=project,
                 kind=AcceptanceKind.COMPLETION,
@@ -147,7 +158,7 @@ def _walk(tenant: Tenant, project: Project, target: str, staff: dict[str, User],
                 recorded_by=staff["supervisor"],
                 notes="业主与监理共同验收通过。",
             )
-        project = services.project_advance(tenant=tenant, project=project, advanced_by=manager)
+        project = stages.project_advance(tenant=tenant, project=project, advanced_by=manager)
     return project
 
 
@@ -188,7 +199,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
     for index, (name, home, area, style) in enumerate(DEMO_HOMES):
         target = STAGE_ORDER[index]
         customer = _customer(tenant, index, name, staff)
-        project = services.project_create(
+        project = projects.project_create(
             tenant=tenant,
             created_by=staff["sales"],
             customer=customer,
@@ -209,7 +220,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 ("方案B", "现代简约", 20000),
                 ("方案C", "北欧", 35000),
             ):
-                plan = services.design_plan_create(
+                plan = designs.design_plan_create(
                     tenant=tenant,
                     project=project,
                     created_by=staff["designer"],
@@ -223,7 +234,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                     else "保留原有格局，增加收纳。",
                 )
                 if label == "方案A":
-                    plan = services.design_plan_revise(
+                    plan = designs.design_plan_revise(
                         tenant=tenant,
                         plan=plan,
                         revised_by=staff["designer"],
@@ -231,7 +242,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                         cost_max=area * 1400,
                     )
                     if index >= STAGE_ORDER.index(Stage.QUOTATION):
-                        services.design_plan_choose(tenant=tenant, plan=plan, chosen_by=staff["designer"])
+                        designs.design_plan_choose(tenant=tenant, plan=plan, chosen_by=staff["designer"])
         project = _walk(tenant, project, target, staff, f"JZ-DEMO-{tenant.pk}-{index + 1:03d}")
         project = _backdate(tenant, project, overdue=index in (2, 7, 9))
         stage_i = STAGE_ORDER.index(project.stage)
@@ -243,7 +254,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 for _ in range(rng.randint(2, 3)):
                     photos.append(_photo(rng, photo_index))
                     photo_index += 1
-                services.daily_log_create(
+                logs.daily_log_create(
                     tenant=tenant,
                     project=project,
                     author=staff["pm"],
@@ -253,12 +264,12 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                     workers_on_site=rng.randint(2, 6),
                     photos=photos,
                 )
-            checklist = services.checklist_items(tenant=tenant)
+            checklist = inspections.checklist_items(tenant=tenant)
             items = [
                 {"category": item.category, "title": item.title, "passed": True}
                 for item in checklist[: rng.randint(6, 9)]
             ]
-            services.inspection_record(
+            inspections.inspection_record(
                 tenant=tenant,
                 project=project,
                 inspector=staff["supervisor"],
@@ -272,7 +283,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                     "passed": False,
                     "hazard": "卫生间淋浴区防水上翻高度不足，需再上翻 5cm",
                 }
-                inspection = services.inspection_record(
+                inspection = inspections.inspection_record(
                     tenant=tenant,
                     project=project,
                     inspector=staff["supervisor"],
@@ -281,14 +292,14 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 )
                 if stage_i >= STAGE_ORDER.index(Stage.PAINTING):
                     rectification = inspection.items.get(passed=False).rectification
-                    services.rectification_reinspect(
+                    inspections.rectification_reinspect(
                         tenant=tenant,
                         rectification=rectification,
                         inspector=staff["supervisor"],
                         passed=True,
                         note="已按要求整改，复检合格。",
                     )
-            tile = services.material_create(
+            tile = materials.material_create(
                 tenant=tenant,
                 project=project,
                 created_by=staff["pm"],
@@ -302,10 +313,10 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 quantity=round(area * 0.4),
                 unit="㎡",
             )
-            services.material_report_add(
+            materials.material_report_add(
                 tenant=tenant, material=tile, title="瓷砖放射性检测报告", file=_pdf("tile")
             )
-            services.material_create(
+            materials.material_create(
                 tenant=tenant,
                 project=project,
                 created_by=staff["pm"],
@@ -320,7 +331,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 unit="米",
             )
         if project.signed_on is not None and stage_i >= STAGE_ORDER.index(Stage.PLUMBING_ELECTRICAL):
-            approved = services.change_order_create(
+            approved = change_orders.change_order_create(
                 tenant=tenant,
                 project=project,
                 created_by=staff["pm"],
@@ -331,8 +342,8 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                     {"description": "橱柜下 LED 灯带", "quantity": 3.5, "unit": "米", "unit_price": 120},
                 ],
             )
-            services.change_order_send(tenant=tenant, change_order=approved, sent_by=staff["pm"])
-            services.change_order_decide(
+            change_orders.change_order_send(tenant=tenant, change_order=approved, sent_by=staff["pm"])
+            change_orders.change_order_decide(
                 tenant=tenant,
                 change_order=approved,
                 approve=True,
@@ -341,7 +352,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 note="业主现场签字",
             )
             if not project.handed_over_on:
-                pending = services.change_order_create(
+                pending = change_orders.change_order_create(
                     tenant=tenant,
                     project=project,
                     created_by=staff["pm"],
@@ -353,11 +364,11 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                         {"description": "阳台地面防水", "quantity": 6, "unit": "㎡", "unit_price": 95},
                     ],
                 )
-                services.change_order_send(tenant=tenant, change_order=pending, sent_by=staff["pm"])
+                change_orders.change_order_send(tenant=tenant, change_order=pending, sent_by=staff["pm"])
     create_due_callbacks(tenant=tenant)
     first = ConstructionCallback.objects.order_by("id").first()
     if first is not None:
-        services.callback_complete(
+        callbacks.callback_complete(
             tenant=tenant,
             callback=first,
             completed_by=staff["service"],

@@ -26,7 +26,7 @@ from projects.models import (
     Stage,
     StageSetting,
 )
-from projects.services import hash_secret
+from projects.services.share import hash_secret
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def dispatch_overdue_alerts(*, tenant, now=None) -> int:
 
 def create_due_callbacks(*, tenant, today=None) -> int:
     """Every 14 days of construction, one callback task for customer service (unique per period)."""
-    from projects.services import callback_create_if_due
+    from projects.services.callbacks import callback_create_if_due
 
     today = today or timezone.localdate()
     created = 0

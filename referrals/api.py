@@ -19,7 +19,7 @@ from crm.tenancy import current_tenant
 from crm.validators import MONEY_MAX
 from customers.models import Customer
 from projects.models import Project
-from referrals import selectors, services
+from referrals import selectors
 from referrals.models import (
     CreditRuleKind,
     LedgerEntry,
@@ -30,6 +30,7 @@ from referrals.models import (
     ReferralStatus,
     VipEvent,
 )
+from referrals.services import accounts, ledger, referrals, settings, vip
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -129,7 +130,7 @@ class ReferralViewSet(
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        serializer.instance = services.referral_create(
+        serializer.instance = referrals.referral_create(
             tenant=self.tenant,
             referrer=data["referrer"],
             referred=data["referred"],
@@ -145,7 +146,7 @@ class ReferralViewSet(
         referral = self.get_object()
         body = ReferralStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        referral = services.referral_status_set(
+        referral = referrals.referral_status_set(
             tenant=self.tenant,
             referral=referral,
             status=body.validated_data["status"],
@@ -224,7 +225,7 @@ class ReferralAccountSerializer(ModelSerializer):
 
     def get_share_url(self, account: ReferralAccount) -> str:
         request = self.context.get("request")
-        return services.referral_share_url(tenant=current_tenant(), account=account, request=request)
+        return accounts.referral_share_url(tenant=current_tenant(), account=account, request=request)
 
 
 class RedeemSerializer(serializers.Serializer):
@@ -301,7 +302,7 @@ class ReferralAccountViewSet(
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        account = services.referral_account_ensure(
+        account = accounts.referral_account_ensure(
             tenant=self.tenant, customer=serializer.validated_data["customer"]
         )
         return Response(self.get_serializer(account).data, status=status.HTTP_201_CREATED)
@@ -314,7 +315,7 @@ class ReferralAccountViewSet(
         body = RedeemSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        entry = services.referral_redeem(
+        entry = ledger.referral_redeem(
             tenant=self.tenant,
             account=account,
             amount_fen=data["amount_fen"],
@@ -333,7 +334,7 @@ class ReferralAccountViewSet(
         account = self.get_object()
         body = AdjustSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        entry = services.referral_adjust(
+        entry = ledger.referral_adjust(
             tenant=self.tenant,
             account=account,
             amount_fen=body.validated_data["amount_fen"],
@@ -350,7 +351,7 @@ class ReferralAccountViewSet(
         account = self.get_object()
         body = VipDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        event = services.referral_vip_decide(
+        event = vip.referral_vip_decide(
             tenant=self.tenant,
             account=account,
             keep=body.validated_data["keep"],
@@ -405,7 +406,7 @@ class ReferralSettingsViewSet(SingletonViewMixin, TenantViewSetMixin, viewsets.G
     required_permissions = {"*": "referrals.view", "write": "referrals.settings"}
 
     def get_singleton(self) -> ReferralSettings:
-        return services.referral_settings_get(tenant=self.tenant)
+        return settings.referral_settings_get(tenant=self.tenant)
 
     @extend_schema(methods=["get"], responses={200: ReferralSettingsSerializer})
     @extend_schema(
@@ -419,7 +420,7 @@ class ReferralSettingsViewSet(SingletonViewMixin, TenantViewSetMixin, viewsets.G
         body = ReferralSettingsSerializer(current, data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        rule = services.referral_settings_update(
+        rule = settings.referral_settings_update(
             tenant=self.tenant,
             updated_by=request.user,
             **{field: data.get(field, getattr(current, field)) for field in SETTINGS_WRITABLE_FIELDS},

@@ -14,10 +14,15 @@ class ReferralsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from crm import events, extensions
+        from crm import events
+        from crm.extensions import (
+            register_customer_panel,
+            register_customer_timeline,
+            register_dashboard_widget,
+        )
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
-        from referrals import handlers, pages
+        from referrals import extensions, handlers
 
         grant_many(
             {
@@ -33,6 +38,6 @@ class ReferralsConfig(AppConfig):
         events.subscribe(events.EventType.PROJECT_CONTRACT_SIGNED, handlers.on_contract_signed)
         events.subscribe(events.EventType.PROJECT_CONTRACT_CANCELLED, handlers.on_contract_cancelled)
         events.subscribe(events.EventType.SURVEY_ANSWERED, handlers.on_survey_answered)
-        extensions.register_customer_panel(pages.customer_referral_panel)
-        extensions.register_customer_timeline(pages.customer_referral_timeline)
-        extensions.register_dashboard_widget(pages.referral_dashboard_widget)
+        register_customer_panel(extensions.customer_referral_panel)
+        register_customer_timeline(extensions.customer_referral_timeline)
+        register_dashboard_widget(extensions.referral_dashboard_widget)

@@ -13,8 +13,8 @@ from django.utils import timezone
 from crm.models import Tenant, User
 from customers.models import Customer
 from projects.models import Project
-from referrals import services
 from referrals.models import RedemptionTarget, Referral, ReferralSource, ReferralStatus
+from referrals.services import accounts, ledger, referrals, settings
 
 # (referrer name, phone) -> [(referred name, phone, contract amount in yuan or None, community)]
 DEMO_REFERRERS = [
@@ -68,14 +68,14 @@ def _signed_project(customer: Customer, amount: int, community: str, number: str
 
 
 def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
-    services.referral_settings_get(tenant=tenant)  # default rule: ¥1,000 per signed referral
+    settings.referral_settings_get(tenant=tenant)  # default rule: ¥1,000 per signed referral
     sales = staff["sales"]
     for index, ((referrer_name, referrer_phone), referred_list) in enumerate(DEMO_REFERRERS):
         referrer = _customer(referrer_name, referrer_phone, sales, referral=False)
-        account = services.referral_account_ensure(tenant=tenant, customer=referrer)
+        account = accounts.referral_account_ensure(tenant=tenant, customer=referrer)
         for sub, (name, phone, amount, community) in enumerate(referred_list):
             referred = _customer(name, phone, sales, referral=True)
-            referral = services.referral_create(
+            referral = referrals.referral_create(
                 tenant=tenant,
                 referrer=referrer,
                 referred=referred,
@@ -84,14 +84,14 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             )
             if amount is not None:
                 project = _signed_project(referred, amount, community, f"DEMO-{tenant.slug}-R{index}{sub}")
-                services.referral_credit_for_contract(tenant=tenant, project_id=project.pk)
+                ledger.referral_credit_for_contract(tenant=tenant, project_id=project.pk)
             elif referral.status == ReferralStatus.REFERRED:
-                services.referral_status_set(
+                referrals.referral_status_set(
                     tenant=tenant, referral=referral, status=ReferralStatus.CONTACTED, changed_by=sales
                 )
         account.refresh_from_db()
         if index == 0:  # the VIP spent part of the fund on curtains
-            services.referral_redeem(
+            ledger.referral_redeem(
                 tenant=tenant,
                 account=account,
                 amount_fen=80_000,
@@ -101,7 +101,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 client_key="demo-curtains",
             )
         if index == 1:  # spent ¥600 on a range hood, then the referred contract was cancelled
-            services.referral_redeem(
+            ledger.referral_redeem(
                 tenant=tenant,
                 account=account,
                 amount_fen=60_000,
@@ -116,6 +116,6 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 if hasattr(project, "cancelled_at") and project.cancelled_at is None:
                     project.cancelled_at = timezone.now()
                     project.save(update_fields=["cancelled_at"])
-                services.referral_reverse_for_contract(
+                ledger.referral_reverse_for_contract(
                     tenant=tenant, project_id=project.pk, reason="客户家庭原因取消合同"
                 )

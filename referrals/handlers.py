@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from crm.models import Tenant
 from crm.notifications.services import sms_send
 from customers.models import Customer
-from referrals import services
 from referrals.models import ReferralAccount, ReferralSource
+from referrals.services import accounts, ledger, referrals
 
 logger = logging.getLogger("referrals")
 
@@ -26,7 +26,7 @@ def on_lead_created(*, tenant: Tenant, customer_id: int, referral_code: str = ""
         logger.info("lead %s: referral code %r not found in tenant %s", customer_id, code, tenant.pk)
         return
     try:
-        services.referral_create(
+        referrals.referral_create(
             tenant=tenant, referrer=account.customer, referred=referred, source=ReferralSource.INTAKE
         )
     except ValidationError as error:  # self-referral or already referred by someone else: keep the first
@@ -34,11 +34,11 @@ def on_lead_created(*, tenant: Tenant, customer_id: int, referral_code: str = ""
 
 
 def on_contract_signed(*, tenant: Tenant, project_id: int, **_payload) -> None:
-    services.referral_credit_for_contract(tenant=tenant, project_id=project_id)
+    ledger.referral_credit_for_contract(tenant=tenant, project_id=project_id)
 
 
 def on_contract_cancelled(*, tenant: Tenant, project_id: int, **_payload) -> None:
-    services.referral_reverse_for_contract(tenant=tenant, project_id=project_id)
+    ledger.referral_reverse_for_contract(tenant=tenant, project_id=project_id)
 
 
 def on_survey_answered(*, tenant: Tenant, kind: str, score: int, **payload) -> None:
@@ -52,8 +52,8 @@ def on_survey_promoter(*, tenant: Tenant, customer_id: int, survey_id: int, **_p
     customer = Customer.objects.filter(pk=customer_id).first()
     if customer is None or not customer.phone:
         return
-    account = services.referral_account_ensure(tenant=tenant, customer=customer)
-    link = services.referral_share_url(tenant=tenant, account=account)
+    account = accounts.referral_account_ensure(tenant=tenant, customer=customer)
+    link = accounts.referral_share_url(tenant=tenant, account=account)
     message = (
         f"{customer.name}您好，感谢您对{tenant.name}的认可！推荐亲友来装修，签约后您可获得装修基金奖励。"
         f"专属推荐码 {account.code}，推荐链接 {link}"

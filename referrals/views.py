@@ -17,7 +17,8 @@ from crm.models import Tenant
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
 from customers.models import Customer
-from referrals import selectors, services
+from referrals import selectors
+from referrals.extensions import customer_url
 from referrals.forms import (
     AdjustmentForm,
     JoinForm,
@@ -28,7 +29,7 @@ from referrals.forms import (
     yuan_to_fen,
 )
 from referrals.models import Referral, ReferralAccount, ReferralSource, ReferralStatus
-from referrals.pages import customer_url
+from referrals.services import accounts, ledger, referrals, settings, vip
 
 
 def _apply_errors(form, error: ValidationError, field_map: dict[str, str] | None = None) -> None:
@@ -65,7 +66,7 @@ class ReferralHomeView(RoleRequiredMixin, View):
             ],
             "reviews": list(selectors.vip_reviews_pending(tenant=tenant)),
             "recent": list(selectors.referrals_for_list(tenant=tenant)[:15]),
-            "rule": services.referral_settings_get(tenant=tenant),
+            "rule": settings.referral_settings_get(tenant=tenant),
             "can_settings": has_permission(request.user, "referrals.settings"),
         }
         return render(request, "referrals/home.html", context)
@@ -82,13 +83,13 @@ class AccountDetailView(RoleRequiredMixin, View):
         context = {
             "account": account,
             "customer_url": customer_url(account.customer_id),
-            "share_url": services.referral_share_url(tenant=tenant, account=account, request=request),
+            "share_url": accounts.referral_share_url(tenant=tenant, account=account, request=request),
             "referrals": list(
                 selectors.referrals_for_list(tenant=tenant, referrer_id=account.customer_id)[:100]
             ),
             "entries": list(selectors.ledger_for_list(tenant=tenant, account_id=account.pk)[:100]),
             "vip_events": list(account.vip_events.select_related("decided_by")[:20]),
-            "rule": services.referral_settings_get(tenant=tenant),
+            "rule": settings.referral_settings_get(tenant=tenant),
             "can_redeem": has_permission(request.user, "referrals.redeem"),
             "can_adjust": has_permission(request.user, "referrals.adjust"),
             "can_vip": has_permission(request.user, "referrals.vip_decide"),
@@ -108,7 +109,7 @@ class RedeemView(AccountDetailView):
         form = RedemptionForm(request.POST, customer_id=account.customer_id)
         if form.is_valid():
             try:
-                entry = services.referral_redeem(
+                entry = ledger.referral_redeem(
                     tenant=require_tenant(),
                     account=account,
                     amount_fen=form.amount_fen,
@@ -137,7 +138,7 @@ class AdjustView(AccountDetailView):
         form = AdjustmentForm(request.POST)
         if form.is_valid():
             try:
-                services.referral_adjust(
+                ledger.referral_adjust(
                     tenant=require_tenant(),
                     account=account,
                     amount_fen=form.amount_fen,
@@ -161,7 +162,7 @@ class VipDecisionView(AccountDetailView):
         form = VipDecisionForm(request.POST)
         if form.is_valid():
             try:
-                services.referral_vip_decide(
+                vip.referral_vip_decide(
                     tenant=require_tenant(),
                     account=account,
                     keep=form.cleaned_data["keep"],
@@ -183,7 +184,7 @@ class CustomerAccountView(RoleRequiredMixin, View):
 
     def get(self, request, customer_id: int):
         customer = get_object_or_404(Customer.objects.all(), pk=customer_id)
-        account = services.referral_account_ensure(tenant=require_tenant(), customer=customer)
+        account = accounts.referral_account_ensure(tenant=require_tenant(), customer=customer)
         return redirect("referrals:account", pk=account.pk)
 
 
@@ -205,7 +206,7 @@ class LinkReferrerView(RoleRequiredMixin, View):
         form = LinkReferrerForm(request.POST)
         if form.is_valid():
             try:
-                referral = services.referral_link_by_code(
+                referral = referrals.referral_link_by_code(
                     tenant=require_tenant(),
                     referred=customer,
                     code=form.cleaned_data["code"],
@@ -226,7 +227,7 @@ class ReferralStatusView(RoleRequiredMixin, View):
     def post(self, request, pk: int):
         referral = get_object_or_404(Referral.objects.select_related("referrer"), pk=pk)
         try:
-            services.referral_status_set(
+            referrals.referral_status_set(
                 tenant=require_tenant(),
                 referral=referral,
                 status=request.POST.get("status", ""),
@@ -234,7 +235,7 @@ class ReferralStatusView(RoleRequiredMixin, View):
             )
         except ValidationError as error:
             messages.error(request, "；".join(error.messages))
-        account = services.referral_account_ensure(tenant=require_tenant(), customer=referral.referrer)
+        account = accounts.referral_account_ensure(tenant=require_tenant(), customer=referral.referrer)
         return redirect("referrals:account", pk=account.pk)
 
 
@@ -242,7 +243,7 @@ class ReferralSettingsView(RoleRequiredMixin, View):
     required_permission = "referrals.settings"
 
     def get(self, request, form=None, status=200):
-        rule = services.referral_settings_get(tenant=require_tenant())
+        rule = settings.referral_settings_get(tenant=require_tenant())
         form = form or ReferralSettingsForm(
             initial={
                 "rule_kind": rule.rule_kind,
@@ -259,11 +260,11 @@ class ReferralSettingsView(RoleRequiredMixin, View):
         form = ReferralSettingsForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            rule = services.referral_settings_get(tenant=require_tenant())
+            rule = settings.referral_settings_get(tenant=require_tenant())
             fixed = data["fixed_amount_yuan"]
             percentage = data["percentage"]
             try:
-                services.referral_settings_update(
+                settings.referral_settings_update(
                     tenant=require_tenant(),
                     updated_by=request.user,
                     rule_kind=data["rule_kind"],
@@ -336,7 +337,7 @@ class JoinView(View):
             return self._render(request, tenant, account, form, status=400)
         if form.cleaned_data["website"]:
             return self._render(request, tenant, account, JoinForm(), done=True)
-        from customers.services import lead_create
+        from customers.services.leads import lead_create
 
         data = form.cleaned_data
         note = "；".join(
@@ -354,7 +355,7 @@ class JoinView(View):
                 )
                 referred = Customer.objects.get(pk=lead.customer_id)
                 try:
-                    services.referral_create(
+                    referrals.referral_create(
                         tenant=tenant,
                         referrer=account.customer,
                         referred=referred,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from rest_framework import mixins, viewsets
 
+from crm import extensions
 from crm.api.permissions import TokenScopePermission
 from crm.permissions import HasRolePermission
 from crm.tenancy import require_tenant
@@ -14,8 +15,10 @@ class TenantViewSetMixin:
     """Querysets come from tenant-scoped managers; ``self.tenant`` is the request's tenant.
 
     Subclasses set ``model`` and implement ``get_tenant_queryset()``. Objects of another tenant
-    are simply not in the queryset, so DRF answers 404 (never 403). ``model`` also lets the
-    OpenAPI generator (which runs with no tenant) and the cross-tenant probe know the model.
+    are simply not in the queryset, so DRF answers 404 (never 403); the same holds for rows the
+    user may not see (``crm.extensions.register_row_narrower``, e.g. another rep's customer).
+    ``model`` also lets the OpenAPI generator (which runs with no tenant) and the cross-tenant
+    probe know the model.
     A token request must also be within the token's scope for the view's module
     (:class:`crm.api.permissions.TokenScopePermission`); subclasses that set their own
     ``permission_classes`` must keep it.
@@ -32,7 +35,11 @@ class TenantViewSetMixin:
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False) and self.model is not None:
             return models.QuerySet(model=self.model).none()
-        return self.get_tenant_queryset()
+        request = getattr(self, "request", None)
+        queryset = self.get_tenant_queryset()
+        if request is None:
+            return queryset
+        return extensions.narrow_rows_for_user(queryset, user=request.user)
 
     def get_tenant_queryset(self):
         if self.model is None:

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from crm.models import Tenant, User
 from customers.models import Customer, Segment, SourceChannel
-from customers.services import lead_create, normalize_phone
+from customers.services.customers import normalize_phone
+from customers.services.leads import lead_create
 from engagement.models import (
     Campaign,
     CampaignSignup,

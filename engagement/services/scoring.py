@@ -451,8 +451,3 @@ def leads_rescore(
     if lead_ids is None:
         LeadScore.objects.filter(tenant=tenant).exclude(computed_at=now).delete()
     return len(rows)
-
-
-def on_lead_created(*, tenant: Tenant, lead_id: int, **payload) -> None:
-    """Event handler: a new lead gets a score at once (from the stored model or the rules)."""
-    leads_rescore(tenant=tenant, lead_ids=[lead_id])

@@ -7,8 +7,8 @@ import datetime
 import factory
 from django.utils import timezone
 
-from aftercare import services
 from aftercare.models import MaintenancePlan, PlanKind, ServiceTicket, Survey, Visit
+from aftercare.services import dates, surveys
 from crm.models import Role
 from tests.factories import StaffFactory, probe_factory
 from tests.projects.factories import ProjectFactory
@@ -45,7 +45,7 @@ class MaintenancePlanFactory(factory.django.DjangoModelFactory):
     customer = factory.SelfAttribute("project.customer")
     kind = factory.SubFactory(PlanKindFactory, tenant=factory.SelfAttribute("..tenant"))
     due_on = factory.LazyAttribute(
-        lambda o: services.add_months(o.project.handed_over_on, o.kind.months_after_handover)
+        lambda o: dates.add_months(o.project.handed_over_on, o.kind.months_after_handover)
     )
     assigned_to = factory.SelfAttribute("project.service_owner")
     checklist = factory.LazyFunction(lambda: [{"item": "检查电路"}, {"item": "检查水路"}])
@@ -83,7 +83,7 @@ class SurveyFactory(factory.django.DjangoModelFactory):
     )
     kind = "nps"
     trigger = "handover"
-    token = factory.LazyAttribute(lambda o: services._new_token(o.tenant))
+    token = factory.LazyAttribute(lambda o: surveys._new_token(o.tenant))
     expires_at = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=14))
     dedupe_key = factory.Sequence(lambda n: f"factory-{n}")
 

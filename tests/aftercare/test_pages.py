@@ -8,8 +8,10 @@ import pytest
 from django.test import RequestFactory
 from django.utils import timezone
 
-from aftercare import extensions, services
+from aftercare import extensions
 from aftercare.models import PlanStatus, ServiceTicket, Survey, Visit
+from aftercare.services import dates, settings
+from aftercare.services import plans as plans_services
 from crm.extensions import customer_panels, customer_timeline
 from crm.models import Role
 from crm.tenancy import tenant_context
@@ -31,7 +33,7 @@ def _png(name: str):
 
 def test_home_lists_overdue_and_upcoming_for_the_service_user(tenant_a, make_staff, session_client):
     me = make_staff(tenant_a, Role.SERVICE)
-    today = services.tenant_today(tenant_a)
+    today = dates.tenant_today(tenant_a)
     with tenant_context(tenant_a):
         overdue = MaintenancePlanFactory(
             tenant=tenant_a, assigned_to=me, due_on=today - datetime.timedelta(days=5)
@@ -225,7 +227,7 @@ def test_manager_edits_offsets_warranty_and_adds_six_month_kind(
     )
     assert added.status_code == 302
     with tenant_context(tenant_a):
-        config = services.aftercare_settings_get(tenant=tenant_a)
+        config = settings.aftercare_settings_get(tenant=tenant_a)
         assert config.offsets() == [14, 3] and config.escalation_days_overdue == 20
         assert config.warranty_years_for("waterproofing") == 8 and config.warranty_years_for("tiles") == 3
         year_1 = PlanKind.objects.get(code="year_1")
@@ -244,7 +246,8 @@ def test_manager_edits_offsets_warranty_and_adds_six_month_kind(
     project = handed_over(on=datetime.date(2025, 8, 31))
     with tenant_context(tenant_a):
         plans = {
-            p.kind.code: p for p in services.maintenance_plans_schedule(tenant=tenant_a, project=project)
+            p.kind.code: p
+            for p in plans_services.maintenance_plans_schedule(tenant=tenant_a, project=project)
         }
     assert plans["month_6"].due_on == datetime.date(2026, 2, 28)
     assert plans["year_1"].checklist == [{"item": "只查水电"}] and plans["year_1"].kind.name == "首年回访"
@@ -301,7 +304,7 @@ def test_ticket_created_with_photo_from_the_page(tenant_a, make_staff, session_c
 
 
 def test_dashboard_widget_shows_overdue_visits_and_nps(tenant_a, manager_a, session_client):
-    today = services.tenant_today(tenant_a)
+    today = dates.tenant_today(tenant_a)
     with tenant_context(tenant_a):
         MaintenancePlanFactory(tenant=tenant_a, due_on=today - datetime.timedelta(days=3))
         SurveyFactory(tenant=tenant_a, kind="nps", score=10, answered_at=timezone.now())
@@ -314,9 +317,9 @@ def test_dashboard_widget_shows_overdue_visits_and_nps(tenant_a, manager_a, sess
 
 
 def test_customer_reports_a_repair_from_the_progress_link(tenant_a, manager_a, client, handed_over):
-    from projects.services import share_link_create
+    from projects.services.share import share_link_create
 
-    project = handed_over(on=services.tenant_today(tenant_a) - datetime.timedelta(days=400))
+    project = handed_over(on=dates.tenant_today(tenant_a) - datetime.timedelta(days=400))
     with tenant_context(tenant_a):
         _, token = share_link_create(tenant=tenant_a, project=project, created_by=manager_a)
     url = f"/aftercare/report/{token}/"

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from aftercare import services, tasks
+from aftercare import tasks
 from aftercare.models import MaintenancePlan, ReminderDispatch
+from aftercare.services import reminders as reminders_services
 from crm.celery import app
 from crm.notifications.models import Notification
 from crm.tenancy import tenant_context
@@ -69,7 +70,7 @@ def test_sigkill_during_reminder_sending_then_sweep_delivers_each_once(tenant_a,
         )
     app.control.purge()
     with tenant_context(tenant_a):
-        decided = services.reminders_decide(tenant=tenant_a, today=today)  # queues reminders_send
+        decided = reminders_services.reminders_decide(tenant=tenant_a, today=today)  # queues reminders_send
     assert len(decided) == 320
 
     worker = _worker_process()
@@ -105,4 +106,4 @@ def test_sigkill_during_reminder_sending_then_sweep_delivers_each_once(tenant_a,
         reminders = Notification.objects.filter(kind="aftercare_reminder")
         assert reminders.count() == 320  # one per plan: none lost, none twice
         assert reminders.values("dedupe_key").distinct().count() == 320
-    assert services.reminders_unsent_tenant_ids() == []
+    assert reminders_services.reminders_unsent_tenant_ids() == []

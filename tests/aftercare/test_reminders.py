@@ -9,8 +9,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from aftercare import services, tasks
+from aftercare import tasks
 from aftercare.models import AftercareSettings, DispatchKind, MaintenancePlan, ReminderDispatch
+from aftercare.services import dates, reminders, settings
+from aftercare.services import plans as plans_services
 from crm.models import Role
 from crm.notifications.models import Notification, SmsMessage
 from crm.tenancy import tenant_context
@@ -27,9 +29,9 @@ def _plan_due_in(tenant, days: int, **fields) -> MaintenancePlan:
 
 def _decide_and_send(tenant, today=TODAY):
     with tenant_context(tenant):
-        decided = services.reminders_decide(tenant=tenant, today=today)
+        decided = reminders.reminders_decide(tenant=tenant, today=today)
     with tenant_context(tenant):
-        services.reminders_send_pending(tenant=tenant)
+        reminders.reminders_send_pending(tenant=tenant)
     return decided
 
 
@@ -74,7 +76,7 @@ def test_missed_beat_catches_up_without_doubling(tenant_a):
 @pytest.mark.django_db
 def test_tenant_offsets_are_configurable(tenant_a):
     with tenant_context(tenant_a):
-        config = services.aftercare_settings_get(tenant=tenant_a)
+        config = settings.aftercare_settings_get(tenant=tenant_a)
         config.reminder_offsets_days = [14, 1]
         config.save()
     plan_14 = _plan_due_in(tenant_a, 14)
@@ -104,7 +106,7 @@ def test_customer_sms_only_with_consent(tenant_a):
 def test_consent_is_recorded_with_time(tenant_a):
     plan = _plan_due_in(tenant_a, 60)
     with tenant_context(tenant_a):
-        plan = services.plan_update(tenant=tenant_a, plan=plan, customer_reminder_consent=True)
+        plan = plans_services.plan_update(tenant=tenant_a, plan=plan, customer_reminder_consent=True)
     assert plan.customer_reminder_consent and plan.customer_reminder_consent_at is not None
 
 
@@ -139,7 +141,7 @@ def test_changing_the_escalation_delay_does_not_escalate_a_plan_twice(tenant_a, 
     overdue = _plan_due_in(tenant_a, -30)
     _decide_and_send(tenant_a)
     with tenant_context(tenant_a):
-        services.aftercare_settings_update(
+        settings.aftercare_settings_update(
             tenant=tenant_a, reminder_offsets_days=[30, 7], escalation_days_overdue=20, warranty_years={}
         )
         first_escalated_at = MaintenancePlan.objects.get(pk=overdue.pk).escalated_at
@@ -160,9 +162,9 @@ def test_two_concurrent_scans_decide_and_send_each_reminder_once(tenant_a):
         try:
             barrier.wait(timeout=10)
             with tenant_context(tenant_a):
-                decided = services.reminders_decide(tenant=tenant_a, today=TODAY)
+                decided = reminders.reminders_decide(tenant=tenant_a, today=TODAY)
             with tenant_context(tenant_a):
-                sent = services.reminders_send_pending(tenant=tenant_a, batch_size=4)
+                sent = reminders.reminders_send_pending(tenant=tenant_a, batch_size=4)
             results.append((len(decided), sent))
         except Exception as error:  # pragma: no cover - surfaced below
             errors.append(error)
@@ -190,7 +192,7 @@ def test_two_concurrent_scans_decide_and_send_each_reminder_once(tenant_a):
 @pytest.mark.django_db(transaction=True)
 def test_real_worker_with_duplicated_and_retried_tasks_sends_once(tenant_a):
     """Duplicate beats, a redelivered (same id) task, and a crash between deciding and sending."""
-    today = services.tenant_today(tenant_a)
+    today = dates.tenant_today(tenant_a)
     plans = [
         _plan_due_in(tenant_a, (today - TODAY).days + offset, customer_reminder_consent=True)
         for offset in (30, 30, 7)
@@ -247,7 +249,7 @@ def test_reminder_scan_is_an_indexed_range_query(tenant_a):
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute(
-                "EXPLAIN " + services._DECIDE_SQL,
+                "EXPLAIN " + reminders._DECIDE_SQL,
                 {
                     "offset": 30,
                     "kind": "reminder",

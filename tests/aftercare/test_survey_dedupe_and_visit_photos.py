@@ -11,8 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections, transaction
 from PIL import Image
 
-from aftercare import services
 from aftercare.models import PlanStatus, Survey, Visit, VisitPhoto, VisitStatus
+from aftercare.services import surveys, visits
 from crm.models import Role
 from crm.tenancy import tenant_context
 from tests.aftercare.factories import VisitFactory
@@ -40,7 +40,7 @@ def test_concurrent_survey_create_with_one_dedupe_key_gives_one_survey(tenant_a)
     def create(name: str, hold: bool) -> None:
         try:
             with tenant_context(tenant_a), transaction.atomic():
-                survey = services.survey_create(
+                survey = surveys.survey_create(
                     tenant=tenant_a,
                     customer=customer,
                     kind="csat",
@@ -114,14 +114,14 @@ def test_visit_complete_with_photos_is_all_or_nothing(tenant_a, make_staff, sett
     with tenant_context(tenant_a):
         settings.MEDIA_ROOT = str(blocker)
         with pytest.raises(OSError):
-            services.visit_complete(
+            visits.visit_complete(
                 tenant=tenant_a, visit=visit, completed_by=me, findings="ok", photos=[_png("a.png")]
             )
         visit = Visit.objects.select_related("plan").get(pk=visit.pk)
         assert visit.status == VisitStatus.SCHEDULED and visit.plan.status != PlanStatus.COMPLETED
         assert not VisitPhoto.objects.exists() and not Survey.objects.exists()
         settings.MEDIA_ROOT = str(tmp_path / "media")
-        done = services.visit_complete(
+        done = visits.visit_complete(
             tenant=tenant_a, visit=visit, completed_by=me, findings="ok", photos=[_png("a.png")]
         )
         assert done.status == VisitStatus.COMPLETED and done.photos.count() == 1

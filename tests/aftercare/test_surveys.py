@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from aftercare import selectors, services
+from aftercare import selectors
 from aftercare.models import Survey
+from aftercare.services import surveys
 from crm import events
 from crm.tenancy import tenant_context
 from tests.aftercare.factories import SurveyFactory
@@ -88,8 +89,8 @@ def test_answers_are_announced_with_kind_and_score(
     promoter = _survey(tenant_a, kind="nps")
     passive = _survey(tenant_a, kind="nps")
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
-        services.survey_answer(tenant=tenant_a, token=promoter.token, score=10)
-        services.survey_answer(tenant=tenant_a, token=passive.token, score=8)
+        surveys.survey_answer(tenant=tenant_a, token=promoter.token, score=10)
+        surveys.survey_answer(tenant=tenant_a, token=passive.token, score=8)
     assert promoter_events == [
         {
             "tenant": tenant_a.pk,
@@ -111,7 +112,7 @@ def test_answers_are_announced_with_kind_and_score(
 def test_survey_create_is_once_per_dedupe_key_and_tokens_are_unguessable(tenant_a, handed_over):
     project = handed_over()
     with tenant_context(tenant_a):
-        first = services.survey_create(
+        first = surveys.survey_create(
             tenant=tenant_a,
             customer=project.customer,
             project=project,
@@ -119,7 +120,7 @@ def test_survey_create_is_once_per_dedupe_key_and_tokens_are_unguessable(tenant_
             trigger="yearly",
             dedupe_key="k1",
         )
-        second = services.survey_create(
+        second = surveys.survey_create(
             tenant=tenant_a,
             customer=project.customer,
             project=project,
@@ -127,7 +128,7 @@ def test_survey_create_is_once_per_dedupe_key_and_tokens_are_unguessable(tenant_
             trigger="yearly",
             dedupe_key="k1",
         )
-        other = services.survey_create(
+        other = surveys.survey_create(
             tenant=tenant_a,
             customer=project.customer,
             kind="csat",
@@ -135,7 +136,7 @@ def test_survey_create_is_once_per_dedupe_key_and_tokens_are_unguessable(tenant_
             dedupe_key="k2",
         )
         with pytest.raises(ValidationError):
-            services.survey_create(
+            surveys.survey_create(
                 tenant=tenant_a, customer=project.customer, kind="x", trigger="yearly", dedupe_key="k3"
             )
     assert first.pk == second.pk and first.token != other.token
@@ -162,9 +163,9 @@ def test_yearly_nps_on_handover_anniversary_once(tenant_a, handed_over):
     handed_over(on=datetime.date(2024, 6, 2))
     this_year = handed_over(on=datetime.date(2026, 6, 1))
     with tenant_context(tenant_a):
-        services.surveys_yearly_nps(tenant=tenant_a, today=datetime.date(2026, 6, 1))
-        services.surveys_yearly_nps(tenant=tenant_a, today=datetime.date(2026, 6, 1))
-        services.surveys_yearly_nps(tenant=tenant_a, today=datetime.date(2027, 2, 28))
+        surveys.surveys_yearly_nps(tenant=tenant_a, today=datetime.date(2026, 6, 1))
+        surveys.surveys_yearly_nps(tenant=tenant_a, today=datetime.date(2026, 6, 1))
+        surveys.surveys_yearly_nps(tenant=tenant_a, today=datetime.date(2027, 2, 28))
         yearly = Survey.objects.filter(trigger="yearly", kind="nps")
         assert sorted(yearly.values_list("project_id", flat=True)) == sorted([on_day.pk, leap.pk])
         assert not yearly.filter(project=this_year).exists()
@@ -188,7 +189,7 @@ def test_milestone_event_sends_csat_once(tenant_a, handed_over, django_capture_o
 def test_survey_for_another_customers_project_is_refused(tenant_a, handed_over):
     mine, theirs = handed_over(), handed_over()
     with tenant_context(tenant_a), pytest.raises(ValidationError) as error:
-        services.survey_create(
+        surveys.survey_create(
             tenant=tenant_a,
             customer=mine.customer,
             project=theirs,

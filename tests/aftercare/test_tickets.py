@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from aftercare import services
 from aftercare.models import ServiceTicket, Survey, TicketEvent, TicketSlaAlert, TicketStatus
+from aftercare.services import dates, settings, tickets
 from crm.models import Role
 from crm.notifications.models import Notification
 from crm.tenancy import tenant_context
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def today(tenant_a):
-    return services.tenant_today(tenant_a)
+    return dates.tenant_today(tenant_a)
 
 
 @pytest.mark.parametrize(
@@ -37,23 +37,21 @@ def test_warranty_check_uses_tenant_years_per_category(
 ):
     project = handed_over(on=today - datetime.timedelta(days=int(365.25 * years_ago)))
     with tenant_context(tenant_a):
-        ticket = services.ticket_create(
+        ticket = tickets.ticket_create(
             tenant=tenant_a, project=project, category=category, description="漏水"
         )
     assert ticket.under_warranty is covered
     years = 5 if category == "waterproofing" else 2
-    assert ticket.warranty_until == services.add_months(project.handed_over_on, 12 * years)
+    assert ticket.warranty_until == dates.add_months(project.handed_over_on, 12 * years)
 
 
 def test_tenant_can_change_warranty_years(tenant_a, handed_over, today):
     project = handed_over(on=today - datetime.timedelta(days=int(365.25 * 2.5)))
     with tenant_context(tenant_a):
-        config = services.aftercare_settings_get(tenant=tenant_a)
+        config = settings.aftercare_settings_get(tenant=tenant_a)
         config.warranty_years = {"general": 3, "waterproofing": 10}
         config.save()
-        ticket = services.ticket_create(
-            tenant=tenant_a, project=project, category="tiles", description="空鼓"
-        )
+        ticket = tickets.ticket_create(tenant=tenant_a, project=project, category="tiles", description="空鼓")
     assert ticket.under_warranty is True
 
 
@@ -61,10 +59,10 @@ def test_sla_due_times_follow_priority(tenant_a, handed_over):
     project = handed_over()
     before = timezone.now()
     with tenant_context(tenant_a):
-        urgent = services.ticket_create(
+        urgent = tickets.ticket_create(
             tenant=tenant_a, project=project, category="electrical", description="跳闸", priority="urgent"
         )
-        low = services.ticket_create(
+        low = tickets.ticket_create(
             tenant=tenant_a, project=project, category="other", description="门吸松动", priority="low"
         )
     assert (
@@ -85,7 +83,7 @@ def test_bad_ticket_input_is_refused(tenant_a, handed_over):
     project = handed_over()
     with tenant_context(tenant_a):
         with pytest.raises(ValidationError) as error:
-            services.ticket_create(
+            tickets.ticket_create(
                 tenant=tenant_a, project=project, category="roof", description="", priority="x"
             )
         assert set(error.value.message_dict) == {"category", "description", "priority"}
@@ -95,18 +93,18 @@ def test_bad_ticket_input_is_refused(tenant_a, handed_over):
 def test_workflow_with_history_and_invalid_transition(tenant_a, handed_over, service_a, manager_a):
     project = handed_over()
     with tenant_context(tenant_a):
-        ticket = services.ticket_create(
+        ticket = tickets.ticket_create(
             tenant=tenant_a, project=project, category="walls", description="墙面开裂"
         )
         with pytest.raises(ValidationError):
-            services.ticket_transition(
+            tickets.ticket_transition(
                 tenant=tenant_a, ticket=ticket, to_status=TicketStatus.RESOLVED, actor=manager_a
             )
         with pytest.raises(ValidationError):  # assigning needs someone
-            services.ticket_transition(
+            tickets.ticket_transition(
                 tenant=tenant_a, ticket=ticket, to_status=TicketStatus.ASSIGNED, actor=manager_a
             )
-        ticket = services.ticket_transition(
+        ticket = tickets.ticket_transition(
             tenant=tenant_a,
             ticket=ticket,
             to_status=TicketStatus.ASSIGNED,
@@ -121,7 +119,7 @@ def test_workflow_with_history_and_invalid_transition(tenant_a, handed_over, ser
             TicketStatus.RESOLVED,
             TicketStatus.CLOSED,
         ):
-            ticket = services.ticket_transition(
+            ticket = tickets.ticket_transition(
                 tenant=tenant_a, ticket=ticket, to_status=status, actor=service_a
             )
         assert ticket.status == TicketStatus.CLOSED and ticket.closed_at is not None
@@ -143,16 +141,16 @@ def test_sla_breach_alerts_exactly_once(tenant_a, handed_over, make_staff, servi
     manager = make_staff(tenant_a, Role.MANAGER)
     project = handed_over()
     with tenant_context(tenant_a):
-        ticket = services.ticket_create(
+        ticket = tickets.ticket_create(
             tenant=tenant_a, project=project, category="plumbing", description="漏水", priority="urgent"
         )
-        on_time = services.ticket_create(
+        on_time = tickets.ticket_create(
             tenant=tenant_a, project=project, category="tiles", description="空鼓", priority="low"
         )
         later = timezone.now() + datetime.timedelta(hours=3)
-        assert services.ticket_sla_alerts_send(tenant=tenant_a, now=later) == 1
-        assert services.ticket_sla_alerts_send(tenant=tenant_a, now=later) == 0
-        services.ticket_transition(
+        assert tickets.ticket_sla_alerts_send(tenant=tenant_a, now=later) == 1
+        assert tickets.ticket_sla_alerts_send(tenant=tenant_a, now=later) == 0
+        tickets.ticket_transition(
             tenant=tenant_a,
             ticket=ticket,
             to_status=TicketStatus.ASSIGNED,
@@ -160,8 +158,8 @@ def test_sla_breach_alerts_exactly_once(tenant_a, handed_over, make_staff, servi
             assigned_to=service_a,
         )
         much_later = timezone.now() + datetime.timedelta(hours=25)
-        assert services.ticket_sla_alerts_send(tenant=tenant_a, now=much_later) == 1  # resolution breach
-        assert services.ticket_sla_alerts_send(tenant=tenant_a, now=much_later) == 0
+        assert tickets.ticket_sla_alerts_send(tenant=tenant_a, now=much_later) == 1  # resolution breach
+        assert tickets.ticket_sla_alerts_send(tenant=tenant_a, now=much_later) == 0
         assert set(TicketSlaAlert.objects.values_list("ticket_id", "kind")) == {
             (ticket.pk, "first_response"),
             (ticket.pk, "resolution"),

@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from aftercare import services
 from aftercare.models import MaintenancePlan, PlanStatus, Survey, Visit
+from aftercare.services import visits
 from crm.models import Role
 from crm.tenancy import tenant_context
 from customers.models import Lead
@@ -37,13 +37,13 @@ def _five_year_plan(tenant):
 
 def _book_and_complete(tenant, plan, user, **results):
     with tenant_context(tenant):
-        visit = services.visit_create(
+        visit = visits.visit_create(
             tenant=tenant,
             plan=plan,
             scheduled_at=timezone.now() + datetime.timedelta(days=2),
             technician=user,
         )
-        return services.visit_complete(tenant=tenant, visit=visit, completed_by=user, **results)
+        return visits.visit_complete(tenant=tenant, visit=visit, completed_by=user, **results)
 
 
 def test_visit_prefills_checklist_and_completion_closes_plan(tenant_a, service_a):
@@ -74,7 +74,7 @@ def test_visit_prefills_checklist_and_completion_closes_plan(tenant_a, service_a
 def test_visit_for_a_closed_plan_is_refused_and_writes_nothing(tenant_a, service_a):
     plan = _plan(tenant_a, status=PlanStatus.COMPLETED)
     with tenant_context(tenant_a), pytest.raises(ValidationError) as error:
-        services.visit_create(tenant=tenant_a, plan=plan, scheduled_at=timezone.now(), technician=service_a)
+        visits.visit_create(tenant=tenant_a, plan=plan, scheduled_at=timezone.now(), technician=service_a)
     assert "plan" in error.value.message_dict
     with tenant_context(tenant_a):
         assert Visit.objects.count() == 0
@@ -111,7 +111,7 @@ def test_completing_twice_is_refused_and_creates_one_lead(tenant_a, service_a):
     plan = _five_year_plan(tenant_a)
     visit = _book_and_complete(tenant_a, plan, service_a)
     with tenant_context(tenant_a), pytest.raises(ValidationError):
-        services.visit_complete(tenant=tenant_a, visit=visit, completed_by=service_a)
+        visits.visit_complete(tenant=tenant_a, visit=visit, completed_by=service_a)
     with tenant_context(tenant_a):
         assert Lead.objects.count() == 1
 
@@ -120,4 +120,4 @@ def test_technician_of_another_tenant_is_refused(tenant_a, tenant_b, make_staff)
     other = make_staff(tenant_b, Role.SERVICE)
     plan = _plan(tenant_a)
     with tenant_context(tenant_a), pytest.raises(ValidationError):
-        services.visit_create(tenant=tenant_a, plan=plan, scheduled_at=timezone.now(), technician=other)
+        visits.visit_create(tenant=tenant_a, plan=plan, scheduled_at=timezone.now(), technician=other)

@@ -13,9 +13,9 @@ from rest_framework.test import APIClient
 
 from crm.models import Role
 from crm.tenancy import tenant_context
-from customers import services as customer_services
 from customers.forms import CustomerForm
 from customers.models import Customer, Segment
+from customers.services import settings as customer_settings
 from projects.models import Project
 from referrals.models import ReferralSettings
 from tests.customers.factories import CustomerFactory
@@ -68,7 +68,7 @@ def test_intake_rejects_control_characters(tenant_a, make_staff):
     cache.clear()
     make_staff(tenant_a, Role.SALES)
     with tenant_context(tenant_a):
-        key = customer_services.intake_key_rotate(tenant=tenant_a)
+        key = customer_settings.intake_key_rotate(tenant=tenant_a)
     client = APIClient()
     client.credentials(HTTP_X_INTAKE_KEY=key)
     response = client.post("/api/v1/intake/", {"name": CONTROL, "phone": "13812345678"}, format="json")

@@ -17,7 +17,7 @@ from crm.events import dispatch, tasks
 from crm.events.models import DeliveryStatus, Event, EventDelivery
 from crm.models import Role
 from crm.tenancy import tenant_context
-from projects import services as project_services
+from projects.services import stages as project_stages
 from tests.celery_utils import real_worker
 from tests.projects.factories import ProjectFactory
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 def _handover(tenant, pm):
     with tenant_context(tenant):
         project = ProjectFactory(tenant=tenant, ready_for_handover=True)
-        project_services.project_handover(
+        project_stages.project_handover(
             tenant=tenant, project=project, handed_over_by=pm, handed_over_on=timezone.localdate()
         )
     return project
@@ -38,23 +38,23 @@ def test_rolled_back_change_leaves_no_event_committed_one_has_exactly_one(tenant
     with tenant_context(tenant_a):
         project = ProjectFactory(tenant=tenant_a, ready_for_handover=True)
     with pytest.raises(RuntimeError), tenant_context(tenant_a):
-        project_services.project_handover(
+        project_stages.project_handover(
             tenant=tenant_a, project=project, handed_over_by=pm, handed_over_on=timezone.localdate()
         )
         raise RuntimeError("the rest of the request failed")
     with tenant_context(tenant_a):
         assert not Event.objects.exists() and not EventDelivery.objects.exists()
-        project_services.project_handover(
+        project_stages.project_handover(
             tenant=tenant_a, project=project, handed_over_by=pm, handed_over_on=timezone.localdate()
         )
-        project_services.project_handover(  # repeated: nothing new announced
+        project_stages.project_handover(  # repeated: nothing new announced
             tenant=tenant_a, project=project, handed_over_by=pm, handed_over_on=timezone.localdate()
         )
         event = Event.objects.get(type="project.handed_over")
         assert event.payload == {"project_id": project.pk, "customer_id": project.customer_id}
         assert (event.aggregate_type, event.aggregate_id) == ("project", project.pk)
         assert set(event.deliveries.values_list("subscriber", flat=True)) == {
-            "handler:aftercare.services.on_project_handed_over"
+            "handler:aftercare.handlers.on_project_handed_over"
         }
 
 

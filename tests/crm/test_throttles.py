@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 from crm.models import Role
 from crm.ratelimit import Rate, client_ident, client_ip
 from crm.tenancy import tenant_context
-from customers import services as customer_services
 from customers.models import Lead
+from customers.services import settings as customer_settings
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +81,7 @@ def test_rate_syntax():
 def intake_key(tenant_a, make_staff) -> str:
     make_staff(tenant_a, Role.SALES)
     with tenant_context(tenant_a):
-        return customer_services.intake_key_rotate(tenant=tenant_a)
+        return customer_settings.intake_key_rotate(tenant=tenant_a)
 
 
 def test_hundred_wrong_intake_keys_from_one_address_hit_the_limit(tenant_a, intake_key):
@@ -156,7 +156,7 @@ def _assert_rate_limited_page(response):
 
 @override_settings(RATE_LIMITS=LIMITS)
 def test_progress_page_limit_holds_when_the_forwarded_header_varies(client, tenant_a, manager_a):
-    from projects.services import share_link_create
+    from projects.services.share import share_link_create
     from tests.projects.factories import ProjectFactory
 
     with tenant_context(tenant_a):
@@ -171,11 +171,11 @@ def test_progress_page_limit_holds_when_the_forwarded_header_varies(client, tena
 
 @override_settings(RATE_LIMITS=LIMITS)
 def test_referral_join_limit_holds_when_the_forwarded_header_varies(client, tenant_a):
-    from referrals import services as referral_services
+    from referrals.services import accounts as referral_accounts
     from tests.customers.factories import CustomerFactory
 
     with tenant_context(tenant_a):
-        account = referral_services.referral_account_ensure(
+        account = referral_accounts.referral_account_ensure(
             tenant=tenant_a, customer=CustomerFactory(tenant=tenant_a)
         )
     url = reverse("referrals:join", kwargs={"tenant_slug": tenant_a.slug, "code": account.code})

@@ -10,19 +10,21 @@ from django.utils import timezone
 
 from crm.models import Role
 from crm.tenancy import tenant_context
-from customers import services
 from customers.models import Activity, BudgetTier, Customer, Intent, Lifecycle, Loyalty, ValueTier
+from customers.services import classification, customers, follow_ups, settings
 from tests.customers.factories import CustomerFactory
 
 
 def test_budget_tier_uses_tenant_thresholds(tenant_a, tenant_b):
     with tenant_context(tenant_a):
-        low = services.customer_create(tenant=tenant_a, name="甲", phone="13800000001", budget_amount=80_000)
-        mid = services.customer_create(tenant=tenant_a, name="乙", phone="13800000002", budget_amount=200_000)
-        high = services.customer_create(
+        low = customers.customer_create(tenant=tenant_a, name="甲", phone="13800000001", budget_amount=80_000)
+        mid = customers.customer_create(
+            tenant=tenant_a, name="乙", phone="13800000002", budget_amount=200_000
+        )
+        high = customers.customer_create(
             tenant=tenant_a, name="丙", phone="13800000003", budget_amount=300_000
         )
-        none = services.customer_create(tenant=tenant_a, name="丁", phone="13800000004")
+        none = customers.customer_create(tenant=tenant_a, name="丁", phone="13800000004")
     assert [low.budget_tier, mid.budget_tier, high.budget_tier, none.budget_tier] == [
         BudgetTier.LOW,
         BudgetTier.MID,
@@ -31,10 +33,10 @@ def test_budget_tier_uses_tenant_thresholds(tenant_a, tenant_b):
     ]
     assert "预算敏感型" in low.system_tags
     with tenant_context(tenant_b):
-        settings_row = services.customer_settings_for(tenant=tenant_b)
+        settings_row = settings.customer_settings_for(tenant=tenant_b)
         settings_row.budget_high_from = 150_000
         settings_row.save()
-        other = services.customer_create(
+        other = customers.customer_create(
             tenant=tenant_b, name="戊", phone="13800000002", budget_amount=200_000
         )
     assert other.budget_tier == BudgetTier.HIGH
@@ -42,10 +44,10 @@ def test_budget_tier_uses_tenant_thresholds(tenant_a, tenant_b):
 
 def test_changing_budget_recomputes_tier(tenant_a):
     with tenant_context(tenant_a):
-        customer = services.customer_create(
+        customer = customers.customer_create(
             tenant=tenant_a, name="甲", phone="13800000001", budget_amount=50_000
         )
-        customer = services.customer_update(tenant=tenant_a, customer=customer, budget_amount=500_000)
+        customer = customers.customer_update(tenant=tenant_a, customer=customer, budget_amount=500_000)
         customer.refresh_from_db()
     assert customer.budget_tier == BudgetTier.HIGH
 
@@ -53,7 +55,7 @@ def test_changing_budget_recomputes_tier(tenant_a):
 def test_project_facts_drive_lifecycle_loyalty_value(tenant_a):
     with tenant_context(tenant_a):
         customer = CustomerFactory(tenant=tenant_a)
-        customer = services.customer_apply_project_facts(
+        customer = customers.customer_apply_project_facts(
             tenant=tenant_a, customer=customer, signed_projects=1, contract_total=180_000, lifecycle="signed"
         )
         assert (customer.lifecycle, customer.loyalty, customer.intent) == (
@@ -62,7 +64,7 @@ def test_project_facts_drive_lifecycle_loyalty_value(tenant_a):
             Intent.SIGNED,
         )
         assert customer.value_tier == ValueTier.MID and customer.value_amount == 180_000
-        customer = services.customer_apply_project_facts(
+        customer = customers.customer_apply_project_facts(
             tenant=tenant_a,
             customer=customer,
             signed_projects=1,
@@ -70,7 +72,7 @@ def test_project_facts_drive_lifecycle_loyalty_value(tenant_a):
             lifecycle="handed_over",
         )
         assert customer.lifecycle == Lifecycle.HANDED_OVER
-        customer = services.customer_apply_project_facts(
+        customer = customers.customer_apply_project_facts(
             tenant=tenant_a, customer=customer, signed_projects=2, contract_total=420_000, lifecycle="signed"
         )
         stored = Customer.objects.get(pk=customer.pk)
@@ -82,7 +84,7 @@ def test_project_facts_reject_unknown_lifecycle(tenant_a):
     with tenant_context(tenant_a):
         customer = CustomerFactory(tenant=tenant_a)
         with pytest.raises(ValidationError):
-            services.customer_apply_project_facts(
+            customers.customer_apply_project_facts(
                 tenant=tenant_a, customer=customer, signed_projects=1, contract_total=1, lifecycle="moon"
             )
 
@@ -90,7 +92,7 @@ def test_project_facts_reject_unknown_lifecycle(tenant_a):
 def test_referral_facts_raise_value(tenant_a):
     with tenant_context(tenant_a):
         customer = CustomerFactory(tenant=tenant_a)
-        customer = services.customer_apply_referral_facts(
+        customer = customers.customer_apply_referral_facts(
             tenant=tenant_a,
             customer=customer,
             credited_referrals=1,
@@ -98,7 +100,7 @@ def test_referral_facts_raise_value(tenant_a):
             is_vip=False,
         )
         assert customer.value_tier == ValueTier.MID and customer.value_amount == 2_000  # fen -> yuan
-        customer = services.customer_apply_referral_facts(
+        customer = customers.customer_apply_referral_facts(
             tenant=tenant_a,
             customer=customer,
             credited_referrals=1,
@@ -111,33 +113,33 @@ def test_referral_facts_raise_value(tenant_a):
 def test_pre_sale_lifecycle_follows_measuring_and_designer(tenant_a, make_staff):
     designer = make_staff(tenant_a, Role.DESIGNER)
     with tenant_context(tenant_a):
-        customer = services.customer_create(tenant=tenant_a, name="甲", phone="13800000001")
+        customer = customers.customer_create(tenant=tenant_a, name="甲", phone="13800000001")
         assert customer.lifecycle == Lifecycle.LEAD
-        services.follow_up_create(
+        follow_ups.follow_up_create(
             tenant=tenant_a, customer=customer, author=None, kind="measure", content="上门量房"
         )
         customer.refresh_from_db()
         assert customer.lifecycle == Lifecycle.MEASURED
-        customer = services.customer_update(tenant=tenant_a, customer=customer, designer=designer)
+        customer = customers.customer_update(tenant=tenant_a, customer=customer, designer=designer)
     assert customer.lifecycle == Lifecycle.DESIGNING
 
 
 def test_nightly_recompute_marks_silent_customers(tenant_a):
     with tenant_context(tenant_a):
-        customer = services.customer_create(tenant=tenant_a, name="甲", phone="13800000001", has_pets=True)
+        customer = customers.customer_create(tenant=tenant_a, name="甲", phone="13800000001", has_pets=True)
         assert customer.activity == Activity.ACTIVE and "宠物家庭" in customer.system_tags
         Customer.objects.filter(pk=customer.pk).update(
             created_at=timezone.now() - datetime.timedelta(days=45)
         )
-        assert services.customers_recompute_all(tenant=tenant_a) == 1
-        assert services.customers_recompute_all(tenant=tenant_a) == 0  # idempotent
+        assert classification.customers_recompute_all(tenant=tenant_a) == 1
+        assert classification.customers_recompute_all(tenant=tenant_a) == 0  # idempotent
         customer.refresh_from_db()
     assert customer.activity == Activity.SILENT
 
 
 def test_bad_customer_input(tenant_a):
     with tenant_context(tenant_a):
-        existing = services.customer_create(tenant=tenant_a, name="老张", phone="13800000001")
+        existing = customers.customer_create(tenant=tenant_a, name="老张", phone="13800000001")
         cases = [
             ({"phone": "13800000001"}, "phone", "老张"),
             ({"phone": "12345"}, "phone", ""),
@@ -149,7 +151,7 @@ def test_bad_customer_input(tenant_a):
         for extra, field, text in cases:
             data = {"name": "新客户", "phone": "13800000002", **extra}
             with pytest.raises(ValidationError) as error:
-                services.customer_create(tenant=tenant_a, **data)
+                customers.customer_create(tenant=tenant_a, **data)
             assert field in error.value.message_dict, (extra, error.value.message_dict)
             assert text in " ".join(error.value.message_dict[field])
         assert list(Customer.objects.values_list("pk", flat=True)) == [existing.pk]
@@ -159,7 +161,7 @@ def test_every_bad_field_is_reported_at_once(tenant_a):
     with tenant_context(tenant_a):
         CustomerFactory(tenant=tenant_a, name="老张", phone="+8613800000001")
         with pytest.raises(ValidationError) as error:
-            services.customer_create(
+            customers.customer_create(
                 tenant=tenant_a, name="", phone="13800000001", budget_amount=-1, style_preferences=["x"]
             )
     assert set(error.value.message_dict) == {"name", "phone", "budget_amount", "style_preferences"}

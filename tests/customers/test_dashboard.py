@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from crm.models import Role
 from crm.tenancy import tenant_context
-from customers import services
+from customers.services import leads
 
 
 def test_dashboard_shows_waiting_and_overdue_leads_of_own_tenant(
@@ -19,7 +19,7 @@ def test_dashboard_shows_waiting_and_overdue_leads_of_own_tenant(
     long_ago = timezone.now() - datetime.timedelta(days=2)
     with tenant_context(tenant_a):
         for index in range(3):
-            services.lead_create(
+            leads.lead_create(
                 tenant=tenant_a,
                 name=f"客户{index}",
                 phone=f"1380013800{index}",
@@ -28,7 +28,7 @@ def test_dashboard_shows_waiting_and_overdue_leads_of_own_tenant(
             )
     with tenant_context(tenant_b):
         for index in range(5):
-            services.lead_create(
+            leads.lead_create(
                 tenant=tenant_b,
                 name=f"别家{index}",
                 phone=f"1390013900{index}",
@@ -47,13 +47,13 @@ def test_workbench_lists_my_waiting_leads_and_due_follow_ups_only(tenant_a, make
     me = make_staff(tenant_a, Role.SALES)
     colleague = make_staff(tenant_a, Role.SALES)
     with tenant_context(tenant_a):
-        mine = services.lead_create(
+        mine = leads.lead_create(
             tenant=tenant_a,
             name="我的客户",
             phone="13800138001",
             source_channel="wechat",
         )
-        theirs = services.lead_create(
+        theirs = leads.lead_create(
             tenant=tenant_a,
             name="同事客户",
             phone="13800138002",

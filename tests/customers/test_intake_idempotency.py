@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 from crm.idempotency.models import IdempotencyKey
 from crm.models import Role
 from crm.tenancy import tenant_context
-from customers import services
 from customers.models import Customer, FollowUp, Lead
+from customers.services import settings as settings_services
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ PAYLOAD = {"name": "官网访客", "phone": "13812345678", "source_channel": "do
 def intake(tenant_a, make_staff):
     make_staff(tenant_a, Role.SALES)
     with tenant_context(tenant_a):
-        key = services.intake_key_rotate(tenant=tenant_a)
+        key = settings_services.intake_key_rotate(tenant=tenant_a)
     client = APIClient()
     client.credentials(HTTP_X_INTAKE_KEY=key)
     return client
@@ -108,7 +108,7 @@ def test_invalid_key_is_400_and_a_failed_request_frees_its_key(tenant_a, intake)
 def test_keys_are_per_tenant(tenant_a, tenant_b, intake, make_staff):
     make_staff(tenant_b, Role.SALES)
     with tenant_context(tenant_b):
-        key_b = services.intake_key_rotate(tenant=tenant_b)
+        key_b = settings_services.intake_key_rotate(tenant=tenant_b)
     a = intake.post("/api/v1/intake/", PAYLOAD, format="json", HTTP_IDEMPOTENCY_KEY="shared")
     b = APIClient().post(
         "/api/v1/intake/", PAYLOAD, format="json", HTTP_X_INTAKE_KEY=key_b, HTTP_IDEMPOTENCY_KEY="shared"

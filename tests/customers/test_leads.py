@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from crm import events
 from crm.models import Role
 from crm.tenancy import tenant_context
-from customers import services
 from customers.models import Customer, Lead, Lifecycle
+from customers.services import follow_ups, leads, settings
 from tests.customers.factories import CustomerFactory
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -30,7 +30,7 @@ def sales(tenant_a, make_staff):
 
 def test_lead_inside_business_hours_is_due_after_sla(tenant_a, sales):
     with tenant_context(tenant_a):
-        lead = services.lead_create(
+        lead = leads.lead_create(
             tenant=tenant_a,
             name="张先生",
             phone="138 1234 5678",
@@ -46,21 +46,21 @@ def test_lead_inside_business_hours_is_due_after_sla(tenant_a, sales):
 
 def test_lead_after_closing_is_due_15_minutes_after_next_opening(tenant_a, sales):
     with tenant_context(tenant_a):
-        late = services.lead_create(
+        late = leads.lead_create(
             tenant=tenant_a,
             name="李女士",
             phone="13900000001",
             source_channel="website",
             received_at=at(22, 30),
         )
-        early = services.lead_create(
+        early = leads.lead_create(
             tenant=tenant_a,
             name="王女士",
             phone="13900000002",
             source_channel="website",
             received_at=at(7, 0),
         )
-        closing = services.lead_create(
+        closing = leads.lead_create(
             tenant=tenant_a,
             name="赵先生",
             phone="13900000003",
@@ -78,11 +78,11 @@ def test_tenant_sla_and_business_days_are_respected(tenant_a, sales):
     tenant_a.lead_response_sla_minutes = 30
     tenant_a.save()
     with tenant_context(tenant_a):
-        settings_row = services.customer_settings_for(tenant=tenant_a)
+        settings_row = settings.customer_settings_for(tenant=tenant_a)
         settings_row.business_days = [0, 1, 2, 3, 4]  # Mon–Fri
         settings_row.save()
         # Saturday 2026-11-28 12:00 -> Monday 09:30
-        lead = services.lead_create(
+        lead = leads.lead_create(
             tenant=tenant_a,
             name="周末客户",
             phone="13900000004",
@@ -95,7 +95,7 @@ def test_tenant_sla_and_business_days_are_respected(tenant_a, sales):
 def test_duplicate_phone_attaches_to_existing_customer(tenant_a, sales):
     with tenant_context(tenant_a):
         existing = CustomerFactory(tenant=tenant_a, name="老客户", phone="+8613812345678", owner=sales[1])
-        lead = services.lead_create(
+        lead = leads.lead_create(
             tenant=tenant_a, name="另一个名字", phone="+86 13812345678", source_channel="website"
         )
         assert Customer.objects.count() == 1
@@ -107,7 +107,7 @@ def test_same_phone_in_other_tenant_is_a_different_customer(tenant_a, tenant_b, 
     with tenant_context(tenant_b):
         other = CustomerFactory(tenant=tenant_b, phone="+8613812345678")
     with tenant_context(tenant_a):
-        lead = services.lead_create(tenant=tenant_a, name="张", phone="13812345678", source_channel="website")
+        lead = leads.lead_create(tenant=tenant_a, name="张", phone="13812345678", source_channel="website")
     assert lead.customer_id != other.pk
 
 
@@ -115,14 +115,14 @@ def test_same_phone_in_other_tenant_is_a_different_customer(tenant_a, tenant_b, 
 def test_invalid_phone_is_rejected_and_nothing_written(tenant_a, phone):
     with tenant_context(tenant_a):
         with pytest.raises(ValidationError) as error:
-            services.lead_create(tenant=tenant_a, name="张", phone=phone, source_channel="website")
+            leads.lead_create(tenant=tenant_a, name="张", phone=phone, source_channel="website")
         assert "phone" in error.value.message_dict
         assert Customer.objects.count() == 0 and Lead.objects.count() == 0
 
 
 def test_unknown_channel_is_rejected(tenant_a):
     with tenant_context(tenant_a), pytest.raises(ValidationError) as error:
-        services.lead_create(tenant=tenant_a, name="张", phone="13812345678", source_channel="tv")
+        leads.lead_create(tenant=tenant_a, name="张", phone="13812345678", source_channel="tv")
     assert "source_channel" in error.value.message_dict
 
 
@@ -133,7 +133,7 @@ def test_round_robin_over_on_duty_sales(tenant_a, make_staff):
     make_staff(tenant_a, Role.DESIGNER)
     with tenant_context(tenant_a):
         assignees = [
-            services.lead_create(
+            leads.lead_create(
                 tenant=tenant_a, name=f"客户{i}", phone=f"1390000010{i}", source_channel="website"
             ).assignee
             for i in range(4)
@@ -143,7 +143,7 @@ def test_round_robin_over_on_duty_sales(tenant_a, make_staff):
 
 def test_no_on_duty_sales_leaves_lead_unassigned(tenant_a):
     with tenant_context(tenant_a):
-        lead = services.lead_create(tenant=tenant_a, name="张", phone="13812345678", source_channel="website")
+        lead = leads.lead_create(tenant=tenant_a, name="张", phone="13812345678", source_channel="website")
     assert lead.assignee is None
 
 
@@ -156,7 +156,7 @@ def test_lead_created_event_carries_referral_code(tenant_a, django_capture_on_co
     events.subscribe(events.EventType.LEAD_CREATED, handler)
     try:
         with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
-            lead = services.lead_create(
+            lead = leads.lead_create(
                 tenant=tenant_a,
                 name="张",
                 phone="13812345678",
@@ -171,7 +171,7 @@ def test_lead_created_event_carries_referral_code(tenant_a, django_capture_on_co
 def test_aftercare_lead_for_existing_customer(tenant_a, sales):
     with tenant_context(tenant_a):
         customer = CustomerFactory(tenant=tenant_a)
-        lead = services.lead_create(
+        lead = leads.lead_create(
             tenant=tenant_a,
             name="",
             phone="",
@@ -189,13 +189,13 @@ def test_customer_of_other_tenant_is_refused(tenant_a, tenant_b):
     with tenant_context(tenant_b):
         foreign = CustomerFactory(tenant=tenant_b)
     with tenant_context(tenant_a), pytest.raises(ValidationError):
-        services.lead_create(tenant=tenant_a, name="", phone="", source_channel="aftercare", customer=foreign)
+        leads.lead_create(tenant=tenant_a, name="", phone="", source_channel="aftercare", customer=foreign)
 
 
 def test_back_dated_follow_up_does_not_answer_a_later_inquiry(tenant_a, sales):
     with tenant_context(tenant_a):
-        lead = services.lead_create(tenant=tenant_a, name="张", phone="13812345678", source_channel="website")
-        services.follow_up_create(
+        lead = leads.lead_create(tenant=tenant_a, name="张", phone="13812345678", source_channel="website")
+        follow_ups.follow_up_create(
             tenant=tenant_a,
             customer=lead.customer,
             author=sales[0],
@@ -205,7 +205,7 @@ def test_back_dated_follow_up_does_not_answer_a_later_inquiry(tenant_a, sales):
         )
         lead.refresh_from_db()
         assert lead.status == "open"
-        services.follow_up_create(
+        follow_ups.follow_up_create(
             tenant=tenant_a, customer=lead.customer, author=sales[0], kind="call", content="回电"
         )
         lead.refresh_from_db()

@@ -18,8 +18,8 @@ from crm.extensions import (
 )
 from crm.models import Role
 from crm.tenancy import tenant_context
-from customers import services
-from customers.models import AuditAction, Customer, CustomerAuditLog, Lead
+from customers.models import AuditAction, Customer, CustomerAuditLog, CustomerSettings, Lead
+from customers.services import customers, privacy, settings
 from tests.customers.factories import CustomerFactory, FollowUpFactory, LeadFactory
 
 
@@ -47,6 +47,8 @@ def test_list_runs_constant_queries_for_two_page_sizes(
     other = sales_a.__class__.objects.create(username="s2", tenant=tenant_a, roles=[Role.SALES])
     _seed(tenant_a, sales_a, 60)
     _seed(tenant_a, other, 60)
+    with tenant_context(tenant_a):  # every customer visible, half with masked phones
+        CustomerSettings.objects.update_or_create(tenant=tenant_a, defaults={"sales_visibility": "all"})
     client = session_client(sales_a)
     client.get(reverse("customers:list"))  # warm caches (session, content types)
     counts = []
@@ -84,10 +86,10 @@ def test_api_list_runs_constant_queries_for_two_page_sizes(
 
 def test_list_search_and_filters(tenant_a, sales_a, session_client):
     with tenant_context(tenant_a):
-        services.customer_create(
+        customers.customer_create(
             tenant=tenant_a, name="陈静", phone="13811112222", community="碧桂园", budget_amount=400000
         )
-        services.customer_create(
+        customers.customer_create(
             tenant=tenant_a, name="刘洋", phone="13933334444", community="龙湖春江", has_pets=True
         )
     client = session_client(sales_a)
@@ -101,12 +103,14 @@ def test_list_search_and_filters(tenant_a, sales_a, session_client):
     assert "刘洋" in page and "陈静" not in page
 
 
-def test_phone_masked_in_list_for_designer(tenant_a, make_staff, session_client):
-    designer = make_staff(tenant_a, Role.DESIGNER)
+def test_phone_masked_in_list_unless_owner(tenant_a, sales_a, session_client):
+    """A pool / unowned customer is visible to sales but its number is masked; the owner's is full."""
     with tenant_context(tenant_a):
         CustomerFactory(tenant=tenant_a, phone="+8613812349876")
-    page = session_client(designer).get(reverse("customers:list")).content.decode()
+        CustomerFactory(tenant=tenant_a, phone="+8613812341111", owner=sales_a)
+    page = session_client(sales_a).get(reverse("customers:list")).content.decode()
     assert "138****9876" in page and "13812349876" not in page
+    assert "13812341111" in page
 
 
 def test_detail_renders_timeline_providers_and_panels(tenant_a, sales_a, session_client):
@@ -243,7 +247,7 @@ def test_pool_claim_from_page(tenant_a, sales_a, session_client):
 def test_reveal_phone_from_page_is_audited(tenant_a, make_staff, session_client):
     designer = make_staff(tenant_a, Role.DESIGNER)
     with tenant_context(tenant_a):
-        customer = CustomerFactory(tenant=tenant_a, phone="+8613812349876")
+        customer = CustomerFactory(tenant=tenant_a, phone="+8613812349876", designer=designer)
     response = session_client(designer).post(
         reverse("customers:reveal-phone", args=[customer.pk]), HTTP_HX_REQUEST="true"
     )
@@ -293,7 +297,7 @@ def test_settings_page_changes_thresholds_and_rotates_intake_key(
     tenant_a, manager_a, sales_a, session_client
 ):
     with tenant_context(tenant_a):
-        customer = services.customer_create(
+        customer = customers.customer_create(
             tenant=tenant_a, name="甲", phone="13800000001", budget_amount=200_000
         )
     assert customer.budget_tier == "mid"
@@ -309,6 +313,7 @@ def test_settings_page_changes_thresholds_and_rotates_intake_key(
         "budget_low_below": "100000",
         "budget_high_from": "150000",
         "value_high_from": "500000",
+        "sales_visibility": "own",
         "auto_assign": "on",
     }
     assert client.post(reverse("customers:settings"), form).status_code == 302
@@ -325,7 +330,7 @@ def test_audit_log_page_lists_reveals_for_managers(tenant_a, manager_a, sales_a,
     designer = make_staff(tenant_a, Role.DESIGNER)
     with tenant_context(tenant_a):
         customer = CustomerFactory(tenant=tenant_a, name="被查看的客户")
-        services.customer_reveal_phone(tenant=tenant_a, customer=customer, user=designer)
+        privacy.customer_reveal_phone(tenant=tenant_a, customer=customer, user=designer)
     assert session_client(sales_a).get(reverse("customers:audit-log")).status_code == 403
     page = session_client(manager_a).get(reverse("customers:audit-log")).content.decode()
     assert "被查看的客户" in page and "查看完整手机号" in page and str(designer) in page
@@ -344,11 +349,12 @@ def test_settings_reject_empty_business_day(tenant_a, manager_a, session_client)
         "budget_low_below": "100000",
         "budget_high_from": "300000",
         "value_high_from": "500000",
+        "sales_visibility": "own",
     }
     bad = session_client(manager_a).post(reverse("customers:settings"), form)
     assert bad.status_code == 400 and "营业结束时间必须晚于开始时间" in bad.content.decode()
     with tenant_context(tenant_a):
-        assert services.customer_settings_for(tenant=tenant_a).business_days != [0, 1, 2, 3, 4]
+        assert settings.customer_settings_for(tenant=tenant_a).business_days != [0, 1, 2, 3, 4]
     ok = session_client(manager_a).post(
         reverse("customers:settings"), {**form, "business_days": [str(d) for d in range(7)]}
     )

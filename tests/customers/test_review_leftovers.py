@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from crm.models import Role
 from crm.tenancy import tenant_context
-from customers import services
 from customers.models import Customer, FollowUp, LeadStatus, Segment
+from customers.services import customers, follow_ups, pool, segments
 from tests.customers.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,10 +41,10 @@ def test_unanswered_lead_of_a_signed_customer_does_not_pool_it(tenant_a, make_st
         signed = _overdue_lead(tenant_a, sales)
         early = _overdue_lead(tenant_a, sales)
         Customer.objects.filter(pk__in=[signed.customer_id, early.customer_id]).update(owner=sales)
-        services.customer_apply_project_facts(
+        customers.customer_apply_project_facts(
             tenant=tenant_a, customer=signed.customer, signed_projects=1, contract_total=180_000
         )
-        assert services.lead_pool_scan(tenant=tenant_a) == 1
+        assert pool.lead_pool_scan(tenant=tenant_a) == 1
         signed_customer = Customer.objects.get(pk=signed.customer_id)
         assert not signed_customer.in_pool and signed_customer.owner == sales
         signed.refresh_from_db()
@@ -57,14 +57,14 @@ def test_customer_with_a_project_past_signing_is_never_pooled(tenant_a, make_sta
     with tenant_context(tenant_a):
         lead = _overdue_lead(tenant_a, sales)
         Customer.objects.filter(pk=lead.customer_id).update(owner=sales)
-        services.customer_apply_project_facts(
+        customers.customer_apply_project_facts(
             tenant=tenant_a,
             customer=lead.customer,
             signed_projects=1,
             contract_total=1,
             lifecycle="aftercare",
         )
-        assert services.lead_pool_scan(tenant=tenant_a) == 0
+        assert pool.lead_pool_scan(tenant=tenant_a) == 0
         assert Customer.objects.get(pk=lead.customer_id).owner == sales
 
 
@@ -83,7 +83,7 @@ def test_first_response_is_the_recording_time_not_the_typed_contact_time(tenant_
             clock_started_at=received,
             first_response_due_at=received + datetime.timedelta(minutes=15),
         )
-        services.follow_up_create(
+        follow_ups.follow_up_create(
             tenant=tenant_a,
             customer=lead.customer,
             author=sales,
@@ -102,7 +102,7 @@ def test_follow_up_back_dated_beyond_the_window_is_refused(tenant_a, make_staff)
     with tenant_context(tenant_a):
         lead = LeadFactory(tenant=tenant_a, assignee=sales)
         with pytest.raises(ValidationError) as error:
-            services.follow_up_create(
+            follow_ups.follow_up_create(
                 tenant=tenant_a,
                 customer=lead.customer,
                 author=sales,
@@ -112,7 +112,7 @@ def test_follow_up_back_dated_beyond_the_window_is_refused(tenant_a, make_staff)
             )
         assert error.value.error_dict["occurred_at"][0].code == "follow_up_backdated"
         assert not FollowUp.objects.exists()
-        within = services.follow_up_create(
+        within = follow_ups.follow_up_create(
             tenant=tenant_a,
             customer=lead.customer,
             author=sales,
@@ -178,7 +178,7 @@ def test_same_name_segment_saved_concurrently_is_a_field_error(tenant_a, manager
         connection.execute_wrapper(race),
         pytest.raises(ValidationError) as error,
     ):
-        services.segment_save(
+        segments.segment_save(
             tenant=tenant_a, created_by=manager_a, name="高预算", filters={"budget_tier": ["high"]}
         )
     assert race.inserted and error.value.error_dict["name"][0].code == "segment_name_taken"

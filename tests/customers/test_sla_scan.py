@@ -13,8 +13,9 @@ from django.utils import timezone
 from crm.models import Role
 from crm.notifications.models import Notification
 from crm.tenancy import tenant_context
-from customers import services
 from customers.models import Customer, FollowUpReminder, LeadSlaBreach, LeadStatus, PoolClaim
+from customers.services import customers, follow_ups, pool, settings
+from customers.services import leads as leads_services
 from customers.tasks import scan_all_tenants, scan_tenant
 from tests.celery_utils import real_worker
 from tests.customers.factories import CustomerFactory, LeadFactory
@@ -44,8 +45,8 @@ def test_breach_notifies_assignee_and_managers_once(tenant_a, people):
     with tenant_context(tenant_a):
         lead = _overdue_lead(tenant_a, people["sales"])
         fresh = LeadFactory(tenant=tenant_a, assignee=people["sales"])  # due in 15 minutes
-        assert services.lead_sla_scan(tenant=tenant_a) == 1
-        assert services.lead_sla_scan(tenant=tenant_a) == 0
+        assert leads_services.lead_sla_scan(tenant=tenant_a) == 1
+        assert leads_services.lead_sla_scan(tenant=tenant_a) == 0
         notes = Notification.objects.filter(dedupe_key=f"lead-sla-breach:{lead.pk}")
         assert sorted(n.recipient_id for n in notes) == sorted([people["sales"].pk, people["manager"].pk])
         assert notes[0].kind == "lead_sla_breach" and lead.customer.name in notes[0].title
@@ -57,30 +58,33 @@ def test_breach_notifies_assignee_and_managers_once(tenant_a, people):
 def test_answered_lead_is_not_breached(tenant_a, people):
     with tenant_context(tenant_a):
         lead = _overdue_lead(tenant_a, people["sales"], minutes=10)
-        services.follow_up_create(
+        follow_ups.follow_up_create(
             tenant=tenant_a, customer=lead.customer, author=people["sales"], kind="call", content="已电话联系"
         )
         lead.refresh_from_db()
         assert lead.status == LeadStatus.RESPONDED and lead.response_seconds >= 590
-        assert services.lead_sla_scan(tenant=tenant_a, now=timezone.now() + datetime.timedelta(hours=1)) == 0
+        assert (
+            leads_services.lead_sla_scan(tenant=tenant_a, now=timezone.now() + datetime.timedelta(hours=1))
+            == 0
+        )
 
 
 def test_internal_note_does_not_stop_the_clock(tenant_a, people):
     with tenant_context(tenant_a):
         lead = _overdue_lead(tenant_a, people["sales"])
-        services.follow_up_create(
+        follow_ups.follow_up_create(
             tenant=tenant_a, customer=lead.customer, author=people["sales"], kind="note", content="备注"
         )
-        assert services.lead_sla_scan(tenant=tenant_a) == 1
+        assert leads_services.lead_sla_scan(tenant=tenant_a) == 1
 
 
 def test_breach_can_reassign(tenant_a, people):
     with tenant_context(tenant_a):
-        settings_row = services.customer_settings_for(tenant=tenant_a)
+        settings_row = settings.customer_settings_for(tenant=tenant_a)
         settings_row.reassign_on_breach = True
         settings_row.save()
         lead = _overdue_lead(tenant_a, people["sales"])
-        services.lead_sla_scan(tenant=tenant_a)
+        leads_services.lead_sla_scan(tenant=tenant_a)
         lead.refresh_from_db()
         assert lead.assignee == people["sales2"]
         assert Notification.objects.filter(
@@ -99,7 +103,7 @@ def test_two_concurrent_scans_notify_exactly_once(tenant_a, people):
         try:
             barrier.wait(timeout=10)
             with tenant_context(tenant_a):
-                results.append(services.lead_sla_scan(tenant=tenant_a))
+                results.append(leads_services.lead_sla_scan(tenant=tenant_a))
         except Exception as error:  # pragma: no cover - surfaced by the assert below
             errors.append(error)
         finally:
@@ -155,13 +159,13 @@ def test_unanswered_lead_returns_to_pool_and_claim_is_first_come(tenant_a, peopl
     with tenant_context(tenant_a):
         lead = _overdue_lead(tenant_a, people["sales"], minutes=200)
         Customer.objects.filter(pk=lead.customer_id).update(owner=people["sales"])
-        assert services.lead_pool_scan(tenant=tenant_a) == 1
+        assert pool.lead_pool_scan(tenant=tenant_a) == 1
         customer = Customer.objects.get(pk=lead.customer_id)
         lead.refresh_from_db()
         assert customer.in_pool and customer.owner is None and lead.status == LeadStatus.POOLED
-        services.customer_claim_from_pool(tenant=tenant_a, customer=customer, user=people["sales2"])
+        pool.customer_claim_from_pool(tenant=tenant_a, customer=customer, user=people["sales2"])
         with pytest.raises(Exception) as error:
-            services.customer_claim_from_pool(tenant=tenant_a, customer=customer, user=people["sales"])
+            pool.customer_claim_from_pool(tenant=tenant_a, customer=customer, user=people["sales"])
         assert "已被领取" in str(error.value)
         customer.refresh_from_db()
         assert customer.owner == people["sales2"] and not customer.in_pool
@@ -179,7 +183,7 @@ def test_concurrent_claims_have_one_winner(tenant_a, people):
         try:
             barrier.wait(timeout=10)
             with tenant_context(tenant_a):
-                services.customer_claim_from_pool(tenant=tenant_a, customer=customer, user=user)
+                pool.customer_claim_from_pool(tenant=tenant_a, customer=customer, user=user)
             outcomes.append(("won", user.pk))
         except Exception as error:
             outcomes.append(("lost", type(error).__name__))
@@ -205,7 +209,7 @@ def test_idle_customer_returns_to_pool(tenant_a, people):
         idle = CustomerFactory(tenant=tenant_a, owner=people["sales"])
         busy = CustomerFactory(tenant=tenant_a, owner=people["sales"], last_touch_at=timezone.now())
         Customer.objects.filter(pk=idle.pk).update(created_at=timezone.now() - datetime.timedelta(days=40))
-        assert services.lead_pool_scan(tenant=tenant_a) == 1
+        assert pool.lead_pool_scan(tenant=tenant_a) == 1
         assert Customer.objects.get(pk=idle.pk).in_pool
         assert not Customer.objects.get(pk=busy.pk).in_pool
 
@@ -214,7 +218,7 @@ def test_next_follow_up_reminded_exactly_once(tenant_a, people):
     with tenant_context(tenant_a):
         customer = CustomerFactory(tenant=tenant_a, owner=people["sales"])
         past = timezone.now() - datetime.timedelta(hours=2)
-        follow_up = services.follow_up_create(
+        follow_up = follow_ups.follow_up_create(
             tenant=tenant_a,
             customer=customer,
             author=people["sales"],
@@ -223,8 +227,8 @@ def test_next_follow_up_reminded_exactly_once(tenant_a, people):
             occurred_at=past,
             next_follow_up_at=past + datetime.timedelta(hours=1),
         )
-        assert services.follow_up_reminder_scan(tenant=tenant_a) == 1
-        assert services.follow_up_reminder_scan(tenant=tenant_a) == 0
+        assert follow_ups.follow_up_reminder_scan(tenant=tenant_a) == 1
+        assert follow_ups.follow_up_reminder_scan(tenant=tenant_a) == 0
         note = Notification.objects.get(dedupe_key=f"follow-up-due:{follow_up.pk}")
         assert note.recipient == people["sales"] and note.kind == "follow_up_due"
         assert FollowUpReminder.objects.count() == 1
@@ -242,7 +246,7 @@ def test_beat_schedule_has_minutely_scan_and_nightly_recompute():
 @pytest.mark.django_db(transaction=True)
 def test_nightly_recompute_runs_on_a_real_worker(tenant_a):
     with tenant_context(tenant_a):
-        customer = services.customer_create(tenant=tenant_a, name="甲", phone="13800000001")
+        customer = customers.customer_create(tenant=tenant_a, name="甲", phone="13800000001")
         Customer.objects.filter(pk=customer.pk).update(
             created_at=timezone.now() - datetime.timedelta(days=60)
         )
@@ -259,9 +263,9 @@ def test_sales_follow_up_on_pooled_customer_is_a_recorded_claim(tenant_a, people
     """Taking a pooled customer by logging a touch is a claim like any other: recorded, once."""
     with tenant_context(tenant_a):
         lead = _overdue_lead(tenant_a, people["sales"], minutes=200)
-        assert services.lead_pool_scan(tenant=tenant_a) == 1
+        assert pool.lead_pool_scan(tenant=tenant_a) == 1
         customer = Customer.objects.get(pk=lead.customer_id)
-        services.follow_up_create(
+        follow_ups.follow_up_create(
             tenant=tenant_a, customer=customer, author=people["sales2"], kind="call", content="公海客户回访"
         )
         customer.refresh_from_db()
@@ -269,7 +273,7 @@ def test_sales_follow_up_on_pooled_customer_is_a_recorded_claim(tenant_a, people
         claim = PoolClaim.objects.get()
         assert claim.customer == customer and claim.claimed_by == people["sales2"]
         with pytest.raises(Exception, match="已被领取"):
-            services.customer_claim_from_pool(tenant=tenant_a, customer=customer, user=people["sales"])
+            pool.customer_claim_from_pool(tenant=tenant_a, customer=customer, user=people["sales"])
 
 
 def test_idle_clock_restarts_on_claim_and_on_new_inquiry(tenant_a, people):
@@ -280,13 +284,15 @@ def test_idle_clock_restarts_on_claim_and_on_new_inquiry(tenant_a, people):
         claimed = CustomerFactory(tenant=tenant_a, owner=people["sales"])
         asked = CustomerFactory(tenant=tenant_a, owner=people["sales"])
         Customer.objects.filter(pk__in=[claimed.pk, asked.pk]).update(created_at=long_ago)
-        assert services.lead_pool_scan(tenant=tenant_a) == 2
+        assert pool.lead_pool_scan(tenant=tenant_a) == 2
         claimed.refresh_from_db()
-        services.customer_claim_from_pool(tenant=tenant_a, customer=claimed, user=people["sales2"])
-        services.lead_create(tenant=tenant_a, name="老客户", phone=asked.phone, source_channel="website")
+        pool.customer_claim_from_pool(tenant=tenant_a, customer=claimed, user=people["sales2"])
+        leads_services.lead_create(
+            tenant=tenant_a, name="老客户", phone=asked.phone, source_channel="website"
+        )
         asked.refresh_from_db()
         assert not asked.in_pool and asked.owner is not None
-        assert services.lead_pool_scan(tenant=tenant_a) == 0
+        assert pool.lead_pool_scan(tenant=tenant_a) == 0
         claimed.refresh_from_db()
         asked.refresh_from_db()
         assert claimed.owner == people["sales2"] and not claimed.in_pool

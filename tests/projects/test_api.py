@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from crm.tenancy import tenant_context
-from projects import services
 from projects.models import Acceptance, ChangeOrder, DailyLog, Project, SitePhoto, Stage, StageHistory
+from projects.services import change_orders, inspections
+from projects.services import logs as logs_services
 from tests.customers.factories import CustomerFactory
 from tests.projects.factories import (
     ChangeOrderFactory,
@@ -233,13 +234,13 @@ def test_lists_have_constant_query_count(api, tenant_a, people, url, django_asse
             for _ in range(n):
                 project = ProjectFactory(tenant=tenant_a, signed=True, project_manager=people["pm"])
                 co = ChangeOrderFactory(tenant=tenant_a, project=project)
-                services.change_order_update(
+                change_orders.change_order_update(
                     tenant=tenant_a,
                     change_order=co,
                     updated_by=people["pm"],
                     lines=[{"description": "x", "quantity": 1, "unit_price": 10}],
                 )
-                services.daily_log_create(
+                logs_services.daily_log_create(
                     tenant=tenant_a,
                     project=project,
                     author=people["pm"],
@@ -267,7 +268,7 @@ def test_inspection_item_photo_upload(api, tenant_a, people):
 
     with tenant_context(tenant_a):
         project = ProjectFactory(tenant=tenant_a, project_manager=people["pm"])
-        inspection = services.inspection_record(
+        inspection = inspections.inspection_record(
             tenant=tenant_a,
             project=project,
             inspector=people["supervisor"],
@@ -284,7 +285,7 @@ def test_inspection_item_photo_upload(api, tenant_a, people):
     )
     assert bad.status_code == 400 and "upload" in bad.json()["errors"]
     with tenant_context(tenant_a):
-        other = services.inspection_record(
+        other = inspections.inspection_record(
             tenant=tenant_a,
             project=project,
             inspector=people["supervisor"],

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from projects import services
 from projects.models import ChangeOrder, ChangeOrderEvent, ChangeOrderLine, DesignPlan, DesignPlanRevision
+from projects.services import change_orders, contracts, designs
 from tests.projects.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def signed(in_a):
 
 
 def _co(tenant, project, user, lines=LINES, title="客厅吊顶等变更"):
-    return services.change_order_create(
+    return change_orders.change_order_create(
         tenant=tenant, project=project, created_by=user, title=title, reason="客户现场提出", lines=lines
     )
 
@@ -51,34 +51,34 @@ def test_budget_is_contract_plus_approved_deltas_only(in_a, signed, people):
     )
     _co(in_a, signed, people["pm"], lines=[{"description": "草稿", "quantity": 1, "unit_price": 777}])
     for co in (approved, rejected, negative):
-        services.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
-    assert services.project_budget(project=signed) == 200000  # sent is not approved
-    services.change_order_decide(
+        change_orders.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
+    assert change_orders.project_budget(project=signed) == 200000  # sent is not approved
+    change_orders.change_order_decide(
         tenant=in_a,
         change_order=approved,
         approve=True,
         channel="staff_in_person",
         decided_by=people["manager"],
     )
-    services.change_order_decide(
+    change_orders.change_order_decide(
         tenant=in_a, change_order=rejected, approve=False, channel="staff_phone", decided_by=people["manager"]
     )
-    services.change_order_decide(
+    change_orders.change_order_decide(
         tenant=in_a, change_order=negative, approve=True, channel="staff_wechat", decided_by=people["manager"]
     )
-    assert services.project_budget(project=signed) == 200000 + 10000 - 3000
+    assert change_orders.project_budget(project=signed) == 200000 + 10000 - 3000
 
 
 def test_status_machine_and_history(in_a, signed, people):
     co = _co(in_a, signed, people["pm"])
     with pytest.raises(ValidationError):  # a draft can't be decided
-        services.change_order_decide(
+        change_orders.change_order_decide(
             tenant=in_a, change_order=co, approve=True, channel="staff_phone", decided_by=people["manager"]
         )
-    services.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
+    change_orders.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
     with pytest.raises(ValidationError):
-        services.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
-    co = services.change_order_decide(
+        change_orders.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
+    co = change_orders.change_order_decide(
         tenant=in_a,
         change_order=co,
         approve=True,
@@ -100,17 +100,17 @@ def test_status_machine_and_history(in_a, signed, people):
 
 def test_decided_change_order_is_immutable(in_a, signed, people):
     co = _co(in_a, signed, people["pm"])
-    services.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
-    services.change_order_decide(
+    change_orders.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
+    change_orders.change_order_decide(
         tenant=in_a, change_order=co, approve=True, channel="staff_phone", decided_by=people["manager"]
     )
     with pytest.raises(ValidationError) as error:
-        services.change_order_decide(
+        change_orders.change_order_decide(
             tenant=in_a, change_order=co, approve=False, channel="staff_phone", decided_by=people["manager"]
         )
     assert "不能再次确认" in str(error.value)
     with pytest.raises(ValidationError):
-        services.change_order_update(
+        change_orders.change_order_update(
             tenant=in_a,
             change_order=co,
             updated_by=people["pm"],
@@ -124,16 +124,18 @@ def test_decided_change_order_is_immutable(in_a, signed, people):
 
 def test_sent_change_order_cannot_be_edited_draft_can(in_a, signed, people):
     co = _co(in_a, signed, people["pm"])
-    co = services.change_order_update(
+    co = change_orders.change_order_update(
         tenant=in_a,
         change_order=co,
         updated_by=people["pm"],
         lines=[{"description": "改", "quantity": 2, "unit_price": 300}],
     )
     assert co.amount_delta == 600
-    services.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
+    change_orders.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
     with pytest.raises(ValidationError):
-        services.change_order_update(tenant=in_a, change_order=co, updated_by=people["pm"], title="偷偷改")
+        change_orders.change_order_update(
+            tenant=in_a, change_order=co, updated_by=people["pm"], title="偷偷改"
+        )
 
 
 def test_bad_change_orders_refused(in_a, signed, people):
@@ -145,16 +147,16 @@ def test_bad_change_orders_refused(in_a, signed, people):
         _co(in_a, ProjectFactory(tenant=in_a), people["pm"])  # not signed
     assert ChangeOrder.objects.count() == 0
     co = _co(in_a, signed, people["pm"])
-    services.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
+    change_orders.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
     with pytest.raises(ValidationError):  # staff decision must name the staff member
-        services.change_order_decide(
+        change_orders.change_order_decide(
             tenant=in_a, change_order=co, approve=True, channel="staff_phone", decided_by=None
         )
 
 
 def test_design_plan_versions_and_choice(in_a, people):
     project = ProjectFactory(tenant=in_a)
-    a = services.design_plan_create(
+    a = designs.design_plan_create(
         tenant=in_a,
         project=project,
         created_by=people["designer"],
@@ -164,7 +166,7 @@ def test_design_plan_versions_and_choice(in_a, people):
         cost_min=150000,
         cost_max=180000,
     )
-    b = services.design_plan_create(
+    b = designs.design_plan_create(
         tenant=in_a,
         project=project,
         created_by=people["designer"],
@@ -173,7 +175,7 @@ def test_design_plan_versions_and_choice(in_a, people):
         cost_min=200000,
         cost_max=260000,
     )
-    services.design_plan_create(
+    designs.design_plan_create(
         tenant=in_a,
         project=project,
         created_by=people["designer"],
@@ -183,7 +185,7 @@ def test_design_plan_versions_and_choice(in_a, people):
         cost_max=190000,
     )
     with pytest.raises(ValidationError):
-        services.design_plan_create(
+        designs.design_plan_create(
             tenant=in_a,
             project=project,
             created_by=people["designer"],
@@ -192,7 +194,7 @@ def test_design_plan_versions_and_choice(in_a, people):
             cost_min=1,
             cost_max=2,
         )
-    a = services.design_plan_revise(
+    a = designs.design_plan_revise(
         tenant=in_a,
         plan=a,
         revised_by=people["manager"],
@@ -207,10 +209,10 @@ def test_design_plan_versions_and_choice(in_a, people):
         (2, 170000, people["manager"]),
     ]
     with pytest.raises(ValidationError):
-        services.design_plan_revise(tenant=in_a, plan=a, revised_by=people["designer"], cost_min=300000)
+        designs.design_plan_revise(tenant=in_a, plan=a, revised_by=people["designer"], cost_min=300000)
     assert DesignPlan.objects.get(pk=a.pk).version == 2
-    services.design_plan_choose(tenant=in_a, plan=a, chosen_by=people["designer"])
-    services.design_plan_choose(tenant=in_a, plan=b, chosen_by=people["designer"])
+    designs.design_plan_choose(tenant=in_a, plan=a, chosen_by=people["designer"])
+    designs.design_plan_choose(tenant=in_a, plan=b, chosen_by=people["designer"])
     assert list(DesignPlan.objects.filter(project=project, is_chosen=True)) == [b]
 
 
@@ -218,8 +220,8 @@ def test_database_refuses_rewriting_a_decided_change_order(in_a, signed, people)
     from django.db import IntegrityError, transaction
 
     co = _co(in_a, signed, people["pm"])
-    services.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
-    services.change_order_decide(
+    change_orders.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
+    change_orders.change_order_decide(
         tenant=in_a, change_order=co, approve=True, channel="staff_phone", decided_by=people["manager"]
     )
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -238,17 +240,17 @@ def test_database_refuses_rewriting_a_decided_change_order(in_a, signed, people)
 def test_cancelled_contract_takes_no_change_orders_and_budget_stays(in_a, signed, people):
     """After the contract is cancelled a pending order can't be approved (budget would still move)."""
     co = _co(in_a, signed, people["pm"])
-    services.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
+    change_orders.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
     draft = _co(in_a, signed, people["pm"])
-    services.contract_cancel(tenant=in_a, project=signed, cancelled_by=people["manager"], reason="客户退单")
+    contracts.contract_cancel(tenant=in_a, project=signed, cancelled_by=people["manager"], reason="客户退单")
     with pytest.raises(ValidationError):
-        services.change_order_decide(
+        change_orders.change_order_decide(
             tenant=in_a, change_order=co, approve=True, channel="staff_phone", decided_by=people["pm"]
         )
     with pytest.raises(ValidationError):
-        services.change_order_send(tenant=in_a, change_order=draft, sent_by=people["pm"])
+        change_orders.change_order_send(tenant=in_a, change_order=draft, sent_by=people["pm"])
     with pytest.raises(ValidationError):
         _co(in_a, signed, people["pm"])
     co.refresh_from_db()
     assert co.status == "sent"
-    assert services.project_budget(project=signed) == 200000
+    assert change_orders.project_budget(project=signed) == 200000

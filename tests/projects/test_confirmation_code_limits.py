@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from crm.models import Role
 from crm.notifications.models import SmsMessage
-from projects import services
 from projects.models import ConfirmationCode
+from projects.services import share
 from tests.projects.factories import ChangeOrderFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def shared(in_a, people):
     project = ProjectFactory(tenant=in_a, signed=True)
-    link, token = services.share_link_create(tenant=in_a, project=project, created_by=people["pm"])
+    link, token = share.share_link_create(tenant=in_a, project=project, created_by=people["pm"])
     change_order = ChangeOrderFactory(tenant=in_a, project=project, status="sent")
     return link, token, change_order
 
@@ -65,21 +65,21 @@ def test_second_code_within_a_minute_is_429_with_retry_after(client, shared):
 
 def test_code_is_stored_as_a_keyed_hash(in_a, shared, settings):
     link, _, change_order = shared
-    row = services.confirmation_code_request(
+    row = share.confirmation_code_request(
         tenant=in_a, link=link, change_order=change_order, decision="approve"
     )
     code = re.search(r"验证码 (\d{6})", SmsMessage.objects.get().message).group(1)
     assert code not in row.code_hash
     # a database copy alone doesn't give the code back by hashing all million candidates
     assert row.code_hash != hashlib.sha256(f"{link.pk}:{code}".encode()).hexdigest()
-    assert row.code_hash == services.confirmation_code_hash(link, code)
+    assert row.code_hash == share.confirmation_code_hash(link, code)
     settings.SECRET_KEY = "another-" + settings.SECRET_KEY
-    assert row.code_hash != services.confirmation_code_hash(link, code)
+    assert row.code_hash != share.confirmation_code_hash(link, code)
 
 
 def test_sms_messages_api_does_not_show_a_live_code(in_a, shared, people, token_client, make_staff, tenant_a):
     link, _, change_order = shared
-    services.confirmation_code_request(tenant=in_a, link=link, change_order=change_order, decision="approve")
+    share.confirmation_code_request(tenant=in_a, link=link, change_order=change_order, decision="approve")
     code = re.search(r"验证码 (\d{6})", SmsMessage.objects.get().message).group(1)
     manager = token_client(make_staff(tenant_a, Role.MANAGER))
     listed = manager.get("/api/v1/sms-messages/").json()["results"]
@@ -101,7 +101,7 @@ def test_rows_from_before_masking_hide_digit_runs(in_a, people, token_client, ma
 
 def test_admin_shows_the_masked_text_only(client, in_a, shared, admin_a):
     link, _, change_order = shared
-    services.confirmation_code_request(tenant=in_a, link=link, change_order=change_order, decision="approve")
+    share.confirmation_code_request(tenant=in_a, link=link, change_order=change_order, decision="approve")
     sms = SmsMessage.objects.get()
     code = re.search(r"验证码 (\d{6})", sms.message).group(1)
     client.force_login(admin_a, backend="django.contrib.auth.backends.ModelBackend")

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from aftercare.models import MaintenancePlan, Survey
-from projects import services
 from projects.models import AcceptanceKind, Stage
+from projects.services import designs, stages
 from tests.projects.factories import DesignPlanFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -16,13 +16,13 @@ pytestmark = pytest.mark.django_db
 def test_double_handover_schedules_aftercare_once(in_a, people, django_capture_on_commit_callbacks):
     project = ProjectFactory(tenant=in_a, ready_for_handover=True)
     with django_capture_on_commit_callbacks(execute=True):
-        services.project_handover(
+        stages.project_handover(
             tenant=in_a, project=project, handed_over_by=people["pm"], handed_over_on=timezone.localdate()
         )
     plans = MaintenancePlan.objects.filter(project=project).count()
     assert plans > 0
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        services.project_handover(
+        stages.project_handover(
             tenant=in_a, project=project, handed_over_by=people["pm"], handed_over_on=timezone.localdate()
         )
     assert callbacks == []  # nothing announced the second time
@@ -32,7 +32,7 @@ def test_double_handover_schedules_aftercare_once(in_a, people, django_capture_o
 def test_refused_handover_schedules_nothing(in_a, people, django_capture_on_commit_callbacks):
     project = ProjectFactory(tenant=in_a, signed=True, stage=Stage.COMPLETION_ACCEPTANCE)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception):
-        services.project_handover(
+        stages.project_handover(
             tenant=in_a, project=project, handed_over_by=people["pm"], handed_over_on=timezone.localdate()
         )
     assert not MaintenancePlan.objects.filter(project=project).exists()
@@ -42,8 +42,8 @@ def test_milestones_reach_aftercare_surveys(in_a, people, django_capture_on_comm
     project = ProjectFactory(tenant=in_a, signed=True, stage=Stage.PLUMBING_ELECTRICAL)
     plan = DesignPlanFactory(tenant=in_a, project=project)
     with django_capture_on_commit_callbacks(execute=True):
-        services.design_plan_choose(tenant=in_a, plan=plan, chosen_by=people["designer"])
-        services.acceptance_record(
+        designs.design_plan_choose(tenant=in_a, plan=plan, chosen_by=people["designer"])
+        stages.acceptance_record(
             tenant=in_a,
             project=project,
             kind=AcceptanceKind.HIDDEN_WORKS,

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.tenancy import tenant_context
-from projects import services
 from projects.models import DailyLog, Project, Stage
+from projects.services import inspections, stages
 from tests.projects.factories import (
     ChangeOrderFactory,
     DailyLogFactory,
@@ -155,7 +155,7 @@ def test_customer_panel_and_timeline(tenant_a, people, rf):
 
     with tenant_context(tenant_a):
         project = ProjectFactory(tenant=tenant_a, name="滨江壹号 8-2601")
-        services.project_advance(tenant=tenant_a, project=project, advanced_by=people["designer"])
+        stages.project_advance(tenant=tenant_a, project=project, advanced_by=people["designer"])
         entries = extensions.customer_timeline(tenant=tenant_a, customer_id=project.customer_id)
         request = rf.get("/")
         request.user = people["manager"]
@@ -173,22 +173,22 @@ def test_quality_score_per_inspection_and_per_pm(in_a, people, make_staff, tenan
     two = ProjectFactory(tenant=in_a, project_manager=other_pm)
     ok, bad = {"title": "a", "passed": True}, {"title": "b", "passed": False, "hazard": "空鼓"}
     assert (
-        services.inspection_record(
+        inspections.inspection_record(
             tenant=in_a, project=one, inspector=people["supervisor"], items=[ok, ok]
         ).score
         == 100
     )
     assert (
-        services.inspection_record(
+        inspections.inspection_record(
             tenant=in_a, project=one, inspector=people["supervisor"], items=[ok, bad]
         ).score
         == 50
     )
-    services.inspection_record(
+    inspections.inspection_record(
         tenant=in_a, project=two, inspector=people["supervisor"], items=[ok, bad, bad, bad]
     )
     rect = one.rectifications.get()
-    services.rectification_reinspect(
+    inspections.rectification_reinspect(
         tenant=in_a, rectification=rect, inspector=people["supervisor"], passed=True
     )
     scores = {row["project_manager_id"]: row for row in selectors.pm_quality_scores(tenant=in_a)}

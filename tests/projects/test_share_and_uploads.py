@@ -14,8 +14,9 @@ from django.utils import timezone
 from crm.notifications.models import SmsMessage
 from crm.tenancy import tenant_context
 from crm.uploads import max_image_bytes
-from projects import services
 from projects.models import DailyLog, Material, MaterialReport, ShareLink, SitePhoto
+from projects.services import change_orders, logs, materials, share
+from projects.services import photos as photos_services
 from tests.projects.factories import ChangeOrderFactory, ProjectFactory, image_upload
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def shared(in_a, people):
     project = ProjectFactory(tenant=in_a, signed=True, name="翠湖天地 5-902")
-    services.daily_log_create(
+    logs.daily_log_create(
         tenant=in_a,
         project=project,
         author=people["pm"],
@@ -32,7 +33,7 @@ def shared(in_a, people):
         work_done="卫生间闭水试验开始",
         photos=[image_upload()],
     )
-    link, token = services.share_link_create(tenant=in_a, project=project, created_by=people["pm"])
+    link, token = share.share_link_create(tenant=in_a, project=project, created_by=people["pm"])
     return project, link, token
 
 
@@ -43,7 +44,7 @@ def _url(token):
 def test_valid_link_shows_only_its_project(client, in_a, people, shared, tenant_b):
     project, link, token = shared
     other = ProjectFactory(tenant=in_a, name="别家项目 1-101")
-    services.daily_log_create(
+    logs.daily_log_create(
         tenant=in_a,
         project=other,
         author=people["pm"],
@@ -63,17 +64,17 @@ def test_valid_link_shows_only_its_project(client, in_a, people, shared, tenant_
 def test_link_token_is_unguessable_and_only_hash_stored(shared):
     _, link, token = shared
     assert len(token) >= 40
-    assert token not in (link.key_hash, link.prefix) and link.key_hash == services.hash_secret(token)
+    assert token not in (link.key_hash, link.prefix) and link.key_hash == share.hash_secret(token)
 
 
 def test_revoked_expired_and_unknown_links_are_dead(client, in_a, people, shared):
     project, link, token = shared
     assert client.get(_url("x" * 43)).status_code == 404
-    services.share_link_revoke(tenant=in_a, link=link, revoked_by=people["pm"])
+    share.share_link_revoke(tenant=in_a, link=link, revoked_by=people["pm"])
     assert client.get(_url(token)).status_code == 404
-    _, token2 = services.share_link_create(tenant=in_a, project=project, created_by=people["pm"])
+    _, token2 = share.share_link_create(tenant=in_a, project=project, created_by=people["pm"])
     assert client.get(_url(token2)).status_code == 200
-    ShareLink.objects.filter(key_hash=services.hash_secret(token2)).update(
+    ShareLink.objects.filter(key_hash=share.hash_secret(token2)).update(
         expires_at=timezone.now() - datetime.timedelta(seconds=1)
     )
     response = client.get(_url(token2))
@@ -82,7 +83,7 @@ def test_revoked_expired_and_unknown_links_are_dead(client, in_a, people, shared
 
 def test_customer_approves_change_order_with_sms_code(client, in_a, people, shared):
     project, link, token = shared
-    co = services.change_order_create(
+    co = change_orders.change_order_create(
         tenant=in_a,
         project=project,
         created_by=people["pm"],
@@ -90,7 +91,7 @@ def test_customer_approves_change_order_with_sms_code(client, in_a, people, shar
         reason="客户要求",
         lines=[{"description": "吊顶", "quantity": 10, "unit_price": 150}],
     )
-    services.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
+    change_orders.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
     step = reverse("projects:progress-change-order", args=[token, co.pk, "request"])
     response = client.post(step, {"decision": "approve"})
     assert response.status_code == 200 and "验证码" in response.content.decode()
@@ -107,20 +108,20 @@ def test_customer_approves_change_order_with_sms_code(client, in_a, people, shar
     assert response.status_code == 302
     co.refresh_from_db()
     assert (co.status, co.decision_channel, co.decided_by) == ("approved", "customer_link", None)
-    assert services.project_budget(project=project) == project.contract_amount + 1500
+    assert change_orders.project_budget(project=project) == project.contract_amount + 1500
     assert client.post(confirm, {"code": code}).status_code == 400  # one-time
 
 
 def test_code_attempts_are_limited(in_a, people, shared):
     project, link, _ = shared
     co = ChangeOrderFactory(tenant=in_a, project=project, status="sent")
-    services.confirmation_code_request(tenant=in_a, link=link, change_order=co, decision="reject")
-    for _ in range(services.CODE_MAX_ATTEMPTS):
-        with pytest.raises(services.CodeRejected):
-            services.confirmation_code_check(tenant=in_a, link=link, change_order=co, code="bad")
+    share.confirmation_code_request(tenant=in_a, link=link, change_order=co, decision="reject")
+    for _ in range(share.CODE_MAX_ATTEMPTS):
+        with pytest.raises(share.CodeRejected):
+            share.confirmation_code_check(tenant=in_a, link=link, change_order=co, code="bad")
     code = re.search(r"(\d{6})", SmsMessage.objects.get().message).group(1)
-    with pytest.raises(services.CodeRejected, match="失效"):
-        services.confirmation_code_check(tenant=in_a, link=link, change_order=co, code=code)
+    with pytest.raises(share.CodeRejected, match="失效"):
+        share.confirmation_code_check(tenant=in_a, link=link, change_order=co, code=code)
     co.refresh_from_db()
     assert co.status == "sent"
 
@@ -142,7 +143,7 @@ def test_share_page_is_mobile_friendly(client, shared):
 
 
 def _log(in_a, project, people, photos):
-    return services.daily_log_create(
+    return logs.daily_log_create(
         tenant=in_a,
         project=project,
         author=people["pm"],
@@ -186,7 +187,10 @@ def test_disallowed_format_too_big_and_too_many(in_a, people, project, settings)
         _log(in_a, project, people, [image_upload("a.gif", "GIF")])
     with pytest.raises(ValidationError, match="最多"):
         _log(
-            in_a, project, people, [image_upload(f"{i}.jpg") for i in range(services.MAX_PHOTOS_PER_LOG + 1)]
+            in_a,
+            project,
+            people,
+            [image_upload(f"{i}.jpg") for i in range(photos_services.MAX_PHOTOS_PER_LOG + 1)],
         )
     big = image_upload()
     big.size = max_image_bytes() + 1
@@ -196,7 +200,7 @@ def test_disallowed_format_too_big_and_too_many(in_a, people, project, settings)
 
 
 def test_material_report_must_be_pdf_or_image(in_a, people, project):
-    material = services.material_create(
+    material = materials.material_create(
         tenant=in_a,
         project=project,
         created_by=people["pm"],
@@ -207,12 +211,12 @@ def test_material_report_must_be_pdf_or_image(in_a, people, project):
         unit="㎡",
     )
     pdf = SimpleUploadedFile("report.pdf", b"%PDF-1.4\n%test report\n", content_type="application/pdf")
-    report = services.material_report_add(tenant=in_a, material=material, title="放射性检测报告", file=pdf)
+    report = materials.material_report_add(tenant=in_a, material=material, title="放射性检测报告", file=pdf)
     assert default_storage.exists(report.file.name)
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError):
-        services.material_report_add(
+        materials.material_report_add(
             tenant=in_a,
             material=material,
             title="假报告",

@@ -9,8 +9,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from customers.models import Customer
-from projects import selectors, services
+from projects import selectors
 from projects.models import STAGE_ORDER, Acceptance, AcceptanceKind, Project, Stage, StageHistory
+from projects.services import contracts, stages
+from projects.services import projects as projects_services
 from tests.projects.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +24,7 @@ def _walk_to(project, stage, people):
     while project.stage != stage:
         nxt = STAGE_ORDER[STAGE_ORDER.index(project.stage) + 1]
         if nxt == Stage.CONTRACT_SIGNED and project.signed_on is None:
-            project = services.contract_sign(
+            project = contracts.contract_sign(
                 tenant=project.tenant,
                 project=project,
                 signed_by=manager,
@@ -32,19 +34,19 @@ def _walk_to(project, stage, people):
             )
             continue
         if nxt == Stage.MASONRY:
-            services.acceptance_record(
+            stages.acceptance_record(
                 tenant=project.tenant,
                 project=project,
                 kind=AcceptanceKind.HIDDEN_WORKS,
                 passed=True,
                 recorded_by=manager,
             )
-        project = services.project_advance(tenant=project.tenant, project=project, advanced_by=manager)
+        project = stages.project_advance(tenant=project.tenant, project=project, advanced_by=manager)
     return project
 
 
 def test_forward_one_step_writes_history(in_a, project, people):
-    moved = services.project_advance(tenant=in_a, project=project, advanced_by=people["designer"])
+    moved = stages.project_advance(tenant=in_a, project=project, advanced_by=people["designer"])
     assert moved.stage == Stage.MEASUREMENT
     row = StageHistory.objects.get(project=project)
     assert (row.from_stage, row.to_stage, row.changed_by, row.direction) == (
@@ -57,7 +59,7 @@ def test_forward_one_step_writes_history(in_a, project, people):
 
 def test_skipping_a_stage_is_refused_and_nothing_written(in_a, project, people):
     with pytest.raises(ValidationError) as error:
-        services.project_move_stage(
+        stages.project_move_stage(
             tenant=in_a, project=project, to_stage=Stage.DESIGN, moved_by=people["manager"]
         )
     assert "跳过" in str(error.value)
@@ -68,21 +70,21 @@ def test_skipping_a_stage_is_refused_and_nothing_written(in_a, project, people):
 
 def test_same_stage_and_unknown_stage_refused(in_a, project, people):
     with pytest.raises(ValidationError):
-        services.project_move_stage(
+        stages.project_move_stage(
             tenant=in_a, project=project, to_stage=Stage.CONSULTATION, moved_by=people["manager"]
         )
     with pytest.raises(ValidationError):
-        services.project_move_stage(tenant=in_a, project=project, to_stage="roof", moved_by=people["manager"])
+        stages.project_move_stage(tenant=in_a, project=project, to_stage="roof", moved_by=people["manager"])
 
 
 def test_back_needs_a_reason_and_may_go_several_steps(in_a, project, people):
     project = _walk_to(project, Stage.QUOTATION, people)
     with pytest.raises(ValidationError) as error:
-        services.project_move_stage(
+        stages.project_move_stage(
             tenant=in_a, project=project, to_stage=Stage.MEASUREMENT, moved_by=people["designer"]
         )
     assert "reason" in error.value.message_dict
-    project = services.project_move_stage(
+    project = stages.project_move_stage(
         tenant=in_a,
         project=project,
         to_stage=Stage.MEASUREMENT,
@@ -104,21 +106,21 @@ def test_designer_moves_design_stages_only(in_a, project, people):
     project.signed_on = timezone.localdate()
     project.save()
     with pytest.raises(PermissionDenied):
-        services.project_advance(tenant=in_a, project=project, advanced_by=people["designer"])
+        stages.project_advance(tenant=in_a, project=project, advanced_by=people["designer"])
     project = _walk_to(project, Stage.DEMOLITION, people)
     with pytest.raises(PermissionDenied):
-        services.project_advance(tenant=in_a, project=project, advanced_by=people["designer"])
+        stages.project_advance(tenant=in_a, project=project, advanced_by=people["designer"])
 
 
 def test_pm_moves_construction_stages_only(in_a, project, people):
     with pytest.raises(PermissionDenied):
-        services.project_advance(tenant=in_a, project=project, advanced_by=people["pm"])
+        stages.project_advance(tenant=in_a, project=project, advanced_by=people["pm"])
     project = _walk_to(project, Stage.CONTRACT_SIGNED, people)
-    project = services.project_advance(tenant=in_a, project=project, advanced_by=people["pm"])
+    project = stages.project_advance(tenant=in_a, project=project, advanced_by=people["pm"])
     assert project.stage == Stage.DEMOLITION
     assert project.construction_started_on == timezone.localdate()
     with pytest.raises(PermissionDenied):
-        services.project_move_stage(
+        stages.project_move_stage(
             tenant=in_a, project=project, to_stage=Stage.QUOTATION, moved_by=people["pm"], reason="回到报价"
         )
 
@@ -126,22 +128,22 @@ def test_pm_moves_construction_stages_only(in_a, project, people):
 def test_sales_and_supervisor_cannot_move_stages(in_a, project, people):
     for role in ("sales", "supervisor", "service"):
         with pytest.raises(PermissionDenied):
-            services.project_advance(tenant=in_a, project=project, advanced_by=people[role])
+            stages.project_advance(tenant=in_a, project=project, advanced_by=people[role])
 
 
 def test_contract_signed_stage_needs_a_signed_contract(in_a, project, people):
     project = _walk_to(project, Stage.QUOTATION, people)
     with pytest.raises(ValidationError) as error:
-        services.project_advance(tenant=in_a, project=project, advanced_by=people["manager"])
+        stages.project_advance(tenant=in_a, project=project, advanced_by=people["manager"])
     assert "合同" in str(error.value)
 
 
 def test_masonry_needs_passed_hidden_works_acceptance(in_a, project, people):
     project = _walk_to(project, Stage.PLUMBING_ELECTRICAL, people)
     with pytest.raises(ValidationError) as error:
-        services.project_advance(tenant=in_a, project=project, advanced_by=people["pm"])
+        stages.project_advance(tenant=in_a, project=project, advanced_by=people["pm"])
     assert "隐蔽" in str(error.value)
-    services.acceptance_record(
+    stages.acceptance_record(
         tenant=in_a,
         project=project,
         kind=AcceptanceKind.HIDDEN_WORKS,
@@ -150,8 +152,8 @@ def test_masonry_needs_passed_hidden_works_acceptance(in_a, project, people):
         notes="强电线管未固定",
     )
     with pytest.raises(ValidationError):
-        services.project_advance(tenant=in_a, project=project, advanced_by=people["pm"])
-    services.acceptance_record(
+        stages.project_advance(tenant=in_a, project=project, advanced_by=people["pm"])
+    stages.acceptance_record(
         tenant=in_a,
         project=project,
         kind=AcceptanceKind.HIDDEN_WORKS,
@@ -159,14 +161,13 @@ def test_masonry_needs_passed_hidden_works_acceptance(in_a, project, people):
         recorded_by=people["supervisor"],
     )
     assert (
-        services.project_advance(tenant=in_a, project=project, advanced_by=people["pm"]).stage
-        == Stage.MASONRY
+        stages.project_advance(tenant=in_a, project=project, advanced_by=people["pm"]).stage == Stage.MASONRY
     )
 
 
 def test_acceptance_only_in_its_stage_and_failure_needs_notes(in_a, project, people):
     with pytest.raises(ValidationError):
-        services.acceptance_record(
+        stages.acceptance_record(
             tenant=in_a,
             project=project,
             kind=AcceptanceKind.HIDDEN_WORKS,
@@ -175,7 +176,7 @@ def test_acceptance_only_in_its_stage_and_failure_needs_notes(in_a, project, peo
         )
     project = _walk_to(project, Stage.PLUMBING_ELECTRICAL, people)
     with pytest.raises(ValidationError) as error:
-        services.acceptance_record(
+        stages.acceptance_record(
             tenant=in_a,
             project=project,
             kind=AcceptanceKind.HIDDEN_WORKS,
@@ -192,16 +193,16 @@ def test_full_walk_to_handover_with_history(
     with django_capture_on_commit_callbacks(execute=True):
         project = _walk_to(project, Stage.COMPLETION_ACCEPTANCE, people)
         with pytest.raises(ValidationError) as error:
-            services.project_advance(tenant=in_a, project=project, advanced_by=people["manager"])
+            stages.project_advance(tenant=in_a, project=project, advanced_by=people["manager"])
         assert "竣工验收" in str(error.value)
-        services.acceptance_record(
+        stages.acceptance_record(
             tenant=in_a,
             project=project,
             kind=AcceptanceKind.COMPLETION,
             passed=True,
             recorded_by=people["manager"],
         )
-        project = services.project_advance(tenant=in_a, project=project, advanced_by=people["manager"])
+        project = stages.project_advance(tenant=in_a, project=project, advanced_by=people["manager"])
     assert project.stage == Stage.HANDOVER
     assert project.handed_over_on == timezone.localdate()
     moves = list(
@@ -212,7 +213,7 @@ def test_full_walk_to_handover_with_history(
     assert moves == STAGE_ORDER[1:]
     assert [name for name, _ in recorded_events] == ["project.contract_signed", "project.handed_over"]
     with pytest.raises(ValidationError):
-        services.project_move_stage(
+        stages.project_move_stage(
             tenant=in_a,
             project=project,
             to_stage=Stage.INSTALLATION,
@@ -226,7 +227,7 @@ def test_handover_refused_before_completion_acceptance(
 ):
     project = ProjectFactory(tenant=in_a, signed=True)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValidationError) as error:
-        services.project_handover(
+        stages.project_handover(
             tenant=in_a,
             project=project,
             handed_over_by=people["manager"],
@@ -244,11 +245,11 @@ def test_handover_is_idempotent_and_announces_once(
     project = ProjectFactory(tenant=in_a, ready_for_handover=True)
     day = timezone.localdate()
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.project_handover(
+        first = stages.project_handover(
             tenant=in_a, project=project, handed_over_by=people["pm"], handed_over_on=day
         )
     with django_capture_on_commit_callbacks(execute=True):
-        second = services.project_handover(
+        second = stages.project_handover(
             tenant=in_a,
             project=project,
             handed_over_by=people["pm"],
@@ -274,7 +275,7 @@ def test_handover_rolled_back_announces_nothing(
     from django.db import transaction
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
-        services.project_handover(
+        stages.project_handover(
             tenant=in_a, project=project, handed_over_by=people["pm"], handed_over_on=timezone.localdate()
         )
         raise RuntimeError("boom")
@@ -288,7 +289,7 @@ def test_contract_sign_announces_once_and_updates_customer(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(2):
-            services.contract_sign(
+            contracts.contract_sign(
                 tenant=in_a,
                 project=project,
                 signed_by=people["sales"],
@@ -310,7 +311,7 @@ def test_contract_sign_announces_once_and_updates_customer(
 def test_contract_number_unique_per_tenant(in_a, people):
     a = ProjectFactory(tenant=in_a)
     b = ProjectFactory(tenant=in_a)
-    services.contract_sign(
+    contracts.contract_sign(
         tenant=in_a,
         project=a,
         signed_by=people["sales"],
@@ -319,7 +320,7 @@ def test_contract_number_unique_per_tenant(in_a, people):
         signed_on=timezone.localdate(),
     )
     with pytest.raises(ValidationError) as error:
-        services.contract_sign(
+        contracts.contract_sign(
             tenant=in_a,
             project=b,
             signed_by=people["sales"],
@@ -333,12 +334,12 @@ def test_contract_number_unique_per_tenant(in_a, people):
 def test_contract_cancel_announces_once(in_a, people, recorded_events, django_capture_on_commit_callbacks):
     project = ProjectFactory(tenant=in_a, signed=True)
     with pytest.raises(ValidationError):
-        services.contract_cancel(tenant=in_a, project=project, cancelled_by=people["manager"], reason="  ")
+        contracts.contract_cancel(tenant=in_a, project=project, cancelled_by=people["manager"], reason="  ")
     with django_capture_on_commit_callbacks(execute=True):
-        services.contract_cancel(
+        contracts.contract_cancel(
             tenant=in_a, project=project, cancelled_by=people["manager"], reason="客户资金问题"
         )
-        services.contract_cancel(tenant=in_a, project=project, cancelled_by=people["manager"], reason="再次")
+        contracts.contract_cancel(tenant=in_a, project=project, cancelled_by=people["manager"], reason="再次")
     assert recorded_events == [
         (
             "project.contract_cancelled",
@@ -348,36 +349,36 @@ def test_contract_cancel_announces_once(in_a, people, recorded_events, django_ca
     project.refresh_from_db()
     assert project.cancel_reason == "客户资金问题"
     with pytest.raises(ValidationError):
-        services.project_advance(tenant=in_a, project=project, advanced_by=people["manager"])
+        stages.project_advance(tenant=in_a, project=project, advanced_by=people["manager"])
 
 
 def test_unsigned_or_handed_over_contract_cannot_be_cancelled(in_a, people):
     with pytest.raises(ValidationError):
-        services.contract_cancel(
+        contracts.contract_cancel(
             tenant=in_a, project=ProjectFactory(tenant=in_a), cancelled_by=people["manager"], reason="x"
         )
     done = ProjectFactory(tenant=in_a, signed=True, handed_over_on=timezone.localdate())
     with pytest.raises(ValidationError):
-        services.contract_cancel(tenant=in_a, project=done, cancelled_by=people["manager"], reason="x")
+        contracts.contract_cancel(tenant=in_a, project=done, cancelled_by=people["manager"], reason="x")
 
 
 def test_tenant_renames_stage_and_sets_duration_order_unchanged(in_a, project, people):
-    services.stage_setting_update(tenant=in_a, stage=Stage.MASONRY, name="泥瓦工程", planned_days=20)
+    stages.stage_setting_update(tenant=in_a, stage=Stage.MASONRY, name="泥瓦工程", planned_days=20)
     settings = selectors.stage_settings(tenant=in_a)
     assert [info.key for info in settings] == STAGE_ORDER
     masonry = settings[STAGE_ORDER.index(Stage.MASONRY)]
     assert (masonry.name, masonry.planned_days) == ("泥瓦工程", 20)
     with pytest.raises(ValidationError):
-        services.stage_setting_update(tenant=in_a, stage="roof", name="屋顶", planned_days=3)
+        stages.stage_setting_update(tenant=in_a, stage="roof", name="屋顶", planned_days=3)
     with pytest.raises(ValidationError):
-        services.stage_setting_update(tenant=in_a, stage=Stage.MASONRY, name="", planned_days=3)
+        stages.stage_setting_update(tenant=in_a, stage=Stage.MASONRY, name="", planned_days=3)
 
 
 def test_overdue_detection_uses_tenant_duration(in_a, project, people):
     project.stage_entered_at = timezone.now() - datetime.timedelta(days=8)
     project.save()
     assert list(selectors.overdue_projects(tenant=in_a)) == [project]  # consultation default 7 days
-    services.stage_setting_update(tenant=in_a, stage=Stage.CONSULTATION, name="咨询", planned_days=10)
+    stages.stage_setting_update(tenant=in_a, stage=Stage.CONSULTATION, name="咨询", planned_days=10)
     assert list(selectors.overdue_projects(tenant=in_a)) == []
 
 
@@ -385,7 +386,7 @@ def test_project_create_writes_first_history_row(in_a, people):
     from tests.customers.factories import CustomerFactory
 
     customer = CustomerFactory(tenant=in_a)
-    project = services.project_create(
+    project = projects_services.project_create(
         tenant=in_a, created_by=people["sales"], customer=customer, name="翠湖天地 3-1201"
     )
     assert project.stage == Stage.CONSULTATION
@@ -396,11 +397,11 @@ def test_project_create_writes_first_history_row(in_a, people):
 def test_handover_refused_outside_completion_stage_despite_old_pass(in_a, people):
     """A pass recorded earlier must not let handover jump over stages after a move back for rework."""
     project = ProjectFactory(tenant=in_a, ready_for_handover=True)
-    project = services.project_move_stage(
+    project = stages.project_move_stage(
         tenant=in_a, project=project, to_stage=Stage.PAINTING, moved_by=people["manager"], reason="墙面返工"
     )
     with pytest.raises(ValidationError) as error:
-        services.project_handover(
+        stages.project_handover(
             tenant=in_a, project=project, handed_over_by=people["pm"], handed_over_on=timezone.localdate()
         )
     assert "stage" in error.value.message_dict
@@ -414,24 +415,24 @@ def test_old_completion_pass_does_not_survive_a_move_back_for_rework(in_a, peopl
     """Back to painting for rework, forward again: the completion acceptance has to be passed again."""
     project = ProjectFactory(tenant=in_a, ready_for_handover=True)
     manager = people["manager"]
-    project = services.project_move_stage(
+    project = stages.project_move_stage(
         tenant=in_a, project=project, to_stage=Stage.PAINTING, moved_by=manager, reason="墙面返工"
     )
-    project = services.project_move_stage(
+    project = stages.project_move_stage(
         tenant=in_a, project=project, to_stage=Stage.INSTALLATION, moved_by=manager
     )
-    project = services.project_move_stage(
+    project = stages.project_move_stage(
         tenant=in_a, project=project, to_stage=Stage.COMPLETION_ACCEPTANCE, moved_by=manager
     )
     with pytest.raises(ValidationError) as error:
-        services.project_handover(
+        stages.project_handover(
             tenant=in_a, project=project, handed_over_by=manager, handed_over_on=timezone.localdate()
         )
     assert "竣工验收" in str(error.value)
-    services.acceptance_record(
+    stages.acceptance_record(
         tenant=in_a, project=project, kind=AcceptanceKind.COMPLETION, passed=True, recorded_by=manager
     )
-    project = services.project_handover(
+    project = stages.project_handover(
         tenant=in_a, project=project, handed_over_by=manager, handed_over_on=timezone.localdate()
     )
     assert project.stage == Stage.HANDOVER
@@ -458,7 +459,7 @@ def test_two_concurrent_signs_with_one_contract_number_give_one_contract_and_one
         try:
             with tenant_context(tenant_a):
                 barrier.wait(timeout=10)
-                services.contract_sign(
+                contracts.contract_sign(
                     tenant=tenant_a,
                     project=project,
                     signed_by=sales,

@@ -13,8 +13,9 @@ from django.utils import timezone
 from crm.models import Role
 from crm.notifications.models import Notification
 from crm.tenancy import tenant_context
-from projects import services
 from projects.models import ConstructionCallback, Stage, StageOverdueAlert
+from projects.services import callbacks as callbacks_services
+from projects.services import contracts, stages
 from projects.tasks import create_due_callbacks, dispatch_overdue_alerts, scan_all_tenants, scan_tenant
 from tests.celery_utils import real_worker
 from tests.projects.factories import ProjectFactory
@@ -50,7 +51,7 @@ def test_overdue_alert_goes_to_pm_and_managers_once(in_a, people):
 def test_a_new_stage_entry_can_alert_again(in_a, people):
     project = _overdue(in_a, people["pm"], stage=Stage.CARPENTRY)
     assert dispatch_overdue_alerts(tenant=in_a) == 1
-    project = services.project_advance(tenant=in_a, project=project, advanced_by=people["pm"])
+    project = stages.project_advance(tenant=in_a, project=project, advanced_by=people["pm"])
     assert dispatch_overdue_alerts(tenant=in_a) == 0  # painting just started
     type(project).objects.filter(pk=project.pk).update(
         stage_entered_at=timezone.now() - datetime.timedelta(days=30)
@@ -63,7 +64,7 @@ def test_a_new_stage_entry_can_alert_again(in_a, people):
 def test_handed_over_and_cancelled_projects_never_alert(in_a, people):
     _overdue(in_a, people["pm"], stage=Stage.HANDOVER)
     p = _overdue(in_a, people["pm"])
-    services.contract_cancel(tenant=in_a, project=p, cancelled_by=people["manager"], reason="退单")
+    contracts.contract_cancel(tenant=in_a, project=p, cancelled_by=people["manager"], reason="退单")
     assert dispatch_overdue_alerts(tenant=in_a) == 0
 
 
@@ -87,7 +88,7 @@ def test_callbacks_every_14_days_once_per_period(in_a, people):
         (2, start + datetime.timedelta(days=28), people["service"]),
     ]
     assert Notification.objects.filter(recipient=people["service"], kind="project_callback_due").count() == 2
-    done = services.callback_complete(
+    done = callbacks_services.callback_complete(
         tenant=in_a,
         callback=callbacks[0],
         completed_by=people["service"],
@@ -98,7 +99,7 @@ def test_callbacks_every_14_days_once_per_period(in_a, people):
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError):
-        services.callback_complete(
+        callbacks_services.callback_complete(
             tenant=in_a, callback=callbacks[1], completed_by=people["service"], satisfaction=6
         )
 

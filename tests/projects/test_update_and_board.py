@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.tenancy import tenant_context
-from projects import selectors, services
+from projects import selectors
 from projects.models import Project, Stage
+from projects.services import projects, share, stages
 from tests.projects.factories import ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +50,7 @@ def test_api_patch_refuses_planned_end_before_start(tenant_a, project, pm_client
 def test_api_patch_after_handover_is_refused(tenant_a, people, pm_client):
     with tenant_context(tenant_a):
         project = ProjectFactory(tenant=tenant_a, ready_for_handover=True)
-        services.project_handover(
+        stages.project_handover(
             tenant=tenant_a,
             project=project,
             handed_over_by=people["manager"],
@@ -61,7 +62,7 @@ def test_api_patch_after_handover_is_refused(tenant_a, people, pm_client):
     with tenant_context(tenant_a):
         assert Project.objects.get(pk=project.pk).name == project.name
         with pytest.raises(ValidationError) as error:
-            services.project_update(tenant=tenant_a, project=project, updated_by=None, name="改名")
+            projects.project_update(tenant=tenant_a, project=project, updated_by=None, name="改名")
     assert error.value.code == "project_handed_over"
 
 
@@ -140,7 +141,7 @@ def test_board_query_count_does_not_grow_with_projects(tenant_a, people, session
 
 def test_share_link_resolves_through_the_selector(tenant_a, project, people):
     with tenant_context(tenant_a):
-        _, token = services.share_link_create(tenant=tenant_a, project=project, created_by=people["manager"])
+        _, token = share.share_link_create(tenant=tenant_a, project=project, created_by=people["manager"])
     assert selectors.resolve_share_link(token).project_id == project.pk
     assert selectors.resolve_share_link("nope") is None
 

@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from crm.models import Role, Tenant
 from crm.tenancy import tenant_context
-from referrals import handlers, services
+from referrals import handlers
 from referrals.models import EntryKind, LedgerEntry, ReferralAccount, ReferralSettings
 from referrals.selectors import ledger_discrepancies
+from referrals.services import _common, accounts, ledger, referrals
 from tests.customers.factories import CustomerFactory
 from tests.factories import StaffFactory
 from tests.projects.factories import ProjectFactory
@@ -93,7 +94,7 @@ def credit_race(tenant: Tenant, threads: int = 50) -> tuple[RaceResult, dict]:
         staff = StaffFactory(tenant=tenant, roles=[Role.SALES])
         referrer = CustomerFactory(tenant=tenant, name="推荐人")
         referred = CustomerFactory(tenant=tenant, name="新客户")
-        services.referral_create(
+        referrals.referral_create(
             tenant=tenant, referrer=referrer, referred=referred, source="manual", created_by=staff
         )
         project = ProjectFactory(
@@ -117,7 +118,7 @@ def credit_race(tenant: Tenant, threads: int = 50) -> tuple[RaceResult, dict]:
             "balance_fen": account.balance_fen,
             "credited_referrals": account.credited_referrals,
             "discrepancies": ledger_discrepancies(tenant=tenant)[1],
-            "rule_fen": services.credit_amount_fen(
+            "rule_fen": ledger.credit_amount_fen(
                 rule=ReferralSettings.objects.first() or ReferralSettings(tenant=tenant),
                 contract_amount_yuan=200_000,
             ),
@@ -132,9 +133,9 @@ def redemption_race(
     with tenant_context(tenant):
         staff = StaffFactory(tenant=tenant, roles=[Role.SALES])
         customer = CustomerFactory(tenant=tenant, name="老客户")
-        account = services.referral_account_ensure(tenant=tenant, customer=customer)
-        locked = services._lock_account(account.pk)
-        services._append_entry(
+        account = accounts.referral_account_ensure(tenant=tenant, customer=customer)
+        locked = _common._lock_account(account.pk)
+        ledger._append_entry(
             tenant=tenant,
             account=locked,
             kind=EntryKind.CREDIT,
@@ -145,7 +146,7 @@ def redemption_race(
 
     def work(index: int):
         with tenant_context(tenant):
-            return services.referral_redeem(
+            return ledger.referral_redeem(
                 tenant=tenant,
                 account=account,
                 amount_fen=each_fen,
@@ -176,7 +177,7 @@ def link_race(tenant: Tenant, threads: int = 20) -> tuple[RaceResult, dict]:
 
     def work(index: int):
         with tenant_context(tenant):
-            return services.referral_create(
+            return referrals.referral_create(
                 tenant=tenant, referrer=referrers[index], referred=referred, source="manual"
             ).referrer_id
 

@@ -12,10 +12,10 @@ from rest_framework.test import APIClient
 from crm.models import ApiToken, Role, hash_token
 from crm.tenancy import tenant_context
 from customers.models import Customer
-from projects import services as project_services
 from projects.models import Project
-from referrals import services
+from projects.services import contracts as project_contracts
 from referrals.models import Referral
+from referrals.services import referrals
 from tests.customers.factories import CustomerFactory
 from tests.projects.factories import ProjectFactory
 
@@ -58,7 +58,7 @@ def setup(tenant_a, sales_a, manager_a) -> Setup:
     with tenant_context(tenant_a):
         referrer = CustomerFactory(tenant=tenant_a, name="刘雅琴")
         referred = CustomerFactory(tenant=tenant_a, name="周建国")
-        referral = services.referral_create(
+        referral = referrals.referral_create(
             tenant=tenant_a, referrer=referrer, referred=referred, source="manual", created_by=sales_a
         )
         project = ProjectFactory(tenant=tenant_a, customer=referred)
@@ -68,7 +68,7 @@ def setup(tenant_a, sales_a, manager_a) -> Setup:
 def sign(tenant, project: Project, user, amount_yuan: int = 200_000, number: str | None = None) -> Project:
     """Sign through projects' real service; the contract_signed handler runs on commit."""
     with tenant_context(tenant):
-        return project_services.contract_sign(
+        return project_contracts.contract_sign(
             tenant=tenant,
             project=project,
             signed_by=user,
@@ -81,7 +81,7 @@ def sign(tenant, project: Project, user, amount_yuan: int = 200_000, number: str
 def new_referral(tenant, referrer: Customer, user) -> tuple[Referral, Project]:
     with tenant_context(tenant):
         referred = CustomerFactory(tenant=tenant)
-        referral = services.referral_create(
+        referral = referrals.referral_create(
             tenant=tenant, referrer=referrer, referred=referred, source="manual", created_by=user
         )
         return referral, ProjectFactory(tenant=tenant, customer=referred)

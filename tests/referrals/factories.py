@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import factory
 
-from referrals import services
 from referrals.models import LedgerEntry, Referral, ReferralAccount, ReferralSettings, ReferralSource
+from referrals.services import _common, accounts, ledger
 from tests.customers.factories import CustomerFactory
 from tests.factories import probe_factory
 
@@ -15,7 +15,7 @@ class ReferralAccountFactory(factory.django.DjangoModelFactory):
         model = ReferralAccount
 
     customer = factory.SubFactory(CustomerFactory, tenant=factory.SelfAttribute("..tenant"))
-    code = factory.LazyFunction(services._new_code)
+    code = factory.LazyFunction(accounts._new_code)
 
 
 class ReferralFactory(factory.django.DjangoModelFactory):
@@ -36,9 +36,9 @@ class ReferralSettingsFactory(factory.django.DjangoModelFactory):
 def funded_account(tenant, amount_fen: int = 100_000, customer=None) -> ReferralAccount:
     """An account holding ``amount_fen`` through a real ledger entry (cached balance == entries)."""
     customer = customer or CustomerFactory(tenant=tenant)
-    account = services.referral_account_ensure(tenant=tenant, customer=customer)
-    account = services._lock_account(account.pk)
-    services._append_entry(
+    account = accounts.referral_account_ensure(tenant=tenant, customer=customer)
+    account = _common._lock_account(account.pk)
+    ledger._append_entry(
         tenant=tenant,
         account=account,
         kind="adjustment",

@@ -7,7 +7,6 @@ import pytest
 from crm import events
 from crm.tenancy import tenant_context
 from customers.models import Customer
-from referrals import services
 from referrals.models import (
     CreditRuleKind,
     EntryKind,
@@ -18,6 +17,7 @@ from referrals.models import (
     VipEvent,
     VipEventKind,
 )
+from referrals.services import ledger, referrals, settings
 from tests.referrals.conftest import new_referral, sign
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ def rule(**fields) -> ReferralSettings:
     ],
 )
 def test_credit_rule_is_integer_arithmetic(fields, contract_yuan, expected_fen):
-    amount = services.credit_amount_fen(rule=rule(**fields), contract_amount_yuan=contract_yuan)
+    amount = ledger.credit_amount_fen(rule=rule(**fields), contract_amount_yuan=contract_yuan)
     assert amount == expected_fen
     assert isinstance(amount, int)
 
@@ -49,7 +49,7 @@ def test_no_credit_before_signing_then_credit_on_contract_sign(setup, django_cap
     with tenant_context(tenant):
         assert LedgerEntry.objects.count() == 0
         # the event for an unsigned project does nothing
-        services.referral_credit_for_contract(tenant=tenant, project_id=setup.project.pk)
+        ledger.referral_credit_for_contract(tenant=tenant, project_id=setup.project.pk)
         assert LedgerEntry.objects.count() == 0
     with django_capture_on_commit_callbacks(execute=True):
         sign(tenant, setup.project, setup.sales, amount_yuan=180_000)
@@ -69,7 +69,7 @@ def test_no_credit_before_signing_then_credit_on_contract_sign(setup, django_cap
 def test_percentage_rule_with_cap_applies_to_contract_amount(setup, django_capture_on_commit_callbacks):
     tenant = setup.tenant
     with tenant_context(tenant):
-        services.referral_settings_update(
+        settings.referral_settings_update(
             tenant=tenant,
             updated_by=setup.manager,
             rule_kind="percentage",
@@ -96,7 +96,7 @@ def test_same_event_processed_twice_credits_once(setup, django_capture_on_commit
             customer_id=0,
         )
     with tenant_context(tenant):
-        assert services.referral_credit_for_contract(tenant=tenant, project_id=setup.project.pk) is None
+        assert ledger.referral_credit_for_contract(tenant=tenant, project_id=setup.project.pk) is None
         assert LedgerEntry.objects.filter(kind=EntryKind.CREDIT).count() == 1
         assert ReferralAccount.objects.get(customer=setup.referrer).balance_fen == 100_000
 
@@ -154,7 +154,7 @@ def test_settings_validation_and_permission(setup):
     tenant = setup.tenant
     with tenant_context(tenant):
         with pytest.raises(ValidationError) as error:
-            services.referral_settings_update(
+            settings.referral_settings_update(
                 tenant=tenant,
                 updated_by=setup.manager,
                 rule_kind="percentage",
@@ -165,7 +165,7 @@ def test_settings_validation_and_permission(setup):
             )
         assert set(error.value.message_dict) == {"percentage_bp", "cap_fen", "vip_threshold"}
         with pytest.raises(PermissionDenied):
-            services.referral_settings_update(
+            settings.referral_settings_update(
                 tenant=tenant,
                 updated_by=setup.sales,
                 rule_kind="fixed",
@@ -190,13 +190,13 @@ def test_linking_after_the_contract_was_signed_credits_once(
         sign(tenant_a, project, sales_a)  # nobody referred them yet: no credit
     with tenant_context(tenant_a):
         assert LedgerEntry.objects.count() == 0
-        referral = services.referral_create(
+        referral = referrals.referral_create(
             tenant=tenant_a, referrer=referrer, referred=referred, source="manual", created_by=sales_a
         )
         assert referral.status == ReferralStatus.CREDITED
         assert LedgerEntry.objects.get().project_id == project.pk
-        services.referral_create(tenant=tenant_a, referrer=referrer, referred=referred, source="manual")
-        services.referral_credit_for_contract(tenant=tenant_a, project_id=project.pk)
+        referrals.referral_create(tenant=tenant_a, referrer=referrer, referred=referred, source="manual")
+        ledger.referral_credit_for_contract(tenant=tenant_a, project_id=project.pk)
         assert LedgerEntry.objects.count() == 1
 
 
@@ -212,7 +212,7 @@ def test_a_code_on_a_later_lead_of_a_signed_customer_does_not_credit(
     with django_capture_on_commit_callbacks(execute=True):
         sign(tenant_a, project, sales_a)
     with tenant_context(tenant_a):
-        referral = services.referral_create(
+        referral = referrals.referral_create(
             tenant=tenant_a, referrer=referrer, referred=referred, source="intake"
         )
         assert referral.status == ReferralStatus.REFERRED

@@ -33,8 +33,9 @@ def test_no_import_is_wrapped_in_try_except_import_error(app):
 
 def test_referrals_use_the_customers_service_and_sms_directly():
     from crm.notifications import services as notification_services
-    from customers import services as customer_services
-    from referrals import handlers, services
+    from customers.services import customers as customer_records
+    from referrals import handlers
+    from referrals.services import _common
 
-    assert services.customer_services is customer_services
+    assert _common.customer_apply_referral_facts is customer_records.customer_apply_referral_facts
     assert handlers.sms_send is notification_services.sms_send

@@ -11,8 +11,8 @@ from django.db import DatabaseError, connection, transaction
 
 from crm import events
 from crm.tenancy import tenant_context
-from referrals import services
 from referrals.models import EntryKind, LedgerEntry, ReferralAccount, ReferralStatus, VipEvent, VipEventKind
+from referrals.services import ledger, vip
 from tests.referrals.conftest import new_referral, sign
 from tests.referrals.factories import funded_account
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def redeem(tenant, account, amount_fen, user, **extra):
-    return services.referral_redeem(
+    return ledger.referral_redeem(
         tenant=tenant,
         account=account,
         amount_fen=amount_fen,
@@ -84,24 +84,24 @@ def test_adjustment_is_manager_only_and_needs_a_reason(tenant_a, sales_a, manage
     with tenant_context(tenant_a):
         account = funded_account(tenant_a, 10_000)
         with pytest.raises(PermissionDenied):
-            services.referral_adjust(
+            ledger.referral_adjust(
                 tenant=tenant_a, account=account, amount_fen=500, reason="补发", adjusted_by=sales_a
             )
         with pytest.raises(ValidationError) as error:
-            services.referral_adjust(
+            ledger.referral_adjust(
                 tenant=tenant_a, account=account, amount_fen=500, reason=" ", adjusted_by=manager_a
             )
         assert "reason" in error.value.message_dict
         with pytest.raises(ValidationError):
-            services.referral_adjust(
+            ledger.referral_adjust(
                 tenant=tenant_a, account=account, amount_fen=0, reason="x", adjusted_by=manager_a
             )
         with pytest.raises(ValidationError):  # cannot drive the balance negative
-            services.referral_adjust(
+            ledger.referral_adjust(
                 tenant=tenant_a, account=account, amount_fen=-10_001, reason="多发", adjusted_by=manager_a
             )
         assert LedgerEntry.objects.count() == 1
-        entry = services.referral_adjust(
+        entry = ledger.referral_adjust(
             tenant=tenant_a, account=account, amount_fen=-2_000, reason="重复发放扣回", adjusted_by=manager_a
         )
         assert (entry.amount_fen, entry.balance_after_fen, entry.reason) == (-2_000, 8_000, "重复发放扣回")
@@ -130,7 +130,7 @@ def test_reversal_on_contract_cancelled_takes_the_credit_back(setup, django_capt
         assert account.balance_fen == 0 and account.shortfall_fen == 0 and account.credited_referrals == 0
         assert setup.referral.__class__.objects.get(pk=setup.referral.pk).status == ReferralStatus.CANCELLED
         # processed again: nothing more
-        assert services.referral_reverse_for_contract(tenant=tenant, project_id=setup.project.pk) is None
+        assert ledger.referral_reverse_for_contract(tenant=tenant, project_id=setup.project.pk) is None
         assert LedgerEntry.objects.filter(kind=EntryKind.REVERSAL).count() == 1
 
 
@@ -143,7 +143,7 @@ def test_reversal_after_spending_records_the_shortfall_never_negative(
     with tenant_context(tenant):
         account = ReferralAccount.objects.get(customer=setup.referrer)
         redeem(tenant, account, 80_000, setup.sales)
-        reversal = services.referral_reverse_for_contract(tenant=tenant, project_id=setup.project.pk)
+        reversal = ledger.referral_reverse_for_contract(tenant=tenant, project_id=setup.project.pk)
         account.refresh_from_db()
         assert reversal.amount_fen == -20_000  # all that was left
         assert reversal.shortfall_change_fen == 80_000  # the spent part, recorded
@@ -162,13 +162,13 @@ def test_reversal_after_spending_records_the_shortfall_never_negative(
 
 
 def test_cancel_through_projects_contract_cancel(setup, django_capture_on_commit_callbacks):
-    from projects import services as project_services
+    from projects.services import contracts as project_contracts
 
     tenant = setup.tenant
     with django_capture_on_commit_callbacks(execute=True):
         project = sign(tenant, setup.project, setup.sales)
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant):
-        project_services.contract_cancel(
+        project_contracts.contract_cancel(
             tenant=tenant, project=project, cancelled_by=setup.manager, reason="客户家庭原因"
         )
     with tenant_context(tenant):
@@ -186,19 +186,19 @@ def test_reversal_below_vip_threshold_flags_review_and_manager_decides(
         with django_capture_on_commit_callbacks(execute=True):
             sign(tenant, project, setup.sales)
     with tenant_context(tenant):
-        services.referral_reverse_for_contract(tenant=tenant, project_id=projects[0].pk)
+        ledger.referral_reverse_for_contract(tenant=tenant, project_id=projects[0].pk)
         account = ReferralAccount.objects.get(customer=setup.referrer)
         assert account.credited_referrals == 2
         assert account.is_vip is True and account.vip_review_needed is True  # not silently revoked
         with pytest.raises(PermissionDenied):
-            services.referral_vip_decide(
+            vip.referral_vip_decide(
                 tenant=tenant, account=account, keep=False, reason="x", decided_by=setup.sales
             )
         with pytest.raises(ValidationError):
-            services.referral_vip_decide(
+            vip.referral_vip_decide(
                 tenant=tenant, account=account, keep=False, reason="", decided_by=setup.manager
             )
-        services.referral_vip_decide(
+        vip.referral_vip_decide(
             tenant=tenant,
             account=account,
             keep=False,
@@ -296,7 +296,7 @@ def test_adjustment_retry_with_a_reused_client_key_and_another_amount_is_refused
     """A reused request key must not report a different adjustment as done (as redemption already does)."""
     with tenant_context(tenant_a):
         account = funded_account(tenant_a, 10_000)
-        first = services.referral_adjust(
+        first = ledger.referral_adjust(
             tenant=tenant_a,
             account=account,
             amount_fen=500,
@@ -304,7 +304,7 @@ def test_adjustment_retry_with_a_reused_client_key_and_another_amount_is_refused
             adjusted_by=manager_a,
             client_key="a1",
         )
-        again = services.referral_adjust(
+        again = ledger.referral_adjust(
             tenant=tenant_a,
             account=account,
             amount_fen=500,
@@ -314,7 +314,7 @@ def test_adjustment_retry_with_a_reused_client_key_and_another_amount_is_refused
         )
         assert again.pk == first.pk
         with pytest.raises(ValidationError) as error:
-            services.referral_adjust(
+            ledger.referral_adjust(
                 tenant=tenant_a,
                 account=account,
                 amount_fen=-2_000,

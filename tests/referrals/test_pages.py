@@ -8,8 +8,8 @@ from django.urls import reverse
 from crm.extensions import customer_panels, customer_timeline
 from crm.models import Role
 from crm.tenancy import tenant_context
-from referrals import services
 from referrals.models import LedgerEntry, Referral, ReferralAccount
+from referrals.services import accounts, settings
 from tests.customers.factories import CustomerFactory
 from tests.referrals.conftest import sign
 from tests.referrals.factories import funded_account
@@ -104,7 +104,7 @@ def test_customer_panel_and_timeline(setup, rf, django_capture_on_commit_callbac
 def test_link_referrer_form(tenant_a, session_client, sales_a):
     with tenant_context(tenant_a):
         referrer, referred = CustomerFactory.create_batch(2, tenant=tenant_a)
-        code = services.referral_account_ensure(tenant=tenant_a, customer=referrer).code
+        code = accounts.referral_account_ensure(tenant=tenant_a, customer=referrer).code
     client = session_client(sales_a)
     url = reverse("referrals:link-referrer", args=[referred.pk])
     unknown = client.post(url, {"code": "NOSUCH99"})
@@ -137,7 +137,7 @@ def test_settings_page_manager_only(tenant_a, session_client, sales_a, manager_a
     )
     assert ok.status_code == 302
     with tenant_context(tenant_a):
-        rule = services.referral_settings_get(tenant=tenant_a)
+        rule = settings.referral_settings_get(tenant=tenant_a)
         assert (rule.percentage_bp, rule.cap_fen) == (150, 300_000)
 
 

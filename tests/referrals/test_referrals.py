@@ -7,10 +7,11 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from crm.tenancy import tenant_context
-from customers import services as customer_services
 from customers.models import Customer
-from referrals import services
+from customers.services import leads as customer_leads
 from referrals.models import Referral, ReferralAccount, ReferralSource, ReferralStatus
+from referrals.services import accounts as accounts_services
+from referrals.services import referrals
 from tests.customers.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.django_db
 def test_every_customer_gets_one_unique_code(tenant_a):
     with tenant_context(tenant_a):
         customers = CustomerFactory.create_batch(5, tenant=tenant_a)
-        accounts = [services.referral_account_ensure(tenant=tenant_a, customer=c) for c in customers]
-        again = services.referral_account_ensure(tenant=tenant_a, customer=customers[0])
+        accounts = [accounts_services.referral_account_ensure(tenant=tenant_a, customer=c) for c in customers]
+        again = accounts_services.referral_account_ensure(tenant=tenant_a, customer=customers[0])
         assert again.pk == accounts[0].pk and again.code == accounts[0].code
         codes = {a.code for a in accounts}
         assert len(codes) == 5 and all(len(code) == 8 for code in codes)
@@ -30,9 +31,9 @@ def test_every_customer_gets_one_unique_code(tenant_a):
 def test_lead_with_referral_code_records_who_referred_whom(tenant_a, django_capture_on_commit_callbacks):
     with tenant_context(tenant_a):
         referrer = CustomerFactory(tenant=tenant_a)
-        code = services.referral_account_ensure(tenant=tenant_a, customer=referrer).code
+        code = accounts_services.referral_account_ensure(tenant=tenant_a, customer=referrer).code
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
-        lead = customer_services.lead_create(
+        lead = customer_leads.lead_create(
             tenant=tenant_a,
             name="吴敏",
             phone="13900001111",
@@ -47,11 +48,11 @@ def test_lead_with_referral_code_records_who_referred_whom(tenant_a, django_capt
 
 def test_another_tenants_code_links_nothing(tenant_a, tenant_b, django_capture_on_commit_callbacks):
     with tenant_context(tenant_b):
-        code_b = services.referral_account_ensure(
+        code_b = accounts_services.referral_account_ensure(
             tenant=tenant_b, customer=CustomerFactory(tenant=tenant_b)
         ).code
     with django_capture_on_commit_callbacks(execute=True), tenant_context(tenant_a):
-        customer_services.lead_create(
+        customer_leads.lead_create(
             tenant=tenant_a,
             name="郑晓东",
             phone="13900002222",
@@ -62,7 +63,7 @@ def test_another_tenants_code_links_nothing(tenant_a, tenant_b, django_capture_o
         assert Referral.objects.count() == 0
         referred = Customer.objects.get(phone="+8613900002222")
         with pytest.raises(ValidationError) as error:
-            services.referral_link_by_code(
+            referrals.referral_link_by_code(
                 tenant=tenant_a, referred=referred, code=code_b, created_by=_sales(tenant_a)
             )
         assert "code" in error.value.message_dict
@@ -79,13 +80,13 @@ def test_self_referral_and_second_referrer_are_refused(tenant_a):
     with tenant_context(tenant_a):
         first, second, friend = CustomerFactory.create_batch(3, tenant=tenant_a)
         with pytest.raises(ValidationError) as error:
-            services.referral_create(tenant=tenant_a, referrer=friend, referred=friend, source="manual")
+            referrals.referral_create(tenant=tenant_a, referrer=friend, referred=friend, source="manual")
         assert "自己" in error.value.message_dict["referred"][0]
-        services.referral_create(tenant=tenant_a, referrer=first, referred=friend, source="manual")
+        referrals.referral_create(tenant=tenant_a, referrer=first, referred=friend, source="manual")
         # the same pair again is a harmless no-op
-        services.referral_create(tenant=tenant_a, referrer=first, referred=friend, source="intake")
+        referrals.referral_create(tenant=tenant_a, referrer=first, referred=friend, source="intake")
         with pytest.raises(ValidationError) as error:
-            services.referral_create(tenant=tenant_a, referrer=second, referred=friend, source="manual")
+            referrals.referral_create(tenant=tenant_a, referrer=second, referred=friend, source="manual")
         assert "只能有一个推荐人" in error.value.message_dict["referred"][0]
         assert Referral.objects.count() == 1
 
@@ -106,16 +107,16 @@ def test_staff_link_by_code_or_phone_and_status_changes(tenant_a, sales_a):
     with tenant_context(tenant_a):
         referrer = CustomerFactory(tenant=tenant_a, phone="+8613900003333")
         referred, other = CustomerFactory.create_batch(2, tenant=tenant_a)
-        referral = services.referral_link_by_code(
+        referral = referrals.referral_link_by_code(
             tenant=tenant_a, referred=referred, code="139 0000 3333", created_by=sales_a
         )
         assert referral.referrer_id == referrer.pk and referral.source == ReferralSource.MANUAL
-        referral = services.referral_status_set(
+        referral = referrals.referral_status_set(
             tenant=tenant_a, referral=referral, status="contacted", changed_by=sales_a
         )
         assert referral.status == "contacted" and referral.contacted_at is not None
         with pytest.raises(ValidationError):  # credited only comes from a signed contract
-            services.referral_status_set(
+            referrals.referral_status_set(
                 tenant=tenant_a, referral=referral, status="credited", changed_by=sales_a
             )
 
@@ -123,7 +124,7 @@ def test_staff_link_by_code_or_phone_and_status_changes(tenant_a, sales_a):
 def test_public_share_link_creates_a_referral_lead(client, tenant_a, django_capture_on_commit_callbacks):
     with tenant_context(tenant_a):
         referrer = CustomerFactory(tenant=tenant_a, name="刘雅琴")
-        account = services.referral_account_ensure(tenant=tenant_a, customer=referrer)
+        account = accounts_services.referral_account_ensure(tenant=tenant_a, customer=referrer)
     url = reverse("referrals:join", kwargs={"tenant_slug": tenant_a.slug, "code": account.code})
     page = client.get(url)
     assert page.status_code == 200 and "刘**" in page.content.decode()
@@ -142,7 +143,7 @@ def test_public_share_link_creates_a_referral_lead(client, tenant_a, django_capt
 
 def test_share_link_with_a_code_of_another_tenant_is_404(client, tenant_a, tenant_b):
     with tenant_context(tenant_b):
-        account_b = services.referral_account_ensure(
+        account_b = accounts_services.referral_account_ensure(
             tenant=tenant_b, customer=CustomerFactory(tenant=tenant_b)
         )
     url = reverse("referrals:join", kwargs={"tenant_slug": tenant_a.slug, "code": account_b.code})

@@ -10,9 +10,10 @@ from crm.extensions import Panel, TimelineEntry
 from crm.models import Tenant
 from crm.permissions import has_permission
 from customers.models import Customer
-from referrals import selectors, services
+from referrals import selectors
 from referrals.forms import LinkReferrerForm
 from referrals.models import EntryKind, LedgerEntry, Referral
+from referrals.services import accounts, settings
 
 
 def customer_url(customer_id: int) -> str:
@@ -29,15 +30,15 @@ def customer_referral_panel(*, request, tenant: Tenant, customer_id: int) -> Pan
     customer = Customer.objects.filter(pk=customer_id).first()
     if customer is None:
         return None
-    account = services.referral_account_ensure(tenant=tenant, customer=customer)
+    account = accounts.referral_account_ensure(tenant=tenant, customer=customer)
     context = {
         "customer": customer,
         "account": account,
-        "share_url": services.referral_share_url(tenant=tenant, account=account, request=request),
+        "share_url": accounts.referral_share_url(tenant=tenant, account=account, request=request),
         "referred_by": Referral.objects.select_related("referrer").filter(referred_id=customer_id).first(),
         "referrals": list(selectors.referrals_for_list(tenant=tenant, referrer_id=customer_id)[:20]),
         "entries": list(selectors.ledger_for_list(tenant=tenant, account_id=account.pk)[:5]),
-        "rule": services.referral_settings_get(tenant=tenant),
+        "rule": settings.referral_settings_get(tenant=tenant),
         "link_form": LinkReferrerForm(),
         "can_edit": has_permission(request.user, "referrals.edit"),
     }

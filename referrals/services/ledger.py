@@ -1,29 +1,16 @@
-"""Referral writes: linking who referred whom, crediting, redeeming, reversing, adjusting, VIP.
-
-The locking rule (ARCHITECTURE.md, "Money-like ledgers"): every path that writes an account or a
-referral first locks the referrer's :class:`ReferralAccount` row (``SELECT ... FOR UPDATE``), then —
-if it needs it — the :class:`Referral` row. One lock, one order, so concurrent writers queue up
-instead of deadlocking, and every balance decision is made on a value nobody else can change.
-The idempotency key (unique per tenant) is the second wall: a write that somehow ran twice fails
-on the constraint instead of paying twice.
-"""
+"""The append-only ledger: credit and reverse on contract events, redeem, adjust."""
 
 from __future__ import annotations
 
 import logging
-import secrets
 import uuid
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Sum
-from django.urls import reverse
+from django.db import transaction
 from django.utils import timezone
 
 from crm.models import Tenant, User
 from crm.permissions import require_permission
-from customers import services as customer_services
 from customers.models import Customer
 from projects.models import Project
 from referrals.models import (
@@ -34,114 +21,15 @@ from referrals.models import (
     Referral,
     ReferralAccount,
     ReferralSettings,
-    ReferralSource,
     ReferralStatus,
     VipEvent,
     VipEventKind,
 )
+from referrals.services._common import MAX_AMOUNT_FEN, _apply_customer_facts, _lock_account, _lock_referral
+from referrals.services.accounts import referral_account_ensure
+from referrals.services.settings import referral_settings_get
 
 logger = logging.getLogger("referrals")
-
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed by customers
-CODE_LENGTH = 8
-MAX_AMOUNT_FEN = 100_000_000_00  # 1 亿元: a sanity bound on any single entry
-
-
-# --- accounts and codes ---------------------------------------------------------------------------
-
-
-def _new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def referral_account_ensure(*, tenant: Tenant, customer: Customer) -> ReferralAccount:
-    """The customer's account (with its referral code), created on first need; safe under races."""
-    account = ReferralAccount.objects.filter(customer=customer).first()
-    if account is not None:
-        return account
-    if customer.tenant_id != tenant.pk:
-        raise ValidationError({"customer": "客户不存在。"})
-    for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                return ReferralAccount.objects.create(tenant=tenant, customer=customer, code=_new_code())
-        except IntegrityError:
-            account = ReferralAccount.objects.filter(customer=customer).first()
-            if account is not None:
-                return account  # a concurrent request created it first
-            # otherwise the random code collided: try another one
-    raise RuntimeError("could not allocate a unique referral code")
-
-
-def referral_share_path(*, tenant: Tenant, account: ReferralAccount) -> str:
-    return reverse("referrals:join", kwargs={"tenant_slug": tenant.slug, "code": account.code})
-
-
-def referral_share_url(*, tenant: Tenant, account: ReferralAccount, request=None) -> str:
-    """Absolute link for SMS and copy buttons (``settings.SITE_URL`` when there is no request)."""
-    path = referral_share_path(tenant=tenant, account=account)
-    if request is not None:
-        return request.build_absolute_uri(path)
-    return f"{settings.SITE_URL.rstrip('/')}{path}"
-
-
-def _lock_account(account_id: int) -> ReferralAccount:
-    """THE lock. Every write path calls this before touching an account or its referrals."""
-    return ReferralAccount.objects.select_for_update(of=("self",)).get(pk=account_id)
-
-
-def _lock_referral(referral_id: int) -> Referral:
-    """Second lock, only ever taken while holding the referrer's account lock."""
-    return Referral.objects.select_for_update(of=("self",)).get(pk=referral_id)
-
-
-# --- credit rule ----------------------------------------------------------------------------------
-
-
-def referral_settings_get(*, tenant: Tenant) -> ReferralSettings:
-    """The tenant's rule, or the (unsaved) default: ¥1,000 per signed referral, VIP at 3."""
-    return ReferralSettings.objects.filter().first() or ReferralSettings(tenant=tenant)
-
-
-@transaction.atomic
-def referral_settings_update(
-    *,
-    tenant: Tenant,
-    updated_by: User,
-    rule_kind: str,
-    fixed_amount_fen: int,
-    percentage_bp: int,
-    cap_fen: int | None,
-    vip_threshold: int,
-    vip_title: str = "VIP 设计顾问",
-) -> ReferralSettings:
-    """Managers set the rule; it applies to credits earned from now on (past entries never change)."""
-    require_permission(updated_by, "referrals.settings")
-    errors: dict[str, str] = {}
-    if rule_kind not in CreditRuleKind.values:
-        errors["rule_kind"] = "请选择奖励规则。"
-    if rule_kind == CreditRuleKind.FIXED and not (0 < fixed_amount_fen <= MAX_AMOUNT_FEN):
-        errors["fixed_amount_fen"] = "固定奖励必须大于 0。"
-    if percentage_bp > 10_000 or (rule_kind == CreditRuleKind.PERCENTAGE and percentage_bp <= 0):
-        errors["percentage_bp"] = "比例必须在 0.01% 到 100% 之间。"
-    if cap_fen is not None and not (0 < cap_fen <= MAX_AMOUNT_FEN):
-        errors["cap_fen"] = "上限必须大于 0（不设上限请留空）。"
-    if not (1 <= vip_threshold <= 100):
-        errors["vip_threshold"] = "VIP 门槛必须在 1 到 100 之间。"
-    if not vip_title.strip():
-        errors["vip_title"] = "请填写 VIP 称号。"
-    if errors:
-        raise ValidationError(errors)
-    rule = ReferralSettings.objects.select_for_update(of=("self",)).first() or ReferralSettings(tenant=tenant)
-    rule.rule_kind = rule_kind
-    rule.fixed_amount_fen = fixed_amount_fen
-    rule.percentage_bp = percentage_bp
-    rule.cap_fen = cap_fen
-    rule.vip_threshold = vip_threshold
-    rule.vip_title = vip_title.strip()
-    rule.updated_by = updated_by
-    rule.save()
-    return rule
 
 
 def credit_amount_fen(*, rule: ReferralSettings, contract_amount_yuan: int | None) -> int:
@@ -154,127 +42,6 @@ def credit_amount_fen(*, rule: ReferralSettings, contract_amount_yuan: int | Non
     if rule.cap_fen is not None:
         amount = min(amount, int(rule.cap_fen))
     return max(amount, 0)
-
-
-# --- who referred whom ----------------------------------------------------------------------------
-
-
-@transaction.atomic
-def referral_create(
-    *,
-    tenant: Tenant,
-    referrer: Customer,
-    referred: Customer,
-    source: str,
-    created_by: User | None = None,
-    note: str = "",
-) -> Referral:
-    """Record that ``referrer`` brought in ``referred``; the same pair again is a no-op.
-
-    A second (different) referrer, a self-referral or another tenant's customer is refused.
-    """
-    if referrer.tenant_id != tenant.pk or referred.tenant_id != tenant.pk:
-        raise ValidationError({"referrer": "推荐人不存在。"})
-    if referrer.pk == referred.pk:
-        raise ValidationError({"referred": "客户不能推荐自己。"})
-    if source not in ReferralSource.values:
-        raise ValidationError({"source": "来源无效。"})
-    account = referral_account_ensure(tenant=tenant, customer=referrer)
-    _lock_account(account.pk)
-    existing = Referral.objects.filter(referred=referred).select_related("referrer").first()
-    if existing is not None:
-        if existing.referrer_id == referrer.pk:
-            return existing
-        raise ValidationError(
-            {"referred": f"该客户已由“{existing.referrer.name}”推荐，一个客户只能有一个推荐人。"}
-        )
-    try:
-        with transaction.atomic():
-            referral = Referral.objects.create(
-                tenant=tenant,
-                referrer=referrer,
-                referred=referred,
-                source=source,
-                created_by=created_by,
-                note=note[:200],
-            )
-    except IntegrityError:  # another referrer won a race for this customer
-        raise ValidationError({"referred": "该客户已有推荐人，一个客户只能有一个推荐人。"})
-    signed = _signed_projects(customer_id=referred.pk).first() if source == ReferralSource.MANUAL else None
-    if signed is not None:
-        # Staff linked the referrer after the contract was signed ("a friend sent me", said at
-        # signing): the contract_signed event has passed, so credit now, same rule, same key.
-        # Only for staff links (logged with created_by); a code on a later lead of an already
-        # signed customer did not bring that contract in.
-        referral_credit_for_contract(tenant=tenant, project_id=signed.pk)
-        referral.refresh_from_db()
-    return referral
-
-
-def _signed_projects(*, customer_id: int):
-    projects = Project.objects.filter(customer_id=customer_id, signed_on__isnull=False)
-    if any(field.name == "cancelled_at" for field in Project._meta.get_fields()):
-        projects = projects.filter(cancelled_at__isnull=True)
-    return projects.order_by("signed_on", "pk")
-
-
-@transaction.atomic
-def referral_link_by_code(
-    *, tenant: Tenant, referred: Customer, code: str, created_by: User, note: str = ""
-) -> Referral:
-    """Staff link by hand: the referrer is found by their code (or phone) within this tenant only."""
-    require_permission(created_by, "referrals.edit")
-    value = (code or "").strip()
-    if not value:
-        raise ValidationError({"code": "请输入推荐人的推荐码或手机号。"})
-    account = ReferralAccount.objects.select_related("customer").filter(code=value.upper()).first()
-    referrer = account.customer if account else None
-    if referrer is None:
-        digits = "".join(ch for ch in value if ch.isdigit())
-        if len(digits) >= 11:
-            referrer = Customer.objects.filter(phone__endswith=digits[-11:]).first()
-    if referrer is None:
-        raise ValidationError({"code": "找不到该推荐码或手机号对应的客户。"})
-    return referral_create(
-        tenant=tenant,
-        referrer=referrer,
-        referred=referred,
-        source=ReferralSource.MANUAL,
-        created_by=created_by,
-        note=note,
-    )
-
-
-MANUAL_TRANSITIONS = {
-    ReferralStatus.REFERRED: {ReferralStatus.CONTACTED, ReferralStatus.LOST},
-    ReferralStatus.CONTACTED: {ReferralStatus.LOST},
-    ReferralStatus.LOST: {ReferralStatus.CONTACTED},
-}
-
-
-@transaction.atomic
-def referral_status_set(*, tenant: Tenant, referral: Referral, status: str, changed_by: User) -> Referral:
-    """Staff move a referral to contacted or lost; signed/credited/cancelled come from contracts only."""
-    require_permission(changed_by, "referrals.edit")
-    account = referral_account_ensure(tenant=tenant, customer=referral.referrer)
-    _lock_account(account.pk)
-    referral = _lock_referral(referral.pk)
-    if status not in MANUAL_TRANSITIONS.get(referral.status, set()):
-        raise ValidationError(
-            {"status": f"不能从“{referral.get_status_display()}”改为该状态（签约和奖励由合同自动驱动）。"}
-        )
-    now = timezone.now()
-    referral.status = status
-    if status == ReferralStatus.CONTACTED:
-        referral.contacted_at = referral.contacted_at or now
-        referral.closed_at = None
-    else:
-        referral.closed_at = now
-    referral.save(update_fields=["status", "contacted_at", "closed_at", "updated_at"])
-    return referral
-
-
-# --- the ledger -----------------------------------------------------------------------------------
 
 
 def _append_entry(
@@ -595,53 +362,3 @@ def referral_adjust(
     )
     _apply_customer_facts(tenant=tenant, account=account)
     return entry
-
-
-@transaction.atomic
-def referral_vip_decide(
-    *, tenant: Tenant, account: ReferralAccount, keep: bool, reason: str, decided_by: User
-) -> VipEvent:
-    """A manager keeps or revokes VIP (typically after reversals dropped the count below the bar)."""
-    require_permission(decided_by, "referrals.vip_decide")
-    if not (reason or "").strip():
-        raise ValidationError({"reason": "请填写决定原因。"})
-    account = _lock_account(account.pk)
-    if not account.is_vip:
-        raise ValidationError({"keep": "该客户当前不是 VIP。"})
-    if keep:
-        account.vip_review_needed = False
-    else:
-        account.is_vip = False
-        account.vip_since = None
-        account.vip_review_needed = False
-    account.save(update_fields=["is_vip", "vip_since", "vip_review_needed", "updated_at"])
-    event = VipEvent.objects.create(
-        tenant=tenant,
-        account=account,
-        kind=VipEventKind.KEPT if keep else VipEventKind.REVOKED,
-        credited_referrals=account.credited_referrals,
-        reason=reason.strip()[:200],
-        decided_by=decided_by,
-    )
-    _apply_customer_facts(tenant=tenant, account=account)
-    return event
-
-
-def net_credit_total_fen(*, account: ReferralAccount) -> int:
-    """Credits earned minus credits reversed (a shortfall still counts as reversed)."""
-    totals = account.entries.filter(kind__in=[EntryKind.CREDIT, EntryKind.REVERSAL]).aggregate(
-        amount=Sum("amount_fen"), shortfall=Sum("shortfall_change_fen")
-    )
-    return int(totals["amount"] or 0) - int(totals["shortfall"] or 0)
-
-
-def _apply_customer_facts(*, tenant: Tenant, account: ReferralAccount) -> None:
-    """Tell customers (loyalty/value axes) what changed."""
-    customer = Customer.objects.get(pk=account.customer_id)
-    customer_services.customer_apply_referral_facts(
-        tenant=tenant,
-        customer=customer,
-        credited_referrals=account.credited_referrals,
-        referral_credit_total=net_credit_total_fen(account=account),
-        is_vip=account.is_vip,
-    )

@@ -1,0 +1,16 @@
+"""Helpers shared by several customer concerns."""
+
+from __future__ import annotations
+
+from crm.models import Role, Tenant, User
+from crm.selectors import staff_of_tenant
+
+
+def _notify(**kwargs) -> int:
+    from crm.notifications.services import notify
+
+    return notify(**kwargs)
+
+
+def _managers(tenant: Tenant) -> list[User]:
+    return staff_of_tenant(tenant=tenant, role=Role.MANAGER)

@@ -1,0 +1,171 @@
+"""Follow-ups and their reminders."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from crm import events
+from crm.models import Role, Tenant, User
+from customers.models import (
+    HUMAN_FOLLOW_UP_KINDS,
+    Customer,
+    FollowUp,
+    FollowUpKind,
+    FollowUpOutcome,
+    FollowUpReminder,
+    Lead,
+    LeadStatus,
+)
+from customers.services._common import _notify
+from customers.services.classification import customer_recompute
+from customers.services.pool import _take_from_pool
+
+FOLLOW_UP_CLOCK_SKEW = datetime.timedelta(minutes=5)
+
+
+FOLLOW_UP_BACKDATE_LIMIT = datetime.timedelta(days=7)  # a week's site visits can still be written up
+
+
+@transaction.atomic
+def follow_up_create(
+    *,
+    tenant: Tenant,
+    customer: Customer,
+    author: User | None,
+    kind: str,
+    content: str,
+    outcome: str = "",
+    occurred_at: datetime.datetime | None = None,
+    next_follow_up_at: datetime.datetime | None = None,
+    now: datetime.datetime | None = None,
+) -> FollowUp:
+    """Log a touch. A human touch stops the clock of the customer's open leads.
+
+    ``occurred_at`` (when the contact happened) may be back-dated by at most
+    ``FOLLOW_UP_BACKDATE_LIMIT`` and lie at most ``FOLLOW_UP_CLOCK_SKEW`` ahead. The lead's first
+    response is always the server's recording time (``now``; only demo seeding passes it), so a
+    back-dated note cannot flatter response statistics.
+    """
+    if customer.tenant_id != tenant.pk:
+        raise ValidationError({"customer": "客户不存在。"})
+    if kind not in FollowUpKind.values:
+        raise ValidationError({"kind": f"未知的跟进方式：{kind}"})
+    if outcome and outcome not in FollowUpOutcome.values:
+        raise ValidationError({"outcome": f"未知的跟进结果：{outcome}"})
+    content = (content or "").strip()
+    if not content:
+        raise ValidationError({"content": "请填写跟进内容。"})
+    now = now or timezone.now()
+    occurred_at = occurred_at or now
+    if occurred_at > now + FOLLOW_UP_CLOCK_SKEW:
+        raise ValidationError({"occurred_at": "跟进时间不能晚于当前时间。"})
+    if occurred_at < now - FOLLOW_UP_BACKDATE_LIMIT:
+        raise ValidationError(
+            {
+                "occurred_at": ValidationError(
+                    gettext("跟进时间最多只能补记 %(days)s 天前的。")
+                    % {"days": FOLLOW_UP_BACKDATE_LIMIT.days},
+                    code="follow_up_backdated",
+                )
+            }
+        )
+    if next_follow_up_at is not None and next_follow_up_at <= occurred_at:
+        raise ValidationError({"next_follow_up_at": "下次跟进时间必须晚于本次跟进时间。"})
+    customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
+    if customer.is_anonymised:
+        raise ValidationError({"customer": "该客户已匿名化。"})
+    follow_up = FollowUp.objects.create(
+        tenant=tenant,
+        customer=customer,
+        author=author,
+        kind=kind,
+        content=content,
+        outcome=outcome,
+        occurred_at=occurred_at,
+        next_follow_up_at=next_follow_up_at,
+    )
+    if kind in HUMAN_FOLLOW_UP_KINDS:
+        customer.last_touch_at = max(filter(None, [customer.last_touch_at, occurred_at]))
+        open_leads = Lead.objects.select_for_update(of=("self",)).filter(
+            customer=customer,
+            status=LeadStatus.OPEN,
+            first_responded_at__isnull=True,
+            received_at__lte=occurred_at,  # a back-dated note can't answer a later inquiry
+        )
+        for lead in open_leads:  # answered when recorded, whatever time the rep typed in
+            lead.status = LeadStatus.RESPONDED
+            lead.first_responded_at = now
+            lead.first_responder = author
+            lead.response_seconds = max(0, int((now - lead.clock_started_at).total_seconds()))
+            if now > lead.first_response_due_at:
+                lead.sla_breached = True
+            lead.save(
+                update_fields=[
+                    "status",
+                    "first_responded_at",
+                    "first_responder",
+                    "response_seconds",
+                    "sla_breached",
+                ]
+            )
+    if kind == FollowUpKind.MEASURE and customer.measured_at is None:
+        customer.measured_at = occurred_at
+    if next_follow_up_at is not None:
+        customer.next_follow_up_at = next_follow_up_at
+    elif customer.next_follow_up_at and customer.next_follow_up_at <= occurred_at:
+        customer.next_follow_up_at = None
+    if customer.in_pool and author is not None and author.has_role(Role.SALES):
+        _take_from_pool(tenant=tenant, customer=customer, user=author)  # a recorded claim
+    customer_recompute(tenant=tenant, customer=customer, save=False)
+    customer.save()
+    events.publish(
+        events.EventType.FOLLOW_UP_CREATED, tenant=tenant, follow_up_id=follow_up.pk, customer_id=customer.pk
+    )
+    return follow_up
+
+
+def follow_up_reminder_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> int:
+    """Remind owners of due next-follow-ups, exactly once each (unique FollowUpReminder row)."""
+    now = now or timezone.now()
+    sent = 0
+    with transaction.atomic():
+        due = list(
+            FollowUp.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(next_follow_up_at__lte=now, reminded_at__isnull=True)
+            .select_related("customer", "customer__owner", "author")
+            .order_by("next_follow_up_at")[:500]
+        )
+        for follow_up in due:
+            follow_up.reminded_at = now
+            follow_up.save(update_fields=["reminded_at"])
+            customer = follow_up.customer
+            if customer.next_follow_up_at != follow_up.next_follow_up_at:
+                continue  # superseded by a later follow-up's plan
+            recipient = customer.owner or follow_up.author
+            if recipient is None or not recipient.is_active:
+                continue
+            try:
+                with transaction.atomic():
+                    FollowUpReminder.objects.create(tenant=tenant, follow_up=follow_up)
+            except IntegrityError:
+                continue
+            _notify(
+                tenant=tenant,
+                recipients=[recipient],
+                kind="follow_up_due",
+                title=f"跟进提醒：{customer.name}",
+                body=(
+                    f"计划于 {timezone.localtime(follow_up.next_follow_up_at):%m-%d %H:%M} 再次跟进。"
+                    f"上次：{follow_up.content[:60]}"
+                ),
+                link=reverse("customers:detail", args=[customer.pk]),
+                dedupe_key=f"follow-up-due:{follow_up.pk}",
+            )
+            sent += 1
+    return sent

@@ -1,0 +1,93 @@
+"""Signing and cancelling a project's contract (customer facts follow through customers)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from crm import events
+from crm.models import Tenant, User
+from projects.models import (
+    Project,
+    Stage,
+    stage_index,
+)
+from projects.services._common import _apply_customer_facts, _lock, _record_stage
+
+
+@transaction.atomic
+def contract_sign(
+    *,
+    tenant: Tenant,
+    project: Project,
+    signed_by: User,
+    contract_number: str,
+    contract_amount: int,
+    signed_on: datetime.date,
+) -> Project:
+    """Record the signed contract and announce ``contract_signed`` (referrals credit, lifecycle moves).
+
+    A project still in the sales stages moves to "contract signed" (recorded in the history).
+    """
+    if contract_amount is None or contract_amount <= 0:
+        raise ValidationError({"contract_amount": "合同金额必须大于 0。"})
+    if not contract_number:
+        raise ValidationError({"contract_number": "请填写合同编号。"})
+    project = _lock(project)
+    if project.signed_on is not None:
+        return project  # already signed: signing twice does nothing
+    if project.cancelled_at is not None:
+        raise ValidationError({"contract_number": "该项目合同已取消，不能再次签约。"})
+    if Project.objects.filter(contract_number=contract_number).exclude(pk=project.pk).exists():
+        raise ValidationError({"contract_number": f"合同编号 {contract_number} 已被使用。"})
+    project.contract_number = contract_number
+    project.contract_amount = contract_amount
+    project.signed_on = signed_on
+    fields = ["contract_number", "contract_amount", "signed_on"]
+    if stage_index(project.stage) < stage_index(Stage.CONTRACT_SIGNED):
+        _record_stage(project=project, to_stage=Stage.CONTRACT_SIGNED, by=signed_by, reason="合同签订")
+        fields += ["stage", "stage_entered_at"]
+    try:
+        with transaction.atomic():  # a concurrent sign with the same number loses here, as a 400
+            project.save(update_fields=fields)
+    except IntegrityError:
+        raise ValidationError({"contract_number": f"合同编号 {contract_number} 已被使用。"})
+    events.publish(
+        events.EventType.PROJECT_CONTRACT_SIGNED,
+        tenant=tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
+    )
+    _apply_customer_facts(tenant=tenant, project=project, lifecycle="signed")
+    return project
+
+
+@transaction.atomic
+def contract_cancel(*, tenant: Tenant, project: Project, cancelled_by: User, reason: str) -> Project:
+    """Cancel a signed contract and announce ``contract_cancelled`` (referrals reverse credit).
+
+    Cancelling twice does nothing the second time; a handed-over project cannot be cancelled.
+    """
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "请填写取消原因。"})
+    project = _lock(project)
+    if project.cancelled_at is not None:
+        return project
+    if project.signed_on is None:
+        raise ValidationError({"reason": "项目尚未签约，无需取消合同。"})
+    if project.handed_over_on is not None:
+        raise ValidationError({"reason": "项目已交付，不能取消合同。"})
+    project.cancelled_at = timezone.now()
+    project.cancel_reason = reason.strip()
+    project.save(update_fields=["cancelled_at", "cancel_reason"])
+    events.publish(
+        events.EventType.PROJECT_CONTRACT_CANCELLED,
+        tenant=tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
+    )
+    _apply_customer_facts(tenant=tenant, project=project, lifecycle=None)
+    return project

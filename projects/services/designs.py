@@ -1,0 +1,117 @@
+"""Design plans: create, revise (with snapshots) and choose."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from crm import events
+from crm.models import Tenant, User
+from projects.models import (
+    DesignPlan,
+    DesignPlanRevision,
+    Project,
+)
+from projects.services._common import _lock
+
+
+def _snapshot(plan: DesignPlan, by: User | None, note: str) -> None:
+    DesignPlanRevision.objects.create(
+        tenant_id=plan.tenant_id,
+        plan=plan,
+        version=plan.version,
+        title=plan.title,
+        style=plan.style,
+        cost_min=plan.cost_min,
+        cost_max=plan.cost_max,
+        notes=plan.notes,
+        change_note=note,
+        changed_by=by,
+    )
+
+
+def _check_cost(cost_min: int, cost_max: int) -> None:
+    if cost_min is None or cost_max is None or cost_min < 0 or cost_max < cost_min:
+        raise ValidationError({"cost_max": "预算上限不能低于下限。"})
+
+
+@transaction.atomic
+def design_plan_create(
+    *,
+    tenant: Tenant,
+    project: Project,
+    created_by: User,
+    label: str,
+    title: str,
+    cost_min: int,
+    cost_max: int,
+    style: str = "",
+    notes: str = "",
+) -> DesignPlan:
+    """Add an option (at most 3 per project); version 1 is kept as the first revision."""
+    project = _lock(project)
+    _check_cost(cost_min, cost_max)
+    if DesignPlan.objects.filter(project=project).count() >= 3:
+        raise ValidationError({"label": "每个项目最多 3 个设计方案。"})
+    if DesignPlan.objects.filter(project=project, label=label).exists():
+        raise ValidationError({"label": f"方案「{label}」已存在。"})
+    plan = DesignPlan.objects.create(
+        tenant=tenant,
+        project=project,
+        label=label,
+        title=title,
+        style=style,
+        cost_min=cost_min,
+        cost_max=cost_max,
+        notes=notes,
+        updated_by=created_by,
+    )
+    _snapshot(plan, created_by, "创建方案")
+    return plan
+
+
+@transaction.atomic
+def design_plan_revise(
+    *, tenant: Tenant, plan: DesignPlan, revised_by: User, change_note: str = "", **changes
+) -> DesignPlan:
+    """Change a plan: the version goes up and the new state is kept as a revision."""
+    plan = DesignPlan.objects.select_for_update(of=("self",)).get(pk=plan.pk)
+    allowed = {"title", "style", "cost_min", "cost_max", "notes"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError({sorted(unknown)[0]: "该字段不能修改。"})
+    for field, value in changes.items():
+        setattr(plan, field, value)
+    _check_cost(plan.cost_min, plan.cost_max)
+    plan.version += 1
+    plan.updated_by = revised_by
+    plan.save()
+    _snapshot(plan, revised_by, change_note)
+    return plan
+
+
+@transaction.atomic
+def design_plan_choose(*, tenant: Tenant, plan: DesignPlan, chosen_by: User) -> DesignPlan:
+    """Record the customer's choice (one chosen plan per project)."""
+    project = _lock(plan.project)
+    DesignPlan.objects.filter(project=project, is_chosen=True).exclude(pk=plan.pk).update(
+        is_chosen=False, chosen_at=None
+    )
+    plan = DesignPlan.objects.get(pk=plan.pk)
+    if not plan.is_chosen:
+        plan.is_chosen = True
+        plan.chosen_at = timezone.now()
+        plan.updated_by = chosen_by
+        plan.save(update_fields=["is_chosen", "chosen_at", "updated_by", "updated_at"])
+        events.publish(
+            events.EventType.PROJECT_MILESTONE,
+            tenant=tenant,
+            project_id=project.pk,
+            customer_id=project.customer_id,
+            milestone="design_approval",
+        )
+        if plan.style and not project.style:
+            project.style = plan.style
+            project.save(update_fields=["style"])
+    return plan

@@ -1,0 +1,173 @@
+"""Customer share links and the SMS confirmation codes behind them."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+
+from crm.models import Tenant, User
+from projects.models import (
+    ChangeOrder,
+    ChangeOrderStatus,
+    ConfirmationCode,
+    DecisionChannel,
+    Project,
+    ShareLink,
+)
+from projects.services.change_orders import change_order_decide
+
+SHARE_LINK_DEFAULT_DAYS = 90
+
+
+CODE_TTL = datetime.timedelta(minutes=10)
+
+
+CODE_MAX_ATTEMPTS = 5
+
+
+def hash_secret(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@transaction.atomic
+def share_link_create(
+    *, tenant: Tenant, project: Project, created_by: User, valid_days: int = SHARE_LINK_DEFAULT_DAYS
+) -> tuple[ShareLink, str]:
+    """A new unguessable link (256-bit token); only its hash is stored. Returns (link, token)."""
+    if not 1 <= valid_days <= 365:
+        raise ValidationError({"valid_days": "有效期应在 1–365 天之间。"})
+    token = secrets.token_urlsafe(32)
+    link = ShareLink.objects.create(
+        tenant=tenant,
+        project=project,
+        key_hash=hash_secret(token),
+        prefix=token[:8],
+        expires_at=timezone.now() + datetime.timedelta(days=valid_days),
+        created_by=created_by,
+    )
+    return link, token
+
+
+@transaction.atomic
+def share_link_revoke(*, tenant: Tenant, link: ShareLink, revoked_by: User) -> ShareLink:
+    if link.revoked_at is None:
+        link.revoked_at = timezone.now()
+        link.save(update_fields=["revoked_at"])
+    return link
+
+
+class CodeQuotaExceeded(ValidationError):
+    """Too many codes for this link (one a minute, ``PROJECTS_CONFIRMATION_CODES_PER_DAY`` a day):
+    a rate limit, answered 429 with ``retry_after`` seconds."""
+
+    def __init__(self, message, retry_after: int):
+        super().__init__({"code": ValidationError(message, code="code_quota_exceeded")})
+        self.retry_after = retry_after
+
+
+def confirmation_code_hash(link: ShareLink, code: str) -> str:
+    """Keyed (HMAC with SECRET_KEY): a 6-digit code under a plain hash is read back from a database
+    copy by trying all million values."""
+    return salted_hmac("projects.confirmation-code", f"{link.pk}:{code}", algorithm="sha256").hexdigest()
+
+
+@transaction.atomic
+def confirmation_code_request(
+    *, tenant: Tenant, link: ShareLink, change_order: ChangeOrder, decision: str
+) -> ConfirmationCode:
+    """Send a one-time 6-digit code to the customer's phone to confirm approve/reject.
+
+    At most one code a minute and ``PROJECTS_CONFIRMATION_CODES_PER_DAY`` per rolling day per link
+    (5 guesses each): bounds both the SMS bill and the guessing.
+    """
+    from crm.notifications.services import sms_send
+
+    if decision not in ("approve", "reject"):
+        raise ValidationError({"decision": "未知操作。"})
+    if change_order.project_id != link.project_id or change_order.status != ChangeOrderStatus.SENT:
+        raise ValidationError({"change_order": "该变更单无需确认。"})
+    ShareLink.objects.select_for_update(of=("self",)).filter(pk=link.pk).first()  # one request at a time
+    now = timezone.now()
+    last_day = list(
+        ConfirmationCode.objects.filter(share_link=link, created_at__gte=now - datetime.timedelta(days=1))
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+    )
+    if last_day and last_day[-1] >= now - datetime.timedelta(minutes=1):
+        retry = 60 - int((now - last_day[-1]).total_seconds())
+        raise CodeQuotaExceeded(_("验证码已发送，请一分钟后再试。"), retry_after=max(1, retry))
+    daily_limit = settings.PROJECTS_CONFIRMATION_CODES_PER_DAY
+    if len(last_day) >= daily_limit:
+        oldest = last_day[-daily_limit]
+        retry = int((oldest + datetime.timedelta(days=1) - now).total_seconds()) + 1
+        raise CodeQuotaExceeded(
+            _("今天获取验证码的次数已达上限，请明天再试或联系项目经理。"), retry_after=max(1, retry)
+        )
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    row = ConfirmationCode.objects.create(
+        tenant=tenant,
+        share_link=link,
+        change_order=change_order,
+        decision=decision,
+        code_hash=confirmation_code_hash(link, code),
+        expires_at=now + CODE_TTL,
+    )
+    action = "批准" if decision == "approve" else "拒绝"
+    customer = link.project.customer
+    sms_send(
+        tenant=tenant,
+        phone=customer.phone,
+        message=(
+            f"【{tenant.name}】您正在{action}变更单「{change_order.title}」，验证码 {code}，10 分钟内有效。"
+        ),
+        dedupe_key=f"projects:co-code:{row.pk}",
+        secrets=[code],
+    )
+    return row
+
+
+class CodeRejected(Exception):
+    """Wrong/expired code: the attempt counter must persist, so the caller commits then reports."""
+
+
+def confirmation_code_check(
+    *, tenant: Tenant, link: ShareLink, change_order: ChangeOrder, code: str
+) -> ChangeOrder:
+    """Check the code (one use, expiring, 5 attempts) and record the customer's decision.
+
+    A wrong code raises :class:`CodeRejected` only after its attempt is committed (the counter
+    must survive the failure, or guessing would be unlimited).
+    """
+    with transaction.atomic():
+        row = (
+            ConfirmationCode.objects.select_for_update(of=("self",))
+            .filter(share_link=link, change_order=change_order, used_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
+        if row is None or row.expires_at <= timezone.now() or row.attempts >= CODE_MAX_ATTEMPTS:
+            problem = "验证码已失效，请重新获取。"
+        elif not secrets.compare_digest(row.code_hash, confirmation_code_hash(link, (code or "").strip())):
+            row.attempts += 1
+            row.save(update_fields=["attempts"])
+            problem = "验证码不正确。"
+        else:
+            row.used_at = timezone.now()
+            row.save(update_fields=["used_at"])
+            return change_order_decide(
+                tenant=tenant,
+                change_order=change_order,
+                approve=row.decision == "approve",
+                channel=DecisionChannel.CUSTOMER_LINK,
+                decided_by=None,
+                note="客户通过进度页短信验证码确认",
+            )
+    raise CodeRejected(problem)

@@ -1,0 +1,53 @@
+"""Inspection and re-inspection actions."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+
+from projects import forms
+from projects.models import (
+    Rectification,
+)
+from projects.services import (
+    inspections,
+)
+from projects.views._common import ProjectActionView
+
+
+class InspectionCreateView(ProjectActionView):
+    action_permission = "projects.inspect"
+    form_name = "inspection_form"
+    tab = "inspections"
+
+    def act(self, request):
+        self.form = forms.InspectionForm(
+            request.POST, checklist=inspections.checklist_items(tenant=self.tenant)
+        )
+        if not self.form.is_valid():
+            return None
+        inspection = inspections.inspection_record(
+            tenant=self.tenant,
+            project=self.project,
+            inspector=request.user,
+            items=self.form.items(),
+            notes=self.form.cleaned_data["notes"],
+        )
+        return f"质检已记录，得分 {inspection.score}。"
+
+
+class ReinspectView(ProjectActionView):
+    action_permission = "projects.inspect"
+    tab = "inspections"
+
+    def act(self, request, rectification_id: int):
+        rectification = get_object_or_404(
+            Rectification.objects.filter(project=self.project), pk=rectification_id
+        )
+        form = forms.ReinspectForm(request.POST)
+        if not form.is_valid():
+            raise ValidationError({"passed": "请选择复检结果。"})
+        inspections.rectification_reinspect(
+            tenant=self.tenant, rectification=rectification, inspector=request.user, **form.cleaned_data
+        )
+        return "复检已记录。"
