@@ -154,15 +154,15 @@ def test_service_completes_a_visit_with_a_photo(site, open_page, tmp_path):
 
 def test_customer_approves_a_change_order_with_the_sms_code(site, open_page):
     from crm.notifications.models import SmsMessage
-    from projects import services
     from projects.models import ChangeOrder, ChangeOrderStatus
+    from projects.services.share import share_link_create
 
     with tenant_context(site.tenant):
         change_order = (
             ChangeOrder.objects.filter(status=ChangeOrderStatus.SENT).select_related("project").first()
         )
         assert change_order is not None, "the demo has a change order waiting for the customer"
-        _, token = services.share_link_create(
+        _, token = share_link_create(
             tenant=site.tenant, project=change_order.project, created_by=site.staff["pm"]
         )
     page, problems = open_page("phone")
