@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Tenant, TokenAccess, TokenModule, User, token_scope
 from crm.selectors import staff_queryset
+from crm.uploads import IMAGE_ACCEPT, MultipleImageInput
 from crm.validators import (
     BIGINT_MAX,
     validate_date_range,
@@ -85,6 +86,30 @@ class LoginForm(AuthenticationForm):
         "invalid_login": "用户名或密码错误。",
         "inactive": "该账号已停用。",
     }
+
+
+class IsoDateInput(forms.DateInput):
+    """``<input type="date">`` with an ISO value whatever the language (the picker takes nothing else)."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None, format=None):
+        super().__init__(attrs, format=format or "%Y-%m-%d")
+
+
+class IsoDateTimeInput(forms.DateTimeInput):
+    """``<input type="datetime-local">`` with an ISO ``YYYY-MM-DDTHH:MM`` value."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None, format=None):
+        super().__init__(attrs, format=format or "%Y-%m-%dT%H:%M")
+
+
+def camera_photos_widget() -> forms.ClearableFileInput:
+    """Site photos: several at once, the phone opens its rear camera (``capture``); crm.js scales
+    big photos down in the browser before upload."""
+    return MultipleImageInput(attrs={"multiple": True, "accept": IMAGE_ACCEPT, "capture": "environment"})
 
 
 NO_ACCESS = ""

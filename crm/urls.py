@@ -1,6 +1,8 @@
 """URL composition root: browser pages, /api/v1/ (every app's api_urls), schema and docs."""
 
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -22,10 +24,17 @@ API_V1_MODULES = [
     "sales.api_urls",
 ]
 
+
+def favicon(request) -> HttpResponseRedirect:
+    """Browsers ask for /favicon.ico on pages without our <link rel=icon> (admin, API docs)."""
+    return HttpResponseRedirect(static("favicon.svg"))
+
+
 api_v1_patterns = [path("", include(module)) for module in API_V1_MODULES]
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    path("favicon.ico", favicon),
     path("accounts/login/", views.CrmLoginView.as_view(), name="login"),
     path("accounts/logout/", views.CrmLogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
