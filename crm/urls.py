@@ -25,7 +25,7 @@ API_V1_MODULES = [
 ]
 
 
-def favicon(request) -> HttpResponseRedirect:
+def favicon(request) -> HttpResponseRedirect:  # noqa: ARG001 - a view takes the request
     """Browsers ask for /favicon.ico on pages without our <link rel=icon> (admin, API docs)."""
     return HttpResponseRedirect(static("favicon.svg"))
 
