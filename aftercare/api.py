@@ -213,7 +213,7 @@ class VisitViewSet(
             plan=data["plan"],
             scheduled_at=data["scheduled_at"],
             technician=data.get("technician"),
-            created_by=self.request.user,
+            created_by=self.request_user,
         )
 
     @extend_schema(
@@ -352,7 +352,7 @@ class TicketViewSet(
             priority=data.get("priority", TicketPriority.NORMAL),
             materials=data.get("materials", ""),
             source=TicketSource.API,
-            created_by=self.request.user,
+            created_by=self.request_user,
             assigned_to=data.get("assigned_to"),
         )
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 import datetime
 
 from django.core.exceptions import ValidationError
@@ -13,7 +18,7 @@ from crm.models import Tenant, User
 from crm.permissions import SELLS, has_duty, require_permission
 
 
-def _error(field: str, message, code: str) -> ValidationError:
+def _error(field: str, message: StrOrPromise, code: str) -> ValidationError:
     return ValidationError({field: ValidationError(message, code=code)})
 
 

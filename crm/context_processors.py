@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.context_processors import PermWrapper
 from django.urls import NoReverseMatch, reverse
 
@@ -16,6 +18,7 @@ NAVIGATION = [
     ("售后", "aftercare:home", "aftercare.view"),
     ("转介绍", "referrals:home", "referrals.view"),
     ("营销", "engagement:home", "engagement.view"),
+    ("日程", "sales:calendar", "sales.view"),
     ("看板", "analytics:dashboard", "analytics.view"),
 ]
 
@@ -23,7 +26,7 @@ NAVIGATION = [
 def navigation_for(request) -> list[dict]:
     user = request.user
     declared = known_permissions()
-    items = []
+    items: list[dict[str, Any]] = []
     for label, url_name, permission in NAVIGATION:
         if permission not in declared or not has_permission(user, permission):
             continue

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -8,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.models import Tenant, TokenAccess, TokenModule, User, token_scope
 from crm.selectors import staff_queryset
+from crm.uploads import IMAGE_ACCEPT, MultipleImageInput
 from crm.validators import (
     BIGINT_MAX,
     validate_date_range,
@@ -37,6 +40,9 @@ def bound_form_field(field: forms.Field) -> None:
 
 class BoundedFieldsMixin:
     """Every form of the CRM: text without control characters, integers and dates within range."""
+
+    if TYPE_CHECKING:  # provided by the Django form this is mixed into
+        fields: dict[str, forms.Field]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,6 +88,30 @@ class LoginForm(AuthenticationForm):
     }
 
 
+class IsoDateInput(forms.DateInput):
+    """``<input type="date">`` with an ISO value whatever the language (the picker takes nothing else)."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None, format=None):
+        super().__init__(attrs, format=format or "%Y-%m-%d")
+
+
+class IsoDateTimeInput(forms.DateTimeInput):
+    """``<input type="datetime-local">`` with an ISO ``YYYY-MM-DDTHH:MM`` value."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None, format=None):
+        super().__init__(attrs, format=format or "%Y-%m-%dT%H:%M")
+
+
+def camera_photos_widget() -> forms.ClearableFileInput:
+    """Site photos: several at once, the phone opens its rear camera (``capture``); crm.js scales
+    big photos down in the browser before upload."""
+    return MultipleImageInput(attrs={"multiple": True, "accept": IMAGE_ACCEPT, "capture": "environment"})
+
+
 NO_ACCESS = ""
 SCOPE_LEVEL_CHOICES = [(NO_ACCESS, _("无")), *TokenAccess.choices]
 
@@ -94,7 +124,7 @@ class ApiTokenForm(Form):
 
     def __init__(self, *args, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = staff_queryset(tenant=tenant)
+        cast(forms.ModelChoiceField, self.fields["user"]).queryset = staff_queryset(tenant=tenant)
         for module, label in TokenModule.choices:
             self.fields[f"scope_{module}"] = forms.ChoiceField(
                 label=label, choices=SCOPE_LEVEL_CHOICES, required=False, initial=TokenAccess.READ
@@ -106,6 +136,7 @@ class ApiTokenForm(Form):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         scopes = [
             token_scope(module, cleaned[f"scope_{module}"])
             for module in TokenModule.values

@@ -110,6 +110,7 @@ class TokenModule(models.TextChoices):
     INTEGRATIONS = "integrations", _("集成（事件流、Webhook）")
     ANALYTICS = "analytics", _("经营分析与目标")
     ENGAGEMENT = "engagement", _("营销（活动、内容、授权、线索评分）")
+    SALES = "sales", _("销售日程（预约、待办）")
 
 
 class TokenAccess(models.TextChoices):

@@ -94,6 +94,7 @@ TOKEN_MODULE_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     TokenModule.INTEGRATIONS: ("events.view", ("events.", "webhooks.")),
     TokenModule.ANALYTICS: ("analytics.view", ("analytics.manage_",)),
     TokenModule.ENGAGEMENT: ("engagement.view", ("engagement.consent", "engagement.manage")),
+    TokenModule.SALES: ("sales.view", ("sales.schedule",)),
 }
 
 
@@ -173,7 +174,7 @@ class RoleRequiredMixin(AccessMixin):
             return self.handle_no_permission()
         if self.required_permission and not has_permission(request.user, self.required_permission):
             raise PermissionDenied("您的角色无权访问此页面。")
-        return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]  # mixed into a View
 
 
 def require_permission(user, permission: str) -> None:

@@ -167,16 +167,17 @@ class CustomerViewSet(
 
     def get_tenant_queryset(self):
         if self.action == "list":
-            return selectors.customers_for_api_list(tenant=self.tenant, user=self.request.user)
-        return selectors.customers_for_list(tenant=self.tenant, user=self.request.user)
+            return selectors.customers_for_api_list(tenant=self.tenant, user=self.request_user)
+        return selectors.customers_for_list(tenant=self.tenant, user=self.request_user)
 
     def list(self, request, *args, **kwargs):
         """Lean read path: the serializer's JSON from ``.values()`` rows (crm/api/lean.py)."""
         queryset = CUSTOMER_ROWS.values(self.filter_queryset(self.get_queryset()))
         page = self.paginate_queryset(queryset)
+        assert page is not None  # the API always paginates (REST_FRAMEWORK settings)
         # Whose full number this user may see, for the whole page at once (no query for managers).
         shown = [SimpleNamespace(pk=record["id"], owner_id=record["owner"]) for record in page]
-        context = {"full_phone": visibility.customer_ids_with_full_phone(request.user, shown)}
+        context = {"full_phone": visibility.customer_ids_with_full_phone(request.user, shown)}  # type: ignore[arg-type]  # reads pk and owner_id only
         return self.get_paginated_response(CUSTOMER_ROWS.rows(page, context))
 
     def filter_queryset(self, queryset):
@@ -195,14 +196,14 @@ class CustomerViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = customers.customer_create(
-            tenant=self.tenant, created_by=self.request.user, **serializer.validated_data
+            tenant=self.tenant, created_by=self.request_user, **serializer.validated_data
         )
 
     def perform_update(self, serializer):
         serializer.instance = customers.customer_update(
             tenant=self.tenant,
             customer=serializer.instance,
-            updated_by=self.request.user,
+            updated_by=self.request_user,
             **serializer.validated_data,
         )
 
@@ -457,7 +458,7 @@ class FollowUpViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = follow_ups.follow_up_create(
-            tenant=self.tenant, author=self.request.user, **serializer.validated_data
+            tenant=self.tenant, author=self.request_user, **serializer.validated_data
         )
 
 
@@ -487,7 +488,7 @@ class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = {"filters": {}, **serializer.validated_data}  # no filters = every customer
-        serializer.instance = segments.segment_save(tenant=self.tenant, created_by=self.request.user, **data)
+        serializer.instance = segments.segment_save(tenant=self.tenant, created_by=self.request_user, **data)
 
     def perform_update(self, serializer):
         data = {
@@ -496,7 +497,7 @@ class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
             **serializer.validated_data,
         }
         serializer.instance = segments.segment_save(
-            tenant=self.tenant, created_by=self.request.user, segment=serializer.instance, **data
+            tenant=self.tenant, created_by=self.request_user, segment=serializer.instance, **data
         )
 
 

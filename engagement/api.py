@@ -103,14 +103,14 @@ class ConsentDetailSerializer(ConsentSerializer):
 
     def get_history(self, consent: Consent) -> list[dict]:
         events = ConsentEvent.objects.filter(customer_id=consent.customer_id, channel=consent.channel)
-        return ConsentEventSerializer(events.order_by("occurred_at", "id"), many=True).data
+        return ConsentEventSerializer(events.order_by("occurred_at", "id"), many=True).data  # type: ignore[return-value]  # many=True: a list
 
 
 class ConsentWriteSerializer(serializers.Serializer):
     customer = TenantPKField(model=Customer)
     channel = serializers.ChoiceField(ConsentChannel.choices)
     state = serializers.ChoiceField(ConsentState.choices)
-    source = serializers.ChoiceField(ConsentSource.choices, default=ConsentSource.API)
+    source = serializers.ChoiceField(ConsentSource.choices, default=ConsentSource.API)  # type: ignore[assignment]  # a field named like Field.source
     version = serializers.CharField(max_length=32, default=consent_services.CONSENT_VERSION)
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -266,6 +266,7 @@ class CampaignViewSet(
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None  # the API always paginates (REST_FRAMEWORK settings)
         figures = selectors.campaign_figures(tenant=self.tenant, campaign_ids=[c.pk for c in page])
         data = CampaignSerializer(
             page, many=True, context={**self.get_serializer_context(), "figures": figures}
@@ -274,7 +275,7 @@ class CampaignViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = campaign_services.campaign_save(
-            tenant=self.tenant, created_by=self.request.user, **serializer.validated_data
+            tenant=self.tenant, created_by=self.request_user, **serializer.validated_data
         )
 
     def perform_update(self, serializer):

@@ -8,7 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from crm.forms import Form, ModelForm
+from crm.forms import Form, IsoDateInput, ModelForm, camera_photos_widget
 from crm.models import Tenant
 from crm.selectors import staff_queryset
 from crm.uploads import DocumentUploadField, MultipleImageUploadField
@@ -57,8 +57,8 @@ class ProjectForm(ModelForm):
             "service_owner",
         ]
         widgets = {
-            "planned_start_on": forms.DateInput(attrs={"type": "date"}),
-            "planned_end_on": forms.DateInput(attrs={"type": "date"}),
+            "planned_start_on": IsoDateInput(),
+            "planned_end_on": IsoDateInput(),
         }
 
     def __init__(self, *args, tenant: Tenant, **kwargs):
@@ -94,9 +94,7 @@ class StageMoveForm(Form):
 class SignForm(Form):
     contract_number = forms.CharField(label="合同编号", max_length=50)
     contract_amount = forms.IntegerField(label="合同金额（元）", min_value=1)
-    signed_on = forms.DateField(
-        label="签约日期", initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    signed_on = forms.DateField(label="签约日期", initial=timezone.localdate, widget=IsoDateInput())
 
 
 class AcceptanceForm(Form):
@@ -108,15 +106,15 @@ class AcceptanceForm(Form):
 
 
 class DailyLogForm(Form):
-    log_date = forms.DateField(
-        label="日期", initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    log_date = forms.DateField(label="日期", initial=timezone.localdate, widget=IsoDateInput())
     work_done = forms.CharField(label="今日完成", widget=forms.Textarea(attrs={"rows": 3}))
     plan_tomorrow = forms.CharField(
         label="明日计划", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     workers_on_site = forms.IntegerField(label="在场工人数", min_value=0, max_value=200, initial=0)
-    photos = MultipleImageUploadField(label="现场照片（最多 9 张，JPG/PNG/WebP，每张 ≤10MB）", required=False)
+    photos = MultipleImageUploadField(
+        label="现场照片（最多 9 张，JPG/PNG/WebP，每张 ≤10MB）", required=False, widget=camera_photos_widget()
+    )
 
 
 class DesignPlanForm(Form):

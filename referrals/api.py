@@ -15,7 +15,7 @@ from crm.api import fields
 from crm.api.pagination import NewestFirstCursorPagination, StandardPagination
 from crm.api.serializers import ModelSerializer, TenantPKField
 from crm.api.viewsets import SingletonViewMixin, TenantViewSetMixin
-from crm.tenancy import current_tenant
+from crm.tenancy import require_tenant
 from crm.validators import MONEY_MAX
 from customers.models import Customer
 from projects.models import Project
@@ -40,7 +40,7 @@ class ReferralSerializer(ModelSerializer):
     referred_name = serializers.CharField(source="referred.name", read_only=True)
     # Plain strings (not enums) in the schema: "status"/"source" enum names collide across apps.
     status = fields.CharField(read_only=True, help_text="referred/contacted/signed/credited/lost/cancelled")
-    source = serializers.CharField(read_only=True, help_text="link/intake/manual")
+    source = serializers.CharField(read_only=True, help_text="link/intake/manual")  # type: ignore[assignment]  # a field named like Field.source
 
     class Meta:
         model = Referral
@@ -106,7 +106,7 @@ class ReferralViewSet(
             referrer=data["referrer"],
             referred=data["referred"],
             source="manual",
-            created_by=self.request.user,
+            created_by=self.request_user,
             note=data.get("note", ""),
         )
 
@@ -191,7 +191,7 @@ class ReferralAccountSerializer(ModelSerializer):
 
     def get_share_url(self, account: ReferralAccount) -> str:
         request = self.context.get("request")
-        return accounts.referral_share_url(tenant=current_tenant(), account=account, request=request)
+        return accounts.referral_share_url(tenant=require_tenant(), account=account, request=request)
 
 
 class RedeemSerializer(serializers.Serializer):

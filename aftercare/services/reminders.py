@@ -63,7 +63,9 @@ def _decide(*, tenant: Tenant, offset: int, kind: str, low: datetime.date, high:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _decide_portable(*, tenant: Tenant, offset: int, kind: str, low, high) -> list[int]:
+def _decide_portable(
+    *, tenant: Tenant, offset: int, kind: str, low: datetime.date, high: datetime.date
+) -> list[int]:
     """SQLite demo path: same unique constraint, row by row."""
     ids = []
     plans = MaintenancePlan.objects.filter(status=PlanStatus.SCHEDULED, due_on__range=(low, high))

@@ -24,6 +24,7 @@ from aftercare.models import (
 from aftercare.services.dates import add_months, tenant_today
 from aftercare.services.settings import aftercare_settings_get
 from aftercare.services.surveys import survey_create
+from crm import events
 from crm.models import Tenant, User
 from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
@@ -92,6 +93,9 @@ def ticket_create(
         to_status=TicketStatus.OPEN,
         actor=created_by,
         note="保修期内" if covered else "已过保修期",
+    )
+    events.publish(
+        events.EventType.TICKET_CREATED, tenant=tenant, ticket_id=ticket.pk, customer_id=ticket.customer_id
     )
     if assigned_to is not None:
         ticket = ticket_transition(
@@ -184,6 +188,12 @@ def ticket_sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = No
         try:
             with transaction.atomic():
                 TicketSlaAlert.objects.create(tenant=tenant, ticket=ticket, kind=kind)
+                events.publish(
+                    events.EventType.TICKET_SLA_BREACHED,
+                    tenant=tenant,
+                    ticket_id=ticket.pk,
+                    customer_id=ticket.customer_id,
+                )
         except IntegrityError:
             continue  # another scan decided it first
         recipients = list(

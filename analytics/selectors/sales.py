@@ -12,7 +12,9 @@ customer's source channel, designer = the customer's designer):
 
 from __future__ import annotations
 
-from django.db.models import Count, Sum
+from typing import TypeVar
+
+from django.db.models import Count, Model, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from analytics.models import SalesTarget, _overlap_fraction
@@ -36,8 +38,10 @@ from crm.selectors import staff_of_tenant
 from customers.models import HUMAN_FOLLOW_UP_KINDS, Customer, FollowUp
 from projects.models import Project
 
+_M = TypeVar("_M", bound=Model)
 
-def _customer_scope(scope: Scope, queryset, prefix: str = ""):
+
+def _customer_scope(scope: Scope, queryset: QuerySet[_M], prefix: str = "") -> QuerySet[_M]:
     if scope.channel:
         queryset = queryset.filter(**{f"{prefix}source_channel": scope.channel})
     if scope.designer_id:

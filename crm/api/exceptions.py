@@ -83,7 +83,7 @@ def api_exception_handler(exc, context):
     return response
 
 
-def api_not_found(request, *args, **kwargs):
+def api_not_found(request, *args, **kwargs):  # noqa: ARG001 - signature required by the caller (Django/DRF/django-filter)
     """Unknown route under /api/: JSON 404 in the one error shape (even with DEBUG on)."""
     return JsonResponse({"detail": "接口不存在。", "errors": {}}, status=status.HTTP_404_NOT_FOUND)
 

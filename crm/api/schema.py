@@ -43,7 +43,7 @@ def _ref(name: str, description: str) -> dict[str, Any]:
     }
 
 
-def add_error_responses(result: dict, generator, request, public) -> dict:
+def add_error_responses(result: dict, generator, request, public) -> dict:  # noqa: ARG001 - hook signature
     """drf-spectacular postprocessing hook: declare ``Error``/``ValidationError`` and use them."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Error", ERROR_SCHEMA)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -22,7 +23,7 @@ class ModelSerializer(serializers.ModelSerializer):
 
     def get_fields(self):
         fields = super().get_fields()
-        model = self.Meta.model
+        model: type[models.Model] = self.Meta.model
         for name, field in fields.items():
             source = field.source or name  # fields are bound (and get .source) later
             if not field.read_only or "." in source or source == "*":

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from crm.models import Tenant, User
 from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 
 
-def _notify(**kwargs) -> int:
+def _notify(**kwargs: Any) -> int:
     from crm.notifications.services import notify
 
     return notify(**kwargs)

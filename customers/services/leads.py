@@ -104,7 +104,12 @@ def lead_create(
         tenant=tenant, settings_row=settings_row, start=clock_start, minutes=settings_row.pool_after_minutes
     )
     owner = (
-        customer.owner if customer.owner_id and customer.owner.is_active and not customer.in_pool else None
+        customer.owner
+        if customer.owner_id
+        and customer.owner is not None
+        and customer.owner.is_active
+        and not customer.in_pool
+        else None
     )
     assignee = owner
     if assignee is None and settings_row.auto_assign:
@@ -137,6 +142,14 @@ def lead_create(
         customer_id=customer.pk,
         referral_code=referral_code,
     )
+    if assignee is not None:
+        events.publish(
+            events.EventType.LEAD_ASSIGNED,
+            tenant=tenant,
+            lead_id=lead.pk,
+            customer_id=customer.pk,
+            assignee_id=assignee.pk,
+        )
     return lead
 
 
@@ -243,6 +256,13 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
                     breach.reassigned_to = new_assignee
                     update_fields.append("assignee")
                     Customer.objects.filter(pk=lead.customer_id).update(owner=new_assignee)
+                    events.publish(
+                        events.EventType.LEAD_ASSIGNED,
+                        tenant=tenant,
+                        lead_id=lead.pk,
+                        customer_id=lead.customer_id,
+                        assignee_id=new_assignee.pk,
+                    )
                     if new_assignee.pk not in {user.pk for user in recipients}:
                         recipients.append(new_assignee)
             lead.save(update_fields=update_fields)

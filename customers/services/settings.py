@@ -32,11 +32,11 @@ def intake_key_rotate(*, tenant: Tenant) -> str:
     return issued.plaintext
 
 
-def _opening(tz, day: datetime.date, settings_row: CustomerSettings) -> datetime.datetime:
+def _opening(tz: datetime.tzinfo, day: datetime.date, settings_row: CustomerSettings) -> datetime.datetime:
     return datetime.datetime.combine(day, settings_row.business_hours_start, tzinfo=tz)
 
 
-def _closing(tz, day: datetime.date, settings_row: CustomerSettings) -> datetime.datetime:
+def _closing(tz: datetime.tzinfo, day: datetime.date, settings_row: CustomerSettings) -> datetime.datetime:
     return datetime.datetime.combine(day, settings_row.business_hours_end, tzinfo=tz)
 
 

@@ -59,7 +59,8 @@ def marketing_send(
             tenant=tenant, phone=customer.phone, message=f"{text} 退订：{unsubscribe}", dedupe_key=dedupe_key
         )
         return
-    recipients = [customer.owner] if customer.owner_id and customer.owner.is_active else []
+    owner = customer.owner if customer.owner_id else None
+    recipients = [owner] if owner is not None and owner.is_active else []
     if not recipients:
         recipients = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
     notify(

@@ -13,7 +13,7 @@ class ProjectFilterMixin:
     """Flat child routes: ``?project=ID`` narrows the list."""
 
     def filter_by_project(self, queryset):
-        return filter_or_400(ProjectChildFilter, self.request, queryset)
+        return filter_or_400(ProjectChildFilter, self.request, queryset)  # type: ignore[attr-defined]  # mixed into an APIView
 
 
 PROJECT_PARAM = OpenApiParameter("project", OpenApiTypes.INT, description="只看该项目")

@@ -100,7 +100,7 @@ class DesignPlanViewSet(
         data = dict(serializer.validated_data)
         data.pop("change_note", None)
         serializer.instance = designs.design_plan_create(
-            tenant=self.tenant, created_by=self.request.user, **data
+            tenant=self.tenant, created_by=self.request_user, **data
         )
 
     def perform_update(self, serializer):
@@ -109,7 +109,7 @@ class DesignPlanViewSet(
         serializer.instance = designs.design_plan_revise(
             tenant=self.tenant,
             plan=serializer.instance,
-            revised_by=self.request.user,
+            revised_by=self.request_user,
             change_note=note,
             **data,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
@@ -36,7 +38,9 @@ class StaffIdField(TenantStaffField):
 class InspectionItemSerializer(ModelSerializer):
     owner = StaffIdField(required=False, allow_null=True, write_only=True)
     due_on = fields.DateField(required=False, write_only=True)
-    rectification = serializers.PrimaryKeyRelatedField(read_only=True)
+    rectification: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
     photos = SitePhotoSerializer(many=True, read_only=True)
 
     class Meta:
@@ -128,7 +132,7 @@ class InspectionViewSet(
         serializer.instance = inspections.inspection_record(
             tenant=self.tenant,
             project=data["project"],
-            inspector=self.request.user,
+            inspector=self.request_user,
             items=data["items"],
             inspected_on=data.get("inspected_on"),
             notes=data.get("notes", ""),

@@ -93,7 +93,7 @@ class DailyLogViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         serializer.instance = logs.daily_log_create(
-            tenant=self.tenant, author=self.request.user, photos=data.pop("upload", []), **data
+            tenant=self.tenant, author=self.request_user, photos=data.pop("upload", []), **data
         )
 
     @extend_schema(

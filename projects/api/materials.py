@@ -92,7 +92,7 @@ class MaterialViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         serializer.instance = materials.material_create(
-            tenant=self.tenant, project=data.pop("project"), created_by=self.request.user, **data
+            tenant=self.tenant, project=data.pop("project"), created_by=self.request_user, **data
         )
 
     @extend_schema(

@@ -166,7 +166,7 @@ class ProjectViewSet(
         data = dict(serializer.validated_data)
         serializer.instance = projects.project_create(
             tenant=self.tenant,
-            created_by=self.request.user,
+            created_by=self.request_user,
             customer=data.pop("customer"),
             name=data.pop("name"),
             **data,
@@ -176,7 +176,7 @@ class ProjectViewSet(
         serializer.instance = projects.project_update(
             tenant=self.tenant,
             project=serializer.instance,
-            updated_by=self.request.user,
+            updated_by=self.request_user,
             **serializer.validated_data,
         )
 

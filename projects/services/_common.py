@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Sum
 from django.utils import timezone
 
+from crm import events
 from crm.models import Tenant, User
 from projects.models import (
     Project,
@@ -35,7 +36,7 @@ def _apply_customer_facts(*, tenant: Tenant, project: Project, lifecycle: str | 
 
 def _record_stage(
     *, project: Project, to_stage: str, by: User | None, reason: str, direction: str = "forward"
-):
+) -> None:
     """Move ``project`` (caller saves it) and write the history row."""
     StageHistory.objects.create(
         tenant_id=project.tenant_id,
@@ -45,6 +46,14 @@ def _record_stage(
         direction=direction,
         reason=reason,
         changed_by=by,
+    )
+    events.publish(
+        events.EventType.PROJECT_STAGE_CHANGED,
+        tenant=project.tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
+        from_stage=project.stage,
+        to_stage=to_stage,
     )
     project.stage = to_stage
     project.stage_entered_at = timezone.now()

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from crm import events
 from crm.models import Tenant, User
 from projects.models import (
     ChecklistItem,
@@ -107,6 +108,13 @@ def inspection_record(
                 owner=item.get("owner") or project.project_manager,
                 due_on=item.get("due_on") or inspected_on + datetime.timedelta(days=rectification_due_days),
             )
+    if not all(item["passed"] for item in items):
+        events.publish(
+            events.EventType.INSPECTION_FAILED,
+            tenant=tenant,
+            inspection_id=inspection.pk,
+            project_id=project.pk,
+        )
     return inspection
 
 

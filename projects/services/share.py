@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 import datetime
 import secrets
 
@@ -53,7 +58,7 @@ def share_link_create(
 
 
 @transaction.atomic
-def share_link_revoke(*, tenant: Tenant, link: ShareLink, revoked_by: User) -> ShareLink:
+def share_link_revoke(*, tenant: Tenant, link: ShareLink, revoked_by: User) -> ShareLink:  # noqa: ARG001 - actor kept in the service signature
     if link.revoked_at is None:
         link.revoked_at = timezone.now()
         link.save(update_fields=["revoked_at"])
@@ -64,7 +69,7 @@ class CodeQuotaExceeded(ValidationError):
     """Too many codes for this link (one a minute, ``PROJECTS_CONFIRMATION_CODES_PER_DAY`` a day):
     a rate limit, answered 429 with ``retry_after`` seconds."""
 
-    def __init__(self, message, retry_after: int):
+    def __init__(self, message: StrOrPromise, retry_after: int) -> None:
         super().__init__({"code": ValidationError(message, code="code_quota_exceeded")})
         self.retry_after = retry_after
 

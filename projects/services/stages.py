@@ -157,10 +157,11 @@ def acceptance_record(
     notes: str = "",
 ) -> Acceptance:
     """Record a checkpoint acceptance in the stage it belongs to."""
-    required_stage = {
+    required_stages: dict[str, str] = {
         AcceptanceKind.HIDDEN_WORKS: Stage.PLUMBING_ELECTRICAL,
         AcceptanceKind.COMPLETION: Stage.COMPLETION_ACCEPTANCE,
-    }.get(kind)
+    }
+    required_stage = required_stages.get(kind)
     if required_stage is None:
         raise ValidationError({"kind": "未知验收类型。"})
     project = _lock(project)
