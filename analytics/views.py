@@ -115,10 +115,9 @@ class MonthlyPlanView(RoleRequiredMixin, View):
         return render(request, "analytics/targets.html", context, status=status)
 
     def _form(self, request, data=None):
-        from crm.models import Role
 
         tenant = require_tenant()
-        sales = staff_of_tenant(tenant=tenant, role=Role.SALES)
+        sales = staff_of_tenant(tenant=tenant, duty=SELLS)
         return MonthlyPlanForm(data, month=self._month(request), sales_users=sales)
 
     def get(self, request):
