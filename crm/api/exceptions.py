@@ -78,6 +78,8 @@ def api_exception_handler(exc, context):
     else:
         detail = response.data.get("detail") if isinstance(response.data, dict) else response.data
         response.data = {"detail": detail, "errors": {}}
+        if response.status_code == status.HTTP_400_BAD_REQUEST:
+            response.data["codes"] = {}  # a malformed body (ParseError): the 400 shape the schema promises
     if transaction.get_connection().in_atomic_block:
         transaction.set_rollback(True)
     return response
@@ -89,4 +91,10 @@ def api_not_found(request, *args, **kwargs):  # noqa: ARG001 - signature require
 
 
 def error_response(detail: str, errors: dict | None = None, status_code: int = 400) -> Response:
-    return Response({"detail": detail, "errors": errors or {}}, status=status_code)
+    body: dict = {"detail": detail, "errors": errors or {}}
+    if status_code == status.HTTP_400_BAD_REQUEST:
+        body["codes"] = {
+            field: [DEFAULT_CODE] * (len(messages) if isinstance(messages, list) else 1)
+            for field, messages in body["errors"].items()
+        }
+    return Response(body, status=status_code)

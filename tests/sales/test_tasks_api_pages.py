@@ -63,8 +63,9 @@ def test_api_refuses_bad_appointments_with_field_and_code(tenant_a, make_staff, 
         (post(in_hours(40), in_hours(41), kind="party"), "kind", "party"),
     ]:
         assert response.status_code == 400, response.json()
-        assert set(response.json()) == {"detail", "errors"}
+        assert set(response.json()) == {"detail", "errors", "codes"}
         assert message in response.json()["errors"][field][0]
+        assert response.json()["codes"][field]  # a stable code beside every message
     with tenant_context(tenant_a):
         assert Appointment.objects.count() == 1
     appointment_id = created.json()["id"]
