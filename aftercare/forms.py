@@ -122,7 +122,7 @@ class AftercareSettingsForm(Form):
     warranty_waterproofing = forms.IntegerField(label=_("防水保修（年）"), min_value=0, max_value=30)
 
     def clean_reminder_offsets_days(self) -> list[int]:
-        raw = self.cleaned_data["reminder_offsets_days"].replace("，", ",")
+        raw = self.cleaned_data["reminder_offsets_days"].replace(_("，"), ",")
         try:
             days = [int(part) for part in raw.split(",") if part.strip()]
         except ValueError:
@@ -155,6 +155,6 @@ class CustomerTicketForm(Form):
     description = forms.CharField(
         label=_("问题描述"),
         max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "如：主卫地漏返水"}),
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("如：主卫地漏返水")}),
     )
     urgent = forms.BooleanField(label=_("紧急（漏水、断电等）"), required=False)

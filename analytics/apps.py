@@ -1,11 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class AnalyticsConfig(AppConfig):
     """Managers' analytics: top of the import graph (reads every domain app, none reads it)."""
 
     name = "analytics"
-    verbose_name = "经营分析"
+    verbose_name = gettext_lazy("经营分析")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -72,12 +72,12 @@ class CustomerForm(ModelForm):
         self.fields["owner"].queryset = staff
         self.fields["designer"].queryset = staff
         if self.instance.pk:
-            self.initial["tags"] = "，".join(self.instance.tags or [])
+            self.initial["tags"] = _("，").join(self.instance.tags or [])
             self.initial["phone"] = self.instance.phone.removeprefix("+86")
 
     def clean_tags(self) -> list[str]:
         raw = self.cleaned_data.get("tags") or ""
-        return [tag.strip() for tag in raw.replace("，", ",").split(",") if tag.strip()]
+        return [tag.strip() for tag in raw.replace(_("，"), ",").split(",") if tag.strip()]
 
     def _post_clean(self):
         """Model validation happens in the service (one place for the rules)."""

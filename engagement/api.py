@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Count
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as drf_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -130,7 +131,7 @@ class ConsentWriteSerializer(serializers.Serializer):
 
     def validate_source(self, value: str) -> str:
         if value in (ConsentSource.SIGNUP_PAGE, ConsentSource.OPT_OUT_LINK):
-            raise serializers.ValidationError("该来源只能由报名页或退订链接产生。")
+            raise serializers.ValidationError(_("该来源只能由报名页或退订链接产生。"))
         return value
 
 
@@ -215,7 +216,7 @@ class LeadScoreViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
         """The held-out evaluation of the tenant's model beside the rules, and whether it is used."""
         record = LeadScoringModel.objects.first()
         if record is None:
-            return Response({"status": None, "reason": "尚未训练。"})
+            return Response({"status": None, "reason": _("尚未训练。")})
         return Response(LeadScoringModelSerializer(record).data)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from crm.extensions import Panel, TimelineEntry
 from crm.models import Tenant
@@ -47,10 +48,10 @@ def customer_referral_panel(*, request, tenant: Tenant, customer_id: int) -> Pan
 
 
 KIND_TITLES = {
-    EntryKind.CREDIT: "转介绍奖励入账",
-    EntryKind.REDEMPTION: "装修基金抵扣",
-    EntryKind.REVERSAL: "转介绍奖励冲正",
-    EntryKind.ADJUSTMENT: "装修基金人工调整",
+    EntryKind.CREDIT: gettext_lazy("转介绍奖励入账"),
+    EntryKind.REDEMPTION: gettext_lazy("装修基金抵扣"),
+    EntryKind.REVERSAL: gettext_lazy("转介绍奖励冲正"),
+    EntryKind.ADJUSTMENT: gettext_lazy("装修基金人工调整"),
 }
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import FieldDoesNotExist
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from crm.api.fields import BOUNDED_FIELD_CLASSES
@@ -59,7 +60,9 @@ class ApiTokenSerializer(ModelSerializer):
         child=serializers.ChoiceField(choices=TOKEN_SCOPE_CHOICES),
         allow_empty=False,
         max_length=len(TOKEN_SCOPE_CHOICES),
-        help_text="权限范围，如 customers:read、projects:write（write 包含 read），不超出员工角色的权限。",
+        help_text=gettext_lazy(
+            "权限范围，如 customers:read、projects:write（write 包含 read），不超出员工角色的权限。"
+        ),
     )
 
     class Meta:
@@ -69,7 +72,7 @@ class ApiTokenSerializer(ModelSerializer):
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):
-    token = serializers.CharField(read_only=True, help_text="明文令牌，仅此一次显示。")
+    token = serializers.CharField(read_only=True, help_text=gettext_lazy("明文令牌，仅此一次显示。"))
 
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "token"]

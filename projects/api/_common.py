@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -33,7 +34,7 @@ class ProjectFilterMixin:
         if value in (None, ""):
             return queryset
         if not value.isdigit():
-            raise DRFValidationError({"project": ["项目编号必须是数字。"]})
+            raise DRFValidationError({"project": [_("项目编号必须是数字。")]})
         return queryset.filter(**{self.project_lookup: int(value)})
 
 

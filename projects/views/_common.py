@@ -8,6 +8,8 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from crm.permissions import RoleRequiredMixin, has_permission
@@ -28,14 +30,14 @@ from projects.services import (
 )
 
 TABS = [
-    ("stages", "阶段"),
-    ("plans", "设计方案"),
-    ("logs", "施工日志"),
-    ("inspections", "质检整改"),
-    ("change_orders", "变更单"),
-    ("materials", "材料"),
-    ("callbacks", "回访"),
-    ("share", "客户进度页"),
+    ("stages", gettext_lazy("阶段")),
+    ("plans", gettext_lazy("设计方案")),
+    ("logs", gettext_lazy("施工日志")),
+    ("inspections", gettext_lazy("质检整改")),
+    ("change_orders", gettext_lazy("变更单")),
+    ("materials", gettext_lazy("材料")),
+    ("callbacks", gettext_lazy("回访")),
+    ("share", gettext_lazy("客户进度页")),
 ]
 
 
@@ -141,7 +143,7 @@ class ProjectActionView(RoleRequiredMixin, View):
 
     def post(self, request, pk: int, **kwargs):
         if not has_permission(request.user, self.action_permission):
-            raise PermissionDenied("您的角色无权执行此操作。")
+            raise PermissionDenied(_("您的角色无权执行此操作。"))
         self.tenant = require_tenant()
         self.project = get_object_or_404(Project.objects.select_related("customer"), pk=pk)
         try:
@@ -150,7 +152,7 @@ class ProjectActionView(RoleRequiredMixin, View):
         except ValidationError as error:
             form = getattr(self, "form", None)
             if form is None:
-                messages.error(request, "；".join(error.messages))
+                messages.error(request, _("；").join(error.messages))
                 return redirect(f"{reverse('projects:detail', args=[pk])}?tab={self.tab}")
             _apply_error(form, error)
             result = None

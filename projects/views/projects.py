@@ -98,7 +98,7 @@ class ProjectCreateView(RoleRequiredMixin, View):
         except ValidationError as error:
             _apply_error(form, error)
             return self.get(request, form=form)
-        messages.success(request, "项目已创建。")
+        messages.success(request, _("项目已创建。"))
         return redirect("projects:detail", pk=project.pk)
 
 
