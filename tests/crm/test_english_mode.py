@@ -42,7 +42,10 @@ def _page_routes() -> list[str]:
     return [
         "/" + route
         for route in walk(get_resolver().url_patterns)
-        if "<" not in route and "(" not in route and "^" not in route and "$" not in route
+        if "<" not in route
+        and "(" not in route
+        and "^" not in route
+        and "$" not in route
         and not ("/" + route).startswith(SKIP_PREFIXES)
     ]
 
@@ -53,7 +56,9 @@ def _stored_texts(tenant: Tenant) -> list[str]:
     with platform_scope("english-mode test collects stored data"):
         for model in apps.get_models():
             text_fields = [
-                f.attname for f in model._meta.concrete_fields if isinstance(f, models.CharField | models.TextField | models.JSONField)
+                f.attname
+                for f in model._meta.concrete_fields
+                if isinstance(f, models.CharField | models.TextField | models.JSONField)
             ]
             if not text_fields:
                 continue
