@@ -86,8 +86,9 @@ def customer_referral_timeline(*, tenant: Tenant, customer_id: int) -> list[Time
             TimelineEntry(
                 occurred_at=entry.created_at,
                 kind="referral",
-                title=_(KIND_TITLES[entry.kind]),
-                detail=f"{entry.amount_fen / 100:+,.2f} 元 · {entry.description}",
+                title=str(KIND_TITLES[entry.kind]),
+                detail=_("%(amount)s 元 · %(description)s")
+                % {"amount": f"{entry.amount_fen / 100:+,.2f}", "description": entry.description},
                 actor=str(entry.created_by or ""),
             )
         )
