@@ -6,9 +6,10 @@ from django.db.models import Count
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as drf_filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from crm.api.viewsets import TenantViewSetMixin
@@ -210,13 +211,18 @@ class LeadScoreViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
     def get_tenant_queryset(self):
         return LeadScore.objects.order_by("-score", "id")
 
-    @extend_schema(responses={200: LeadScoringModelSerializer})
+    @extend_schema(
+        responses={
+            200: LeadScoringModelSerializer,
+            404: OpenApiResponse(description="No model has been trained for this tenant yet."),
+        }
+    )
     @action(detail=False, methods=["get"])
     def evaluation(self, request):
         """The held-out evaluation of the tenant's model beside the rules, and whether it is used."""
         record = LeadScoringModel.objects.first()
         if record is None:
-            return Response({"status": None, "reason": _("尚未训练。")})
+            raise NotFound(_("尚未训练线索评分模型。"))
         return Response(LeadScoringModelSerializer(record).data)
 
 

@@ -101,7 +101,7 @@ class DailyLogViewSet(
         request={"multipart/form-data": PhotoUploadSerializer},
         responses={201: SitePhotoSerializer(many=True)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], pagination_class=None)
     def photos(self, request, pk=None):
         log = self.get_object()
         body = PhotoUploadSerializer(data=request.data)

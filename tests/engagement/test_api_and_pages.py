@@ -73,6 +73,18 @@ def test_offer_api_and_redeem(tenant_a, manager_a, token_client):
         assert Redemption.objects.count() == 1 and Offer.objects.count() == 1
 
 
+def test_lead_score_evaluation_before_training_is_a_documented_404(tenant_a, manager_a, token_client):
+    """Fuzzing found the untrained answer outside the schema (``status: null``)."""
+    api = token_client(manager_a)
+    response = api.get("/api/v1/lead-scores/evaluation/")
+    assert response.status_code == 404 and response.json()["detail"]
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    operation = schema["paths"]["/api/v1/lead-scores/evaluation/"]["get"]
+    assert "404" in operation["responses"]
+    photos = schema["paths"]["/api/v1/daily-logs/{id}/photos/"]["post"]["responses"]["201"]
+    assert photos["content"]["application/json"]["schema"]["type"] == "array"
+
+
 def test_lead_scores_api_and_pages(tenant_a, manager_a, token_client, session_client):
     with tenant_context(tenant_a):
         lead = LeadFactory(tenant=tenant_a)
