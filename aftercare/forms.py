@@ -122,7 +122,7 @@ class AftercareSettingsForm(Form):
     warranty_waterproofing = forms.IntegerField(label=_("防水保修（年）"), min_value=0, max_value=30)
 
     def clean_reminder_offsets_days(self) -> list[int]:
-        raw = self.cleaned_data["reminder_offsets_days"].replace(_("，"), ",")
+        raw = self.cleaned_data["reminder_offsets_days"].replace("，", ",")
         try:
             days = [int(part) for part in raw.split(",") if part.strip()]
         except ValueError:

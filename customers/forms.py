@@ -77,7 +77,7 @@ class CustomerForm(ModelForm):
 
     def clean_tags(self) -> list[str]:
         raw = self.cleaned_data.get("tags") or ""
-        return [tag.strip() for tag in raw.replace(_("，"), ",").split(",") if tag.strip()]
+        return [tag.strip() for tag in raw.replace("，", ",").split(",") if tag.strip()]
 
     def _post_clean(self):
         """Model validation happens in the service (one place for the rules)."""
