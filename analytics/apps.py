@@ -1,3 +1,4 @@
+from celery.schedules import crontab
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy
 
@@ -8,12 +9,22 @@ class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = gettext_lazy("经营分析")
     default_auto_field = "django.db.models.BigAutoField"
+    # Hourly: each tenant's report is queued in the hour its own 1st begins (tenant time zone).
+    beat_schedule = {
+        "analytics-monthly-reports": {
+            "task": "analytics.monthly_reports_all",
+            "schedule": crontab(minute=15),
+        },
+    }
 
     def ready(self) -> None:
         from analytics import aggregates  # noqa: F401  (registers the SQLite percentile aggregate)
+        from analytics.workbench import workbench_widget
+        from crm.extensions import register_home_widget
         from crm.models import Role
         from crm.permissions import grant_many
 
+        register_home_widget(workbench_widget)
         grant_many(
             {
                 # Sales users see the dashboard scoped to their own figures; managers see everyone's.

@@ -97,3 +97,26 @@ class ChannelSpend(TenantOwnedModel):
                 month, period.start, period.end
             )
         return {channel: round(value) for channel, value in totals.items()}
+
+
+class MonthlyReport(TenantOwnedModel):
+    """The monthly management report of one month: generated once (unique per tenant and month)
+    by the beat job on the 1st, stored, and e-mailed to managers."""
+
+    month = models.DateField(_("月份"), help_text=_("该月第一天"))
+    file = models.FileField(_("文件"), upload_to="analytics/reports/%Y/", max_length=200, blank=True)
+    generated_at = models.DateTimeField(_("生成时间"), null=True, blank=True)
+    notified_at = models.DateTimeField(_("通知时间"), null=True, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("月度经营报告")
+        verbose_name_plural = _("月度经营报告")
+        ordering = ["-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "month"], name="analytics_report_month_uniq"),
+            models.CheckConstraint(condition=models.Q(month__day=1), name="analytics_report_month_first_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}"

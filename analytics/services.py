@@ -72,3 +72,51 @@ def sales_target_save(
 def sales_target_delete(*, tenant: Tenant, actor: User, target: SalesTarget) -> None:
     require_permission(actor, "analytics.manage_targets")
     target.delete()
+
+
+@transaction.atomic
+def channel_spend_save(
+    *, tenant: Tenant, actor: User, channel: str, month: datetime.date, amount: int
+) -> None:
+    """Set (create or replace) one channel's spend for one month."""
+    from analytics.models import ChannelSpend
+    from customers.models import SourceChannel
+
+    require_permission(actor, "analytics.manage_targets")
+    if channel not in SourceChannel.values:
+        raise _error("channel", _("未知的来源渠道。"), "invalid_channel")
+    if amount < 0:
+        raise _error("amount", _("金额不能为负数。"), "negative")
+    ChannelSpend.objects.update_or_create(
+        channel=channel, month=_month(month), defaults={"tenant": tenant, "amount": amount}
+    )
+
+
+@transaction.atomic
+def monthly_plan_save(
+    *,
+    tenant: Tenant,
+    actor: User,
+    month: datetime.date,
+    targets: dict[User | None, dict[str, int]],
+    spend: dict[str, int | None],
+) -> None:
+    """The managers' monthly page in one transaction: each user's (and the team's) target and each
+    channel's spend. A target given as all zeros/blank is removed; a blank spend is removed."""
+    from analytics.models import ChannelSpend
+
+    require_permission(actor, "analytics.manage_targets")
+    month = _month(month)
+    existing = {target.user_id: target for target in SalesTarget.objects.filter(month=month)}
+    for user, values in targets.items():
+        target = existing.get(user.pk if user else None)
+        if not any(values.values()):
+            if target is not None:
+                target.delete()
+            continue
+        sales_target_save(tenant=tenant, actor=actor, user=user, month=month, target=target, **values)
+    for channel, amount in spend.items():
+        if amount is None:
+            ChannelSpend.objects.filter(channel=channel, month=month).delete()
+        else:
+            channel_spend_save(tenant=tenant, actor=actor, channel=channel, month=month, amount=amount)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
+
+from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 
-from analytics import selectors
+from analytics import selectors, services
 from analytics.exports import panel_workbook
+from analytics.forms import MonthlyPlanForm, MonthPickForm
+from analytics.models import MonthlyReport
 from analytics.periods import PRESETS
 from analytics.scope import parse_scope
 from crm.extensions import dashboard_widgets
@@ -57,9 +63,14 @@ class DashboardView(RoleRequiredMixin, View):
             "pms": _staff_choices(tenant, Role.PROJECT_MANAGER),
             "querystring": scope.querystring(),
             "generated_at": timezone.now(),
-            # The apps' own manager widgets (aftercare, referrals …) stay below the panels, managers only.
+            "can_manage_targets": has_permission(request.user, "analytics.manage_targets"),
+            # The apps' own manager widgets stay below the panels (managers only) for the figures the
+            # panels don't show yet (e.g. change orders awaiting customers, VIP reviews pending).
             "widgets": dashboard_widgets(request=request, tenant=tenant)
             if has_permission(request.user, "crm.view_dashboard")
+            else [],
+            "reports": list(MonthlyReport.objects.exclude(file="").order_by("-month")[:12])
+            if has_permission(request.user, "analytics.view_all")
             else [],
         }
         return render(request, "analytics/dashboard.html", context, status=400 if errors else 200)
@@ -86,3 +97,65 @@ class PanelExportView(RoleRequiredMixin, View):
         filename = f"{panel}-{scope.period.start:%Y%m%d}-{scope.period.last_day:%Y%m%d}.xlsx"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+
+class MonthlyPlanView(RoleRequiredMixin, View):
+    """Managers enter each month's sales targets (per user and team) and channel spend here."""
+
+    required_permission = "analytics.manage_targets"
+
+    def _month(self, request) -> datetime.date:
+        pick = MonthPickForm(request.GET or None)
+        if pick.is_bound and pick.is_valid():
+            return pick.cleaned_data["month"]
+        return timezone.localdate(timezone=require_tenant().zoneinfo).replace(day=1)
+
+    def _render(self, request, form, status=200):
+        context = {"form": form, "month": form.month, "pick": MonthPickForm(initial={"month": form.month})}
+        return render(request, "analytics/targets.html", context, status=status)
+
+    def _form(self, request, data=None):
+        from crm.models import Role
+
+        tenant = require_tenant()
+        sales = staff_of_tenant(tenant=tenant, role=Role.SALES)
+        return MonthlyPlanForm(data, month=self._month(request), sales_users=sales)
+
+    def get(self, request):
+        return self._render(request, self._form(request))
+
+    def post(self, request):
+        form = self._form(request, request.POST)
+        if not form.is_valid():
+            return self._render(request, form, status=400)
+        try:
+            services.monthly_plan_save(
+                tenant=require_tenant(),
+                actor=request.user,
+                month=form.month,
+                targets=form.targets(),
+                spend=form.spend(),
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                form.add_error(None, message)
+            return self._render(request, form, status=400)
+        messages.success(request, _("已保存 %(month)s 的目标与投放。") % {"month": f"{form.month:%Y-%m}"})
+        return redirect(f"{request.path}?month={form.month:%Y-%m}")
+
+
+class MonthlyReportDownloadView(RoleRequiredMixin, View):
+    """A stored monthly report (managers; another tenant's report is 404)."""
+
+    required_permission = "analytics.view_all"
+
+    def get(self, request, pk: int):
+        report = MonthlyReport.objects.filter(pk=pk).exclude(file="").first()
+        if report is None:
+            raise Http404
+        return FileResponse(
+            report.file.open("rb"),
+            as_attachment=True,
+            filename=f"monthly-report-{report.month:%Y-%m}.xlsx",
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )

@@ -29,4 +29,7 @@ class CrmConfig(AppConfig):
             }
         )
         post_migrate.connect(apply_row_level_security, dispatch_uid="crm.rls")
+        from crm.token_cache import connect_signals as connect_token_cache_signals
+
+        connect_token_cache_signals()
         configure_pillow()

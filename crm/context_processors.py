@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.context_processors import PermWrapper
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy
 
@@ -51,3 +52,42 @@ def shell(request) -> dict:
     if user is None or not user.is_authenticated or tenant is None or user.tenant_id != tenant.pk:
         return {"nav_items": [], "current_tenant": None}
     return {"nav_items": navigation_for(request), "current_tenant": tenant}
+
+
+class _RolePermLookup:
+    """``perms.<app>.<action>`` for one app, from the role table when the permission is declared."""
+
+    def __init__(self, user, app_label: str) -> None:
+        self.user, self.app_label = user, app_label
+
+    def __getitem__(self, action: str) -> bool:
+        permission = f"{self.app_label}.{action}"
+        if permission in known_permissions():
+            return has_permission(self.user, permission)
+        return self.user.has_perm(permission)
+
+    def __bool__(self) -> bool:
+        return self.user.has_module_perms(self.app_label)
+
+
+class RolePermWrapper(PermWrapper):
+    """``{{ perms }}`` answered by the role table without a query.
+
+    Django's wrapper asks every backend; ``ModelBackend`` then reads ``auth_permission`` twice
+    (user and group permissions) on every page although tenant staff hold only roles. Platform
+    operators (no tenant) and superusers keep Django's wrapper.
+    """
+
+    def __getitem__(self, app_label: str):
+        return _RolePermLookup(self.user, app_label)
+
+    def __contains__(self, perm_name: str) -> bool:
+        app_label, action = perm_name.split(".", 1)
+        return self[app_label][action]
+
+
+def role_perms(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or getattr(user, "tenant_id", None) is None or user.is_superuser:
+        return {}
+    return {"perms": RolePermWrapper(user)}

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from crm.models import ApiToken, hash_token
 from crm.principal import acting_via_token
 from crm.tenancy import platform_scope, tenant_context
+from crm.token_cache import cached_token, remember_token
 
 TOKEN_KEYWORDS = ("token", "bearer")
 API_PATH_PREFIX = "/api/"
@@ -41,19 +42,28 @@ def token_from_header(request: HttpRequest) -> str | None:
 
 
 def resolve_api_token(plaintext: str) -> ApiToken | None:
-    """Find an active token by its hash. Platform code: the tenant is not known yet."""
+    """Find an active token by its hash. Platform code: the tenant is not known yet.
+
+    A resolution is cached briefly (:mod:`crm.token_cache`, dropped on revoke and on any user or
+    tenant change), so the hot path spends no statement on it.
+    """
     if not plaintext or len(plaintext) > 200:
         return None
+    key_hash = hash_token(plaintext)
+    token = cached_token(key_hash)
+    if token is not None:
+        return token
     with platform_scope("API token authentication"):
         token = (
             ApiToken.objects.select_related("user", "tenant")
-            .filter(key_hash=hash_token(plaintext), revoked_at__isnull=True)
+            .filter(key_hash=key_hash, revoked_at__isnull=True)
             .first()
         )
     if token is None or not token.user.is_active or not token.tenant.is_active:
         return None
     if token.user.tenant_id != token.tenant_id:
         return None
+    remember_token(token)
     return token
 
 
@@ -106,8 +116,8 @@ class TenantMiddleware:
 
     def _in_tenant(self, request: HttpRequest, tenant) -> HttpResponse:
         with tenant_context(tenant), acting_via_token(request.api_token):
-            if request.api_token is not None:
-                request.api_token.mark_used()
+            if request.api_token is not None and request.api_token.mark_used():
+                remember_token(request.api_token)  # else the cached copy re-marks every request
             response = self.get_response(request)
             if response.status_code >= 400:
                 transaction.set_rollback(True)

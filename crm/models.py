@@ -217,8 +217,11 @@ class ApiToken(TenantOwnedModel):
         prefix = secrets.token_hex(4)
         return f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}", prefix
 
-    def mark_used(self) -> None:
+    def mark_used(self) -> bool:
+        """Record use at most once a minute; ``True`` when it wrote."""
         now = timezone.now()
         if self.last_used_at is None or (now - self.last_used_at).total_seconds() > 60:
             type(self).objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
+            return True
+        return False

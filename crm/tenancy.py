@@ -78,11 +78,14 @@ def tenant_context(tenant: Tenant) -> Iterator[Tenant]:
         raise TenantNotSetError("tenant_context() needs a saved tenant")
     previous = _current_tenant.get()
     token = _current_tenant.set(tenant)
+    outermost = not connection.in_atomic_block  # its COMMIT ends the transaction-local setting
     try:
         with transaction.atomic():
             _set_db_setting(TENANT_SETTING, str(tenant.pk))
             yield tenant
-            if not transaction.get_rollback():  # a rollback undoes the setting anyway
+            # A rollback undoes the setting anyway; so does the COMMIT of an outermost block (one
+            # statement fewer per request).
+            if not outermost and not transaction.get_rollback():
                 _set_db_setting(TENANT_SETTING, str(previous.pk) if previous is not None else "")
     finally:
         _current_tenant.reset(token)
@@ -105,11 +108,12 @@ def platform_scope(reason: str) -> Iterator[None]:
         raise ValueError("platform_scope() requires a reason")
     logger.info("platform scope entered: %s", reason)
     token = _platform_scope_reason.set(reason)
+    outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
             _set_db_setting(PLATFORM_SETTING, "on")
             yield
-            if not transaction.get_rollback():
+            if not outermost and not transaction.get_rollback():
                 _set_db_setting(PLATFORM_SETTING, "")
     finally:
         _platform_scope_reason.reset(token)

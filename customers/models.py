@@ -235,12 +235,37 @@ class Customer(TenantOwnedModel):
             models.UniqueConstraint(fields=["tenant", "phone"], name="customers_customer_tenant_phone_uniq"),
         ]
         indexes = [
-            models.Index(fields=["tenant", "-created_at"], name="cust_tenant_created_idx"),
+            # The list's order and keyset position: (created_at, id) < (…) starts the scan in place.
+            models.Index(fields=["tenant", "-created_at", "-id"], name="cust_tenant_created_id_idx"),
             models.Index(fields=["tenant", "owner", "-created_at"], name="cust_tenant_owner_idx"),
             models.Index(fields=["tenant", "lifecycle"], name="cust_tenant_lifecycle_idx"),
             models.Index(fields=["tenant", "budget_tier"], name="cust_tenant_budget_idx"),
             models.Index(fields=["tenant", "in_pool"], name="cust_tenant_pool_idx"),
             models.Index(fields=["tenant", "last_touch_at"], name="cust_tenant_touch_idx"),
+            # The idle-customer pool scan reads only customers idle past the cutoff, not every
+            # un-pooled customer each minute: one partial index per arm of its OR (touched or
+            # never touched). Plain comparisons, because under RLS only leakproof operators (not
+            # COALESCE) may become index conditions.
+            models.Index(
+                fields=["tenant", "last_touch_at"],
+                name="cust_idle_touched_idx",
+                condition=models.Q(
+                    in_pool=False,
+                    owner__isnull=False,
+                    anonymised_at__isnull=True,
+                    last_touch_at__isnull=False,
+                ),
+            ),
+            models.Index(
+                fields=["tenant", "created_at"],
+                name="cust_idle_untouched_idx",
+                condition=models.Q(
+                    in_pool=False,
+                    owner__isnull=False,
+                    anonymised_at__isnull=True,
+                    last_touch_at__isnull=True,
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -369,6 +394,12 @@ class Lead(TenantOwnedModel):
             models.Index(fields=["tenant", "status", "pool_due_at"], name="lead_tenant_status_pool_idx"),
             models.Index(fields=["tenant", "received_at"], name="lead_tenant_received_idx"),
             models.Index(fields=["tenant", "customer"], name="lead_tenant_customer_idx"),
+            # The SLA breach scan: only open, not yet breached leads (grows with due work only).
+            models.Index(
+                fields=["tenant", "first_response_due_at"],
+                name="lead_sla_due_idx",
+                condition=models.Q(status="open", sla_breached=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -441,6 +472,12 @@ class FollowUp(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "customer", "-occurred_at"], name="fu_tenant_customer_idx"),
             models.Index(fields=["tenant", "next_follow_up_at"], name="fu_tenant_next_idx"),
+            # The reminder scan: follow-ups not yet reminded (reminded ones leave the index).
+            models.Index(
+                fields=["tenant", "next_follow_up_at"],
+                name="fu_reminder_due_idx",
+                condition=models.Q(reminded_at__isnull=True, next_follow_up_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

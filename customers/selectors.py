@@ -8,7 +8,7 @@ import statistics
 from collections import defaultdict
 
 from django.apps import apps
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,13 +31,22 @@ def customers_for_list(*, tenant: Tenant, user: User | None = None) -> QuerySet[
     return customers if user is None else customers_visible_to(user, customers)
 
 
+def customers_for_api_list(*, tenant: Tenant, user: User | None = None) -> QuerySet[Customer]:
+    """The API list, narrowed like :func:`customers_for_list`; owner and designer are written as
+    ids, so nothing is joined."""
+    customers = Customer.objects.order_by("-created_at", "-id")
+    return customers if user is None else customers_visible_to(user, customers)
+
+
 FUNNEL_STEPS = ("responded", "measured", "design", "quoted", "signed", "handed_over")
 
 
-def _project_exists(**lookups) -> Exists:
+def _project_exists(**lookups) -> Q:
     # Projects report facts to customers; the funnel reads them by model name (no import upward).
+    # An uncorrelated IN (not a correlated EXISTS): PostgreSQL hashes it once per query instead of
+    # re-running it per customer inside every aggregate FILTER (the funnel has dozens of them).
     project = apps.get_model("projects", "Project")
-    return Exists(project.objects.filter(customer_id=OuterRef("pk"), **lookups))
+    return Q(pk__in=project.objects.filter(**lookups).values("customer_id"))
 
 
 def _stages_from(stage: str) -> list[str]:
@@ -57,10 +66,10 @@ def funnel_reached_q(step: str) -> Q:
     own = {
         "responded": lambda: Q(last_touch_at__isnull=False),
         "measured": lambda: Q(measured_at__isnull=False),
-        "design": lambda: Q(designer__isnull=False) | Q(_project_exists(stage__in=_stages_from("design"))),
-        "quoted": lambda: Q(_project_exists(stage__in=_stages_from("quotation"))),
-        "signed": lambda: Q(_project_exists(signed_on__isnull=False)),
-        "handed_over": lambda: Q(_project_exists(handed_over_on__isnull=False)),
+        "design": lambda: Q(designer__isnull=False) | _project_exists(stage__in=_stages_from("design")),
+        "quoted": lambda: _project_exists(stage__in=_stages_from("quotation")),
+        "signed": lambda: _project_exists(signed_on__isnull=False),
+        "handed_over": lambda: _project_exists(handed_over_on__isnull=False),
     }
     if step not in own:
         raise ValueError(f"unknown funnel step {step!r}")

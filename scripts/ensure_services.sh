@@ -47,6 +47,10 @@ if "${PSQL_ADMIN[@]}" -c "SELECT 1" >/dev/null 2>&1; then
   if [ "$("${PSQL_ADMIN[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$CRM_DB_NAME'")" != "1" ]; then
     "${PSQL_ADMIN[@]}" -c "CREATE DATABASE \"$CRM_DB_NAME\" OWNER \"$CRM_DB_ROLE\""
   fi
+  # pg_trgm (customer search) is a trusted extension: the database owner (and so the test runner,
+  # which owns its test database) creates it in the migration. Created here as well for a
+  # migration role that does not own the database.
+  "${PSQL_ADMIN[@]}" -d "$CRM_DB_NAME" -c "CREATE EXTENSION IF NOT EXISTS pg_trgm" || true
 else
   echo "note: cannot connect as ${PG_ADMIN_USER:-postgres} to create role $CRM_DB_ROLE; assuming it exists." >&2
 fi

@@ -8,9 +8,13 @@ from collections.abc import Callable
 from django.utils.translation import gettext_lazy as _
 
 from analytics.scope import Scope
+from analytics.selectors.aftercare import aftercare_panel
+from analytics.selectors.customer_value import customer_value_panel
 from analytics.selectors.funnel import funnel_panel
 from analytics.selectors.projects import projects_panel
+from analytics.selectors.referrals import referrals_panel
 from analytics.selectors.sales import sales_panel
+from analytics.selectors.satisfaction import satisfaction_panel
 from analytics.selectors.sla import sla_panel
 
 PANELS: dict[str, tuple[str, Callable[[Scope], dict]]] = {
@@ -18,6 +22,10 @@ PANELS: dict[str, tuple[str, Callable[[Scope], dict]]] = {
     "sla": (_("首次响应 SLA"), sla_panel),
     "sales": (_("销售业绩"), sales_panel),
     "projects": (_("装修项目"), projects_panel),
+    "aftercare": (_("售后服务"), aftercare_panel),
+    "referrals": (_("转介绍与忠诚度"), referrals_panel),
+    "satisfaction": (_("客户满意度"), satisfaction_panel),
+    "customer_value": (_("客户价值"), customer_value_panel),
 }
 
 

@@ -7,6 +7,8 @@ A panel is ``{"key", "title", "period", "previous_period", "filters", "restricte
 
 from __future__ import annotations
 
+import datetime
+
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -103,3 +105,34 @@ def project_filter_params(scope: Scope) -> dict:
         "designer": scope.designer_id,
         "pm": scope.pm_id,
     }
+
+
+def related_filters(scope: Scope, *, customer: str = "customer__", project: str | None = "project__") -> dict:
+    """ORM conditions for the scope's filters on a row that points at a customer (and a project):
+    channel and sales apply to the customer, designer and pm to the project (or, without one, the
+    customer's designer)."""
+    conditions: dict = {}
+    if scope.channel:
+        conditions[f"{customer}source_channel"] = scope.channel
+    if scope.sales_id:
+        conditions[f"{customer}owner_id"] = scope.sales_id
+    if scope.designer_id:
+        key = f"{project}designer_id" if project is not None else f"{customer}designer_id"
+        conditions[key] = scope.designer_id
+    if scope.pm_id and project is not None:
+        conditions[f"{project}project_manager_id"] = scope.pm_id
+    return conditions
+
+
+def month_starts(period, count: int = 12) -> list:
+    """First days of the ``count`` calendar months ending with the period's last month (oldest first)."""
+    first = period.last_day.replace(day=1)
+    months = []
+    for _index in range(count):
+        months.append(first)
+        first = (first - datetime.timedelta(days=1)).replace(day=1)
+    return months[::-1]
+
+
+def local_start(day, tz) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)

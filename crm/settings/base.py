@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
+                "crm.context_processors.role_perms",  # after auth: {{ perms }} without a query
                 "django.contrib.messages.context_processors.messages",
                 "crm.context_processors.shell",
                 "crm.notifications.context_processors.unread",

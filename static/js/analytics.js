@@ -49,6 +49,18 @@
         }]
       };
     }
+    if (chart.type === "pie") {
+      var pieKey = chart.series[0];
+      return {
+        tooltip: { trigger: "item" },
+        legend: legend,
+        series: [{
+          type: "pie", radius: ["35%", "65%"], top: 24,
+          label: { formatter: "{b}: {c}" },
+          data: table.rows.map(function (row) { return { name: row.label, value: row.values[pieKey] }; })
+        }]
+      };
+    }
     var horizontal = chart.type === "hbar";
     var categoryAxis = { type: "category", data: labels, axisLabel: { interval: 0, hideOverlap: true } };
     var valueAxis = { type: "value" };
@@ -62,6 +74,7 @@
         return {
           name: columnLabel(table, key),
           type: chart.type === "line" ? "line" : "bar",
+          stack: chart.type === "stack" ? "total" : undefined,
           data: valuesOf(table, key),
           connectNulls: true
         };

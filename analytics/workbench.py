@@ -1,0 +1,248 @@
+"""Role workbenches: the signed-in user's own work on the home page (a ``crm.extensions`` home
+widget), one section per role the user has. Every section is a fixed number of aggregate queries
+plus a few short lists, so the page costs the same however much data the tenant has.
+
+- Sales: my leads waiting (with a live countdown), my follow-ups due today / overdue, my
+  measurements this week, my month vs target.
+- Designer / project manager / supervisor: my projects by stage with overdue flags, re-inspections
+  due (open rectifications past their deadline), rectifications open, change orders awaiting the customer.
+- Customer service: visits due today / this week, overdue visits, my open tickets by SLA state,
+  surveys awaiting answers.
+- Manager: today's alarms (lead SLA breaches, overdue stages, overdue visits, failed deliveries)
+  and yesterday vs target.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from aftercare.models import MaintenancePlan, PlanStatus, ServiceTicket, Survey
+from analytics.models import SalesTarget
+from analytics.selectors.aftercare import breached_ticket_q, due_soon_ticket_q, open_ticket_q
+from analytics.selectors.common import ratio
+from analytics.selectors.sla import breached_q
+from crm.events.models import DeliveryStatus, EventDelivery
+from crm.extensions import Panel
+from crm.models import Role, Tenant, User
+from crm.notifications.models import Delivery, OutboundStatus
+from customers.models import Customer, FollowUp, Lead, LeadStatus
+from projects import selectors as project_selectors
+from projects.models import ChangeOrder, ChangeOrderStatus, Project, Rectification, Stage
+
+LIST_LIMIT = 8
+
+
+def _day_bounds(day: datetime.date, tz) -> tuple[datetime.datetime, datetime.datetime]:
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)
+    return start, start + datetime.timedelta(days=1)
+
+
+def sales_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> dict:
+    tz = tenant.zoneinfo
+    today = now.astimezone(tz).date()
+    today_start, tomorrow = _day_bounds(today, tz)
+    monday = today - datetime.timedelta(days=today.weekday())
+    week_start = _day_bounds(monday, tz)[0]
+    month_first = today.replace(day=1)
+    month_start = _day_bounds(month_first, tz)[0]
+    leads = Lead.objects.filter(status=LeadStatus.OPEN, assignee=user)
+    lead_counts = leads.aggregate(
+        waiting=Count("id"), late=Count("id", filter=Q(first_response_due_at__lt=now))
+    )
+    later_touch = FollowUp.objects.filter(
+        customer_id=OuterRef("customer_id"), occurred_at__gt=OuterRef("occurred_at")
+    )
+    follow_ups = FollowUp.objects.filter(author=user, next_follow_up_at__lt=tomorrow).exclude(
+        Exists(later_touch)
+    )
+    follow_up_counts = follow_ups.aggregate(
+        overdue=Count("id", filter=Q(next_follow_up_at__lt=today_start)),
+        today=Count("id", filter=Q(next_follow_up_at__gte=today_start)),
+    )
+    measured = Customer.objects.filter(
+        owner=user, measured_at__gte=week_start, measured_at__lt=week_start + datetime.timedelta(days=7)
+    )
+    signed = Project.objects.filter(
+        customer__owner=user, signed_on__gte=month_first, signed_on__lte=today, cancelled_at__isnull=True
+    ).aggregate(n=Count("id"), value=Sum("contract_amount"))
+    target = (
+        SalesTarget.objects.filter(user=user, month=month_first)
+        .values("contract_value", "signed_count")
+        .first()
+    )
+    value = signed["value"] or 0
+    return {
+        "leads": list(leads.select_related("customer").order_by("first_response_due_at", "id")[:LIST_LIMIT]),
+        "leads_waiting": lead_counts["waiting"],
+        "leads_late": lead_counts["late"],
+        "follow_ups": list(follow_ups.select_related("customer").order_by("next_follow_up_at")[:LIST_LIMIT]),
+        "follow_ups_today": follow_up_counts["today"],
+        "follow_ups_overdue": follow_up_counts["overdue"],
+        "measured": list(measured.order_by("measured_at")[:LIST_LIMIT].values("pk", "name", "measured_at")),
+        "measured_count": measured.count(),
+        "month_signed": signed["n"],
+        "month_value": value,
+        "month_target": target["contract_value"] if target else None,
+        "month_attainment": ratio(value, target["contract_value"])
+        if target and target["contract_value"]
+        else None,
+        "month_new_customers": Customer.objects.filter(owner=user, created_at__gte=month_start).count(),
+        "now": now,
+    }
+
+
+def delivery_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> dict:
+    today = now.astimezone(tenant.zoneinfo).date()
+    mine = Q(designer=user) | Q(project_manager=user) | Q(supervisor=user)
+    overdue = project_selectors.overdue_q(tenant=tenant, now=now)
+    active = Q(cancelled_at__isnull=True, handed_over_on__isnull=True) & ~Q(stage=Stage.HANDOVER)
+    stages = list(
+        Project.objects.filter(mine, active)
+        .values("stage")
+        .annotate(n=Count("id"), overdue=Count("id", filter=overdue))
+        .order_by("stage")
+    )
+    labels = dict(Stage.choices)
+    for item in stages:
+        item["label"] = labels.get(item["stage"], item["stage"])
+    my_projects = Q(project__designer=user) | Q(project__project_manager=user) | Q(project__supervisor=user)
+    rectifications = Rectification.objects.filter(my_projects, status=Rectification.Status.OPEN)
+    rect_counts = rectifications.aggregate(open=Count("id"), due=Count("id", filter=Q(due_on__lte=today)))
+    awaiting = ChangeOrder.objects.filter(my_projects, status=ChangeOrderStatus.SENT)
+    return {
+        "stages": stages,
+        "overdue_projects": list(
+            Project.objects.filter(mine, active, overdue)
+            .select_related("customer")
+            .order_by("stage_entered_at")[:LIST_LIMIT]
+        ),
+        "rectifications_open": rect_counts["open"],
+        "reinspections_due": rect_counts["due"],
+        "rectifications": list(rectifications.select_related("project").order_by("due_on")[:LIST_LIMIT]),
+        "change_orders_awaiting": awaiting.count(),
+        "change_orders": list(awaiting.select_related("project").order_by("id")[:LIST_LIMIT]),
+        "today": today,
+    }
+
+
+def service_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> dict:
+    today = now.astimezone(tenant.zoneinfo).date()
+    plans = MaintenancePlan.objects.filter(status=PlanStatus.SCHEDULED, assigned_to=user)
+    plan_counts = plans.aggregate(
+        today=Count("id", filter=Q(due_on=today)),
+        week=Count("id", filter=Q(due_on__gte=today, due_on__lte=today + datetime.timedelta(days=6))),
+        overdue=Count("id", filter=Q(due_on__lt=today)),
+    )
+    tickets = ServiceTicket.objects.filter(open_ticket_q(), assigned_to=user).aggregate(
+        open=Count("id"),
+        breached=Count("id", filter=breached_ticket_q(now)),
+        due_soon=Count("id", filter=due_soon_ticket_q(now)),
+    )
+    tickets["on_track"] = tickets["open"] - tickets["breached"] - tickets["due_soon"]
+    return {
+        "plans_today": plan_counts["today"],
+        "plans_week": plan_counts["week"],
+        "plans_overdue": plan_counts["overdue"],
+        "plans": list(
+            plans.filter(due_on__lte=today + datetime.timedelta(days=6))
+            .select_related("customer", "kind")
+            .order_by("due_on", "id")[:LIST_LIMIT]
+        ),
+        "tickets": tickets,
+        "surveys_waiting": Survey.objects.filter(answered_at__isnull=True, expires_at__gt=now).count(),
+        "today": today,
+    }
+
+
+def manager_workbench(*, tenant: Tenant, now: datetime.datetime) -> dict:
+    tz = tenant.zoneinfo
+    today = now.astimezone(tz).date()
+    today_start, _tomorrow = _day_bounds(today, tz)
+    yesterday = today - datetime.timedelta(days=1)
+    yesterday_start = today_start - datetime.timedelta(days=1)
+    breaches = Lead.objects.filter(Q(received_at__gte=today_start) | Q(status=LeadStatus.OPEN)).aggregate(
+        today=Count("id", filter=Q(received_at__gte=today_start) & breached_q(now)),
+        open_late=Count("id", filter=Q(status=LeadStatus.OPEN, first_response_due_at__lt=now)),
+    )
+    signed = Project.objects.filter(signed_on=yesterday, cancelled_at__isnull=True).aggregate(
+        n=Count("id"), value=Sum("contract_amount")
+    )
+    team = (
+        SalesTarget.objects.filter(user=None, month=yesterday.replace(day=1))
+        .values("contract_value", "signed_count", "new_customers")
+        .first()
+    )
+    if team is None:
+        team = SalesTarget.objects.filter(user__isnull=False, month=yesterday.replace(day=1)).aggregate(
+            contract_value=Sum("contract_value"),
+            signed_count=Sum("signed_count"),
+            new_customers=Sum("new_customers"),
+        )
+    days = calendar.monthrange(yesterday.year, yesterday.month)[1]
+    daily = {key: round(value / days) if value else None for key, value in team.items()}
+    new_customers = Customer.objects.filter(
+        created_at__gte=yesterday_start, created_at__lt=today_start
+    ).count()
+    return {
+        "sla_breaches_today": breaches["today"],
+        "leads_open_late": breaches["open_late"],
+        "overdue_stages": Project.objects.filter(project_selectors.overdue_q(tenant=tenant, now=now)).count(),
+        "overdue_visits": MaintenancePlan.objects.filter(
+            status=PlanStatus.SCHEDULED, due_on__lt=today
+        ).count(),
+        "failed_events": EventDelivery.objects.filter(status=DeliveryStatus.DEAD).count(),
+        "failed_notifications": Delivery.objects.filter(status=OutboundStatus.FAILED).count(),
+        "yesterday": yesterday,
+        "yesterday_signed": signed["n"],
+        "yesterday_value": signed["value"] or 0,
+        "yesterday_new_customers": new_customers,
+        "daily_target": daily,
+    }
+
+
+def workbench_sections(*, tenant: Tenant, user: User, now: datetime.datetime | None = None) -> list[dict]:
+    """The sections of ``user``'s workbench, one per role they have, in a fixed order."""
+    now = now or timezone.now()
+    sections = []
+    if user.has_role(Role.MANAGER):
+        sections.append(
+            {"role": "manager", "title": _("今日预警"), **manager_workbench(tenant=tenant, now=now)}
+        )
+    if user.has_role(Role.SALES):
+        sections.append(
+            {"role": "sales", "title": _("我的销售"), **sales_workbench(tenant=tenant, user=user, now=now)}
+        )
+    if any(user.has_role(role) for role in (Role.DESIGNER, Role.PROJECT_MANAGER, Role.SUPERVISOR)):
+        sections.append(
+            {
+                "role": "delivery",
+                "title": _("我的项目"),
+                **delivery_workbench(tenant=tenant, user=user, now=now),
+            }
+        )
+    if user.has_role(Role.SERVICE):
+        sections.append(
+            {
+                "role": "service",
+                "title": _("我的售后"),
+                **service_workbench(tenant=tenant, user=user, now=now),
+            }
+        )
+    return sections
+
+
+def workbench_widget(*, request, tenant) -> Panel | None:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    sections = workbench_sections(tenant=tenant, user=user)
+    if not sections:
+        return None
+    html = render_to_string("analytics/_workbench.html", {"sections": sections}, request=request)
+    return Panel(title=str(_("工作台")), html=html, order=0)
