@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from aftercare import selectors
+from aftercare.filters import PlanFilter, SurveyFilter, TicketFilter, VisitFilter
 from aftercare.models import (
     MaintenancePlan,
     ServiceTicket,
@@ -33,8 +34,8 @@ from aftercare.services import surveys as surveys_services
 from aftercare.services import tickets as tickets_services
 from aftercare.services import visits as visits_services
 from crm.api import fields
-from crm.api.exceptions import INVALID_INPUT, error_response
-from crm.api.serializers import ModelSerializer, TenantStaffField
+from crm.api.exceptions import validation_error_response
+from crm.api.serializers import ModelSerializer, TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.models import Tenant
 from crm.ratelimit import ClientRateThrottle
@@ -47,22 +48,6 @@ from projects.models import Project
 @extend_schema_field(OpenApiTypes.INT)
 class StaffIdField(TenantStaffField):
     """A staff user id (typed for the schema where no model field describes it)."""
-
-
-class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
-    """A FK to a tenant-owned model: choices come from the scoped manager at request time."""
-
-    def __init__(self, model, **kwargs):
-        self.model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        return self.model.objects.all()
-
-
-def _id_filter(request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    return int(value) if value and value.isdigit() else None
 
 
 # --- plans -----------------------------------------------------------------------------------------
@@ -124,25 +109,10 @@ class PlanViewSet(
     serializer_class = PlanSerializer
     required_permissions = {"*": "aftercare.view", "write": "aftercare.edit"}
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("project", int),
-            OpenApiParameter("status", str),
-            OpenApiParameter("assigned_to", int),
-        ]
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    filterset_class = PlanFilter
 
     def get_tenant_queryset(self):
-        plans = selectors.plans_for_list(tenant=self.tenant)
-        if (project := _id_filter(self.request, "project")) is not None:
-            plans = plans.filter(project_id=project)
-        if (assignee := _id_filter(self.request, "assigned_to")) is not None:
-            plans = plans.filter(assigned_to_id=assignee)
-        if status_value := self.request.query_params.get("status"):
-            plans = plans.filter(status=status_value)
-        return plans
+        return selectors.plans_for_list(tenant=self.tenant)
 
     def perform_update(self, serializer):
         data = serializer.validated_data
@@ -160,7 +130,7 @@ class PlanViewSet(
 
 
 class VisitSerializer(ModelSerializer):
-    plan = ScopedPrimaryKeyField(MaintenancePlan)
+    plan = TenantPKField(MaintenancePlan)
     technician = TenantStaffField(required=False, allow_null=True)
     photos = serializers.SerializerMethodField()
 
@@ -235,17 +205,10 @@ class VisitViewSet(
     serializer_class = VisitSerializer
     required_permissions = {"*": "aftercare.view", "write": "aftercare.edit"}
 
-    @extend_schema(parameters=[OpenApiParameter("plan", int), OpenApiParameter("technician", int)])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    filterset_class = VisitFilter
 
     def get_tenant_queryset(self):
-        visits = selectors.visits_for_list(tenant=self.tenant)
-        if (plan := _id_filter(self.request, "plan")) is not None:
-            visits = visits.filter(plan_id=plan)
-        if (technician := _id_filter(self.request, "technician")) is not None:
-            visits = visits.filter(technician_id=technician)
-        return visits
+        return selectors.visits_for_list(tenant=self.tenant)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -254,7 +217,7 @@ class VisitViewSet(
             plan=data["plan"],
             scheduled_at=data["scheduled_at"],
             technician=data.get("technician"),
-            created_by=self.request.user,
+            created_by=self.request_user,
         )
 
     @extend_schema(
@@ -299,7 +262,7 @@ class TicketEventSerializer(ModelSerializer):
 
 
 class TicketSerializer(ModelSerializer):
-    project = ScopedPrimaryKeyField(Project)
+    project = TenantPKField(Project)
     assigned_to = TenantStaffField(required=False, allow_null=True)
     category = serializers.ChoiceField(choices=TicketCategory.choices)
     priority = serializers.ChoiceField(choices=TicketPriority.choices, default=TicketPriority.NORMAL)
@@ -375,26 +338,12 @@ class TicketViewSet(
     def get_serializer_class(self):
         return TicketDetailSerializer if self.action == "retrieve" else TicketSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("project", int),
-            OpenApiParameter("status", str),
-            OpenApiParameter("active", bool),
-        ]
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    filterset_class = TicketFilter
 
     def get_tenant_queryset(self):
         tickets = selectors.tickets_by_sla(tenant=self.tenant)
         if self.action == "retrieve":
             tickets = tickets.prefetch_related("events__actor", "photos")
-        if (project := _id_filter(self.request, "project")) is not None:
-            tickets = tickets.filter(project_id=project)
-        if status_value := self.request.query_params.get("status"):
-            tickets = tickets.filter(status=status_value)
-        if self.request.query_params.get("active") in ("1", "true"):
-            tickets = tickets.exclude(status__in=[TicketStatus.RESOLVED, TicketStatus.CLOSED])
         return tickets
 
     def perform_create(self, serializer):
@@ -407,7 +356,7 @@ class TicketViewSet(
             priority=data.get("priority", TicketPriority.NORMAL),
             materials=data.get("materials", ""),
             source=TicketSource.API,
-            created_by=self.request.user,
+            created_by=self.request_user,
             assigned_to=data.get("assigned_to"),
         )
 
@@ -448,8 +397,8 @@ class TicketViewSet(
 
 
 class SurveySerializer(ModelSerializer):
-    customer = ScopedPrimaryKeyField(Customer)
-    project = ScopedPrimaryKeyField(Project, required=False, allow_null=True)
+    customer = TenantPKField(Customer)
+    project = TenantPKField(Project, required=False, allow_null=True)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     kind = serializers.ChoiceField(choices=SurveyKind.choices)
     trigger = serializers.ChoiceField(choices=SurveyTrigger.choices)
@@ -496,17 +445,10 @@ class SurveyViewSet(
     serializer_class = SurveySerializer
     required_permissions = {"*": "surveys.view", "write": "surveys.send"}
 
-    @extend_schema(parameters=[OpenApiParameter("customer", int), OpenApiParameter("kind", str)])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+    filterset_class = SurveyFilter
 
     def get_tenant_queryset(self):
-        surveys = selectors.surveys_for_list(tenant=self.tenant)
-        if (customer := _id_filter(self.request, "customer")) is not None:
-            surveys = surveys.filter(customer_id=customer)
-        if kind := self.request.query_params.get("kind"):
-            surveys = surveys.filter(kind=kind)
-        return surveys
+        return selectors.surveys_for_list(tenant=self.tenant)
 
     def perform_create(self, serializer):
         import secrets
@@ -553,11 +495,11 @@ class SurveyAnswerView(APIView):
 
         payload = SurveyAnswerSerializer(data=request.data)
         if not payload.is_valid():
-            return error_response(INVALID_INPUT, payload.errors)
+            return validation_error_response(serializers.ValidationError(payload.errors))
         try:
             survey = answer_public_survey(token=token, **payload.validated_data)
         except ValidationError as error:
-            return error_response(INVALID_INPUT, error.message_dict)
+            return validation_error_response(error)
         return Response({"detail": _("感谢您的反馈！"), "score": survey.score}, status=status.HTTP_200_OK)
 
 

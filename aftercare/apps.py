@@ -30,8 +30,9 @@ class AftercareConfig(AppConfig):
             register_dashboard_widget,
         )
         from crm.models import Role
-        from crm.permissions import ALL_STAFF, grant_many
+        from crm.permissions import ALL_STAFF, grant_duties, grant_many
 
+        grant_duties({"aftercare.handle_visits": [Role.SERVICE]})
         grant_many(
             {
                 "aftercare.view": ALL_STAFF,

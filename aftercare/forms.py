@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from aftercare.models import TicketCategory, TicketPriority, TicketStatus
-from crm.forms import Form
+from crm.forms import Form, IsoDateTimeInput, camera_photos_widget
 from crm.models import Tenant, User
 from crm.selectors import staff_queryset
 from crm.uploads import MultipleImageUploadField
@@ -16,7 +16,7 @@ from projects.models import Project
 class VisitBookForm(Form):
     scheduled_at = forms.DateTimeField(
         label=_("预约时间"),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=IsoDateTimeInput(),
     )
     technician = forms.ModelChoiceField(label=_("技术员"), queryset=User.objects.none(), required=False)
 
@@ -39,7 +39,7 @@ class VisitCompleteForm(Form):
     customer_confirmed = forms.BooleanField(label=_("客户已签字确认"), required=False)
     customer_signature = forms.CharField(label=_("客户签名"), max_length=50, required=False)
     renovation_interest = forms.BooleanField(label=_("客户有翻新 / 软装 / 家电意向"), required=False)
-    photos = MultipleImageUploadField(label=_("现场照片"), required=False)
+    photos = MultipleImageUploadField(label=_("现场照片"), required=False, widget=camera_photos_widget())
 
     def __init__(self, *args, checklist: list[dict], **kwargs):
         super().__init__(*args, **kwargs)

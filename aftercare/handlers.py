@@ -13,7 +13,11 @@ from projects.models import Project
 
 
 def on_project_handed_over(
-    *, tenant: Tenant, project_id: int, customer_id: int | None = None, **_: object
+    *,
+    tenant: Tenant,
+    project_id: int,
+    customer_id: int | None = None,  # noqa: ARG001 - event payload field
+    **_: object,
 ) -> None:
     """Subscriber of ``project_handed_over``: schedule plans and send the handover NPS survey."""
     project = Project.objects.filter(pk=project_id).first()
@@ -31,7 +35,12 @@ def on_project_handed_over(
 
 
 def on_project_milestone(
-    *, tenant: Tenant, project_id: int, milestone: str, customer_id: int | None = None, **_: object
+    *,
+    tenant: Tenant,
+    project_id: int,
+    milestone: str,
+    customer_id: int | None = None,  # noqa: ARG001 - event payload field
+    **_: object,
 ) -> None:
     """Subscriber of ``project_milestone`` (design approval, plumbing & electrical acceptance):
     send that moment's CSAT survey once."""

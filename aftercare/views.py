@@ -20,17 +20,12 @@ from aftercare.services import plans as plans_services
 from aftercare.services import tickets as tickets_services
 from aftercare.services import visits as visits_services
 from crm import ratelimit
-from crm.models import Role
-from crm.permissions import RoleRequiredMixin, has_permission
+from crm.forms import apply_service_errors
+from crm.permissions import RoleRequiredMixin, has_duty, has_permission
 from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant, tenant_context
 from crm.uploads import images_from_request
 from projects.selectors import resolve_share_link
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    for field, messages_ in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, messages_)
 
 
 class HomeView(RoleRequiredMixin, View):
@@ -43,7 +38,7 @@ class HomeView(RoleRequiredMixin, View):
         today = dates.tenant_today(tenant)
         staff = list(staff_queryset(tenant=tenant))
         assignee_param = request.GET.get("assignee")
-        if assignee_param is None and request.user.has_role(Role.SERVICE):
+        if assignee_param is None and has_duty(request.user, "aftercare.handle_visits"):
             assignee_param = str(request.user.pk)
         assignee = next((user for user in staff if str(user.pk) == assignee_param), None)
         plans = list(
@@ -135,7 +130,7 @@ class VisitBookView(PlanEditMixin, View):
                     created_by=request.user,
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, _("已预约回访。"))
                 return redirect("aftercare:plan-detail", pk=plan.pk)
@@ -169,7 +164,7 @@ class VisitCompleteView(PlanEditMixin, View):
                     photos=images,
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, _("回访已完成，计划已关闭。"))
                 return redirect("aftercare:plan-detail", pk=plan.pk)
@@ -242,7 +237,7 @@ class TicketQueueView(RoleRequiredMixin, View):
                     assigned_to=form.cleaned_data["assigned_to"],
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 if images:
                     tickets_services.ticket_photos_add(tenant=tenant, ticket=ticket, images=images)
@@ -287,7 +282,7 @@ class TicketDetailView(RoleRequiredMixin, View):
                     assigned_to=form.cleaned_data["assigned_to"],
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, _("工单状态已更新。"))
                 return redirect("aftercare:ticket-detail", pk=ticket.pk)
@@ -351,7 +346,7 @@ class PublicSurveyView(View):
                     token=token, score=form.cleaned_data["score"], comment=form.cleaned_data["comment"]
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 return self.get(request, token, done=True)
         return self.get(request, token, form=form, status=400)
@@ -418,7 +413,7 @@ class SettingsView(RoleRequiredMixin, View):
                         warranty_years=warranty,
                     )
                 except ValidationError as error:
-                    _add_errors(form, error)
+                    apply_service_errors(form, error)
                 else:
                     messages.success(request, _("售后设置已保存。"))
                     return redirect("aftercare:settings")
@@ -441,7 +436,7 @@ class SettingsView(RoleRequiredMixin, View):
             try:
                 plans_services.plan_kind_save(tenant=tenant, **form.cleaned_data)
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(
                     request,
@@ -512,6 +507,6 @@ class CustomerReportView(View):
                     source=TicketSource.CUSTOMER,
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                apply_service_errors(form, error)
                 return self.get(request, token, form=form, status=400)
         return redirect(f"{request.path}?received={ticket.pk}")

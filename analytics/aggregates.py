@@ -86,7 +86,7 @@ class _SqlitePercentile:
         return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _register_sqlite(sender, connection, **kwargs) -> None:
+def _register_sqlite(sender, connection, **kwargs) -> None:  # noqa: ARG001 - signal receiver signature
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate("analytics_percentile", 2, _SqlitePercentile)
 

@@ -74,7 +74,7 @@ class SalesTargetViewSet(TenantModelViewSet):
 
     def perform_create(self, serializer):
         data = {"user": None, **serializer.validated_data}  # no user = the team's target
-        serializer.instance = services.sales_target_save(tenant=self.tenant, actor=self.request.user, **data)
+        serializer.instance = services.sales_target_save(tenant=self.tenant, actor=self.request_user, **data)
 
     def perform_update(self, serializer):
         data = {
@@ -86,11 +86,11 @@ class SalesTargetViewSet(TenantModelViewSet):
             **serializer.validated_data,
         }
         serializer.instance = services.sales_target_save(
-            tenant=self.tenant, actor=self.request.user, target=serializer.instance, **data
+            tenant=self.tenant, actor=self.request_user, target=serializer.instance, **data
         )
 
     def perform_destroy(self, instance):
-        services.sales_target_delete(tenant=self.tenant, actor=self.request.user, target=instance)
+        services.sales_target_delete(tenant=self.tenant, actor=self.request_user, target=instance)
 
 
 def _is_date(value: str) -> bool:

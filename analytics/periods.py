@@ -10,12 +10,16 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-PRESETS: dict[str, str] = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+PRESETS: dict[str, StrOrPromise] = {
     "today": _("今天"),
     "this_week": _("本周"),
     "this_month": _("本月"),

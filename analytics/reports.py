@@ -20,8 +20,9 @@ from analytics.exports import report_workbook
 from analytics.models import MonthlyReport
 from analytics.periods import Period, previous_period
 from analytics.scope import Scope
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
 from crm.notifications.services import notify
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 
 
@@ -53,7 +54,7 @@ def monthly_report_generate(
             report.generated_at = timezone.now()
             report.save(update_fields=["file", "generated_at"])
         if report.notified_at is None:
-            managers: list[User] = staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+            managers: list[User] = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
             notify(
                 tenant=tenant,
                 recipients=managers,

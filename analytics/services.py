@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 import datetime
 
 from django.core.exceptions import ValidationError
@@ -9,11 +14,11 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from analytics.models import SalesTarget
-from crm.models import Role, Tenant, User
-from crm.permissions import require_permission
+from crm.models import Tenant, User
+from crm.permissions import SELLS, has_duty, require_permission
 
 
-def _error(field: str, message, code: str) -> ValidationError:
+def _error(field: str, message: StrOrPromise, code: str) -> ValidationError:
     return ValidationError({field: ValidationError(message, code=code)})
 
 
@@ -30,7 +35,7 @@ def _check_user(tenant: Tenant, user: User | None) -> None:
         return
     if user.tenant_id != tenant.pk:
         raise _error("user", _("员工不存在。"), "does_not_exist")
-    if not user.has_role(Role.SALES):
+    if not has_duty(user, SELLS):
         raise _error("user", _("只能为销售设置个人目标。"), "not_sales")
 
 

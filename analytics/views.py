@@ -19,15 +19,16 @@ from analytics.models import MonthlyReport
 from analytics.periods import PRESETS
 from analytics.scope import parse_scope
 from crm.extensions import dashboard_widgets
-from crm.permissions import RoleRequiredMixin, has_permission
+from crm.permissions import SELLS, RoleRequiredMixin, has_permission
 from crm.selectors import staff_of_tenant
 from crm.tenancy import require_tenant
 from customers.models import SourceChannel
 
 
-def _staff_choices(tenant, role: str) -> list[tuple[int, str]]:
+def _staff_choices(tenant, duty: str) -> list[tuple[int, str]]:
+    """The people of one roster (the sales team, the designers, the project managers)."""
     return [
-        (user.pk, user.display_name or user.username) for user in staff_of_tenant(tenant=tenant, role=role)
+        (user.pk, user.display_name or user.username) for user in staff_of_tenant(tenant=tenant, duty=duty)
     ]
 
 
@@ -45,7 +46,6 @@ class DashboardView(RoleRequiredMixin, View):
             errors = error.message_dict
             scope = parse_scope({}, tenant=tenant, user=request.user)
         panels = selectors.dashboard_data(scope)
-        from crm.models import Role
 
         context = {
             "scope": scope,
@@ -58,9 +58,9 @@ class DashboardView(RoleRequiredMixin, View):
             "params": request.GET if not errors else {},
             "presets": [(key, str(label)) for key, label in PRESETS.items()],
             "channels": SourceChannel.choices,
-            "sales_users": _staff_choices(tenant, Role.SALES),
-            "designers": _staff_choices(tenant, Role.DESIGNER),
-            "pms": _staff_choices(tenant, Role.PROJECT_MANAGER),
+            "sales_users": _staff_choices(tenant, SELLS),
+            "designers": _staff_choices(tenant, "projects.design_team"),
+            "pms": _staff_choices(tenant, "projects.construction_team"),
             "querystring": scope.querystring(),
             "generated_at": timezone.now(),
             "can_manage_targets": has_permission(request.user, "analytics.manage_targets"),
@@ -115,10 +115,9 @@ class MonthlyPlanView(RoleRequiredMixin, View):
         return render(request, "analytics/targets.html", context, status=status)
 
     def _form(self, request, data=None):
-        from crm.models import Role
 
         tenant = require_tenant()
-        sales = staff_of_tenant(tenant=tenant, role=Role.SALES)
+        sales = staff_of_tenant(tenant=tenant, duty=SELLS)
         return MonthlyPlanForm(data, month=self._month(request), sales_users=sales)
 
     def get(self, request):

@@ -5,6 +5,8 @@ Every app registers its tenant-owned models with :class:`TenantScopedAdmin`.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.db import models
@@ -17,7 +19,7 @@ from crm.uploads import validate_document_file, validate_image_file
 class TenantScopedAdmin(admin.ModelAdmin):
     """Querysets and FK choices come from the current tenant; the tenant is assigned on save."""
 
-    exclude = ("tenant",)
+    exclude: ClassVar[tuple[str, ...]] = ("tenant",)
 
     def has_module_permission(self, request) -> bool:
         return current_tenant() is not None and super().has_module_permission(request)
@@ -82,7 +84,7 @@ class StaffUserAdmin(UserAdmin):
     list_display = ("username", "display_name", "tenant", "roles", "is_active", "is_on_duty")
     list_filter = ("is_active", "is_on_duty")
     fieldsets = (
-        *UserAdmin.fieldsets,
+        *(UserAdmin.fieldsets or ()),
         (
             "CRM",
             {"fields": ("tenant", "display_name", "mobile", "roles", "is_on_duty", "team", "is_team_lead")},

@@ -14,10 +14,11 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         from crm import checks  # noqa: F401  (registers the deploy checks)
         from crm.models import Role
-        from crm.permissions import ALL_STAFF, grant_many
+        from crm.permissions import ALL_STAFF, RECEIVES_ESCALATIONS, grant_duties, grant_many
         from crm.rls import apply_row_level_security
         from crm.uploads import configure_pillow
 
+        grant_duties({RECEIVES_ESCALATIONS: [Role.MANAGER]})
         grant_many(
             {
                 "crm.view_staff": ALL_STAFF,

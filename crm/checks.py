@@ -17,7 +17,7 @@ PLACEHOLDER_MARKERS = ("change-me", "changeme", "insecure", "replace-me", "your-
 
 
 @register(Tags.security, deploy=True)
-def check_secret_key_is_not_known(app_configs=None, **kwargs) -> list[CheckMessage]:
+def check_secret_key_is_not_known(app_configs=None, **kwargs) -> list[CheckMessage]:  # noqa: ARG001 - system check signature
     key = str(getattr(settings, "SECRET_KEY", "") or "")
     lowered = key.lower()
     if key in KNOWN_SECRET_KEYS or any(marker in lowered for marker in PLACEHOLDER_MARKERS):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.context_processors import PermWrapper
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy
@@ -17,6 +19,7 @@ NAVIGATION = [
     (gettext_lazy("售后"), "aftercare:home", "aftercare.view"),
     (gettext_lazy("转介绍"), "referrals:home", "referrals.view"),
     (gettext_lazy("营销"), "engagement:home", "engagement.view"),
+    (gettext_lazy("日程"), "sales:calendar", "sales.view"),
     (gettext_lazy("看板"), "analytics:dashboard", "analytics.view"),
 ]
 
@@ -24,7 +27,7 @@ NAVIGATION = [
 def navigation_for(request) -> list[dict]:
     user = request.user
     declared = known_permissions()
-    items = []
+    items: list[dict[str, Any]] = []
     for label, url_name, permission in NAVIGATION:
         if permission not in declared or not has_permission(user, permission):
             continue

@@ -36,6 +36,7 @@ DOMAIN_DEMO_MODULES = [
     "aftercare.demo",
     "referrals.demo",
     "analytics.demo",
+    "sales.demo",
 ]
 
 

@@ -20,6 +20,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.db.models import Q
 
 
 @dataclass(frozen=True)
@@ -115,17 +119,17 @@ def personal_data_sections(*, tenant, customer_id: int) -> dict:
 # customer's work (projects, aftercare, sales) tell it who is "on" the customer, and the merge tool
 # asks every app to move its rows from the merged customer to the survivor.
 
-_involvement_providers: list[Callable[..., object]] = []
+_involvement_providers: list[Callable[..., Q]] = []
 _merge_handlers: list[Callable[..., dict]] = []
 
 
-def register_customer_involvement(provider: Callable[..., object]) -> None:
+def register_customer_involvement(provider: Callable[..., Q]) -> None:
     """``provider(*, user) -> Q`` over ``customers.Customer``: customers ``user`` works on."""
     if provider not in _involvement_providers:
         _involvement_providers.append(provider)
 
 
-def customer_involvement_providers() -> list[Callable[..., object]]:
+def customer_involvement_providers() -> list[Callable[..., Q]]:
     return list(_involvement_providers)
 
 

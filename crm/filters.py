@@ -1,14 +1,30 @@
-"""Bounded django-filter filters: every app's filter sets (list pages and API) use these.
+"""Bounded django-filter filters, one base FilterSet and one rule for bad values.
 
-django-filter's own ``NumberFilter`` takes any decimal and ``IsoDateTimeFilter`` any offset below
-24 hours, which reached PostgreSQL or ``timedelta`` as out-of-range values (a 500 instead of 400).
+Every app's filter sets (list pages and API) use these. django-filter's own ``NumberFilter`` takes
+any decimal and ``IsoDateTimeFilter`` any offset below 24 hours, which reached PostgreSQL or
+``timedelta`` as out-of-range values (a 500 instead of 400).
+
+The rule for API lists: a query parameter that does not parse (``?project=abc``,
+``?status=nonsense``, an id beyond bigint) is a 400 naming the parameter, with the form field's
+stable code (``invalid``, ``invalid_choice``, ``min_value``, ``max_value``) in ``codes`` — never a
+silently dropped filter (which answers "everything"). DRF's ``DjangoFilterBackend`` applies it to
+every ``filterset_class``; lists whose selector takes the values use :func:`query_filters`.
+
+Foreign keys filter by id (:class:`IdFilter`), not ``ModelChoiceFilter``: that one builds its
+queryset without a tenant (class definition, schema generation), a known leak.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django import forms
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
+from django_filters.rest_framework import FilterSet as RestFilterSet
+from django_filters.utils import translate_validation
 from drf_spectacular.drainage import set_override
 
 from crm.validators import (
@@ -82,3 +98,50 @@ class DateTimeFilter(django_filters.IsoDateTimeFilter):
     """ISO 8601 with a real UTC offset (±14:00) and a year PostgreSQL and Python both handle."""
 
     field_class = BoundedIsoDateTimeField
+
+
+class StrictBooleanField(forms.Field):
+    """``true``/``false`` (or ``1``/``0``); anything else is invalid rather than "no filter"."""
+
+    default_error_messages = {"invalid": _("请填写 true 或 false。")}
+    TRUE = frozenset({"true", "True", "1"})
+    FALSE = frozenset({"false", "False", "0"})
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in (None, ""):
+            return None
+        if value is True or value in self.TRUE:
+            return True
+        if value is False or value in self.FALSE:
+            return False
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class FlagFilter(django_filters.Filter):
+    """A yes/no parameter (``?overdue=true``) parsed strictly."""
+
+    field_class = StrictBooleanField
+
+
+class FilterSet(RestFilterSet):
+    """Base of every app's API list filters."""
+
+    def validated(self) -> dict[str, Any]:
+        """The parsed values, or a DRF ``ValidationError`` (400) naming each bad parameter."""
+        if not self.is_valid():
+            raise translate_validation(self.errors)
+        return self.form.cleaned_data
+
+
+def filter_or_400(filterset_class: type[FilterSet], request, queryset: QuerySet) -> QuerySet:
+    """``queryset`` narrowed by the request's parameters (400 on a bad one)."""
+    filterset = filterset_class(request.query_params, queryset=queryset, request=request)
+    filterset.validated()
+    return filterset.qs
+
+
+def query_filters(filterset_class: type[FilterSet], request) -> dict[str, Any]:
+    """The request's parameters parsed by ``filterset_class`` (400 on a bad one), for a selector
+    that takes them as arguments. Absent parameters are ``None``."""
+    queryset = filterset_class._meta.model._default_manager.none()
+    return filterset_class(request.query_params, queryset=queryset, request=request).validated()

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Tenant, TokenAccess, TokenModule, User, token_scope
 from crm.selectors import staff_queryset
+from crm.uploads import IMAGE_ACCEPT, MultipleImageInput
 from crm.validators import (
     BIGINT_MAX,
     validate_date_range,
@@ -38,6 +41,9 @@ def bound_form_field(field: forms.Field) -> None:
 class BoundedFieldsMixin:
     """Every form of the CRM: text without control characters, integers and dates within range."""
 
+    if TYPE_CHECKING:  # provided by the Django form this is mixed into
+        fields: dict[str, forms.Field]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         model = getattr(getattr(self, "_meta", None), "model", None)
@@ -60,11 +66,50 @@ class ModelForm(BoundedFieldsMixin, forms.ModelForm):
     pass
 
 
+def apply_service_errors(
+    form: forms.Form, error: ValidationError, field_map: dict[str, str] | None = None
+) -> None:
+    """Show a service's ``ValidationError`` on the form: each message (with its code) on the field
+    it names, renamed through ``field_map`` where the form calls the field differently, and on the
+    form as a whole where the form has no such field."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    field_map = field_map or {}
+    for field, errors in error.error_dict.items():
+        target = field_map.get(field, field)
+        form.add_error(target if target in form.fields else None, errors)
+
+
 class LoginForm(AuthenticationForm):
     error_messages = {
         "invalid_login": _("用户名或密码错误。"),
         "inactive": _("该账号已停用。"),
     }
+
+
+class IsoDateInput(forms.DateInput):
+    """``<input type="date">`` with an ISO value whatever the language (the picker takes nothing else)."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None, format=None):
+        super().__init__(attrs, format=format or "%Y-%m-%d")
+
+
+class IsoDateTimeInput(forms.DateTimeInput):
+    """``<input type="datetime-local">`` with an ISO ``YYYY-MM-DDTHH:MM`` value."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None, format=None):
+        super().__init__(attrs, format=format or "%Y-%m-%dT%H:%M")
+
+
+def camera_photos_widget() -> forms.ClearableFileInput:
+    """Site photos: several at once, the phone opens its rear camera (``capture``); crm.js scales
+    big photos down in the browser before upload."""
+    return MultipleImageInput(attrs={"multiple": True, "accept": IMAGE_ACCEPT, "capture": "environment"})
 
 
 NO_ACCESS = ""
@@ -79,7 +124,7 @@ class ApiTokenForm(Form):
 
     def __init__(self, *args, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = staff_queryset(tenant=tenant)
+        cast(forms.ModelChoiceField, self.fields["user"]).queryset = staff_queryset(tenant=tenant)
         for module, label in TokenModule.choices:
             self.fields[f"scope_{module}"] = forms.ChoiceField(
                 label=label, choices=SCOPE_LEVEL_CHOICES, required=False, initial=TokenAccess.READ
@@ -91,6 +136,7 @@ class ApiTokenForm(Form):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean() returns cleaned_data
         scopes = [
             token_scope(module, cleaned[f"scope_{module}"])
             for module in TokenModule.values

@@ -56,7 +56,7 @@ class SignedUrlFileSystemStorage(RollbackSafeStorageMixin, FileSystemStorage):
 
     def url(self, name: str | None) -> str:
         base = super().url(name)
-        return f"{base}?s={quote(sign_media_name(name))}"
+        return f"{base}?s={quote(sign_media_name(name))}"  # type: ignore[arg-type]  # stub allows None; never passed
 
 
 def serve_media(request, path: str):

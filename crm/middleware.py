@@ -16,7 +16,7 @@ from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from crm.models import ApiToken, hash_token
+from crm.models import ApiToken, Tenant, hash_token
 from crm.principal import acting_via_token
 from crm.tenancy import platform_scope, tenant_context
 from crm.token_cache import cached_token, remember_token
@@ -75,6 +75,12 @@ def refusal(status: int, detail: str) -> JsonResponse:
     return response
 
 
+class TokenAwareRequest(HttpRequest):
+    """For the type checker: the request after ``TenantMiddleware`` set ``api_token`` on it."""
+
+    api_token: ApiToken | None
+
+
 class TenantMiddleware:
     """Runs the rest of the request inside ``tenant_context`` (one transaction, RLS set locally).
 
@@ -84,20 +90,20 @@ class TenantMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: TokenAwareRequest) -> HttpResponse:
         request.api_token = None
         if presents_token(request):
             return self._token_request(request)
         tenant = None
         if request.user.is_authenticated and request.user.tenant_id is not None:
             tenant = request.user.tenant
-            if not tenant.is_active:
+            if tenant is None or not tenant.is_active:
                 tenant = None
         if tenant is None:
             return self.get_response(request)
         return self._in_tenant(request, tenant)
 
-    def _token_request(self, request: HttpRequest) -> HttpResponse:
+    def _token_request(self, request: TokenAwareRequest) -> HttpResponse:
         path = request.path_info
         if path.startswith(IDENTITY_FREE_PATH_PREFIXES):
             request.user = AnonymousUser()
@@ -114,7 +120,7 @@ class TenantMiddleware:
         request.api_token = token
         return self._in_tenant(request, token.tenant)
 
-    def _in_tenant(self, request: HttpRequest, tenant) -> HttpResponse:
+    def _in_tenant(self, request: TokenAwareRequest, tenant: Tenant) -> HttpResponse:
         with tenant_context(tenant), acting_via_token(request.api_token):
             if request.api_token is not None and request.api_token.mark_used():
                 remember_token(request.api_token)  # else the cached copy re-marks every request

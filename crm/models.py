@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
@@ -13,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from crm.hashed_secrets import hash_secret, issue_secret
 from crm.tenancy import TenantOwnedModel
 
 
@@ -111,6 +110,7 @@ class TokenModule(models.TextChoices):
     INTEGRATIONS = "integrations", _("集成（事件流、Webhook）")
     ANALYTICS = "analytics", _("经营分析与目标")
     ENGAGEMENT = "engagement", _("营销（活动、内容、授权、线索评分）")
+    SALES = "sales", _("销售日程（预约、待办）")
 
 
 class TokenAccess(models.TextChoices):
@@ -162,8 +162,7 @@ def scopes_allow(scopes: list[str], module: str, *, write: bool) -> bool:
     return not write and token_scope(module, TokenAccess.READ) in scopes
 
 
-def hash_token(plaintext: str) -> str:
-    return hashlib.sha256(plaintext.encode()).hexdigest()
+hash_token = hash_secret  # the name callers and tests know; one implementation in crm.hashed_secrets
 
 
 class ApiToken(TenantOwnedModel):
@@ -214,8 +213,8 @@ class ApiToken(TenantOwnedModel):
     @staticmethod
     def generate() -> tuple[str, str]:
         """Return ``(plaintext, prefix)`` for a new token."""
-        prefix = secrets.token_hex(4)
-        return f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}", prefix
+        issued = issue_secret(TOKEN_PREFIX)
+        return issued.plaintext, issued.prefix
 
     def mark_used(self) -> bool:
         """Record use at most once a minute; ``True`` when it wrote."""

@@ -17,6 +17,15 @@ from rest_framework.permissions import BasePermission
 
 from crm.models import Role, TokenAccess, TokenModule, scopes_allow, token_scope
 
+# Duties (rosters) are declared like permissions, in their own table: they are not rights (a
+# manager may do what a salesperson may, without being in the lead round-robin), so they stay out
+# of ``permissions_of`` and token scopes, and the admin role's blanket allowance does not enlist
+# every admin. Services never compare role names for either.
+SELLS = "customers.sell"  # the sales team: round-robin, owns what they enter, sales targets
+RECEIVES_ESCALATIONS = "crm.receive_escalations"  # told about SLA breaches and overdue work
+
+_ROLES_BY_DUTY: dict[str, set[str]] = defaultdict(set)
+
 _ROLES_BY_PERMISSION: dict[str, set[str]] = defaultdict(set)
 
 
@@ -31,6 +40,15 @@ def grant(permission: str, roles: Iterable[str]) -> None:
 def grant_many(table: dict[str, Iterable[str]]) -> None:
     for permission, roles in table.items():
         grant(permission, roles)
+
+
+def grant_duties(table: dict[str, Iterable[str]]) -> None:
+    """Put ``roles`` on the roster ``duty`` (``"app.duty"``): see :func:`has_duty`."""
+    for duty, roles in table.items():
+        unknown = set(roles) - set(Role.values)
+        if unknown:
+            raise ValueError(f"unknown roles {unknown} for {duty}")
+        _ROLES_BY_DUTY[duty].update(roles)
 
 
 def known_permissions() -> set[str]:
@@ -51,6 +69,16 @@ def has_permission(user, permission: str) -> bool:
     return bool(set(user.roles or []) & roles_with(permission))
 
 
+def has_duty(user, duty: str) -> bool:
+    """``user`` is on the roster ``duty`` (who is in the lead round-robin, who is told about
+    escalations, who counts as a designer in reports). Authorisation asks :func:`has_permission`."""
+    if duty not in _ROLES_BY_DUTY:
+        raise KeyError(f"duty {duty!r} is not declared")
+    if user is None or not user.is_active or getattr(user, "tenant_id", None) is None:
+        return False
+    return bool(set(user.roles or []) & _ROLES_BY_DUTY[duty])
+
+
 def permissions_of(user) -> frozenset[str]:
     """Every declared permission ``user`` holds: what "more rights than their own" is measured in."""
     return frozenset(permission for permission in known_permissions() if has_permission(user, permission))
@@ -67,6 +95,7 @@ TOKEN_MODULE_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     TokenModule.INTEGRATIONS: ("events.view", ("events.", "webhooks.")),
     TokenModule.ANALYTICS: ("analytics.view", ("analytics.manage_",)),
     TokenModule.ENGAGEMENT: ("engagement.view", ("engagement.consent", "engagement.manage")),
+    TokenModule.SALES: ("sales.view", ("sales.schedule",)),
 }
 
 
@@ -146,7 +175,7 @@ class RoleRequiredMixin(AccessMixin):
             return self.handle_no_permission()
         if self.required_permission and not has_permission(request.user, self.required_permission):
             raise PermissionDenied(gettext("您的角色无权访问此页面。"))
-        return super().dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]  # mixed into a View
 
 
 def require_permission(user, permission: str) -> None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from crm.models import ApiToken, Tenant, User
+from crm.permissions import has_duty
 
 
-def staff_of_tenant(*, tenant: Tenant, role: str | None = None, active_only: bool = True) -> list[User]:
-    """Staff of one tenant, optionally with a role (role filter in Python: JSON lists, few users)."""
+def staff_of_tenant(*, tenant: Tenant, duty: str | None = None, active_only: bool = True) -> list[User]:
+    """Staff of one tenant, optionally only those on the roster ``duty`` (see
+    :func:`crm.permissions.has_duty`; filtered in Python: JSON lists, few users)."""
     users = User.objects.filter(tenant=tenant).order_by("id")
     if active_only:
         users = users.filter(is_active=True)
-    return [user for user in users if role is None or user.has_role(role)]
+    return [user for user in users if duty is None or has_duty(user, duty)]
 
 
 def staff_queryset(*, tenant: Tenant) -> QuerySet[User]:

@@ -123,7 +123,8 @@ class TenantQuerySet(models.QuerySet):
     pass
 
 
-class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
+# The stubs' plugin cannot type a from_queryset() base used inline; managers stay untyped (Any).
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: ignore[misc]
     """Default and base manager of tenant-owned models: scoped to the current tenant, fail closed."""
 
     def get_queryset(self) -> TenantQuerySet:

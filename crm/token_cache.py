@@ -108,7 +108,7 @@ def forget_tenant_tokens(tenant_id: int | None) -> None:
     transaction.on_commit(bump)
 
 
-def _token_changed(sender, instance, **kwargs) -> None:
+def _token_changed(sender, instance, **kwargs) -> None:  # noqa: ARG001 - signal receiver signature
     forget_token(instance.key_hash)
 
 

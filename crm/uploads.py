@@ -290,7 +290,8 @@ def delete_on_rollback(storage: Storage, name: str, using: str = DEFAULT_DB_ALIA
         return
     pending = _Pending(storage=storage, name=name)
     pending.hook = pending.confirm  # one bound method, so it can be found in the queue later
-    connection.run_on_commit.insert(0, (set(connection.savepoint_ids), pending.hook, True))
+    # The stubs predate the third ("robust") item Django 5 keeps in run_on_commit.
+    connection.run_on_commit.insert(0, (set(connection.savepoint_ids), pending.hook, True))  # type: ignore[arg-type]
     connection.__dict__.setdefault(_PENDING_ATTR, []).append(pending)
 
 
@@ -305,7 +306,7 @@ def remove_rolled_back_files() -> list[str]:
         pending: list[_Pending] = connection.__dict__.get(_PENDING_ATTR) or []
         if not pending:
             continue
-        queued = {id(hook) for _sids, hook, _robust in connection.run_on_commit}
+        queued = {id(hook) for _sids, hook, _robust in connection.run_on_commit}  # type: ignore[misc]  # as above
         still_open: list[_Pending] = []
         for entry in pending:
             if entry.committed:

@@ -1,6 +1,8 @@
 """URL composition root: browser pages, /api/v1/ (every app's api_urls), schema and docs."""
 
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -12,18 +14,27 @@ API_V1_MODULES = [
     "crm.api.routers",
     "crm.notifications.api_urls",
     "crm.events.api_urls",
+    "integrations.api_urls",
     "customers.api_urls",
     "projects.api_urls",
     "aftercare.api_urls",
     "referrals.api_urls",
     "analytics.api_urls",
     "engagement.api_urls",
+    "sales.api_urls",
 ]
+
+
+def favicon(request) -> HttpResponseRedirect:  # noqa: ARG001 - a view takes the request
+    """Browsers ask for /favicon.ico on pages without our <link rel=icon> (admin, API docs)."""
+    return HttpResponseRedirect(static("favicon.svg"))
+
 
 api_v1_patterns = [path("", include(module)) for module in API_V1_MODULES]
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    path("favicon.ico", favicon),
     path("accounts/login/", views.CrmLoginView.as_view(), name="login"),
     path("accounts/logout/", views.CrmLogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -32,11 +43,13 @@ urlpatterns = [
     path("settings/tokens/<int:pk>/revoke/", views.ApiTokenRevokeView.as_view(), name="api-token-revoke"),
     path("notifications/", include("crm.notifications.urls")),
     path("events/", include("crm.events.urls")),
+    path("integrations/", include("integrations.urls")),
     path("customers/", include("customers.urls")),
     path("projects/", include("projects.urls")),
     path("aftercare/", include("aftercare.urls")),
     path("referrals/", include("referrals.urls")),
     path("engagement/", include("engagement.urls")),
+    path("sales/", include("sales.urls")),
     path("media/<path:path>", serve_media, name="media"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1_patterns)),

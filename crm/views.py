@@ -13,7 +13,7 @@ from django.views.generic import TemplateView
 
 from crm import ratelimit, selectors, services
 from crm.extensions import dashboard_widgets, home_widgets
-from crm.forms import ApiTokenForm, LoginForm
+from crm.forms import ApiTokenForm, LoginForm, apply_service_errors
 from crm.models import ApiToken
 from crm.permissions import RoleRequiredMixin
 from crm.tenancy import current_tenant, require_tenant
@@ -98,24 +98,13 @@ class ApiTokenListView(RoleRequiredMixin, View):
                 scopes=form.cleaned_data["scopes"],
             )
         except ValidationError as error:
-            form.add_error(None, _form_errors(error))
+            # Errors on ``scopes`` belong to the form as a whole (the scopes are per-module fields).
+            apply_service_errors(form, error, {"scopes": NON_FIELD_ERRORS})
             return self.get(request, form=form)
         messages.success(
             request, _("已创建令牌“%(name)s”。请立即复制，它只显示这一次。") % {"name": token.name}
         )
         return self.get(request, form=ApiTokenForm(tenant=tenant), created_plaintext=plaintext)
-
-
-def _form_errors(error: ValidationError) -> ValidationError:
-    """Service errors keyed ``scopes`` belong to the form as a whole (the scopes are per-module fields)."""
-    if not hasattr(error, "error_dict"):
-        return error
-    return ValidationError(
-        {
-            (NON_FIELD_ERRORS if field == "scopes" else field): errors
-            for field, errors in error.error_dict.items()
-        }
-    )
 
 
 class ApiTokenRevokeView(RoleRequiredMixin, View):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -31,8 +30,9 @@ from crm import filters as bounded
 from crm.api import fields
 from crm.api.filters import LazyFilterBackend
 from crm.api.lean import LeanRows
-from crm.api.serializers import ModelSerializer, TenantStaffField
+from crm.api.serializers import ModelSerializer, TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
+from crm.hashed_secrets import hash_secret, secret_matches
 from crm.idempotency.services import idempotent_response
 from crm.ratelimit import ClientRateThrottle, client_ident
 from crm.tenancy import current_tenant, platform_scope, tenant_context
@@ -53,20 +53,6 @@ from customers.models import (
     mask_phone,
 )
 from customers.services import customers, follow_ups, leads, pool, privacy, segments, settings
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class TenantPKField(serializers.PrimaryKeyRelatedField):
-    """FK to a tenant-owned model; the queryset is built per request from the scoped manager."""
-
-    def __init__(self, model=None, **kwargs):
-        self.model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        if current_tenant() is None:
-            return self.model._default_manager.none()
-        return self.model.objects.all()
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -185,16 +171,17 @@ class CustomerViewSet(
 
     def get_tenant_queryset(self):
         if self.action == "list":
-            return selectors.customers_for_api_list(tenant=self.tenant, user=self.request.user)
-        return selectors.customers_for_list(tenant=self.tenant, user=self.request.user)
+            return selectors.customers_for_api_list(tenant=self.tenant, user=self.request_user)
+        return selectors.customers_for_list(tenant=self.tenant, user=self.request_user)
 
     def list(self, request, *args, **kwargs):
         """Lean read path: the serializer's JSON from ``.values()`` rows (crm/api/lean.py)."""
         queryset = CUSTOMER_ROWS.values(self.filter_queryset(self.get_queryset()))
         page = self.paginate_queryset(queryset)
+        assert page is not None  # the API always paginates (REST_FRAMEWORK settings)
         # Whose full number this user may see, for the whole page at once (no query for managers).
         shown = [SimpleNamespace(pk=record["id"], owner_id=record["owner"]) for record in page]
-        context = {"full_phone": visibility.customer_ids_with_full_phone(request.user, shown)}
+        context = {"full_phone": visibility.customer_ids_with_full_phone(request.user, shown)}  # type: ignore[arg-type]  # reads pk and owner_id only
         return self.get_paginated_response(CUSTOMER_ROWS.rows(page, context))
 
     def filter_queryset(self, queryset):
@@ -213,14 +200,14 @@ class CustomerViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = customers.customer_create(
-            tenant=self.tenant, created_by=self.request.user, **serializer.validated_data
+            tenant=self.tenant, created_by=self.request_user, **serializer.validated_data
         )
 
     def perform_update(self, serializer):
         serializer.instance = customers.customer_update(
             tenant=self.tenant,
             customer=serializer.instance,
-            updated_by=self.request.user,
+            updated_by=self.request_user,
             **serializer.validated_data,
         )
 
@@ -475,7 +462,7 @@ class FollowUpViewSet(
 
     def perform_create(self, serializer):
         serializer.instance = follow_ups.follow_up_create(
-            tenant=self.tenant, author=self.request.user, **serializer.validated_data
+            tenant=self.tenant, author=self.request_user, **serializer.validated_data
         )
 
 
@@ -505,7 +492,7 @@ class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = {"filters": {}, **serializer.validated_data}  # no filters = every customer
-        serializer.instance = segments.segment_save(tenant=self.tenant, created_by=self.request.user, **data)
+        serializer.instance = segments.segment_save(tenant=self.tenant, created_by=self.request_user, **data)
 
     def perform_update(self, serializer):
         data = {
@@ -514,7 +501,7 @@ class SegmentViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
             **serializer.validated_data,
         }
         serializer.instance = segments.segment_save(
-            tenant=self.tenant, created_by=self.request.user, segment=serializer.instance, **data
+            tenant=self.tenant, created_by=self.request_user, segment=serializer.instance, **data
         )
 
 
@@ -530,7 +517,7 @@ class IntakeThrottle(ClientRateThrottle):
         key = IntakeView.key_from(request)
         buckets = [("intake_ip", client_ident(request))]
         if key:
-            buckets.append(("intake_key", settings.hash_intake_key(key)))
+            buckets.append(("intake_key", hash_secret(key)))
         return buckets
 
 
@@ -601,14 +588,14 @@ class IntakeView(APIView):
         key = self.key_from(request)
         settings_row = None
         if key:
-            key_hash = settings.hash_intake_key(key)
+            key_hash = hash_secret(key)
             with platform_scope("lead intake: find tenant by intake key"):
                 settings_row = (
                     CustomerSettings.objects.select_related("tenant").filter(intake_key_hash=key_hash).first()
                 )
         if (
             settings_row is None
-            or not hmac.compare_digest(settings_row.intake_key_hash, settings.hash_intake_key(key))
+            or not secret_matches(key, settings_row.intake_key_hash)
             or not settings_row.tenant.is_active
         ):
             raise exceptions.AuthenticationFailed(_("接入密钥无效。"))

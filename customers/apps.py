@@ -23,9 +23,10 @@ class CustomersConfig(AppConfig):
             register_row_narrower,
         )
         from crm.models import Role
-        from crm.permissions import ALL_STAFF, grant_many
+        from crm.permissions import ALL_STAFF, SELLS, grant_duties, grant_many
         from customers import selectors
 
+        grant_duties({SELLS: [Role.SALES]})
         grant_many(
             {
                 "customers.view": ALL_STAFF,

@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from crm import filters as bounded
+from crm.forms import IsoDateInput
 from crm.models import User
 from crm.selectors import staff_queryset
 from crm.tenancy import current_tenant
@@ -30,7 +31,7 @@ from customers.models import (
 from customers.selectors import funnel_reached_q
 
 
-def _staff(request) -> QuerySet[User]:
+def _staff(request) -> QuerySet[User]:  # noqa: ARG001 - signature required by the caller (Django/DRF/django-filter)
     """Evaluated per request, inside the tenant (never at class definition)."""
     tenant = current_tenant()
     if tenant is None:
@@ -106,10 +107,10 @@ class CustomerFilter(django_filters.FilterSet):
     owner = django_filters.ModelChoiceFilter(queryset=_staff, label=_("负责销售"))
     designer = django_filters.ModelChoiceFilter(queryset=_staff, label=_("设计师"))
     created_after = bounded.DateFilter(
-        field_name="created_at", lookup_expr="date__gte", label=_("创建于之后")
+        field_name="created_at", lookup_expr="date__gte", label=_("创建于之后"), widget=IsoDateInput()
     )
     created_before = bounded.DateFilter(
-        field_name="created_at", lookup_expr="date__lte", label=_("创建于之前")
+        field_name="created_at", lookup_expr="date__lte", label=_("创建于之前"), widget=IsoDateInput()
     )
     # Drill-down targets of the analytics pages (one link = one filtered list with the same count).
     reached = django_filters.ChoiceFilter(
@@ -125,10 +126,10 @@ class CustomerFilter(django_filters.FilterSet):
         label=_("漏斗阶段（已到达）"),
     )
     measured_after = bounded.DateFilter(
-        field_name="measured_at", lookup_expr="date__gte", label=_("量房于之后")
+        field_name="measured_at", lookup_expr="date__gte", label=_("量房于之后"), widget=IsoDateInput()
     )
     measured_before = bounded.DateFilter(
-        field_name="measured_at", lookup_expr="date__lte", label=_("量房于之前")
+        field_name="measured_at", lookup_expr="date__lte", label=_("量房于之前"), widget=IsoDateInput()
     )
 
     class Meta:

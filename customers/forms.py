@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from crm.forms import Form, ModelForm
+from crm.forms import Form, IsoDateTimeInput, ModelForm
 from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant
 from crm.uploads import ImportUploadField
@@ -95,7 +95,7 @@ class FollowUpForm(Form):
     next_follow_up_at = forms.DateTimeField(
         label=_("下次跟进时间"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=IsoDateTimeInput(),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
 
@@ -113,14 +113,6 @@ class ImportForm(Form):
 
 class SegmentForm(Form):
     name = forms.CharField(label=_("分群名称"), max_length=100)
-
-
-def apply_service_errors(form: forms.Form, error) -> None:
-    """Put a service ValidationError's messages on the form's fields (or non-field errors)."""
-    for field, messages in getattr(error, "message_dict", {"__all__": error.messages}).items():
-        target = field if field in form.fields else None
-        for message in messages:
-            form.add_error(target, message)
 
 
 class CustomerSettingsForm(ModelForm):

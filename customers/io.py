@@ -6,6 +6,7 @@ import csv
 import io
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import openpyxl
 from django.core.exceptions import ValidationError
@@ -241,8 +242,11 @@ def render_xlsx(headers: list[str], rows: list[list]) -> bytes:
 
 def customers_export(
     *, tenant: Tenant, user: User, queryset, file_format: str, filters: dict
-) -> tuple[bytes, str]:
-    """Export the filtered list (managers only; audit-logged with the filters and row count)."""
+) -> tuple[bytes | list[dict[str, Any]], str]:
+    """Export the filtered list: rows as dicts for JSON, file bytes for CSV/Excel.
+
+    Managers only; audit-logged with the filters and row count.
+    """
     from crm.permissions import require_permission
 
     require_permission(user, "customers.export")

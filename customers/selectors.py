@@ -6,9 +6,10 @@ import datetime
 import math
 import statistics
 from collections import defaultdict
+from typing import TYPE_CHECKING, Any, cast
 
 from django.apps import apps
-from django.db.models import Q, QuerySet
+from django.db.models import Field, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +23,9 @@ from customers.visibility import (
     full_phone_visible,
     leads_visible_to,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 def customers_for_list(*, tenant: Tenant, user: User | None = None) -> QuerySet[Customer]:
@@ -41,7 +45,7 @@ def customers_for_api_list(*, tenant: Tenant, user: User | None = None) -> Query
 FUNNEL_STEPS = ("responded", "measured", "design", "quoted", "signed", "handed_over")
 
 
-def _project_exists(**lookups) -> Q:
+def _project_exists(**lookups: Any) -> Q:
     # Projects report facts to customers; the funnel reads them by model name (no import upward).
     # An uncorrelated IN (not a correlated EXISTS): PostgreSQL hashes it once per query instead of
     # re-running it per customer inside every aggregate FILTER (the funnel has dozens of them).
@@ -51,7 +55,7 @@ def _project_exists(**lookups) -> Q:
 
 def _stages_from(stage: str) -> list[str]:
     field = apps.get_model("projects", "Project")._meta.get_field("stage")
-    order = [value for value, _label in field.choices]
+    order = [value for value, _label in field.choices or ()]
     return order[order.index(stage) :]
 
 
@@ -126,12 +130,12 @@ def choice_labels() -> dict[str, dict[str, str]]:
     """``{field: {value: label}}`` translated once per request (model ``get_FOO_display`` re-hashes
     every lazy label on each call, which dominated the list page's render time)."""
     return {
-        name: {value: str(label) for value, label in Customer._meta.get_field(name).flatchoices}
+        name: {value: str(label) for value, label in cast(Field, Customer._meta.get_field(name)).flatchoices}
         for name in LIST_LABEL_FIELDS
     }
 
 
-def list_rows(user, customers) -> list[dict]:
+def list_rows(user: User, customers: Iterable[Customer]) -> list[dict]:
     labels = choice_labels()
     customers = list(customers)
     full_phone = customer_ids_with_full_phone(user, customers)
@@ -147,12 +151,12 @@ def list_rows(user, customers) -> list[dict]:
     ]
 
 
-def can_see_full_phone(user, customer: Customer) -> bool:
+def can_see_full_phone(user: User, customer: Customer) -> bool:
     """Managers, the owner and the people on the customer's work (``customers.visibility``)."""
     return full_phone_visible(user, customer)
 
 
-def display_phone(user, customer: Customer) -> str:
+def display_phone(user: User, customer: Customer) -> str:
     if customer.is_anonymised:
         return "—"
     return customer.phone.removeprefix("+86") if can_see_full_phone(user, customer) else customer.masked_phone

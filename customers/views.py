@@ -11,11 +11,14 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.views import View
 
 from crm import extensions
+from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission, require_permission
+from crm.templatetags.crm_ui import tel_link
 from crm.tenancy import require_tenant
 from customers import io as customer_io
 from customers import selectors
@@ -27,7 +30,6 @@ from customers.forms import (
     ImportForm,
     LeadForm,
     SegmentForm,
-    apply_service_errors,
 )
 from customers.models import Customer, Segment
 from customers.services import classification, customers, follow_ups, privacy, segments, settings
@@ -283,7 +285,8 @@ class RevealPhoneView(RoleRequiredMixin, View):
         customer = visible_customer_or_404(request.user, pk)
         phone = privacy.customer_reveal_phone(tenant=require_tenant(), customer=customer, user=request.user)
         if request.headers.get("HX-Request"):
-            return HttpResponse(f'<span class="crm-phone">{phone.removeprefix("+86")}</span>')
+            link = tel_link(phone.removeprefix("+86"))
+            return HttpResponse(format_html('<span class="crm-phone">{}</span>', link))
         return JsonResponse({"phone": phone})
 
 

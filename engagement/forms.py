@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from crm.forms import IsoDateInput
 from customers.models import Segment, SourceChannel
 from engagement.models import ConsentChannel, ConsentState, Offer, OfferKind
 
@@ -33,8 +34,8 @@ class YuanField(forms.DecimalField):
 class CampaignForm(forms.Form):
     name = forms.CharField(label=_("名称"), max_length=100)
     channel = forms.ChoiceField(label=_("渠道"), choices=SourceChannel.choices)
-    starts_on = forms.DateField(label=_("开始日期"), widget=forms.DateInput(attrs={"type": "date"}))
-    ends_on = forms.DateField(label=_("结束日期"), widget=forms.DateInput(attrs={"type": "date"}))
+    starts_on = forms.DateField(label=_("开始日期"), widget=IsoDateInput())
+    ends_on = forms.DateField(label=_("结束日期"), widget=IsoDateInput())
     budget_fen = YuanField(label=_("预算（元）"), required=False)
     spend_fen = YuanField(label=_("实际花费（元）"), required=False)
     target_segment = forms.ModelChoiceField(
@@ -51,8 +52,8 @@ class OfferForm(forms.Form):
     name = forms.CharField(label=_("名称"), max_length=100)
     kind = forms.ChoiceField(label=_("类型"), choices=OfferKind.choices)
     value_fen = YuanField(label=_("面值（元）"), required=False)
-    valid_from = forms.DateField(label=_("有效期自"), widget=forms.DateInput(attrs={"type": "date"}))
-    valid_until = forms.DateField(label=_("有效期至"), widget=forms.DateInput(attrs={"type": "date"}))
+    valid_from = forms.DateField(label=_("有效期自"), widget=IsoDateInput())
+    valid_until = forms.DateField(label=_("有效期至"), widget=IsoDateInput())
     quantity = forms.IntegerField(label=_("数量（不限请留空）"), min_value=1, required=False)
     terms = forms.CharField(label=_("使用条款"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
 

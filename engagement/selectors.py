@@ -57,7 +57,7 @@ def scoring_model(*, tenant: Tenant) -> LeadScoringModel | None:
     return LeadScoringModel.objects.filter(tenant=tenant).defer("model_bytes").first()
 
 
-def push_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:
+def push_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:  # noqa: ARG001 - event payload field
     return []
 
 

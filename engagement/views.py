@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from crm import ratelimit
+from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
 from customers.models import Customer
@@ -132,12 +133,6 @@ class LeadScoringTrainView(RoleRequiredMixin, View):
 # --- campaigns and offers --------------------------------------------------------------------------
 
 
-def _form_errors(form, error: ValidationError) -> None:
-    for field, field_messages in getattr(error, "message_dict", {"__all__": error.messages}).items():
-        for message in field_messages:
-            form.add_error(field if field in form.fields else None, message)
-
-
 class CampaignListView(RoleRequiredMixin, View):
     """Campaigns with their figures; managers create campaigns here."""
 
@@ -167,7 +162,7 @@ class CampaignListView(RoleRequiredMixin, View):
                     tenant=require_tenant(), created_by=request.user, **form.cleaned_data
                 )
             except ValidationError as error:
-                _form_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, _("已创建活动。"))
                 return redirect("engagement:campaign-detail", pk=campaign.pk)
@@ -213,7 +208,7 @@ class OfferCreateView(RoleRequiredMixin, View):
             try:
                 campaign_services.offer_save(tenant=require_tenant(), campaign=campaign, **form.cleaned_data)
             except ValidationError as error:
-                _form_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, _("已添加优惠。"))
                 return redirect("engagement:campaign-detail", pk=campaign.pk)
@@ -306,7 +301,7 @@ class PublicSignupView(View):
                     consent=form.cleaned_data["consent"],
                 )
             except ValidationError as error:
-                _form_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 return self.get(request, done=True)
         return self.get(request, form=form, status=400)

@@ -19,15 +19,19 @@ class ProjectsConfig(AppConfig):
             register_home_widget,
         )
         from crm.models import Role
-        from crm.permissions import ALL_STAFF, grant_many
+        from crm.permissions import ALL_STAFF, grant_duties, grant_many
         from projects import extensions
 
         pm, designer, manager = Role.PROJECT_MANAGER, Role.DESIGNER, Role.MANAGER
+        grant_duties({"projects.design_team": [designer], "projects.construction_team": [pm]})
         grant_many(
             {
                 "projects.view": ALL_STAFF,
                 "projects.edit": [pm, designer, manager, Role.SALES],
                 "projects.move_stage": [pm, designer, manager],
+                "projects.move_any_stage": [manager],
+                "projects.move_design_stages": [designer, manager],
+                "projects.move_construction_stages": [pm, manager],
                 "projects.sign": [Role.SALES, designer, manager],
                 "projects.cancel": [manager],
                 "projects.handover": [pm, manager],

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.forms import Form, ModelForm
+from crm.forms import Form, IsoDateInput, ModelForm, camera_photos_widget
 from crm.models import Tenant
 from crm.selectors import staff_queryset
 from crm.uploads import DocumentUploadField, MultipleImageUploadField
@@ -59,8 +59,8 @@ class ProjectForm(ModelForm):
             "service_owner",
         ]
         widgets = {
-            "planned_start_on": forms.DateInput(attrs={"type": "date"}),
-            "planned_end_on": forms.DateInput(attrs={"type": "date"}),
+            "planned_start_on": IsoDateInput(),
+            "planned_end_on": IsoDateInput(),
         }
 
     def __init__(self, *args, tenant: Tenant, **kwargs):
@@ -97,9 +97,7 @@ class SignForm(Form):
     contract_number = forms.CharField(label=gettext_lazy("合同编号"), max_length=50)
     contract_amount = forms.IntegerField(label=gettext_lazy("合同金额（元）"), min_value=1)
     signed_on = forms.DateField(
-        label=gettext_lazy("签约日期"),
-        initial=timezone.localdate,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        label=gettext_lazy("签约日期"), initial=timezone.localdate, widget=IsoDateInput()
     )
 
 
@@ -116,9 +114,7 @@ class AcceptanceForm(Form):
 
 
 class DailyLogForm(Form):
-    log_date = forms.DateField(
-        label=gettext_lazy("日期"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    log_date = forms.DateField(label=gettext_lazy("日期"), initial=timezone.localdate, widget=IsoDateInput())
     work_done = forms.CharField(label=gettext_lazy("今日完成"), widget=forms.Textarea(attrs={"rows": 3}))
     plan_tomorrow = forms.CharField(
         label=gettext_lazy("明日计划"), required=False, widget=forms.Textarea(attrs={"rows": 2})
@@ -128,6 +124,14 @@ class DailyLogForm(Form):
     )
     photos = MultipleImageUploadField(
         label=gettext_lazy("现场照片（最多 9 张，JPG/PNG/WebP，每张 ≤10MB）"), required=False
+    )
+    workers_on_site = forms.IntegerField(
+        label=gettext_lazy("在场工人数"), min_value=0, max_value=200, initial=0
+    )
+    photos = MultipleImageUploadField(
+        label=gettext_lazy("现场照片（最多 9 张，JPG/PNG/WebP，每张 ≤10MB）"),
+        required=False,
+        widget=camera_photos_widget(),
     )
 
 

@@ -343,7 +343,7 @@ def photo_upload_to(instance, filename: str) -> str:
     return f"projects/{instance.tenant_id}/photos/{uuid.uuid4().hex}{_ext(filename)}"
 
 
-def thumb_upload_to(instance, filename: str) -> str:
+def thumb_upload_to(instance, filename: str) -> str:  # noqa: ARG001 - upload_to signature
     return f"projects/{instance.tenant_id}/thumbs/{uuid.uuid4().hex}.jpg"
 
 

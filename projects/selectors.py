@@ -9,6 +9,7 @@ from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
+from crm.hashed_secrets import hash_secret
 from crm.models import Tenant
 from crm.tenancy import platform_scope
 from projects.models import (
@@ -26,7 +27,6 @@ from projects.models import (
     Stage,
     StageSetting,
 )
-from projects.services.share import hash_secret
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from crm.celery import TenantTask, app
-from crm.models import Role
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from crm.tasks import active_tenant_ids
 from crm.tenancy import require_tenant
@@ -25,7 +25,7 @@ def dispatch_overdue_alerts(*, tenant, now=None) -> int:
     """Alert the PM and managers once per (project, stage entry): the unique dispatch row decides."""
     now = now or timezone.now()
     names = selectors.stage_names(tenant=tenant)
-    managers = staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+    managers = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
     sent = 0
     with transaction.atomic():
         due = (

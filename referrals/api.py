@@ -7,21 +7,22 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api import fields
 from crm.api.pagination import NewestFirstCursorPagination, StandardPagination
-from crm.api.serializers import ModelSerializer
+from crm.api.serializers import ModelSerializer, TenantPKField
 from crm.api.viewsets import SingletonViewMixin, TenantViewSetMixin
-from crm.tenancy import current_tenant
+from crm.tenancy import require_tenant
 from crm.validators import MONEY_MAX
 from customers.models import Customer
 from projects.models import Project
 from referrals import selectors
+from referrals.filters import AccountFilter, LedgerFilter, ReferralFilter
 from referrals.models import (
     CreditRuleKind,
     LedgerEntry,
@@ -29,34 +30,19 @@ from referrals.models import (
     Referral,
     ReferralAccount,
     ReferralSettings,
-    ReferralStatus,
     VipEvent,
 )
 from referrals.services import accounts, ledger, referrals, settings, vip
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class TenantScopedField(serializers.PrimaryKeyRelatedField):
-    """A PK of this tenant's ``model``; the queryset is built per request (never at import time)."""
-
-    def __init__(self, model, **kwargs):
-        self.scoped_model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        if current_tenant() is None:  # schema generation: fail closed
-            return self.scoped_model.objects.none()
-        return self.scoped_model.objects.all()
-
-
 class ReferralSerializer(ModelSerializer):
-    referrer = TenantScopedField(Customer)
-    referred = TenantScopedField(Customer)
+    referrer = TenantPKField(Customer)
+    referred = TenantPKField(Customer)
     referrer_name = serializers.CharField(source="referrer.name", read_only=True)
     referred_name = serializers.CharField(source="referred.name", read_only=True)
     # Plain strings (not enums) in the schema: "status"/"source" enum names collide across apps.
     status = fields.CharField(read_only=True, help_text="referred/contacted/signed/credited/lost/cancelled")
-    source = serializers.CharField(read_only=True, help_text="link/intake/manual")
+    source = serializers.CharField(read_only=True, help_text="link/intake/manual")  # type: ignore[assignment]  # a field named like Field.source
 
     class Meta:
         model = Referral
@@ -108,27 +94,12 @@ class ReferralViewSet(
     model = Referral
     serializer_class = ReferralSerializer
     pagination_class = StandardPagination
-    filter_backends: list = []
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ReferralFilter
     required_permissions = {"*": "referrals.view", "create": "referrals.edit", "status": "referrals.edit"}
 
     def get_tenant_queryset(self):
-        params = self.request.query_params
-        return selectors.referrals_for_list(
-            tenant=self.tenant,
-            referrer_id=_int_param(params.get("referrer")),
-            referred_id=_int_param(params.get("referred")),
-            status=params.get("status", ""),
-        )
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("referrer", int, required=False),
-            OpenApiParameter("referred", int, required=False),
-            OpenApiParameter("status", str, required=False, enum=ReferralStatus.values),
-        ]
-    )
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        return selectors.referrals_for_list(tenant=self.tenant)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -137,7 +108,7 @@ class ReferralViewSet(
             referrer=data["referrer"],
             referred=data["referred"],
             source="manual",
-            created_by=self.request.user,
+            created_by=self.request_user,
             note=data.get("note", ""),
         )
 
@@ -189,21 +160,16 @@ class LedgerEntryViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
     model = LedgerEntry
     serializer_class = LedgerEntrySerializer
     pagination_class = NewestFirstCursorPagination
-    filter_backends: list = []
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = LedgerFilter
     required_permissions = {"*": "referrals.view"}
 
     def get_tenant_queryset(self):
-        return selectors.ledger_for_list(
-            tenant=self.tenant, account_id=_int_param(self.request.query_params.get("account"))
-        )
-
-    @extend_schema(parameters=[OpenApiParameter("account", int, required=False)])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        return selectors.ledger_for_list(tenant=self.tenant)
 
 
 class ReferralAccountSerializer(ModelSerializer):
-    customer = TenantScopedField(Customer)
+    customer = TenantPKField(Customer)
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     share_url = serializers.SerializerMethodField()
 
@@ -227,7 +193,7 @@ class ReferralAccountSerializer(ModelSerializer):
 
     def get_share_url(self, account: ReferralAccount) -> str:
         request = self.context.get("request")
-        return accounts.referral_share_url(tenant=current_tenant(), account=account, request=request)
+        return accounts.referral_share_url(tenant=require_tenant(), account=account, request=request)
 
 
 class RedeemSerializer(serializers.Serializer):
@@ -238,7 +204,7 @@ class RedeemSerializer(serializers.Serializer):
     description = fields.CharField(
         max_length=200, help_text=gettext_lazy("抵扣了什么，如：客厅窗帘、二期增项单号")
     )
-    project = TenantScopedField(Project, required=False, allow_null=True)
+    project = TenantPKField(Project, required=False, allow_null=True)
     client_key = fields.CharField(
         max_length=60,
         required=False,
@@ -292,7 +258,8 @@ class ReferralAccountViewSet(
     model = ReferralAccount
     serializer_class = ReferralAccountSerializer
     pagination_class = StandardPagination
-    filter_backends: list = []
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AccountFilter
     required_permissions = {
         "*": "referrals.view",
         "create": "referrals.edit",
@@ -302,13 +269,7 @@ class ReferralAccountViewSet(
     }
 
     def get_tenant_queryset(self):
-        queryset = selectors.accounts_for_list(tenant=self.tenant)
-        customer_id = _int_param(self.request.query_params.get("customer"))
-        return queryset.filter(customer_id=customer_id) if customer_id else queryset
-
-    @extend_schema(parameters=[OpenApiParameter("customer", int, required=False)])
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        return selectors.accounts_for_list(tenant=self.tenant)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -437,10 +398,3 @@ class ReferralSettingsViewSet(SingletonViewMixin, TenantViewSetMixin, viewsets.G
             **{field: data.get(field, getattr(current, field)) for field in SETTINGS_WRITABLE_FIELDS},
         )
         return Response(ReferralSettingsSerializer(rule).data)
-
-
-def _int_param(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None

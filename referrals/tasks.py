@@ -33,12 +33,11 @@ def reconcile_tenant(*, tenant_id: int) -> int:
         return 0
     for discrepancy in found:
         logger.error("referral ledger mismatch in tenant %s: %s", tenant.pk, discrepancy)
-    from crm.models import Role, User
     from crm.notifications.services import notify
+    from crm.permissions import RECEIVES_ESCALATIONS
+    from crm.selectors import staff_of_tenant
 
-    managers = [
-        user for user in User.objects.filter(tenant=tenant, is_active=True) if user.has_role(Role.MANAGER)
-    ]
+    managers = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
     notify(
         tenant=tenant,
         recipients=managers,

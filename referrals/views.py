@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from crm import ratelimit
+from crm.forms import apply_service_errors
 from crm.models import Tenant
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
@@ -31,17 +32,6 @@ from referrals.forms import (
 )
 from referrals.models import Referral, ReferralAccount, ReferralSource, ReferralStatus
 from referrals.services import accounts, ledger, referrals, settings, vip
-
-
-def _apply_errors(form, error: ValidationError, field_map: dict[str, str] | None = None) -> None:
-    """Put a service's field errors on the form fields the user typed into."""
-    field_map = field_map or {}
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, messages_ in error.message_dict.items():
-        target = field_map.get(field, field)
-        form.add_error(target if target in form.fields else None, messages_)
 
 
 class ReferralHomeView(RoleRequiredMixin, View):
@@ -121,7 +111,9 @@ class RedeemView(AccountDetailView):
                     client_key=form.cleaned_data["client_key"],
                 )
             except ValidationError as error:
-                _apply_errors(form, error, {"amount_fen": "amount_yuan", "redemption_target": "target"})
+                apply_service_errors(
+                    form, error, {"amount_fen": "amount_yuan", "redemption_target": "target"}
+                )
             else:
                 messages.success(
                     request,
@@ -152,7 +144,7 @@ class AdjustView(AccountDetailView):
                     client_key=form.cleaned_data["client_key"],
                 )
             except ValidationError as error:
-                _apply_errors(form, error, {"amount_fen": "amount_yuan"})
+                apply_service_errors(form, error, {"amount_fen": "amount_yuan"})
             else:
                 messages.success(request, _("已记录人工调整。"))
                 return redirect("referrals:account", pk=pk)
@@ -175,7 +167,7 @@ class VipDecisionView(AccountDetailView):
                     decided_by=request.user,
                 )
             except ValidationError as error:
-                _apply_errors(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, _("已记录 VIP 决定。"))
                 return redirect("referrals:account", pk=pk)
@@ -219,7 +211,7 @@ class LinkReferrerView(RoleRequiredMixin, View):
                     note=form.cleaned_data["note"],
                 )
             except ValidationError as error:
-                _apply_errors(form, error, {"referred": "code", "referrer": "code"})
+                apply_service_errors(form, error, {"referred": "code", "referrer": "code"})
             else:
                 messages.success(
                     request,
@@ -284,7 +276,7 @@ class ReferralSettingsView(RoleRequiredMixin, View):
                     vip_title=data["vip_title"],
                 )
             except ValidationError as error:
-                _apply_errors(
+                apply_service_errors(
                     form,
                     error,
                     {
@@ -373,6 +365,6 @@ class JoinView(View):
                 except ValidationError:
                     pass  # already referred by someone (first referrer stays) or their own link: lead kept
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_service_errors(form, error)
             return self._render(request, tenant, account, form, status=400)
         return self._render(request, tenant, account, JoinForm(), done=True)

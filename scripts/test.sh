@@ -19,6 +19,8 @@ fi
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
   bash scripts/ensure_services.sh
 fi
+# The browser tests drive Debian's chromium (with CJK fonts); installs them only if missing.
+bash scripts/ensure_browser.sh
 
 export DJANGO_SETTINGS_MODULE=crm.settings.test
 exec .venv/bin/pytest "$@"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 
 
 def _managers(tenant: Tenant) -> list[User]:
-    return staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+    return staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)

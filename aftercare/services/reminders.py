@@ -19,7 +19,8 @@ from aftercare.services._common import _managers
 from aftercare.services.dates import tenant_today
 from aftercare.services.settings import aftercare_settings_get
 from crm import events
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from crm.tenancy import platform_scope
 
@@ -63,7 +64,9 @@ def _decide(*, tenant: Tenant, offset: int, kind: str, low: datetime.date, high:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _decide_portable(*, tenant: Tenant, offset: int, kind: str, low, high) -> list[int]:
+def _decide_portable(
+    *, tenant: Tenant, offset: int, kind: str, low: datetime.date, high: datetime.date
+) -> list[int]:
     """SQLite demo path: same unique constraint, row by row."""
     ids = []
     plans = MaintenancePlan.objects.filter(status=PlanStatus.SCHEDULED, due_on__range=(low, high))
@@ -129,7 +132,7 @@ def reminders_send_pending(*, tenant: Tenant, batch_size: int = 200) -> int:
                     managers = (
                         managers
                         if managers is not None
-                        else staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+                        else staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
                     )
                     _deliver_escalation(tenant=tenant, dispatch=dispatch, managers=managers)
                 else:

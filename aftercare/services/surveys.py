@@ -101,7 +101,7 @@ def survey_send_sms(*, tenant: Tenant, survey: Survey, base_url: str = "") -> No
 
 
 @transaction.atomic
-def survey_answer(*, tenant: Tenant, token: str, score, comment: str = "") -> Survey:
+def survey_answer(*, tenant: Tenant, token: str, score: int | str, comment: str = "") -> Survey:
     """Record the customer's one answer. Used, expired or out-of-range: ValidationError, nothing written.
 
     Announced as ``survey.answered`` (the referrals app invites promoters, NPS 9–10).

@@ -25,7 +25,9 @@ from aftercare.models import (
 from aftercare.services.dates import add_months, tenant_today
 from aftercare.services.settings import aftercare_settings_get
 from aftercare.services.surveys import survey_create
-from crm.models import Role, Tenant, User
+from crm import events
+from crm.models import Tenant, User
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from crm.uploads import validate_image_file
 from projects.models import Project
@@ -92,6 +94,9 @@ def ticket_create(
         to_status=TicketStatus.OPEN,
         actor=created_by,
         note=_("保修期内") if covered else _("已过保修期"),
+    )
+    events.publish(
+        events.EventType.TICKET_CREATED, tenant=tenant, ticket_id=ticket.pk, customer_id=ticket.customer_id
     )
     if assigned_to is not None:
         ticket = ticket_transition(
@@ -183,12 +188,18 @@ def ticket_sla_alerts_send(*, tenant: Tenant, now: datetime.datetime | None = No
         .exclude(sla_alerts__kind=SlaKind.RESOLUTION)
         .select_related("project", "assigned_to")
     ]
-    managers = staff_of_tenant(tenant=tenant, role=Role.MANAGER) if breaches else []
+    managers = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS) if breaches else []
     sent = 0
     for ticket, kind in breaches:
         try:
             with transaction.atomic():
                 TicketSlaAlert.objects.create(tenant=tenant, ticket=ticket, kind=kind)
+                events.publish(
+                    events.EventType.TICKET_SLA_BREACHED,
+                    tenant=tenant,
+                    ticket_id=ticket.pk,
+                    customer_id=ticket.customer_id,
+                )
         except IntegrityError:
             continue  # another scan decided it first
         recipients = list(

@@ -18,6 +18,7 @@ from aftercare.models import (
     VisitStatus,
 )
 from aftercare.services.surveys import survey_create
+from crm import events
 from crm.models import Tenant, User
 from crm.uploads import validate_image_file
 from customers.models import Customer
@@ -52,7 +53,7 @@ def visit_create(
     )
 
 
-def _clean_checklist(results) -> list[dict]:
+def _clean_checklist(results: object) -> list[dict]:
     if results in (None, ""):
         return []
     if not isinstance(results, list) or not all(isinstance(row, dict) and row.get("item") for row in results):
@@ -115,6 +116,13 @@ def visit_complete(
     plan.status = PlanStatus.COMPLETED
     plan.completed_at = now
     plan.save(update_fields=["status", "completed_at"])
+    events.publish(
+        events.EventType.AFTERCARE_VISIT_COMPLETED,
+        tenant=tenant,
+        visit_id=visit.pk,
+        plan_id=visit.plan_id,
+        project_id=visit.project_id,
+    )
     survey_create(
         tenant=tenant,
         customer=visit.customer,

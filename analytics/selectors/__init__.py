@@ -4,6 +4,7 @@ export and ``/api/v1/analytics/<panel>/`` all show (see ``common`` for its shape
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
@@ -17,7 +18,10 @@ from analytics.selectors.sales import sales_panel
 from analytics.selectors.satisfaction import satisfaction_panel
 from analytics.selectors.sla import sla_panel
 
-PANELS: dict[str, tuple[str, Callable[[Scope], dict]]] = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+PANELS: dict[str, tuple[StrOrPromise, Callable[[Scope], dict]]] = {
     "funnel": (_("销售漏斗"), funnel_panel),
     "sla": (_("首次响应 SLA"), sla_panel),
     "sales": (_("销售业绩"), sales_panel),

@@ -8,31 +8,40 @@ A panel is ``{"key", "title", "period", "previous_period", "filters", "restricte
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 from django.utils.http import urlencode
 
 from analytics.scope import Scope
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from analytics.periods import Period
+
 KINDS = ("int", "money", "percent", "days", "minutes", "text", "score")
 
 
-def column(key: str, label, kind: str = "int") -> dict:
+def column(key: str, label: StrOrPromise, kind: str = "int") -> dict:
     """The label stays lazy (columns are module constants); :func:`table` renders it per request."""
     assert kind in KINDS, kind
     return {"key": key, "label": label, "kind": kind}
 
 
-def row(key, label, values: dict, links: dict | None = None) -> dict:
+def row(key: Any, label: StrOrPromise, values: dict, links: dict | None = None) -> dict:
     return {"key": str(key), "label": str(label), "values": values, "links": links or {}}
 
 
-def table(key: str, title, columns: list[dict], rows: list[dict]) -> dict:
+def table(key: str, title: StrOrPromise, columns: list[dict], rows: list[dict]) -> dict:
     columns = [{**col, "label": str(col["label"])} for col in columns]
     return {"key": key, "title": str(title), "columns": columns, "rows": rows}
 
 
-def kpi(key: str, label, value, previous=None, kind: str = "int", link: str = "") -> dict:
+def kpi(
+    key: str, label: StrOrPromise, value: Any, previous: Any = None, kind: str = "int", link: str = ""
+) -> dict:
     change = None
     if isinstance(value, int | float) and isinstance(previous, int | float) and previous:
         change = round((value - previous) / abs(previous), 4)
@@ -47,7 +56,9 @@ def kpi(key: str, label, value, previous=None, kind: str = "int", link: str = ""
     }
 
 
-def chart(key: str, kind: str, table_key: str, series: list[str], title="", label_column: str = "") -> dict:
+def chart(
+    key: str, kind: str, table_key: str, series: list[str], title: StrOrPromise = "", label_column: str = ""
+) -> dict:
     """A chart drawn from one of the panel's tables (the table is the chart's accessible twin)."""
     return {
         "key": key,
@@ -59,7 +70,17 @@ def chart(key: str, kind: str, table_key: str, series: list[str], title="", labe
     }
 
 
-def panel(key: str, title, scope: Scope, *, kpis, tables, charts, notes, ignored_filters=()) -> dict:
+def panel(
+    key: str,
+    title: StrOrPromise,
+    scope: Scope,
+    *,
+    kpis: list[dict],
+    tables: list[dict],
+    charts: list[dict],
+    notes: list,
+    ignored_filters: Iterable[str] = (),
+) -> dict:
     return {
         "key": key,
         "title": str(title),
@@ -75,20 +96,20 @@ def panel(key: str, title, scope: Scope, *, kpis, tables, charts, notes, ignored
     }
 
 
-def ratio(part, whole, digits: int = 4) -> float | None:
+def ratio(part: float, whole: float | None, digits: int = 4) -> float | None:
     return round(part / whole, digits) if whole else None
 
 
-def rounded(value, digits: int = 1) -> float | None:
+def rounded(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def customers_url(**params) -> str:
+def customers_url(**params: Any) -> str:
     clean = {key: value for key, value in params.items() if value not in (None, "")}
     return f"{reverse('customers:list')}?{urlencode(clean)}"
 
 
-def projects_url(**params) -> str:
+def projects_url(**params: Any) -> str:
     clean = {key: value for key, value in params.items() if value not in (None, "")}
     return f"{reverse('projects:list')}?{urlencode(clean)}"
 
@@ -124,7 +145,7 @@ def related_filters(scope: Scope, *, customer: str = "customer__", project: str 
     return conditions
 
 
-def month_starts(period, count: int = 12) -> list:
+def month_starts(period: Period, count: int = 12) -> list:
     """First days of the ``count`` calendar months ending with the period's last month (oldest first)."""
     first = period.last_day.replace(day=1)
     months = []
@@ -134,5 +155,5 @@ def month_starts(period, count: int = 12) -> list:
     return months[::-1]
 
 
-def local_start(day, tz) -> datetime.datetime:
+def local_start(day: datetime.date, tz: datetime.tzinfo) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time.min, tzinfo=tz)

@@ -12,6 +12,8 @@ project manager is ignored.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +22,9 @@ from analytics.scope import Scope
 from analytics.selectors.common import chart, column, customers_url, kpi, panel, ratio, row, table
 from customers.models import Activity, BudgetTier, Customer, CustomerType, Lifecycle, SourceChannel, Style
 from projects.models import ChangeOrder, ChangeOrderStatus
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 DIMENSIONS = [
     # (table key, title, customer field, list filter parameter, choices)
@@ -39,7 +44,7 @@ COLUMNS = [
 ]
 
 
-def _customers(scope: Scope):
+def _customers(scope: Scope) -> QuerySet[Customer]:
     customers = Customer.objects.all()
     if scope.channel:
         customers = customers.filter(source_channel=scope.channel)
@@ -50,8 +55,8 @@ def _customers(scope: Scope):
     return customers
 
 
-def _change_orders(scope: Scope):
-    conditions = {}
+def _change_orders(scope: Scope) -> QuerySet[ChangeOrder]:
+    conditions: dict[str, object] = {}
     if scope.channel:
         conditions["project__customer__source_channel"] = scope.channel
     if scope.sales_id:

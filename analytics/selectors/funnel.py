@@ -14,6 +14,8 @@ Definitions (see docs/metrics.md):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +38,13 @@ from analytics.selectors.common import (
 from customers.models import HUMAN_FOLLOW_UP_KINDS, Customer, FollowUp, SourceChannel
 from customers.selectors import FUNNEL_STEPS, funnel_reached_q
 from projects.models import Stage, StageHistory
+
+if TYPE_CHECKING:
+    import datetime
+
+    from django.db.models import QuerySet
+
+    from analytics.periods import Period
 
 STEPS = ("inquiry", *FUNNEL_STEPS)
 STEP_LABELS = {
@@ -66,7 +75,7 @@ def step_q(step: str) -> Q:
     return Q() if step == "inquiry" else funnel_reached_q(step)
 
 
-def cohort(scope: Scope, *, since, until):
+def cohort(scope: Scope, *, since: datetime.datetime, until: datetime.datetime) -> QuerySet[Customer]:
     customers = Customer.objects.filter(created_at__gte=since, created_at__lt=until)
     if scope.channel:
         customers = customers.filter(source_channel=scope.channel)
@@ -77,11 +86,11 @@ def cohort(scope: Scope, *, since, until):
     return customers
 
 
-def _in(period) -> Q:
+def _in(period: Period) -> Q:
     return Q(created_at__gte=period.start_at, created_at__lt=period.end_at)
 
 
-def _step_times(customers):
+def _step_times(customers: QuerySet[Customer]) -> QuerySet[Customer]:
     """Annotate each customer with the time it first reached each step (one subquery per step)."""
     first_touch = (
         FollowUp.objects.filter(customer_id=OuterRef("pk"), kind__in=HUMAN_FOLLOW_UP_KINDS)

@@ -15,6 +15,8 @@ customer's owner, designer and project manager = the project's.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -43,9 +45,12 @@ from projects.models import (
     Stage,
 )
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
-def scoped_projects(scope: Scope, prefix: str = ""):
-    conditions = {}
+
+def scoped_projects(scope: Scope, prefix: str = "") -> dict[str, object]:
+    conditions: dict[str, object] = {}
     if scope.channel:
         conditions[f"{prefix}customer__source_channel"] = scope.channel
     if scope.sales_id:
@@ -65,7 +70,8 @@ def _stage_durations(scope: Scope) -> dict[str, tuple[float, int]]:
         if connection.vendor == "postgresql"
         else "julianday(s.left_at) - julianday(s.entered_at)"
     )
-    where, params = ["s.left_at >= %s", "s.left_at < %s"], [period.start_at, period.end_at]
+    where = ["s.left_at >= %s", "s.left_at < %s"]
+    params: list[Any] = [period.start_at, period.end_at]
     for column_sql, value in (
         ("c.source_channel", scope.channel),
         ("c.owner_id", scope.sales_id),
@@ -194,7 +200,7 @@ def projects_panel(scope: Scope) -> dict:
     )
 
 
-def _by_project_manager(scope: Scope, projects, active: Q, overdue: Q) -> dict:
+def _by_project_manager(scope: Scope, projects: QuerySet[Project], active: Q, overdue: Q) -> dict:
     period = scope.period
     counts = {
         item["project_manager_id"]: item

@@ -16,6 +16,9 @@ customer, designer and project manager to the project.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.urls import reverse
@@ -38,8 +41,11 @@ from analytics.selectors.common import (
 from projects.models import Project
 from referrals.models import EntryKind, LedgerEntry, Referral, ReferralAccount, ReferralStatus
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
-def _signed_projects(scope: Scope):
+
+def _signed_projects(scope: Scope) -> QuerySet[Project]:
     referred = Referral.objects.filter(referred_id=OuterRef("customer_id"))
     earlier = Project.objects.filter(
         customer_id=OuterRef("customer_id"),
@@ -77,7 +83,7 @@ def referrals_panel(scope: Scope) -> dict:
     }
     trend_rows = []
     for month in months:
-        item = trend.get(month, {})
+        item: Mapping[str, Any] = trend.get(month, {})
         signed, referred = item.get("signed", 0), item.get("referred", 0)
         trend_rows.append(
             row(

@@ -12,7 +12,9 @@ customer's source channel, designer = the customer's designer):
 
 from __future__ import annotations
 
-from django.db.models import Count, Sum
+from typing import TypeVar
+
+from django.db.models import Count, Model, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from analytics.models import SalesTarget, _overlap_fraction
@@ -30,12 +32,16 @@ from analytics.selectors.common import (
     row,
     table,
 )
-from crm.models import Role, User
+from crm.models import User
+from crm.permissions import SELLS
+from crm.selectors import staff_of_tenant
 from customers.models import HUMAN_FOLLOW_UP_KINDS, Customer, FollowUp
 from projects.models import Project
 
+_M = TypeVar("_M", bound=Model)
 
-def _customer_scope(scope: Scope, queryset, prefix: str = ""):
+
+def _customer_scope(scope: Scope, queryset: QuerySet[_M], prefix: str = "") -> QuerySet[_M]:
     if scope.channel:
         queryset = queryset.filter(**{f"{prefix}source_channel": scope.channel})
     if scope.designer_id:
@@ -61,11 +67,7 @@ def targets_for(scope: Scope) -> dict[int | None, dict[str, float]]:
 
 def sales_panel(scope: Scope) -> dict:
     period = scope.period
-    users = [
-        user
-        for user in User.objects.filter(tenant=scope.tenant, is_active=True).order_by("id")
-        if user.has_role(Role.SALES)
-    ]
+    users = staff_of_tenant(tenant=scope.tenant, duty=SELLS)
     if scope.sales_id:
         users = [user for user in users if user.pk == scope.sales_id] or list(
             User.objects.filter(tenant=scope.tenant, pk=scope.sales_id)

@@ -13,6 +13,8 @@ Definitions (see docs/metrics.md):
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, F, Q
 from django.db.models.functions import ExtractHour, TruncDate, TruncWeek
@@ -24,6 +26,9 @@ from analytics.scope import Scope
 from analytics.selectors.common import chart, column, kpi, panel, ratio, rounded, row, table
 from customers.models import Lead, SourceChannel
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
 
 def breached_q(now: datetime.datetime) -> Q:
     return (
@@ -33,7 +38,7 @@ def breached_q(now: datetime.datetime) -> Q:
     )
 
 
-def _leads(scope: Scope, since, until):
+def _leads(scope: Scope, since: datetime.datetime, until: datetime.datetime) -> QuerySet[Lead]:
     leads = Lead.objects.filter(received_at__gte=since, received_at__lt=until)
     if scope.channel:
         leads = leads.filter(source_channel=scope.channel)
@@ -42,7 +47,7 @@ def _leads(scope: Scope, since, until):
     return leads
 
 
-def _stats(condition: Q, now) -> dict:
+def _stats(condition: Q, now: datetime.datetime) -> dict:
     return {
         "leads": Count("id", filter=condition),
         "responded": Count("id", filter=condition & Q(first_responded_at__isnull=False)),
@@ -52,7 +57,7 @@ def _stats(condition: Q, now) -> dict:
     }
 
 
-def _values(item: dict) -> dict:
+def _values(item: Mapping[str, Any]) -> dict:
     return {
         "leads": item["leads"],
         "responded": item["responded"],

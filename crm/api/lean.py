@@ -40,7 +40,7 @@ class LeanRows:
         self,
         serializer_class: type[serializers.Serializer],
         *,
-        computed: dict[str, tuple[Iterable[str], Callable[[dict], Any]]] | None = None,
+        computed: dict[str, tuple[Iterable[str], Callable[[dict, Any], Any]]] | None = None,
     ) -> None:
         self.serializer_class = serializer_class
         self.computed = computed or {}
@@ -61,6 +61,7 @@ class LeanRows:
             if isinstance(field, serializers.SerializerMethodField):
                 raise TypeError(f"LeanRows needs a 'computed' entry for method field {name!r}")
             source = field.source
+            assert source is not None  # bound fields have one
             if "." in source or source == "*":
                 raise TypeError(f"LeanRows cannot follow source {source!r} of field {name!r}")
             if source not in columns:
@@ -84,7 +85,7 @@ class LeanRows:
             row = {}
             for name, source, convert in plan:
                 if not source:
-                    row[name] = convert(record, context)
+                    row[name] = convert(record, context)  # type: ignore[misc]  # computed entries are callables
                     continue
                 value = record[source]
                 row[name] = value if value is None or convert is None else convert(value)

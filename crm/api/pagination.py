@@ -52,7 +52,7 @@ class KeysetPagination(BasePagination):
 
     # ------------------------------------------------------------------ public API (DRF)
 
-    def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list:
+    def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list:  # type: ignore[override]  # keyset needs a queryset
         self.request = request
         self.base_url = request.build_absolute_uri()
         size = self.get_page_size(request)
@@ -185,7 +185,7 @@ class KeysetPagination(BasePagination):
         return condition
 
     def _capped_count_sql(self, base: QuerySet) -> RawSQL:
-        inner = base.order_by().values("pk")[: self.count_cap + 1]
+        inner = base.order_by().values("pk")[: (self.count_cap or 0) + 1]  # only called with a cap
         sql, params = inner.query.get_compiler(using=base.db).as_sql()
         return RawSQL(f"SELECT COUNT(*) FROM ({sql}) AS capped", params, output_field=models.IntegerField())
 
@@ -227,7 +227,7 @@ def _field(model: type[models.Model], path: str) -> models.Field | None:
     """The model field behind an ordering path; ``None`` for an annotation (values pass as JSON)."""
     if path == "pk":
         return model._meta.pk
-    field = None
+    field: Any = None
     for part in path.split("__"):
         try:
             field = model._meta.get_field(part)

@@ -7,11 +7,16 @@ safe methods (GET, HEAD, OPTIONS), ``write`` for the rest. The user's roles are 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.apps import apps
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from crm.models import TokenAccess, TokenModule, token_scope
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # App label -> token module. An app missing here is refused to every token (fail closed).
 TOKEN_MODULE_BY_APP_LABEL: dict[str, str] = {
@@ -22,8 +27,10 @@ TOKEN_MODULE_BY_APP_LABEL: dict[str, str] = {
     "notifications": TokenModule.NOTIFICATIONS,
     "crm": TokenModule.SETTINGS,
     "outbox": TokenModule.INTEGRATIONS,
+    "integrations": TokenModule.INTEGRATIONS,
     "analytics": TokenModule.ANALYTICS,
     "engagement": TokenModule.ENGAGEMENT,
+    "sales": TokenModule.SALES,
 }
 
 
@@ -44,7 +51,7 @@ class TokenScopePermission(BasePermission):
     ``token_scope_exempt = True`` on a view lets any valid token in (``/me/``: who am I).
     """
 
-    message = _("API 令牌的权限范围不包含此操作。")
+    message: StrOrPromise = _("API 令牌的权限范围不包含此操作。")
 
     def has_permission(self, request, view) -> bool:
         token = getattr(request._request, "api_token", None)

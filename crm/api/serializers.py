@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.api.fields import BOUNDED_FIELD_CLASSES
@@ -21,7 +24,7 @@ class ModelSerializer(serializers.ModelSerializer):
 
     def get_fields(self):
         fields = super().get_fields()
-        model = self.Meta.model
+        model: type[models.Model] = self.Meta.model
         for name, field in fields.items():
             source = field.source or name  # fields are bound (and get .source) later
             if not field.read_only or "." in source or source == "*":
@@ -52,6 +55,22 @@ class TenantStaffField(serializers.PrimaryKeyRelatedField):
         if tenant is None:  # schema generation: no tenant, no choices (fail closed)
             return User.objects.none()
         return User.objects.filter(tenant=tenant, is_active=True)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class TenantPKField(serializers.PrimaryKeyRelatedField):
+    """A primary key of one of the request tenant's ``model`` rows (another tenant's id is "does not
+    exist"). The queryset is built per request from the scoped manager, never at import time; with
+    no tenant (schema generation) there are no choices: fail closed."""
+
+    def __init__(self, model=None, **kwargs):
+        self.model = model
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        if current_tenant() is None:
+            return self.model._default_manager.none()
+        return self.model.objects.all()
 
 
 class ApiTokenSerializer(ModelSerializer):

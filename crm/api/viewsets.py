@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
 from django.db import models
 from rest_framework import mixins, viewsets
+from rest_framework.request import Request
 
 from crm import extensions
 from crm.api.permissions import TokenScopePermission
 from crm.permissions import HasRolePermission
 from crm.tenancy import require_tenant
+
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass
+
+    from crm.models import Tenant, User
 
 
 class TenantViewSetMixin:
@@ -24,13 +33,18 @@ class TenantViewSetMixin:
     ``permission_classes`` must keep it.
     """
 
-    permission_classes = [TokenScopePermission, HasRolePermission]
+    permission_classes: Sequence[_PermissionClass] = [TokenScopePermission, HasRolePermission]
     required_permissions: dict[str, str] = {}
     model: type[models.Model] | None = None
 
     @property
-    def tenant(self):
+    def tenant(self) -> Tenant:
         return require_tenant()
+
+    @property
+    def request_user(self) -> User:
+        """The request's user, typed as a real user: the permissions refuse anonymous requests."""
+        return cast("User", self.request.user)  # type: ignore[attr-defined]  # mixed into an APIView
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False) and self.model is not None:
@@ -46,7 +60,7 @@ class TenantViewSetMixin:
             raise NotImplementedError(
                 f"{type(self).__name__} must set model or override get_tenant_queryset()"
             )
-        return self.model.objects.all()
+        return self.model.objects.all()  # type: ignore[attr-defined]  # concrete models all have it
 
 
 class TenantModelViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
@@ -74,10 +88,14 @@ class SingletonViewMixin:
     ``PUT``, the browsable API's forms, object permissions) works as on a detail route.
     """
 
+    if TYPE_CHECKING:  # provided by the APIView this is mixed into
+
+        def check_object_permissions(self, request: Request, obj: Any) -> None: ...
+
     def get_singleton(self) -> models.Model:
         raise NotImplementedError(f"{type(self).__name__} must implement get_singleton()")
 
-    def get_object(self):
+    def get_object(self) -> models.Model:
         obj = self.get_singleton()
-        self.check_object_permissions(self.request, obj)
+        self.check_object_permissions(self.request, obj)  # type: ignore[attr-defined]  # an APIView's
         return obj

@@ -145,18 +145,31 @@ def _schedule_retry(tenant_id: int, delays: Iterable[float]) -> None:
         transaction.on_commit(partial(enqueue, tenant_id, None, min(short) + 0.5), robust=True)
 
 
-def _dispatch_batch(*, tenant: Tenant, event_id: int | None, internal_only: bool, limit: int) -> int:
+def _dispatch_batch(
+    *, tenant: Tenant, event_id: int | None, internal_only: bool, limit: int
+) -> tuple[int, int]:
+    """Returns (rows claimed, rows left for a later task because a transport's batch was full)."""
     external: dict[object, list[EventDelivery]] = {}
+    deferred = 0
     with tenant_context(tenant):
         rows = _claim(event_id=event_id, internal_only=internal_only, limit=limit)
         if not rows:
-            return 0
+            return 0, 0
         now = timezone.now()
         delays = []
+        touched = []
         for delivery in rows:
+            target = registry.resolve(delivery.subscriber, delivery.event.type)
+            if target is not None and target[0] == "transport":
+                # A transport's ``batch_size`` bounds what one claim sends (a slow receiver holds a
+                # worker for at most batch × timeout); the rest stays pending for the next task.
+                cap = getattr(target[1], "batch_size", None)
+                if cap is not None and len(external.get(target[1], [])) >= cap:
+                    deferred += 1
+                    continue
+            touched.append(delivery)
             delivery.attempts += 1
             delivery.last_attempt_at = now
-            target = registry.resolve(delivery.subscriber, delivery.event.type)
             if target is None:
                 _fail(delivery, f"no such subscriber: {delivery.subscriber}", now, permanent=True)
                 continue
@@ -179,11 +192,11 @@ def _dispatch_batch(*, tenant: Tenant, event_id: int | None, internal_only: bool
                 delivery.delivered_at = timezone.now()
                 delivery.next_attempt_at = None
                 delivery.last_error = ""
-        EventDelivery.objects.bulk_update(rows, _FIELDS)
+        EventDelivery.objects.bulk_update(touched, _FIELDS)
         _schedule_retry(tenant.pk, delays)
     for transport, deliveries in external.items():
         _send_external(tenant=tenant, transport=transport, deliveries=deliveries)
-    return len(rows)
+    return len(rows), deferred
 
 
 def _send_external(*, tenant: Tenant, transport, deliveries: list[EventDelivery]) -> None:
@@ -233,10 +246,14 @@ def deliveries_dispatch(
     """
     total = 0
     while True:
-        claimed = _dispatch_batch(
+        claimed, deferred = _dispatch_batch(
             tenant=tenant, event_id=event_id, internal_only=internal_only, limit=batch_size
         )
-        total += claimed
+        total += claimed - deferred
+        if deferred:
+            # Yield the worker: the tenant's remaining external sends queue behind other tenants.
+            transaction.on_commit(partial(enqueue, tenant.pk, event_id), robust=True)
+            return total
         if claimed < batch_size:
             return total
 

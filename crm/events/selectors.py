@@ -15,7 +15,9 @@ from crm.models import Tenant
 FEED_MAX_LIMIT = 500
 
 
-def events_after(*, tenant: Tenant, after: int = 0, limit: int = 100, types: list[str] | None = None):
+def events_after(
+    *, tenant: Tenant, after: int = 0, limit: int = 100, types: list[str] | None = None
+) -> list[Event]:
     """The tenant's events with ``id > after`` in id order, safe to page through while writes go on.
 
     Ids are handed out when a row is inserted but become visible when its transaction commits, so

@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -22,6 +23,9 @@ from rest_framework.response import Response
 from crm.idempotency.models import IdempotencyKey
 from crm.models import Tenant
 
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 
@@ -30,7 +34,7 @@ def _ttl() -> datetime.timedelta:
     return datetime.timedelta(hours=getattr(settings, "IDEMPOTENCY_KEY_TTL_HOURS", 72))
 
 
-def request_fingerprint(*, scope: str, data) -> str:
+def request_fingerprint(*, scope: str, data: object) -> str:
     """Same operation + same body (key order and whitespace don't matter) = same fingerprint."""
     canonical = json.dumps({"scope": scope, "data": data}, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -40,7 +44,7 @@ def _error(status_code: int, code: str, message: str) -> Response:
     return Response({"detail": message, "code": code, "errors": {HEADER: [message]}}, status=status_code)
 
 
-def key_from(request) -> str | None:
+def key_from(request: Request) -> str | None:
     value = request.META.get("HTTP_IDEMPOTENCY_KEY")
     return None if value is None else value.strip()
 
@@ -51,7 +55,9 @@ def _replay(record: IdempotencyKey) -> Response:
     return response
 
 
-def idempotent_response(request, *, tenant: Tenant, scope: str, handler: Callable[[], Response]) -> Response:
+def idempotent_response(
+    request: Request, *, tenant: Tenant, scope: str, handler: Callable[[], Response]
+) -> Response:
     """Run ``handler`` once per (tenant, ``Idempotency-Key``); without the header just run it.
 
     Must run inside ``tenant_context(tenant)`` and the request's transaction: the claim row is

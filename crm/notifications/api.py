@@ -70,7 +70,7 @@ class NotificationViewSet(
     ordering_fields = ["created_at"]
 
     def get_tenant_queryset(self):
-        return selectors.notifications_for_inbox(user=self.request.user)
+        return selectors.notifications_for_inbox(user=self.request_user)
 
     @extend_schema(request=None, responses={200: NotificationSerializer})
     @action(detail=True, methods=["post"])

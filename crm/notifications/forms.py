@@ -35,6 +35,7 @@ class NotificationSettingsForm(Form):
     def clean(self) -> dict:
         """Clearing is explicit: a blank secret keeps the stored one, the checkbox removes it."""
         data = super().clean()
+        assert data is not None  # Form.clean() returns cleaned_data
         if data.get("clear_robot_secret") and data.get("robot_secret"):
             self.add_error("robot_secret", _("要清除密钥时请不要同时填写新密钥。"))
         return data

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from functools import partial
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -40,6 +41,8 @@ from crm.notifications.models import (
 from crm.notifications.selectors import unread_count
 from crm.notifications.sms import accepts_idempotency_key, backend_path, get_sms_backend
 from crm.tenancy import current_tenant, tenant_context
+
+_Row = TypeVar("_Row", bound=OutboundMessage)
 
 __all__ = [
     "notify",
@@ -299,7 +302,7 @@ def sending_lease() -> timedelta:
     return timedelta(seconds=float(getattr(settings, "CRM_NOTIFY_SENDING_LEASE_SECONDS", 120)))
 
 
-def _claim(queryset: models.QuerySet, pk: int) -> OutboundMessage | None:
+def _claim(queryset: models.QuerySet[_Row], pk: int) -> _Row | None:
     """Lock the row if it is due (pending, or sending with an expired lease); else None."""
     return (
         queryset.select_for_update(skip_locked=True, of=("self",))
@@ -321,7 +324,11 @@ def _start(row: OutboundMessage) -> None:
 
 
 def _finish(
-    model: type[OutboundMessage], tenant: Tenant, claimed: OutboundMessage, error: Exception | None, retry
+    model: type[OutboundMessage],
+    tenant: Tenant,
+    claimed: OutboundMessage,
+    error: Exception | None,
+    retry: Callable[..., object],
 ) -> str | None:
     """Record the outcome if the row is still ours (same attempt, still ``sending``)."""
     with _in_tenant(tenant), transaction.atomic():
@@ -372,11 +379,13 @@ def idempotency_key(row: OutboundMessage) -> str:
 def delivery_attempt(*, tenant: Tenant, delivery_id: int) -> str | None:
     """Send one delivery if it is still due; returns its new status (None if not claimed)."""
     with _in_tenant(tenant), transaction.atomic():
-        delivery = _claim(Delivery.objects.filter(tenant=tenant).select_related("notification"), delivery_id)
+        delivery: Delivery | None = _claim(
+            Delivery.objects.filter(tenant=tenant).select_related("notification"), delivery_id
+        )
         if delivery is None:
             return None
         _start(delivery)
-        robot = None
+        robot: NotificationSettings | None = None
         if delivery.channel != Channel.EMAIL:
             robot = NotificationSettings.objects.filter(tenant=tenant).first() or NotificationSettings()
 
@@ -389,6 +398,7 @@ def delivery_attempt(*, tenant: Tenant, delivery_id: int) -> str | None:
                 message_id=idempotency_key(delivery),
             )
         else:
+            assert robot is not None  # loaded above for every robot channel
             senders.post_to_robot(robot=robot, notification=delivery.notification)
 
     retry = partial(_retry, "deliver", tenant.pk, "delivery_id", delivery.pk)
@@ -398,7 +408,7 @@ def delivery_attempt(*, tenant: Tenant, delivery_id: int) -> str | None:
 def sms_attempt(*, tenant: Tenant, sms_id: int) -> str | None:
     """Send one SMS through the configured backend if it is still due."""
     with _in_tenant(tenant), transaction.atomic():
-        sms = _claim(SmsMessage.objects.filter(tenant=tenant), sms_id)
+        sms: SmsMessage | None = _claim(SmsMessage.objects.filter(tenant=tenant), sms_id)
         if sms is None:
             return None
         _start(sms)

@@ -14,7 +14,7 @@ import logging
 import re
 import uuid
 from collections import deque
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -58,7 +58,7 @@ class LoggingSmsBackend:
         return message_id
 
 
-def accepts_idempotency_key(backend: object) -> bool:
+def accepts_idempotency_key(backend: Any) -> bool:
     try:
         return "idempotency_key" in inspect.signature(backend.send).parameters
     except (TypeError, ValueError):

@@ -42,12 +42,14 @@ INSTALLED_APPS = [
     "crm.notifications",
     "crm.idempotency",
     "crm.events",
+    "integrations",
     "customers",
     "projects",
     "aftercare",
     "referrals",
     "analytics",
     "engagement",
+    "sales",
 ]
 
 MIDDLEWARE = [
@@ -115,6 +117,9 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# ISO input formats first in every language, so date/datetime widgets render values a browser's
+# date picker can take (crm/formats/<locale>/formats.py; display formats stay Django's).
+FORMAT_MODULE_PATH = ["crm.formats"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
@@ -237,6 +242,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "crm.api.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "OutboundStatusEnum": "crm.notifications.models.OutboundStatus",
         "NotificationChannelEnum": "crm.notifications.models.Channel",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from crm.models import Role, Tenant, User
+from typing import Any
+
+from crm.models import Tenant, User
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 
 
-def _notify(**kwargs) -> int:
+def _notify(**kwargs: Any) -> int:
     from crm.notifications.services import notify
 
     return notify(**kwargs)
 
 
 def _managers(tenant: Tenant) -> list[User]:
-    return staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+    return staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)

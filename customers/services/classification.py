@@ -51,6 +51,7 @@ def derive_axes(
     now = now or timezone.now()
     customer.budget_tier = budget_tier_for(customer.budget_amount, settings_row)
 
+    lifecycle: str
     if customer.signed_projects >= 2 and customer.project_lifecycle in ("", Lifecycle.SIGNED):
         lifecycle = Lifecycle.REPEAT
     elif customer.project_lifecycle:

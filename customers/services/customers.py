@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -11,7 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm import events
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import SELLS, has_duty
 from customers.models import (
     Customer,
     FunctionalNeed,
@@ -21,6 +23,9 @@ from customers.models import (
 )
 from customers.services.classification import DERIVED_FIELDS, customer_recompute, derive_axes
 from customers.services.settings import customer_settings_for
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 PHONE_INVALID = gettext_lazy("请输入有效的中国大陆手机号（11 位，以 1 开头）。")
 
@@ -106,7 +111,7 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
         raise ValidationError(dict.fromkeys(unknown, _("该字段不可修改。")))
     errors: dict[str, list[str]] = {}
 
-    def check(fn, *args) -> object:
+    def check(fn: Callable[..., object], *args: object) -> object:
         try:
             return fn(*args)
         except ValidationError as error:
@@ -161,10 +166,10 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
 
 
 @transaction.atomic
-def customer_create(*, tenant: Tenant, created_by: User | None = None, **data) -> Customer:
+def customer_create(*, tenant: Tenant, created_by: User | None = None, **data: Any) -> Customer:
     """A customer entered by staff (leads arriving from outside go through :func:`lead_create`)."""
     customer = Customer(tenant=tenant)
-    if data.get("owner") is None and created_by is not None and created_by.has_role(Role.SALES):
+    if data.get("owner") is None and has_duty(created_by, SELLS):
         data["owner"] = created_by  # a sales user's own entry is theirs
     _apply_fields(tenant, customer, data)
     derive_axes(customer, settings_row=customer_settings_for(tenant=tenant))
@@ -179,7 +184,11 @@ def customer_create(*, tenant: Tenant, created_by: User | None = None, **data) -
 
 @transaction.atomic
 def customer_update(
-    *, tenant: Tenant, customer: Customer, updated_by: User | None = None, **data
+    *,
+    tenant: Tenant,
+    customer: Customer,
+    updated_by: User | None = None,  # noqa: ARG001 - actor kept in the service signature
+    **data: Any,
 ) -> Customer:
     if customer.is_anonymised:
         raise ValidationError({"__all__": _("该客户已匿名化，不能再修改。")})

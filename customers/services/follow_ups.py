@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from crm import events
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import SELLS, has_duty
 from customers.models import (
     HUMAN_FOLLOW_UP_KINDS,
     Customer,
@@ -120,7 +121,7 @@ def follow_up_create(
         customer.next_follow_up_at = next_follow_up_at
     elif customer.next_follow_up_at and customer.next_follow_up_at <= occurred_at:
         customer.next_follow_up_at = None
-    if customer.in_pool and author is not None and author.has_role(Role.SALES):
+    if customer.in_pool and author is not None and has_duty(author, SELLS):
         _take_from_pool(tenant=tenant, customer=customer, user=author)  # a recorded claim
     customer_recompute(tenant=tenant, customer=customer, save=False)
     customer.save()

@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from crm import events
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import SELLS
 from crm.selectors import staff_of_tenant
 from customers.models import (
     Customer,
@@ -31,7 +32,7 @@ from customers.services.settings import add_business_minutes, customer_settings_
 
 
 def on_duty_sales(*, tenant: Tenant) -> list[User]:
-    return [user for user in staff_of_tenant(tenant=tenant, role=Role.SALES) if user.is_on_duty]
+    return [user for user in staff_of_tenant(tenant=tenant, duty=SELLS) if user.is_on_duty]
 
 
 def next_round_robin(
@@ -105,7 +106,12 @@ def lead_create(
         tenant=tenant, settings_row=settings_row, start=clock_start, minutes=settings_row.pool_after_minutes
     )
     owner = (
-        customer.owner if customer.owner_id and customer.owner.is_active and not customer.in_pool else None
+        customer.owner
+        if customer.owner_id
+        and customer.owner is not None
+        and customer.owner.is_active
+        and not customer.in_pool
+        else None
     )
     assignee = owner
     if assignee is None and settings_row.auto_assign:
@@ -138,6 +144,14 @@ def lead_create(
         customer_id=customer.pk,
         referral_code=referral_code,
     )
+    if assignee is not None:
+        events.publish(
+            events.EventType.LEAD_ASSIGNED,
+            tenant=tenant,
+            lead_id=lead.pk,
+            customer_id=customer.pk,
+            assignee_id=assignee.pk,
+        )
     return lead
 
 
@@ -246,6 +260,13 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
                     breach.reassigned_to = new_assignee
                     update_fields.append("assignee")
                     Customer.objects.filter(pk=lead.customer_id).update(owner=new_assignee)
+                    events.publish(
+                        events.EventType.LEAD_ASSIGNED,
+                        tenant=tenant,
+                        lead_id=lead.pk,
+                        customer_id=lead.customer_id,
+                        assignee_id=new_assignee.pk,
+                    )
                     if new_assignee.pk not in {user.pk for user in recipients}:
                         recipients.append(new_assignee)
             lead.save(update_fields=update_fields)

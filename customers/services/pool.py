@@ -10,7 +10,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import has_permission
 from customers.models import (
     Customer,
     Intent,
@@ -80,7 +81,7 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
 @transaction.atomic
 def customer_claim_from_pool(*, tenant: Tenant, customer: Customer, user: User) -> PoolClaim:
     """First come, first served: the row lock plus a unique claim per pooling make it race-free."""
-    if not user.has_role(Role.SALES, Role.MANAGER):
+    if not has_permission(user, "customers.claim"):
         raise ValidationError({"customer": _("只有销售可以从公海领取客户。")})
     locked = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
     if not locked.in_pool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,7 +18,7 @@ from customers.models import (
 
 
 def audit_log(
-    *, tenant: Tenant, actor: User | None, action: str, customer: Customer | None = None, **detail
+    *, tenant: Tenant, actor: User | None, action: str, customer: Customer | None = None, **detail: Any
 ) -> None:
     detail = {**credential_for_audit(), **detail}  # which API token, if any, and its scopes
     CustomerAuditLog.objects.create(

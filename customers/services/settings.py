@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
-import secrets
 
 from django.db import transaction
 
+from crm.hashed_secrets import issue_secret
 from crm.models import Tenant
 from customers.models import (
     CustomerSettings,
@@ -22,27 +21,22 @@ def customer_settings_for(*, tenant: Tenant, lock: bool = False) -> CustomerSett
     return settings_row
 
 
-def hash_intake_key(plaintext: str) -> str:
-    return hashlib.sha256(plaintext.encode()).hexdigest()
-
-
 @transaction.atomic
 def intake_key_rotate(*, tenant: Tenant) -> str:
     """Issue a new intake key (the old one stops working). The plaintext is returned once."""
     settings_row = customer_settings_for(tenant=tenant, lock=True)
-    prefix = secrets.token_hex(4)
-    plaintext = f"ik_{prefix}_{secrets.token_urlsafe(32)}"
-    settings_row.intake_key_hash = hash_intake_key(plaintext)
-    settings_row.intake_key_prefix = prefix
+    issued = issue_secret("ik")
+    settings_row.intake_key_hash = issued.digest
+    settings_row.intake_key_prefix = issued.prefix
     settings_row.save(update_fields=["intake_key_hash", "intake_key_prefix"])
-    return plaintext
+    return issued.plaintext
 
 
-def _opening(tz, day: datetime.date, settings_row: CustomerSettings) -> datetime.datetime:
+def _opening(tz: datetime.tzinfo, day: datetime.date, settings_row: CustomerSettings) -> datetime.datetime:
     return datetime.datetime.combine(day, settings_row.business_hours_start, tzinfo=tz)
 
 
-def _closing(tz, day: datetime.date, settings_row: CustomerSettings) -> datetime.datetime:
+def _closing(tz: datetime.tzinfo, day: datetime.date, settings_row: CustomerSettings) -> datetime.datetime:
     return datetime.datetime.combine(day, settings_row.business_hours_end, tzinfo=tz)
 
 

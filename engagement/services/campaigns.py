@@ -35,7 +35,7 @@ SIGNUP_SALT = "engagement.campaign_signup"
 MAX_FEN = 10**12  # ten billion yuan: beyond any campaign, below the column limit
 
 
-def _money(errors: dict, field: str, value) -> int:
+def _money(errors: dict, field: str, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_FEN:
         errors[field] = ValidationError(
             _("金额必须是 0 到 100 亿元之间的整数（分）。"), code="invalid_amount"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -27,7 +28,7 @@ from engagement.services.sending import SENDABLE_CHANNELS, marketing_send
 
 
 @transaction.atomic
-def push_rule_save(*, tenant: Tenant, rule: PushRule | None = None, **values) -> PushRule:
+def push_rule_save(*, tenant: Tenant, rule: PushRule | None = None, **values: Any) -> PushRule:
     """Create or update a rule; a rule needs an item, a sendable channel and a non-empty audience."""
     errors: dict[str, ValidationError] = {}
     item, segment = values.get("item"), values.get("segment")

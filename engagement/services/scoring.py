@@ -233,8 +233,8 @@ def _fit(rows: list[LeadRow]) -> Pipeline:
 
 
 def _too_little(train: list[LeadRow], test: list[LeadRow]) -> str:
-    train_pos = sum(row.label for row in train)
-    test_pos = sum(row.label for row in test)
+    train_pos = sum(bool(row.label) for row in train)
+    test_pos = sum(bool(row.label) for row in test)
     if len(train) < MIN_TRAIN_LEADS or min(train_pos, len(train) - train_pos) < MIN_TRAIN_CLASS:
         return (
             f"历史数据不足：可训练的线索 {len(train)} 条（签约 {train_pos} 条），"
@@ -283,9 +283,9 @@ def lead_scoring_train(*, tenant: Tenant, now: datetime.datetime | None = None) 
         values.update(
             cutoff_at=cutoff,
             train_leads=len(train),
-            train_positives=sum(r.label for r in train),
+            train_positives=sum(bool(r.label) for r in train),
             test_leads=len(test),
-            test_positives=sum(r.label for r in test),
+            test_positives=sum(bool(r.label) for r in test),
         )
         reason = _too_little(train, test)
         if not reason:

@@ -11,8 +11,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from crm.models import Role, Tenant
+from crm.models import Tenant
 from crm.notifications.services import notify, sms_send
+from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from customers.models import Customer
 from engagement.models import ConsentChannel
@@ -59,9 +60,10 @@ def marketing_send(
             tenant=tenant, phone=customer.phone, message=f"{text} 退订：{unsubscribe}", dedupe_key=dedupe_key
         )
         return
-    recipients = [customer.owner] if customer.owner_id and customer.owner.is_active else []
+    owner = customer.owner if customer.owner_id else None
+    recipients = [owner] if owner is not None and owner.is_active else []
     if not recipients:
-        recipients = staff_of_tenant(tenant=tenant, role=Role.MANAGER)
+        recipients = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
     notify(
         tenant=tenant,
         recipients=recipients,

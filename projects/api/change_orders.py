@@ -9,9 +9,9 @@ from rest_framework.response import Response
 
 from crm.api import fields
 from crm.api.pagination import StandardPagination
-from crm.api.serializers import ModelSerializer
+from crm.api.serializers import ModelSerializer, TenantPKField
 from crm.api.viewsets import TenantViewSetMixin
-from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
+from projects.api._common import PROJECT_PARAM, ProjectFilterMixin
 from projects.models import (
     ChangeOrder,
     ChangeOrderLine,
@@ -117,7 +117,7 @@ class ChangeOrderViewSet(
         serializer.instance = change_orders.change_order_create(
             tenant=self.tenant,
             project=data["project"],
-            created_by=self.request.user,
+            created_by=self.request_user,
             title=data["title"],
             reason=data["reason"],
             lines=data["lines"],
@@ -128,7 +128,7 @@ class ChangeOrderViewSet(
         serializer.instance = change_orders.change_order_update(
             tenant=self.tenant,
             change_order=serializer.instance,
-            updated_by=self.request.user,
+            updated_by=self.request_user,
             title=data.get("title"),
             reason=data.get("reason"),
             lines=data.get("lines"),

@@ -8,9 +8,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api import fields
-from crm.api.serializers import ModelSerializer
+from crm.api.serializers import ModelSerializer, TenantPKField
 from crm.api.viewsets import TenantViewSetMixin
-from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
+from projects.api._common import PROJECT_PARAM, ProjectFilterMixin
 from projects.models import (
     DesignPlan,
     DesignPlanRevision,
@@ -100,7 +100,7 @@ class DesignPlanViewSet(
         data = dict(serializer.validated_data)
         data.pop("change_note", None)
         serializer.instance = designs.design_plan_create(
-            tenant=self.tenant, created_by=self.request.user, **data
+            tenant=self.tenant, created_by=self.request_user, **data
         )
 
     def perform_update(self, serializer):
@@ -109,7 +109,7 @@ class DesignPlanViewSet(
         serializer.instance = designs.design_plan_revise(
             tenant=self.tenant,
             plan=serializer.instance,
-            revised_by=self.request.user,
+            revised_by=self.request_user,
             change_note=note,
             **data,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -14,10 +16,10 @@ from rest_framework.response import Response
 
 from crm.api import fields
 from crm.api.pagination import StandardPagination
-from crm.api.serializers import ModelSerializer, TenantStaffField
+from crm.api.serializers import ModelSerializer, TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.uploads import validate_image_file
-from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
+from projects.api._common import PROJECT_PARAM, ProjectFilterMixin
 from projects.api.logs import SitePhotoSerializer
 from projects.models import (
     Inspection,
@@ -38,7 +40,9 @@ class StaffIdField(TenantStaffField):
 class InspectionItemSerializer(ModelSerializer):
     owner = StaffIdField(required=False, allow_null=True, write_only=True)
     due_on = fields.DateField(required=False, write_only=True)
-    rectification = serializers.PrimaryKeyRelatedField(read_only=True)
+    rectification: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        read_only=True
+    )
     photos = SitePhotoSerializer(many=True, read_only=True)
 
     class Meta:
@@ -130,7 +134,7 @@ class InspectionViewSet(
         serializer.instance = inspections.inspection_record(
             tenant=self.tenant,
             project=data["project"],
-            inspector=self.request.user,
+            inspector=self.request_user,
             items=data["items"],
             inspected_on=data.get("inspected_on"),
             notes=data.get("notes", ""),

@@ -10,10 +10,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from crm.api.pagination import StandardPagination
-from crm.api.serializers import ModelSerializer
+from crm.api.serializers import ModelSerializer, TenantPKField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.uploads import validate_image_file
-from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
+from projects.api._common import PROJECT_PARAM, ProjectFilterMixin
 from projects.models import (
     DailyLog,
     Project,
@@ -94,7 +94,7 @@ class DailyLogViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         serializer.instance = logs.daily_log_create(
-            tenant=self.tenant, author=self.request.user, photos=data.pop("upload", []), **data
+            tenant=self.tenant, author=self.request_user, photos=data.pop("upload", []), **data
         )
 
     @extend_schema(

@@ -9,10 +9,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from crm.api.pagination import StandardPagination
-from crm.api.serializers import ModelSerializer
+from crm.api.serializers import ModelSerializer, TenantPKField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.uploads import validate_document_file
-from projects.api._common import PROJECT_PARAM, ProjectFilterMixin, TenantPKField
+from projects.api._common import PROJECT_PARAM, ProjectFilterMixin
 from projects.models import (
     Material,
     MaterialReport,
@@ -92,7 +92,7 @@ class MaterialViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         serializer.instance = materials.material_create(
-            tenant=self.tenant, project=data.pop("project"), created_by=self.request.user, **data
+            tenant=self.tenant, project=data.pop("project"), created_by=self.request_user, **data
         )
 
     @extend_schema(

@@ -13,12 +13,13 @@ from rest_framework.response import Response
 
 from crm.api import fields
 from crm.api.pagination import StandardPagination
-from crm.api.serializers import ModelSerializer, TenantStaffField
+from crm.api.serializers import ModelSerializer, TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
+from crm.filters import query_filters
 from customers.models import Customer
 from projects import selectors
-from projects.api._common import TenantPKField
 from projects.api.share import ShareLinkCreatedSerializer, ShareLinkCreateSerializer, ShareLinkSerializer
+from projects.filters import ProjectListFilter
 from projects.models import (
     STAGE_ORDER,
     AcceptanceKind,
@@ -150,15 +151,13 @@ class ProjectViewSet(
     }
 
     def get_tenant_queryset(self):
-        params = self.request.query_params
-        staff = params.get("staff", "")
-        customer = params.get("customer", "")
+        params = query_filters(ProjectListFilter, self.request)
         return selectors.projects_for_list(
             tenant=self.tenant,
-            stage=params.get("stage", "") if params.get("stage") in STAGE_ORDER else "",
-            overdue=params.get("overdue") in ("1", "true", "True"),
-            staff_id=int(staff) if staff.isdigit() else None,
-            customer_id=int(customer) if customer.isdigit() else None,
+            stage=params["stage"] or "",
+            overdue=bool(params["overdue"]),
+            staff_id=params["staff"],
+            customer_id=params["customer"],
         )
 
     def get_serializer_class(self):
@@ -170,7 +169,7 @@ class ProjectViewSet(
         data = dict(serializer.validated_data)
         serializer.instance = projects.project_create(
             tenant=self.tenant,
-            created_by=self.request.user,
+            created_by=self.request_user,
             customer=data.pop("customer"),
             name=data.pop("name"),
             **data,
@@ -180,7 +179,7 @@ class ProjectViewSet(
         serializer.instance = projects.project_update(
             tenant=self.tenant,
             project=serializer.instance,
-            updated_by=self.request.user,
+            updated_by=self.request_user,
             **serializer.validated_data,
         )
 

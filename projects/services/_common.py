@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db.models import Sum
 from django.utils import timezone
 
-from crm.models import Role, Tenant, User
+from crm import events
+from crm.models import Tenant, User
 from projects.models import (
     Project,
     Stage,
@@ -15,10 +16,6 @@ from projects.models import (
 
 def _lock(project: Project) -> Project:
     return Project.objects.select_for_update(of=("self",)).get(pk=project.pk)
-
-
-def _has_role(user: User | None, *roles: str) -> bool:
-    return user is not None and bool(set(user.roles or []) & {*roles, Role.ADMIN})
 
 
 def _apply_customer_facts(*, tenant: Tenant, project: Project, lifecycle: str | None) -> None:
@@ -39,7 +36,7 @@ def _apply_customer_facts(*, tenant: Tenant, project: Project, lifecycle: str | 
 
 def _record_stage(
     *, project: Project, to_stage: str, by: User | None, reason: str, direction: str = "forward"
-):
+) -> None:
     """Move ``project`` (caller saves it) and write the history row."""
     StageHistory.objects.create(
         tenant_id=project.tenant_id,
@@ -49,6 +46,14 @@ def _record_stage(
         direction=direction,
         reason=reason,
         changed_by=by,
+    )
+    events.publish(
+        events.EventType.PROJECT_STAGE_CHANGED,
+        tenant=project.tenant,
+        project_id=project.pk,
+        customer_id=project.customer_id,
+        from_stage=project.stage,
+        to_stage=to_stage,
     )
     project.stage = to_stage
     project.stage_entered_at = timezone.now()

@@ -71,7 +71,7 @@ def contract_sign(
 
 
 @transaction.atomic
-def contract_cancel(*, tenant: Tenant, project: Project, cancelled_by: User, reason: str) -> Project:
+def contract_cancel(*, tenant: Tenant, project: Project, cancelled_by: User, reason: str) -> Project:  # noqa: ARG001 - actor kept in the service signature
     """Cancel a signed contract and announce ``contract_cancelled`` (referrals reverse credit).
 
     Cancelling twice does nothing the second time; a handed-over project cannot be cancelled.

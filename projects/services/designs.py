@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -74,7 +76,7 @@ def design_plan_create(
 
 @transaction.atomic
 def design_plan_revise(
-    *, tenant: Tenant, plan: DesignPlan, revised_by: User, change_note: str = "", **changes
+    *, tenant: Tenant, plan: DesignPlan, revised_by: User, change_note: str = "", **changes: Any
 ) -> DesignPlan:
     """Change a plan: the version goes up and the new state is kept as a revision."""
     plan = DesignPlan.objects.select_for_update(of=("self",)).get(pk=plan.pk)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import events
 from crm.models import Tenant, User
 from projects.models import (
     ChecklistItem,
@@ -110,6 +111,13 @@ def inspection_record(
                 owner=item.get("owner") or project.project_manager,
                 due_on=item.get("due_on") or inspected_on + datetime.timedelta(days=rectification_due_days),
             )
+    if not all(item["passed"] for item in items):
+        events.publish(
+            events.EventType.INSPECTION_FAILED,
+            tenant=tenant,
+            inspection_id=inspection.pk,
+            project_id=project.pk,
+        )
     return inspection
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
@@ -18,7 +20,7 @@ from projects.models import (
 
 
 @transaction.atomic
-def material_create(*, tenant: Tenant, project: Project, created_by: User, **fields) -> Material:
+def material_create(*, tenant: Tenant, project: Project, created_by: User, **fields: Any) -> Material:
     material = Material(tenant=tenant, project=project, created_by=created_by, **fields)
     material.full_clean(exclude=["tenant", "project", "created_by"])
     if material.quantity <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -42,7 +43,7 @@ def validate_image_upload(upload: UploadedFile, *, field: str = "photos") -> tup
     return data, image
 
 
-def _thumbnail_bytes(image) -> bytes:
+def _thumbnail_bytes(image: Any) -> bytes:  # a decoded PIL image
     from PIL import ImageOps
 
     thumb = ImageOps.exif_transpose(image).convert("RGB")
@@ -52,7 +53,14 @@ def _thumbnail_bytes(image) -> bytes:
     return out.getvalue()
 
 
-def _store_photo(*, tenant: Tenant, upload: UploadedFile, data: bytes, image, **owner) -> SitePhoto:
+def _store_photo(
+    *,
+    tenant: Tenant,
+    upload: UploadedFile,  # noqa: ARG001 - callers pass it; kept for the signature
+    data: bytes,
+    image: Any,  # a decoded PIL image (format known)
+    **owner: Any,
+) -> SitePhoto:
     """Write through Django's storage API (local disk or S3-compatible, per STORAGES)."""
     extension = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[image.format]
     photo = SitePhoto(tenant=tenant, width=image.width, height=image.height, size_bytes=len(data), **owner)

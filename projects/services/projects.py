@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -15,6 +17,9 @@ from projects.models import (
     StageHistory,
 )
 from projects.services._common import _lock
+
+if TYPE_CHECKING:
+    from customers.models import Customer
 
 PROJECT_EDITABLE_FIELDS = frozenset(
     {
@@ -50,7 +55,9 @@ def _check_project_fields(*, tenant: Tenant, project: Project) -> None:
 
 
 @transaction.atomic
-def project_create(*, tenant: Tenant, created_by: User | None, customer, name: str, **fields) -> Project:
+def project_create(
+    *, tenant: Tenant, created_by: User | None, customer: Customer, name: str, **fields: Any
+) -> Project:
     """Open a project for a customer at the first stage (history starts here)."""
     if customer.tenant_id != tenant.pk:
         raise ValidationError({"customer": _("客户不存在。")})
@@ -75,7 +82,7 @@ def project_create(*, tenant: Tenant, created_by: User | None, customer, name: s
 
 
 @transaction.atomic
-def project_update(*, tenant: Tenant, project: Project, updated_by: User | None, **fields) -> Project:
+def project_update(*, tenant: Tenant, project: Project, updated_by: User | None, **fields: Any) -> Project:  # noqa: ARG001 - actor kept in the service signature
     """Edit a project's details and team (stage, contract and handover have their own services).
 
     A handed-over project is part of the customer's record and no longer editable.

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 import datetime
-import hashlib
 import secrets
 
 from django.conf import settings
@@ -13,6 +17,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
+from crm.hashed_secrets import issue_secret
 from crm.models import Tenant, User
 from projects.models import (
     ChangeOrder,
@@ -33,10 +38,6 @@ CODE_TTL = datetime.timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
 
 
-def hash_secret(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
 @transaction.atomic
 def share_link_create(
     *, tenant: Tenant, project: Project, created_by: User, valid_days: int = SHARE_LINK_DEFAULT_DAYS
@@ -44,20 +45,20 @@ def share_link_create(
     """A new unguessable link (256-bit token); only its hash is stored. Returns (link, token)."""
     if not 1 <= valid_days <= 365:
         raise ValidationError({"valid_days": _("有效期应在 1–365 天之间。")})
-    token = secrets.token_urlsafe(32)
+    issued = issue_secret()
     link = ShareLink.objects.create(
         tenant=tenant,
         project=project,
-        key_hash=hash_secret(token),
-        prefix=token[:8],
+        key_hash=issued.digest,
+        prefix=issued.prefix,
         expires_at=timezone.now() + datetime.timedelta(days=valid_days),
         created_by=created_by,
     )
-    return link, token
+    return link, issued.plaintext
 
 
 @transaction.atomic
-def share_link_revoke(*, tenant: Tenant, link: ShareLink, revoked_by: User) -> ShareLink:
+def share_link_revoke(*, tenant: Tenant, link: ShareLink, revoked_by: User) -> ShareLink:  # noqa: ARG001 - actor kept in the service signature
     if link.revoked_at is None:
         link.revoked_at = timezone.now()
         link.save(update_fields=["revoked_at"])
@@ -68,7 +69,7 @@ class CodeQuotaExceeded(ValidationError):
     """Too many codes for this link (one a minute, ``PROJECTS_CONFIRMATION_CODES_PER_DAY`` a day):
     a rate limit, answered 429 with ``retry_after`` seconds."""
 
-    def __init__(self, message, retry_after: int):
+    def __init__(self, message: StrOrPromise, retry_after: int) -> None:
         super().__init__({"code": ValidationError(message, code="code_quota_exceeded")})
         self.retry_after = retry_after
 

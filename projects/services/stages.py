@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from crm import events
-from crm.models import Role, Tenant, User
+from crm.models import Tenant, User
+from crm.permissions import has_permission
 from projects.models import (
     DESIGN_STAGES,
     PM_STAGES,
@@ -22,7 +23,7 @@ from projects.models import (
     StageSetting,
     stage_index,
 )
-from projects.services._common import _apply_customer_facts, _has_role, _lock, _record_stage
+from projects.services._common import _apply_customer_facts, _lock, _record_stage
 
 
 def acceptance_passed(*, project: Project, kind: str) -> bool:
@@ -75,11 +76,11 @@ def project_handover(
 
 def can_move_stage(user: User | None, from_stage: str, to_stage: str) -> bool:
     """Designers move design stages, project managers construction stages, managers anything."""
-    if _has_role(user, Role.MANAGER):
+    if has_permission(user, "projects.move_any_stage"):
         return True
-    if _has_role(user, Role.DESIGNER) and {from_stage, to_stage} <= DESIGN_STAGES:
+    if has_permission(user, "projects.move_design_stages") and {from_stage, to_stage} <= DESIGN_STAGES:
         return True
-    return _has_role(user, Role.PROJECT_MANAGER) and {from_stage, to_stage} <= PM_STAGES
+    return has_permission(user, "projects.move_construction_stages") and {from_stage, to_stage} <= PM_STAGES
 
 
 @transaction.atomic
@@ -157,10 +158,11 @@ def acceptance_record(
     notes: str = "",
 ) -> Acceptance:
     """Record a checkpoint acceptance in the stage it belongs to."""
-    required_stage = {
+    required_stages: dict[str, str] = {
         AcceptanceKind.HIDDEN_WORKS: Stage.PLUMBING_ELECTRICAL,
         AcceptanceKind.COMPLETION: Stage.COMPLETION_ACCEPTANCE,
-    }.get(kind)
+    }
+    required_stage = required_stages.get(kind)
     if required_stage is None:
         raise ValidationError({"kind": gettext("未知验收类型。")})
     project = _lock(project)

@@ -6,12 +6,14 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from crm.access import get_for_user_or_404
+from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant
 from projects import forms, selectors
@@ -39,15 +41,6 @@ TABS = [
     ("callbacks", gettext_lazy("回访")),
     ("share", gettext_lazy("客户进度页")),
 ]
-
-
-def _apply_error(form, error: ValidationError) -> None:
-    """Put a service error on the form field it names (or on the form)."""
-    if hasattr(error, "error_dict"):
-        for field, messages_ in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages_)
-    else:
-        form.add_error(None, error.messages)
 
 
 def detail_context(request, project: Project, tab: str, **overrides) -> dict:
@@ -142,10 +135,13 @@ class ProjectActionView(RoleRequiredMixin, View):
     tab = "stages"
 
     def post(self, request, pk: int, **kwargs):
-        if not has_permission(request.user, self.action_permission):
-            raise PermissionDenied(_("您的角色无权执行此操作。"))
         self.tenant = require_tenant()
-        self.project = get_object_or_404(Project.objects.select_related("customer"), pk=pk)
+        self.project = get_for_user_or_404(
+            Project.objects.select_related("customer"),
+            user=request.user,
+            permission=self.action_permission,
+            pk=pk,
+        )
         try:
             with transaction.atomic():
                 result = self.act(request, **kwargs)
@@ -154,7 +150,7 @@ class ProjectActionView(RoleRequiredMixin, View):
             if form is None:
                 messages.error(request, _("；").join(error.messages))
                 return redirect(f"{reverse('projects:detail', args=[pk])}?tab={self.tab}")
-            _apply_error(form, error)
+            apply_service_errors(form, error)
             result = None
         except PermissionDenied as error:
             messages.error(request, str(error))

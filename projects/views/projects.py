@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
+from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant
 from projects import forms, selectors
@@ -21,7 +22,7 @@ from projects.models import (
 from projects.services import (
     projects,
 )
-from projects.views._common import TABS, _apply_error, detail_context
+from projects.views._common import TABS, detail_context
 
 
 class ProjectListView(RoleRequiredMixin, View):
@@ -96,7 +97,7 @@ class ProjectCreateView(RoleRequiredMixin, View):
                 **data,
             )
         except ValidationError as error:
-            _apply_error(form, error)
+            apply_service_errors(form, error)
             return self.get(request, form=form)
         messages.success(request, _("项目已创建。"))
         return redirect("projects:detail", pk=project.pk)
@@ -126,7 +127,7 @@ class ProjectEditView(RoleRequiredMixin, View):
                     **{name: form.cleaned_data[name] for name in form.Meta.fields},
                 )
             except ValidationError as error:
-                _apply_error(form, error)
+                apply_service_errors(form, error)
             else:
                 messages.success(request, _("项目已保存。"))
                 return redirect("projects:detail", pk=project.pk)

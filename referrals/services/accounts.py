@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,6 +18,9 @@ from referrals.models import (
     EntryKind,
     ReferralAccount,
 )
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed by customers
 
@@ -51,7 +55,9 @@ def referral_share_path(*, tenant: Tenant, account: ReferralAccount) -> str:
     return reverse("referrals:join", kwargs={"tenant_slug": tenant.slug, "code": account.code})
 
 
-def referral_share_url(*, tenant: Tenant, account: ReferralAccount, request=None) -> str:
+def referral_share_url(
+    *, tenant: Tenant, account: ReferralAccount, request: HttpRequest | None = None
+) -> str:
     """Absolute link for SMS and copy buttons (``settings.SITE_URL`` when there is no request)."""
     path = referral_share_path(tenant=tenant, account=account)
     if request is not None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import events
 from crm.models import Tenant, User
 from crm.permissions import require_permission
 from customers.models import Customer
@@ -53,7 +55,7 @@ def _append_entry(
     amount_fen: int,
     idempotency_key: str,
     shortfall_change_fen: int = 0,
-    **fields,
+    **fields: Any,
 ) -> LedgerEntry:
     """Write one entry and move the cached balance. Caller holds the account lock (``_lock_account``)."""
     new_balance = account.balance_fen + amount_fen
@@ -138,6 +140,13 @@ def referral_credit_for_contract(*, tenant: Tenant, project_id: int) -> LedgerEn
         update_fields=["credited_referrals", "is_vip", "vip_since", "vip_review_needed", "updated_at"]
     )
     _apply_customer_facts(tenant=tenant, account=account)
+    events.publish(
+        events.EventType.REFERRAL_CREDITED,
+        tenant=tenant,
+        referral_id=referral.pk,
+        customer_id=account.customer_id,
+        amount_fen=amount,
+    )
     return entry
 
 
@@ -251,7 +260,7 @@ def referral_reverse_for_contract(*, tenant: Tenant, project_id: int, reason: st
     return entry
 
 
-def _validate_amount(amount_fen, field: str = "amount_fen") -> int:
+def _validate_amount(amount_fen: object, field: str = "amount_fen") -> int:
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
         raise ValidationError({field: _("金额必须是整数（分）。")})
     if amount_fen <= 0:
@@ -316,6 +325,13 @@ def referral_redeem(
         project=project,
         description=description.strip()[:200],
         created_by=redeemed_by,
+    )
+    events.publish(
+        events.EventType.REFERRAL_REDEEMED,
+        tenant=tenant,
+        referral_account_id=account.pk,
+        customer_id=account.customer_id,
+        amount_fen=amount_fen,
     )
     return entry
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,6 +22,9 @@ from referrals.models import (
 from referrals.services._common import _lock_account, _lock_referral
 from referrals.services.accounts import referral_account_ensure
 from referrals.services.ledger import referral_credit_for_contract
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 
 @transaction.atomic
@@ -77,7 +82,7 @@ def referral_create(
     return referral
 
 
-def _signed_projects(*, customer_id: int):
+def _signed_projects(*, customer_id: int) -> QuerySet[Project]:
     projects = Project.objects.filter(customer_id=customer_id, signed_on__isnull=False)
     if any(field.name == "cancelled_at" for field in Project._meta.get_fields()):
         projects = projects.filter(cancelled_at__isnull=True)
@@ -111,7 +116,7 @@ def referral_link_by_code(
     )
 
 
-MANUAL_TRANSITIONS = {
+MANUAL_TRANSITIONS: dict[str, set[str]] = {
     ReferralStatus.REFERRED: {ReferralStatus.CONTACTED, ReferralStatus.LOST},
     ReferralStatus.CONTACTED: {ReferralStatus.LOST},
     ReferralStatus.LOST: {ReferralStatus.CONTACTED},

@@ -4,6 +4,11 @@
 //   data-select-on-click     <input> selects its text on click (share links)
 //   data-confirm="message"   <form> (on submit) or <button> (on click) asks first
 //   .countdown[data-due]     live SLA countdown (Unix timestamp); data-overdue-label on the cell
+//   [data-menu-toggle]       the phone header's menu button (opens/closes the navigation)
+//   [data-copy="text"]       copies text to the clipboard (WeChat ID), data-copied-label confirms
+//   select[data-board-stage] on phones the stage board shows the chosen stage's column only
+//   input[type=file]         photos larger than MAX_PHOTO_BYTES or MAX_PHOTO_EDGE are scaled down
+//                            in the browser before upload (a camera photo is 12 MB; the cap is 10 MB)
 (function () {
   "use strict";
 
@@ -13,6 +18,21 @@
   });
 
   document.addEventListener("click", function (event) {
+    const toggle = event.target.closest("[data-menu-toggle]");
+    if (toggle) {
+      const header = toggle.closest(".crm-topbar");
+      const open = header.classList.toggle("is-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    const copy = event.target.closest("[data-copy]");
+    if (copy) {
+      event.preventDefault();
+      copyText(copy.dataset.copy).then(function () {
+        const label = copy.textContent;
+        copy.textContent = copy.dataset.copiedLabel || "✓";
+        setTimeout(function () { copy.textContent = label; }, 1500);
+      });
+    }
     const input = event.target.closest("[data-select-on-click]");
     if (input) input.select();
     const button = event.target.closest("button[data-confirm], input[data-confirm]");
@@ -23,6 +43,97 @@
     const form = event.target;
     if (form.matches("form[data-confirm]") && !window.confirm(form.dataset.confirm)) event.preventDefault();
   });
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    try { document.execCommand("copy"); } finally { area.remove(); }
+    return Promise.resolve();
+  }
+
+  // --- Stage board on a phone: one stage at a time ---------------------------------------------
+  function showStage(select) {
+    const board = document.getElementById(select.dataset.boardStage);
+    if (!board) return;
+    board.classList.add("crm-one-stage");
+    board.querySelectorAll(".proj-column").forEach(function (column) {
+      column.classList.toggle("is-current", column.dataset.stage === select.value);
+    });
+  }
+  document.addEventListener("change", function (event) {
+    const select = event.target.closest("select[data-board-stage]");
+    if (select) showStage(select);
+  });
+
+  // --- Photos: scale down in the browser before upload -------------------------------------------
+  const MAX_PHOTO_BYTES = 4 * 1024 * 1024;
+  const MAX_PHOTO_EDGE = 2560;
+  const pending = new WeakMap();  // form -> number of inputs still being processed
+
+  // createImageBitmap decodes the file without a blob: URL (the CSP's img-src has no blob:).
+  function loadImage(file) {
+    if (typeof createImageBitmap !== "function") return Promise.reject(new Error("unsupported"));
+    return createImageBitmap(file, { imageOrientation: "from-image" });
+  }
+
+  function downscale(file) {
+    if (!/^image\/(jpeg|png|webp)$/.test(file.type)) return Promise.resolve(file);
+    return loadImage(file).then(function (img) {
+      const edge = Math.max(img.width, img.height);
+      if (file.size <= MAX_PHOTO_BYTES && edge <= MAX_PHOTO_EDGE) return file;
+      const scale = Math.min(1, MAX_PHOTO_EDGE / edge);
+      const canvas = document.createElement("canvas");
+      canvas.width = Math.round(img.width * scale);
+      canvas.height = Math.round(img.height * scale);
+      canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+      if (img.close) img.close();
+      return new Promise(function (resolve) {
+        canvas.toBlob(function (blob) {
+          if (!blob || blob.size >= file.size) { resolve(file); return; }
+          const name = file.name.replace(/\.[^.]*$/, "") + ".jpg";
+          resolve(new File([blob], name, { type: "image/jpeg", lastModified: file.lastModified }));
+        }, "image/jpeg", 0.85);
+      });
+    }).catch(function () { return file; });
+  }
+
+  function setBusy(form, delta) {
+    if (!form) return;
+    const count = (pending.get(form) || 0) + delta;
+    pending.set(form, count);
+    form.toggleAttribute("data-photos-busy", count > 0);
+    form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (button) {
+      button.toggleAttribute("aria-busy", count > 0);
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    const input = event.target;
+    if (!(input instanceof HTMLInputElement) || input.type !== "file" || !input.files.length) return;
+    if (input.dataset.downscaled === "1") { delete input.dataset.downscaled; return; }
+    if (typeof DataTransfer === "undefined") return;
+    const files = Array.from(input.files);
+    setBusy(input.form, 1);
+    Promise.all(files.map(downscale)).then(function (scaled) {
+      if (scaled.some(function (file, i) { return file !== files[i]; })) {
+        const transfer = new DataTransfer();
+        scaled.forEach(function (file) { transfer.items.add(file); });
+        input.files = transfer.files;
+        input.dataset.downscaled = "1";
+        input.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    }).finally(function () { setBusy(input.form, -1); });
+  });
+
+  document.addEventListener("submit", function (event) {
+    if (event.target.hasAttribute("data-photos-busy")) event.preventDefault();
+  }, true);
 
   function pad(n) { return String(n).padStart(2, "0"); }
 
@@ -49,6 +160,15 @@
     setInterval(tick, 1000);
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startCountdowns);
-  else startCountdowns();
+  function start() {
+    startCountdowns();
+    document.querySelectorAll("select[data-board-stage]").forEach(function (select) {
+      const first = select.querySelector("option:not([data-count='0'])");
+      if (first && !select.querySelector("option[selected]")) select.value = first.value;
+      showStage(select);
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

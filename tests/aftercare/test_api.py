@@ -28,7 +28,7 @@ def service_client(tenant_a, make_staff, api_client_for):
 
 def _errors(response) -> dict:
     body = response.json()
-    assert set(body) == {"detail", "errors"}
+    assert set(body) == {"detail", "errors", "codes"} and set(body["codes"]) == set(body["errors"])
     return body["errors"]
 
 

@@ -47,7 +47,7 @@ def test_public_answer_once_then_used_link_is_400(tenant_a, client):
     assert response.status_code == 200, response.content
     again = client.post(_answer_url(survey), {"score": 1}, content_type="application/json")
     assert again.status_code == 400
-    assert set(again.json()) == {"detail", "errors"} and "token" in again.json()["errors"]
+    assert set(again.json()) == {"detail", "errors", "codes"} and "token" in again.json()["errors"]
     with tenant_context(tenant_a):
         survey.refresh_from_db()
     assert survey.score == 4 and survey.comment == "师傅很专业"

@@ -90,7 +90,7 @@ def test_bad_customer_input_is_400_and_writes_nothing(
     response = token_client(manager_a).post("/api/v1/customers/", payload, format="json")
     assert response.status_code == 400
     body = response.json()
-    assert set(body) == {"detail", "errors"} and field in body["errors"]
+    assert set(body) == {"detail", "errors", "codes"} and field in body["errors"]
     if payload["phone"] == "13800000001":
         assert "王芳" in body["errors"]["phone"][0]
     with tenant_context(tenant_a):
@@ -292,7 +292,7 @@ def test_intake_invalid_is_400_and_writes_nothing(tenant_a, intake):
     ):
         response = intake.post("/api/v1/intake/", payload, format="json")
         assert response.status_code == 400, payload
-        assert set(response.json()) == {"detail", "errors"}
+        assert set(response.json()) == {"detail", "errors", "codes"}
     with tenant_context(tenant_a):
         assert Lead.objects.count() == 0 and Customer.objects.count() == 0
 

@@ -62,7 +62,7 @@ def test_create_project_and_advance_via_actions(api, tenant_a, people):
     )
     assert response.status_code == 400
     body = response.json()
-    assert set(body) == {"detail", "errors"} and "to_stage" in body["errors"]
+    assert set(body) == {"detail", "errors", "codes"} and "to_stage" in body["errors"]
     response = api["designer"].post(
         f"/api/v1/projects/{pk}/advance/", {"to_stage": "consultation"}, format="json"
     )

@@ -1,0 +1,63 @@
+"""OpenAPI: the one error shape as components, referenced by every operation that validates input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_FIELD_LISTS = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every 4xx answer: a message and, for other errors than invalid input, no field errors.",
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {"type": "object", "description": "Empty except for invalid input (400)."},
+    },
+    "required": ["detail", "errors"],
+}
+
+VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "Invalid input (400). `errors` maps each field (or `non_field_errors`) to its messages, "
+        "`codes` maps the same fields to stable machine-readable codes in the same order "
+        "(e.g. `required`, `invalid`, `invalid_choice`, `max_value`, `duplicate_phone`); "
+        "branch on codes, show the messages. Nested input nests the same way."
+    ),
+    "properties": {
+        "detail": {"type": "string", "example": "提交的数据有误。"},
+        "errors": {**_FIELD_LISTS, "example": {"phone": ["手机号格式不正确。"]}},
+        "codes": {**_FIELD_LISTS, "example": {"phone": ["invalid_phone"]}},
+    },
+    "required": ["detail", "errors", "codes"],
+}
+
+
+def _ref(name: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+    }
+
+
+def add_error_responses(result: dict, generator, request, public) -> dict:  # noqa: ARG001 - hook signature
+    """drf-spectacular postprocessing hook: declare ``Error``/``ValidationError`` and use them."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Error", ERROR_SCHEMA)
+    schemas.setdefault("ValidationError", VALIDATION_ERROR_SCHEMA)
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            takes_input = "requestBody" in operation or any(
+                parameter.get("in") == "query" for parameter in operation.get("parameters", [])
+            )
+            responses = operation["responses"]
+            if takes_input:
+                responses.setdefault("400", _ref("ValidationError", "Invalid input."))
+            if any(parameter.get("in") == "path" for parameter in operation.get("parameters", [])):
+                responses.setdefault("404", _ref("Error", "Not found (another tenant's object included)."))
+    return result

@@ -1,0 +1,59 @@
+"""Small pieces of the staff shell: tap-to-call links and the call / WeChat buttons on phone cards.
+
+Masking is respected by construction: a number that is not all digits (``138****5678``, ``—``) is
+shown as text, never as a ``tel:`` link, so only staff who may see the full number can tap it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+DIALLABLE = re.compile(r"^\+?\d{5,20}$")
+
+
+def tel_href(phone: str) -> str:
+    """``tel:`` target for a full number (Chinese mobiles are dialled with +86), or ``""``."""
+    number = re.sub(r"[\s-]", "", str(phone or ""))
+    if not DIALLABLE.match(number):
+        return ""
+    if not number.startswith("+") and len(number) == 11 and number.startswith("1"):
+        number = f"+86{number}"
+    return f"tel:{number}"
+
+
+@register.filter
+def tel_link(phone) -> SafeString:
+    """``{{ phone|tel_link }}``: the number as a tap-to-call link when it is a full number."""
+    href = tel_href(phone)
+    if not href:
+        return format_html("{}", phone if phone not in (None, "") else "—")
+    return format_html('<a class="crm-tel" href="{}">{}</a>', href, phone)
+
+
+@register.simple_tag
+def contact_buttons(phone="", wechat_id="") -> SafeString:
+    """A 拨打 button for a full number and a 复制微信号 button (the WeChat ID, else the full number)."""
+    href = tel_href(phone)
+    parts = []
+    if href:
+        parts.append(format_html('<a class="crm-call" href="{}" role="button">📞 {}</a>', href, _("拨打")))
+    copy = (wechat_id or str(phone)) if href else ""  # a viewer who sees a masked number copies nothing
+    if copy:
+        parts.append(
+            format_html(
+                '<button type="button" class="crm-copy" data-copy="{}" data-copied-label="{}" title="{}">'
+                "{}</button>",
+                copy,
+                _("已复制"),
+                copy,
+                _("复制微信号"),
+            )
+        )
+    return format_html("{}", SafeString("".join(parts)))

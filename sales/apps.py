@@ -1,0 +1,31 @@
+from celery.schedules import crontab
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
+
+
+class SalesConfig(AppConfig):
+    name = "sales"
+    verbose_name = gettext_lazy("销售日程")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    beat_schedule = {
+        "sales-appointment-reminders": {
+            "task": "sales.appointment_reminders_scan_all",
+            "schedule": crontab(minute="*"),
+        },
+    }
+
+    def ready(self) -> None:
+        from crm import extensions
+        from crm.permissions import ALL_STAFF, grant_many
+        from sales import extensions as sales_extensions
+
+        grant_many(
+            {
+                "sales.view": ALL_STAFF,
+                "sales.schedule": ALL_STAFF,
+            }
+        )
+        extensions.register_customer_panel(sales_extensions.schedule_panel)
+        extensions.register_home_widget(sales_extensions.overdue_tasks_widget)
+        extensions.register_customer_involvement(sales_extensions.customers_scheduled_with)
