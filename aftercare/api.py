@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
@@ -175,7 +177,9 @@ class VisitSerializer(ModelSerializer):
 
 
 class AftercarePhotoSerializer(serializers.Serializer):
-    image = serializers.FileField(validators=[validate_image_file], help_text="JPG/PNG/WebP，≤10MB")
+    image = serializers.FileField(
+        validators=[validate_image_file], help_text=gettext_lazy("JPG/PNG/WebP，≤10MB")
+    )
     caption = fields.CharField(required=False, allow_blank=True, default="", max_length=100)
 
 
@@ -496,7 +500,7 @@ class SurveyAnswerView(APIView):
             survey = answer_public_survey(token=token, **payload.validated_data)
         except ValidationError as error:
             return validation_error_response(error)
-        return Response({"detail": "感谢您的反馈！", "score": survey.score}, status=status.HTTP_200_OK)
+        return Response({"detail": _("感谢您的反馈！"), "score": survey.score}, status=status.HTTP_200_OK)
 
 
 def public_survey_tenant(token: str) -> Tenant | None:
@@ -510,6 +514,6 @@ def answer_public_survey(*, token: str, score, comment: str = "") -> Survey:
 
     tenant = public_survey_tenant(token)
     if tenant is None:
-        raise ValidationError({"token": "问卷链接无效。"})
+        raise ValidationError({"token": _("问卷链接无效。")})
     with tenant_context(tenant):
         return surveys_services.survey_answer(tenant=tenant, token=token, score=score, comment=comment)

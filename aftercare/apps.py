@@ -1,10 +1,11 @@
 from celery.schedules import crontab
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class AftercareConfig(AppConfig):
     name = "aftercare"
-    verbose_name = "售后"
+    verbose_name = gettext_lazy("售后")
     default_auto_field = "django.db.models.BigAutoField"
 
     beat_schedule = {

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aftercare.models import MaintenancePlan, ServiceTicket, Survey, Visit, VisitStatus
 from crm.extensions import Panel, TimelineEntry
@@ -27,7 +28,7 @@ def customer_timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
             TimelineEntry(
                 occurred_at=visit.completed_at,
                 kind="aftercare_visit",
-                title=f"{visit.plan.kind.name}完成",
+                title=_("%(kind)s完成") % {"kind": visit.plan.kind.name},
                 detail=visit.findings[:200],
                 url=reverse("aftercare:plan-detail", args=[visit.plan_id]),
                 actor=str(visit.technician or ""),
@@ -38,8 +39,12 @@ def customer_timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
             TimelineEntry(
                 occurred_at=ticket.created_at,
                 kind="ticket",
-                title=f"售后工单 #{ticket.pk}（{ticket.get_category_display()}）"
-                f"· {ticket.get_status_display()}",
+                title=_("售后工单 #%(pk)s（%(category)s）· %(status)s")
+                % {
+                    "pk": ticket.pk,
+                    "category": ticket.get_category_display(),
+                    "status": ticket.get_status_display(),
+                },
                 detail=ticket.description[:200],
                 url=reverse("aftercare:ticket-detail", args=[ticket.pk]),
                 actor=str(ticket.created_by or ""),
@@ -50,7 +55,8 @@ def customer_timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
             TimelineEntry(
                 occurred_at=survey.answered_at,
                 kind="survey",
-                title=f"{survey.get_kind_display()}：{survey.score} 分",
+                title=_("%(kind)s：%(score)s 分")
+                % {"kind": survey.get_kind_display(), "score": survey.score},
                 detail=survey.comment[:200],
             )
         )
@@ -73,7 +79,7 @@ def customer_panel(*, request, tenant, customer_id: int) -> Panel | None:
         {"plans": plans, "tickets": tickets, "today": timezone.localdate()},
         request=request,
     )
-    return Panel(title="售后服务", html=html, order=50)
+    return Panel(title=_("售后服务"), html=html, order=50)
 
 
 def dashboard_widget(*, request, tenant) -> Panel | None:
@@ -99,7 +105,9 @@ def dashboard_widget(*, request, tenant) -> Panel | None:
         "results": selectors.survey_results(tenant=tenant),
     }
     return Panel(
-        title="售后", html=render_to_string("aftercare/_dashboard.html", context, request=request), order=40
+        title=_("售后"),
+        html=render_to_string("aftercare/_dashboard.html", context, request=request),
+        order=40,
     )
 
 

@@ -155,6 +155,6 @@ class CustomerTicketForm(Form):
     description = forms.CharField(
         label=_("问题描述"),
         max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "如：主卫地漏返水"}),
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": _("如：主卫地漏返水")}),
     )
     urgent = forms.BooleanField(label=_("紧急（漏水、断电等）"), required=False)

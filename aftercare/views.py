@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 
 from aftercare import forms, selectors
@@ -131,7 +132,7 @@ class VisitBookView(PlanEditMixin, View):
             except ValidationError as error:
                 apply_service_errors(form, error)
             else:
-                messages.success(request, "已预约回访。")
+                messages.success(request, _("已预约回访。"))
                 return redirect("aftercare:plan-detail", pk=plan.pk)
         return self.rerender(request, plan, book_form=form)
 
@@ -165,7 +166,7 @@ class VisitCompleteView(PlanEditMixin, View):
             except ValidationError as error:
                 apply_service_errors(form, error)
             else:
-                messages.success(request, "回访已完成，计划已关闭。")
+                messages.success(request, _("回访已完成，计划已关闭。"))
                 return redirect("aftercare:plan-detail", pk=plan.pk)
         return self.rerender(request, plan, complete_form=form)
 
@@ -182,7 +183,7 @@ class PlanUpdateView(PlanEditMixin, View):
                 assigned_to=form.cleaned_data["assigned_to"],
                 customer_reminder_consent=form.cleaned_data["customer_reminder_consent"],
             )
-            messages.success(request, "已保存。")
+            messages.success(request, _("已保存。"))
             return redirect("aftercare:plan-detail", pk=plan.pk)
         return self.rerender(request, plan, plan_form=form)
 
@@ -240,7 +241,7 @@ class TicketQueueView(RoleRequiredMixin, View):
             else:
                 if images:
                     tickets_services.ticket_photos_add(tenant=tenant, ticket=ticket, images=images)
-                messages.success(request, f"已创建工单 #{ticket.pk}。")
+                messages.success(request, _("已创建工单 #%(pk)s。") % {"pk": ticket.pk})
                 return redirect("aftercare:ticket-detail", pk=ticket.pk)
         return self.get(request, form=form, status=400)
 
@@ -283,7 +284,7 @@ class TicketDetailView(RoleRequiredMixin, View):
             except ValidationError as error:
                 apply_service_errors(form, error)
             else:
-                messages.success(request, "工单状态已更新。")
+                messages.success(request, _("工单状态已更新。"))
                 return redirect("aftercare:ticket-detail", pk=ticket.pk)
         return self.get(request, pk, form=form, status=400)
 
@@ -322,9 +323,9 @@ class PublicSurveyView(View):
             return render(request, self.template_name, {"invalid": True}, status=404)
         problem = ""
         if survey.answered_at is not None and not done:
-            problem = "该问卷已提交过，感谢您的反馈。"
+            problem = _("该问卷已提交过，感谢您的反馈。")
         elif survey.expires_at <= timezone.now():
-            problem = "问卷链接已过期。"
+            problem = _("问卷链接已过期。")
         context = {
             "tenant": tenant,
             "survey": survey,
@@ -414,7 +415,7 @@ class SettingsView(RoleRequiredMixin, View):
                 except ValidationError as error:
                     apply_service_errors(form, error)
                 else:
-                    messages.success(request, "售后设置已保存。")
+                    messages.success(request, _("售后设置已保存。"))
                     return redirect("aftercare:settings")
             return self.get(request, settings_form=form, status=400)
         from aftercare.models import PlanKind
@@ -438,12 +439,15 @@ class SettingsView(RoleRequiredMixin, View):
                 apply_service_errors(form, error)
             else:
                 messages.success(
-                    request, f"回访类型“{form.cleaned_data['name']}”已保存，对之后交付的项目生效。"
+                    request,
+                    _("回访类型“%(name)s”已保存，对之后交付的项目生效。")
+                    % {"name": form.cleaned_data["name"]},
                 )
                 return redirect("aftercare:settings")
         if kind is not None:
             messages.error(
-                request, "回访类型未保存：" + "；".join(str(e) for errs in form.errors.values() for e in errs)
+                request,
+                _("回访类型未保存：") + _("；").join(str(e) for errs in form.errors.values() for e in errs),
             )
         return self.get(request, kind_form=form if prefix == "new" else None, status=400)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -37,13 +39,13 @@ class AnalyticsPanelView(APIView):
     @extend_schema(parameters=SCOPE_PARAMETERS, responses={200: OpenApiTypes.OBJECT})
     def get(self, request, panel: str):
         if panel not in selectors.PANELS:
-            return Response({"detail": "未找到。", "errors": {}}, status=status.HTTP_404_NOT_FOUND)
+            return Response({"detail": _("未找到。"), "errors": {}}, status=status.HTTP_404_NOT_FOUND)
         scope = parse_scope(request.query_params, tenant=require_tenant(), user=request.user)
         return Response(selectors.panel_data(panel, scope))
 
 
 class SalesTargetSerializer(ModelSerializer):
-    user = TenantStaffField(required=False, allow_null=True, help_text="留空表示团队目标")
+    user = TenantStaffField(required=False, allow_null=True, help_text=gettext_lazy("留空表示团队目标"))
 
     class Meta:
         model = SalesTarget

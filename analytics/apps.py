@@ -1,12 +1,13 @@
 from celery.schedules import crontab
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class AnalyticsConfig(AppConfig):
     """Managers' analytics: top of the import graph (reads every domain app, none reads it)."""
 
     name = "analytics"
-    verbose_name = "经营分析"
+    verbose_name = gettext_lazy("经营分析")
     default_auto_field = "django.db.models.BigAutoField"
     # Hourly: each tenant's report is queued in the hour its own 1st begins (tenant time zone).
     beat_schedule = {

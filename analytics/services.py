@@ -25,7 +25,7 @@ def _error(field: str, message: StrOrPromise, code: str) -> ValidationError:
 def _month(value: datetime.date) -> datetime.date:
     if value.day != 1:
         raise ValidationError(
-            {"month": ValidationError("月份请填写该月第一天（如 2025-03-01）。", code="invalid_month")}
+            {"month": ValidationError(_("月份请填写该月第一天（如 2025-03-01）。"), code="invalid_month")}
         )
     return value
 
@@ -68,7 +68,7 @@ def sales_target_save(
             target.save()
     except IntegrityError:
         raise ValidationError(
-            {"month": ValidationError("该月的目标已存在，请修改原目标。", code="duplicate")}
+            {"month": ValidationError(_("该月的目标已存在，请修改原目标。"), code="duplicate")}
         )
     return target
 

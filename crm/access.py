@@ -16,12 +16,13 @@ from typing import TypeVar
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy
 
 from crm.permissions import has_permission
 
 M = TypeVar("M", bound=Model)
 
-DENIED = "您的角色无权执行此操作。"
+DENIED = gettext_lazy("您的角色无权执行此操作。")
 
 
 def check_access(

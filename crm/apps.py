@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy
 
 
 class CrmConfig(AppConfig):
     name = "crm"
-    verbose_name = "平台"
+    verbose_name = gettext_lazy("平台")
     default_auto_field = "django.db.models.BigAutoField"
     beat_schedule = {
         "crm-health-check": {"task": "crm.health_check", "schedule": 300.0},

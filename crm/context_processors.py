@@ -6,20 +6,21 @@ from typing import Any
 
 from django.contrib.auth.context_processors import PermWrapper
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy
 
 from crm.permissions import has_permission, known_permissions
 from crm.tenancy import current_tenant
 
 # (label, url name, permission); an entry appears once its page exists and the role may see it.
 NAVIGATION = [
-    ("客户", "customers:list", "customers.view"),
-    ("线索", "customers:lead-inbox", "customers.view"),
-    ("项目", "projects:list", "projects.view"),
-    ("售后", "aftercare:home", "aftercare.view"),
-    ("转介绍", "referrals:home", "referrals.view"),
-    ("营销", "engagement:home", "engagement.view"),
-    ("日程", "sales:calendar", "sales.view"),
-    ("看板", "analytics:dashboard", "analytics.view"),
+    (gettext_lazy("客户"), "customers:list", "customers.view"),
+    (gettext_lazy("线索"), "customers:lead-inbox", "customers.view"),
+    (gettext_lazy("项目"), "projects:list", "projects.view"),
+    (gettext_lazy("售后"), "aftercare:home", "aftercare.view"),
+    (gettext_lazy("转介绍"), "referrals:home", "referrals.view"),
+    (gettext_lazy("营销"), "engagement:home", "engagement.view"),
+    (gettext_lazy("日程"), "sales:calendar", "sales.view"),
+    (gettext_lazy("看板"), "analytics:dashboard", "analytics.view"),
 ]
 
 

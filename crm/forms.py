@@ -83,8 +83,8 @@ def apply_service_errors(
 
 class LoginForm(AuthenticationForm):
     error_messages = {
-        "invalid_login": "用户名或密码错误。",
-        "inactive": "该账号已停用。",
+        "invalid_login": _("用户名或密码错误。"),
+        "inactive": _("该账号已停用。"),
     }
 
 
@@ -119,8 +119,8 @@ SCOPE_LEVEL_CHOICES = [(NO_ACCESS, _("无")), *TokenAccess.choices]
 class ApiTokenForm(Form):
     """Name, acting user and one access level per module (none / read-only / read-write)."""
 
-    name = forms.CharField(label="名称", max_length=100, help_text="例如：官网表单、抖音线索同步")
-    user = forms.ModelChoiceField(label="以哪位员工身份调用", queryset=User.objects.none(), required=False)
+    name = forms.CharField(label=_("名称"), max_length=100, help_text=_("例如：官网表单、抖音线索同步"))
+    user = forms.ModelChoiceField(label=_("以哪位员工身份调用"), queryset=User.objects.none(), required=False)
 
     def __init__(self, *args, tenant: Tenant, **kwargs):
         super().__init__(*args, **kwargs)

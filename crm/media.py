@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.files.storage import FileSystemStorage
 from django.http import Http404
+from django.utils.translation import gettext
 from django.views.static import serve
 
 from crm.uploads import RollbackSafeStorageMixin
@@ -61,7 +62,7 @@ class SignedUrlFileSystemStorage(RollbackSafeStorageMixin, FileSystemStorage):
 def serve_media(request, path: str):
     """Serve an uploaded file for a valid signature; anything else is a plain 404."""
     if ".." in path.split("/") or not media_signature_valid(path, request.GET.get("s", "")):
-        raise Http404("文件不存在或链接已过期。")
+        raise Http404(gettext("文件不存在或链接已过期。"))
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"

@@ -125,7 +125,7 @@ def token_scope(module: str, access: str) -> str:
 
 
 TOKEN_SCOPE_CHOICES = [
-    (token_scope(module, access), format_lazy("{}：{}", module_label, access_label))
+    (token_scope(module, access), format_lazy(_("{}：{}"), module_label, access_label))
     for module, module_label in TokenModule.choices
     for access, access_label in TokenAccess.choices
 ]

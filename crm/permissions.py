@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework.permissions import BasePermission
 
 from crm.models import Role, TokenAccess, TokenModule, scopes_allow, token_scope
@@ -147,7 +148,7 @@ class HasRolePermission(BasePermission):
     Unsafe methods fall back to ``"write"`` before ``"*"``.
     """
 
-    message = "您的角色无权执行此操作。"
+    message = gettext_lazy("您的角色无权执行此操作。")
 
     def has_permission(self, request, view) -> bool:
         required = getattr(view, "required_permissions", None)
@@ -173,14 +174,14 @@ class RoleRequiredMixin(AccessMixin):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         if self.required_permission and not has_permission(request.user, self.required_permission):
-            raise PermissionDenied("您的角色无权访问此页面。")
+            raise PermissionDenied(gettext("您的角色无权访问此页面。"))
         return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]  # mixed into a View
 
 
 def require_permission(user, permission: str) -> None:
     """For services: raise ``PermissionDenied`` unless ``user`` may perform ``permission``."""
     if not has_permission(user, permission):
-        raise PermissionDenied("您的角色无权执行此操作。")
+        raise PermissionDenied(gettext("您的角色无权执行此操作。"))
 
 
 ALL_STAFF = [Role.SALES, Role.DESIGNER, Role.PROJECT_MANAGER, Role.SUPERVISOR, Role.SERVICE, Role.MANAGER]

@@ -35,9 +35,11 @@ def tenant_create(
 ) -> tuple[Tenant, User]:
     """A new decoration company and its first admin (who is also a manager)."""
     if Tenant.objects.filter(slug=slug).exists():
-        raise ValidationError({"slug": f"租户标识 {slug} 已存在。"})
+        raise ValidationError({"slug": _("租户标识 %(slug)s 已存在。") % {"slug": slug}})
     if User.objects.filter(username=admin_username).exists():
-        raise ValidationError({"admin_username": f"用户名 {admin_username} 已存在。"})
+        raise ValidationError(
+            {"admin_username": _("用户名 %(username)s 已存在。") % {"username": admin_username}}
+        )
     tenant = Tenant(name=name, slug=slug, timezone=timezone_name)
     tenant.full_clean()
     tenant.save()
@@ -78,7 +80,7 @@ def staff_user_create(
 
 
 def _scope_names(scopes: list[str]) -> str:
-    return "、".join(str(TOKEN_SCOPE_LABELS.get(scope, scope)) for scope in scopes)
+    return _("、").join(str(TOKEN_SCOPE_LABELS.get(scope, scope)) for scope in scopes)
 
 
 def api_token_create(

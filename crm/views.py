@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -100,7 +101,9 @@ class ApiTokenListView(RoleRequiredMixin, View):
             # Errors on ``scopes`` belong to the form as a whole (the scopes are per-module fields).
             apply_service_errors(form, error, {"scopes": NON_FIELD_ERRORS})
             return self.get(request, form=form)
-        messages.success(request, f"已创建令牌“{token.name}”。请立即复制，它只显示这一次。")
+        messages.success(
+            request, _("已创建令牌“%(name)s”。请立即复制，它只显示这一次。") % {"name": token.name}
+        )
         return self.get(request, form=ApiTokenForm(tenant=tenant), created_plaintext=plaintext)
 
 
@@ -110,5 +113,5 @@ class ApiTokenRevokeView(RoleRequiredMixin, View):
     def post(self, request, pk: int):
         token = get_object_or_404(ApiToken.objects.all(), pk=pk)
         services.api_token_revoke(tenant=require_tenant(), token=token, revoked_by=request.user)
-        messages.success(request, f"已吊销令牌“{token.name}”。")
+        messages.success(request, _("已吊销令牌“%(name)s”。") % {"name": token.name})
         return redirect("api-tokens")

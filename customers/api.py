@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_filters import rest_framework as drf_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -95,8 +97,10 @@ READ_ONLY_CUSTOMER_FIELDS = [
 
 
 class CustomerSerializer(ModelSerializer):
-    phone = fields.CharField(write_only=True, max_length=30, help_text="中国大陆手机号")
-    phone_display = serializers.SerializerMethodField(help_text="按角色脱敏的手机号，如 138****1234")
+    phone = fields.CharField(write_only=True, max_length=30, help_text=gettext_lazy("中国大陆手机号"))
+    phone_display = serializers.SerializerMethodField(
+        help_text=gettext_lazy("按角色脱敏的手机号，如 138****1234")
+    )
     owner = TenantStaffField(required=False, allow_null=True)
     designer = TenantStaffField(required=False, allow_null=True)
     style_preferences = serializers.ListField(child=serializers.ChoiceField(Style.choices), required=False)
@@ -184,13 +188,13 @@ class CustomerViewSet(
         segment_id = self.request.query_params.get("segment")
         if segment_id:
             if not segment_id.isdigit():
-                raise exceptions.ValidationError({"segment": ["分群编号必须是数字。"]})
+                raise exceptions.ValidationError({"segment": [_("分群编号必须是数字。")]})
             segment = Segment.objects.filter(pk=int(segment_id)).first()
             if segment is None:
-                raise exceptions.ValidationError({"segment": ["分群不存在。"]})
+                raise exceptions.ValidationError({"segment": [_("分群不存在。")]})
             segment_filter = CustomerFilter(data=segment.filters, queryset=queryset, request=self.request)
             if not segment_filter.is_valid():
-                raise exceptions.ValidationError({"segment": ["分群的筛选条件已失效。"]})
+                raise exceptions.ValidationError({"segment": [_("分群的筛选条件已失效。")]})
             queryset = segment_filter.qs
         return super().filter_queryset(queryset)
 
@@ -257,7 +261,7 @@ class CustomerViewSet(
         """The filtered list as JSON, CSV or Excel (managers only; audit-logged)."""
         file_format = request.query_params.get("file_format", "json")
         if file_format not in ("json", "csv", "xlsx"):
-            raise exceptions.ValidationError({"file_format": ["只支持 json、csv、xlsx。"]})
+            raise exceptions.ValidationError({"file_format": [_("只支持 json、csv、xlsx。")]})
         content, content_type = customer_io.customers_export(
             tenant=self.tenant,
             user=request.user,
@@ -319,7 +323,7 @@ class LeadCreateSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if not attrs.get("customer") and not attrs.get("phone"):
-            raise serializers.ValidationError({"phone": ["请填写手机号。"]})
+            raise serializers.ValidationError({"phone": [_("请填写手机号。")]})
         return attrs
 
 
@@ -594,7 +598,7 @@ class IntakeView(APIView):
             or not secret_matches(key, settings_row.intake_key_hash)
             or not settings_row.tenant.is_active
         ):
-            raise exceptions.AuthenticationFailed("接入密钥无效。")
+            raise exceptions.AuthenticationFailed(_("接入密钥无效。"))
         tenant = settings_row.tenant
 
         def create() -> Response:

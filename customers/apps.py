@@ -1,10 +1,11 @@
 from celery.schedules import crontab
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class CustomersConfig(AppConfig):
     name = "customers"
-    verbose_name = "客户"
+    verbose_name = gettext_lazy("客户")
     default_auto_field = "django.db.models.BigAutoField"
     beat_schedule = {
         "customers-minutely-scan": {"task": "customers.scan_all_tenants", "schedule": 60.0},

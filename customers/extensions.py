@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.extensions import Panel
 from crm.permissions import has_permission
@@ -30,7 +31,7 @@ def dashboard_widget(*, request, tenant) -> Panel | None:
         "users": stats["by_user"],
     }
     html = render_to_string("customers/_dashboard.html", context, request=request)
-    return Panel(title="线索与首次响应（近 30 天）", html=html, order=10)
+    return Panel(title=_("线索与首次响应（近 30 天）"), html=html, order=10)
 
 
 def home_widget(*, request, tenant) -> Panel | None:
@@ -55,4 +56,4 @@ def home_widget(*, request, tenant) -> Panel | None:
     html = render_to_string(
         "customers/_home.html", {"leads": leads, "follow_ups": due_follow_ups, "now": now}, request=request
     )
-    return Panel(title="我的待办：线索与跟进", html=html, order=10)
+    return Panel(title=_("我的待办：线索与跟进"), html=html, order=10)

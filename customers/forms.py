@@ -72,7 +72,7 @@ class CustomerForm(ModelForm):
         self.fields["owner"].queryset = staff
         self.fields["designer"].queryset = staff
         if self.instance.pk:
-            self.initial["tags"] = "，".join(self.instance.tags or [])
+            self.initial["tags"] = _("，").join(self.instance.tags or [])
             self.initial["phone"] = self.instance.phone.removeprefix("+86")
 
     def clean_tags(self) -> list[str]:

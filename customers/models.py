@@ -340,7 +340,7 @@ class CustomerSettings(TenantOwnedModel):
         constraints = [models.UniqueConstraint(fields=["tenant"], name="customers_settings_one_per_tenant")]
 
     def __str__(self) -> str:
-        return f"客户模块设置 #{self.tenant_id}"
+        return str(_("客户模块设置 #%(tenant)s") % {"tenant": self.tenant_id})
 
 
 class LeadStatus(models.TextChoices):
@@ -403,7 +403,7 @@ class Lead(TenantOwnedModel):
         ]
 
     def __str__(self) -> str:
-        return f"线索 #{self.pk}"
+        return str(_("线索 #%(pk)s") % {"pk": self.pk})
 
 
 class LeadSlaBreach(TenantOwnedModel):

@@ -12,6 +12,7 @@ from django.apps import apps
 from django.db.models import Field, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.extensions import TimelineEntry
 from crm.models import Tenant, User
@@ -167,11 +168,12 @@ def follow_up_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntr
         TimelineEntry(
             occurred_at=follow_up.occurred_at,
             kind="follow_up",
-            title=f"{follow_up.get_kind_display()}跟进"
+            title=_("%(kind)s跟进") % {"kind": follow_up.get_kind_display()}
             + (f" · {follow_up.get_outcome_display()}" if follow_up.outcome else ""),
             detail=follow_up.content
             + (
-                f"（下次跟进：{timezone.localtime(follow_up.next_follow_up_at):%Y-%m-%d %H:%M}）"
+                _("（下次跟进：%(when)s）")
+                % {"when": f"{timezone.localtime(follow_up.next_follow_up_at):%Y-%m-%d %H:%M}"}
                 if follow_up.next_follow_up_at
                 else ""
             ),
@@ -186,7 +188,7 @@ def follow_up_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntr
             TimelineEntry(
                 occurred_at=lead.received_at,
                 kind="lead",
-                title=f"新询盘 · {lead.get_source_channel_display()}",
+                title=_("新询盘 · %(channel)s") % {"channel": lead.get_source_channel_display()},
                 detail=lead.note,
                 url=reverse("customers:lead-inbox"),
                 actor=str(lead.assignee or ""),
@@ -253,7 +255,7 @@ def lead_response_stats(
         "until": until,
         "by_user": sorted(
             (
-                {"user_id": pk, "user": str(users.get(pk, "未分配")), **summarise(items)}
+                {"user_id": pk, "user": str(users.get(pk, _("未分配"))), **summarise(items)}
                 for pk, items in by_user.items()
             ),
             key=lambda entry: entry["user"],

@@ -130,7 +130,7 @@ class SegmentSaveView(RoleRequiredMixin, View):
                     filters=filters,
                 )
             except ValidationError as error:
-                messages.error(request, "；".join(error.messages))
+                messages.error(request, _("；").join(error.messages))
                 return redirect(f"{reverse('customers:list')}?{request.GET.urlencode()}")
             messages.success(request, _("已保存分群“%(name)s”。") % {"name": segment.name})
             return redirect(f"{reverse('customers:list')}?segment={segment.pk}")
@@ -300,7 +300,7 @@ class ClaimView(RoleRequiredMixin, View):
                 tenant=require_tenant(), customer=customer, user=request.user
             )
         except ValidationError as error:
-            messages.error(request, "；".join(error.messages))
+            messages.error(request, _("；").join(error.messages))
         else:
             messages.success(request, _("已从公海领取该客户。"))
         return redirect("customers:detail", pk=pk)

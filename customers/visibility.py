@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from crm import extensions
 from crm.permissions import has_permission
@@ -91,7 +92,7 @@ def visible_customer_or_404(user, pk, queryset: QuerySet[Customer] | None = None
     try:
         return customers_visible_to(user, queryset).get(pk=pk)
     except (Customer.DoesNotExist, ValueError, TypeError):
-        raise Http404("客户不存在。") from None
+        raise Http404(_("客户不存在。")) from None
 
 
 def customer_ids_with_full_phone(user, customers: Iterable[Customer]) -> set[int]:

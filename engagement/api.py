@@ -116,7 +116,7 @@ class ConsentWriteSerializer(serializers.Serializer):
 
     def validate_source(self, value: str) -> str:
         if value in (ConsentSource.SIGNUP_PAGE, ConsentSource.OPT_OUT_LINK):
-            raise serializers.ValidationError("该来源只能由报名页或退订链接产生。")
+            raise serializers.ValidationError(_("该来源只能由报名页或退订链接产生。"))
         return value
 
 

@@ -1,10 +1,11 @@
 from celery.schedules import crontab
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class EngagementConfig(AppConfig):
     name = "engagement"
-    verbose_name = "营销"
+    verbose_name = gettext_lazy("营销")
     default_auto_field = "django.db.models.BigAutoField"
 
     beat_schedule = {

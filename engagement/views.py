@@ -54,11 +54,11 @@ class ConsentRecordView(RoleRequiredMixin, View):
                     actor=request.user,
                 )
             except ValidationError as error:
-                messages.error(request, "；".join(error.messages))
+                messages.error(request, _("；").join(error.messages))
             else:
                 messages.success(request, _("已记录营销授权。"))
         else:
-            messages.error(request, "；".join(str(m) for errors in form.errors.values() for m in errors))
+            messages.error(request, _("；").join(str(m) for errors in form.errors.values() for m in errors))
         return redirect(reverse("customers:detail", args=[customer.pk]))
 
 
@@ -233,7 +233,7 @@ class SignupRedeemView(RoleRequiredMixin, View):
         signup = get_object_or_404(CampaignSignup.objects.select_related("campaign", "customer"), pk=pk)
         form = forms.RedeemForm(request.POST, campaign=signup.campaign)
         if not form.is_valid():
-            messages.error(request, "；".join(str(m) for errors in form.errors.values() for m in errors))
+            messages.error(request, _("；").join(str(m) for errors in form.errors.values() for m in errors))
             return redirect("engagement:campaign-detail", pk=signup.campaign_id)
         number = form.cleaned_data["contract_number"].strip()
         project = (
@@ -252,7 +252,7 @@ class SignupRedeemView(RoleRequiredMixin, View):
                 redeemed_by=request.user,
             )
         except ValidationError as error:
-            messages.error(request, "；".join(error.messages))
+            messages.error(request, _("；").join(error.messages))
         else:
             messages.success(request, _("已核销。"))
         return redirect("engagement:campaign-detail", pk=signup.campaign_id)

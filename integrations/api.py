@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -77,7 +79,7 @@ class WebhookEndpointSerializer(ModelSerializer):
 
 
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
-    secret = serializers.CharField(read_only=True, help_text="仅在创建或更新密钥时返回一次")
+    secret = serializers.CharField(read_only=True, help_text=gettext_lazy("仅在创建或更新密钥时返回一次"))
 
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
@@ -179,8 +181,8 @@ class WebhookEndpointViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
         if not resent:
             return Response(
                 {
-                    "detail": "未找到。",
-                    "errors": {"delivery": ["该接收地址没有这条投递记录，或它正在投递中。"]},
+                    "detail": _("未找到。"),
+                    "errors": {"delivery": [_("该接收地址没有这条投递记录，或它正在投递中。")]},
                 },
                 status=status.HTTP_404_NOT_FOUND,
             )

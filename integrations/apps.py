@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     label = "integrations"
-    verbose_name = "集成"
+    verbose_name = gettext_lazy("集成")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

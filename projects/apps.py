@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class ProjectsConfig(AppConfig):
     name = "projects"
-    verbose_name = "项目"
+    verbose_name = gettext_lazy("项目")
     default_auto_field = "django.db.models.BigAutoField"
     beat_schedule = {
         "projects-scan": {"task": "projects.scan_all_tenants", "schedule": 15 * 60},

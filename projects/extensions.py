@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from crm.extensions import Panel, TimelineEntry
 from crm.permissions import has_permission
@@ -21,9 +22,15 @@ def timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
     )
     entries = []
     for row in rows[:100]:
-        title = f"{row.project.name}：进入「{names.get(row.to_stage, row.to_stage)}」"
+        title = _("%(project)s：进入「%(stage)s」") % {
+            "project": row.project.name,
+            "stage": names.get(row.to_stage, row.to_stage),
+        }
         if row.direction == "back":
-            title = f"{row.project.name}：退回「{names.get(row.to_stage, row.to_stage)}」"
+            title = _("%(project)s：退回「%(stage)s」") % {
+                "project": row.project.name,
+                "stage": names.get(row.to_stage, row.to_stage),
+            }
         entries.append(
             TimelineEntry(
                 occurred_at=row.changed_at,
@@ -49,7 +56,7 @@ def panel(*, request, tenant, customer_id: int) -> Panel | None:
     html = render_to_string(
         "projects/_customer_panel.html", {"projects": projects, "customer_id": customer_id}, request=request
     )
-    return Panel(title="装修项目", html=html, order=20)
+    return Panel(title=_("装修项目"), html=html, order=20)
 
 
 def customers_worked_on(*, user) -> Q:
@@ -73,7 +80,7 @@ def dashboard_widget(*, request, tenant) -> Panel | None:
         "pending_change_orders": ChangeOrder.objects.filter(status=ChangeOrderStatus.SENT).count(),
     }
     html = render_to_string("projects/_dashboard.html", context, request=request)
-    return Panel(title="装修项目", html=html, order=20)
+    return Panel(title=_("装修项目"), html=html, order=20)
 
 
 def home_widget(*, request, tenant) -> Panel | None:
@@ -99,4 +106,4 @@ def home_widget(*, request, tenant) -> Panel | None:
     html = render_to_string(
         "projects/_home.html", {"projects": mine[:10], "total": len(mine)}, request=request
     )
-    return Panel(title="我的项目", html=html, order=20)
+    return Panel(title=_("我的项目"), html=html, order=20)

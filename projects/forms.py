@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from crm.forms import Form, IsoDateInput, ModelForm, camera_photos_widget
 from crm.models import Tenant
@@ -17,11 +19,11 @@ from projects.models import STAGE_ORDER, AcceptanceKind, DecisionChannel, Materi
 
 
 class ProjectFilterForm(Form):
-    q = forms.CharField(label="搜索", required=False)
-    stage = forms.ChoiceField(label="阶段", required=False)
-    staff = forms.ModelChoiceField(label="员工", queryset=None, required=False)
-    customer = forms.IntegerField(label="客户", required=False, widget=forms.HiddenInput)
-    overdue = forms.BooleanField(label="仅看超期", required=False)
+    q = forms.CharField(label=gettext_lazy("搜索"), required=False)
+    stage = forms.ChoiceField(label=gettext_lazy("阶段"), required=False)
+    staff = forms.ModelChoiceField(label=gettext_lazy("员工"), queryset=None, required=False)
+    customer = forms.IntegerField(label=gettext_lazy("客户"), required=False, widget=forms.HiddenInput)
+    overdue = forms.BooleanField(label=gettext_lazy("仅看超期"), required=False)
     # Drill-down parameters of the analytics pages (hidden: set by links, not by hand).
     active = forms.BooleanField(required=False, widget=forms.HiddenInput)
     signed_after = forms.DateField(required=False, widget=forms.HiddenInput)
@@ -33,13 +35,13 @@ class ProjectFilterForm(Form):
 
     def __init__(self, *args, tenant: Tenant, stage_names: dict[str, str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["stage"].choices = [("", "全部阶段"), *stage_names.items()]
+        self.fields["stage"].choices = [("", _("全部阶段")), *stage_names.items()]
         self.fields["staff"].queryset = staff_queryset(tenant=tenant)
-        self.fields["staff"].empty_label = "全部员工"
+        self.fields["staff"].empty_label = _("全部员工")
 
 
 class ProjectForm(ModelForm):
-    customer = forms.ModelChoiceField(label="客户", queryset=Customer.objects.none())
+    customer = forms.ModelChoiceField(label=gettext_lazy("客户"), queryset=Customer.objects.none())
 
     class Meta:
         model = Project
@@ -83,8 +85,8 @@ class ProjectEditForm(ModelForm):
 
 
 class StageMoveForm(Form):
-    to_stage = forms.ChoiceField(label="目标阶段")
-    reason = forms.CharField(label="原因（退回时必填）", required=False, max_length=300)
+    to_stage = forms.ChoiceField(label=gettext_lazy("目标阶段"))
+    reason = forms.CharField(label=gettext_lazy("原因（退回时必填）"), required=False, max_length=300)
 
     def __init__(self, *args, stage_names: dict[str, str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,48 +94,66 @@ class StageMoveForm(Form):
 
 
 class SignForm(Form):
-    contract_number = forms.CharField(label="合同编号", max_length=50)
-    contract_amount = forms.IntegerField(label="合同金额（元）", min_value=1)
-    signed_on = forms.DateField(label="签约日期", initial=timezone.localdate, widget=IsoDateInput())
+    contract_number = forms.CharField(label=gettext_lazy("合同编号"), max_length=50)
+    contract_amount = forms.IntegerField(label=gettext_lazy("合同金额（元）"), min_value=1)
+    signed_on = forms.DateField(
+        label=gettext_lazy("签约日期"), initial=timezone.localdate, widget=IsoDateInput()
+    )
 
 
 class AcceptanceForm(Form):
-    kind = forms.ChoiceField(label="验收类型", choices=AcceptanceKind.choices)
+    kind = forms.ChoiceField(label=gettext_lazy("验收类型"), choices=AcceptanceKind.choices)
     passed = forms.TypedChoiceField(
-        label="结果", choices=[("1", "通过"), ("0", "不通过")], coerce=lambda v: v == "1"
+        label=gettext_lazy("结果"),
+        choices=[("1", gettext_lazy("通过")), ("0", gettext_lazy("不通过"))],
+        coerce=lambda v: v == "1",
     )
-    notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    notes = forms.CharField(
+        label=gettext_lazy("说明"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class DailyLogForm(Form):
-    log_date = forms.DateField(label="日期", initial=timezone.localdate, widget=IsoDateInput())
-    work_done = forms.CharField(label="今日完成", widget=forms.Textarea(attrs={"rows": 3}))
+    log_date = forms.DateField(label=gettext_lazy("日期"), initial=timezone.localdate, widget=IsoDateInput())
+    work_done = forms.CharField(label=gettext_lazy("今日完成"), widget=forms.Textarea(attrs={"rows": 3}))
     plan_tomorrow = forms.CharField(
-        label="明日计划", required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=gettext_lazy("明日计划"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-    workers_on_site = forms.IntegerField(label="在场工人数", min_value=0, max_value=200, initial=0)
+    workers_on_site = forms.IntegerField(
+        label=gettext_lazy("在场工人数"), min_value=0, max_value=200, initial=0
+    )
     photos = MultipleImageUploadField(
-        label="现场照片（最多 9 张，JPG/PNG/WebP，每张 ≤10MB）", required=False, widget=camera_photos_widget()
+        label=gettext_lazy("现场照片（最多 9 张，JPG/PNG/WebP，每张 ≤10MB）"), required=False
+    )
+    workers_on_site = forms.IntegerField(
+        label=gettext_lazy("在场工人数"), min_value=0, max_value=200, initial=0
+    )
+    photos = MultipleImageUploadField(
+        label=gettext_lazy("现场照片（最多 9 张，JPG/PNG/WebP，每张 ≤10MB）"),
+        required=False,
+        widget=camera_photos_widget(),
     )
 
 
 class DesignPlanForm(Form):
-    label = forms.CharField(label="方案", max_length=20, initial="方案A")
-    title = forms.CharField(label="标题", max_length=100)
-    style = forms.CharField(label="风格", max_length=30, required=False)
-    cost_min = forms.IntegerField(label="预算下限（元）", min_value=0)
-    cost_max = forms.IntegerField(label="预算上限（元）", min_value=0)
-    notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    change_note = forms.CharField(label="修改说明", required=False, max_length=200)
+    label = forms.CharField(label=gettext_lazy("方案"), max_length=20, initial=gettext_lazy("方案A"))
+    title = forms.CharField(label=gettext_lazy("标题"), max_length=100)
+    style = forms.CharField(label=gettext_lazy("风格"), max_length=30, required=False)
+    cost_min = forms.IntegerField(label=gettext_lazy("预算下限（元）"), min_value=0)
+    cost_max = forms.IntegerField(label=gettext_lazy("预算上限（元）"), min_value=0)
+    notes = forms.CharField(
+        label=gettext_lazy("说明"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    change_note = forms.CharField(label=gettext_lazy("修改说明"), required=False, max_length=200)
 
 
 class ChangeOrderForm(Form):
-    title = forms.CharField(label="标题", max_length=100)
-    reason = forms.CharField(label="变更原因", widget=forms.Textarea(attrs={"rows": 2}))
+    title = forms.CharField(label=gettext_lazy("标题"), max_length=100)
+    reason = forms.CharField(label=gettext_lazy("变更原因"), widget=forms.Textarea(attrs={"rows": 2}))
     lines = forms.CharField(
-        label="明细（每行：项目|数量|单位|单价，减项单价填负数）",
+        label=gettext_lazy("明细（每行：项目|数量|单位|单价，减项单价填负数）"),
         widget=forms.Textarea(
-            attrs={"rows": 3, "placeholder": "石膏板吊顶|12|㎡|150\n取消阳台柜|1|项|-2800"}
+            attrs={"rows": 3, "placeholder": gettext_lazy("石膏板吊顶|12|㎡|150\n取消阳台柜|1|项|-2800")}
         ),
     )
 
@@ -144,29 +164,33 @@ class ChangeOrderForm(Form):
                 continue
             parts = [part.strip() for part in raw.split("|")]
             if len(parts) != 4:
-                raise ValidationError(f"第 {number} 行格式应为：项目|数量|单位|单价")
+                raise ValidationError(_("第 %(number)s 行格式应为：项目|数量|单位|单价") % {"number": number})
             try:
                 quantity = Decimal(parts[1])
                 unit_price = int(parts[3])
             except (InvalidOperation, ValueError):
-                raise ValidationError(f"第 {number} 行的数量或单价不是数字") from None
+                raise ValidationError(
+                    _("第 %(number)s 行的数量或单价不是数字") % {"number": number}
+                ) from None
             rows.append(
                 {"description": parts[0], "quantity": quantity, "unit": parts[2], "unit_price": unit_price}
             )
         if not rows:
-            raise ValidationError("至少填写一行明细")
+            raise ValidationError(_("至少填写一行明细"))
         return rows
 
 
 class DecideForm(Form):
     approve = forms.TypedChoiceField(
-        label="结果", choices=[("1", "批准"), ("0", "拒绝")], coerce=lambda v: v == "1"
+        label=gettext_lazy("结果"),
+        choices=[("1", gettext_lazy("批准")), ("0", gettext_lazy("拒绝"))],
+        coerce=lambda v: v == "1",
     )
     channel = forms.ChoiceField(
-        label="客户确认方式",
+        label=gettext_lazy("客户确认方式"),
         choices=[c for c in DecisionChannel.choices if c[0] != DecisionChannel.CUSTOMER_LINK],
     )
-    note = forms.CharField(label="备注", required=False, max_length=300)
+    note = forms.CharField(label=gettext_lazy("备注"), required=False, max_length=300)
 
 
 class MaterialForm(ModelForm):
@@ -186,14 +210,16 @@ class MaterialForm(ModelForm):
 
 
 class MaterialReportForm(Form):
-    title = forms.CharField(label="报告名称", max_length=100)
-    file = DocumentUploadField(label="报告文件（PDF 或图片）")
+    title = forms.CharField(label=gettext_lazy("报告名称"), max_length=100)
+    file = DocumentUploadField(label=gettext_lazy("报告文件（PDF 或图片）"))
 
 
 class InspectionForm(Form):
     """One pass/fail radio + note per checklist item (fields built from the tenant's checklist)."""
 
-    notes = forms.CharField(label="总体备注", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    notes = forms.CharField(
+        label=gettext_lazy("总体备注"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(self, *args, checklist, **kwargs):
         super().__init__(*args, **kwargs)
@@ -201,12 +227,12 @@ class InspectionForm(Form):
         for item in self.checklist:
             self.fields[f"item_{item.pk}"] = forms.ChoiceField(
                 label=item.title,
-                choices=[("pass", "合格"), ("fail", "不合格")],
+                choices=[("pass", _("合格")), ("fail", _("不合格"))],
                 initial="pass",
                 widget=forms.RadioSelect,
             )
             self.fields[f"hazard_{item.pk}"] = forms.CharField(
-                label="问题/整改要求", required=False, max_length=300
+                label=_("问题/整改要求"), required=False, max_length=300
             )
 
     def rows(self):
@@ -227,20 +253,26 @@ class InspectionForm(Form):
 
 class ReinspectForm(Form):
     passed = forms.TypedChoiceField(
-        label="复检结果", choices=[("1", "合格"), ("0", "不合格")], coerce=lambda v: v == "1"
+        label=gettext_lazy("复检结果"),
+        choices=[("1", gettext_lazy("合格")), ("0", gettext_lazy("不合格"))],
+        coerce=lambda v: v == "1",
     )
-    note = forms.CharField(label="说明", required=False, max_length=300)
+    note = forms.CharField(label=gettext_lazy("说明"), required=False, max_length=300)
 
 
 class CallbackForm(Form):
     satisfaction = forms.TypedChoiceField(
-        label="满意度", choices=[(str(i), f"{i} 分") for i in range(5, 0, -1)], coerce=int
+        label=gettext_lazy("满意度"),
+        choices=[(str(i), _("%(score)s 分") % {"score": i}) for i in range(5, 0, -1)],
+        coerce=int,
     )
-    comments = forms.CharField(label="客户意见", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    comments = forms.CharField(
+        label=gettext_lazy("客户意见"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class ShareLinkForm(Form):
-    valid_days = forms.IntegerField(label="有效天数", min_value=1, max_value=365, initial=90)
+    valid_days = forms.IntegerField(label=gettext_lazy("有效天数"), min_value=1, max_value=365, initial=90)
 
 
 class StageSettingForm(Form):
@@ -252,7 +284,7 @@ class StageSettingForm(Form):
                 label=str(Stage(info.key).label), max_length=30, initial=info.name
             )
             self.fields[f"days_{info.key}"] = forms.IntegerField(
-                label="计划天数", min_value=0, max_value=365, initial=info.planned_days
+                label=_("计划天数"), min_value=0, max_value=365, initial=info.planned_days
             )
 
     def rows(self):
@@ -261,4 +293,4 @@ class StageSettingForm(Form):
 
 
 class ConfirmCodeForm(Form):
-    code = forms.CharField(label="短信验证码", max_length=6, min_length=6)
+    code = forms.CharField(label=gettext_lazy("短信验证码"), max_length=6, min_length=6)

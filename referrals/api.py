@@ -5,6 +5,8 @@ Thin: serializers validate shapes, services decide. All routes are flat (see ``a
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -74,7 +76,7 @@ class ReferralSerializer(ModelSerializer):
 
 
 class ReferralStatusSerializer(serializers.Serializer):
-    status = fields.RegexField(r"^(contacted|lost)$", help_text="contacted 或 lost")
+    status = fields.RegexField(r"^(contacted|lost)$", help_text=gettext_lazy("contacted 或 lost"))
 
 
 class ReferralViewSet(
@@ -195,33 +197,42 @@ class ReferralAccountSerializer(ModelSerializer):
 
 
 class RedeemSerializer(serializers.Serializer):
-    amount_fen = fields.MoneyField(min_value=1, help_text="抵扣金额（分），不得超过余额")
-    redemption_target = serializers.ChoiceField(choices=RedemptionTarget.choices, help_text="抵扣用途")
-    description = fields.CharField(max_length=200, help_text="抵扣了什么，如：客厅窗帘、二期增项单号")
+    amount_fen = fields.MoneyField(min_value=1, help_text=gettext_lazy("抵扣金额（分），不得超过余额"))
+    redemption_target = serializers.ChoiceField(
+        choices=RedemptionTarget.choices, help_text=gettext_lazy("抵扣用途")
+    )
+    description = fields.CharField(
+        max_length=200, help_text=gettext_lazy("抵扣了什么，如：客厅窗帘、二期增项单号")
+    )
     project = TenantPKField(Project, required=False, allow_null=True)
     client_key = fields.CharField(
-        max_length=60, required=False, allow_blank=True, help_text="请求编号：同一编号重试不会重复抵扣"
+        max_length=60,
+        required=False,
+        allow_blank=True,
+        help_text=gettext_lazy("请求编号：同一编号重试不会重复抵扣"),
     )
 
 
 class AdjustSerializer(serializers.Serializer):
-    amount_fen = fields.MoneyField(min_value=-MONEY_MAX, help_text="调整金额（分），负数表示扣减，不能为 0")
+    amount_fen = fields.MoneyField(
+        min_value=-MONEY_MAX, help_text=gettext_lazy("调整金额（分），负数表示扣减，不能为 0")
+    )
     reason = fields.CharField(max_length=200, allow_blank=True)
     client_key = fields.CharField(max_length=60, required=False, allow_blank=True)
 
     def validate_amount_fen(self, value: int) -> int:
         if value == 0:
-            raise serializers.ValidationError("调整金额不能为 0。")
+            raise serializers.ValidationError(_("调整金额不能为 0。"))
         return value
 
     def validate_reason(self, value: str) -> str:
         if not value.strip():
-            raise serializers.ValidationError("人工调整必须填写原因。")
+            raise serializers.ValidationError(_("人工调整必须填写原因。"))
         return value
 
 
 class VipDecisionSerializer(serializers.Serializer):
-    keep = serializers.BooleanField(help_text="true 保留 VIP，false 取消 VIP")
+    keep = serializers.BooleanField(help_text=gettext_lazy("true 保留 VIP，false 取消 VIP"))
     reason = fields.CharField(max_length=200)
 
 

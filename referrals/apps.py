@@ -1,10 +1,11 @@
 from celery.schedules import crontab
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class ReferralsConfig(AppConfig):
     name = "referrals"
-    verbose_name = "转介绍"
+    verbose_name = gettext_lazy("转介绍")
     default_auto_field = "django.db.models.BigAutoField"
     beat_schedule = {
         "referrals-nightly-reconcile": {

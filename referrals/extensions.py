@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from crm.extensions import Panel, TimelineEntry
 from crm.models import Tenant
@@ -47,10 +48,10 @@ def customer_referral_panel(*, request, tenant: Tenant, customer_id: int) -> Pan
 
 
 KIND_TITLES = {
-    EntryKind.CREDIT: "转介绍奖励入账",
-    EntryKind.REDEMPTION: "装修基金抵扣",
-    EntryKind.REVERSAL: "转介绍奖励冲正",
-    EntryKind.ADJUSTMENT: "装修基金人工调整",
+    EntryKind.CREDIT: gettext_lazy("转介绍奖励入账"),
+    EntryKind.REDEMPTION: gettext_lazy("装修基金抵扣"),
+    EntryKind.REVERSAL: gettext_lazy("转介绍奖励冲正"),
+    EntryKind.ADJUSTMENT: gettext_lazy("装修基金人工调整"),
 }
 
 
@@ -85,8 +86,9 @@ def customer_referral_timeline(*, tenant: Tenant, customer_id: int) -> list[Time
             TimelineEntry(
                 occurred_at=entry.created_at,
                 kind="referral",
-                title=_(KIND_TITLES[entry.kind]),
-                detail=f"{entry.amount_fen / 100:+,.2f} 元 · {entry.description}",
+                title=str(KIND_TITLES[entry.kind]),
+                detail=_("%(amount)s 元 · %(description)s")
+                % {"amount": f"{entry.amount_fen / 100:+,.2f}", "description": entry.description},
                 actor=str(entry.created_by or ""),
             )
         )

@@ -87,7 +87,7 @@ class LinkReferrerForm(Form):
     code = forms.CharField(
         label=_("推荐人的推荐码或手机号"),
         max_length=30,
-        widget=forms.TextInput(attrs={"placeholder": "如 7KQ2M9XA"}),
+        widget=forms.TextInput(attrs={"placeholder": _("如 7KQ2M9XA")}),
     )
     note = forms.CharField(label=_("备注"), max_length=200, required=False)
 

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 
 from crm import ratelimit
@@ -116,7 +117,11 @@ class RedeemView(AccountDetailView):
             else:
                 messages.success(
                     request,
-                    f"已抵扣 ¥{-entry.amount_fen / 100:,.2f}，余额 ¥{entry.balance_after_fen / 100:,.2f}。",
+                    _("已抵扣 ¥%(amount)s，余额 ¥%(balance)s。")
+                    % {
+                        "amount": f"{-entry.amount_fen / 100:,.2f}",
+                        "balance": f"{entry.balance_after_fen / 100:,.2f}",
+                    },
                 )
                 return redirect("referrals:account", pk=pk)
         return self.get(request, pk, redemption_form=form, status=400)
@@ -141,7 +146,7 @@ class AdjustView(AccountDetailView):
             except ValidationError as error:
                 apply_service_errors(form, error, {"amount_fen": "amount_yuan"})
             else:
-                messages.success(request, "已记录人工调整。")
+                messages.success(request, _("已记录人工调整。"))
                 return redirect("referrals:account", pk=pk)
         return self.get(request, pk, adjustment_form=form, status=400)
 
@@ -164,7 +169,7 @@ class VipDecisionView(AccountDetailView):
             except ValidationError as error:
                 apply_service_errors(form, error)
             else:
-                messages.success(request, "已记录 VIP 决定。")
+                messages.success(request, _("已记录 VIP 决定。"))
                 return redirect("referrals:account", pk=pk)
         return self.get(request, pk, vip_form=form, status=400)
 
@@ -208,7 +213,11 @@ class LinkReferrerView(RoleRequiredMixin, View):
             except ValidationError as error:
                 apply_service_errors(form, error, {"referred": "code", "referrer": "code"})
             else:
-                messages.success(request, f"已记录：{customer.name} 由 {referral.referrer.name} 推荐。")
+                messages.success(
+                    request,
+                    _("已记录：%(customer)s 由 %(referrer)s 推荐。")
+                    % {"customer": customer.name, "referrer": referral.referrer.name},
+                )
                 return redirect(customer_url(customer.pk) or "referrals:home")
         return self._render(request, customer, form, status=400)
 
@@ -226,7 +235,7 @@ class ReferralStatusView(RoleRequiredMixin, View):
                 changed_by=request.user,
             )
         except ValidationError as error:
-            messages.error(request, "；".join(error.messages))
+            messages.error(request, _("；").join(error.messages))
         account = accounts.referral_account_ensure(tenant=require_tenant(), customer=referral.referrer)
         return redirect("referrals:account", pk=account.pk)
 
@@ -277,7 +286,7 @@ class ReferralSettingsView(RoleRequiredMixin, View):
                     },
                 )
             else:
-                messages.success(request, "转介绍奖励规则已保存，对之后签约的转介绍生效。")
+                messages.success(request, _("转介绍奖励规则已保存，对之后签约的转介绍生效。"))
                 return redirect("referrals:settings")
         return self.get(request, form=form, status=400)
 
@@ -332,7 +341,7 @@ class JoinView(View):
         from customers.services.leads import lead_create
 
         data = form.cleaned_data
-        note = "；".join(
+        note = _("；").join(
             part for part in [data["community"] and f"小区：{data['community']}", data["note"]] if part
         )
         try:

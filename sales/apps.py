@@ -1,10 +1,11 @@
 from celery.schedules import crontab
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class SalesConfig(AppConfig):
     name = "sales"
-    verbose_name = "销售日程"
+    verbose_name = gettext_lazy("销售日程")
     default_auto_field = "django.db.models.BigAutoField"
 
     beat_schedule = {

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from aftercare.models import (
     MaintenancePlan,
@@ -64,7 +65,7 @@ def plan_kind_save(
 ) -> PlanKind:
     """Add or edit a plan kind (e.g. a 6-month check); applies to handovers from now on."""
     if months_after_handover < 1 or months_after_handover > 240:
-        raise ValidationError({"months_after_handover": "交付后月数必须在 1 到 240 之间。"})
+        raise ValidationError({"months_after_handover": gettext("交付后月数必须在 1 到 240 之间。")})
     plan_kinds_ensure_defaults(tenant=tenant)
     kind, _ = PlanKind.objects.update_or_create(
         code=code,
@@ -87,7 +88,7 @@ def maintenance_plans_schedule(*, tenant: Tenant, project: Project) -> list[Main
     Idempotent: a replayed handover event inserts nothing (unique (tenant, project, kind)).
     """
     if project.handed_over_on is None:
-        raise ValidationError({"project": "项目尚未交付，无法生成回访计划。"})
+        raise ValidationError({"project": gettext("项目尚未交付，无法生成回访计划。")})
     kinds = plan_kinds_ensure_defaults(tenant=tenant)
     _insert_plans(tenant=tenant, projects=[project], kinds=kinds)
     return list(MaintenancePlan.objects.filter(project=project).select_related("kind"))
@@ -144,7 +145,7 @@ def plan_update(
     fields = []
     if assigned_to is not ...:
         if assigned_to is not None and assigned_to.tenant_id != tenant.pk:
-            raise ValidationError({"assigned_to": "员工不存在。"})
+            raise ValidationError({"assigned_to": gettext("员工不存在。")})
         plan.assigned_to = assigned_to
         fields.append("assigned_to")
     if customer_reminder_consent is not None and customer_reminder_consent != plan.customer_reminder_consent:

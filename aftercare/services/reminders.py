@@ -7,6 +7,7 @@ import datetime
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aftercare.models import (
     DispatchKind,
@@ -209,7 +210,7 @@ def _deliver_escalation(*, tenant: Tenant, dispatch: ReminderDispatch, managers:
         title=f"{plan.kind.name}已逾期 {-dispatch.offset_days} 天未回访：{plan.project.name}",
         body=(
             f"客户 {plan.customer.name}，到期日 {plan.due_on:%Y-%m-%d}，"
-            f"负责人 {plan.assigned_to or '未分配'}。"
+            f"负责人 {plan.assigned_to or _('未分配')}。"
         ),
         link=_plan_link(plan),
         dedupe_key=f"aftercare-escalation-{plan.pk}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from aftercare.models import (
     AftercareSettings,
@@ -32,13 +33,13 @@ def aftercare_settings_update(
     """Reminder offsets (days before due), escalation delay and warranty years per category."""
     errors = {}
     if not reminder_offsets_days or any(not 1 <= day <= 365 for day in reminder_offsets_days):
-        errors["reminder_offsets_days"] = "提醒天数必须是 1 到 365 之间的整数，至少一个。"
+        errors["reminder_offsets_days"] = _("提醒天数必须是 1 到 365 之间的整数，至少一个。")
     if not 1 <= escalation_days_overdue <= 365:
-        errors["escalation_days_overdue"] = "升级天数必须在 1 到 365 之间。"
+        errors["escalation_days_overdue"] = _("升级天数必须在 1 到 365 之间。")
     if any(key != "general" and key not in TicketCategory.values for key in warranty_years) or any(
         not 0 <= int(years) <= 30 for years in warranty_years.values()
     ):
-        errors["warranty_years"] = "保修年限必须是 0 到 30 年。"
+        errors["warranty_years"] = _("保修年限必须是 0 到 30 年。")
     if errors:
         raise ValidationError(errors)
     config = aftercare_settings_get(tenant=tenant)

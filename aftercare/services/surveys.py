@@ -9,6 +9,7 @@ import secrets
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from aftercare.models import (
     ServiceTicket,
@@ -51,11 +52,11 @@ def survey_create(
 ) -> Survey:
     """Create a one-time survey link (once per dedupe key) and text it to the customer."""
     if kind not in SurveyKind.values:
-        raise ValidationError({"kind": "问卷类型无效。"})
+        raise ValidationError({"kind": gettext("问卷类型无效。")})
     if trigger not in SurveyTrigger.values:
-        raise ValidationError({"trigger": "触发场景无效。"})
+        raise ValidationError({"trigger": gettext("触发场景无效。")})
     if project is not None and project.customer_id != customer.pk:
-        raise ValidationError({"project": "该项目不属于此客户。"})
+        raise ValidationError({"project": gettext("该项目不属于此客户。")})
     days = aftercare_settings_get(tenant=tenant).survey_link_days
     # The unique (tenant, dedupe_key) constraint decides: a concurrent twin gets the same row.
     survey, created = Survey.objects.get_or_create(
@@ -107,17 +108,22 @@ def survey_answer(*, tenant: Tenant, token: str, score: int | str, comment: str 
     """
     survey = Survey.objects.select_for_update(of=("self",)).filter(token=token).first()
     if survey is None:
-        raise ValidationError({"token": "问卷链接无效。"})
+        raise ValidationError({"token": gettext("问卷链接无效。")})
     if survey.answered_at is not None:
-        raise ValidationError({"token": "该问卷已提交过，感谢您的反馈。"})
+        raise ValidationError({"token": gettext("该问卷已提交过，感谢您的反馈。")})
     if survey.expires_at <= timezone.now():
-        raise ValidationError({"token": "问卷链接已过期。"})
+        raise ValidationError({"token": gettext("问卷链接已过期。")})
     try:
         score = int(score)
     except (TypeError, ValueError):
-        raise ValidationError({"score": "请选择评分。"})
+        raise ValidationError({"score": gettext("请选择评分。")})
     if not survey.min_score <= score <= survey.max_score:
-        raise ValidationError({"score": f"评分必须在 {survey.min_score} 到 {survey.max_score} 之间。"})
+        raise ValidationError(
+            {
+                "score": gettext("评分必须在 %(min)s 到 %(max)s 之间。")
+                % {"min": survey.min_score, "max": survey.max_score}
+            }
+        )
     survey.score = score
     survey.comment = (comment or "")[:2000]
     survey.answered_at = timezone.now()

@@ -7,6 +7,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aftercare.models import (
     TICKET_TRANSITIONS,
@@ -59,11 +60,11 @@ def ticket_create(
     """Open a repair/warranty ticket with warranty check and SLA due times from tenant settings."""
     errors = {}
     if category not in TicketCategory.values:
-        errors["category"] = "请选择有效的类别。"
+        errors["category"] = _("请选择有效的类别。")
     if priority not in TicketPriority.values:
-        errors["priority"] = "请选择有效的优先级。"
+        errors["priority"] = _("请选择有效的优先级。")
     if not (description or "").strip():
-        errors["description"] = "请描述问题。"
+        errors["description"] = _("请描述问题。")
     if errors:
         raise ValidationError(errors)
     project = Project.objects.get(pk=project.pk)  # scoped: another tenant's project is "does not exist"
@@ -92,7 +93,7 @@ def ticket_create(
         ticket=ticket,
         to_status=TicketStatus.OPEN,
         actor=created_by,
-        note="保修期内" if covered else "已过保修期",
+        note=_("保修期内") if covered else _("已过保修期"),
     )
     events.publish(
         events.EventType.TICKET_CREATED, tenant=tenant, ticket_id=ticket.pk, customer_id=ticket.customer_id
@@ -126,13 +127,18 @@ def ticket_transition(
     allowed = TICKET_TRANSITIONS.get(ticket.status, set())
     if to_status not in allowed:
         target = TicketStatus(to_status).label if to_status in TicketStatus.values else to_status
-        raise ValidationError({"status": f"工单不能从“{ticket.get_status_display()}”变为“{target}”。"})
+        raise ValidationError(
+            {
+                "status": _("工单不能从“%(old)s”变为“%(new)s”。")
+                % {"old": ticket.get_status_display(), "new": target}
+            }
+        )
     if to_status == TicketStatus.ASSIGNED:
         assignee = assigned_to or ticket.assigned_to
         if assignee is None:
-            raise ValidationError({"assigned_to": "请选择处理人。"})
+            raise ValidationError({"assigned_to": _("请选择处理人。")})
         if assignee.tenant_id != tenant.pk:
-            raise ValidationError({"assigned_to": "员工不存在。"})
+            raise ValidationError({"assigned_to": _("员工不存在。")})
         ticket.assigned_to = assignee
     now = timezone.now()
     from_status = ticket.status

@@ -7,6 +7,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aftercare.models import (
     MaintenancePlan,
@@ -35,11 +36,11 @@ def visit_create(
     """Book an appointment for an open plan (a closed plan takes no visits)."""
     plan = MaintenancePlan.objects.select_for_update(of=("self",)).get(pk=plan.pk)
     if not plan.is_open:
-        raise ValidationError({"plan": "该回访计划已关闭，不能再安排回访。"})
+        raise ValidationError({"plan": _("该回访计划已关闭，不能再安排回访。")})
     if technician is not None and technician.tenant_id != tenant.pk:
-        raise ValidationError({"technician": "员工不存在。"})
+        raise ValidationError({"technician": _("员工不存在。")})
     if scheduled_at is None:
-        raise ValidationError({"scheduled_at": "请填写预约时间。"})
+        raise ValidationError({"scheduled_at": _("请填写预约时间。")})
     return Visit.objects.create(
         tenant=tenant,
         plan=plan,
@@ -57,7 +58,7 @@ def _clean_checklist(results: object) -> list[dict]:
         return []
     if not isinstance(results, list) or not all(isinstance(row, dict) and row.get("item") for row in results):
         raise ValidationError(
-            {"checklist_results": '检查结果格式应为 [{"item": ..., "ok": true/false, "note": ...}]。'}
+            {"checklist_results": _('检查结果格式应为 [{"item": ..., "ok": true/false, "note": ...}]。')}
         )
     return [
         {
@@ -91,11 +92,11 @@ def visit_complete(
         MaintenancePlan.objects.select_for_update(of=("self",)).select_related("kind").get(pk=visit.plan_id)
     )
     if visit.status == VisitStatus.COMPLETED:
-        raise ValidationError({"visit": "该回访已完成。"})
+        raise ValidationError({"visit": _("该回访已完成。")})
     if not plan.is_open:
-        raise ValidationError({"plan": "该回访计划已关闭。"})
+        raise ValidationError({"plan": _("该回访计划已关闭。")})
     if satisfaction is not None and not 1 <= int(satisfaction) <= 5:
-        raise ValidationError({"satisfaction": "满意度必须是 1 到 5 之间的整数。"})
+        raise ValidationError({"satisfaction": _("满意度必须是 1 到 5 之间的整数。")})
     now = timezone.now()
     visit.checklist_results = _clean_checklist(checklist_results) or visit.checklist_results
     visit.findings = findings

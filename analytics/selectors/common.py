@@ -25,8 +25,9 @@ KINDS = ("int", "money", "percent", "days", "minutes", "text", "score")
 
 
 def column(key: str, label: StrOrPromise, kind: str = "int") -> dict:
+    """The label stays lazy (columns are module constants); :func:`table` renders it per request."""
     assert kind in KINDS, kind
-    return {"key": key, "label": str(label), "kind": kind}
+    return {"key": key, "label": label, "kind": kind}
 
 
 def row(key: Any, label: StrOrPromise, values: dict, links: dict | None = None) -> dict:
@@ -34,6 +35,7 @@ def row(key: Any, label: StrOrPromise, values: dict, links: dict | None = None) 
 
 
 def table(key: str, title: StrOrPromise, columns: list[dict], rows: list[dict]) -> dict:
+    columns = [{**col, "label": str(col["label"])} for col in columns]
     return {"key": key, "title": str(title), "columns": columns, "rows": rows}
 
 

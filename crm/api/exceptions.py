@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
@@ -19,7 +21,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from crm.tenancy import TenantNotSetError
 
-INVALID_INPUT = "提交的数据有误。"
+INVALID_INPUT = gettext_lazy("提交的数据有误。")
 DEFAULT_CODE = "invalid"
 
 
@@ -67,7 +69,7 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, Http404):
-        exc = exceptions.NotFound("未找到。")
+        exc = exceptions.NotFound(_("未找到。"))
     elif isinstance(exc, TenantNotSetError):
         exc = exceptions.NotAuthenticated()
     response = drf_exception_handler(exc, context)
@@ -87,7 +89,7 @@ def api_exception_handler(exc, context):
 
 def api_not_found(request, *args, **kwargs):  # noqa: ARG001 - signature required by the caller (Django/DRF/django-filter)
     """Unknown route under /api/: JSON 404 in the one error shape (even with DEBUG on)."""
-    return JsonResponse({"detail": "接口不存在。", "errors": {}}, status=status.HTTP_404_NOT_FOUND)
+    return JsonResponse({"detail": _("接口不存在。"), "errors": {}}, status=status.HTTP_404_NOT_FOUND)
 
 
 def error_response(detail: str, errors: dict | None = None, status_code: int = 400) -> Response:

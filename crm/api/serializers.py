@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -78,7 +79,9 @@ class ApiTokenSerializer(ModelSerializer):
         child=serializers.ChoiceField(choices=TOKEN_SCOPE_CHOICES),
         allow_empty=False,
         max_length=len(TOKEN_SCOPE_CHOICES),
-        help_text="权限范围，如 customers:read、projects:write（write 包含 read），不超出员工角色的权限。",
+        help_text=gettext_lazy(
+            "权限范围，如 customers:read、projects:write（write 包含 read），不超出员工角色的权限。"
+        ),
     )
 
     class Meta:
@@ -88,7 +91,7 @@ class ApiTokenSerializer(ModelSerializer):
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):
-    token = serializers.CharField(read_only=True, help_text="明文令牌，仅此一次显示。")
+    token = serializers.CharField(read_only=True, help_text=gettext_lazy("明文令牌，仅此一次显示。"))
 
     class Meta(ApiTokenSerializer.Meta):
         fields = [*ApiTokenSerializer.Meta.fields, "token"]

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class EventsConfig(AppConfig):
     name = "crm.events"
     label = "outbox"
-    verbose_name = "事件"
+    verbose_name = gettext_lazy("事件")
     default_auto_field = "django.db.models.BigAutoField"
     beat_schedule = {
         "outbox-sweep": {"task": "outbox.sweep", "schedule": 60.0},

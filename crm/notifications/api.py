@@ -4,6 +4,7 @@ settings and the delivery/SMS records (managers). Thin: services decide, selecto
 from __future__ import annotations
 
 import django_filters
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -39,8 +40,8 @@ class NotificationSerializer(ModelSerializer):
 class NotificationFilter(django_filters.FilterSet):
     """Filters are declared, not generated: generating them queries the (tenant-scoped) manager."""
 
-    unread = django_filters.BooleanFilter(method="filter_unread", label="仅未读")
-    kind = bounded.CharFilter(label="类型")
+    unread = django_filters.BooleanFilter(method="filter_unread", label=gettext_lazy("仅未读"))
+    kind = bounded.CharFilter(label=gettext_lazy("类型"))
 
     class Meta:
         model = Notification
@@ -102,7 +103,7 @@ class NotificationSettingsSerializer(ModelSerializer):
         allow_null=True,
         required=False,
         write_only=True,
-        help_text="省略或留空则保持不变；传 null 清除已保存的密钥",
+        help_text=gettext_lazy("省略或留空则保持不变；传 null 清除已保存的密钥"),
     )
     has_secret = serializers.SerializerMethodField()
 
@@ -209,8 +210,10 @@ class DeliveryViewSet(TenantReadOnlyViewSet):
 
 
 class SmsMessageSerializer(ModelSerializer):
-    phone = serializers.SerializerMethodField(help_text="脱敏手机号")
-    message = serializers.SerializerMethodField(help_text="短信内容（验证码等一次性密码已脱敏）")
+    phone = serializers.SerializerMethodField(help_text=gettext_lazy("脱敏手机号"))
+    message = serializers.SerializerMethodField(
+        help_text=gettext_lazy("短信内容（验证码等一次性密码已脱敏）")
+    )
 
     class Meta:
         model = SmsMessage

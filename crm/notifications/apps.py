@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class NotificationsConfig(AppConfig):
     name = "crm.notifications"
     label = "notifications"
-    verbose_name = "通知"
+    verbose_name = gettext_lazy("通知")
     default_auto_field = "django.db.models.BigAutoField"
     beat_schedule = {
         "notifications-requeue-due": {"task": "notifications.requeue_due", "schedule": 60.0},

@@ -16,6 +16,7 @@ import urllib.request
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.utils.translation import gettext as _
 
 from crm.notifications.models import Notification, NotificationSettings, RobotKind
 
@@ -40,7 +41,7 @@ def robot_allowed_hosts() -> list[str]:
 def send_email(*, notification: Notification, address: str, tenant_name: str, message_id: str = "") -> None:
     """``message_id`` becomes a stable Message-ID header, so a resend after a crash is recognisable."""
     if not address:
-        raise PermanentSendError("收件人没有邮箱地址")
+        raise PermanentSendError(_("收件人没有邮箱地址"))
     lines = [notification.body] if notification.body else []
     if notification.link:
         lines.append(absolute_link(notification.link))
@@ -81,7 +82,7 @@ def signed_dingtalk_url(url: str, secret: str) -> str:
 def post_to_robot(*, robot: NotificationSettings, notification: Notification) -> None:
     """POST the markdown message; both robots answer HTTP 200 with ``errcode`` 0 on success."""
     if not robot.robot_active:
-        raise PermanentSendError("群机器人未配置或已停用")
+        raise PermanentSendError(_("群机器人未配置或已停用"))
     url = robot.robot_url
     if robot.robot_kind == RobotKind.DINGTALK and robot.robot_secret:
         url = signed_dingtalk_url(url, robot.robot_secret)

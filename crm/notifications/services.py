@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from crm.models import Tenant, User
 from crm.notifications import senders
@@ -214,18 +215,20 @@ def notification_settings_update(
     robot_url = (robot_url or "").strip()
     errors: dict[str, str] = {}
     if robot_kind and robot_kind not in RobotKind.values:
-        errors["robot_kind"] = "未知的机器人类型。"
+        errors["robot_kind"] = gettext("未知的机器人类型。")
     if robot_enabled and not robot_kind:
-        errors["robot_kind"] = "启用推送前请选择机器人类型。"
+        errors["robot_kind"] = gettext("启用推送前请选择机器人类型。")
     if robot_enabled and not robot_url:
-        errors["robot_url"] = "启用推送前请填写 Webhook 地址。"
+        errors["robot_url"] = gettext("启用推送前请填写 Webhook 地址。")
     if robot_url:
         parsed = urllib.parse.urlsplit(robot_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            errors["robot_url"] = "请输入有效的网址。"
+            errors["robot_url"] = gettext("请输入有效的网址。")
         elif parsed.hostname not in senders.robot_allowed_hosts():
-            allowed = "、".join(senders.robot_allowed_hosts())
-            errors["robot_url"] = f"只允许企业微信或钉钉的机器人地址（{allowed}）。"
+            allowed = gettext("、").join(senders.robot_allowed_hosts())
+            errors["robot_url"] = gettext("只允许企业微信或钉钉的机器人地址（%(hosts)s）。") % {
+                "hosts": allowed
+            }
     if errors:
         raise ValidationError(errors)
     robot = notification_settings_get(tenant=tenant)
@@ -255,9 +258,9 @@ def sms_send(
     phone = (phone or "").strip()
     errors = {}
     if not phone:
-        errors["phone"] = "手机号不能为空。"
+        errors["phone"] = gettext("手机号不能为空。")
     if not message:
-        errors["message"] = "短信内容不能为空。"
+        errors["message"] = gettext("短信内容不能为空。")
     if errors:
         raise ValidationError(errors)
     if not dedupe_key:

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views import View
 
 from crm.notifications import selectors, services
@@ -66,7 +67,7 @@ class MarkAllReadView(RoleRequiredMixin, View):
                 1
             )
             return render(request, "notifications/_list.html", {"page": page, "oob_badge": True})
-        messages.success(request, f"已将 {marked} 条通知标为已读。")
+        messages.success(request, _("已将 %(count)s 条通知标为已读。") % {"count": marked})
         return redirect("notifications:inbox")
 
 
@@ -107,7 +108,7 @@ class SettingsView(RoleRequiredMixin, View):
         except ValidationError as error:
             form.add_error(None, error)
             return self.get(request, form=form)
-        messages.success(request, "通知设置已保存。")
+        messages.success(request, _("通知设置已保存。"))
         return redirect("notifications:settings")
 
 
@@ -122,10 +123,10 @@ class RobotTestView(RoleRequiredMixin, View):
             tenant=tenant,
             recipients=[request.user],
             kind="test",
-            title="测试通知",
-            body=f"这是一条来自 {tenant.name} 的测试通知，收到即表示配置正确。",
+            title=_("测试通知"),
+            body=_("这是一条来自 %(tenant)s 的测试通知，收到即表示配置正确。") % {"tenant": tenant.name},
             link="/notifications/",
             dedupe_key=f"test:{uuid.uuid4().hex}",
         )
-        messages.success(request, "测试通知已发出，请查看站内通知、邮箱和群聊。")
+        messages.success(request, _("测试通知已发出，请查看站内通知、邮箱和群聊。"))
         return redirect("notifications:settings")

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from crm import events
 from crm.models import Tenant, User
@@ -25,14 +27,14 @@ from customers.services.settings import customer_settings_for
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-PHONE_INVALID = "请输入有效的中国大陆手机号（11 位，以 1 开头）。"
+PHONE_INVALID = gettext_lazy("请输入有效的中国大陆手机号（11 位，以 1 开头）。")
 
 
 def normalize_phone(raw: str) -> str:
     """A Chinese mobile number in E.164 (``+8613812345678``), or a ``phone`` ValidationError."""
     raw = (raw or "").strip()
     if not raw:
-        raise ValidationError({"phone": "请填写手机号。"})
+        raise ValidationError({"phone": _("请填写手机号。")})
     try:
         number = phonenumbers.parse(raw, "CN")
     except phonenumbers.NumberParseException:
@@ -82,13 +84,18 @@ def _check_choices(values: Iterable[str], allowed: list[str], field: str, label:
     values = list(values or [])
     unknown = [value for value in values if value not in allowed]
     if unknown:
-        raise ValidationError({field: f"未知的{label}：{'、'.join(map(str, unknown))}"})
+        raise ValidationError(
+            {
+                field: _("未知的%(label)s：%(values)s")
+                % {"label": label, "values": _("、").join(map(str, unknown))}
+            }
+        )
     return list(dict.fromkeys(values))
 
 
 def _check_staff(tenant: Tenant, user: User | None, field: str) -> None:
     if user is not None and (user.tenant_id != tenant.pk or not user.is_active):
-        raise ValidationError({field: "员工不存在。"})
+        raise ValidationError({field: _("员工不存在。")})
 
 
 def _duplicate_phone_error(existing: Customer) -> ValidationError:
@@ -101,7 +108,7 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
     """Validate and set editable fields, reporting every bad field at once (forms show them all)."""
     unknown = set(data) - set(CUSTOMER_EDITABLE_FIELDS)
     if unknown:
-        raise ValidationError(dict.fromkeys(unknown, "该字段不可修改。"))
+        raise ValidationError(dict.fromkeys(unknown, _("该字段不可修改。")))
     errors: dict[str, list[str]] = {}
 
     def check(fn: Callable[..., object], *args: object) -> object:
@@ -117,19 +124,19 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
     if "name" in data:
         data["name"] = (data["name"] or "").strip()
         if not data["name"]:
-            errors["name"] = ["请填写姓名。"]
+            errors["name"] = [_("请填写姓名。")]
     if "style_preferences" in data:
         data["style_preferences"] = check(
-            _check_choices, data["style_preferences"], Style.values, "style_preferences", "风格"
+            _check_choices, data["style_preferences"], Style.values, "style_preferences", _("风格")
         )
     if "functional_needs" in data:
         data["functional_needs"] = check(
-            _check_choices, data["functional_needs"], FunctionalNeed.values, "functional_needs", "功能需求"
+            _check_choices, data["functional_needs"], FunctionalNeed.values, "functional_needs", _("功能需求")
         )
     if "tags" in data:
         data["tags"] = [str(tag).strip()[:20] for tag in data["tags"] or [] if str(tag).strip()]
     if data.get("budget_amount") is not None and int(data["budget_amount"]) < 0:
-        errors["budget_amount"] = ["预算不能为负数。"]
+        errors["budget_amount"] = [_("预算不能为负数。")]
         data["budget_amount"] = None
     for field in ("owner", "designer"):
         if field in data:
@@ -140,7 +147,7 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
     if customer.intent != Intent.LOST:
         customer.lost_reason = ""
     elif not customer.lost_reason.strip():
-        errors["lost_reason"] = ["请填写流失原因。"]
+        errors["lost_reason"] = [_("请填写流失原因。")]
     try:
         customer.full_clean(
             exclude=["tenant", "owner", "designer", *errors],
@@ -184,7 +191,7 @@ def customer_update(
     **data: Any,
 ) -> Customer:
     if customer.is_anonymised:
-        raise ValidationError({"__all__": "该客户已匿名化，不能再修改。"})
+        raise ValidationError({"__all__": _("该客户已匿名化，不能再修改。")})
     customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
     _apply_fields(tenant, customer, data)
     derive_axes(customer, settings_row=customer_settings_for(tenant=tenant))
@@ -210,9 +217,9 @@ def customer_apply_project_facts(
 ) -> Customer:
     """Projects report signing/handover; lifecycle, loyalty and value follow from the facts."""
     if lifecycle is not None and lifecycle not in Lifecycle.values:
-        raise ValidationError({"lifecycle": f"未知的生命周期：{lifecycle}"})
+        raise ValidationError({"lifecycle": _("未知的生命周期：%(value)s") % {"value": lifecycle}})
     if signed_projects < 0 or contract_total < 0:
-        raise ValidationError({"signed_projects": "项目数和合同金额不能为负数。"})
+        raise ValidationError({"signed_projects": _("项目数和合同金额不能为负数。")})
     customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
     customer.signed_projects = signed_projects
     customer.contract_total = contract_total
@@ -237,7 +244,7 @@ def customer_apply_referral_facts(
 ) -> Customer:
     """Referrals report credited referrals (credit in fen); value and loyalty reflect them."""
     if credited_referrals < 0 or referral_credit_total < 0:
-        raise ValidationError({"credited_referrals": "转介绍数量和奖励不能为负数。"})
+        raise ValidationError({"credited_referrals": _("转介绍数量和奖励不能为负数。")})
     customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
     customer.credited_referrals = credited_referrals
     customer.referral_credit_total = referral_credit_total

@@ -54,18 +54,18 @@ def follow_up_create(
     back-dated note cannot flatter response statistics.
     """
     if customer.tenant_id != tenant.pk:
-        raise ValidationError({"customer": "客户不存在。"})
+        raise ValidationError({"customer": gettext("客户不存在。")})
     if kind not in FollowUpKind.values:
-        raise ValidationError({"kind": f"未知的跟进方式：{kind}"})
+        raise ValidationError({"kind": gettext("未知的跟进方式：%(value)s") % {"value": kind}})
     if outcome and outcome not in FollowUpOutcome.values:
-        raise ValidationError({"outcome": f"未知的跟进结果：{outcome}"})
+        raise ValidationError({"outcome": gettext("未知的跟进结果：%(value)s") % {"value": outcome}})
     content = (content or "").strip()
     if not content:
-        raise ValidationError({"content": "请填写跟进内容。"})
+        raise ValidationError({"content": gettext("请填写跟进内容。")})
     now = now or timezone.now()
     occurred_at = occurred_at or now
     if occurred_at > now + FOLLOW_UP_CLOCK_SKEW:
-        raise ValidationError({"occurred_at": "跟进时间不能晚于当前时间。"})
+        raise ValidationError({"occurred_at": gettext("跟进时间不能晚于当前时间。")})
     if occurred_at < now - FOLLOW_UP_BACKDATE_LIMIT:
         raise ValidationError(
             {
@@ -77,10 +77,10 @@ def follow_up_create(
             }
         )
     if next_follow_up_at is not None and next_follow_up_at <= occurred_at:
-        raise ValidationError({"next_follow_up_at": "下次跟进时间必须晚于本次跟进时间。"})
+        raise ValidationError({"next_follow_up_at": gettext("下次跟进时间必须晚于本次跟进时间。")})
     customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
     if customer.is_anonymised:
-        raise ValidationError({"customer": "该客户已匿名化。"})
+        raise ValidationError({"customer": gettext("该客户已匿名化。")})
     follow_up = FollowUp.objects.create(
         tenant=tenant,
         customer=customer,

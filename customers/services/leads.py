@@ -67,23 +67,25 @@ def lead_create(
     Publishes ``lead_created`` (``lead_id``, ``customer_id``, ``referral_code``) after commit.
     """
     if source_channel not in SourceChannel.values:
-        raise ValidationError({"source_channel": f"未知的来源渠道：{source_channel}"})
+        raise ValidationError(
+            {"source_channel": gettext("未知的来源渠道：%(value)s") % {"value": source_channel}}
+        )
     received_at = received_at or timezone.now()
     if timezone.is_naive(received_at):
-        raise ValidationError({"received_at": "接收时间必须带时区。"})
+        raise ValidationError({"received_at": gettext("接收时间必须带时区。")})
     if received_at > timezone.now() + datetime.timedelta(minutes=5):
-        raise ValidationError({"received_at": "接收时间不能晚于当前时间。"})
+        raise ValidationError({"received_at": gettext("接收时间不能晚于当前时间。")})
     if customer is not None:
         if customer.tenant_id != tenant.pk:
-            raise ValidationError({"customer": "客户不存在。"})
+            raise ValidationError({"customer": gettext("客户不存在。")})
         customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
     else:
         normalized = normalize_phone(phone)
         name = (name or "").strip()
         if not name:
-            raise ValidationError({"name": "请填写姓名。"})
+            raise ValidationError({"name": gettext("请填写姓名。")})
         if len(name) > 50:
-            raise ValidationError({"name": "姓名最多 50 个字。"})
+            raise ValidationError({"name": gettext("姓名最多 50 个字。")})
         customer = Customer.objects.select_for_update(of=("self",)).filter(phone=normalized).first()
         if customer is None:
             customer = Customer(tenant=tenant, name=name, phone=normalized, source_channel=source_channel)
@@ -93,7 +95,7 @@ def lead_create(
             except IntegrityError:  # created concurrently: attach to the winner
                 customer = Customer.objects.select_for_update(of=("self",)).get(phone=normalized)
     if customer.is_anonymised:
-        raise ValidationError({"customer": "该客户已匿名化。"})
+        raise ValidationError({"customer": gettext("该客户已匿名化。")})
 
     settings_row = customer_settings_for(tenant=tenant, lock=True)
     clock_start, outside = sla_clock_start(tenant=tenant, settings_row=settings_row, received_at=received_at)
@@ -180,7 +182,9 @@ def lead_intake(
     Returns ``(lead, merged)``.
     """
     if source_channel not in SourceChannel.values:
-        raise ValidationError({"source_channel": f"未知的来源渠道：{source_channel}"})
+        raise ValidationError(
+            {"source_channel": gettext("未知的来源渠道：%(value)s") % {"value": source_channel}}
+        )
     normalized = normalize_phone(phone)
     _lock_phone(tenant=tenant, phone=normalized)
     since = timezone.now() - datetime.timedelta(hours=settings.CUSTOMERS_INTAKE_MERGE_HOURS)
@@ -274,7 +278,7 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
                 title=f"线索超时未响应：{lead.customer.name}",
                 body=(
                     f"{lead.get_source_channel_display()}线索已超过首次响应时限 {overdue_minutes} 分钟，"
-                    f"负责人：{lead.assignee or '未分配'}。"
+                    f"负责人：{lead.assignee or gettext('未分配')}。"
                 ),
                 link=reverse("customers:detail", args=[lead.customer_id]),
                 dedupe_key=f"lead-sla-breach:{lead.pk}",

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
 from crm.permissions import has_permission
@@ -81,17 +82,17 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
 def customer_claim_from_pool(*, tenant: Tenant, customer: Customer, user: User) -> PoolClaim:
     """First come, first served: the row lock plus a unique claim per pooling make it race-free."""
     if not has_permission(user, "customers.claim"):
-        raise ValidationError({"customer": "只有销售可以从公海领取客户。"})
+        raise ValidationError({"customer": _("只有销售可以从公海领取客户。")})
     locked = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
     if not locked.in_pool:
-        raise ValidationError({"customer": "该客户已被领取，或不在公海中。"})
+        raise ValidationError({"customer": _("该客户已被领取，或不在公海中。")})
     try:
         with transaction.atomic():
             claim = PoolClaim.objects.create(
                 tenant=tenant, customer=locked, claimed_by=user, pooled_at=locked.pooled_at
             )
     except IntegrityError:
-        raise ValidationError({"customer": "该客户已被领取，或不在公海中。"})
+        raise ValidationError({"customer": _("该客户已被领取，或不在公海中。")})
     _take_from_pool(tenant=tenant, customer=locked, user=user, claim=claim)
     locked.save(update_fields=["in_pool", "owner", "pool_reason", "updated_at"])
     return claim

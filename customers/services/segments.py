@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
 from customers.models import (
@@ -21,9 +22,9 @@ def segment_save(
 
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "请填写分群名称。"})
+        raise ValidationError({"name": _("请填写分群名称。")})
     if not isinstance(filters, dict):
-        raise ValidationError({"filters": "筛选条件格式不正确。"})
+        raise ValidationError({"filters": _("筛选条件格式不正确。")})
     clean = {
         key: value
         for key, value in filters.items()
@@ -31,13 +32,17 @@ def segment_save(
     }
     unknown = set(filters) - set(CustomerFilter.base_filters) - {"page", "page_size", "segment"}
     if unknown:
-        raise ValidationError({"filters": f"未知的筛选条件：{'、'.join(sorted(unknown))}"})
+        raise ValidationError(
+            {"filters": _("未知的筛选条件：%(names)s") % {"names": _("、").join(sorted(unknown))}}
+        )
     form = CustomerFilter(data=clean, queryset=Customer.objects.none()).form
     if not form.is_valid():
         raise ValidationError(
             {"filters": [f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()]}
         )
-    duplicate_error = ValidationError({"name": ValidationError("已有同名分群。", code="segment_name_taken")})
+    duplicate_error = ValidationError(
+        {"name": ValidationError(_("已有同名分群。"), code="segment_name_taken")}
+    )
     duplicate = Segment.objects.filter(name=name)
     if segment is not None:
         duplicate = duplicate.exclude(pk=segment.pk)

@@ -11,6 +11,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
 from customers.models import Customer, Segment, SourceChannel
@@ -36,7 +37,9 @@ MAX_FEN = 10**12  # ten billion yuan: beyond any campaign, below the column limi
 
 def _money(errors: dict, field: str, value: object) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_FEN:
-        errors[field] = ValidationError("金额必须是 0 到 100 亿元之间的整数（分）。", code="invalid_amount")
+        errors[field] = ValidationError(
+            _("金额必须是 0 到 100 亿元之间的整数（分）。"), code="invalid_amount"
+        )
         return 0
     return value
 
@@ -61,19 +64,19 @@ def campaign_save(
     errors: dict[str, ValidationError] = {}
     name = (name or "").strip()
     if not name or len(name) > 100:
-        errors["name"] = ValidationError("请填写名称（最多 100 个字）。", code="required")
+        errors["name"] = ValidationError(_("请填写名称（最多 100 个字）。"), code="required")
     if channel not in SourceChannel.values:
-        errors["channel"] = ValidationError("未知的渠道。", code="invalid_channel")
+        errors["channel"] = ValidationError(_("未知的渠道。"), code="invalid_channel")
     if not isinstance(starts_on, datetime.date):
-        errors["starts_on"] = ValidationError("请填写开始日期。", code="required")
+        errors["starts_on"] = ValidationError(_("请填写开始日期。"), code="required")
     if not isinstance(ends_on, datetime.date):
-        errors["ends_on"] = ValidationError("请填写结束日期。", code="required")
+        errors["ends_on"] = ValidationError(_("请填写结束日期。"), code="required")
     elif isinstance(starts_on, datetime.date) and ends_on < starts_on:
-        errors["ends_on"] = ValidationError("结束日期不能早于开始日期。", code="ends_before_start")
+        errors["ends_on"] = ValidationError(_("结束日期不能早于开始日期。"), code="ends_before_start")
     budget_fen = _money(errors, "budget_fen", budget_fen)
     spend_fen = _money(errors, "spend_fen", spend_fen)
     if target_segment is not None and target_segment.tenant_id != tenant.pk:
-        errors["target_segment"] = ValidationError("分群不存在。", code="not_found")
+        errors["target_segment"] = ValidationError(_("分群不存在。"), code="not_found")
     if errors:
         raise ValidationError(errors)
     campaign = campaign or Campaign(tenant=tenant, created_by=created_by)
@@ -102,20 +105,20 @@ def offer_save(
     errors: dict[str, ValidationError] = {}
     name = (name or "").strip()
     if not name or len(name) > 100:
-        errors["name"] = ValidationError("请填写名称（最多 100 个字）。", code="required")
+        errors["name"] = ValidationError(_("请填写名称（最多 100 个字）。"), code="required")
     if kind not in OfferKind.values:
-        errors["kind"] = ValidationError("未知的优惠类型。", code="invalid_kind")
+        errors["kind"] = ValidationError(_("未知的优惠类型。"), code="invalid_kind")
     if not isinstance(valid_from, datetime.date):
-        errors["valid_from"] = ValidationError("请填写有效期。", code="required")
+        errors["valid_from"] = ValidationError(_("请填写有效期。"), code="required")
     if not isinstance(valid_until, datetime.date):
-        errors["valid_until"] = ValidationError("请填写有效期。", code="required")
+        errors["valid_until"] = ValidationError(_("请填写有效期。"), code="required")
     elif isinstance(valid_from, datetime.date) and valid_until < valid_from:
-        errors["valid_until"] = ValidationError("有效期结束不能早于开始。", code="ends_before_start")
+        errors["valid_until"] = ValidationError(_("有效期结束不能早于开始。"), code="ends_before_start")
     value_fen = _money(errors, "value_fen", value_fen)
     if quantity is not None and (not isinstance(quantity, int) or not 0 < quantity <= 1_000_000):
-        errors["quantity"] = ValidationError("数量必须大于 0（不限请留空）。", code="invalid_quantity")
+        errors["quantity"] = ValidationError(_("数量必须大于 0（不限请留空）。"), code="invalid_quantity")
     if campaign is not None and campaign.tenant_id != tenant.pk:
-        errors["campaign"] = ValidationError("活动不存在。", code="not_found")
+        errors["campaign"] = ValidationError(_("活动不存在。"), code="not_found")
     if errors:
         raise ValidationError(errors)
     offer = offer or Offer(tenant=tenant)
@@ -169,17 +172,17 @@ def campaign_signup(
     today = today or timezone.localdate()
     errors: dict[str, ValidationError] = {}
     if consent is not True:
-        errors["consent"] = ValidationError("请勾选同意接收活动信息。", code="consent_required")
+        errors["consent"] = ValidationError(_("请勾选同意接收活动信息。"), code="consent_required")
     if not campaign.is_active or today > campaign.ends_on:
-        errors["campaign"] = ValidationError("该活动已结束报名。", code="campaign_closed")
+        errors["campaign"] = ValidationError(_("该活动已结束报名。"), code="campaign_closed")
     try:
         normalized = normalize_phone(phone)
     except ValidationError as error:
         errors["phone"] = ValidationError(
-            error.messages[0] if error.messages else "手机号无效。", code="invalid"
+            error.messages[0] if error.messages else _("手机号无效。"), code="invalid"
         )
     if not (name or "").strip():
-        errors["name"] = ValidationError("请填写姓名。", code="required")
+        errors["name"] = ValidationError(_("请填写姓名。"), code="required")
     if errors:
         raise ValidationError(errors)
     existing = (
@@ -248,15 +251,15 @@ def offer_redeem(
     offer = Offer.objects.select_for_update(of=("self",)).get(tenant=tenant, pk=offer.pk)
     errors: dict[str, ValidationError] = {}
     if customer.tenant_id != tenant.pk:
-        errors["customer"] = ValidationError("客户不存在。", code="not_found")
+        errors["customer"] = ValidationError(_("客户不存在。"), code="not_found")
     if not offer.valid_from <= today <= offer.valid_until:
-        errors["offer"] = ValidationError("不在优惠有效期内。", code="offer_expired")
+        errors["offer"] = ValidationError(_("不在优惠有效期内。"), code="offer_expired")
     elif offer.quantity is not None and offer.redemptions.count() >= offer.quantity:
-        errors["offer"] = ValidationError("优惠已领完。", code="offer_exhausted")
+        errors["offer"] = ValidationError(_("优惠已领完。"), code="offer_exhausted")
     if project is not None and (project.tenant_id != tenant.pk or project.customer_id != customer.pk):
-        errors["project"] = ValidationError("项目不属于该客户。", code="not_found")
+        errors["project"] = ValidationError(_("项目不属于该客户。"), code="not_found")
     if not errors and Redemption.objects.filter(tenant=tenant, offer=offer, customer=customer).exists():
-        errors["offer"] = ValidationError("该客户已核销过此优惠。", code="already_redeemed")
+        errors["offer"] = ValidationError(_("该客户已核销过此优惠。"), code="already_redeemed")
     if errors:
         raise ValidationError(errors)
     return Redemption.objects.create(

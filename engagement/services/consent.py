@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
 from customers.models import Customer
@@ -46,21 +47,21 @@ def consent_record(
     reason = (reason or "").strip()
     errors: dict[str, ValidationError] = {}
     if channel not in ConsentChannel.values:
-        errors["channel"] = ValidationError("未知的渠道。", code="invalid_channel")
+        errors["channel"] = ValidationError(_("未知的渠道。"), code="invalid_channel")
     if state not in ConsentState.values:
-        errors["state"] = ValidationError("未知的授权状态。", code="invalid_state")
+        errors["state"] = ValidationError(_("未知的授权状态。"), code="invalid_state")
     if source not in ConsentSource.values:
-        errors["source"] = ValidationError("未知的授权来源。", code="invalid_source")
+        errors["source"] = ValidationError(_("未知的授权来源。"), code="invalid_source")
     if source == ConsentSource.STAFF and not reason:
-        errors["reason"] = ValidationError("员工录入授权时请填写原因。", code="reason_required")
+        errors["reason"] = ValidationError(_("员工录入授权时请填写原因。"), code="reason_required")
     if len(reason) > 200:
-        errors["reason"] = ValidationError("原因最多 200 个字。", code="too_long")
+        errors["reason"] = ValidationError(_("原因最多 200 个字。"), code="too_long")
     if not version or len(version) > 32:
-        errors["version"] = ValidationError("授权文本版本无效。", code="invalid_version")
+        errors["version"] = ValidationError(_("授权文本版本无效。"), code="invalid_version")
     if customer.tenant_id != tenant.pk:
-        errors["customer"] = ValidationError("客户不存在。", code="not_found")
+        errors["customer"] = ValidationError(_("客户不存在。"), code="not_found")
     elif customer.is_anonymised and state == ConsentState.GRANTED:
-        errors["customer"] = ValidationError("该客户已匿名化，不能再授权营销。", code="anonymised")
+        errors["customer"] = ValidationError(_("该客户已匿名化，不能再授权营销。"), code="anonymised")
     if errors:
         raise ValidationError(errors)
     at = at or timezone.now()

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant
 from customers.models import Customer, Lifecycle, Segment
@@ -34,22 +35,24 @@ def push_rule_save(*, tenant: Tenant, rule: PushRule | None = None, **values: An
     tags = [str(t).strip() for t in values.get("audience_tags") or [] if str(t).strip()]
     lifecycles = list(values.get("audience_lifecycles") or [])
     if not (values.get("name") or "").strip():
-        errors["name"] = ValidationError("请填写名称。", code="required")
+        errors["name"] = ValidationError(_("请填写名称。"), code="required")
     if not isinstance(item, ContentItem) or item.tenant_id != tenant.pk:
-        errors["item"] = ValidationError("请选择要推送的内容。", code="item_required")
+        errors["item"] = ValidationError(_("请选择要推送的内容。"), code="item_required")
     if values.get("channel") not in SENDABLE_CHANNELS:
-        errors["channel"] = ValidationError("请选择短信或微信（专人发送）。", code="invalid_channel")
+        errors["channel"] = ValidationError(_("请选择短信或微信（专人发送）。"), code="invalid_channel")
     if segment is not None and segment.tenant_id != tenant.pk:
-        errors["segment"] = ValidationError("分群不存在。", code="not_found")
+        errors["segment"] = ValidationError(_("分群不存在。"), code="not_found")
     if set(lifecycles) - set(Lifecycle.values):
-        errors["audience_lifecycles"] = ValidationError("未知的生命周期。", code="invalid")
+        errors["audience_lifecycles"] = ValidationError(_("未知的生命周期。"), code="invalid")
     if segment is None and not tags and not lifecycles:
-        errors["audience_tags"] = ValidationError("请设置受众：分群、标签或生命周期。", code="empty_audience")
+        errors["audience_tags"] = ValidationError(
+            _("请设置受众：分群、标签或生命周期。"), code="empty_audience"
+        )
     control = values.get("control_percent", 10)
     if not isinstance(control, int) or not 0 <= control <= 90:
-        errors["control_percent"] = ValidationError("对照组比例须在 0–90% 之间。", code="invalid")
+        errors["control_percent"] = ValidationError(_("对照组比例须在 0–90% 之间。"), code="invalid")
     if values.get("period", PushPeriod.ONCE) not in PushPeriod.values:
-        errors["period"] = ValidationError("未知的频率。", code="invalid")
+        errors["period"] = ValidationError(_("未知的频率。"), code="invalid")
     if errors:
         raise ValidationError(errors)
     rule = rule or PushRule(tenant=tenant)
@@ -61,7 +64,7 @@ def push_rule_save(*, tenant: Tenant, rule: PushRule | None = None, **values: An
         raise ValidationError(
             {
                 "audience_tags": ValidationError(
-                    "受众为空：当前没有符合条件且已授权的客户。", code="empty_audience"
+                    _("受众为空：当前没有符合条件且已授权的客户。"), code="empty_audience"
                 )
             }
         )

@@ -29,6 +29,7 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -329,23 +330,23 @@ def lead_scoring_train(*, tenant: Tenant, now: datetime.datetime | None = None) 
 
 
 FEATURE_LABELS = {
-    "source": ("来源", dict(SourceChannel.choices)),
-    "budget": ("预算", dict(BudgetTier.choices)),
-    "type": ("类型", dict(CustomerType.choices)),
-    "house": ("房屋", dict(HouseCondition.choices)),
-    "city": ("城市", {}),
-    "log_area": ("面积", {}),
-    "area_missing": ("未填面积", {}),
-    "children": ("有小孩", {}),
-    "elderly": ("有老人", {}),
-    "pets": ("养宠物", {}),
-    "wfh": ("居家办公", {}),
-    "local": ("本地客户", {}),
-    "outside_hours": ("非营业时间到达", {}),
-    "log_response_minutes": ("首次响应用时", {}),
-    "no_response": ("尚未响应", {}),
-    "follow_ups_7d": ("7 天内跟进次数", {}),
-    "campaign": ("活动报名", {}),
+    "source": (gettext_lazy("来源"), dict(SourceChannel.choices)),
+    "budget": (gettext_lazy("预算"), dict(BudgetTier.choices)),
+    "type": (gettext_lazy("类型"), dict(CustomerType.choices)),
+    "house": (gettext_lazy("房屋"), dict(HouseCondition.choices)),
+    "city": (gettext_lazy("城市"), {}),
+    "log_area": (gettext_lazy("面积"), {}),
+    "area_missing": (gettext_lazy("未填面积"), {}),
+    "children": (gettext_lazy("有小孩"), {}),
+    "elderly": (gettext_lazy("有老人"), {}),
+    "pets": (gettext_lazy("养宠物"), {}),
+    "wfh": (gettext_lazy("居家办公"), {}),
+    "local": (gettext_lazy("本地客户"), {}),
+    "outside_hours": (gettext_lazy("非营业时间到达"), {}),
+    "log_response_minutes": (gettext_lazy("首次响应用时"), {}),
+    "no_response": (gettext_lazy("尚未响应"), {}),
+    "follow_ups_7d": (gettext_lazy("7 天内跟进次数"), {}),
+    "campaign": (gettext_lazy("活动报名"), {}),
 }
 
 

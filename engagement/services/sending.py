@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant
 from crm.notifications.services import notify, sms_send
@@ -44,13 +45,13 @@ def marketing_send(
     """
     if channel not in SENDABLE_CHANNELS:
         raise ValidationError(
-            {"channel": ValidationError("该渠道暂不支持发送。", code="unsupported_channel")}
+            {"channel": ValidationError(_("该渠道暂不支持发送。"), code="unsupported_channel")}
         )
     if customer.tenant_id != tenant.pk:
-        raise ValidationError({"customer": ValidationError("客户不存在。", code="not_found")})
+        raise ValidationError({"customer": ValidationError(_("客户不存在。"), code="not_found")})
     if customer.is_anonymised or not consent_allows(tenant=tenant, customer_id=customer.pk, channel=channel):
         raise ValidationError(
-            {"customer": ValidationError("客户未授权或已退订该渠道的营销信息，未发送。", code="opted_out")}
+            {"customer": ValidationError(_("客户未授权或已退订该渠道的营销信息，未发送。"), code="opted_out")}
         )
     unsubscribe = public_url(opt_out_url(tenant=tenant, customer_id=customer.pk, channel=channel))
     if channel == ConsentChannel.SMS:

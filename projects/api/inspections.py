@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
@@ -82,7 +84,7 @@ class InspectionSerializer(ModelSerializer):
 
 
 class InspectionPhotoSerializer(serializers.Serializer):
-    item = fields.IntegerField(help_text="检查项 id（属于该质检）")
+    item = fields.IntegerField(help_text=gettext_lazy("检查项 id（属于该质检）"))
     upload = serializers.FileField(validators=[validate_image_file])
 
 
@@ -121,7 +123,7 @@ class InspectionViewSet(
         body.is_valid(raise_exception=True)
         item = inspection.items.filter(pk=body.validated_data["item"]).first()
         if item is None:
-            raise DRFValidationError({"item": ["该检查项不属于此质检。"]})
+            raise DRFValidationError({"item": [_("该检查项不属于此质检。")]})
         photo = inspections.inspection_item_add_photo(
             tenant=self.tenant, item=item, photo=body.validated_data["upload"]
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -40,7 +41,7 @@ class DailyLogSerializer(ModelSerializer):
         child=serializers.FileField(validators=[validate_image_file]),
         write_only=True,
         required=False,
-        help_text="照片（可多张，JPG/PNG/WebP）",
+        help_text=gettext_lazy("照片（可多张，JPG/PNG/WebP）"),
     )
     author_name = serializers.CharField(source="author.display_name", read_only=True, default="")
 

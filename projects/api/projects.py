@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -88,13 +89,15 @@ class ProjectUpdateSerializer(ProjectSerializer):
 
 
 class AdvanceSerializer(serializers.Serializer):
-    to_stage = serializers.ChoiceField(choices=Stage.choices, required=False, help_text="省略 = 前进一步")
+    to_stage = serializers.ChoiceField(
+        choices=Stage.choices, required=False, help_text=gettext_lazy("省略 = 前进一步")
+    )
     reason = fields.CharField(required=False, allow_blank=True, max_length=300)
 
 
 class SignSerializer(serializers.Serializer):
     contract_number = fields.CharField(max_length=50)
-    contract_amount = fields.MoneyField(min_value=1, help_text="合同金额（元）")
+    contract_amount = fields.MoneyField(min_value=1, help_text=gettext_lazy("合同金额（元）"))
     signed_on = fields.DateField()
 
 

@@ -7,6 +7,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
 from projects.models import (
@@ -28,9 +29,9 @@ def callback_complete(
 ) -> ConstructionCallback:
     callback = ConstructionCallback.objects.select_for_update(of=("self",)).get(pk=callback.pk)
     if callback.completed_at is not None:
-        raise ValidationError({"satisfaction": "该回访已完成。"})
+        raise ValidationError({"satisfaction": _("该回访已完成。")})
     if satisfaction not in (1, 2, 3, 4, 5):
-        raise ValidationError({"satisfaction": "满意度应为 1–5。"})
+        raise ValidationError({"satisfaction": _("满意度应为 1–5。")})
     callback.satisfaction = satisfaction
     callback.comments = comments
     callback.completed_at = timezone.now()

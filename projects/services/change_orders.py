@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Tenant, User
@@ -28,7 +29,7 @@ def _line_amount(quantity: Decimal, unit_price: int) -> int:
 
 def _write_lines(change_order: ChangeOrder, lines: list[dict]) -> None:
     if not lines:
-        raise ValidationError({"lines": "变更单至少需要一个明细项。"})
+        raise ValidationError({"lines": _("变更单至少需要一个明细项。")})
     change_order.lines.all().delete()
     total = 0
     for number, line in enumerate(lines, start=1):
@@ -36,11 +37,13 @@ def _write_lines(change_order: ChangeOrder, lines: list[dict]) -> None:
             quantity = Decimal(str(line.get("quantity")))
             unit_price = int(line["unit_price"])
         except (InvalidOperation, KeyError, TypeError, ValueError):
-            raise ValidationError({"lines": f"第 {number} 行的数量或单价不是数字。"}) from None
+            raise ValidationError(
+                {"lines": _("第 %(number)s 行的数量或单价不是数字。") % {"number": number}}
+            ) from None
         if not quantity.is_finite() or quantity <= 0:
-            raise ValidationError({"lines": "数量必须大于 0（减项请填写负单价）。"})
+            raise ValidationError({"lines": _("数量必须大于 0（减项请填写负单价）。")})
         if not (line.get("description") or "").strip():
-            raise ValidationError({"lines": "请填写明细项名称。"})
+            raise ValidationError({"lines": _("请填写明细项名称。")})
         row = ChangeOrderLine(
             tenant_id=change_order.tenant_id,
             change_order=change_order,
@@ -54,7 +57,14 @@ def _write_lines(change_order: ChangeOrder, lines: list[dict]) -> None:
             # the DB would round a 3rd decimal of the quantity (not the amount) or fail on lengths
             row.full_clean(exclude=["tenant", "change_order"])
         except ValidationError as error:
-            raise ValidationError({"lines": [f"第 {number} 行：{m}" for m in error.messages]}) from None
+            raise ValidationError(
+                {
+                    "lines": [
+                        _("第 %(number)s 行：%(message)s") % {"number": number, "message": m}
+                        for m in error.messages
+                    ]
+                }
+            ) from None
         row.save()
         total += row.amount
     change_order.amount_delta = total
@@ -79,12 +89,12 @@ def change_order_create(
 ) -> ChangeOrder:
     project = _lock(project)
     if project.signed_on is None:
-        raise ValidationError({"project": "项目尚未签约，不能创建变更单。"})
+        raise ValidationError({"project": _("项目尚未签约，不能创建变更单。")})
     _refuse_if_cancelled(project)
     if not (title or "").strip():
-        raise ValidationError({"title": "请填写变更标题。"})
+        raise ValidationError({"title": _("请填写变更标题。")})
     if not (reason or "").strip():
-        raise ValidationError({"reason": "请填写变更原因。"})
+        raise ValidationError({"reason": _("请填写变更原因。")})
     number = (
         ChangeOrder.objects.filter(project=project)
         .order_by("-number")
@@ -114,7 +124,7 @@ def _lock_change_order(change_order: ChangeOrder) -> ChangeOrder:
 def _refuse_if_cancelled(project: Project) -> None:
     """A cancelled contract's budget is final: no new, sent or decided change orders."""
     if project.cancelled_at is not None:
-        raise ValidationError({"status": "合同已取消，不能再处理变更单。"})
+        raise ValidationError({"status": _("合同已取消，不能再处理变更单。")})
 
 
 @transaction.atomic
@@ -130,7 +140,7 @@ def change_order_update(
     """Only a draft can be edited; what the customer was shown never changes under them."""
     change_order = _lock_change_order(change_order)
     if change_order.status != ChangeOrderStatus.DRAFT:
-        raise ValidationError({"status": "只有草稿状态的变更单可以修改。"})
+        raise ValidationError({"status": _("只有草稿状态的变更单可以修改。")})
     if title is not None:
         change_order.title = title.strip()
     if reason is not None:
@@ -146,7 +156,7 @@ def change_order_update(
 def change_order_send(*, tenant: Tenant, change_order: ChangeOrder, sent_by: User) -> ChangeOrder:
     change_order = _lock_change_order(change_order)
     if change_order.status != ChangeOrderStatus.DRAFT:
-        raise ValidationError({"status": "只有草稿可以发送给客户确认。"})
+        raise ValidationError({"status": _("只有草稿可以发送给客户确认。")})
     _refuse_if_cancelled(_lock(change_order.project))
     change_order.status = ChangeOrderStatus.SENT
     change_order.sent_at = timezone.now()
@@ -171,14 +181,19 @@ def change_order_decide(
     decided on the progress page (channel ``customer_link``).
     """
     if channel not in DecisionChannel.values:
-        raise ValidationError({"channel": "请选择确认方式。"})
+        raise ValidationError({"channel": _("请选择确认方式。")})
     if channel != DecisionChannel.CUSTOMER_LINK and decided_by is None:
-        raise ValidationError({"channel": "员工代客户确认时必须记录操作人。"})
+        raise ValidationError({"channel": _("员工代客户确认时必须记录操作人。")})
     change_order = _lock_change_order(change_order)
     if change_order.is_decided:
-        raise ValidationError({"status": f"变更单已{change_order.get_status_display()}，不能再次确认。"})
+        raise ValidationError(
+            {
+                "status": _("变更单已%(status)s，不能再次确认。")
+                % {"status": change_order.get_status_display()}
+            }
+        )
     if change_order.status != ChangeOrderStatus.SENT:
-        raise ValidationError({"status": "变更单尚未发送给客户。"})
+        raise ValidationError({"status": _("变更单尚未发送给客户。")})
     _refuse_if_cancelled(_lock(change_order.project))  # locked: a concurrent cancel waits or wins
     change_order.status = ChangeOrderStatus.APPROVED if approve else ChangeOrderStatus.REJECTED
     change_order.decided_at = timezone.now()

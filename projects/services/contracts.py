@@ -7,6 +7,7 @@ import datetime
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Tenant, User
@@ -33,16 +34,18 @@ def contract_sign(
     A project still in the sales stages moves to "contract signed" (recorded in the history).
     """
     if contract_amount is None or contract_amount <= 0:
-        raise ValidationError({"contract_amount": "合同金额必须大于 0。"})
+        raise ValidationError({"contract_amount": _("合同金额必须大于 0。")})
     if not contract_number:
-        raise ValidationError({"contract_number": "请填写合同编号。"})
+        raise ValidationError({"contract_number": _("请填写合同编号。")})
     project = _lock(project)
     if project.signed_on is not None:
         return project  # already signed: signing twice does nothing
     if project.cancelled_at is not None:
-        raise ValidationError({"contract_number": "该项目合同已取消，不能再次签约。"})
+        raise ValidationError({"contract_number": _("该项目合同已取消，不能再次签约。")})
     if Project.objects.filter(contract_number=contract_number).exclude(pk=project.pk).exists():
-        raise ValidationError({"contract_number": f"合同编号 {contract_number} 已被使用。"})
+        raise ValidationError(
+            {"contract_number": _("合同编号 %(number)s 已被使用。") % {"number": contract_number}}
+        )
     project.contract_number = contract_number
     project.contract_amount = contract_amount
     project.signed_on = signed_on
@@ -54,7 +57,9 @@ def contract_sign(
         with transaction.atomic():  # a concurrent sign with the same number loses here, as a 400
             project.save(update_fields=fields)
     except IntegrityError:
-        raise ValidationError({"contract_number": f"合同编号 {contract_number} 已被使用。"})
+        raise ValidationError(
+            {"contract_number": _("合同编号 %(number)s 已被使用。") % {"number": contract_number}}
+        )
     events.publish(
         events.EventType.PROJECT_CONTRACT_SIGNED,
         tenant=tenant,
@@ -72,14 +77,14 @@ def contract_cancel(*, tenant: Tenant, project: Project, cancelled_by: User, rea
     Cancelling twice does nothing the second time; a handed-over project cannot be cancelled.
     """
     if not (reason or "").strip():
-        raise ValidationError({"reason": "请填写取消原因。"})
+        raise ValidationError({"reason": _("请填写取消原因。")})
     project = _lock(project)
     if project.cancelled_at is not None:
         return project
     if project.signed_on is None:
-        raise ValidationError({"reason": "项目尚未签约，无需取消合同。"})
+        raise ValidationError({"reason": _("项目尚未签约，无需取消合同。")})
     if project.handed_over_on is not None:
-        raise ValidationError({"reason": "项目已交付，不能取消合同。"})
+        raise ValidationError({"reason": _("项目已交付，不能取消合同。")})
     project.cancelled_at = timezone.now()
     project.cancel_reason = reason.strip()
     project.save(update_fields=["cancelled_at", "cancel_reason"])

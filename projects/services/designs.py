@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Tenant, User
@@ -35,7 +36,7 @@ def _snapshot(plan: DesignPlan, by: User | None, note: str) -> None:
 
 def _check_cost(cost_min: int, cost_max: int) -> None:
     if cost_min is None or cost_max is None or cost_min < 0 or cost_max < cost_min:
-        raise ValidationError({"cost_max": "预算上限不能低于下限。"})
+        raise ValidationError({"cost_max": _("预算上限不能低于下限。")})
 
 
 @transaction.atomic
@@ -55,9 +56,9 @@ def design_plan_create(
     project = _lock(project)
     _check_cost(cost_min, cost_max)
     if DesignPlan.objects.filter(project=project).count() >= 3:
-        raise ValidationError({"label": "每个项目最多 3 个设计方案。"})
+        raise ValidationError({"label": _("每个项目最多 3 个设计方案。")})
     if DesignPlan.objects.filter(project=project, label=label).exists():
-        raise ValidationError({"label": f"方案「{label}」已存在。"})
+        raise ValidationError({"label": _("方案「%(label)s」已存在。") % {"label": label}})
     plan = DesignPlan.objects.create(
         tenant=tenant,
         project=project,
@@ -69,7 +70,7 @@ def design_plan_create(
         notes=notes,
         updated_by=created_by,
     )
-    _snapshot(plan, created_by, "创建方案")
+    _snapshot(plan, created_by, _("创建方案"))
     return plan
 
 
@@ -82,7 +83,7 @@ def design_plan_revise(
     allowed = {"title", "style", "cost_min", "cost_max", "notes"}
     unknown = set(changes) - allowed
     if unknown:
-        raise ValidationError({sorted(unknown)[0]: "该字段不能修改。"})
+        raise ValidationError({sorted(unknown)[0]: _("该字段不能修改。")})
     for field, value in changes.items():
         setattr(plan, field, value)
     _check_cost(plan.cost_min, plan.cost_max)

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Tenant, User
@@ -72,12 +73,14 @@ def inspection_record(
     ``items``: ``[{"title", "passed", "category"?, "note"?, "hazard"?, "owner"?, "due_on"?}]``.
     """
     if not items:
-        raise ValidationError({"items": "至少需要一个检查项。"})
+        raise ValidationError({"items": _("至少需要一个检查项。")})
     for item in items:
         if not (item.get("title") or "").strip():
-            raise ValidationError({"items": "检查项名称不能为空。"})
+            raise ValidationError({"items": _("检查项名称不能为空。")})
         if not item["passed"] and not (item.get("hazard") or item.get("note") or "").strip():
-            raise ValidationError({"items": f"不合格项「{item['title']}」请写明问题或整改要求。"})
+            raise ValidationError(
+                {"items": _("不合格项「%(title)s」请写明问题或整改要求。") % {"title": item["title"]}}
+            )
     inspected_on = inspected_on or timezone.localdate()
     inspection = Inspection.objects.create(
         tenant=tenant,
@@ -131,9 +134,9 @@ def rectification_reinspect(
     """A re-inspection: passing closes the rectification; failing keeps it open (recorded too)."""
     rectification = Rectification.objects.select_for_update(of=("self",)).get(pk=rectification.pk)
     if rectification.status == Rectification.Status.CLOSED:
-        raise ValidationError({"rectification": "该整改已关闭。"})
+        raise ValidationError({"rectification": _("该整改已关闭。")})
     if not passed and not (note or "").strip():
-        raise ValidationError({"note": "复检不合格时请写明原因。"})
+        raise ValidationError({"note": _("复检不合格时请写明原因。")})
     inspection = Inspection.objects.create(
         tenant=tenant,
         project_id=rectification.project_id,
@@ -164,5 +167,7 @@ def rectification_reinspect(
 def inspection_item_add_photo(*, tenant: Tenant, item: InspectionItem, photo: UploadedFile) -> SitePhoto:
     data, image = validate_image_upload(photo, field="photo")
     if item.photos.count() >= MAX_PHOTOS_PER_LOG:
-        raise ValidationError({"photo": f"每个检查项最多 {MAX_PHOTOS_PER_LOG} 张照片。"})
+        raise ValidationError(
+            {"photo": _("每个检查项最多 %(count)s 张照片。") % {"count": MAX_PHOTOS_PER_LOG}}
+        )
     return _store_photo(tenant=tenant, upload=photo, data=data, image=image, inspection_item=item)

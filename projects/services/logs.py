@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
 from projects.models import (
@@ -32,9 +33,9 @@ def daily_log_create(
 ) -> DailyLog:
     """Post today's log; every photo is validated before anything is written."""
     if not (work_done or "").strip():
-        raise ValidationError({"work_done": "请填写今日完成内容。"})
+        raise ValidationError({"work_done": _("请填写今日完成内容。")})
     if log_date > timezone.localdate():
-        raise ValidationError({"log_date": "日志日期不能是未来。"})
+        raise ValidationError({"log_date": _("日志日期不能是未来。")})
     checked = _validated_photos(list(photos or []))
     log = DailyLog.objects.create(
         tenant=tenant,
@@ -54,7 +55,7 @@ def daily_log_create(
 @transaction.atomic
 def daily_log_add_photos(*, tenant: Tenant, log: DailyLog, photos: list[UploadedFile]) -> list[SitePhoto]:
     if not photos:
-        raise ValidationError({"photos": "请选择照片。"})
+        raise ValidationError({"photos": _("请选择照片。")})
     log = DailyLog.objects.select_for_update(of=("self",)).get(pk=log.pk)
     checked = _validated_photos(list(photos), already=log.photos.count())
     return [

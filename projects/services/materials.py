@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
 from crm.uploads import inspect_image, validate_document_file
@@ -23,7 +24,7 @@ def material_create(*, tenant: Tenant, project: Project, created_by: User, **fie
     material = Material(tenant=tenant, project=project, created_by=created_by, **fields)
     material.full_clean(exclude=["tenant", "project", "created_by"])
     if material.quantity <= 0:
-        raise ValidationError({"quantity": "数量必须大于 0。"})
+        raise ValidationError({"quantity": _("数量必须大于 0。")})
     material.save()
     return material
 
@@ -44,7 +45,7 @@ def material_report_add(
     *, tenant: Tenant, material: Material, title: str, file: UploadedFile
 ) -> MaterialReport:
     if not (title or "").strip():
-        raise ValidationError({"title": "请填写报告名称。"})
+        raise ValidationError({"title": _("请填写报告名称。")})
     data = validate_report_upload(file)
     report = MaterialReport(tenant=tenant, material=material, title=title.strip())
     extension = "pdf" if data.startswith(b"%PDF-") else inspect_image(file).extension

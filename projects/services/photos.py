@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant
 from crm.uploads import inspect_image
@@ -36,7 +37,8 @@ def validate_image_upload(upload: UploadedFile, *, field: str = "photos") -> tup
         image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise ValidationError(
-            {field: f"「{upload.name}」不是有效的图片文件（仅支持 JPG、PNG、WebP）。"}, code="invalid_image"
+            {field: _("「%(name)s」不是有效的图片文件（仅支持 JPG、PNG、WebP）。") % {"name": upload.name}},
+            code="invalid_image",
         ) from None
     return data, image
 
@@ -70,5 +72,7 @@ def _store_photo(
 
 def _validated_photos(uploads: list[UploadedFile], *, already: int = 0) -> list[tuple]:
     if already + len(uploads) > MAX_PHOTOS_PER_LOG:
-        raise ValidationError({"photos": f"每条日志最多 {MAX_PHOTOS_PER_LOG} 张照片。"})
+        raise ValidationError(
+            {"photos": _("每条日志最多 %(count)s 张照片。") % {"count": MAX_PHOTOS_PER_LOG}}
+        )
     return [(upload, *validate_image_upload(upload)) for upload in uploads]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Tenant, User
@@ -42,14 +43,14 @@ PROJECT_STAFF_FIELDS = ("designer", "project_manager", "supervisor", "service_ow
 def _check_project_fields(*, tenant: Tenant, project: Project) -> None:
     """Rules shared by create and update: a name, the team from this tenant, a sane plan."""
     if not (project.name or "").strip():
-        raise ValidationError({"name": ValidationError("请填写项目名称。", code="required")})
+        raise ValidationError({"name": ValidationError(_("请填写项目名称。"), code="required")})
     for field in PROJECT_STAFF_FIELDS:
         user = getattr(project, field)
         if user is not None and user.tenant_id != tenant.pk:
-            raise ValidationError({field: ValidationError("员工不存在。", code="invalid_staff")})
+            raise ValidationError({field: ValidationError(_("员工不存在。"), code="invalid_staff")})
     start, end = project.planned_start_on, project.planned_end_on
     if start is not None and end is not None and end < start:
-        message = "计划完工日期不能早于计划开工日期。"
+        message = _("计划完工日期不能早于计划开工日期。")
         raise ValidationError({"planned_end_on": ValidationError(message, code="planned_dates_order")})
 
 
@@ -59,7 +60,7 @@ def project_create(
 ) -> Project:
     """Open a project for a customer at the first stage (history starts here)."""
     if customer.tenant_id != tenant.pk:
-        raise ValidationError({"customer": "客户不存在。"})
+        raise ValidationError({"customer": _("客户不存在。")})
     project = Project(tenant=tenant, customer=customer, name=name, **fields)
     _check_project_fields(tenant=tenant, project=project)
     project.stage = Stage.CONSULTATION
@@ -88,10 +89,10 @@ def project_update(*, tenant: Tenant, project: Project, updated_by: User | None,
     """
     unknown = set(fields) - PROJECT_EDITABLE_FIELDS
     if unknown:
-        raise ValidationError({"__all__": f"这些字段不能在此修改：{'、'.join(sorted(unknown))}"})
+        raise ValidationError({"__all__": f"这些字段不能在此修改：{_('、').join(sorted(unknown))}"})
     project = _lock(project)
     if project.handed_over_on is not None or project.stage == Stage.HANDOVER:
-        raise ValidationError("项目已交付，不能再修改。", code="project_handed_over")
+        raise ValidationError(_("项目已交付，不能再修改。"), code="project_handed_over")
     for field, value in fields.items():
         setattr(project, field, value)
     _check_project_fields(tenant=tenant, project=project)

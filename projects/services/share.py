@@ -44,7 +44,7 @@ def share_link_create(
 ) -> tuple[ShareLink, str]:
     """A new unguessable link (256-bit token); only its hash is stored. Returns (link, token)."""
     if not 1 <= valid_days <= 365:
-        raise ValidationError({"valid_days": "有效期应在 1–365 天之间。"})
+        raise ValidationError({"valid_days": _("有效期应在 1–365 天之间。")})
     issued = issue_secret()
     link = ShareLink.objects.create(
         tenant=tenant,
@@ -92,9 +92,9 @@ def confirmation_code_request(
     from crm.notifications.services import sms_send
 
     if decision not in ("approve", "reject"):
-        raise ValidationError({"decision": "未知操作。"})
+        raise ValidationError({"decision": _("未知操作。")})
     if change_order.project_id != link.project_id or change_order.status != ChangeOrderStatus.SENT:
-        raise ValidationError({"change_order": "该变更单无需确认。"})
+        raise ValidationError({"change_order": _("该变更单无需确认。")})
     ShareLink.objects.select_for_update(of=("self",)).filter(pk=link.pk).first()  # one request at a time
     now = timezone.now()
     last_day = list(
@@ -155,11 +155,11 @@ def confirmation_code_check(
             .first()
         )
         if row is None or row.expires_at <= timezone.now() or row.attempts >= CODE_MAX_ATTEMPTS:
-            problem = "验证码已失效，请重新获取。"
+            problem = _("验证码已失效，请重新获取。")
         elif not secrets.compare_digest(row.code_hash, confirmation_code_hash(link, (code or "").strip())):
             row.attempts += 1
             row.save(update_fields=["attempts"])
-            problem = "验证码不正确。"
+            problem = _("验证码不正确。")
         else:
             row.used_at = timezone.now()
             row.save(update_fields=["used_at"])

@@ -7,6 +7,7 @@ import datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from crm import events
 from crm.models import Tenant, User
@@ -51,12 +52,12 @@ def project_handover(
     if project.handed_over_on is not None:
         return project
     if project.cancelled_at is not None:
-        raise ValidationError({"stage": "合同已取消，不能交付。"})
+        raise ValidationError({"stage": gettext("合同已取消，不能交付。")})
     if project.stage not in (Stage.COMPLETION_ACCEPTANCE, Stage.HANDOVER):
         # the direct /handover/ action must not jump over stages (e.g. after a move back for rework)
-        raise ValidationError({"stage": "项目须处于「竣工验收」阶段才能交付。"})
+        raise ValidationError({"stage": gettext("项目须处于「竣工验收」阶段才能交付。")})
     if not acceptance_passed(project=project, kind=AcceptanceKind.COMPLETION):
-        raise ValidationError({"stage": "竣工验收尚未通过，不能交付。"})
+        raise ValidationError({"stage": gettext("竣工验收尚未通过，不能交付。")})
     project.handed_over_on = handed_over_on
     fields = ["handed_over_on"]
     if project.stage != Stage.HANDOVER:
@@ -92,35 +93,35 @@ def project_move_stage(
     acceptance; handover goes through :func:`project_handover` (completion acceptance).
     """
     if to_stage not in STAGE_ORDER:
-        raise ValidationError({"to_stage": "未知阶段。"})
+        raise ValidationError({"to_stage": gettext("未知阶段。")})
     project = _lock(project)
     current = project.stage
     if project.cancelled_at is not None:
-        raise ValidationError({"to_stage": "合同已取消，项目阶段不能再变更。"})
+        raise ValidationError({"to_stage": gettext("合同已取消，项目阶段不能再变更。")})
     if project.handed_over_on is not None:
-        raise ValidationError({"to_stage": "项目已交付，阶段不能再变更。"})
+        raise ValidationError({"to_stage": gettext("项目已交付，阶段不能再变更。")})
     step = stage_index(to_stage) - stage_index(current)
     if step == 0:
-        raise ValidationError({"to_stage": "项目已处于该阶段。"})
+        raise ValidationError({"to_stage": gettext("项目已处于该阶段。")})
     if step > 1:
-        raise ValidationError({"to_stage": "不能跳过阶段，只能前进一步。"})
+        raise ValidationError({"to_stage": gettext("不能跳过阶段，只能前进一步。")})
     reason = (reason or "").strip()
     if step < 0 and not reason:
-        raise ValidationError({"reason": "退回阶段必须填写原因。"})
+        raise ValidationError({"reason": gettext("退回阶段必须填写原因。")})
     if not can_move_stage(moved_by, current, to_stage):
-        raise PermissionDenied("您的角色无权变更该阶段。")
+        raise PermissionDenied(gettext("您的角色无权变更该阶段。"))
     if to_stage == Stage.HANDOVER:
         return project_handover(
             tenant=tenant, project=project, handed_over_by=moved_by, handed_over_on=timezone.localdate()
         )
     if step > 0 and to_stage == Stage.CONTRACT_SIGNED and project.signed_on is None:
-        raise ValidationError({"to_stage": "请先签订合同（录入合同编号与金额）。"})
+        raise ValidationError({"to_stage": gettext("请先签订合同（录入合同编号与金额）。")})
     if (
         step > 0
         and to_stage == Stage.MASONRY
         and not acceptance_passed(project=project, kind=AcceptanceKind.HIDDEN_WORKS)
     ):
-        raise ValidationError({"to_stage": "水电隐蔽工程验收未通过，不能进入泥瓦阶段。"})
+        raise ValidationError({"to_stage": gettext("水电隐蔽工程验收未通过，不能进入泥瓦阶段。")})
     _record_stage(
         project=project,
         to_stage=to_stage,
@@ -139,7 +140,7 @@ def project_advance(*, tenant: Tenant, project: Project, advanced_by: User, reas
     """One step forward from the current stage."""
     index = stage_index(project.stage)
     if index + 1 >= len(STAGE_ORDER):
-        raise ValidationError({"to_stage": "项目已处于最后阶段。"})
+        raise ValidationError({"to_stage": gettext("项目已处于最后阶段。")})
     return project_move_stage(
         tenant=tenant, project=project, to_stage=STAGE_ORDER[index + 1], moved_by=advanced_by, reason=reason
     )
@@ -163,12 +164,14 @@ def acceptance_record(
     }
     required_stage = required_stages.get(kind)
     if required_stage is None:
-        raise ValidationError({"kind": "未知验收类型。"})
+        raise ValidationError({"kind": gettext("未知验收类型。")})
     project = _lock(project)
     if project.stage != required_stage:
-        raise ValidationError({"kind": f"只能在「{Stage(required_stage).label}」阶段记录该验收。"})
+        raise ValidationError(
+            {"kind": gettext("只能在「%(stage)s」阶段记录该验收。") % {"stage": Stage(required_stage).label}}
+        )
     if not passed and not (notes or "").strip():
-        raise ValidationError({"notes": "验收不通过时请写明问题。"})
+        raise ValidationError({"notes": gettext("验收不通过时请写明问题。")})
     acceptance = Acceptance.objects.create(
         tenant=tenant,
         project=project,
@@ -194,11 +197,11 @@ def acceptance_record(
 def stage_setting_update(*, tenant: Tenant, stage: str, name: str, planned_days: int) -> StageSetting:
     """Rename a stage / set its planned duration (the order never changes)."""
     if stage not in STAGE_ORDER:
-        raise ValidationError({"stage": "未知阶段。"})
+        raise ValidationError({"stage": gettext("未知阶段。")})
     if not (name or "").strip():
-        raise ValidationError({"name": "请填写阶段名称。"})
+        raise ValidationError({"name": gettext("请填写阶段名称。")})
     if planned_days is None or planned_days < 0 or planned_days > 365:
-        raise ValidationError({"planned_days": "计划天数应在 0–365 之间。"})
+        raise ValidationError({"planned_days": gettext("计划天数应在 0–365 之间。")})
     setting, _ = StageSetting.objects.update_or_create(
         stage=stage, defaults={"name": name.strip(), "planned_days": planned_days, "tenant": tenant}
     )

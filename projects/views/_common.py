@@ -8,6 +8,8 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from crm.access import get_for_user_or_404
@@ -30,14 +32,14 @@ from projects.services import (
 )
 
 TABS = [
-    ("stages", "阶段"),
-    ("plans", "设计方案"),
-    ("logs", "施工日志"),
-    ("inspections", "质检整改"),
-    ("change_orders", "变更单"),
-    ("materials", "材料"),
-    ("callbacks", "回访"),
-    ("share", "客户进度页"),
+    ("stages", gettext_lazy("阶段")),
+    ("plans", gettext_lazy("设计方案")),
+    ("logs", gettext_lazy("施工日志")),
+    ("inspections", gettext_lazy("质检整改")),
+    ("change_orders", gettext_lazy("变更单")),
+    ("materials", gettext_lazy("材料")),
+    ("callbacks", gettext_lazy("回访")),
+    ("share", gettext_lazy("客户进度页")),
 ]
 
 
@@ -146,7 +148,7 @@ class ProjectActionView(RoleRequiredMixin, View):
         except ValidationError as error:
             form = getattr(self, "form", None)
             if form is None:
-                messages.error(request, "；".join(error.messages))
+                messages.error(request, _("；").join(error.messages))
                 return redirect(f"{reverse('projects:detail', args=[pk])}?tab={self.tab}")
             apply_service_errors(form, error)
             result = None

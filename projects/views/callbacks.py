@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from projects import forms
 from projects.models import (
@@ -25,8 +26,8 @@ class CallbackCompleteView(ProjectActionView):
         )
         form = forms.CallbackForm(request.POST)
         if not form.is_valid():
-            raise ValidationError({"satisfaction": "请选择满意度。"})
+            raise ValidationError({"satisfaction": _("请选择满意度。")})
         callbacks.callback_complete(
             tenant=self.tenant, callback=callback, completed_by=request.user, **form.cleaned_data
         )
-        return "回访已记录。"
+        return _("回访已记录。")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from projects import forms
 from projects.models import (
@@ -25,7 +26,7 @@ class ChangeOrderCreateView(ProjectActionView):
         change_orders_services.change_order_create(
             tenant=self.tenant, project=self.project, created_by=request.user, **self.form.cleaned_data
         )
-        return "变更单草稿已创建。"
+        return _("变更单草稿已创建。")
 
 
 class ChangeOrderSendView(ProjectActionView):
@@ -37,7 +38,7 @@ class ChangeOrderSendView(ProjectActionView):
         change_orders_services.change_order_send(
             tenant=self.tenant, change_order=change_order, sent_by=request.user
         )
-        return "已发送给客户确认。"
+        return _("已发送给客户确认。")
 
 
 class ChangeOrderDecideView(ProjectActionView):
@@ -48,8 +49,8 @@ class ChangeOrderDecideView(ProjectActionView):
         change_order = get_object_or_404(ChangeOrder.objects.filter(project=self.project), pk=change_order_id)
         form = forms.DecideForm(request.POST)
         if not form.is_valid():
-            raise ValidationError({"channel": "请选择结果和客户确认方式。"})
+            raise ValidationError({"channel": _("请选择结果和客户确认方式。")})
         change_orders_services.change_order_decide(
             tenant=self.tenant, change_order=change_order, decided_by=request.user, **form.cleaned_data
         )
-        return "已记录客户决定。"
+        return _("已记录客户决定。")

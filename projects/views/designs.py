@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from projects import forms
 from projects.models import (
@@ -26,7 +27,7 @@ class DesignPlanCreateView(ProjectActionView):
         data = dict(self.form.cleaned_data)
         data.pop("change_note")
         designs.design_plan_create(tenant=self.tenant, project=self.project, created_by=request.user, **data)
-        return "方案已添加。"
+        return _("方案已添加。")
 
 
 class DesignPlanReviseView(ProjectActionView):
@@ -45,7 +46,7 @@ class DesignPlanReviseView(ProjectActionView):
         designs.design_plan_revise(
             tenant=self.tenant, plan=plan, revised_by=request.user, change_note=note, **data
         )
-        return f"{plan.label} 已更新为第 {plan.version + 1} 版。"
+        return _("%(label)s 已更新为第 %(version)s 版。") % {"label": plan.label, "version": plan.version + 1}
 
 
 class DesignPlanChooseView(ProjectActionView):
@@ -55,4 +56,4 @@ class DesignPlanChooseView(ProjectActionView):
     def act(self, request, plan_id: int):
         plan = get_object_or_404(DesignPlan.objects.filter(project=self.project), pk=plan_id)
         designs.design_plan_choose(tenant=self.tenant, plan=plan, chosen_by=request.user)
-        return f"已记录客户选定 {plan.label}。"
+        return _("已记录客户选定 %(label)s。") % {"label": plan.label}

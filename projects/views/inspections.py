@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from projects import forms
 from projects.models import (
@@ -33,7 +34,7 @@ class InspectionCreateView(ProjectActionView):
             items=self.form.items(),
             notes=self.form.cleaned_data["notes"],
         )
-        return f"质检已记录，得分 {inspection.score}。"
+        return _("质检已记录，得分 %(score)s。") % {"score": inspection.score}
 
 
 class ReinspectView(ProjectActionView):
@@ -46,8 +47,8 @@ class ReinspectView(ProjectActionView):
         )
         form = forms.ReinspectForm(request.POST)
         if not form.is_valid():
-            raise ValidationError({"passed": "请选择复检结果。"})
+            raise ValidationError({"passed": _("请选择复检结果。")})
         inspections.rectification_reinspect(
             tenant=self.tenant, rectification=rectification, inspector=request.user, **form.cleaned_data
         )
-        return "复检已记录。"
+        return _("复检已记录。")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from projects import forms
 from projects.services import (
     logs,
@@ -21,4 +23,4 @@ class DailyLogCreateView(ProjectActionView):
         logs.daily_log_create(
             tenant=self.tenant, project=self.project, author=request.user, **self.form.cleaned_data
         )
-        return "日志已发布。"
+        return _("日志已发布。")

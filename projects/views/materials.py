@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from projects import forms
 from projects.models import (
@@ -27,7 +28,7 @@ class MaterialCreateView(ProjectActionView):
         materials.material_create(
             tenant=self.tenant, project=self.project, created_by=request.user, **self.form.cleaned_data
         )
-        return "材料已登记。"
+        return _("材料已登记。")
 
 
 class MaterialReportView(ProjectActionView):
@@ -40,4 +41,4 @@ class MaterialReportView(ProjectActionView):
         if not form.is_valid():  # shown as a message: say what is wrong with the file, not just "invalid"
             raise ValidationError({name: errors.data for name, errors in form.errors.items()})
         materials.material_report_add(tenant=self.tenant, material=material, **form.cleaned_data)
-        return "报告已上传。"
+        return _("报告已上传。")

@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 
 from crm import ratelimit
@@ -109,7 +110,7 @@ class ProgressChangeOrderView(ProgressView):
                 response = render(
                     request,
                     "projects/progress.html",
-                    self.context(co_error={change_order.pk: "；".join(error.messages)}),
+                    self.context(co_error={change_order.pk: _("；").join(error.messages)}),
                     status=429,
                 )
                 response["Retry-After"] = str(error.retry_after)
@@ -118,7 +119,7 @@ class ProgressChangeOrderView(ProgressView):
                 return render(
                     request,
                     "projects/progress.html",
-                    self.context(co_error={change_order.pk: "；".join(error.messages)}),
+                    self.context(co_error={change_order.pk: _("；").join(error.messages)}),
                     status=400,
                 )
             decision = request.POST.get("decision")
@@ -147,7 +148,7 @@ class ProgressChangeOrderView(ProgressView):
                 return render(
                     request,
                     "projects/progress.html",
-                    self.context(co_error={change_order.pk: "；".join(error.messages)}),
+                    self.context(co_error={change_order.pk: _("；").join(error.messages)}),
                     status=400,
                 )
             return redirect(reverse("projects:progress", args=[self.token]) + f"#co-{change_order.pk}")

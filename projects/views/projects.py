@@ -99,7 +99,7 @@ class ProjectCreateView(RoleRequiredMixin, View):
         except ValidationError as error:
             apply_service_errors(form, error)
             return self.get(request, form=form)
-        messages.success(request, "项目已创建。")
+        messages.success(request, _("项目已创建。"))
         return redirect("projects:detail", pk=project.pk)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import View
 
 from crm.permissions import RoleRequiredMixin
@@ -28,7 +29,7 @@ class StageMoveView(ProjectActionView):
         stages.project_move_stage(
             tenant=self.tenant, project=self.project, moved_by=request.user, **self.form.cleaned_data
         )
-        return "阶段已更新。"
+        return _("阶段已更新。")
 
 
 class SignView(ProjectActionView):
@@ -42,7 +43,7 @@ class SignView(ProjectActionView):
         contracts.contract_sign(
             tenant=self.tenant, project=self.project, signed_by=request.user, **self.form.cleaned_data
         )
-        return "合同已签订。"
+        return _("合同已签订。")
 
 
 class HandoverView(ProjectActionView):
@@ -55,7 +56,7 @@ class HandoverView(ProjectActionView):
             handed_over_by=request.user,
             handed_over_on=timezone.localdate(),
         )
-        return "项目已交付。"
+        return _("项目已交付。")
 
 
 class AcceptanceView(ProjectActionView):
@@ -69,7 +70,7 @@ class AcceptanceView(ProjectActionView):
         stages.acceptance_record(
             tenant=self.tenant, project=self.project, recorded_by=request.user, **self.form.cleaned_data
         )
-        return "验收已记录。"
+        return _("验收已记录。")
 
 
 class StageSettingsView(RoleRequiredMixin, View):
@@ -92,5 +93,5 @@ class StageSettingsView(RoleRequiredMixin, View):
                 name=form.cleaned_data[name.name],
                 planned_days=form.cleaned_data[days.name],
             )
-        messages.success(request, "阶段模板已保存。")
+        messages.success(request, _("阶段模板已保存。"))
         return redirect("projects:stage-settings")

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from crm.models import Tenant
 from customers.models import Customer
@@ -37,7 +38,7 @@ def referral_account_ensure(*, tenant: Tenant, customer: Customer) -> ReferralAc
     if account is not None:
         return account
     if customer.tenant_id != tenant.pk:
-        raise ValidationError({"customer": "客户不存在。"})
+        raise ValidationError({"customer": gettext("客户不存在。")})
     for _attempt in range(5):
         try:
             with transaction.atomic():

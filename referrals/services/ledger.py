@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Tenant, User
@@ -60,7 +61,7 @@ def _append_entry(
     new_balance = account.balance_fen + amount_fen
     new_shortfall = account.shortfall_fen + shortfall_change_fen
     if new_balance < 0 or new_shortfall < 0:  # the CHECK constraints would refuse it anyway
-        raise ValidationError({"amount_fen": "余额不足。"})
+        raise ValidationError({"amount_fen": _("余额不足。")})
     entry = LedgerEntry.objects.create(
         tenant=tenant,
         account=account,
@@ -202,7 +203,7 @@ def referral_reverse_for_contract(*, tenant: Tenant, project_id: int, reason: st
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         return None
-    reason = (reason or getattr(project, "cancel_reason", "") or "合同取消").strip()
+    reason = (reason or getattr(project, "cancel_reason", "") or _("合同取消")).strip()
     found = Referral.objects.filter(referred_id=project.customer_id).select_related("referrer").first()
     if found is None:
         return None
@@ -261,11 +262,11 @@ def referral_reverse_for_contract(*, tenant: Tenant, project_id: int, reason: st
 
 def _validate_amount(amount_fen: object, field: str = "amount_fen") -> int:
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int):
-        raise ValidationError({field: "金额必须是整数（分）。"})
+        raise ValidationError({field: _("金额必须是整数（分）。")})
     if amount_fen <= 0:
-        raise ValidationError({field: "金额必须大于 0。"})
+        raise ValidationError({field: _("金额必须大于 0。")})
     if amount_fen > MAX_AMOUNT_FEN:
-        raise ValidationError({field: "金额过大。"})
+        raise ValidationError({field: _("金额过大。")})
     return amount_fen
 
 
@@ -294,24 +295,24 @@ def referral_redeem(
     except ValidationError as error:
         errors.update({k: v[0] for k, v in error.message_dict.items()})
     if target not in RedemptionTarget.values:
-        errors["redemption_target"] = "请选择抵扣用途。"
+        errors["redemption_target"] = _("请选择抵扣用途。")
     if not (description or "").strip():
-        errors["description"] = "请写明抵扣了什么（如：客厅窗帘、冰箱、二期增项单号）。"
+        errors["description"] = _("请写明抵扣了什么（如：客厅窗帘、冰箱、二期增项单号）。")
     if project is not None and project.customer_id != account.customer_id:
-        errors["project"] = "只能抵扣该客户自己的项目。"
+        errors["project"] = _("只能抵扣该客户自己的项目。")
     if errors:
         raise ValidationError(errors)
     account = _lock_account(account.pk)
     key = f"redemption:account:{account.pk}:{client_key or uuid.uuid4().hex}"
     if client_key and (previous := _entry_exists(key)) is not None:
         if previous.amount_fen != -amount_fen:
-            raise ValidationError({"client_key": "该请求编号已用于另一笔金额不同的抵扣。"})
+            raise ValidationError({"client_key": _("该请求编号已用于另一笔金额不同的抵扣。")})
         return previous
     if amount_fen > account.balance_fen:
         raise ValidationError(
             {
-                "amount_fen": f"余额不足：当前余额 ¥{account.balance_fen / 100:,.2f}，"
-                f"申请抵扣 ¥{amount_fen / 100:,.2f}。"
+                "amount_fen": _("余额不足：当前余额 ¥%(balance)s，申请抵扣 ¥%(amount)s。")
+                % {"balance": f"{account.balance_fen / 100:,.2f}", "amount": f"{amount_fen / 100:,.2f}"}
             }
         )
     entry = _append_entry(
@@ -349,22 +350,25 @@ def referral_adjust(
     require_permission(adjusted_by, "referrals.adjust")
     errors: dict[str, str] = {}
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen == 0:
-        errors["amount_fen"] = "调整金额必须是非 0 整数（分），负数表示扣减。"
+        errors["amount_fen"] = _("调整金额必须是非 0 整数（分），负数表示扣减。")
     elif abs(amount_fen) > MAX_AMOUNT_FEN:
-        errors["amount_fen"] = "金额过大。"
+        errors["amount_fen"] = _("金额过大。")
     if not (reason or "").strip():
-        errors["reason"] = "人工调整必须填写原因。"
+        errors["reason"] = _("人工调整必须填写原因。")
     if errors:
         raise ValidationError(errors)
     account = _lock_account(account.pk)
     key = f"adjustment:account:{account.pk}:{client_key or uuid.uuid4().hex}"
     if client_key and (previous := _entry_exists(key)) is not None:
         if previous.amount_fen != amount_fen:
-            raise ValidationError({"client_key": "该请求编号已用于另一笔金额不同的调整。"})
+            raise ValidationError({"client_key": _("该请求编号已用于另一笔金额不同的调整。")})
         return previous
     if account.balance_fen + amount_fen < 0:
         raise ValidationError(
-            {"amount_fen": f"扣减后余额将为负数（当前余额 ¥{account.balance_fen / 100:,.2f}）。"}
+            {
+                "amount_fen": _("扣减后余额将为负数（当前余额 ¥%(balance)s）。")
+                % {"balance": f"{account.balance_fen / 100:,.2f}"}
+            }
         )
     entry = _append_entry(
         tenant=tenant,

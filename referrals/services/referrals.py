@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
 from crm.permissions import require_permission
@@ -41,11 +42,11 @@ def referral_create(
     A second (different) referrer, a self-referral or another tenant's customer is refused.
     """
     if referrer.tenant_id != tenant.pk or referred.tenant_id != tenant.pk:
-        raise ValidationError({"referrer": "推荐人不存在。"})
+        raise ValidationError({"referrer": _("推荐人不存在。")})
     if referrer.pk == referred.pk:
-        raise ValidationError({"referred": "客户不能推荐自己。"})
+        raise ValidationError({"referred": _("客户不能推荐自己。")})
     if source not in ReferralSource.values:
-        raise ValidationError({"source": "来源无效。"})
+        raise ValidationError({"source": _("来源无效。")})
     account = referral_account_ensure(tenant=tenant, customer=referrer)
     _lock_account(account.pk)
     existing = Referral.objects.filter(referred=referred).select_related("referrer").first()
@@ -53,7 +54,10 @@ def referral_create(
         if existing.referrer_id == referrer.pk:
             return existing
         raise ValidationError(
-            {"referred": f"该客户已由“{existing.referrer.name}”推荐，一个客户只能有一个推荐人。"}
+            {
+                "referred": _("该客户已由“%(name)s”推荐，一个客户只能有一个推荐人。")
+                % {"name": existing.referrer.name}
+            }
         )
     try:
         with transaction.atomic():
@@ -66,7 +70,7 @@ def referral_create(
                 note=note[:200],
             )
     except IntegrityError:  # another referrer won a race for this customer
-        raise ValidationError({"referred": "该客户已有推荐人，一个客户只能有一个推荐人。"})
+        raise ValidationError({"referred": _("该客户已有推荐人，一个客户只能有一个推荐人。")})
     signed = _signed_projects(customer_id=referred.pk).first() if source == ReferralSource.MANUAL else None
     if signed is not None:
         # Staff linked the referrer after the contract was signed ("a friend sent me", said at
@@ -93,7 +97,7 @@ def referral_link_by_code(
     require_permission(created_by, "referrals.edit")
     value = (code or "").strip()
     if not value:
-        raise ValidationError({"code": "请输入推荐人的推荐码或手机号。"})
+        raise ValidationError({"code": _("请输入推荐人的推荐码或手机号。")})
     account = ReferralAccount.objects.select_related("customer").filter(code=value.upper()).first()
     referrer = account.customer if account else None
     if referrer is None:
@@ -101,7 +105,7 @@ def referral_link_by_code(
         if len(digits) >= 11:
             referrer = Customer.objects.filter(phone__endswith=digits[-11:]).first()
     if referrer is None:
-        raise ValidationError({"code": "找不到该推荐码或手机号对应的客户。"})
+        raise ValidationError({"code": _("找不到该推荐码或手机号对应的客户。")})
     return referral_create(
         tenant=tenant,
         referrer=referrer,
@@ -128,7 +132,10 @@ def referral_status_set(*, tenant: Tenant, referral: Referral, status: str, chan
     referral = _lock_referral(referral.pk)
     if status not in MANUAL_TRANSITIONS.get(referral.status, set()):
         raise ValidationError(
-            {"status": f"不能从“{referral.get_status_display()}”改为该状态（签约和奖励由合同自动驱动）。"}
+            {
+                "status": _("不能从“%(status)s”改为该状态（签约和奖励由合同自动驱动）。")
+                % {"status": referral.get_status_display()}
+            }
         )
     now = timezone.now()
     referral.status = status

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
 from crm.permissions import require_permission
@@ -35,17 +36,17 @@ def referral_settings_update(
     require_permission(updated_by, "referrals.settings")
     errors: dict[str, str] = {}
     if rule_kind not in CreditRuleKind.values:
-        errors["rule_kind"] = "请选择奖励规则。"
+        errors["rule_kind"] = _("请选择奖励规则。")
     if rule_kind == CreditRuleKind.FIXED and not (0 < fixed_amount_fen <= MAX_AMOUNT_FEN):
-        errors["fixed_amount_fen"] = "固定奖励必须大于 0。"
+        errors["fixed_amount_fen"] = _("固定奖励必须大于 0。")
     if percentage_bp > 10_000 or (rule_kind == CreditRuleKind.PERCENTAGE and percentage_bp <= 0):
-        errors["percentage_bp"] = "比例必须在 0.01% 到 100% 之间。"
+        errors["percentage_bp"] = _("比例必须在 0.01% 到 100% 之间。")
     if cap_fen is not None and not (0 < cap_fen <= MAX_AMOUNT_FEN):
-        errors["cap_fen"] = "上限必须大于 0（不设上限请留空）。"
+        errors["cap_fen"] = _("上限必须大于 0（不设上限请留空）。")
     if not (1 <= vip_threshold <= 100):
-        errors["vip_threshold"] = "VIP 门槛必须在 1 到 100 之间。"
+        errors["vip_threshold"] = _("VIP 门槛必须在 1 到 100 之间。")
     if not vip_title.strip():
-        errors["vip_title"] = "请填写 VIP 称号。"
+        errors["vip_title"] = _("请填写 VIP 称号。")
     if errors:
         raise ValidationError(errors)
     rule = ReferralSettings.objects.select_for_update(of=("self",)).first() or ReferralSettings(tenant=tenant)

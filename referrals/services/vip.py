@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
 from crm.permissions import require_permission
@@ -22,10 +23,10 @@ def referral_vip_decide(
     """A manager keeps or revokes VIP (typically after reversals dropped the count below the bar)."""
     require_permission(decided_by, "referrals.vip_decide")
     if not (reason or "").strip():
-        raise ValidationError({"reason": "请填写决定原因。"})
+        raise ValidationError({"reason": _("请填写决定原因。")})
     account = _lock_account(account.pk)
     if not account.is_vip:
-        raise ValidationError({"keep": "该客户当前不是 VIP。"})
+        raise ValidationError({"keep": _("该客户当前不是 VIP。")})
     if keep:
         account.vip_review_needed = False
     else:
