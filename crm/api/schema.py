@@ -6,7 +6,14 @@ from typing import Any
 
 _FIELD_LISTS = {
     "type": "object",
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    # A field's messages (codes), or, for nested input (list items, nested objects), the same map
+    # keyed by index or sub-field: the fuzzer found both shapes.
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "object"}]}},
+            {"type": "object"},
+        ]
+    },
 }
 
 ERROR_SCHEMA: dict[str, Any] = {
