@@ -1,20 +1,12 @@
 """The lead.created subscriber moved from ``engagement.services.scoring`` to ``engagement.handlers``.
 
 A handler's subscriber key is its dotted path, so delivery rows written before the move are renamed
-(all tenants: the platform scope opens the row-level-security wall for this one transaction).
+(see ``crm.events.migration_ops``).
 """
 
 from django.db import migrations
 
-OLD = "handler:engagement.services.scoring.on_lead_created"
-NEW = "handler:engagement.handlers.on_lead_created"
-
-
-def _rename(old: str, new: str) -> list[str]:
-    return [
-        "SELECT set_config('app.platform_scope', 'on', true)",
-        f"UPDATE outbox_eventdelivery SET subscriber = '{new}' WHERE subscriber = '{old}'",
-    ]
+from crm.events.migration_ops import rename_subscribers
 
 
 class Migration(migrations.Migration):
@@ -23,4 +15,12 @@ class Migration(migrations.Migration):
         ("outbox", "0001_initial"),
     ]
 
-    operations = [migrations.RunSQL(_rename(OLD, NEW), reverse_sql=_rename(NEW, OLD))]
+    operations = [
+        rename_subscribers(
+            {
+                "handler:engagement.services.scoring.on_lead_created": (
+                    "handler:engagement.handlers.on_lead_created"
+                )
+            }
+        )
+    ]

@@ -39,6 +39,25 @@ def test_production_settings_pass_deploy_check():
 
 
 @pytest.mark.django_db
+def test_zero_setup_demo_database_migrates_on_sqlite(tmp_path):
+    """The README's first command runs on SQLite: every migration must (PostgreSQL-only SQL is guarded)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "crm.settings.local",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "CRM_DEMO": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+
+
 def test_seed_demo_is_idempotent():
     call_command("seed_demo")
     counts = (Tenant.objects.count(), User.objects.count())
