@@ -38,7 +38,6 @@ def test_production_settings_pass_deploy_check():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.django_db
 def test_zero_setup_demo_database_migrates_on_sqlite(tmp_path):
     """The README's first command runs on SQLite: every migration must (PostgreSQL-only SQL is guarded)."""
     env = {
@@ -58,6 +57,7 @@ def test_zero_setup_demo_database_migrates_on_sqlite(tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
 
 
+@pytest.mark.django_db
 def test_seed_demo_is_idempotent():
     call_command("seed_demo")
     counts = (Tenant.objects.count(), User.objects.count())
