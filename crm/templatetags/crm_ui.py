@@ -57,3 +57,25 @@ def contact_buttons(phone="", wechat_id="") -> SafeString:
             )
         )
     return format_html("{}", SafeString("".join(parts)))
+
+
+@register.filter
+def fen(value) -> str:
+    """Integer fen → ``¥1,234.50`` (``crm.money.format_fen``); anything else → ``—``."""
+    from crm.money import format_fen
+
+    try:
+        return format_fen(int(value))
+    except (TypeError, ValueError):
+        return "—"
+
+
+@register.filter
+def signed_fen(value) -> str:
+    """Integer fen → ``+¥1,234.50`` / ``-¥12.00``, for deltas (change orders, ledger entries)."""
+    from crm.money import format_fen
+
+    try:
+        return format_fen(int(value), sign=True)
+    except (TypeError, ValueError):
+        return "—"
