@@ -101,7 +101,7 @@ class YuanFormField(forms.CharField):
 
     def to_python(self, value):
         text = super().to_python(value)
-        if text in self.empty_values:
+        if text is None or text in self.empty_values:
             return None
         if len(text) > 20:
             raise forms.ValidationError(_("金额过大"), code="invalid_money")
