@@ -24,13 +24,13 @@ class VendorRunSQL(migrations.RunSQL):
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):  # noqa: ARG002
         sql = self.by_vendor.get(schema_editor.connection.vendor)
-        if sql:
-            self._run_sql(schema_editor, list(sql))
+        for statement in sql or ():
+            schema_editor.execute(statement, params=None)
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):  # noqa: ARG002
         sql = self.reverse_by_vendor.get(schema_editor.connection.vendor)
-        if sql:
-            self._run_sql(schema_editor, list(sql))
+        for statement in sql or ():
+            schema_editor.execute(statement, params=None)
 
 
 def append_only(table: str, *, refuse: Sequence[str] = ("UPDATE", "DELETE"), hint: str = "") -> VendorRunSQL:
