@@ -70,7 +70,7 @@ def sales_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> di
     )
     signed = Project.objects.filter(
         customer__owner=user, signed_on__gte=month_first, signed_on__lte=today, cancelled_at__isnull=True
-    ).aggregate(n=Count("id"), value=Sum("contract_amount"))
+    ).aggregate(n=Count("id"), value=Sum("contract_amount_fen"))
     target = (
         SalesTarget.objects.filter(user=user, month=month_first)
         .values("contract_value", "signed_count")
@@ -171,7 +171,7 @@ def manager_workbench(*, tenant: Tenant, now: datetime.datetime) -> dict:
         open_late=Count("id", filter=Q(status=LeadStatus.OPEN, first_response_due_at__lt=now)),
     )
     signed = Project.objects.filter(signed_on=yesterday, cancelled_at__isnull=True).aggregate(
-        n=Count("id"), value=Sum("contract_amount")
+        n=Count("id"), value=Sum("contract_amount_fen")
     )
     team = (
         SalesTarget.objects.filter(user=None, month=yesterday.replace(day=1))

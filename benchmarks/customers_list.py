@@ -122,7 +122,7 @@ def load(tenants: int, customers: int) -> list:
                     "community": _pick(communities, "g.i * 13"),
                     "source_channel": _pick(channels, "g.i * 5"),
                     "customer_type": _pick(["new_house", "second_hand", "commercial"], "g.i * 11"),
-                    "budget_amount": budget,
+                    "budget_fen": budget,
                     "budget_tier": f"CASE WHEN {budget} IS NULL THEN 'unknown' "
                     f"WHEN {budget} < 100000 THEN 'low' WHEN {budget} >= 300000 THEN 'high' ELSE 'mid' END",
                     "lifecycle": _pick(

@@ -5,7 +5,7 @@ customer's source channel, designer = the customer's designer):
 - **New customers**: customers created, by owner. **Follow-ups**: human follow-ups authored.
 - **Measurements**: customers first measured (``measured_at``), by owner.
 - **Signed / contract value**: projects signed (``signed_on``), not cancelled, by the customer's
-  owner; value = ``contract_amount``.
+  owner; value = ``contract_amount_fen``.
 - **Target**: the user's monthly ``SalesTarget.contract_value``, prorated by days for periods that
   are not whole months; **attainment** = contract value ÷ target. Ranked by contract value.
 """
@@ -119,7 +119,7 @@ def sales_panel(scope: Scope) -> dict:
             "customer__",
         )
         .values("customer__owner_id")
-        .annotate(n=Count("id"), value=Sum("contract_amount"))
+        .annotate(n=Count("id"), value=Sum("contract_amount_fen"))
     }
     targets = targets_for(scope)
     customer_base = {key: value for key, value in customer_filter_params(scope).items() if key != "owner"}

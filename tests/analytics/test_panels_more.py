@@ -64,7 +64,7 @@ def build_more(tenant, m):
         p3 = Project.objects.create(
             tenant=tenant, customer=m.c8, name="p3", project_manager=m.pm2, stage="contract_signed",
             stage_entered_at=at(3, 25), signed_on=datetime.date(2025, 3, 25), contract_number="HT-3",
-            contract_amount=50_000,
+            contract_amount_fen=50_000,
         )  # fmt: skip
         one = PlanKind.objects.create(tenant=tenant, code="y1", name="一年回访", months_after_handover=12)
         five = PlanKind.objects.create(
@@ -159,7 +159,7 @@ def build_more(tenant, m):
             budget_tier="high", style_preferences=["modern", "nordic"], district="浦东新区"
         )
         Customer.objects.filter(pk=m.c8.pk).update(
-            budget_tier="mid", style_preferences=["modern"], district="浦东新区", contract_total=50_000
+            budget_tier="mid", style_preferences=["modern"], district="浦东新区", contract_total_fen=50_000
         )
     m.p3 = p3
     return m

@@ -40,7 +40,7 @@ def bench(tenant_a, month_a, make_staff):
         Customer.objects.filter(pk=m.c4.pk).update(measured_at=at(4, 8))
         Project.objects.create(
             tenant=tenant_a, customer=m.c7, name="p4", stage="contract_signed", stage_entered_at=at(4, 2),
-            signed_on=datetime.date(2025, 4, 2), contract_number="HT-4", contract_amount=30_000,
+            signed_on=datetime.date(2025, 4, 2), contract_number="HT-4", contract_amount_fen=30_000,
         )  # fmt: skip
         SalesTarget.objects.create(
             tenant=tenant_a, user=m.s2, month=datetime.date(2025, 4, 1), contract_value=100_000
@@ -55,7 +55,7 @@ def bench(tenant_a, month_a, make_staff):
             title="换地板",
             reason="业主要求",
             status="sent",
-            amount_delta=5_000,
+            amount_delta_fen=5_000,
         )
         MaintenancePlan.objects.filter(project__in=[m.p1, m.p2], kind__code="y1").update(
             assigned_to=m.service
@@ -147,7 +147,7 @@ def test_query_count_does_not_grow_with_data(bench, manager_a, role_user, tenant
                 title="t",
                 reason="r",
                 status="sent",
-                amount_delta=1,
+                amount_delta_fen=1,
             )
     assert count() == before
 
