@@ -156,10 +156,10 @@ def build_month(tenant, make_staff) -> SimpleNamespace:
             tenant=tenant, project=p2, item=items[3], description="防水上翻", due_on=datetime.date(2025, 4, 1)
         )
         SalesTarget.objects.create(
-            tenant=tenant, user=s1, month=datetime.date(2025, 3, 1), contract_value=400_000
+            tenant=tenant, user=s1, month=datetime.date(2025, 3, 1), contract_value_fen=400_000
         )
         ChannelSpend.objects.create(
-            tenant=tenant, channel="douyin", month=datetime.date(2025, 3, 1), amount=31_000
+            tenant=tenant, channel="douyin", month=datetime.date(2025, 3, 1), amount_fen=31_000
         )
     return SimpleNamespace(**locals())
 

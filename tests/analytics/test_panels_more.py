@@ -209,8 +209,8 @@ def test_referral_share_fund_vips_and_repeat_purchases(panel_as, manager_a, more
     assert kpis["signed"]["value"] == 2
     assert kpis["referral_share"]["value"] == 0.5 and kpis["referral_share"]["previous"] is None
     assert kpis["repeat_rate"]["value"] == 0.5  # c8 of {c1, c8}
-    assert kpis["credited"]["value"] == 1 and kpis["credit_paid"]["value"] == 1000
-    assert kpis["fund_balance"]["value"] == 1700 and kpis["vips"]["value"] == 1
+    assert kpis["credited"]["value"] == 1 and kpis["credit_paid"]["value"] == 100_000  # fen
+    assert kpis["fund_balance"]["value"] == 170_000 and kpis["vips"]["value"] == 1
     monthly = _rows(data, "monthly")
     assert len(monthly) == 12 and list(monthly)[0] == "2024-04-01"
     assert monthly["2024-07-01"] == {"signed": 1, "referred": 0, "share": 0.0}

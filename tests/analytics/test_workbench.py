@@ -43,10 +43,10 @@ def bench(tenant_a, month_a, make_staff):
             signed_on=datetime.date(2025, 4, 2), contract_number="HT-4", contract_amount_fen=30_000,
         )  # fmt: skip
         SalesTarget.objects.create(
-            tenant=tenant_a, user=m.s2, month=datetime.date(2025, 4, 1), contract_value=100_000
+            tenant=tenant_a, user=m.s2, month=datetime.date(2025, 4, 1), contract_value_fen=100_000
         )
         SalesTarget.objects.create(
-            tenant=tenant_a, user=None, month=datetime.date(2025, 4, 1), contract_value=300_000
+            tenant=tenant_a, user=None, month=datetime.date(2025, 4, 1), contract_value_fen=300_000
         )
         ChangeOrder.objects.create(
             tenant=tenant_a,
@@ -114,7 +114,7 @@ def test_manager_workbench(bench, manager_a):
     assert manager["overdue_visits"] == 1  # plan B
     assert manager["failed_events"] == 1 and manager["failed_notifications"] == 0
     assert manager["yesterday"] == datetime.date(2025, 4, 9)
-    assert manager["daily_target"]["contract_value"] == 10_000  # 300 000 / 30 days
+    assert manager["daily_target"]["contract_value_fen"] == 10_000  # 300 000 / 30 days
     with tenant_context(manager_a.tenant):
         from projects.selectors import overdue_projects
 
