@@ -13,22 +13,39 @@ from sales import selectors
 from sales.models import Appointment, Task
 
 
-def schedule_panel(*, request, tenant, customer_id: int) -> Panel | None:
-    """Upcoming appointments and open tasks on the customer page, with links to book and add."""
-    user = getattr(request, "user", None)
-    if not has_permission(user, "sales.view"):
-        return None
-    html = render_to_string(
+def _schedule_html(*, request, customer_id: int, project_id: int | None) -> str:
+    user = request.user
+    return render_to_string(
         "sales/_customer_panel.html",
         {
             "customer_id": customer_id,
-            "appointments": selectors.upcoming_for_customer(user=user, customer_id=customer_id),
-            "tasks": selectors.open_tasks_for_customer(user=user, customer_id=customer_id),
+            "project_id": project_id,
+            "appointments": selectors.upcoming_for_customer(
+                user=user, customer_id=customer_id, project_id=project_id
+            ),
+            "tasks": selectors.open_tasks_for_customer(
+                user=user, customer_id=customer_id, project_id=project_id
+            ),
             "can_schedule": has_permission(user, "sales.schedule"),
             "now": timezone.now(),
         },
         request=request,
     )
+
+
+def schedule_panel(*, request, tenant, customer_id: int) -> Panel | None:
+    """Upcoming appointments and open tasks on the customer page, with links to book and add."""
+    if not has_permission(getattr(request, "user", None), "sales.view"):
+        return None
+    html = _schedule_html(request=request, customer_id=customer_id, project_id=None)
+    return Panel(title=_("预约与待办"), html=html, order=30)
+
+
+def project_schedule_panel(*, request, tenant, project) -> Panel | None:
+    """The same on the project page: the project's appointments and tasks, booking linked to it."""
+    if not has_permission(getattr(request, "user", None), "sales.view"):
+        return None
+    html = _schedule_html(request=request, customer_id=project.customer_id, project_id=project.pk)
     return Panel(title=_("预约与待办"), html=html, order=30)
 
 

@@ -310,3 +310,16 @@ def task_complete(
             task.done_at = timezone.now()
             task.save(update_fields=["done_at"])
     return task
+
+
+def task_reassign(*, tenant: Tenant, actor: User, task: Task, assignee: User) -> Task:  # noqa: ARG001
+    """Hand an open task to another active colleague; a done task stays with whoever did it."""
+    _check_staff(tenant=tenant, users=[assignee], field="assignee")
+    with transaction.atomic():
+        task = Task.objects.select_for_update(of=("self",)).get(pk=task.pk)
+        if task.done_at is not None:
+            raise _error("assignee", _("待办已完成，不能再转交。"), "closed")
+        if task.assignee_id != assignee.pk:
+            task.assignee = assignee
+            task.save(update_fields=["assignee"])
+    return task
