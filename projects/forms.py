@@ -15,6 +15,7 @@ from crm.models import Tenant
 from crm.selectors import staff_queryset
 from crm.uploads import DocumentUploadField, MultipleImageUploadField
 from customers.models import Customer
+from customers.visibility import customers_visible_to
 from projects.models import STAGE_ORDER, AcceptanceKind, DecisionChannel, Material, Project, Stage
 
 
@@ -63,9 +64,10 @@ class ProjectForm(ModelForm):
             "planned_end_on": IsoDateInput(),
         }
 
-    def __init__(self, *args, tenant: Tenant, **kwargs):
+    def __init__(self, *args, tenant: Tenant, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["customer"].queryset = Customer.objects.all()
+        # Only customers the user may see (customers.visibility): another rep's customer can't be picked.
+        self.fields["customer"].queryset = customers_visible_to(user)
         for name in ("designer", "project_manager", "supervisor", "service_owner"):
             self.fields[name].queryset = staff_queryset(tenant=tenant)
 
