@@ -32,8 +32,9 @@ def _customer_ids(obj, paths: list[str]) -> list[int]:
         target = obj
         *hops, last = path.split("__")
         for hop in hops:
-            target = getattr(target, hop)
-        ids.append(getattr(target, f"{last}_id"))
+            target = getattr(target, hop) if target is not None else None
+        if target is not None:
+            ids.append(getattr(target, f"{last}_id"))
     return [pk for pk in ids if pk is not None]
 
 
@@ -47,6 +48,25 @@ def work_routes() -> list[tuple[str, object, type, list[str]]]:
         if paths and any("__" in path for path in paths):
             routes.append((route, callback, model, paths))
     return routes
+
+
+@pytest.fixture
+def api_as():
+    from rest_framework.test import APIClient
+
+    from crm.models import ApiToken, hash_token
+
+    def make(user) -> APIClient:
+        plaintext, prefix = ApiToken.generate()
+        with tenant_context(user.tenant):
+            ApiToken.objects.create(
+                tenant=user.tenant, name="probe", user=user, prefix=prefix, key_hash=hash_token(plaintext)
+            )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
+        return client
+
+    return make
 
 
 @pytest.fixture
