@@ -139,7 +139,7 @@ def _customer_paths(model) -> list[str]:
     own = direct(model)
     if own:
         return own
-    paths = []
+    paths: list[str] = []
     for field in model._meta.concrete_fields:
         if field.is_relation and field.many_to_one and field.related_model is not None:
             related = field.related_model

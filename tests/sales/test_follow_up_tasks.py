@@ -32,9 +32,7 @@ def _follow_up(tenant, customer, author, *, occurred_at=None, next_at=None, cont
     )
 
 
-def test_next_time_opens_moves_and_closes_one_task(
-    tenant_a, make_staff, django_capture_on_commit_callbacks
-):
+def test_next_time_opens_moves_and_closes_one_task(tenant_a, make_staff, django_capture_on_commit_callbacks):
     rep = make_staff(tenant_a, Role.SALES)
     with tenant_context(tenant_a):
         customer = CustomerFactory(tenant=tenant_a, owner=rep)
@@ -68,7 +66,9 @@ def test_owner_gets_the_task_and_a_touch_after_the_plan_closes_it(
         customer = CustomerFactory(tenant=tenant_a, owner=owner)
         past = timezone.now() - datetime.timedelta(hours=5)
         with django_capture_on_commit_callbacks(execute=True):
-            _follow_up(tenant_a, customer, helper, occurred_at=past, next_at=past + datetime.timedelta(hours=1))
+            _follow_up(
+                tenant_a, customer, helper, occurred_at=past, next_at=past + datetime.timedelta(hours=1)
+            )
         task = Task.objects.get(customer=customer)
         assert task.assignee == owner  # the owner follows up, whoever wrote the note
         with django_capture_on_commit_callbacks(execute=True):
