@@ -186,3 +186,18 @@ def test_lists_forms_and_search_leave_out_another_reps_customer(tenant_a, reps, 
         page = form.content.decode()
         assert "自己的客户" in page and "别人家客户" not in page
     assert client.get(f"/projects/{project.pk}/").status_code == 404
+
+
+def test_full_phone_only_for_the_people_on_the_project(tenant_a, reps, make_staff, session_client):
+    """The delivery queue shows every project, but the full number only to the people on it."""
+    rep_a, _rep_b = reps
+    on_it, other_pm = make_staff(tenant_a, Role.PROJECT_MANAGER), make_staff(tenant_a, Role.PROJECT_MANAGER)
+    with tenant_context(tenant_a):
+        customer = CustomerFactory(tenant=tenant_a, owner=rep_a, phone="+8613800002222")
+        project = ProjectFactory(tenant=tenant_a, customer=customer, project_manager=on_it, designer=None)
+    on_page = session_client(on_it).get(f"/projects/{project.pk}/").content.decode()
+    assert "13800002222" in on_page
+    other_page = session_client(other_pm).get(f"/projects/{project.pk}/").content.decode()
+    assert "13800002222" not in other_page and "138****2222" in other_page
+    owner_page = session_client(rep_a).get(f"/projects/{project.pk}/").content.decode()
+    assert "13800002222" in owner_page
