@@ -66,3 +66,18 @@ def customers_scheduled_with(*, user) -> Q:
     booked = Appointment.objects.filter(Q(staff_id=user.pk) | Q(participants=user.pk)).values("customer_id")
     assigned = Task.objects.filter(assignee_id=user.pk).values("customer_id")
     return Q(pk__in=booked) | Q(pk__in=assigned)
+
+
+def move_customer_rows(*, tenant, source, target, actor=None) -> dict:  # noqa: ARG001
+    """Merge handler: the merged customer's appointments and tasks move to the survivor. Of two open
+    follow-up tasks the survivor keeps one (its own plan); the other is closed, not lost."""
+    from django.utils import timezone as tz
+
+    from sales.models import TaskKind
+
+    open_follow_ups = Task.objects.filter(kind=TaskKind.FOLLOW_UP, done_at__isnull=True)
+    if open_follow_ups.filter(customer=target).exists():
+        open_follow_ups.filter(customer=source).update(done_at=tz.now())
+    appointments = Appointment.objects.filter(customer=source).update(customer=target)
+    tasks = Task.objects.filter(customer=source).update(customer=target)
+    return {str(_("预约")): appointments, str(_("待办")): tasks}

@@ -129,3 +129,25 @@ def test_data_migration_turns_planned_next_times_into_tasks(tenant_a, make_staff
         assert services.task_reminders_send_due(tenant=tenant_a) == 0  # no second reminder
         migration.forwards(django_apps, connection.schema_editor())
         assert Task.objects.count() == 2
+
+
+def test_merge_moves_appointments_and_tasks_and_keeps_one_open_follow_up(tenant_a, make_staff):
+    from crm import extensions
+    from sales.extensions import move_customer_rows
+    from tests.sales.factories import make_appointment
+
+    assert move_customer_rows in extensions.customer_merge_handlers()
+    rep = make_staff(tenant_a, Role.SALES)
+    with tenant_context(tenant_a):
+        source = CustomerFactory(tenant=tenant_a, owner=rep)
+        target = CustomerFactory(tenant=tenant_a, owner=rep)
+        appointment = make_appointment(tenant_a, customer=source, staff=rep)
+        todo = make_task(tenant_a, customer=source, assignee=rep)
+        stale = make_task(tenant_a, customer=source, assignee=rep, kind=TaskKind.FOLLOW_UP)
+        kept = make_task(tenant_a, customer=target, assignee=rep, kind=TaskKind.FOLLOW_UP)
+        moved = move_customer_rows(tenant=tenant_a, source=source, target=target, actor=rep)
+        assert sorted(moved.values()) == [1, 2]
+        for row in (appointment, todo, stale, kept):
+            row.refresh_from_db()
+            assert row.customer_id == target.pk
+        assert stale.done_at is not None and kept.done_at is None
