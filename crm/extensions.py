@@ -7,6 +7,8 @@
 - A **timeline provider** ``fn(*, tenant, customer_id) -> list[TimelineEntry]``.
 - A **panel provider** ``fn(*, request, tenant, customer_id) -> Panel | None``: a titled block of
   rendered HTML (use ``render_to_string``) shown on the customer detail page.
+- A **project panel provider** ``fn(*, request, tenant, project) -> Panel | None``: the same on the
+  project detail page.
 - A **dashboard widget** ``fn(*, request, tenant) -> Panel | None`` shown on the managers'
   dashboard (看板); each app contributes its own figures.
 - A **home widget** ``fn(*, request, tenant) -> Panel | None``: the signed-in user's own work on
@@ -74,6 +76,23 @@ def customer_timeline(*, tenant, customer_id: int, limit: int = 200) -> list[Tim
 def customer_panels(*, request, tenant, customer_id: int) -> list[Panel]:
     panels = [
         provider(request=request, tenant=tenant, customer_id=customer_id) for provider in _panel_providers
+    ]
+    return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
+
+
+_project_panel_providers: list[PanelProvider] = []
+
+
+def register_project_panel(provider: PanelProvider) -> None:
+    """``provider(*, request, tenant, project) -> Panel | None``: a block on the project detail page
+    (e.g. sales' appointments and tasks of the project), so later apps add to it without imports."""
+    if provider not in _project_panel_providers:
+        _project_panel_providers.append(provider)
+
+
+def project_panels(*, request, tenant, project) -> list[Panel]:
+    panels = [
+        provider(request=request, tenant=tenant, project=project) for provider in _project_panel_providers
     ]
     return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
 
