@@ -29,3 +29,4 @@ class SalesConfig(AppConfig):
         extensions.register_customer_panel(sales_extensions.schedule_panel)
         extensions.register_home_widget(sales_extensions.overdue_tasks_widget)
         extensions.register_customer_involvement(sales_extensions.customers_scheduled_with)
+        extensions.register_customer_merge_handler(sales_extensions.merge_customer_rows)

@@ -49,3 +49,15 @@ def customers_scheduled_with(*, user) -> Q:
     booked = Appointment.objects.filter(Q(staff_id=user.pk) | Q(participants=user.pk)).values("customer_id")
     assigned = Task.objects.filter(assignee_id=user.pk).values("customer_id")
     return Q(pk__in=booked) | Q(pk__in=assigned)
+
+
+def merge_customer_rows(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature
+    """Customer merge (crm.extensions): appointments and tasks follow the surviving customer."""
+    from customers.services.merge import move_customer_rows, moved_key
+
+    return {
+        "moved": {
+            moved_key(model, "customer"): move_customer_rows(model, "customer", source=source, target=target)
+            for model in (Appointment, Task)
+        }
+    }
