@@ -123,7 +123,7 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
     unknown = set(data) - set(CUSTOMER_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, _("该字段不可修改。")))
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list] = {}  # messages, or ValidationErrors that carry a code
 
     def check(fn: Callable[..., object], *args: object) -> object:
         try:
@@ -174,7 +174,7 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
     if "phone" not in errors and customer.phone:
         duplicate = Customer.objects.filter(phone=customer.phone).exclude(pk=customer.pk).first()
         if duplicate is not None:
-            errors["phone"] = _duplicate_phone_error(duplicate).message_dict["phone"]
+            errors["phone"] = _duplicate_phone_error(duplicate).error_dict["phone"]
     if "wechat_id" in data and "wechat_id" not in errors:
         customer.wechat_id = (customer.wechat_id or "").strip()
         if customer.wechat_id:
@@ -182,7 +182,7 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
 
             duplicate = Customer.objects.filter(wechat_id=customer.wechat_id).exclude(pk=customer.pk).first()
             if duplicate is not None:
-                errors["wechat_id"] = duplicate_wechat_error(duplicate).message_dict["wechat_id"]
+                errors["wechat_id"] = duplicate_wechat_error(duplicate).error_dict["wechat_id"]
     if errors:
         raise ValidationError(errors)
 
