@@ -6,6 +6,8 @@ The customer-scoped actions are mixed into ``customers.api.CustomerViewSet`` (so
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -16,6 +18,7 @@ from rest_framework.response import Response
 from crm.api import fields
 from crm.api.serializers import ModelSerializer, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
+from crm.models import Tenant
 from crm.validators import INT_MAX
 from customers import selectors
 from customers.models import Customer, CustomerMerge, CustomerOwnership
@@ -27,7 +30,7 @@ class MergeRequestSerializer(serializers.Serializer):
     duplicate = fields.IntegerField(
         min_value=1, max_value=INT_MAX, help_text=gettext_lazy("被合并（归档）的重复客户编号")
     )
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]  # the request key is "fields"
         child=serializers.ChoiceField([merge_service.SURVIVOR, merge_service.DUPLICATE]),
         required=False,
         help_text=gettext_lazy(
@@ -92,6 +95,11 @@ class ReassignRequestSerializer(serializers.Serializer):
 
 class CustomerMergeActionsMixin:
     """Actions of ``CustomerViewSet``: merge into this customer, ownership history, bulk reassign."""
+
+    if TYPE_CHECKING:  # provided by the viewset this is mixed into
+        tenant: Tenant
+
+        def get_object(self) -> Customer: ...
 
     def get_serializer_class(self):
         by_action = {"merge": MergeRequestSerializer, "reassign": ReassignRequestSerializer}

@@ -28,9 +28,9 @@ def _display(customer: Customer, name: str) -> str:
         return str(getattr(customer, f"get_{name}_display")() or "—")
     value = getattr(customer, name)
     if name == "style_preferences":
-        value = "、".join(customer.style_labels)
+        value = _("、").join(customer.style_labels)
     elif name == "functional_needs":
-        value = "、".join(customer.functional_need_labels)
+        value = _("、").join(customer.functional_need_labels)
     elif isinstance(value, bool):
         value = _("是") if value else _("否")
     return str(value) if value not in (None, "", []) else "—"

@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from crm.migration_ops import VendorRunSQL
+
 
 class Migration(migrations.Migration):
 
@@ -149,6 +151,7 @@ OWNERSHIP = "customers_customerownership"
 CUSTOMER = "customers_customer"
 
 PG_FORWARD = [
+    "SELECT set_config('app.platform_scope', 'on', true)",  # the backfill reads every tenant
     f"""CREATE OR REPLACE FUNCTION {OWNERSHIP}_track() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -198,25 +201,6 @@ SQLITE_REVERSE = [
     f"DROP TRIGGER IF EXISTS {OWNERSHIP}_on_insert",
     f"DROP TRIGGER IF EXISTS {OWNERSHIP}_on_update",
 ]
-
-
-class VendorRunSQL(migrations.RunSQL):
-    def __init__(self, by_vendor: dict, reverse_by_vendor: dict) -> None:
-        self.by_vendor = by_vendor
-        self.reverse_by_vendor = reverse_by_vendor
-        super().__init__(sql=by_vendor["postgresql"], reverse_sql=reverse_by_vendor["postgresql"])
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        sql = self.by_vendor.get(schema_editor.connection.vendor)
-        if sql:
-            if schema_editor.connection.vendor == "postgresql":  # the backfill reads every tenant
-                self._run_sql(schema_editor, ["SELECT set_config('app.platform_scope', 'on', true)"])
-            self._run_sql(schema_editor, sql)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        sql = self.reverse_by_vendor.get(schema_editor.connection.vendor)
-        if sql:
-            self._run_sql(schema_editor, sql)
 
 
 Migration.operations.append(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
@@ -69,6 +69,10 @@ def _error(field: str, message: str, code: str) -> ValidationError:
     return ValidationError({field: [ValidationError(message, code=code)]})
 
 
+def _field(name: str) -> models.Field:
+    return cast("models.Field", Customer._meta.get_field(name))
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, models.Model):
         return value.pk
@@ -82,15 +86,14 @@ def _json_value(value: Any) -> Any:
 def _snapshot(customer: Customer, fields: list[str]) -> dict[str, Any]:
     values = {}
     for name in fields:
-        field = Customer._meta.get_field(name)
-        attname = field.attname  # owner -> owner_id: no query
+        attname = _field(name).attname  # owner -> owner_id: no query
         values[name] = _json_value(getattr(customer, attname))
     return values
 
 
 def _restore(customer: Customer, values: dict[str, Any]) -> None:
     for name, value in values.items():
-        field = Customer._meta.get_field(name)
+        field = _field(name)
         setattr(customer, field.attname, field.to_python(value) if value is not None else None)
 
 
@@ -110,13 +113,15 @@ def validate_field_choices(field_choices: object) -> dict[str, str]:
     unknown = sorted(str(name) for name in field_choices if name not in MERGE_FIELDS)
     if unknown:
         raise _error(
-            "fields", _("不可合并的字段：%(fields)s") % {"fields": "、".join(unknown)[:200]}, "invalid_choice"
+            "fields",
+            _("不可合并的字段：%(fields)s") % {"fields": _("、").join(unknown)[:200]},
+            "invalid_choice",
         )
     wrong = sorted(name for name, side in field_choices.items() if side not in (SURVIVOR, DUPLICATE))
     if wrong:
         raise _error(
             "fields",
-            _("字段 %(fields)s 的取值只能是 survivor 或 duplicate。") % {"fields": "、".join(wrong)},
+            _("字段 %(fields)s 的取值只能是 survivor 或 duplicate。") % {"fields": _("、").join(wrong)},
             "invalid_choice",
         )
     return {str(name): str(side) for name, side in field_choices.items()}
@@ -262,7 +267,7 @@ def customer_merge(
     survivor.refresh_from_db(fields=_PUSHED_FACTS)
     duplicate.refresh_from_db(fields=_PUSHED_FACTS)
 
-    chosen = {name: getattr(duplicate, Customer._meta.get_field(name).attname) for name in from_duplicate}
+    chosen = {name: getattr(duplicate, _field(name).attname) for name in from_duplicate}
     # Archive the duplicate first: its phone and WeChat id are free for the survivor to take.
     now = timezone.now()
     duplicate.phone = f"merged-{duplicate.pk}"
@@ -274,7 +279,7 @@ def customer_merge(
     duplicate.next_follow_up_at = None
     duplicate.save()
     for name, value in chosen.items():
-        setattr(survivor, Customer._meta.get_field(name).attname, value)
+        setattr(survivor, _field(name).attname, value)
     _combine_activity(survivor, duplicate)
     customer_recompute(tenant=tenant, customer=survivor, save=False)
     survivor.save()

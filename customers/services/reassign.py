@@ -125,7 +125,7 @@ def customers_reassign(
     if missing:
         raise _error(
             "customers",
-            _("客户不存在：%(ids)s") % {"ids": "、".join(map(str, missing[:20]))},
+            _("客户不存在：%(ids)s") % {"ids": _("、").join(map(str, missing[:20]))},
             "not_found",
         )
     unusable = [customer for customer in customers if customer.is_merged or customer.is_anonymised]
@@ -133,7 +133,7 @@ def customers_reassign(
         raise _error(
             "customers",
             _("已合并或已匿名化的客户不能改派：%(ids)s")
-            % {"ids": "、".join(str(c.pk) for c in unusable[:20])},
+            % {"ids": _("、").join(str(c.pk) for c in unusable[:20])},
             "not_reassignable",
         )
 
