@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -24,6 +25,11 @@ from customers import selectors
 from customers.models import Customer, CustomerMerge, CustomerOwnership
 from customers.services import merge as merge_service
 from customers.services import reassign as reassign_service
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class StaffIdField(TenantStaffField):
+    """A staff user of the request's tenant, by id (documented as an integer)."""
 
 
 class MergeRequestSerializer(serializers.Serializer):
@@ -77,9 +83,9 @@ class ReassignRequestSerializer(serializers.Serializer):
         max_length=reassign_service.MAX_CUSTOMERS_PER_BATCH,
         help_text=gettext_lazy("要改派的客户编号；或用 from_owner 选择某位销售的全部客户和待响应线索"),
     )
-    from_owner = TenantStaffField(required=False, help_text=gettext_lazy("离职/交接的销售"))
+    from_owner = StaffIdField(required=False, help_text=gettext_lazy("离职/交接的销售"))
     to_users = serializers.ListField(
-        child=TenantStaffField(),
+        child=StaffIdField(),
         min_length=1,
         max_length=50,
         help_text=gettext_lazy("接手的销售（多位时轮流分配）"),

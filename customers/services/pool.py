@@ -19,6 +19,7 @@ from customers.models import (
     Lead,
     LeadStatus,
     Lifecycle,
+    OwnershipReason,
     PoolClaim,
 )
 from customers.services.settings import customer_settings_for
@@ -66,13 +67,13 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
                 .filter(poolable_customer_q())
                 .exclude(intent=Intent.LOST)
                 .filter(Q(last_touch_at__lt=cutoff) | Q(last_touch_at__isnull=True, created_at__lt=cutoff))
-                # A claim, a new inquiry or a new owner (reassignment) restarts the idle period
+                # A claim, a new inquiry or a reassignment restarts the idle period
                 # (else the next scan undoes it).
                 .exclude(Exists(PoolClaim.objects.filter(customer=OuterRef("pk"), claimed_at__gte=cutoff)))
                 .exclude(
                     Exists(
                         CustomerOwnership.objects.filter(
-                            customer=OuterRef("pk"), owner__isnull=False, started_at__gte=cutoff
+                            customer=OuterRef("pk"), reason=OwnershipReason.REASSIGNED, started_at__gte=cutoff
                         )
                     )
                 )

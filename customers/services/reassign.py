@@ -13,7 +13,7 @@ Rules (documented in docs/customers.md too):
   time from the reassignment, never earlier than before or than the new first-response deadline),
   so the pool scan does not take the customer from its new owner for the old owner's silence.
   A pooled customer is taken out of the pool. The ownership history (``CustomerOwnership``) starts
-  a new period, which also restarts the idle-customer pool period (``lead_pool_scan``).
+  a new period, which (a reassignment) also restarts the idle-customer pool period (``lead_pool_scan``).
 - Each new owner is notified once per batch; every customer gets a ``reassign`` audit row.
 """
 
