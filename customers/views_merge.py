@@ -12,6 +12,7 @@ from django.views import View
 
 from crm.forms import apply_service_errors
 from crm.models import User
+from crm.money import format_fen
 from crm.permissions import RoleRequiredMixin
 from crm.tenancy import require_tenant
 from customers import selectors
@@ -31,6 +32,8 @@ def _display(customer: Customer, name: str) -> str:
         value = _("、").join(customer.style_labels)
     elif name == "functional_needs":
         value = _("、").join(customer.functional_need_labels)
+    elif name.endswith("_fen") and value is not None:
+        value = format_fen(value)
     elif isinstance(value, bool):
         value = _("是") if value else _("否")
     return str(value) if value not in (None, "", []) else "—"

@@ -118,7 +118,9 @@ def _refresh_customer_facts(*, tenant, customer) -> None:
     if project is not None:
         _apply_customer_facts(tenant=tenant, project=project, lifecycle=None)
     else:
-        customer_apply_project_facts(tenant=tenant, customer=customer, signed_projects=0, contract_total=0)
+        customer_apply_project_facts(
+            tenant=tenant, customer=customer, signed_projects=0, contract_total_fen=0
+        )
 
 
 def merge_customer_projects(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature

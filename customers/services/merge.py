@@ -62,7 +62,13 @@ _SNAPSHOT_EXTRA = [
 
 
 # Facts other apps push through customers services while their handlers run: re-read, never overwrite.
-_PUSHED_FACTS = ["signed_projects", "contract_total", "credited_referrals", "referral_credit_total", "is_vip"]
+_PUSHED_FACTS = [
+    "signed_projects",
+    "contract_total_fen",
+    "credited_referrals",
+    "referral_credit_total_fen",
+    "is_vip",
+]
 
 
 def _error(field: str, message: str, code: str) -> ValidationError:

@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from crm import events
 from crm.models import Tenant, User
 from crm.permissions import has_permission, require_permission
+from crm.workdays.business import BusinessCalendar
 from customers.models import (
     AuditAction,
     Customer,
@@ -45,7 +46,7 @@ from customers.models import (
 )
 from customers.services._common import _notify
 from customers.services.privacy import audit_log
-from customers.services.settings import add_business_minutes, customer_settings_for, sla_clock_start
+from customers.services.settings import business_calendar_for, customer_settings_for
 
 MAX_CUSTOMERS_PER_BATCH = 1000
 
@@ -85,17 +86,18 @@ def _validate_reps(tenant: Tenant, reps: list[User]) -> list[User]:
 
 
 def _restart_clocks(
-    *, tenant: Tenant, lead: Lead, now: datetime.datetime, settings_row: CustomerSettings
+    *,
+    lead: Lead,
+    calendar: BusinessCalendar,
+    now: datetime.datetime,
+    tenant: Tenant,
+    settings_row: CustomerSettings,
 ) -> None:
-    start, _outside = sla_clock_start(tenant=tenant, settings_row=settings_row, received_at=now)
+    start, _outside = calendar.clock_start(now)
     if not lead.sla_breached:
-        fresh_due = add_business_minutes(
-            tenant=tenant, settings_row=settings_row, start=start, minutes=tenant.lead_response_sla_minutes
-        )
+        fresh_due = calendar.add_minutes(start, tenant.lead_response_sla_minutes)
         lead.first_response_due_at = max(lead.first_response_due_at, fresh_due)
-    fresh_pool = add_business_minutes(
-        tenant=tenant, settings_row=settings_row, start=start, minutes=settings_row.pool_after_minutes
-    )
+    fresh_pool = calendar.add_minutes(start, settings_row.pool_after_minutes)
     lead.pool_due_at = max(lead.pool_due_at, fresh_pool, lead.first_response_due_at)
 
 
@@ -139,6 +141,7 @@ def customers_reassign(
 
     now = now or timezone.now()
     settings_row = customer_settings_for(tenant=tenant)
+    calendar = business_calendar_for(tenant=tenant, around=now, settings_row=settings_row)
     result = ReassignResult()
     batch = uuid.uuid4().hex[:12]
     for index, customer in enumerate(customers):
@@ -159,7 +162,9 @@ def customers_reassign(
         for lead in changed_leads:
             lead.assignee = rep
             if lead.status == LeadStatus.OPEN:
-                _restart_clocks(tenant=tenant, lead=lead, now=now, settings_row=settings_row)
+                _restart_clocks(
+                    lead=lead, calendar=calendar, now=now, tenant=tenant, settings_row=settings_row
+                )
         Lead.objects.bulk_update(changed_leads, ["assignee", "first_response_due_at", "pool_due_at"])
         customer.owner = rep
         customer.in_pool = False

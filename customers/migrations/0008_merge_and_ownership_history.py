@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0003_user_team'),
-        ('customers', '0006_merge_visibility_and_perf_indexes'),
+        ('customers', '0007_money_in_fen'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
