@@ -301,3 +301,47 @@ def test_ownership_history_records_every_change_of_owner(tenant_a, manager_a, ma
         assert [period.owner_id for period in periods] == [rep.pk, None, manager_a.pk]
         assert all(period.ended_at is not None for period in periods[:2]) and periods[2].ended_at is None
         assert periods[0].ended_at <= periods[1].started_at + datetime.timedelta(seconds=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_managers_merging_one_duplicate_at_once_merge_it_once(tenant_a, manager_a, make_staff):
+    import threading
+
+    from django.core.exceptions import ValidationError
+    from django.db import connection
+
+    other_manager = make_staff(tenant_a, Role.MANAGER)
+    with tenant_context(tenant_a):
+        first, duplicate, second = (CustomerFactory(tenant=tenant_a) for _ in range(3))
+        funded_account(tenant_a, 999, customer=duplicate)
+        funded_account(tenant_a, 1, customer=first)
+        funded_account(tenant_a, 2, customer=second)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def merge_into(survivor, actor) -> None:
+        try:
+            with tenant_context(tenant_a):
+                barrier.wait()
+                merge_service.customer_merge(
+                    tenant=tenant_a, survivor=survivor, duplicate=duplicate, actor=actor
+                )
+            outcomes.append("merged")
+        except ValidationError as error:
+            outcomes.append(error.error_dict["duplicate"][0].code or "")
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=merge_into, args=(first, manager_a)),
+        threading.Thread(target=merge_into, args=(second, other_manager)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["already_merged", "merged"]
+    with tenant_context(tenant_a):
+        assert CustomerMerge.objects.count() == 1
+        assert ReferralAccount.objects.aggregate(total=Sum("balance_fen"))["total"] == 999 + 1 + 2
+        assert_ledger_reconciles()
