@@ -139,7 +139,7 @@ def personal_data_sections(*, tenant, customer_id: int) -> dict:
 # asks every app to move its rows from the merged customer to the survivor.
 
 _involvement_providers: list[Callable[..., Q]] = []
-_merge_handlers: list[Callable[..., dict]] = []
+_merge_handlers: list[tuple[Callable[..., dict], Callable[..., None] | None]] = []
 
 
 def register_customer_involvement(provider: Callable[..., Q]) -> None:
@@ -152,14 +152,21 @@ def customer_involvement_providers() -> list[Callable[..., Q]]:
     return list(_involvement_providers)
 
 
-def register_customer_merge_handler(handler: Callable[..., dict]) -> None:
-    """``handler(*, tenant, source, target, actor) -> {"label": count}``: move the app's rows of
-    customer ``source`` to ``target`` inside the merge transaction (raise ValidationError to refuse)."""
-    if handler not in _merge_handlers:
-        _merge_handlers.append(handler)
+def register_customer_merge_handler(
+    handler: Callable[..., dict], *, undo: Callable[..., None] | None = None
+) -> None:
+    """``handler(*, tenant, source, target, actor, merge) -> dict``: move the app's rows of customer
+    ``source`` to ``target`` inside the merge transaction (raise ValidationError to refuse) and
+    return a JSON record of what it did, kept in the merge's audit record (``merge.moved``).
+    By convention ``{"moved": {"app_label.Model.field": [ids]}}``: rows listed there are moved
+    back by the default undo; ``undo(*, tenant, source, target, actor, merge, record)`` reverses
+    anything else (ledger transfers, copied history)."""
+    if all(existing is not handler for existing, _undo in _merge_handlers):
+        _merge_handlers.append((handler, undo))
 
 
-def customer_merge_handlers() -> list[Callable[..., dict]]:
+def customer_merge_handlers() -> list[tuple[Callable[..., dict], Callable[..., None] | None]]:
+    """``(handler, undo)`` pairs in registration (app) order; undo runs them in reverse."""
     return list(_merge_handlers)
 
 

@@ -35,6 +35,6 @@ class SalesConfig(AppConfig):
         extensions.register_project_panel(sales_extensions.project_schedule_panel)
         extensions.register_home_widget(sales_extensions.overdue_tasks_widget)
         extensions.register_customer_involvement(sales_extensions.customers_scheduled_with)
-        extensions.register_customer_merge_handler(sales_extensions.move_customer_rows)
+        extensions.register_customer_merge_handler(sales_extensions.merge_customer_rows)
         events.subscribe(events.EventType.FOLLOW_UP_CREATED, handlers.on_customer_follow_up_plan)
         events.subscribe(events.EventType.CUSTOMER_UPDATED, handlers.on_customer_follow_up_plan)

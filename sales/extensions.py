@@ -68,16 +68,21 @@ def customers_scheduled_with(*, user) -> Q:
     return Q(pk__in=booked) | Q(pk__in=assigned)
 
 
-def move_customer_rows(*, tenant, source, target, actor=None) -> dict:  # noqa: ARG001
-    """Merge handler: the merged customer's appointments and tasks move to the survivor. Of two open
-    follow-up tasks the survivor keeps one (its own plan); the other is closed, not lost."""
+def merge_customer_rows(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature
+    """Customer merge (crm.extensions): appointments and tasks follow the surviving customer. Of two open
+    follow-up tasks the survivor keeps its own (one open follow-up task per customer); the other is
+    closed, not lost."""
     from django.utils import timezone as tz
 
+    from customers.services.merge import move_customer_rows, moved_key
     from sales.models import TaskKind
 
     open_follow_ups = Task.objects.filter(kind=TaskKind.FOLLOW_UP, done_at__isnull=True)
     if open_follow_ups.filter(customer=target).exists():
         open_follow_ups.filter(customer=source).update(done_at=tz.now())
-    appointments = Appointment.objects.filter(customer=source).update(customer=target)
-    tasks = Task.objects.filter(customer=source).update(customer=target)
-    return {str(_("预约")): appointments, str(_("待办")): tasks}
+    return {
+        "moved": {
+            moved_key(model, "customer"): move_customer_rows(model, "customer", source=source, target=target)
+            for model in (Appointment, Task)
+        }
+    }
