@@ -252,6 +252,36 @@ def measure(users: dict, runs: int) -> None:
             print(f"  panel {key:16s} {(time.perf_counter() - started) * 1000:7.1f} ms")
 
 
+def _reuse_database() -> bool:
+    """Point the connection at a kept benchmark database and migrate it; ``False`` if none exists."""
+    from django.core.management import call_command
+
+    name = connection.settings_dict["TEST"]["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        exists = cursor.fetchone() is not None
+    if not exists:
+        return False
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    call_command("migrate", verbosity=0)
+    return True
+
+
+def _large_tenant_users() -> dict:
+    from crm.models import Tenant, User
+
+    tenant = Tenant.objects.get(slug="bench-analytics-0")
+    users = {u.username: u for u in User.objects.filter(tenant=tenant)}
+    return {
+        "tenant": tenant,
+        "manager": users["ba0_m"],
+        "sales": users["ba0_s0"],
+        "pm": users["ba0_pm0"],
+        "service": users["ba0_cs"],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=50_000, help="customers of the large tenant")
@@ -260,8 +290,14 @@ def main() -> int:
     parser.add_argument("--small-customers", type=int, default=500, help="customers of each other tenant")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure a kept database again (migrated, not reloaded)"
+    )
     args = parser.parse_args()
     connection.settings_dict["TEST"]["NAME"] = f"{connection.settings_dict['TEST']['NAME']}_analytics"
+    if args.reuse and _reuse_database():
+        measure(_large_tenant_users(), args.runs)
+        return 0
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         started = time.perf_counter()
