@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
+from analytics import cache as panel_cache
 from analytics import selectors, services
 from analytics.exports import panel_workbook
 from analytics.forms import MonthlyPlanForm, MonthPickForm
@@ -45,7 +46,7 @@ class DashboardView(RoleRequiredMixin, View):
         except ValidationError as error:
             errors = error.message_dict
             scope = parse_scope({}, tenant=tenant, user=request.user)
-        panels = selectors.dashboard_data(scope)
+        panels = panel_cache.dashboard(scope, refresh=request.GET.get("refresh") == "1")
 
         context = {
             "scope": scope,
@@ -62,7 +63,11 @@ class DashboardView(RoleRequiredMixin, View):
             "designers": _staff_choices(tenant, "projects.design_team"),
             "pms": _staff_choices(tenant, "projects.construction_team"),
             "querystring": scope.querystring(),
-            "generated_at": timezone.now(),
+            "computed_at": min(
+                (datetime.datetime.fromisoformat(panel["computed_at"]) for panel in panels),
+                default=timezone.now(),
+            ),
+            "cache_minutes": max(1, panel_cache.cache_seconds() // 60),
             "can_manage_targets": has_permission(request.user, "analytics.manage_targets"),
             # The apps' own manager widgets stay below the panels (managers only) for the figures the
             # panels don't show yet (e.g. change orders awaiting customers, VIP reviews pending).
@@ -89,7 +94,7 @@ class PanelExportView(RoleRequiredMixin, View):
             return HttpResponse(
                 "; ".join(error.messages), status=400, content_type="text/plain; charset=utf-8"
             )
-        data = selectors.panel_data(panel, scope)
+        data = panel_cache.panel(scope, panel)
         response = HttpResponse(
             panel_workbook(data),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
