@@ -23,8 +23,12 @@ class AnalyticsConfig(AppConfig):
         from crm.extensions import register_home_widget
         from crm.models import Role
         from crm.permissions import grant_many
+        from customers.extensions import home_widget as customers_home_widget
+        from projects.extensions import home_widget as projects_home_widget
 
-        register_home_widget(workbench_widget)
+        # The workbench's sales and delivery sections show what these two listed (leads waiting,
+        # follow-ups due, my projects): one widget each, not the same to-dos twice.
+        register_home_widget(workbench_widget, replaces=(customers_home_widget, projects_home_widget))
         grant_many(
             {
                 # Sales users see the dashboard scoped to their own figures; managers see everyone's.

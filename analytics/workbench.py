@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Case, Count, Exists, OuterRef, Q, Sum, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -117,10 +117,11 @@ def delivery_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) ->
     awaiting = ChangeOrder.objects.filter(my_projects, status=ChangeOrderStatus.SENT)
     return {
         "stages": stages,
-        "overdue_projects": list(
-            Project.objects.filter(mine, active, overdue)
-            .select_related("customer")
-            .order_by("stage_entered_at")[:LIST_LIMIT]
+        # My projects, overdue ones first (the list the projects app's home widget used to show).
+        "projects": list(
+            Project.objects.filter(mine, active)
+            .annotate(is_overdue=Case(When(overdue, then=Value(True)), default=Value(False)))
+            .order_by("-is_overdue", "stage_entered_at", "id")[:LIST_LIMIT]
         ),
         "rectifications_open": rect_counts["open"],
         "reinspections_due": rect_counts["due"],
@@ -216,7 +217,7 @@ def workbench_sections(*, tenant: Tenant, user: User, now: datetime.datetime | N
         )
     if user.has_role(Role.SALES):
         sections.append(
-            {"role": "sales", "title": _("我的销售"), **sales_workbench(tenant=tenant, user=user, now=now)}
+            {"role": "sales", "title": _("我的待办"), **sales_workbench(tenant=tenant, user=user, now=now)}
         )
     if any(user.has_role(role) for role in (Role.DESIGNER, Role.PROJECT_MANAGER, Role.SUPERVISOR)):
         sections.append(

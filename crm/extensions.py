@@ -88,8 +88,17 @@ def dashboard_widgets(*, request, tenant) -> list[Panel]:
     return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
 
 
-def register_home_widget(provider: Callable[..., Panel | None]) -> None:
-    if provider not in _home_widgets:
+_replaced_home_widgets: set[Callable[..., Panel | None]] = set()
+
+
+def register_home_widget(
+    provider: Callable[..., Panel | None], *, replaces: tuple[Callable[..., Panel | None], ...] = ()
+) -> None:
+    """``replaces``: widgets this one supersedes (it shows their figures), dropped from the workbench
+    whether they registered before or after it, so nothing appears twice."""
+    _replaced_home_widgets.update(replaces)
+    _home_widgets[:] = [existing for existing in _home_widgets if existing not in _replaced_home_widgets]
+    if provider not in _home_widgets and provider not in _replaced_home_widgets:
         _home_widgets.append(provider)
 
 
