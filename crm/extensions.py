@@ -78,8 +78,18 @@ def customer_panels(*, request, tenant, customer_id: int) -> list[Panel]:
     return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
 
 
+_replaced_dashboard_widgets: set[Callable[..., Panel | None]] = set()
+
+
+def replace_dashboard_widgets(*providers: Callable[..., Panel | None]) -> None:
+    """Drop widgets the dashboard itself now shows (e.g. a panel with the same figures), whether
+    they registered before or after the call."""
+    _replaced_dashboard_widgets.update(providers)
+    _dashboard_widgets[:] = [existing for existing in _dashboard_widgets if existing not in providers]
+
+
 def register_dashboard_widget(provider: Callable[..., Panel | None]) -> None:
-    if provider not in _dashboard_widgets:
+    if provider not in _dashboard_widgets and provider not in _replaced_dashboard_widgets:
         _dashboard_widgets.append(provider)
 
 
