@@ -5,7 +5,7 @@ the *new customers* figure); filters: channel, sales (owner) and designer apply 
 project manager is ignored.
 - **Customers by** budget tier, type, style preference (a customer with several styles counts in
   each), lifecycle, activity, region (city + district) and channel.
-- **Lifetime value** (元) = signed contracts not cancelled (the customer's ``contract_total``) +
+- **Lifetime value** (元) = signed contracts not cancelled (the customer's ``contract_total_fen``) +
   approved change orders of the customer's projects. Paid aftercare has no recorded amount yet and
   adds nothing. **Paying customers**: lifetime value > 0; **average** = value ÷ paying customers.
 """
@@ -102,20 +102,20 @@ def _segments(scope: Scope) -> tuple[list[dict], list[dict]]:
     the number of customers); each dimension's table and the totals are sums of these groups.
     """
     period = scope.period
-    paying_q = Q(contract_total__gt=0)
+    paying_q = Q(contract_total_fen__gt=0)
     customers = list(
         _customers(scope)
         .values(*FIELDS)
         .annotate(
             n=Count("id"),
-            contracts=Sum("contract_total"),
+            contracts=Sum("contract_total_fen"),
             paying=Count("id", filter=paying_q),
             new=Count("id", filter=Q(created_at__gte=period.start_at, created_at__lt=period.end_at)),
             **_style_aggregates(
                 "",
                 {
                     "n": lambda style_q: Count("id", filter=style_q),
-                    "contracts": lambda style_q: Sum("contract_total", filter=style_q),
+                    "contracts": lambda style_q: Sum("contract_total_fen", filter=style_q),
                     "paying": lambda style_q: Count("id", filter=style_q & paying_q),
                 },
             ),
@@ -126,9 +126,9 @@ def _segments(scope: Scope) -> tuple[list[dict], list[dict]]:
         _change_orders(scope)
         .values(*(f"project__customer__{field}" for field in FIELDS))
         .annotate(
-            total=Sum("amount_delta"),
+            total=Sum("amount_delta_fen"),
             **_style_aggregates(
-                "project__customer__", {"total": lambda style_q: Sum("amount_delta", filter=style_q)}
+                "project__customer__", {"total": lambda style_q: Sum("amount_delta_fen", filter=style_q)}
             ),
         )
         .order_by()
@@ -255,7 +255,9 @@ def _by_region(scope: Scope, base: dict) -> dict:
         _customers(scope)
         .values("city", "district")
         .annotate(
-            n=Count("id"), contracts=Sum("contract_total"), paying=Count("id", filter=Q(contract_total__gt=0))
+            n=Count("id"),
+            contracts=Sum("contract_total_fen"),
+            paying=Count("id", filter=Q(contract_total_fen__gt=0)),
         )
         .order_by("-n", "city", "district")[:REGION_LIMIT]
     )
@@ -263,7 +265,7 @@ def _by_region(scope: Scope, base: dict) -> dict:
         (city, district): total
         for city, district, total in _change_orders(scope)
         .values_list("project__customer__city", "project__customer__district")
-        .annotate(total=Sum("amount_delta"))
+        .annotate(total=Sum("amount_delta_fen"))
         .values_list("project__customer__city", "project__customer__district", "total")
     }
     rows = []

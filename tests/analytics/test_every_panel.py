@@ -70,14 +70,15 @@ def test_a_sales_user_gets_their_own_figures_on_every_panel(
 def test_targets_of_another_tenant_are_not_found(token_client, manager_a, admin_b, month_a):
     created = token_client(manager_a).post(
         "/api/v1/targets/",
-        {"user": month_a.s2.pk, "month": "2025-04-01", "contract_value": 300000},
+        {"user": month_a.s2.pk, "month": "2025-04-01", "contract_value_fen": 300000},
         format="json",
     )
     target_id = created.json()["id"]
     other = token_client(admin_b)
     assert other.get(f"/api/v1/targets/{target_id}/").status_code == 404
     assert (
-        other.patch(f"/api/v1/targets/{target_id}/", {"contract_value": 1}, format="json").status_code == 404
+        other.patch(f"/api/v1/targets/{target_id}/", {"contract_value_fen": 1}, format="json").status_code
+        == 404
     )
     assert other.delete(f"/api/v1/targets/{target_id}/").status_code == 404
     listed = other.get("/api/v1/targets/").json()
