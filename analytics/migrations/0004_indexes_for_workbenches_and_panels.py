@@ -44,7 +44,7 @@ def _create(name: str, target: str, where: str) -> str:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0002_monthly_report"),
+        ("analytics", "0003_money_in_fen"),
         ("customers", "0006_merge_visibility_and_perf_indexes"),
         ("projects", "0003_change_order_immutable"),
         ("aftercare", "0002_handlers_module_subscriber_keys"),
