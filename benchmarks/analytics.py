@@ -272,6 +272,8 @@ def _reuse_database() -> bool:
     connection.close()
     connection.settings_dict["NAME"] = name
     call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")  # data migrations leave dead tuples and stale statistics
     return True
 
 
