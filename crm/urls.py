@@ -22,6 +22,7 @@ API_V1_MODULES = [
     "analytics.api_urls",
     "engagement.api_urls",
     "sales.api_urls",
+    "quotes.api_urls",
 ]
 
 
@@ -50,6 +51,7 @@ urlpatterns = [
     path("referrals/", include("referrals.urls")),
     path("engagement/", include("engagement.urls")),
     path("sales/", include("sales.urls")),
+    path("quotes/", include("quotes.urls")),
     path("media/<path:path>", serve_media, name="media"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1_patterns)),

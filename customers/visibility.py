@@ -117,7 +117,7 @@ def full_phone_visible(user, customer: Customer) -> bool:
 # Apps whose rows are "about a customer" (sales work): their API rows follow the customer's
 # visibility. Projects, aftercare and referrals rows belong to a project's staff and keep their own
 # access rules (a PM sees the project's tickets whoever owns the customer).
-CUSTOMER_SCOPED_APPS = {"customers", "engagement", "sales"}
+CUSTOMER_SCOPED_APPS = {"customers", "engagement", "sales", "quotes"}
 
 
 def narrow_api_rows(queryset: QuerySet, *, user) -> QuerySet:

@@ -50,6 +50,9 @@ class ProjectsConfig(AppConfig):
         register_customer_timeline(extensions.timeline)
         register_customer_panel(extensions.panel)
         register_customer_involvement(extensions.customers_worked_on)
+        extensions.register_signing_requirement(
+            "measurement", gettext_lazy("已完成量房"), extensions.measurement_done
+        )
 
         register_dashboard_widget(extensions.dashboard_widget)
         register_home_widget(extensions.home_widget)

@@ -18,6 +18,7 @@ class SalesConfig(AppConfig):
     def ready(self) -> None:
         from crm import extensions
         from crm.permissions import ALL_STAFF, grant_many
+        from projects import extensions as project_extensions
         from sales import extensions as sales_extensions
 
         grant_many(
@@ -29,3 +30,6 @@ class SalesConfig(AppConfig):
         extensions.register_customer_panel(sales_extensions.schedule_panel)
         extensions.register_home_widget(sales_extensions.overdue_tasks_widget)
         extensions.register_customer_involvement(sales_extensions.customers_scheduled_with)
+        project_extensions.register_signing_requirement(
+            "measurement", gettext_lazy("已完成量房"), sales_extensions.measure_appointment_done
+        )

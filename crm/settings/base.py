@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "analytics",
     "engagement",
     "sales",
+    "quotes",
 ]
 
 MIDDLEWARE = [
