@@ -217,7 +217,8 @@ class QuotationCreateView(RoleRequiredMixin, View):
         form = forms.QuotationForm(request.POST, projects=projects)
         if form.is_valid():
             data = dict(form.cleaned_data)
-            project = next((p for p in projects if p.pk == data.pop("project")), None)
+            project_id = data.pop("project")
+            project = next((p for p in projects if p.pk == project_id), None)
             try:
                 quotation = quotations.quotation_create(
                     tenant=require_tenant(), actor=request.user, customer=customer, project=project, **data
