@@ -266,6 +266,9 @@ SPECTACULAR_SETTINGS = {
         "ConsentChannelEnum": "engagement.models.ConsentChannel",
         "ConsentSourceEnum": "engagement.models.ConsentSource",
         "TicketSourceEnum": "aftercare.models.TicketSource",
+        "QuoteItemCategoryEnum": "quotes.models.ItemCategory",
+        "QuotationStatusEnum": "quotes.models.QuotationStatus",
+        "QuotationLineKindEnum": "quotes.models.LineKind",
     },
 }
 
