@@ -45,6 +45,7 @@ class ProjectsConfig(AppConfig):
                 "projects.share": [pm, designer, manager, Role.SERVICE, Role.SALES],
                 "projects.callback": [Role.SERVICE, manager],
                 "projects.settings": [manager],
+                "projects.sign_override": [manager],
             }
         )
         register_customer_timeline(extensions.timeline)

@@ -99,6 +99,25 @@ class SignForm(Form):
     signed_on = forms.DateField(
         label=gettext_lazy("签约日期"), initial=timezone.localdate, widget=IsoDateInput()
     )
+    override_reason = forms.CharField(
+        label=gettext_lazy("越过签约前置条件的理由（仅经理）"), max_length=200, required=False
+    )
+
+
+class SigningPolicyForm(Form):
+    """One checkbox per signing requirement registered in ``projects.extensions``."""
+
+    required_steps = forms.MultipleChoiceField(
+        label=gettext_lazy("签约前必须完成"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, **kwargs):
+        from projects import extensions
+
+        super().__init__(*args, **kwargs)
+        self.fields["required_steps"].choices = [  # type: ignore[attr-defined]
+            (key, requirement.label) for key, requirement in extensions.signing_requirements().items()
+        ]
 
 
 class AcceptanceForm(Form):

@@ -25,7 +25,13 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
     manager, rep = staff["manager"], staff["sales"]
     items = {
         name: catalogue.item_create(
-            tenant=tenant, actor=manager, name=name, spec=spec, unit=unit, unit_price_fen=price, category=category
+            tenant=tenant,
+            actor=manager,
+            name=name,
+            spec=spec,
+            unit=unit,
+            unit_price_fen=price,
+            category=category,
         )
         for name, spec, unit, price, category in ITEMS
     }
@@ -52,7 +58,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             {"kind": "package", "package": package},
             {"kind": "item", "catalogue_item": items["防水涂料"], "quantity": "32.5"},
             {"kind": "item", "catalogue_item": items["设计费"], "quantity": "89.5"},
-            {"kind": "free", "name": "旧房拆除清运", "unit": "项", "unit_price_fen": 350_000, "quantity": "1"},
+            {"kind": "free", "name": "旧房拆除", "unit": "项", "unit_price_fen": 350_000, "quantity": "1"},
         ],
     )
     sent = quotations.quotation_send(tenant=tenant, actor=rep, quotation=draft)

@@ -99,6 +99,12 @@ class SignSerializer(serializers.Serializer):
     contract_number = fields.CharField(max_length=50)
     contract_amount = fields.MoneyField(min_value=1, help_text=gettext_lazy("合同金额（元）"))
     signed_on = fields.DateField()
+    override_reason = fields.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text=gettext_lazy("经理越过签约前置条件（量房、报价等）时填写理由，记入阶段记录"),
+    )
 
 
 class HandoverSerializer(serializers.Serializer):

@@ -29,6 +29,7 @@ from projects.models import (
 from projects.services import change_orders as change_orders_services
 from projects.services import (
     inspections,
+    signing,
 )
 
 TABS = [
@@ -91,6 +92,8 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
             stage_names=names, initial={"to_stage": context["next_stage"] or project.stage}
         )
         context["sign_form"] = overrides.get("sign_form") or forms.SignForm()
+        if project.signed_on is None:
+            context["signing_missing"] = signing.missing_signing_steps(tenant=tenant, project=project)
         context["acceptance_form"] = overrides.get("acceptance_form") or forms.AcceptanceForm()
     elif tab == "plans":
         context["plans"] = DesignPlan.objects.filter(project=project).prefetch_related(
