@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from crm.api.fields import CharField, MoneyField
 from crm.api.serializers import ModelSerializer, TenantPKField
-from crm.api.viewsets import TenantViewSetMixin
+from crm.api.viewsets import SingletonViewMixin, TenantViewSetMixin
 from crm.filters import IdFilter
 from customers.api import VisibleCustomerField
 from projects.models import Project
@@ -32,6 +32,7 @@ from quotes.models import (
     Quotation,
     QuotationLine,
     QuotationStatus,
+    QuoteSettings,
 )
 from quotes.services import catalogue, quotations
 
@@ -171,6 +172,43 @@ class PackageViewSet(
             items=data.get("items"),
             active=data.get("active", package.active),
         )
+
+
+class QuoteSettingsSerializer(ModelSerializer):
+    class Meta:
+        model = QuoteSettings
+        fields = ["approval_threshold_bp"]
+        extra_kwargs = {"approval_threshold_bp": {"min_value": 0, "max_value": 10_000}}
+
+
+class QuoteSettingsViewSet(SingletonViewMixin, TenantViewSetMixin, viewsets.GenericViewSet):
+    """The discount approval threshold: a discount above this share of the subtotal (basis points,
+    500 = 5%) waits for a manager."""
+
+    model = QuoteSettings
+    serializer_class = QuoteSettingsSerializer
+    filter_backends: list = []
+    required_permissions = {"*": "quotes.view", "write": "quotes.approve_discount"}
+
+    def get_singleton(self) -> QuoteSettings:
+        return QuoteSettings.objects.filter(tenant=self.tenant).first() or QuoteSettings(tenant=self.tenant)
+
+    @extend_schema(methods=["get"], responses={200: QuoteSettingsSerializer})
+    @extend_schema(methods=["put"], request=QuoteSettingsSerializer, responses={200: QuoteSettingsSerializer})
+    @action(detail=False, methods=["get", "put"])
+    def current(self, request):
+        current = self.get_object()
+        if request.method == "PUT":
+            body = QuoteSettingsSerializer(current, data=request.data)
+            body.is_valid(raise_exception=True)
+            current = catalogue.quote_settings_update(
+                tenant=self.tenant,
+                actor=request.user,
+                approval_threshold_bp=body.validated_data.get(
+                    "approval_threshold_bp", current.approval_threshold_bp
+                ),
+            )
+        return Response(QuoteSettingsSerializer(current).data)
 
 
 # --------------------------------------------------------------------------- quotations
@@ -316,7 +354,7 @@ class QuotationFilter(drf_filters.FilterSet):
 
 
 def _lines(data: list[dict]) -> list[quotations.LineInput]:
-    return [quotations.LineInput(**line) for line in data]  # type: ignore[typeddict-item]
+    return [quotations.LineInput(**line) for line in data]
 
 
 class QuotationViewSet(

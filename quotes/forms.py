@@ -79,3 +79,13 @@ class DiscountForm(Form):
 
 class NoteForm(Form):
     note = forms.CharField(label=_("意见"), max_length=300, required=False)
+
+
+class QuoteSettingsForm(Form):
+    threshold_percent = forms.DecimalField(
+        label=_("折扣超过小计的百分比时需经理审批"),
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=100,
+    )

@@ -23,6 +23,7 @@ from projects.views.progress import ProgressView
 from quotes import exports, forms, selectors
 from quotes.models import CatalogueItem, DiscountKind, Package, Quotation, QuotationStatus
 from quotes.services import catalogue, quotations
+from quotes.services._common import quote_settings
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -49,14 +50,35 @@ class CatalogueView(RoleRequiredMixin, View):
             "import_form": overrides.get("import_form") or forms.ImportForm(),
             "import_errors": overrides.get("import_errors", []),
             "can_manage": has_permission(request.user, "quotes.manage_catalogue"),
+            "can_set_threshold": has_permission(request.user, "quotes.approve_discount"),
+            "threshold_percent": quote_settings(tenant=require_tenant()).approval_threshold_bp / 100,
+            "settings_form": overrides.get("settings_form") or forms.QuoteSettingsForm(),
         }
 
     def get(self, request):
         return render(request, "quotes/catalogue.html", self.context(request))
 
     def post(self, request):
-        """Add an item (``action=item``) or import a file (``action=import``)."""
+        """Add an item (``action=item``), import a file (``action=import``) or set the discount
+        approval threshold (``action=settings``)."""
         tenant = require_tenant()
+        if request.POST.get("action") == "settings":
+            form = forms.QuoteSettingsForm(request.POST)
+            if form.is_valid():
+                try:
+                    catalogue.quote_settings_update(
+                        tenant=tenant,
+                        actor=request.user,
+                        approval_threshold_bp=int(form.cleaned_data["threshold_percent"] * 100),
+                    )
+                except ValidationError as error:
+                    apply_service_errors(form, error, {"approval_threshold_bp": "threshold_percent"})
+                else:
+                    messages.success(request, _("已保存。"))
+                    return redirect("quotes:catalogue")
+            return render(
+                request, "quotes/catalogue.html", self.context(request, settings_form=form), status=400
+            )
         if not has_permission(request.user, "quotes.manage_catalogue"):
             raise PermissionDenied(_("您的角色无权执行此操作。"))
         if request.POST.get("action") == "import":

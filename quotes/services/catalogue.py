@@ -15,8 +15,8 @@ from crm.models import Tenant, User
 from crm.money import MoneyError, parse_yuan
 from crm.permissions import require_permission
 from crm.validators import MONEY_MAX, validate_no_control_characters
-from quotes.models import CatalogueItem, ItemCategory, Package, PackageItem
-from quotes.services._common import error
+from quotes.models import CatalogueItem, ItemCategory, Package, PackageItem, QuoteSettings
+from quotes.services._common import error, quote_settings
 
 IMPORT_COLUMNS = [
     ("名称", "name"),
@@ -176,6 +176,20 @@ def package_update(
     if items is not None:
         _set_package_items(tenant=tenant, package=package, items=items)
     return package
+
+
+@transaction.atomic
+def quote_settings_update(*, tenant: Tenant, actor: User, approval_threshold_bp: int) -> QuoteSettings:
+    """A discount above ``approval_threshold_bp`` of the subtotal needs a manager (0 = every discount)."""
+    require_permission(actor, "quotes.approve_discount")
+    if isinstance(approval_threshold_bp, bool) or not isinstance(approval_threshold_bp, int):
+        raise error("approval_threshold_bp", _("请填写 0–10000 之间的整数。"), "invalid")
+    if not 0 <= approval_threshold_bp <= 10_000:
+        raise error("approval_threshold_bp", _("请填写 0–10000 之间的整数。"), "out_of_range")
+    settings = quote_settings(tenant=tenant, lock=True)
+    settings.approval_threshold_bp = approval_threshold_bp
+    settings.save(update_fields=["approval_threshold_bp"])
+    return settings
 
 
 # --------------------------------------------------------------------------- Excel import

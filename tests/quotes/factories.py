@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from quotes.models import CatalogueItem, Package, Quotation, QuotationLine
+from projects.models import SigningPolicy
+from quotes.models import CatalogueItem, Package, Quotation, QuotationLine, QuoteSettings
 from tests.customers.factories import CustomerFactory
 from tests.factories import probe_factory
 
@@ -73,3 +74,15 @@ def make_quotation(tenant, **extra) -> Quotation:
     Quotation.objects.filter(pk=quotation.pk).update(subtotal_fen=total, total_fen=total)
     quotation.refresh_from_db()
     return quotation
+
+
+@probe_factory(QuoteSettings)
+def make_quote_settings(tenant, **extra) -> QuoteSettings:
+    settings, _ = QuoteSettings.objects.update_or_create(tenant=tenant, defaults=extra)
+    return settings
+
+
+@probe_factory(SigningPolicy)  # projects' model; the signing gate was built with the quotes work
+def make_signing_policy(tenant, **extra) -> SigningPolicy:
+    policy, _ = SigningPolicy.objects.update_or_create(tenant=tenant, defaults=extra)
+    return policy

@@ -211,3 +211,34 @@ def test_customer_accepts_the_sent_quotation_with_an_sms_code(client, tenant_a, 
     # a draft of the same project cannot be reached through the page
     other = reverse("quotes:progress-decide", args=[token, draft.pk, "request"])
     assert client.post(other, {"decision": "approve"}).status_code == 404
+
+
+def test_threshold_setting_decides_when_a_discount_needs_approval(tenant_a, people, customer, api_as):
+    manager = api_as(people["manager"])
+    assert manager.get("/api/v1/quote-settings/current/").json() == {"approval_threshold_bp": 500}
+    assert (
+        manager.put(
+            "/api/v1/quote-settings/current/", {"approval_threshold_bp": 10_001}, format="json"
+        ).status_code
+        == 400
+    )
+    assert (
+        manager.put(
+            "/api/v1/quote-settings/current/", {"approval_threshold_bp": 1_500}, format="json"
+        ).status_code
+        == 200
+    )
+    assert (
+        api_as(people["sales"])
+        .put("/api/v1/quote-settings/current/", {"approval_threshold_bp": 0}, format="json")
+        .status_code
+        == 403
+    )
+    with tenant_context(tenant_a):
+        quotation = make_quotation(tenant_a, customer=customer, lines=[("全包", 1_000_000, 1)])
+    sales = api_as(people["sales"])
+    url = f"/api/v1/quotations/{quotation.pk}/discount/"
+    within = sales.post(url, {"discount_kind": "percent", "discount_percent": "15"}, format="json").json()
+    assert within["discount_approval"] == "not_needed"
+    above = sales.post(url, {"discount_kind": "percent", "discount_percent": "15.01"}, format="json").json()
+    assert above["discount_approval"] == "pending"

@@ -137,3 +137,20 @@ def test_tenant_chooses_the_required_steps_on_the_settings_page(tenant_a, people
         assert project.signed_on is not None
     sales_page = session_client(people["sales"]).get("/projects/signing-settings/")
     assert sales_page.status_code == 403
+
+
+def test_signing_policy_api(tenant_a, people, defaults, api_as):
+    manager = api_as(people["manager"])
+    current = manager.get("/api/v1/signing-policy/current/").json()
+    assert current["required_steps"] == ["measurement", "accepted_quotation"]
+    assert {step["key"] for step in current["available_steps"]} >= {"measurement", "accepted_quotation"}
+    bad = manager.put("/api/v1/signing-policy/current/", {"required_steps": ["fly"]}, format="json")
+    assert bad.status_code == 400 and bad.json()["codes"]["required_steps"] == ["unknown_step"]
+    ok = manager.put(
+        "/api/v1/signing-policy/current/", {"required_steps": ["accepted_quotation"]}, format="json"
+    )
+    assert ok.status_code == 200 and ok.json()["required_steps"] == ["accepted_quotation"]
+    sales = api_as(people["sales"]).put(
+        "/api/v1/signing-policy/current/", {"required_steps": []}, format="json"
+    )
+    assert sales.status_code == 403
