@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "crm.notifications",
     "crm.idempotency",
     "crm.events",
+    "crm.workdays",
     "integrations",
     "customers",
     "projects",
