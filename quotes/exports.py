@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from decimal import Decimal
 
 import openpyxl
 from django.utils import timezone
@@ -56,7 +57,7 @@ def _line_rows(lines: Iterable[QuotationLine]) -> list[list]:
             _text(line.spec),
             str(line.get_category_display() or ""),
             _text(line.unit),
-            line.quantity.normalize() if line.quantity == line.quantity.to_integral() else line.quantity,
+            Decimal(line.quantity_display),
             fen_to_yuan(line.unit_price_fen),
             fen_to_yuan(line.amount_fen),
         ]
