@@ -3,6 +3,10 @@
 Why by hand: Django has no operation for triggers, and django-pgtrigger would bring a second
 migration system for three triggers. The zero-setup demo runs on SQLite, so each operation carries
 an SQLite twin; on any other vendor it does nothing.
+
+Money columns moving from yuan to fen: every tenant's rows are rewritten, so on PostgreSQL the
+platform scope opens the row-level-security wall for the migration's transaction only. That
+conversion is the one place outside ``crm.money`` that scales by 100: it is the data migration itself.
 """
 
 from __future__ import annotations
@@ -10,6 +14,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import migrations
+
+from crm.money import FEN_PER_YUAN
+
+
+def _scale(columns: dict[str, list[str]], *, to_fen: bool):
+    def apply(apps, schema_editor) -> None:  # noqa: ARG001 - RunPython signature
+        connection = schema_editor.connection
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT set_config('app.platform_scope', 'on', true)")
+            for table, names in columns.items():
+                # yuan → fen is exact; fen → yuan (reverse) keeps whole yuan, as the old columns did
+                assignments = ", ".join(
+                    f"{quote(name)} = {quote(name)} * {FEN_PER_YUAN}"
+                    if to_fen
+                    else f"{quote(name)} = CAST({quote(name)} / {FEN_PER_YUAN} AS BIGINT)"
+                    for name in names
+                )
+                cursor.execute(f"UPDATE {quote(table)} SET {assignments}")  # noqa: S608 - names are ours
+
+    return apply
+
+
+def yuan_columns_to_fen(columns: dict[str, list[str]]) -> migrations.RunPython:
+    """A reversible data migration: ``{table: [column, ...]}`` values × 100 (reverse: ÷ 100, whole yuan)."""
+    return migrations.RunPython(_scale(columns, to_fen=True), _scale(columns, to_fen=False))
 
 
 class VendorRunSQL(migrations.RunSQL):

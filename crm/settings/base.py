@@ -252,6 +252,7 @@ SPECTACULAR_SETTINGS = {
         "OutboundStatusEnum": "crm.notifications.models.OutboundStatus",
         "NotificationChannelEnum": "crm.notifications.models.Channel",
         "RobotKindEnum": "crm.notifications.models.RobotKind",
+        "CalendarDayKindEnum": "crm.workdays.models.DayKind",
         "AftercarePlanStatusEnum": "aftercare.models.PlanStatus",
         "AftercareVisitStatusEnum": "aftercare.models.VisitStatus",
         "TicketStatusEnum": "aftercare.models.TicketStatus",

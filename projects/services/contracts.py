@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Tenant, User
+from crm.validators import MONEY_MAX
 from projects.models import (
     Project,
     Stage,
@@ -28,7 +29,7 @@ def contract_sign(
     project: Project,
     signed_by: User,
     contract_number: str,
-    contract_amount: int,
+    contract_amount_fen: int,
     signed_on: datetime.date,
     override_reason: str = "",
 ) -> Project:
@@ -38,8 +39,12 @@ def contract_sign(
     overrides them with a reason. A project still in the sales stages moves to "contract signed";
     the move, and any override, are recorded in the history.
     """
-    if contract_amount is None or contract_amount <= 0:
-        raise ValidationError({"contract_amount": _("合同金额必须大于 0。")})
+    if (
+        not isinstance(contract_amount_fen, int)
+        or isinstance(contract_amount_fen, bool)
+        or not 0 < contract_amount_fen <= MONEY_MAX
+    ):
+        raise ValidationError({"contract_amount_fen": _("合同金额必须大于 0。")})
     if not contract_number:
         raise ValidationError({"contract_number": _("请填写合同编号。")})
     project = _lock(project)
@@ -55,9 +60,9 @@ def contract_sign(
         tenant=tenant, project=project, signed_by=signed_by, override_reason=override_reason
     )
     project.contract_number = contract_number
-    project.contract_amount = contract_amount
+    project.contract_amount_fen = contract_amount_fen
     project.signed_on = signed_on
-    fields = ["contract_number", "contract_amount", "signed_on"]
+    fields = ["contract_number", "contract_amount_fen", "signed_on"]
     if stage_index(project.stage) < stage_index(Stage.CONTRACT_SIGNED):
         reason = f"合同签订；{gate_note}" if gate_note else "合同签订"
         _record_stage(project=project, to_stage=Stage.CONTRACT_SIGNED, by=signed_by, reason=reason)
