@@ -165,6 +165,26 @@ def measurement_done(*, tenant, project: Project) -> bool:  # noqa: ARG001 - the
     return stage_index(project.stage) > stage_index(Stage.MEASUREMENT)
 
 
+# --------------------------------------------------------------------------- contract amount default
+# Signing without an amount takes it from a registered source: quotes offers the accepted
+# quotation's total. ``fn(*, tenant, project) -> int | None`` (fen); the first amount found wins.
+
+_contract_amount_sources: list[Callable[..., int | None]] = []
+
+
+def register_contract_amount_source(source: Callable[..., int | None]) -> None:
+    if source not in _contract_amount_sources:
+        _contract_amount_sources.append(source)
+
+
+def contract_amount_default(*, tenant, project: Project) -> int | None:
+    for source in _contract_amount_sources:
+        amount = source(tenant=tenant, project=project)
+        if amount:
+            return amount
+    return None
+
+
 # --------------------------------------------------------------------------- customer progress page
 # Later apps add sections to the customer's progress page (quotes: the quotation to accept).
 # ``fn(*, request, tenant, link, token) -> Panel | None``.

@@ -96,7 +96,11 @@ class StageMoveForm(Form):
 
 class SignForm(Form):
     contract_number = forms.CharField(label=gettext_lazy("合同编号"), max_length=50)
-    contract_amount_fen = YuanFormField(label=gettext_lazy("合同金额（元）"))
+    contract_amount_fen = YuanFormField(
+        label=gettext_lazy("合同金额（元）"),
+        required=False,
+        help_text=gettext_lazy("留空 = 客户已接受报价的合计"),
+    )
     signed_on = forms.DateField(
         label=gettext_lazy("签约日期"), initial=timezone.localdate, widget=IsoDateInput()
     )

@@ -26,4 +26,5 @@ class QuotesConfig(AppConfig):
         project_extensions.register_signing_requirement(
             "accepted_quotation", gettext_lazy("客户已接受报价"), quote_extensions.has_accepted_quotation
         )
+        project_extensions.register_contract_amount_source(quote_extensions.accepted_quotation_total)
         project_extensions.register_progress_section(quote_extensions.progress_section)

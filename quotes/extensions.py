@@ -32,6 +32,12 @@ def has_accepted_quotation(*, tenant, project) -> bool:  # noqa: ARG001 - the ch
     return Quotation.objects.filter(project=project, status=QuotationStatus.ACCEPTED).exists()
 
 
+def accepted_quotation_total(*, tenant, project) -> int | None:  # noqa: ARG001 - the source signature
+    """The contract amount a signing defaults to: the accepted quotation's total (fen)."""
+    quotation = selectors.accepted_quotation_for(project=project)
+    return quotation.total_fen if quotation is not None else None
+
+
 def progress_section(*, request, tenant, link, token: str) -> Panel | None:  # noqa: ARG001
     quotations = selectors.quotations_for_progress_page(project=link.project)
     if not quotations:

@@ -99,7 +99,11 @@ class AdvanceSerializer(serializers.Serializer):
 
 class SignSerializer(serializers.Serializer):
     contract_number = fields.CharField(max_length=50)
-    contract_amount_fen = fields.MoneyField(min_value=1, help_text=gettext_lazy("合同金额（分）"))
+    contract_amount_fen = fields.MoneyField(
+        min_value=1,
+        required=False,
+        help_text=gettext_lazy("合同金额（分）；省略 = 客户已接受报价的合计"),
+    )
     signed_on = fields.DateField()
     override_reason = fields.CharField(
         required=False,

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from crm import events
 from crm.models import Tenant, User
 from crm.validators import MONEY_MAX
+from projects import extensions
 from projects.models import (
     Project,
     Stage,
@@ -29,16 +30,30 @@ def contract_sign(
     project: Project,
     signed_by: User,
     contract_number: str,
-    contract_amount_fen: int,
     signed_on: datetime.date,
+    contract_amount_fen: int | None = None,
     override_reason: str = "",
 ) -> Project:
     """Record the signed contract and announce ``contract_signed`` (referrals credit, lifecycle moves).
 
     The tenant's signing requirements must be met (``projects.services.signing``), or a manager
     overrides them with a reason. A project still in the sales stages moves to "contract signed";
-    the move, and any override, are recorded in the history.
+    the move, and any override, are recorded in the history. Without ``contract_amount_fen`` the
+    amount is the accepted quotation's total (a source registered in ``projects.extensions``).
     """
+    if contract_amount_fen is None:
+        contract_amount_fen = extensions.contract_amount_default(tenant=tenant, project=project)
+        if contract_amount_fen is None:
+            raise ValidationError(
+                {
+                    "contract_amount_fen": [
+                        ValidationError(
+                            _("请填写合同金额（该项目没有客户已接受的报价）。"),
+                            code="contract_amount_required",
+                        )
+                    ]
+                }
+            )
     if (
         not isinstance(contract_amount_fen, int)
         or isinstance(contract_amount_fen, bool)

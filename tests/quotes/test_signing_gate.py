@@ -20,7 +20,7 @@ from tests.sales.factories import make_appointment
 
 pytestmark = pytest.mark.django_db
 
-SIGN = {"contract_number": "HT-2026-0100", "contract_amount": 186_000, "signed_on": "2026-01-30"}
+SIGN = {"contract_number": "HT-2026-0100", "contract_amount_fen": 18_600_000, "signed_on": "2026-01-30"}
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_tenant_chooses_the_required_steps_on_the_settings_page(tenant_a, people
         assert signing.required_signing_steps(tenant=tenant_a) == ["measurement"]
     refused = client.post(
         f"/projects/{project.pk}/sign/",
-        {"contract_number": "HT-1", "contract_amount": "186000", "signed_on": "2026-01-30"},
+        {"contract_number": "HT-1", "contract_amount_fen": "186000", "signed_on": "2026-01-30"},
     )
     assert refused.status_code == 400 and "签约前还需完成" in refused.content.decode()
     with tenant_context(tenant_a):
@@ -129,7 +129,7 @@ def test_tenant_chooses_the_required_steps_on_the_settings_page(tenant_a, people
         assert signing.required_signing_steps(tenant=tenant_a) == []
     signed = client.post(
         f"/projects/{project.pk}/sign/",
-        {"contract_number": "HT-1", "contract_amount": "186000", "signed_on": "2026-01-30"},
+        {"contract_number": "HT-1", "contract_amount_fen": "186000", "signed_on": "2026-01-30"},
     )
     assert signed.status_code == 302
     with tenant_context(tenant_a):
@@ -154,3 +154,46 @@ def test_signing_policy_api(tenant_a, people, defaults, api_as):
         "/api/v1/signing-policy/current/", {"required_steps": []}, format="json"
     )
     assert sales.status_code == 403
+
+
+def test_the_accepted_quotation_total_is_the_contract_amount(tenant_a, people, project, api_as):
+    with tenant_context(tenant_a):
+        for stage in (Stage.MEASUREMENT, Stage.DESIGN):
+            project = stages.project_move_stage(
+                tenant=tenant_a, project=project, to_stage=stage, moved_by=people["manager"]
+            )
+        accepted = make_quotation(
+            tenant_a,
+            customer=project.customer,
+            project=project,
+            status="accepted",
+            lines=[("整装", 12_345_678, 1)],
+        )
+    client = api_as(people["manager"])
+    body = {"contract_number": "HT-2026-0200", "signed_on": "2026-01-30"}
+    response = client.post(f"/api/v1/projects/{project.pk}/sign/", body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["contract_amount_fen"] == accepted.total_fen == 12_345_678
+    with tenant_context(tenant_a):
+        other = ProjectFactory(tenant=tenant_a, customer=project.customer)
+    refused = client.post(
+        f"/api/v1/projects/{other.pk}/sign/",
+        {"contract_number": "HT-2026-0201", "signed_on": "2026-01-30", "override_reason": "老客户"},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert refused.json()["codes"]["contract_amount_fen"] == ["contract_amount_required"]
+
+
+def test_sign_form_offers_the_accepted_quotation_total(tenant_a, people, project, session_client):
+    with tenant_context(tenant_a):
+        make_quotation(
+            tenant_a,
+            customer=project.customer,
+            project=project,
+            status="accepted",
+            lines=[("整装", 9_900_050, 1)],
+        )
+    page = session_client(people["manager"]).get(f"/projects/{project.pk}/").content.decode()
+    assert 'value="99000.50"' in page
+    assert "签约前还需完成" in page  # measurement is still missing
