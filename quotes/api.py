@@ -7,6 +7,8 @@ over-precise value is refused with a stable code, never rounded.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.http import HttpResponse
 from django_filters import rest_framework as drf_filters
 from drf_spectacular.types import OpenApiTypes
@@ -197,7 +199,7 @@ class QuoteSettingsViewSet(SingletonViewMixin, TenantViewSetMixin, viewsets.Gene
     @extend_schema(methods=["put"], request=QuoteSettingsSerializer, responses={200: QuoteSettingsSerializer})
     @action(detail=False, methods=["get", "put"])
     def current(self, request):
-        current = self.get_object()
+        current = cast(QuoteSettings, self.get_object())
         if request.method == "PUT":
             body = QuoteSettingsSerializer(current, data=request.data)
             body.is_valid(raise_exception=True)

@@ -68,11 +68,6 @@ class Package(TenantOwnedModel):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def quantity_display(self) -> str:
-        """``6.500`` → ``6.5``, ``50.000`` → ``50`` (never ``5E+1``)."""
-        return format(self.quantity.normalize(), "f")
-
 
 class PackageItem(TenantOwnedModel):
     """A catalogue item a package includes (tenant-owned, so RLS covers the link rows too)."""

@@ -59,7 +59,7 @@ class StageHistoryViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.ReadO
 
 class SigningStepSerializer(serializers.Serializer):
     key = serializers.CharField(read_only=True)
-    label = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
 
 
 class SigningPolicySerializer(serializers.Serializer):
@@ -88,7 +88,7 @@ class SigningPolicyViewSet(SingletonViewMixin, TenantViewSetMixin, viewsets.Gene
         return {
             "required_steps": signing.required_signing_steps(tenant=self.tenant),
             "available_steps": [
-                {"key": key, "label": str(step.label)}
+                {"key": key, "name": str(step.label)}
                 for key, step in extensions.signing_requirements().items()
             ],
         }
