@@ -28,13 +28,12 @@ def parse_quantity(value: object, *, field: str = "quantity") -> Decimal:
         raise error(field, _("数量须为数字，最多三位小数。"), "invalid_quantity") from None
     if not quantity.is_finite():
         raise error(field, _("数量须为数字，最多三位小数。"), "invalid_quantity")
-    exponent = quantity.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -QUANTITY_PLACES:
-        raise error(field, _("数量最多三位小数。"), "quantity_too_precise")
     if quantity <= 0:
         raise error(field, _("数量必须大于 0。"), "quantity_not_positive")
-    if quantity > QUANTITY_MAX:
+    if quantity > QUANTITY_MAX:  # before quantize: 1e999999 would overflow it
         raise error(field, _("数量过大。"), "quantity_too_large")
+    if quantity != quantity.quantize(Decimal(1).scaleb(-QUANTITY_PLACES)):
+        raise error(field, _("数量最多三位小数。"), "quantity_too_precise")
     return quantity
 
 

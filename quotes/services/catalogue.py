@@ -271,6 +271,8 @@ def _row_values(row: dict[str, str]) -> dict:
         values["unit_price_fen"] = parse_yuan(row.get("unit_price", ""))
     except MoneyError as exc:
         raise error("unit_price", str(exc), "invalid_money") from None
+    except ArithmeticError:  # e.g. 1e999999: too large to check to the fen
+        raise error("unit_price", _("金额过大"), "money_too_large") from None
     category = _CATEGORY_BY_LABEL.get(row.get("category", "").strip())
     if category is None:
         raise error("category", _("类别须为主材、辅材、人工、管理费或设计费。"), "invalid_category")

@@ -374,10 +374,12 @@ def parse_percent(value: object) -> int:
         percent = Decimal(str(value).strip().rstrip("%"))
     except InvalidOperation:
         raise error("discount_percent", _("折扣比例须为数字，最多两位小数。"), "invalid_percent") from None
-    if not percent.is_finite() or percent != percent.quantize(Decimal("0.01")):
-        raise error("discount_percent", _("折扣比例最多两位小数。"), "percent_too_precise")
-    if percent < 0 or percent > 100:
+    if not percent.is_finite():
+        raise error("discount_percent", _("折扣比例须为数字，最多两位小数。"), "invalid_percent")
+    if percent < 0 or percent > 100:  # before quantize: 1e999999 would overflow it
         raise error("discount_percent", _("折扣比例须在 0–100% 之间。"), "percent_out_of_range")
+    if percent != percent.quantize(Decimal("0.01")):
+        raise error("discount_percent", _("折扣比例最多两位小数。"), "percent_too_precise")
     return int(percent * 100)
 
 

@@ -58,12 +58,20 @@ def test_a_bad_file_writes_nothing_and_reports_every_bad_row(in_a, people):
             ["美缝", "", "米", "8", "杂费", ""],  # unknown category
             ["水泥", "", "袋", "30", "辅材", ""],  # fine, but the file is refused as a whole
             ["水泥", "", "袋", "31", "辅材", ""],  # duplicate of row 6
+            ["砂子", "", "袋", "1e999999", "辅材", ""],  # absurdly large
         ]
     )
     with pytest.raises(catalogue.CatalogueImportRejected) as raised:
         catalogue.catalogue_import(tenant=in_a, actor=people["manager"], upload=upload)
     rows = {(row["row"], row["column"]) for row in raised.value.rows}
-    assert rows == {(2, "单价（元）"), (3, "名称"), (4, "单价（元）"), (5, "类别"), (7, "名称")}
+    assert rows == {
+        (2, "单价（元）"),
+        (3, "名称"),
+        (4, "单价（元）"),
+        (5, "类别"),
+        (7, "名称"),
+        (8, "单价（元）"),
+    }
     assert not CatalogueItem.objects.exists()
 
 

@@ -184,6 +184,20 @@ def test_rejected_discount_blocks_sending_until_changed(in_a, people, draft):
             {"kind": "free", "name": "x", "unit": "项", "unit_price_fen": 100, "quantity": 1.5},
             "invalid_quantity",
         ),
+        (
+            {"kind": "free", "name": "x", "unit": "项", "unit_price_fen": 100, "quantity": "1e999999"},
+            "quantity_too_large",
+        ),
+        (
+            {
+                "kind": "free",
+                "name": "x",
+                "unit": "项",
+                "unit_price_fen": 100,
+                "quantity": "1.0000000000000000000000000000001",
+            },
+            "quantity_too_precise",
+        ),
         ({"kind": "item", "catalogue_item": None, "quantity": "1"}, "item_required"),
     ],
 )
