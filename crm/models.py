@@ -52,6 +52,7 @@ class Role(models.TextChoices):
     SUPERVISOR = "supervisor", _("监理")
     SERVICE = "service", _("客服/售后")
     MANAGER = "manager", _("经理")
+    FINANCE = "finance", _("财务")
     ADMIN = "admin", _("管理员")
 
 
@@ -112,6 +113,7 @@ class TokenModule(models.TextChoices):
     ENGAGEMENT = "engagement", _("营销（活动、内容、授权、线索评分）")
     SALES = "sales", _("销售日程（预约、待办）")
     QUOTES = "quotes", _("报价（价目表、报价单）")
+    PAYMENTS = "payments", _("回款（收款计划、收款）")
 
 
 class TokenAccess(models.TextChoices):

@@ -24,6 +24,7 @@ API_V1_MODULES = [
     "engagement.api_urls",
     "sales.api_urls",
     "quotes.api_urls",
+    "payments.api_urls",
 ]
 
 
@@ -54,6 +55,7 @@ urlpatterns = [
     path("engagement/", include("engagement.urls")),
     path("sales/", include("sales.urls")),
     path("quotes/", include("quotes.urls")),
+    path("payments/", include("payments.urls")),
     path("media/<path:path>", serve_media, name="media"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1_patterns)),

@@ -54,3 +54,17 @@ def progress_section(*, request, tenant, link, token: str) -> Panel | None:  # n
         request=request,
     )
     return Panel(title=_("报价单"), html=html, order=40)
+
+
+def merge_customer_rows(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature
+    """Customer merge (crm.extensions): the merged customer's quotations (every version) follow the
+    surviving customer; the default undo moves them back."""
+    from customers.services.merge import move_customer_rows, moved_key
+
+    return {
+        "moved": {
+            moved_key(Quotation, "customer"): move_customer_rows(
+                Quotation, "customer", source=source, target=target
+            )
+        }
+    }

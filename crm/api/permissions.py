@@ -33,6 +33,7 @@ TOKEN_MODULE_BY_APP_LABEL: dict[str, str] = {
     "engagement": TokenModule.ENGAGEMENT,
     "sales": TokenModule.SALES,
     "quotes": TokenModule.QUOTES,
+    "payments": TokenModule.PAYMENTS,
 }
 
 

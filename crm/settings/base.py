@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "engagement",
     "sales",
     "quotes",
+    "payments",
 ]
 
 MIDDLEWARE = [

@@ -12,11 +12,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from crm import extensions
 from crm.access import get_for_user_or_404
 from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant
-from projects import extensions, forms, selectors
+from projects import extensions as project_extensions
+from projects import forms, selectors
 from projects.models import (
     STAGE_ORDER,
     ConstructionCallback,
@@ -84,6 +86,7 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
             )
         },
         "next_stage": STAGE_ORDER[current + 1] if current + 1 < len(STAGE_ORDER) else None,
+        "panels": extensions.project_panels(request=request, tenant=tenant, project=project),
     }
     if tab == "stages":
         context["history"] = StageHistory.objects.filter(project=project).select_related("changed_by")
@@ -91,10 +94,9 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
         context["move_form"] = overrides.get("move_form") or forms.StageMoveForm(
             stage_names=names, initial={"to_stage": context["next_stage"] or project.stage}
         )
+        amount = project_extensions.contract_amount_default(tenant=tenant, project=project)
         context["sign_form"] = overrides.get("sign_form") or forms.SignForm(
-            initial={
-                "contract_amount_fen": extensions.contract_amount_default(tenant=tenant, project=project)
-            }
+            initial={"contract_amount_fen": amount}
         )
         if project.signed_on is None:
             context["signing_missing"] = signing.missing_signing_steps(tenant=tenant, project=project)
