@@ -76,6 +76,8 @@ def measure_appointment_done(*, tenant, project) -> bool:  # noqa: ARG001 - the 
         .filter(Q(project_id=project.pk) | Q(project__isnull=True, customer_id=project.customer_id))
         .exists()
     )
+
+
 def merge_customer_rows(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature
     """Customer merge (crm.extensions): appointments and tasks follow the surviving customer. Of two open
     follow-up tasks the survivor keeps its own (one open follow-up task per customer); the other is
