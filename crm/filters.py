@@ -77,7 +77,7 @@ class IdFilter(IntegerFilter):
 
 
 class MoneyFilter(IntegerFilter):
-    """An amount bound such as ``?budget_min=300000`` (whole yuan or fen, as the field stores)."""
+    """An amount bound in integer fen, such as ``?budget_min_fen=30000000`` (¥300,000)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("max_value", MONEY_MAX)
