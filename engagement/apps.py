@@ -13,6 +13,10 @@ class EngagementConfig(AppConfig):
             "task": "engagement.lead_scoring_train_all",
             "schedule": crontab(hour=2, minute=40),
         },
+        "engagement-push-scan": {
+            "task": "engagement.push_scan_all",
+            "schedule": crontab(minute="*/10"),
+        },
     }
 
     def ready(self) -> None:
@@ -37,3 +41,7 @@ class EngagementConfig(AppConfig):
         register_customer_timeline(extensions.customer_timeline)
         register_personal_data_section(extensions.personal_data)
         events.subscribe(events.EventType.LEAD_CREATED, handlers.on_lead_created)
+        events.subscribe(events.EventType.CUSTOMER_CREATED, handlers.on_customer_created)
+        events.subscribe(events.EventType.CUSTOMER_UPDATED, handlers.on_customer_updated)
+        events.subscribe(events.EventType.PROJECT_STAGE_CHANGED, handlers.on_project_stage_changed)
+        events.subscribe(events.EventType.AFTERCARE_VISIT_COMPLETED, handlers.on_aftercare_visit_completed)
