@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, DateField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -101,12 +101,11 @@ def push_rule_results(*, tenant: Tenant, rule_ids: list[int] | None = None) -> d
 
     ``lift_points`` is the pushed conversion rate minus the control rate, in percentage points.
     """
-    decided_day = TruncDate(OuterRef("decided_at"))
     converted = Exists(
         Project.objects.filter(
             customer_id=OuterRef("customer_id"),
-            signed_on__gte=decided_day,
-            signed_on__lte=decided_day + datetime.timedelta(days=CONVERSION_DAYS),
+            signed_on__gte=OuterRef("decided_day"),
+            signed_on__lte=OuterRef("convert_until"),
             cancelled_at__isnull=True,
         )
     )
@@ -115,6 +114,12 @@ def push_rule_results(*, tenant: Tenant, rule_ids: list[int] | None = None) -> d
     rows = (
         PushDispatch.objects.filter(tenant=tenant)
         .filter(**({"rule_id__in": rule_ids} if rule_ids is not None else {}))
+        .annotate(
+            decided_day=TruncDate("decided_at"),
+            convert_until=ExpressionWrapper(
+                TruncDate("decided_at") + datetime.timedelta(days=CONVERSION_DAYS), output_field=DateField()
+            ),
+        )
         .annotate(converted=converted)
         .values("rule_id")
         .annotate(
