@@ -26,6 +26,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm import extensions
 from crm import filters as bounded
 from crm.api import fields
 from crm.api.filters import LazyFilterBackend
@@ -279,10 +280,17 @@ class CustomerViewSet(
 # --------------------------------------------------------------------------- leads
 
 
+class LeadScoreSerializer(serializers.Serializer):
+    score = serializers.FloatField()
+    method = serializers.CharField()
+    factors = serializers.ListField(child=serializers.DictField())
+
+
 class LeadSerializer(ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     assignee = TenantStaffField(read_only=True)
     seconds_left = serializers.SerializerMethodField()
+    score = serializers.SerializerMethodField()
 
     class Meta:
         model = Lead
@@ -305,11 +313,20 @@ class LeadSerializer(ModelSerializer):
             "response_seconds",
             "sla_breached",
             "created_at",
+            "score",
         ]
         read_only_fields = fields
 
     def get_seconds_left(self, lead: Lead) -> int:
         return int((lead.first_response_due_at - timezone.now()).total_seconds())
+
+    @extend_schema_field(LeadScoreSerializer(allow_null=True))
+    def get_score(self, lead: Lead) -> dict | None:
+        """Probability of signing within 90 days and its top factors (from the engagement app)."""
+        scores = self.context.get("lead_scores")
+        if scores is None:
+            scores = extensions.lead_scores(tenant=lead.tenant, lead_ids=[lead.pk])
+        return scores.get(lead.pk)
 
 
 class LeadCreateSerializer(serializers.Serializer):
@@ -373,6 +390,14 @@ class LeadViewSet(
             self.request.user,
             Lead.objects.select_related("customer", "assignee").order_by("first_response_due_at", "id"),
         )
+
+    def list(self, request, *args, **kwargs):
+        """One query for the page's lead scores instead of one per lead."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None  # the API always paginates (REST_FRAMEWORK settings)
+        scores = extensions.lead_scores(tenant=self.tenant, lead_ids=[lead.pk for lead in page])
+        context = {**self.get_serializer_context(), "lead_scores": scores}
+        return self.get_paginated_response(LeadSerializer(page, many=True, context=context).data)
 
     @extend_schema(request=LeadCreateSerializer, responses={201: LeadSerializer})
     def create(self, request, *args, **kwargs):

@@ -402,7 +402,18 @@ class ContentItemViewSet(
         return ContentItem.objects.order_by("-created_at", "-id")
 
     def perform_create(self, serializer):
-        serializer.save(tenant=self.tenant)
+        serializer.instance = push_services.content_item_save(tenant=self.tenant, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        values = {
+            field: getattr(serializer.instance, field)
+            for field in serializer.fields
+            if not serializer.fields[field].read_only
+        }
+        values.update(serializer.validated_data)
+        serializer.instance = push_services.content_item_save(
+            tenant=self.tenant, item=serializer.instance, **values
+        )
 
 
 class PushRuleSerializer(serializers.ModelSerializer):
@@ -426,10 +437,14 @@ class PushRuleSerializer(serializers.ModelSerializer):
             "quiet_start",
             "quiet_end",
             "control_percent",
+            "trigger",
+            "trigger_tag",
+            "trigger_stage",
+            "next_run_at",
             "is_active",
             "created_at",
         ]
-        read_only_fields = ["id", "created_at"]
+        read_only_fields = ["id", "created_at", "next_run_at"]
         validators: list = []
 
 
@@ -454,7 +469,14 @@ class PushRuleViewSet(
 
     @action(detail=True, methods=["get"])
     def preview(self, request, pk=None):
+        """Who would receive it now: audience (opted in), control, already decided, capped, would send."""
         return Response(push_services.push_preview(tenant=self.tenant, rule=self.get_object()))
+
+    @action(detail=True, methods=["get"])
+    def results(self, request, pk=None):
+        """Pushed vs held-out control: counts, opens, clicks, conversions (90 days) and the lift."""
+        rule = self.get_object()
+        return Response(selectors.push_rule_results(tenant=self.tenant, rule_ids=[rule.pk])[rule.pk])
 
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):

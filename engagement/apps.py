@@ -22,13 +22,15 @@ class EngagementConfig(AppConfig):
     def ready(self) -> None:
         from crm import events
         from crm.extensions import (
+            LeadScoreProvider,
             register_customer_panel,
             register_customer_timeline,
+            register_lead_scores,
             register_personal_data_section,
         )
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
-        from engagement import extensions, handlers
+        from engagement import extensions, handlers, selectors
 
         grant_many(
             {
@@ -39,6 +41,11 @@ class EngagementConfig(AppConfig):
         )
         register_customer_panel(extensions.consent_panel)
         register_customer_timeline(extensions.customer_timeline)
+        register_lead_scores(
+            LeadScoreProvider(
+                scores=selectors.lead_scores_by_lead, order_by_score=selectors.leads_order_by_score
+            )
+        )
         register_personal_data_section(extensions.personal_data)
         events.subscribe(events.EventType.LEAD_CREATED, handlers.on_lead_created)
         events.subscribe(events.EventType.CUSTOMER_CREATED, handlers.on_customer_created)

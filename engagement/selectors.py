@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Count, DateField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DateField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -51,6 +62,25 @@ def lead_score_for_customer(*, tenant: Tenant, customer_id: int) -> dict | None:
         "method_label": score.get_method_display(),
         "factors": score.factors,
     }
+
+
+def lead_scores_by_lead(*, tenant: Tenant, lead_ids: list[int]) -> dict[int, dict]:
+    """Score, method and top factors of these leads, in one query (for the lead API and inbox)."""
+    rows = LeadScore.objects.filter(tenant=tenant, lead_id__in=lead_ids).values(
+        "lead_id", "score", "method", "factors"
+    )
+    return {
+        row["lead_id"]: {"score": round(row["score"], 4), "method": row["method"], "factors": row["factors"]}
+        for row in rows
+    }
+
+
+def leads_order_by_score(queryset: QuerySet) -> QuerySet:
+    """Leads best score first (unscored last), then the most urgent."""
+    score = LeadScore.objects.filter(lead_id=OuterRef("pk")).values("score")[:1]
+    return queryset.annotate(lead_score=Subquery(score)).order_by(
+        F("lead_score").desc(nulls_last=True), "first_response_due_at", "id"
+    )
 
 
 def scored_open_leads(*, tenant: Tenant, limit: int = 200) -> list[LeadScore]:
