@@ -184,3 +184,27 @@ def lead_scores(*, tenant, lead_ids: list[int]) -> dict:
 
 def order_leads_by_score(queryset):
     return _lead_score_provider[0].order_by_score(queryset) if _lead_score_provider else queryset
+
+
+# --------------------------------------------------------------------------- public lead intake
+# Extra intake fields owned by later apps (engagement: ``campaign_code``, ``marketing_consent``).
+# ``validate`` runs before anything is written (raise ValidationError: 400, nothing written);
+# ``apply`` runs in the intake's transaction once the lead exists.
+
+
+@dataclass(frozen=True)
+class IntakeExtension:
+    validate: Callable[..., None]  # ``fn(*, tenant, data) -> None``
+    apply: Callable[..., None]  # ``fn(*, tenant, lead, data) -> None``
+
+
+_intake_extensions: list[IntakeExtension] = []
+
+
+def register_intake_extension(extension: IntakeExtension) -> None:
+    if extension not in _intake_extensions:
+        _intake_extensions.append(extension)
+
+
+def intake_extensions() -> list[IntakeExtension]:
+    return list(_intake_extensions)

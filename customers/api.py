@@ -552,6 +552,12 @@ class IntakeSerializer(serializers.Serializer):
     source_channel = serializers.ChoiceField(SourceChannel.choices, default=SourceChannel.WEBSITE)
     note = fields.CharField(required=False, allow_blank=True, default="", max_length=2000)
     referral_code = fields.CharField(required=False, allow_blank=True, default="", max_length=64)
+    campaign_code = fields.CharField(
+        required=False, allow_blank=True, default="", max_length=32, help_text="活动代码：报名到该营销活动"
+    )
+    marketing_consent = serializers.BooleanField(
+        required=False, default=False, help_text="客户勾选了同意接收营销短信（活动报名必填）"
+    )
 
 
 class IntakeView(APIView):
@@ -629,8 +635,14 @@ class IntakeView(APIView):
         def create() -> Response:
             serializer = IntakeSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
+            extra = {key: data.pop(key) for key in ("campaign_code", "marketing_consent")}
             try:
-                lead, merged = leads.lead_intake(tenant=tenant, **serializer.validated_data)
+                for extension in extensions.intake_extensions():
+                    extension.validate(tenant=tenant, data=extra)
+                lead, merged = leads.lead_intake(tenant=tenant, **data)
+                for extension in extensions.intake_extensions():
+                    extension.apply(tenant=tenant, lead=lead, data=extra)
             except DjangoValidationError as error:
                 raise exceptions.ValidationError(
                     error.message_dict if hasattr(error, "error_dict") else error.messages

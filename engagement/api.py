@@ -222,6 +222,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "name",
+            "code",
             "channel",
             "starts_on",
             "ends_on",

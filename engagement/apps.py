@@ -22,15 +22,18 @@ class EngagementConfig(AppConfig):
     def ready(self) -> None:
         from crm import events
         from crm.extensions import (
+            IntakeExtension,
             LeadScoreProvider,
             register_customer_panel,
             register_customer_timeline,
+            register_intake_extension,
             register_lead_scores,
             register_personal_data_section,
         )
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
         from engagement import extensions, handlers, selectors
+        from engagement.services import campaigns
 
         grant_many(
             {
@@ -41,6 +44,9 @@ class EngagementConfig(AppConfig):
         )
         register_customer_panel(extensions.consent_panel)
         register_customer_timeline(extensions.customer_timeline)
+        register_intake_extension(
+            IntakeExtension(validate=campaigns.intake_validate, apply=campaigns.intake_apply)
+        )
         register_lead_scores(
             LeadScoreProvider(
                 scores=selectors.lead_scores_by_lead, order_by_score=selectors.leads_order_by_score

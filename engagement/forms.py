@@ -44,6 +44,7 @@ class YuanField(forms.DecimalField):
 
 class CampaignForm(forms.Form):
     name = forms.CharField(label=_("名称"), max_length=100)
+    code = forms.CharField(label=_("活动代码（留资接口用，可选）"), max_length=32, required=False)
     channel = forms.ChoiceField(label=_("渠道"), choices=SourceChannel.choices)
     starts_on = forms.DateField(label=_("开始日期"), widget=IsoDateInput())
     ends_on = forms.DateField(label=_("结束日期"), widget=IsoDateInput())
