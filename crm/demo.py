@@ -37,6 +37,7 @@ DOMAIN_DEMO_MODULES = [
     "referrals.demo",
     "analytics.demo",
     "sales.demo",
+    "engagement.demo",
 ]
 
 
