@@ -282,7 +282,7 @@ class CustomerViewSet(
 
 class LeadScoreSerializer(serializers.Serializer):
     score = serializers.FloatField()
-    method = serializers.CharField()
+    method = fields.CharField(max_length=16)
     factors = serializers.ListField(child=serializers.DictField())
 
 
