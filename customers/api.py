@@ -280,7 +280,7 @@ class CustomerViewSet(
 # --------------------------------------------------------------------------- leads
 
 
-class LeadScoreSerializer(serializers.Serializer):
+class LeadScoreSummarySerializer(serializers.Serializer):
     score = serializers.FloatField()
     method = fields.CharField(max_length=16)
     factors = serializers.ListField(child=serializers.DictField())
@@ -320,7 +320,7 @@ class LeadSerializer(ModelSerializer):
     def get_seconds_left(self, lead: Lead) -> int:
         return int((lead.first_response_due_at - timezone.now()).total_seconds())
 
-    @extend_schema_field(LeadScoreSerializer(allow_null=True))
+    @extend_schema_field(LeadScoreSummarySerializer(allow_null=True))
     def get_score(self, lead: Lead) -> dict | None:
         """Probability of signing within 90 days and its top factors (from the engagement app)."""
         scores = self.context.get("lead_scores")
