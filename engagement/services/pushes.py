@@ -331,7 +331,7 @@ def push_rule_run(*, tenant: Tenant, rule: PushRule, now: datetime.datetime | No
     key = period_key(rule, now)
     done = PushDispatch.objects.filter(tenant=tenant, rule=rule, period_key=key).values("customer_id")
     capped = _capped(tenant=tenant, rule=rule, now=now)
-    counts = {DispatchStatus.SENT: 0, DispatchStatus.HELD_OUT: 0}
+    counts: dict[str, int] = {DispatchStatus.SENT: 0, DispatchStatus.HELD_OUT: 0}
     audience = push_audience(tenant=tenant, rule=rule).exclude(pk__in=done).select_related("owner")
     for customer in audience.iterator(chunk_size=2000):
         status = _decide(
