@@ -54,7 +54,6 @@ class EngagementConfig(AppConfig):
         )
         register_personal_data_section(extensions.personal_data)
         events.subscribe(events.EventType.LEAD_CREATED, handlers.on_lead_created)
-        events.subscribe(events.EventType.CUSTOMER_CREATED, handlers.on_customer_created)
         events.subscribe(events.EventType.CUSTOMER_UPDATED, handlers.on_customer_updated)
         events.subscribe(events.EventType.PROJECT_STAGE_CHANGED, handlers.on_project_stage_changed)
         events.subscribe(events.EventType.AFTERCARE_VISIT_COMPLETED, handlers.on_aftercare_visit_completed)

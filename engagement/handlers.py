@@ -42,11 +42,6 @@ def _fire_tag_rules(*, tenant: Tenant, customer_id: int, event: str) -> None:
         )
 
 
-def on_customer_created(*, tenant: Tenant, customer_id: int, **payload) -> None:
-    """Event handler: a new customer created with a tag has gained it."""
-    _fire_tag_rules(tenant=tenant, customer_id=customer_id, event="customer.created")
-
-
 def on_customer_updated(*, tenant: Tenant, customer_id: int, fields: list | None = None, **payload) -> None:
     """Event handler: tags changed — fire the rules of the tags the customer now has (a tag already
     pushed this period is not pushed again: exactly once per rule, customer and period)."""

@@ -74,6 +74,10 @@ def generate_lead_history(
                 city=rng.choice(CITIES),
                 area_sqm=rng.choice([60, 90, 120, 150]),
                 created_at=received_at,
+                # Every history lead was answered: contacted, not "waiting for first contact".
+                follow_up_status="following"
+                if now - received_at < datetime.timedelta(days=180)
+                else "dormant",
             )
         )
         plan.append((received_at, source, touches, signs))
