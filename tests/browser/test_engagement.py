@@ -49,7 +49,8 @@ def test_tracked_link_opens_on_a_phone_and_the_inbox_sorts_by_score(site, open_p
     from engagement.services.tracking import track_url
 
     with tenant_context(site.tenant):
-        dispatch = PushDispatch.objects.filter(status=DispatchStatus.SENT).select_related("rule__item").first()
+        sent = PushDispatch.objects.filter(status=DispatchStatus.SENT)
+        dispatch = sent.select_related("rule__item").first()
         assert dispatch is not None
         url = track_url(tenant_id=site.tenant.pk, dispatch_id=dispatch.pk)
     page, problems = open_page("phone")
