@@ -57,3 +57,6 @@ class EngagementConfig(AppConfig):
         events.subscribe(events.EventType.CUSTOMER_UPDATED, handlers.on_customer_updated)
         events.subscribe(events.EventType.PROJECT_STAGE_CHANGED, handlers.on_project_stage_changed)
         events.subscribe(events.EventType.AFTERCARE_VISIT_COMPLETED, handlers.on_aftercare_visit_completed)
+        from crm.extensions import register_customer_merge_handler
+
+        register_customer_merge_handler(extensions.merge_customer_rows, undo=extensions.unmerge_customer_rows)
