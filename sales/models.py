@@ -34,6 +34,8 @@ class Appointment(TenantOwnedModel):
     transaction as the notification, so a reminder goes out once per scheduled time.
     """
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("客户")
     )
@@ -132,6 +134,8 @@ class AppointmentChange(TenantOwnedModel):
 class Task(TenantOwnedModel):
     """A to-do on a customer (and optionally one of its projects) with a due time and an assignee."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("客户")
     )
