@@ -16,7 +16,9 @@ from projects.api import (
 
 router = SimpleRouter(trailing_slash=True)
 router.register("projects", projects.ProjectViewSet, basename="project")
-router.register("project-stages", stages.StageHistoryViewSet, basename="project-stage")
+router.register("project-stage-history", stages.StageHistoryViewSet, basename="project-stage-history")
+# Deprecated alias (the old name said "stages" but served the history): crm/api/deprecation.py
+router.register("project-stages", stages.DeprecatedStageHistoryViewSet, basename="project-stage")
 router.register("design-plans", designs.DesignPlanViewSet, basename="design-plan")
 router.register("daily-logs", logs.DailyLogViewSet, basename="daily-log")
 router.register("inspections", inspections.InspectionViewSet, basename="inspection")

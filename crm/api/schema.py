@@ -69,6 +69,9 @@ def add_error_responses(result: dict, generator, request, public) -> dict:  # no
                 responses.setdefault("400", _ref("ValidationError", "Invalid input."))
             if any(parameter.get("in") == "path" for parameter in operation.get("parameters", [])):
                 responses.setdefault("404", _ref("Error", "Not found (another tenant's object included)."))
+            for code in ("404", "409", "422"):  # declared with a description only: the one error shape
+                if code in responses and "content" not in responses[code]:
+                    responses[code]["content"] = _ref("Error", "")["content"]
     return result
 
 

@@ -9,9 +9,10 @@ from django.db import models
 from rest_framework import mixins, viewsets
 from rest_framework.request import Request
 
-from crm import extensions
+from crm import events, extensions
 from crm.api.permissions import TokenScopePermission
 from crm.api.since import apply_since
+from crm.events.types import EventType
 from crm.idempotency.services import idempotent_response
 from crm.permissions import HasRolePermission
 from crm.tenancy import require_tenant
@@ -68,6 +69,8 @@ class TenantViewSetMixin:
         """Every create (``POST`` on a collection) honours ``Idempotency-Key``, after the
         permission checks: the same key with the same body replays the first 2xx response."""
         super().initial(request, *args, **kwargs)  # type: ignore[misc]  # mixed into an APIView
+        if request.method == "DELETE" and getattr(self, "action", None) == "destroy":
+            self._publish_tombstones()
         if request.method != "POST" or getattr(self, "action", None) != "create":
             return
         create = self.post  # type: ignore[has-type]  # bound by ViewSet.as_view()
@@ -79,6 +82,25 @@ class TenantViewSetMixin:
             )
 
         self.post = post
+
+    def _publish_tombstones(self) -> None:
+        """Every delete route publishes ``record.deleted`` in the request's transaction: the event
+        log (``/api/v1/events/``) is the tombstone feed of every collection."""
+        destroy = self.delete  # type: ignore[has-type]  # bound by ViewSet.as_view()
+
+        def delete(request: Request, *args: Any, **kwargs: Any):
+            response = destroy(request, *args, **kwargs)
+            if 200 <= response.status_code < 300:
+                collection = self.request.path.split("/api/v1/", 1)[-1].rsplit("/", 2)[0]  # type: ignore[attr-defined]
+                events.publish(
+                    EventType.RECORD_DELETED,
+                    tenant=self.tenant,
+                    record_id=int(kwargs["pk"]),
+                    collection=collection,
+                )
+            return response
+
+        self.delete = delete
 
     def get_tenant_queryset(self):
         if self.model is None:
