@@ -164,3 +164,17 @@ class CustomerSettingsForm(ModelForm):
         if start and end and (end < start or (end == start and 0 < len(set(days)) < 7)):
             self.add_error("business_hours_end", _("营业结束时间必须晚于开始时间。"))
         return cleaned
+
+
+class IntakeKeyRotateForm(Form):
+    """How long the replaced intake key keeps working: live web forms switch over meanwhile."""
+
+    GRACE_CHOICES = [
+        ("0", _("立即失效")),
+        ("1", _("1 小时")),
+        ("24", _("24 小时")),
+        ("72", _("3 天")),
+        ("168", _("7 天")),
+        ("720", _("30 天")),
+    ]
+    grace_hours = forms.ChoiceField(label=_("旧密钥宽限期"), choices=GRACE_CHOICES, initial="24")

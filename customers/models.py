@@ -334,6 +334,11 @@ class CustomerSettings(TenantOwnedModel):
     round_robin_last_user_id = models.BigIntegerField(null=True, blank=True, editable=False)
     intake_key_hash = models.CharField(max_length=64, blank=True, editable=False)
     intake_key_prefix = models.CharField(max_length=16, blank=True, editable=False)
+    # During a rotation the replaced key keeps working until its grace period ends (live web forms
+    # switch over without losing inquiries); then it is simply ignored.
+    previous_intake_key_hash = models.CharField(max_length=64, blank=True, editable=False)
+    previous_intake_key_prefix = models.CharField(max_length=16, blank=True, editable=False)
+    previous_intake_key_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("客户模块设置")
