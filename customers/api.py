@@ -366,9 +366,10 @@ class IntakeKeyStatusSerializer(serializers.Serializer):
 
     @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
     def get_previous_expires_at(self, row: CustomerSettings) -> str | None:
-        if not settings.previous_intake_key_active(row):
+        expires = row.previous_intake_key_expires_at
+        if expires is None or not settings.previous_intake_key_active(row):
             return None
-        return serializers.DateTimeField().to_representation(row.previous_intake_key_expires_at)
+        return serializers.DateTimeField().to_representation(expires)
 
 
 class IntakeKeyIssuedSerializer(IntakeKeyStatusSerializer):
