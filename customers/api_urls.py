@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from customers import api
+from customers import api, api_settings
 
 router = SimpleRouter(trailing_slash=True)
 router.register("customers", api.CustomerViewSet, basename="customer")
@@ -11,4 +11,8 @@ router.register("leads", api.LeadViewSet, basename="lead")
 router.register("follow-ups", api.FollowUpViewSet, basename="follow-up")
 router.register("segments", api.SegmentViewSet, basename="segment")
 
-urlpatterns = [path("intake/", api.IntakeView.as_view(), name="lead-intake"), *router.urls]
+urlpatterns = [
+    path("intake/", api.IntakeView.as_view(), name="lead-intake"),
+    path("customer-settings/", api_settings.CustomerSettingsView.as_view(), name="customer-settings"),
+    *router.urls,
+]

@@ -69,8 +69,8 @@ class CustomerForm(ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         staff = staff_queryset(tenant=require_tenant())
-        self.fields["owner"].queryset = staff
-        self.fields["designer"].queryset = staff
+        self.fields["owner"].queryset = staff  # type: ignore[attr-defined]  # a ModelChoiceField
+        self.fields["designer"].queryset = staff  # type: ignore[attr-defined]  # a ModelChoiceField
         if self.instance.pk:
             self.initial["tags"] = _("，").join(self.instance.tags or [])
             self.initial["phone"] = self.instance.phone.removeprefix("+86")
@@ -154,7 +154,7 @@ class CustomerSettingsForm(ModelForm):
         }
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         low, high = cleaned.get("budget_low_below"), cleaned.get("budget_high_from")
         if low is not None and high is not None and low > high:
             self.add_error("budget_high_from", _("高预算下限不能低于低预算上限。"))

@@ -1,5 +1,6 @@
 """REST routes of this app, mounted under /api/v1/ by crm/urls.py (flat; children filtered by ?project=)."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from projects.api import (
@@ -11,6 +12,7 @@ from projects.api import (
     materials,
     projects,
     share,
+    stage_settings,
     stages,
 )
 
@@ -28,4 +30,7 @@ router.register("materials", materials.MaterialViewSet, basename="material")
 router.register("project-callbacks", callbacks.CallbackViewSet, basename="project-callback")
 router.register("share-links", share.ShareLinkViewSet, basename="share-link")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("stage-settings/", stage_settings.StageSettingsView.as_view(), name="stage-settings"),
+    *router.urls,
+]

@@ -150,3 +150,15 @@ def add_business_minutes(
         next_day = current.date() + datetime.timedelta(days=1)
         current = _opening(tz, next_day, settings_row)
     return start + datetime.timedelta(minutes=minutes)
+
+
+@transaction.atomic
+def tenant_lead_sla_update(*, tenant: Tenant, minutes: int) -> None:
+    """The first-response SLA of new leads (minutes of business time)."""
+    if not 1 <= minutes <= 60 * 24 * 30:
+        raise ValidationError(
+            {"lead_response_sla_minutes": gettext("时限应在 1 到 43200 分钟之间。")}, code="invalid"
+        )
+    if tenant.lead_response_sla_minutes != minutes:
+        tenant.lead_response_sla_minutes = minutes
+        tenant.save(update_fields=["lead_response_sla_minutes"])
