@@ -421,7 +421,9 @@ class CustomerSettingsView(RoleRequiredMixin, View):
     def post(self, request):
         settings_row = settings.customer_settings_for(tenant=require_tenant(), lock=True)
         if "rotate_intake_key" in request.POST:
-            rotate = IntakeKeyRotateForm(request.POST)
+            data = request.POST.copy()
+            data.setdefault("grace_hours", "0")  # a form without the choice: the old key stops at once
+            rotate = IntakeKeyRotateForm(data)
             if not rotate.is_valid():
                 return self.render_page(
                     request, CustomerSettingsForm(instance=settings_row), rotate=rotate, status=400
