@@ -90,3 +90,26 @@ def test_settings_need_the_settings_scope_and_a_manager(
     client.force_login(sales, backend="django.contrib.auth.backends.ModelBackend")
     assert client.get("/api/v1/customer-settings/").status_code == 403
     assert client.get("/api/v1/stage-settings/").status_code == 403
+
+
+def test_aftercare_settings_and_plan_kinds(tenant_a, manager_api):
+    current = manager_api.get("/api/v1/aftercare-settings/").json()
+    assert current["reminder_offsets_days"] and current["warranty_years"]["general"] >= 0
+    changed = manager_api.patch(
+        "/api/v1/aftercare-settings/",
+        {"reminder_offsets_days": [14, 3], "warranty_years": {"general": 3, "waterproofing": 6}},
+        format="json",
+    )
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["reminder_offsets_days"] == [14, 3]
+    assert changed.json()["warranty_years"]["waterproofing"] == 6
+    bad = manager_api.patch("/api/v1/aftercare-settings/", {"warranty_years": {"roof": 3}}, format="json")
+    assert bad.status_code == 400 and bad.json()["codes"]["warranty_years"]
+    kinds = manager_api.get("/api/v1/aftercare-plan-kinds/").json()
+    assert len(kinds) >= 3
+    six_months = {"code": "m6", "name": "半年检查", "months_after_handover": 6, "checklist": ["水电"]}
+    saved = manager_api.patch("/api/v1/aftercare-plan-kinds/", [six_months], format="json")
+    assert saved.status_code == 200, saved.content
+    assert saved.json()[0]["code"] == "m6" and len(saved.json()) == len(kinds) + 1
+    too_late = {**six_months, "months_after_handover": 999}
+    assert manager_api.patch("/api/v1/aftercare-plan-kinds/", [too_late], format="json").status_code == 400
