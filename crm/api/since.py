@@ -3,7 +3,7 @@
 Applied once, by :class:`crm.api.viewsets.TenantViewSetMixin` to every list, after the view's own
 filters: rows at or after the given instant, ordered by that column ascending then by id, so the
 keyset pagination walks them oldest change first. ``updated_since`` wins when both are given (both
-still filter). Values are ISO 8601; one without a UTC offset is read in the tenant's time zone.
+still filter). Values are ISO 8601; one without a UTC offset is read in the current time zone.
 """
 
 from __future__ import annotations
