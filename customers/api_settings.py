@@ -19,11 +19,13 @@ from rest_framework.response import Response
 from crm.api import fields
 from crm.api.viewsets import SingletonViewMixin, TenantViewSetMixin
 from crm.models import TokenModule
+from crm.money import fen_to_yuan
 from customers.forms import CustomerSettingsForm
 from customers.models import CustomerSettings, SalesVisibility
 from customers.services import classification, settings
 
 MAX_MINUTES = 60 * 24 * 30
+MONEY_FIELDS = ("budget_low_below_fen", "budget_high_from_fen", "value_high_from_fen")
 
 
 class CustomerSettingsSerializer(serializers.Serializer):
@@ -36,9 +38,9 @@ class CustomerSettingsSerializer(serializers.Serializer):
     pool_after_minutes = fields.IntegerField(min_value=1, max_value=MAX_MINUTES)
     pool_after_idle_days = fields.IntegerField(min_value=0, max_value=3650)
     silent_after_days = fields.IntegerField(min_value=1, max_value=3650)
-    budget_low_below = fields.IntegerField(min_value=0, max_value=1_000_000_000)
-    budget_high_from = fields.IntegerField(min_value=0, max_value=1_000_000_000)
-    value_high_from = fields.IntegerField(min_value=0, max_value=1_000_000_000)
+    budget_low_below_fen = fields.MoneyField(min_value=0, help_text="低预算上限（分，不含）")
+    budget_high_from_fen = fields.MoneyField(min_value=0, help_text="高预算下限（分）")
+    value_high_from_fen = fields.MoneyField(min_value=0, help_text="高价值下限（分）")
     auto_assign = serializers.BooleanField()
     reassign_on_breach = serializers.BooleanField()
     sales_visibility = serializers.ChoiceField(choices=SalesVisibility.choices)
@@ -85,6 +87,8 @@ class CustomerSettingsView(SingletonViewMixin, TenantViewSetMixin, GenericAPIVie
             name: (value.strftime("%H:%M:%S") if hasattr(value, "strftime") else value)
             for name, value in values.items()
         }
+        for name in MONEY_FIELDS:  # the page's form takes yuan; the API speaks fen
+            form_data[name] = str(fen_to_yuan(values[name]))
         form = CustomerSettingsForm(data=form_data, instance=row)
         if not form.is_valid():
             raise ValidationError(

@@ -63,7 +63,7 @@ BODIES = {
         "project": ctx["project"],
         "title": "增加地暖",
         "reason": "客户要求",
-        "lines": [{"description": "水地暖", "quantity": "45", "unit": "㎡", "unit_price": 160}],
+        "lines": [{"description": "水地暖", "quantity": "45", "unit": "㎡", "unit_price_fen": 160}],
     },
 }
 
@@ -82,7 +82,9 @@ def test_every_create_honours_idempotency_key(tenant_a, admin_a, token_client):
         consent_record(
             tenant=tenant_a, customer=customer, channel="sms", state="granted", source="signup_page"
         )
-        project = ProjectFactory(tenant=tenant_a, signed=True, contract_amount=100000, stage=Stage.MASONRY)
+        project = ProjectFactory(
+            tenant=tenant_a, signed=True, contract_amount_fen=100000, stage=Stage.MASONRY
+        )
         ctx = {"customer": customer.pk, "project": project.pk}
     replayed, failures = [], []
     for route, callback in create_routes():

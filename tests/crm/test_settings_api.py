@@ -26,7 +26,7 @@ def test_customer_settings_read_and_write(tenant_a, manager_api):
             "business_hours_start": "08:30",
             "lead_response_sla_minutes": 30,
             "pool_after_minutes": 240,
-            "budget_high_from": 400000,
+            "budget_high_from_fen": 40_000_000,
             "business_days": [0, 1, 2, 3, 4],
         },
         format="json",
@@ -37,15 +37,17 @@ def test_customer_settings_read_and_write(tenant_a, manager_api):
     assert tenant_a.lead_response_sla_minutes == 30
     with tenant_context(tenant_a):
         row = CustomerSettings.objects.get()
-        assert row.pool_after_minutes == 240 and row.budget_high_from == 400000
+        assert row.pool_after_minutes == 240 and row.budget_high_from_fen == 40_000_000
         assert row.business_days == [0, 1, 2, 3, 4]
     # The page's cross-field rules apply: nothing written, 400 with a code.
     bad = manager_api.patch(
-        "/api/v1/customer-settings/", {"budget_low_below": 900000, "budget_high_from": 100}, format="json"
+        "/api/v1/customer-settings/",
+        {"budget_low_below_fen": 90_000_000, "budget_high_from_fen": 100},
+        format="json",
     )
-    assert bad.status_code == 400 and "budget_high_from" in bad.json()["codes"]
+    assert bad.status_code == 400 and "budget_high_from_fen" in bad.json()["codes"]
     with tenant_context(tenant_a):
-        assert CustomerSettings.objects.get().budget_low_below != 900000
+        assert CustomerSettings.objects.get().budget_low_below_fen != 90_000_000
     assert (
         manager_api.put("/api/v1/customer-settings/", {"auto_assign": False}, format="json").status_code
         == 400

@@ -5,13 +5,18 @@ import importlib
 
 from django.db import migrations, models
 
+from crm.migration_ops import VendorRunSQL
+
 IMMUTABLE = importlib.import_module("projects.migrations.0003_change_order_immutable")
-VendorRunSQL = IMMUTABLE.VendorRunSQL
+# the SQLite triggers as 0004 left them (amount_delta renamed to amount_delta_fen)
+SQLITE_FORWARD = importlib.import_module("projects.migrations.0004_money_in_fen")._renamed(
+    IMMUTABLE.SQLITE_FORWARD
+)
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0003_change_order_immutable"),
+        ("projects", "0004_money_in_fen"),
     ]
 
     operations = [
@@ -19,7 +24,7 @@ class Migration(migrations.Migration):
         # to it, so they are dropped around the rebuild and created again (PostgreSQL: nothing to do).
         VendorRunSQL(
             by_vendor={"postgresql": [], "sqlite": IMMUTABLE.SQLITE_REVERSE},
-            reverse_by_vendor={"postgresql": [], "sqlite": IMMUTABLE.SQLITE_FORWARD},
+            reverse_by_vendor={"postgresql": [], "sqlite": SQLITE_FORWARD},
         ),
         migrations.AddField(
             model_name="changeorder",
@@ -27,7 +32,7 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(auto_now=True, verbose_name="更新时间"),
         ),
         VendorRunSQL(
-            by_vendor={"postgresql": [], "sqlite": IMMUTABLE.SQLITE_FORWARD},
+            by_vendor={"postgresql": [], "sqlite": SQLITE_FORWARD},
             reverse_by_vendor={"postgresql": [], "sqlite": IMMUTABLE.SQLITE_REVERSE},
         ),
         migrations.AddField(

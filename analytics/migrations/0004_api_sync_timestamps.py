@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0002_monthly_report"),
+        ("analytics", "0003_money_in_fen"),
     ]
 
     operations = [

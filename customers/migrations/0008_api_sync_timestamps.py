@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("customers", "0006_merge_visibility_and_perf_indexes"),
+        ("customers", "0007_money_in_fen"),
     ]
 
     operations = [
