@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "analytics",
     "engagement",
     "sales",
+    "payments",
 ]
 
 MIDDLEWARE = [

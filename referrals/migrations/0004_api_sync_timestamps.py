@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("referrals", "0002_ledger_append_only"),
+        ("referrals", "0003_alter_ledgerentry_redemption_target"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("customers", "0007_money_in_fen"),
+        ("customers", "0008_merge_and_ownership_history"),
     ]
 
     operations = [

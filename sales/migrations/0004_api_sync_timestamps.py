@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sales", "0001_appointments_and_tasks"),
+        ("sales", "0003_follow_up_next_times_become_tasks"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('customers', '0008_api_sync_timestamps'),
+        ('customers', '0009_api_sync_timestamps'),
     ]
 
     operations = [
