@@ -58,7 +58,9 @@ def test_every_delete_route_publishes_a_tombstone(tenant_a, admin_a, token_clien
         assert response.status_code == 204, (route, response.status_code)
         collection = _route_to_url(route, obj.pk).removeprefix("/api/v1/").rsplit("/", 2)[0]
         with tenant_context(tenant_a):
-            event = Event.objects.get(type=EventType.RECORD_DELETED, aggregate_id=obj.pk)
+            event = Event.objects.get(
+                type=EventType.RECORD_DELETED, aggregate_id=obj.pk, payload__collection=collection
+            )
             assert event.payload == {"record_id": obj.pk, "collection": collection}
             assert not model._default_manager.filter(pk=obj.pk).exists()
         deleted.append(collection)

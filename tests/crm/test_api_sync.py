@@ -131,6 +131,10 @@ def test_walking_pages_under_concurrent_inserts_never_skips_or_repeats(tenant_a,
 
     thread = threading.Thread(target=writer)
     thread.start()
+    deadline = time.monotonic() + 30
+    while not inserted:  # the writer is running before the walk starts (a slow start under load)
+        assert time.monotonic() < deadline, "the writer never inserted"
+        time.sleep(0.01)
     seen: list[int] = []
     try:
         url = "/api/v1/customers/"
