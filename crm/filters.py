@@ -26,6 +26,8 @@ from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import FilterSet as RestFilterSet
 from django_filters.utils import translate_validation
 from drf_spectacular.drainage import set_override
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from crm.validators import (
     BIGINT_MAX,
@@ -117,6 +119,7 @@ class StrictBooleanField(forms.Field):
         raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
 class FlagFilter(django_filters.Filter):
     """A yes/no parameter (``?overdue=true``) parsed strictly."""
 

@@ -21,6 +21,7 @@ router.register("projects", projects.ProjectViewSet, basename="project")
 router.register("project-stage-history", stages.StageHistoryViewSet, basename="project-stage-history")
 # Deprecated alias (the old name said "stages" but served the history): crm/api/deprecation.py
 router.register("project-stages", stages.DeprecatedStageHistoryViewSet, basename="project-stage")
+router.register("signing-policy", stages.SigningPolicyViewSet, basename="signing-policy")
 router.register("design-plans", designs.DesignPlanViewSet, basename="design-plan")
 router.register("daily-logs", logs.DailyLogViewSet, basename="daily-log")
 router.register("inspections", inspections.InspectionViewSet, basename="inspection")

@@ -16,7 +16,7 @@ SQLITE_FORWARD = importlib.import_module("projects.migrations.0004_money_in_fen"
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projects", "0004_money_in_fen"),
+        ("projects", "0005_share_codes_subject_signing_policy"),
     ]
 
     operations = [
