@@ -28,6 +28,7 @@ from customers.forms import (
     CustomerSettingsForm,
     FollowUpForm,
     ImportForm,
+    IntakeKeyRotateForm,
     LeadForm,
     SegmentForm,
 )
@@ -416,7 +417,7 @@ class CustomerSettingsView(RoleRequiredMixin, View):
 
     required_permission = "customers.settings"
 
-    def render_page(self, request, form, intake_key="", status=200):
+    def render_page(self, request, form, intake_key="", status=200, rotate=None):
         tenant = require_tenant()
         return render(
             request,
@@ -424,6 +425,8 @@ class CustomerSettingsView(RoleRequiredMixin, View):
             {
                 "form": form,
                 "intake_key": intake_key,
+                "rotate_form": rotate or IntakeKeyRotateForm(),
+                "previous_key_active": settings.previous_intake_key_active(form.instance),
                 "settings_row": form.instance,
                 "sla_minutes": tenant.lead_response_sla_minutes,
                 "intake_url": request.build_absolute_uri(reverse("lead-intake")),
@@ -439,9 +442,22 @@ class CustomerSettingsView(RoleRequiredMixin, View):
     def post(self, request):
         settings_row = settings.customer_settings_for(tenant=require_tenant(), lock=True)
         if "rotate_intake_key" in request.POST:
-            key = settings.intake_key_rotate(tenant=require_tenant())
+            data = request.POST.copy()
+            data.setdefault("grace_hours", "0")  # a form without the choice: the old key stops at once
+            rotate = IntakeKeyRotateForm(data)
+            if not rotate.is_valid():
+                return self.render_page(
+                    request, CustomerSettingsForm(instance=settings_row), rotate=rotate, status=400
+                )
+            key = settings.intake_key_rotate(
+                tenant=require_tenant(), grace_hours=int(rotate.cleaned_data["grace_hours"])
+            )
             settings_row.refresh_from_db()
             return self.render_page(request, CustomerSettingsForm(instance=settings_row), intake_key=key)
+        if "end_intake_key_grace" in request.POST:
+            settings.intake_key_end_grace(tenant=require_tenant())
+            messages.success(request, _("旧接入密钥已停用。"))
+            return redirect("customers:settings")
         form = CustomerSettingsForm(request.POST, instance=settings_row)
         if form.is_valid():
             form.save()

@@ -37,6 +37,7 @@ class ConsentSource(models.TextChoices):
 class Consent(TenantOwnedModel):
     """The current marketing consent of one customer on one channel (no row = never opted in)."""
 
+    api_sync_fields = ("changed_at", "changed_at")  # append-only: never updated (crm/sync.py)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("客户")
     )
@@ -140,6 +141,9 @@ class ScoreMethod(models.TextChoices):
 class LeadScore(TenantOwnedModel):
     """The current score of one lead (probability of signing within 90 days) with its top factors."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     lead = models.ForeignKey("customers.Lead", on_delete=models.CASCADE, related_name="+")
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
     score = models.FloatField(_("评分"))
@@ -163,6 +167,8 @@ class LeadScore(TenantOwnedModel):
 class Campaign(TenantOwnedModel):
     """A marketing campaign (home expo, community event, online ad …); money in integer fen."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     name = models.CharField(_("名称"), max_length=100)
     code = models.SlugField(
         _("活动代码"), max_length=32, blank=True, help_text=_("留资接口用 campaign_code 报名到本活动")
@@ -216,6 +222,8 @@ class OfferKind(models.TextChoices):
 class Offer(TenantOwnedModel):
     """A voucher, package or discount, optionally tied to a campaign; ``quantity`` None = unlimited."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     campaign = models.ForeignKey(
         Campaign,
         on_delete=models.CASCADE,
@@ -312,6 +320,8 @@ class ContentKind(models.TextChoices):
 class ContentItem(TenantOwnedModel):
     """One piece of content to push (tags such as 儿童房, 适老化, 环保材料 match the audience)."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     title = models.CharField(_("标题"), max_length=100)
     kind = models.CharField(_("类型"), max_length=16, choices=ContentKind.choices)
     summary = models.CharField(_("摘要"), max_length=300, blank=True)
@@ -348,6 +358,8 @@ class PushRule(TenantOwnedModel):
     one customer an outbox event names (the audience conditions then only narrow it).
     """
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     name = models.CharField(_("名称"), max_length=100)
     item = models.ForeignKey(ContentItem, on_delete=models.PROTECT, related_name="+", verbose_name=_("内容"))
     channel = models.CharField(_("渠道"), max_length=16, choices=ConsentChannel.choices)
