@@ -22,6 +22,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Public base URL for links sent outside a request (SMS, email, webhooks).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# The zero-setup demo (scripts/up.sh sets CRM_DEMO=1): with the console SMS and e-mail backends,
+# managers get a page showing what the demo "sent" (crm.notifications.selectors.demo_outbox_enabled).
+CRM_DEMO = env.bool("CRM_DEMO", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
