@@ -101,6 +101,10 @@ class SignForm(Form):
     )
 
 
+class ContractCancelForm(Form):
+    reason = forms.CharField(label=gettext_lazy("取消原因"), max_length=500)
+
+
 class AcceptanceForm(Form):
     kind = forms.ChoiceField(label=gettext_lazy("验收类型"), choices=AcceptanceKind.choices)
     passed = forms.TypedChoiceField(

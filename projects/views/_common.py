@@ -91,6 +91,7 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
             stage_names=names, initial={"to_stage": context["next_stage"] or project.stage}
         )
         context["sign_form"] = overrides.get("sign_form") or forms.SignForm()
+        context["cancel_form"] = overrides.get("cancel_form") or forms.ContractCancelForm()
         context["acceptance_form"] = overrides.get("acceptance_form") or forms.AcceptanceForm()
     elif tab == "plans":
         context["plans"] = DesignPlan.objects.filter(project=project).prefetch_related(
