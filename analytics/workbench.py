@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from aftercare.models import MaintenancePlan, PlanStatus, ServiceTicket, Survey
+from aftercare.models import MaintenancePlan, PlanStatus, ServiceTicket, Survey, Visit, VisitStatus
 from analytics.models import SalesTarget
 from analytics.selectors.aftercare import breached_ticket_q, due_soon_ticket_q, open_ticket_q
 from analytics.selectors.common import ratio
@@ -153,6 +153,14 @@ def service_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> 
             plans.filter(due_on__lte=today + datetime.timedelta(days=6))
             .select_related("customer", "kind")
             .order_by("due_on", "id")[:LIST_LIMIT]
+        ),
+        # Booked visits up to a week ahead (overdue first): one tap opens the completion form.
+        "visits": list(
+            Visit.objects.filter(status=VisitStatus.SCHEDULED, plan__status=PlanStatus.SCHEDULED)
+            .filter(Q(technician=user) | Q(technician__isnull=True, plan__assigned_to=user))
+            .filter(scheduled_at__lt=now + datetime.timedelta(days=7))
+            .select_related("customer", "plan__kind")
+            .order_by("scheduled_at", "id")[:LIST_LIMIT]
         ),
         "tickets": tickets,
         "surveys_waiting": Survey.objects.filter(answered_at__isnull=True, expires_at__gt=now).count(),

@@ -56,6 +56,8 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
     context = {
         "project": project,
         "tab": tab,
+        # ``?open=log`` / ``?open=inspect``: the workbench's one-tap site actions land on the open form.
+        "open_form": request.GET.get("open", "")[:20],
         "tabs": TABS,
         "stage_name": names[project.stage],
         "stage_names": names,
