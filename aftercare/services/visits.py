@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -87,7 +88,7 @@ def visit_complete(
     satisfaction: int | None = None,
     renovation_interest: bool = False,
     photos: list | None = None,
-    signature_image=None,
+    signature_image: UploadedFile | None = None,
 ) -> Visit:
     """Record the visit's results and close its plan; the 5-year visit (or a customer with
     renovation interest) becomes a new lead with source "aftercare". The on-site ``photos``
