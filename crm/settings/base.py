@@ -7,7 +7,7 @@ Production and the test suite use PostgreSQL (with row-level security) and Redis
 from pathlib import Path
 
 import environ
-from csp.constants import NONE, SELF, UNSAFE_INLINE
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -292,14 +292,15 @@ LANGUAGE_COOKIE_NAME = "crm_language"
 
 # --- Content-Security-Policy (django-csp) ---------------------------------------------------
 # Every script is a file served by the app (static/js/crm.js, vendored htmx, Swagger UI's split
-# view): no inline script or on* handler anywhere. Styles still allow 'unsafe-inline' because
-# templates carry style attributes and small <style> blocks, and Swagger UI sets inline styles;
-# CSS cannot run script, and everything rendered is auto-escaped.
+# view): no inline script or on* handler anywhere. No inline style either: templates use classes
+# from static/css (utility classes ``u-*`` in crm.css), htmx's indicator style is in crm.css
+# (``htmx-config`` meta), charts draw tooltips as rich text; scripts that style elements do it
+# through the CSSOM (element.style), which style-src does not restrict.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF, UNSAFE_INLINE],
+        "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "font-src": [SELF, "data:"],
         "connect-src": [SELF],
