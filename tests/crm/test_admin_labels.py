@@ -58,4 +58,5 @@ def test_admin_list_columns_that_are_methods_have_labels():
             target = getattr(target, "fget", target)  # properties
             if column != "__str__" and not getattr(target, "short_description", None):
                 missing.append(f"{model.__name__}.{getattr(column, '__name__', column)}")
-    assert not missing, "admin columns without a label (@admin.display(description=...)):\n" + "\n".join(missing)
+    heading = "admin columns without a label (@admin.display(description=...)):\n"
+    assert not missing, heading + "\n".join(missing)

@@ -26,9 +26,10 @@ def test_style_src_is_self_only(path, tenant_a, make_staff, session_client):
 
 def test_no_template_has_a_style_attribute_or_element():
     inline = re.compile(r"<style\b|\sstyle\s*=", re.IGNORECASE)
+    templates = sorted(ROOT.glob("*/templates/**/*.html")) + sorted((ROOT / "templates").rglob("*.html"))
     offenders = [
         str(template.relative_to(ROOT))
-        for template in sorted(ROOT.glob("*/templates/**/*.html")) + sorted((ROOT / "templates").rglob("*.html"))
+        for template in templates
         if ".venv" not in template.parts and inline.search(template.read_text(encoding="utf-8"))
     ]
     assert offenders == []
