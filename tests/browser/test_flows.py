@@ -30,19 +30,17 @@ def assert_fits(page) -> None:
 
 
 def assert_call_button(page) -> None:
-    """A tel: link the thumb can reach: visible, inside the screen, at least 24 px tall."""
-    box = page.evaluate(
-        """() => {
-          for (const a of document.querySelectorAll('a[href^="tel:"]')) {
+    """A call button (``a.crm-call``, tel:) the thumb can reach: visible, inside the screen, a tap
+    target at least 32 px tall."""
+    boxes = page.evaluate(
+        """() => Array.from(document.querySelectorAll('a.crm-call[href^="tel:"]')).map(a => {
             const r = a.getBoundingClientRect();
-            if (r.width && r.height) return {left: r.left, right: r.right, height: r.height, w: innerWidth};
-          }
-          return null;
-        }"""
+            return {left: r.left, right: r.right, height: r.height, w: innerWidth};
+          }).filter(r => r.height > 0)"""
     )
-    assert box is not None, f"{page.url}: no visible call button"
-    assert box["left"] >= 0 and box["right"] <= box["w"], f"{page.url}: call button off screen {box}"
-    assert box["height"] >= 24, f"{page.url}: call button too small {box}"
+    assert boxes, f"{page.url}: no visible call button"
+    reachable = [b for b in boxes if b["left"] >= 0 and b["right"] <= b["w"] and b["height"] >= 32]
+    assert reachable, f"{page.url}: no call button on screen and big enough: {boxes}"
 
 
 def test_sales_registers_a_lead_sees_the_countdown_and_stops_the_clock(site, open_page):

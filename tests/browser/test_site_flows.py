@@ -74,7 +74,7 @@ def test_pm_hands_over_and_sees_the_one_three_five_year_plans(site, open_page):
 
 
 def test_supervisor_fails_an_inspection_item_with_a_photo_in_two_taps(site, open_page, tmp_path):
-    from projects.models import InspectionItem, SitePhoto, Stage
+    from projects.models import InspectionItem, Project, SitePhoto, Stage
     from tests.projects.factories import ProjectFactory
 
     with tenant_context(site.tenant):
@@ -85,6 +85,10 @@ def test_supervisor_fails_an_inspection_item_with_a_photo_in_two_taps(site, open
             project_manager=site.staff["pm"],
             supervisor=site.staff["supervisor"],
             name="一单手质检工地",
+        )
+        # The oldest overdue stage comes first on the workbench (it lists ten projects).
+        Project.objects.filter(pk=project.pk).update(
+            stage_entered_at=timezone.now() - datetime.timedelta(days=400)
         )
     page, problems = open_page("phone")
     login(page, "anju_supervisor")
@@ -164,7 +168,8 @@ def test_manager_is_asked_before_cancelling_a_contract(site, open_page):
     page, problems = open_page("desktop")
     login(page, "anju_manager")
     page.goto(f"{page.base}/projects/{project.pk}/")
-    page.fill('input[name="reason"]', "客户放弃装修")
+    cancel = page.locator("form[action$='/cancel/']")
+    cancel.locator('input[name="reason"]').fill("客户放弃装修")
     asked = []
 
     def dismiss(dialog):
@@ -172,14 +177,14 @@ def test_manager_is_asked_before_cancelling_a_contract(site, open_page):
         dialog.dismiss()
 
     page.once("dialog", dismiss)
-    page.click("button:has-text('取消合同')")
+    cancel.locator("button[type=submit]").click()
     page.wait_for_timeout(300)
     assert asked and "确定取消合同" in asked[0]
     with tenant_context(site.tenant):
         project.refresh_from_db()
     assert project.cancelled_at is None  # said no: nothing happened
     page.once("dialog", lambda dialog: dialog.accept())
-    page.click("button:has-text('取消合同')")
+    cancel.locator("button[type=submit]").click()
     page.wait_for_load_state()
     with tenant_context(site.tenant):
         project.refresh_from_db()
@@ -250,3 +255,49 @@ def test_manager_reads_the_demo_outbox_from_the_navigation(site, open_page):
     assert "验证码 246810" in page.locator("#demo-sms").inner_text()
     assert_fits(page)
     assert not problems.take()
+
+
+def test_pages_off_the_navigation_apply_no_inline_style(site, open_page):
+    """style-src 'self': a refused inline style is a console error, caught like any other."""
+    from aftercare.models import MaintenancePlan, ServiceTicket, Survey
+    from customers.models import Customer
+    from projects.models import Project
+    from projects.services.share import share_link_create
+    from referrals.models import ReferralAccount
+
+    tabs = ["stages", "plans", "logs", "inspections", "change_orders", "materials", "callbacks", "share"]
+    with tenant_context(site.tenant):
+        project = Project.objects.filter(signed_on__isnull=False).first()
+        _, token = share_link_create(tenant=site.tenant, project=project, created_by=site.staff["manager"])
+        survey = Survey.objects.filter(answered_at__isnull=True).first()
+        paths = [
+            f"/customers/{Customer.objects.first().pk}/",
+            "/customers/new/",
+            "/customers/settings/",
+            *[f"/projects/{project.pk}/?tab={tab}" for tab in tabs],
+            f"/aftercare/plans/{MaintenancePlan.objects.first().pk}/",
+            f"/aftercare/tickets/{ServiceTicket.objects.first().pk}/",
+            f"/referrals/accounts/{ReferralAccount.objects.first().pk}/",
+            "/notifications/",
+            "/notifications/settings/",
+            "/settings/tokens/",
+            "/api/docs/",
+            "/admin/",
+            "/admin/customers/customer/",
+            "/admin/notifications/smsmessage/",
+        ]
+    public = [f"/projects/progress/{token}/"] + ([f"/aftercare/s/{survey.token}/"] if survey else [])
+    page, problems = open_page("desktop")
+    login(page, "anju_admin")
+    failures = []
+    for path in paths:
+        response = page.goto(f"{page.base}{path}")
+        page.wait_for_load_state("networkidle" if path == "/api/docs/" else "load")
+        if response.status != 200:
+            failures.append(f"{path}: HTTP {response.status}")
+        failures += [f"{path}: {problem}" for problem in problems.take()]
+    page.context.clear_cookies()
+    for path in public:
+        page.goto(f"{page.base}{path}")
+        failures += [f"{path}: {problem}" for problem in problems.take()]
+    assert not failures, "\n".join(failures)
