@@ -11,6 +11,7 @@ from aftercare.models import MaintenancePlan, PlanStatus, ServiceTicket, Survey,
 from aftercare.services import dates, plans, surveys, visits
 from aftercare.services import tickets as tickets_services
 from crm.models import Tenant, User
+from crm.money import parse_yuan
 from customers.models import Customer
 from projects.models import Project
 
@@ -38,7 +39,7 @@ def _home(tenant: Tenant, staff: dict[str, User], index: int, spec) -> Project:
             "customer": customer,
             "name": f"{place}（{style}）",
             "address": f"上海市 {place}",
-            "contract_amount": 180000 + index * 23000,
+            "contract_amount_fen": parse_yuan(180000 + index * 23000),
             "signed_on": today - datetime.timedelta(days=days + 120),
             "handed_over_on": today - datetime.timedelta(days=days),
             "designer": staff.get("designer"),

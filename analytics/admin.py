@@ -6,9 +6,9 @@ from crm.admin import TenantScopedAdmin
 
 @admin.register(SalesTarget)
 class SalesTargetAdmin(TenantScopedAdmin):
-    list_display = ["month", "user", "contract_value", "signed_count", "new_customers"]
+    list_display = ["month", "user", "contract_value_fen", "signed_count", "new_customers"]
 
 
 @admin.register(ChannelSpend)
 class ChannelSpendAdmin(TenantScopedAdmin):
-    list_display = ["month", "channel", "amount"]
+    list_display = ["month", "channel", "amount_fen"]

@@ -31,7 +31,9 @@ SCOPE_PARAMETERS = [
 
 
 class AnalyticsPanelView(APIView):
-    """One panel's numbers for a period and filters — the same dict the dashboard renders."""
+    """One panel's numbers for a period and filters — the same dict the dashboard renders.
+
+    Amounts (kpis and columns of kind ``money``) are integer fen (分), like every amount of the API."""
 
     permission_classes = [HasRolePermission]
     required_permissions = {"*": "analytics.view"}
@@ -49,7 +51,7 @@ class SalesTargetSerializer(ModelSerializer):
 
     class Meta:
         model = SalesTarget
-        fields = ["id", "user", "month", "contract_value", "signed_count", "new_customers", "updated_at"]
+        fields = ["id", "user", "month", "contract_value_fen", "signed_count", "new_customers", "updated_at"]
         read_only_fields = ["id", "updated_at"]
 
 
@@ -80,7 +82,7 @@ class SalesTargetViewSet(TenantModelViewSet):
         data = {
             "user": serializer.instance.user,
             "month": serializer.instance.month,
-            "contract_value": serializer.instance.contract_value,
+            "contract_value_fen": serializer.instance.contract_value_fen,
             "signed_count": serializer.instance.signed_count,
             "new_customers": serializer.instance.new_customers,
             **serializer.validated_data,

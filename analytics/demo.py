@@ -12,10 +12,16 @@ from django.utils import timezone
 
 from analytics.models import ChannelSpend, SalesTarget
 from crm.models import Tenant, User
+from crm.money import parse_yuan
 from customers.models import Customer
 from customers.services import follow_ups as customer_follow_ups
 
-SPEND_BY_CHANNEL = {"douyin": 18_000, "xiaohongshu": 9_000, "search_ads": 12_000, "home_expo": 15_000}
+SPEND_BY_CHANNEL = {  # yuan per month
+    "douyin": 18_000,
+    "xiaohongshu": 9_000,
+    "search_ads": 12_000,
+    "home_expo": 15_000,
+}
 
 
 def _month_starts(today: datetime.date, count: int) -> list[datetime.date]:
@@ -46,14 +52,21 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             SalesTarget.objects.get_or_create(
                 user=staff[suffix],
                 month=month,
-                defaults={"tenant": tenant, "contract_value": value, "signed_count": 3, "new_customers": 15},
+                defaults={
+                    "tenant": tenant,
+                    "contract_value_fen": parse_yuan(value),
+                    "signed_count": 3,
+                    "new_customers": 15,
+                },
             )
         SalesTarget.objects.get_or_create(
             user=None,
             month=month,
-            defaults={"tenant": tenant, "contract_value": 1_200_000, "signed_count": 7},
+            defaults={"tenant": tenant, "contract_value_fen": parse_yuan(1_200_000), "signed_count": 7},
         )
-        for channel, amount in SPEND_BY_CHANNEL.items():
+        for channel, amount_yuan in SPEND_BY_CHANNEL.items():
             ChannelSpend.objects.get_or_create(
-                channel=channel, month=month, defaults={"tenant": tenant, "amount": amount}
+                channel=channel,
+                month=month,
+                defaults={"tenant": tenant, "amount_fen": parse_yuan(amount_yuan)},
             )

@@ -9,6 +9,7 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Font
 
 from analytics.periods import PRESETS
+from crm.money import fen_to_yuan
 
 
 def panel_workbook(data: dict) -> bytes:
@@ -32,12 +33,21 @@ def report_workbook(panels: list[dict], *, title: str) -> bytes:
         cover.cell(row=cover.max_row, column=1).font = Font(bold=True)
         for item in data["kpis"]:
             cover.append([item["label"], item["value"], item["previous"]])
+            _yuan_cells(cover, [False, *[item["kind"] == "money"] * 2])
     cover.column_dimensions["A"].width = 28
     for data in panels:
         _panel_sheet(workbook.create_sheet(), data, with_chart=True)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def _yuan_cells(sheet, money: list[bool]) -> None:
+    """The last row's money cells (integer fen in the panel) become yuan shown with two decimals."""
+    for cell, is_money in zip(sheet[sheet.max_row], money, strict=False):
+        if is_money and isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
+            cell.value = float(fen_to_yuan(round(cell.value)))
+            cell.number_format = "#,##0.00"
 
 
 def _panel_sheet(sheet, data: dict, *, with_chart: bool = False) -> None:
@@ -50,6 +60,7 @@ def _panel_sheet(sheet, data: dict, *, with_chart: bool = False) -> None:
     if data["kpis"]:
         sheet.append([kpi["label"] for kpi in data["kpis"]])
         sheet.append([kpi["value"] for kpi in data["kpis"]])
+        _yuan_cells(sheet, [kpi["kind"] == "money" for kpi in data["kpis"]])
         sheet.append([])
     drawable = ("bar", "hbar", "line", "stack")
     charted = {chart["table"]: chart for chart in data["charts"] if chart["type"] in drawable}
@@ -59,8 +70,10 @@ def _panel_sheet(sheet, data: dict, *, with_chart: bool = False) -> None:
         sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True)
         sheet.append(["", *[column["label"] for column in table["columns"]]])
         header_row = sheet.max_row
+        money = [False, *[column["kind"] == "money" for column in table["columns"]]]
         for row in table["rows"]:
             sheet.append([row["label"], *[row["values"].get(column["key"]) for column in table["columns"]]])
+            _yuan_cells(sheet, money)
         chart = charted.get(table["key"])
         if with_chart and not drawn and chart and table["rows"]:
             _add_chart(sheet, table, chart, header_row)

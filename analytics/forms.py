@@ -10,16 +10,18 @@ from django.utils.translation import gettext_lazy as _
 
 from analytics.models import ChannelSpend, SalesTarget
 from crm.forms import BoundedFieldsMixin
-from crm.validators import INT_MAX, MONEY_MAX
+from crm.money import YuanFormField
+from crm.validators import INT_MAX
 from customers.models import SourceChannel
 
 TARGET_FIELDS = (
-    ("contract_value", _("签约额目标（元）")),
+    ("contract_value_fen", _("签约额目标（元）")),  # typed in yuan, cleaned to fen
     ("signed_count", _("签约单数目标")),
     ("new_customers", _("新客户目标")),
 )
 # Counts are int4 columns, amounts bigint: each field stops at its column's range (no DataError).
-FIELD_MAX = {"contract_value": MONEY_MAX, "signed_count": INT_MAX, "new_customers": INT_MAX}
+FIELD_MAX = {"signed_count": INT_MAX, "new_customers": INT_MAX}
+MONEY_FIELDS = {"contract_value_fen"}  # typed in yuan (YuanFormField), stored in fen
 
 
 class MonthField(forms.DateField):
@@ -46,29 +48,27 @@ class MonthlyPlanForm(BoundedFieldsMixin, forms.Form):
         self.month = month
         self.sales_users = sales_users
         targets = {target.user_id: target for target in SalesTarget.objects.filter(month=month)}
-        spend = dict(ChannelSpend.objects.filter(month=month).values_list("channel", "amount"))
+        spend = dict(ChannelSpend.objects.filter(month=month).values_list("channel", "amount_fen"))
         self.target_rows = []
         for user in [None, *sales_users]:
             target = targets.get(user.pk if user else None)
             names = []
             for field, label in TARGET_FIELDS:
                 name = f"target-{_row_key(user)}-{field}"
-                self.fields[name] = forms.IntegerField(
-                    label=label,
-                    min_value=0,
-                    max_value=FIELD_MAX[field],
-                    required=False,
-                    initial=getattr(target, field) if target else None,
-                )
+                initial = getattr(target, field) if target else None
+                if field in MONEY_FIELDS:
+                    self.fields[name] = YuanFormField(label=label, required=False, initial=initial)
+                else:
+                    self.fields[name] = forms.IntegerField(
+                        label=label, min_value=0, max_value=FIELD_MAX[field], required=False, initial=initial
+                    )
                 names.append(name)
             label = (user.display_name or user.username) if user else _("团队")
             self.target_rows.append((label, [self[name] for name in names]))
         self.spend_fields = []
         for channel, label in SourceChannel.choices:
             name = f"spend-{channel}"
-            self.fields[name] = forms.IntegerField(
-                label=label, min_value=0, max_value=MONEY_MAX, required=False, initial=spend.get(channel)
-            )
+            self.fields[name] = YuanFormField(label=label, required=False, initial=spend.get(channel))
             self.spend_fields.append(self[name])
 
     def targets(self) -> dict:

@@ -37,7 +37,7 @@ class SalesTarget(TenantOwnedModel):
         help_text=_("留空表示团队目标"),
     )
     month = models.DateField(_("月份"), help_text=_("该月第一天"))
-    contract_value = models.PositiveBigIntegerField(_("签约额目标（元）"), default=0)
+    contract_value_fen = models.PositiveBigIntegerField(_("签约额目标（分）"), default=0)
     signed_count = models.PositiveIntegerField(_("签约单数目标"), default=0)
     new_customers = models.PositiveIntegerField(_("新客户目标"), default=0)
     updated_by = models.ForeignKey(
@@ -78,7 +78,7 @@ class ChannelSpend(TenantOwnedModel):
 
     channel = models.CharField(_("渠道"), max_length=32, choices=SourceChannel.choices)
     month = models.DateField(_("月份"), help_text=_("该月第一天"))
-    amount = models.PositiveBigIntegerField(_("投放金额（元）"))
+    amount_fen = models.PositiveBigIntegerField(_("投放金额（分）"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
 
     class Meta:
@@ -92,13 +92,13 @@ class ChannelSpend(TenantOwnedModel):
 
     @classmethod
     def spend_by_channel(cls, *, period) -> dict[str, int]:
-        """Spend per channel prorated to the period (few rows: one per channel and month)."""
+        """Spend per channel (fen) prorated to the period (few rows: one per channel and month)."""
         first = period.start.replace(day=1)
         totals: dict[str, float] = {}
-        for channel, month, amount in cls.objects.filter(month__gte=first, month__lt=period.end).values_list(
-            "channel", "month", "amount"
-        ):
-            totals[channel] = totals.get(channel, 0) + amount * _overlap_fraction(
+        for channel, month, amount_fen in cls.objects.filter(
+            month__gte=first, month__lt=period.end
+        ).values_list("channel", "month", "amount_fen"):
+            totals[channel] = totals.get(channel, 0) + amount_fen * _overlap_fraction(
                 month, period.start, period.end
             )
         return {channel: round(value) for channel, value in totals.items()}

@@ -46,7 +46,7 @@ def sales_target_save(
     actor: User,
     user: User | None,
     month: datetime.date,
-    contract_value: int = 0,
+    contract_value_fen: int = 0,
     signed_count: int = 0,
     new_customers: int = 0,
     target: SalesTarget | None = None,
@@ -57,8 +57,8 @@ def sales_target_save(
     month = _month(month)
     target = target or SalesTarget(tenant=tenant)
     target.user, target.month = user, month
-    target.contract_value, target.signed_count, target.new_customers = (
-        contract_value,
+    target.contract_value_fen, target.signed_count, target.new_customers = (
+        contract_value_fen,
         signed_count,
         new_customers,
     )
@@ -81,7 +81,7 @@ def sales_target_delete(*, tenant: Tenant, actor: User, target: SalesTarget) -> 
 
 @transaction.atomic
 def channel_spend_save(
-    *, tenant: Tenant, actor: User, channel: str, month: datetime.date, amount: int
+    *, tenant: Tenant, actor: User, channel: str, month: datetime.date, amount_fen: int
 ) -> None:
     """Set (create or replace) one channel's spend for one month."""
     from analytics.models import ChannelSpend
@@ -90,10 +90,10 @@ def channel_spend_save(
     require_permission(actor, "analytics.manage_targets")
     if channel not in SourceChannel.values:
         raise _error("channel", _("未知的来源渠道。"), "invalid_channel")
-    if amount < 0:
-        raise _error("amount", _("金额不能为负数。"), "negative")
+    if amount_fen < 0:
+        raise _error("amount_fen", _("金额不能为负数。"), "negative")
     ChannelSpend.objects.update_or_create(
-        channel=channel, month=_month(month), defaults={"tenant": tenant, "amount": amount}
+        channel=channel, month=_month(month), defaults={"tenant": tenant, "amount_fen": amount_fen}
     )
 
 
@@ -120,8 +120,10 @@ def monthly_plan_save(
                 target.delete()
             continue
         sales_target_save(tenant=tenant, actor=actor, user=user, month=month, target=target, **values)
-    for channel, amount in spend.items():
-        if amount is None:
+    for channel, amount_fen in spend.items():
+        if amount_fen is None:
             ChannelSpend.objects.filter(channel=channel, month=month).delete()
         else:
-            channel_spend_save(tenant=tenant, actor=actor, channel=channel, month=month, amount=amount)
+            channel_spend_save(
+                tenant=tenant, actor=actor, channel=channel, month=month, amount_fen=amount_fen
+            )

@@ -70,10 +70,10 @@ def sales_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> di
     )
     signed = Project.objects.filter(
         customer__owner=user, signed_on__gte=month_first, signed_on__lte=today, cancelled_at__isnull=True
-    ).aggregate(n=Count("id"), value=Sum("contract_amount"))
+    ).aggregate(n=Count("id"), value=Sum("contract_amount_fen"))
     target = (
         SalesTarget.objects.filter(user=user, month=month_first)
-        .values("contract_value", "signed_count")
+        .values("contract_value_fen", "signed_count")
         .first()
     )
     value = signed["value"] or 0
@@ -88,9 +88,9 @@ def sales_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> di
         "measured_count": measured.count(),
         "month_signed": signed["n"],
         "month_value": value,
-        "month_target": target["contract_value"] if target else None,
-        "month_attainment": ratio(value, target["contract_value"])
-        if target and target["contract_value"]
+        "month_target": target["contract_value_fen"] if target else None,
+        "month_attainment": ratio(value, target["contract_value_fen"])
+        if target and target["contract_value_fen"]
         else None,
         "month_new_customers": Customer.objects.filter(owner=user, created_at__gte=month_start).count(),
         "now": now,
@@ -179,16 +179,16 @@ def manager_workbench(*, tenant: Tenant, now: datetime.datetime) -> dict:
         open_late=Count("id", filter=Q(status=LeadStatus.OPEN, first_response_due_at__lt=now)),
     )
     signed = Project.objects.filter(signed_on=yesterday, cancelled_at__isnull=True).aggregate(
-        n=Count("id"), value=Sum("contract_amount")
+        n=Count("id"), value=Sum("contract_amount_fen")
     )
     team = (
         SalesTarget.objects.filter(user=None, month=yesterday.replace(day=1))
-        .values("contract_value", "signed_count", "new_customers")
+        .values("contract_value_fen", "signed_count", "new_customers")
         .first()
     )
     if team is None:
         team = SalesTarget.objects.filter(user__isnull=False, month=yesterday.replace(day=1)).aggregate(
-            contract_value=Sum("contract_value"),
+            contract_value_fen=Sum("contract_value_fen"),
             signed_count=Sum("signed_count"),
             new_customers=Sum("new_customers"),
         )

@@ -83,7 +83,7 @@ def load_tenant(index: int, customers: int, projects: int) -> dict:
                 "created_at": created,
                 "last_touch_at": f"{created} + interval '9 minutes'",
                 "measured_at": f"CASE WHEN g.i % 3 = 0 THEN {created} + interval '3 days' END",
-                "contract_total": f"CASE WHEN g.i % {step} = 0 THEN 200000 ELSE 0 END",
+                "contract_total_fen": f"CASE WHEN g.i % {step} = 0 THEN 200000 ELSE 0 END",
             },
         )
         table = Customer._meta.db_table
@@ -134,7 +134,7 @@ def load_tenant(index: int, customers: int, projects: int) -> dict:
                 "project_manager": _pick(pm_ids, "c.id * 3"),
                 "signed_on": "(c.created_at + interval '20 days')::date",
                 "contract_number": "'HT-' || c.id",
-                "contract_amount": "200000",
+                "contract_amount_fen": "20000000",
                 "handed_over_on": f"CASE WHEN {_pick(STAGES, 'c.id * 7')} = 'handover' "
                 "THEN (c.created_at + interval '120 days')::date END",
             },
@@ -161,7 +161,7 @@ def load_tenant(index: int, customers: int, projects: int) -> dict:
                 "title": "'加插座'",
                 "reason": "'业主要求'",
                 "status": _pick(["approved", "sent", "draft"], "p.id"),
-                "amount_delta": "5000",
+                "amount_delta_fen": "500000",
                 "decided_at": "p.stage_entered_at",
             },
         )

@@ -38,7 +38,7 @@ FILTERS = [
     {"lifecycle": "lead", "activity": "silent"},
     {"q": "花园"},
     {"source_channel": ["douyin", "xiaohongshu"], "has_children": "true"},
-    {"style": "nordic", "budget_min": "200000"},
+    {"style": "nordic", "budget_min_fen": "20000000"},
     {},
 ]
 
@@ -110,7 +110,7 @@ def load(tenants: int, customers: int) -> list:
         ]
         manager = User.objects.create(username=f"bench{t}_m", tenant=tenant, roles=[Role.MANAGER])
         staff_ids = [user.pk for user in staff]
-        budget = _pick([None, 60_000, 150_000, 250_000, 400_000, 800_000], "g.i * 7 + 3")
+        budget = _pick([None, 6_000_000, 15_000_000, 25_000_000, 40_000_000, 80_000_000], "g.i * 7 + 3")
         with tenant_context(tenant):
             _insert_select(
                 Customer,
@@ -122,9 +122,10 @@ def load(tenants: int, customers: int) -> list:
                     "community": _pick(communities, "g.i * 13"),
                     "source_channel": _pick(channels, "g.i * 5"),
                     "customer_type": _pick(["new_house", "second_hand", "commercial"], "g.i * 11"),
-                    "budget_amount": budget,
+                    "budget_fen": budget,
                     "budget_tier": f"CASE WHEN {budget} IS NULL THEN 'unknown' "
-                    f"WHEN {budget} < 100000 THEN 'low' WHEN {budget} >= 300000 THEN 'high' ELSE 'mid' END",
+                    f"WHEN {budget} < 10000000 THEN 'low' "
+                    f"WHEN {budget} >= 30000000 THEN 'high' ELSE 'mid' END",
                     "lifecycle": _pick(
                         ["lead", "lead", "measured", "designing", "signed", "handed_over"], "g.i * 17"
                     ),

@@ -31,6 +31,7 @@ DEMO_STAFF = [
 
 DOMAIN_DEMO_MODULES = [
     "crm.notifications.demo",
+    "crm.workdays.demo",
     "customers.demo",
     "projects.demo",
     "aftercare.demo",

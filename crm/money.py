@@ -61,6 +61,13 @@ def format_fen(fen: int | None, *, sign: bool = False) -> str:
     return f"{prefix}¥{fen_to_yuan(abs(fen)):,.2f}"
 
 
+def format_fen_number(fen: int, *, sign: bool = False) -> str:
+    """``-1234567`` → ``"-12,345.67"``: yuan without ``¥`` (``sign=True``: ``+`` on positives)."""
+    fen = int(fen)
+    prefix = "-" if fen < 0 else ("+" if sign and fen > 0 else "")
+    return f"{prefix}{fen_to_yuan(abs(fen)):,.2f}"
+
+
 def fen_times(unit_fen: int, quantity: Decimal | int | str) -> int:
     """A line total: unit price × quantity (e.g. 12.35 m² of tiles), rounded once, half-up, to the fen."""
     total = Decimal(int(unit_fen)) * Decimal(str(quantity))
@@ -71,6 +78,13 @@ def fen_share(total_fen: int, basis_points: int) -> int:
     """``basis_points``/10000 of an amount, half-up to the fen (30% = 3000 bp)."""
     share = Decimal(int(total_fen)) * Decimal(int(basis_points)) / Decimal(10_000)
     return int(share.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def format_basis_points(basis_points: int) -> str:
+    """``150`` → ``"1.5%"``, ``3000`` → ``"30%"`` (shares are integer basis points, 1% = 100 bp)."""
+    percent = (Decimal(int(basis_points)) / 100).quantize(_CENT)
+    text = f"{percent:f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
 
 
 def split_fen(total_fen: int, basis_points: list[int]) -> list[int]:

@@ -36,7 +36,6 @@ from crm.hashed_secrets import hash_secret, secret_matches
 from crm.idempotency.services import idempotent_response
 from crm.ratelimit import ClientRateThrottle, client_ident
 from crm.tenancy import current_tenant, platform_scope, tenant_context
-from crm.validators import INT_MAX
 from customers import io as customer_io
 from customers import selectors, visibility
 from customers.filters import CustomerFilter
@@ -78,12 +77,12 @@ READ_ONLY_CUSTOMER_FIELDS = [
     "lifecycle",
     "loyalty",
     "activity",
-    "value_amount",
+    "value_fen",
     "value_tier",
     "follow_up_status",
     "system_tags",
     "signed_projects",
-    "contract_total",
+    "contract_total_fen",
     "credited_referrals",
     "is_vip",
     "last_touch_at",
@@ -108,7 +107,7 @@ class CustomerSerializer(ModelSerializer):
         child=serializers.ChoiceField(FunctionalNeed.choices), required=False
     )
     tags = serializers.ListField(child=fields.CharField(max_length=20), required=False)
-    budget_amount = fields.MoneyField(required=False, allow_null=True, max_value=INT_MAX)
+    budget_fen = fields.MoneyField(required=False, allow_null=True, help_text=gettext_lazy("预算（分）"))
 
     class Meta:
         model = Customer
@@ -158,7 +157,7 @@ class CustomerViewSet(
     serializer_class = CustomerSerializer
     filterset_class = CustomerFilter
     filter_backends = [LazyFilterBackend, OrderingFilter]
-    ordering_fields = ["created_at", "budget_amount", "last_touch_at", "name", "value_amount"]
+    ordering_fields = ["created_at", "budget_fen", "last_touch_at", "name", "value_fen"]
     required_permissions = {
         "*": "customers.view",
         "write": "customers.edit",

@@ -8,6 +8,7 @@ import random
 from django.utils import timezone
 
 from crm.models import Tenant, User
+from crm.money import parse_yuan
 from customers.models import Customer, Segment
 from customers.services import classification, customers, follow_ups, leads, settings
 
@@ -164,7 +165,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             cooking_frequency=["daily", "sometimes", "rarely"][index % 3],
             style_preferences=STYLES[index % len(STYLES)],
             functional_needs=NEEDS[index % len(NEEDS)],
-            budget_amount=[80_000, 150_000, 220_000, 350_000, 500_000, 120_000][index % 6],
+            budget_fen=parse_yuan([80_000, 150_000, 220_000, 350_000, 500_000, 120_000][index % 6]),
             wechat_id=f"wx_{index:03d}",
             preferred_contact_time=rng.choice(["工作日晚上", "周末全天", "中午 12–14 点", ""]),
             tags=rng.choice([[], ["学区房"], ["婚房"], ["急装"], ["全屋定制"]]),

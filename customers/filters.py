@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from crm import filters as bounded
 from crm.forms import IsoDateInput
 from crm.models import User
+from crm.money import MoneyError, parse_yuan
 from crm.selectors import staff_queryset
 from crm.tenancy import current_tenant
 from customers.models import (
@@ -97,8 +98,12 @@ class CustomerFilter(django_filters.FilterSet):
     district = bounded.CharFilter(lookup_expr="icontains", label=_("区县"))
     community = bounded.CharFilter(lookup_expr="icontains", label=_("小区"))
     layout = bounded.CharFilter(lookup_expr="icontains", label=_("户型"))
-    budget_min = bounded.MoneyFilter(field_name="budget_amount", lookup_expr="gte", label=_("预算不低于"))
-    budget_max = bounded.MoneyFilter(field_name="budget_amount", lookup_expr="lte", label=_("预算不高于"))
+    budget_min_fen = bounded.MoneyFilter(
+        field_name="budget_fen", lookup_expr="gte", label=_("预算不低于（分）")
+    )
+    budget_max_fen = bounded.MoneyFilter(
+        field_name="budget_fen", lookup_expr="lte", label=_("预算不高于（分）")
+    )
     area_min = bounded.DecimalFilter(field_name="area_sqm", lookup_expr="gte", label=_("面积不小于"))
     area_max = bounded.DecimalFilter(field_name="area_sqm", lookup_expr="lte", label=_("面积不大于"))
     silent_days = bounded.IntegerFilter(
@@ -174,3 +179,22 @@ class CustomerFilter(django_filters.FilterSet):
         return queryset.filter(
             Q(last_touch_at__lt=cutoff) | Q(last_touch_at__isnull=True, created_at__lt=cutoff)
         )
+
+
+# The list page lets people type yuan; the filter (API, saved segments) takes fen. The page converts.
+YUAN_PAGE_PARAMS = {"budget_min_yuan": "budget_min_fen", "budget_max_yuan": "budget_max_fen"}
+
+
+def yuan_page_params_to_fen(params) -> None:
+    """Replace the page's ``*_yuan`` inputs (a ``QueryDict`` copy) by the filter's ``*_fen`` values.
+
+    Text that is not an exact yuan amount is passed on as typed, so the filter form reports it.
+    """
+    for yuan_key, fen_key in YUAN_PAGE_PARAMS.items():
+        typed = params.pop(yuan_key, [""])[-1].strip()
+        if not typed:
+            continue
+        try:
+            params[fen_key] = str(parse_yuan(typed))
+        except MoneyError:
+            params[fen_key] = typed

@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.forms import Form, IsoDateTimeInput, ModelForm
+from crm.money import YuanFormField
 from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant
 from crm.uploads import ImportUploadField
@@ -32,7 +33,7 @@ class CustomerForm(ModelForm):
     )
     tags = forms.CharField(label=_("标签"), required=False, help_text=_("用逗号分隔，如：急装，学区房"))
     phone = forms.CharField(label=_("手机号"), max_length=20)
-    budget_amount = forms.IntegerField(label=_("预算（元）"), required=False)
+    budget_fen = YuanFormField(label=_("预算（元）"), required=False)
 
     class Meta:
         model = Customer
@@ -58,7 +59,7 @@ class CustomerForm(ModelForm):
             "works_from_home",
             "style_preferences",
             "functional_needs",
-            "budget_amount",
+            "budget_fen",
             "intent",
             "lost_reason",
             "owner",
@@ -116,6 +117,9 @@ class SegmentForm(Form):
 
 
 class CustomerSettingsForm(ModelForm):
+    budget_low_below_fen = YuanFormField(label=_("低预算上限（元，不含）"))
+    budget_high_from_fen = YuanFormField(label=_("高预算下限（元）"))
+    value_high_from_fen = YuanFormField(label=_("高价值下限（元）"))
     business_days = forms.TypedMultipleChoiceField(
         label=_("营业日"),
         coerce=int,
@@ -141,9 +145,9 @@ class CustomerSettingsForm(ModelForm):
             "pool_after_minutes",
             "pool_after_idle_days",
             "silent_after_days",
-            "budget_low_below",
-            "budget_high_from",
-            "value_high_from",
+            "budget_low_below_fen",
+            "budget_high_from_fen",
+            "value_high_from_fen",
             "auto_assign",
             "reassign_on_breach",
             "sales_visibility",
@@ -155,9 +159,9 @@ class CustomerSettingsForm(ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        low, high = cleaned.get("budget_low_below"), cleaned.get("budget_high_from")
+        low, high = cleaned.get("budget_low_below_fen"), cleaned.get("budget_high_from_fen")
         if low is not None and high is not None and low > high:
-            self.add_error("budget_high_from", _("高预算下限不能低于低预算上限。"))
+            self.add_error("budget_high_from_fen", _("高预算下限不能低于低预算上限。"))
         start, end = cleaned.get("business_hours_start"), cleaned.get("business_hours_end")
         days = cleaned.get("business_days") or []
         # Equal times mean "always open", which only makes sense with every day (or none) ticked.

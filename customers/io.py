@@ -15,6 +15,7 @@ from django.utils import timezone
 from openpyxl.cell import WriteOnlyCell
 
 from crm.models import Tenant, User
+from crm.money import MoneyError, fen_to_yuan, parse_yuan
 from crm.validators import strip_control_characters, validate_no_control_characters
 from customers.models import AuditAction, Customer, CustomerType, SourceChannel, Style
 from customers.services import privacy
@@ -32,7 +33,7 @@ COLUMNS = [
     ("小区", "community"),
     ("户型", "layout"),
     ("面积", "area_sqm"),
-    ("预算", "budget_amount"),
+    ("预算（元）", "budget_fen"),
     ("风格偏好", "style_preferences"),
     ("标签", "tags"),
 ]
@@ -48,6 +49,9 @@ EXPORT_EXTRA = [
     ("创建时间", "created_at"),
 ]
 MAX_IMPORT_ROWS = 5000
+# Headers of files exported before amounts said their unit (the budget was whole yuan then too).
+HEADER_ALIASES = {"预算": "budget_fen"}
+MONEY_FIELDS = {"budget_fen"}
 
 
 def _label_map(choices) -> dict[str, str]:
@@ -61,7 +65,7 @@ def _label_map(choices) -> dict[str, str]:
 def read_rows(uploaded) -> list[dict]:
     """Rows as ``{field: text}`` from a CSV (UTF-8, with or without BOM) or .xlsx upload."""
     name = (getattr(uploaded, "name", "") or "").lower()
-    header_to_field = dict(COLUMNS) | {field: field for _h, field in COLUMNS}
+    header_to_field = dict(COLUMNS) | {field: field for _h, field in COLUMNS} | HEADER_ALIASES
     if name.endswith(".xlsx"):
         try:
             workbook = openpyxl.load_workbook(uploaded, read_only=True, data_only=True)
@@ -120,15 +124,19 @@ def _row_to_data(row: dict) -> dict:
         data["style_preferences"] = [styles.get(s, s) for s in _split(row["style_preferences"])]
     if row.get("tags"):
         data["tags"] = _split(row["tags"])
-    for field, label in (("budget_amount", "预算"), ("area_sqm", "面积")):
-        if row.get(field):
-            try:
-                number = float(row[field].replace(",", ""))
-            except ValueError:
-                raise ValidationError({field: f"{label}必须是数字。"})
-            if not math.isfinite(number):  # "nan"/"inf" parse as floats but are no amount
-                raise ValidationError({field: f"{label}必须是数字。"})
-            data[field] = int(number) if field == "budget_amount" else round(number, 1)
+    if row.get("budget_fen"):
+        try:  # the sheet says yuan; exact to the fen or the row is refused (never rounded)
+            data["budget_fen"] = parse_yuan(row["budget_fen"])
+        except MoneyError as error:
+            raise ValidationError({"budget_fen": f"预算（元）：{error}"}) from None
+    if row.get("area_sqm"):
+        try:
+            number = float(row["area_sqm"].replace(",", ""))
+        except ValueError:
+            raise ValidationError({"area_sqm": "面积必须是数字。"})
+        if not math.isfinite(number):  # "nan"/"inf" parse as floats but are no amount
+            raise ValidationError({"area_sqm": "面积必须是数字。"})
+        data["area_sqm"] = round(number, 1)
     return data
 
 
@@ -168,6 +176,8 @@ def customers_import(*, tenant: Tenant, user: User, rows: list[dict]) -> int:
 
 def _export_value(customer: Customer, field: str):
     value = getattr(customer, field)
+    if field in MONEY_FIELDS:  # files show yuan with two decimals (the header says 元)
+        return "" if value is None else fen_to_yuan(value)
     if field in {
         "source_channel",
         "customer_type",
@@ -217,7 +227,11 @@ def render_csv(headers: list[str], rows: list[list]) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def _xlsx_cell(sheet, value):
+def _xlsx_cell(sheet, value, *, money: bool = False):
+    if money and hasattr(value, "as_tuple"):  # yuan (Decimal): a number cell shown with two decimals
+        cell = WriteOnlyCell(sheet, value=float(value))
+        cell.number_format = "#,##0.00"
+        return cell
     if hasattr(value, "as_tuple"):
         return float(value)
     if isinstance(value, str):
@@ -233,8 +247,11 @@ def render_xlsx(headers: list[str], rows: list[list]) -> bytes:
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet("客户")
     sheet.append(headers)
+    money = [header.endswith("（元）") for header in headers]
     for row in rows:
-        sheet.append([_xlsx_cell(sheet, value) for value in row])
+        sheet.append(
+            [_xlsx_cell(sheet, value, money=is_money) for value, is_money in zip(row, money, strict=True)]
+        )
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -260,10 +277,11 @@ def customers_export(
         format=file_format,
         filters=filters,
     )
-    if file_format == "json":
+    if file_format == "json":  # the API's rule: money is integer fen in ``*_fen`` fields
         fields = ["id", *(field for _header, field in COLUMNS + EXPORT_EXTRA)]
         return [
             dict(zip(fields, [customer.pk, *row], strict=True))
+            | {field: getattr(customer, field) for field in MONEY_FIELDS}
             for customer, row in zip(customers, rows, strict=True)
         ], ""
     if file_format == "xlsx":

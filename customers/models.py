@@ -165,7 +165,7 @@ class Customer(TenantOwnedModel):
     style_preferences = models.JSONField(_("风格偏好"), default=list, blank=True)
     functional_needs = models.JSONField(_("功能需求"), default=list, blank=True)
     # money
-    budget_amount = models.PositiveIntegerField(_("预算（元）"), null=True, blank=True)
+    budget_fen = models.PositiveBigIntegerField(_("预算（分）"), null=True, blank=True)
     budget_tier = models.CharField(
         _("预算档位"), max_length=16, choices=BudgetTier.choices, default=BudgetTier.UNKNOWN, editable=False
     )
@@ -187,19 +187,19 @@ class Customer(TenantOwnedModel):
     activity = models.CharField(
         _("活跃度"), max_length=16, choices=Activity.choices, default=Activity.ACTIVE, editable=False
     )
-    value_amount = models.BigIntegerField(_("客户价值（元）"), default=0, editable=False)
+    value_fen = models.BigIntegerField(_("客户价值（分）"), default=0, editable=False)
     value_tier = models.CharField(
         _("价值等级"), max_length=16, choices=ValueTier.choices, default=ValueTier.LOW, editable=False
     )
     # facts reported by other apps (inputs of the derived axes)
     measured_at = models.DateTimeField(_("量房时间"), null=True, blank=True, editable=False)
     signed_projects = models.PositiveIntegerField(_("签约项目数"), default=0, editable=False)
-    contract_total = models.BigIntegerField(_("合同总额（元）"), default=0, editable=False)
+    contract_total_fen = models.BigIntegerField(_("合同总额（分）"), default=0, editable=False)
     project_lifecycle = models.CharField(
         max_length=24, choices=Lifecycle.choices, blank=True, editable=False, verbose_name=_("项目阶段")
     )
     credited_referrals = models.PositiveIntegerField(_("成功转介绍数"), default=0, editable=False)
-    referral_credit_total = models.BigIntegerField(_("转介绍奖励（分）"), default=0, editable=False)
+    referral_credit_total_fen = models.BigIntegerField(_("转介绍奖励（分）"), default=0, editable=False)
     is_vip = models.BooleanField(_("VIP"), default=False, editable=False)
     # people, tags, pool
     owner = models.ForeignKey(
@@ -324,9 +324,9 @@ class CustomerSettings(TenantOwnedModel):
         _("无跟进客户进入公海（天）"), default=30, help_text=_("0 表示不启用")
     )
     silent_after_days = models.PositiveIntegerField(_("多少天未跟进视为沉默"), default=30)
-    budget_low_below = models.PositiveIntegerField(_("低预算上限（元，不含）"), default=100_000)
-    budget_high_from = models.PositiveIntegerField(_("高预算下限（元）"), default=300_000)
-    value_high_from = models.PositiveIntegerField(_("高价值下限（元）"), default=500_000)
+    budget_low_below_fen = models.PositiveBigIntegerField(_("低预算上限（分，不含）"), default=10_000_000)
+    budget_high_from_fen = models.PositiveBigIntegerField(_("高预算下限（分）"), default=30_000_000)
+    value_high_from_fen = models.PositiveBigIntegerField(_("高价值下限（分）"), default=50_000_000)
     auto_assign = models.BooleanField(_("新线索自动轮流分配"), default=True)
     reassign_on_breach = models.BooleanField(_("超时后改派给下一位值班销售"), default=False)
     sales_visibility = models.CharField(

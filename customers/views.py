@@ -22,7 +22,7 @@ from crm.templatetags.crm_ui import tel_link
 from crm.tenancy import require_tenant
 from customers import io as customer_io
 from customers import selectors
-from customers.filters import CustomerFilter
+from customers.filters import CustomerFilter, yuan_page_params_to_fen
 from customers.forms import (
     CustomerForm,
     CustomerSettingsForm,
@@ -44,6 +44,7 @@ def _list_params(request) -> tuple[dict, Segment | None]:
     """The filter parameters of a request, or of the saved segment it names (?segment=ID)."""
     segment = None
     params = request.GET.copy()
+    yuan_page_params_to_fen(params)
     segment_id = params.pop("segment", [None])[0]
     if segment_id and segment_id.isdigit():
         segment = Segment.objects.filter(pk=int(segment_id)).first()
@@ -117,7 +118,9 @@ class SegmentSaveView(RoleRequiredMixin, View):
 
     def post(self, request):
         form = SegmentForm(request.POST)
-        filters = {key: values if len(values) > 1 else values[0] for key, values in request.GET.lists()}
+        query = request.GET.copy()
+        yuan_page_params_to_fen(query)
+        filters = {key: values if len(values) > 1 else values[0] for key, values in query.lists()}
         filters.pop("page", None)
         filters.pop("page_size", None)
         filters.pop("segment", None)

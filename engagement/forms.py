@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.forms import IsoDateInput
+from crm.money import YuanFormField
 from customers.models import Segment, SourceChannel
 from engagement.models import ConsentChannel, ConsentState, Offer, OfferKind
 
@@ -20,15 +21,12 @@ class OptOutForm(forms.Form):
     all_channels = forms.BooleanField(label=_("同时退订所有渠道"), required=False)
 
 
-class YuanField(forms.DecimalField):
-    """Amounts are typed in yuan and stored in fen."""
+class YuanField(YuanFormField):
+    """Typed in yuan, cleaned to fen (``crm.money``); left empty it is 0."""
 
-    def __init__(self, **kwargs):
-        super().__init__(min_value=0, max_digits=14, decimal_places=2, **kwargs)
-
-    def clean(self, value):
-        amount = super().clean(value)
-        return int(amount * 100) if amount is not None else 0
+    def to_python(self, value):
+        fen = super().to_python(value)
+        return 0 if fen is None else fen
 
 
 class CampaignForm(forms.Form):

@@ -13,6 +13,7 @@ import random
 from django.utils import timezone
 
 from crm.models import Tenant
+from crm.money import parse_yuan
 from customers.models import Customer, FollowUp, Lead
 from projects.models import Project
 
@@ -110,7 +111,7 @@ def generate_lead_history(
                     customer=customer,
                     name=f"{customer.name}的家",
                     contract_number=f"H-{tenant.pk}-{phone_prefix[-3:]}-{customer.pk}",
-                    contract_amount=rng.choice([120_000, 180_000, 260_000]),
+                    contract_amount_fen=parse_yuan(rng.choice([120_000, 180_000, 260_000])),
                     signed_on=signed_on,
                 )
             )

@@ -79,7 +79,7 @@ def campaign_figures(*, tenant: Tenant, campaign_ids: list[int] | None = None) -
             measured=Count("id", distinct=True, filter=Q(customer__measured_at__isnull=False)),
             checked_in=Count("id", distinct=True, filter=Q(checked_in_at__isnull=False)),
             signed=Count("customer_id", distinct=True, filter=signed),
-            contract_yuan=Sum("customer__projects__contract_amount", filter=signed),
+            contract_fen=Sum("customer__projects__contract_amount_fen", filter=signed),
         )
     )
     by_campaign = {row["campaign_id"]: row for row in rows}
@@ -90,7 +90,7 @@ def campaign_figures(*, tenant: Tenant, campaign_ids: list[int] | None = None) -
     for campaign_id, spend in campaigns.values_list("id", "spend_fen"):
         row = by_campaign.get(campaign_id, {})
         signed_count = row.get("signed", 0)
-        value_fen = int(row.get("contract_yuan") or 0) * 100
+        value_fen = int(row.get("contract_fen") or 0)
         figures[campaign_id] = {
             "leads": row.get("leads", 0),
             "responded": row.get("responded", 0),

@@ -44,7 +44,7 @@ class ProjectAdmin(TenantScopedAdmin):
         "customer",
         "stage",
         "contract_number",
-        "contract_amount",
+        "contract_amount_fen",
         "project_manager",
         "signed_on",
     )
@@ -65,7 +65,7 @@ class ChecklistItemAdmin(TenantScopedAdmin):
 
 @admin.register(ChangeOrder)
 class ChangeOrderAdmin(ReadOnlyAdmin):
-    list_display = ("project", "number", "title", "status", "amount_delta", "decided_at")
+    list_display = ("project", "number", "title", "status", "amount_delta_fen", "decided_at")
     list_filter = ("status",)
 
 

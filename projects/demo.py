@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from crm.models import Tenant, User
+from crm.money import parse_yuan
 from customers.models import Customer
 from projects import selectors
 from projects.models import (
@@ -136,7 +137,7 @@ def _walk(tenant: Tenant, project: Project, target: str, staff: dict[str, User],
                 project=project,
                 signed_by=staff["sales"],
                 contract_number=number,
-                contract_amount=int(project.area_sqm) * 1500 + 20000,
+                contract_amount_fen=parse_yuan(int(project.area_sqm) * 1500 + 20000),
                 signed_on=timezone.localdate(),
             )
             continue
@@ -227,8 +228,8 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                     label=label,
                     title=f"{title}方案",
                     style=title,
-                    cost_min=area * 1200 + low,
-                    cost_max=area * 1500 + low,
+                    cost_min_fen=parse_yuan(area * 1200 + low),
+                    cost_max_fen=parse_yuan(area * 1500 + low),
                     notes="开放式厨房，主卧衣帽间，阳台洗衣区。"
                     if label == "方案A"
                     else "保留原有格局，增加收纳。",
@@ -239,7 +240,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                         plan=plan,
                         revised_by=staff["designer"],
                         change_note="客户希望控制预算",
-                        cost_max=area * 1400,
+                        cost_max_fen=parse_yuan(area * 1400),
                     )
                     if index >= STAGE_ORDER.index(Stage.QUOTATION):
                         designs.design_plan_choose(tenant=tenant, plan=plan, chosen_by=staff["designer"])
@@ -338,8 +339,18 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                 title="增加厨房插座与灯带",
                 reason="业主现场确认增加小家电插座",
                 lines=[
-                    {"description": "五孔插座（含线管）", "quantity": 4, "unit": "个", "unit_price": 85},
-                    {"description": "橱柜下 LED 灯带", "quantity": 3.5, "unit": "米", "unit_price": 120},
+                    {
+                        "description": "五孔插座（含线管）",
+                        "quantity": 4,
+                        "unit": "个",
+                        "unit_price_fen": 8_500,
+                    },
+                    {
+                        "description": "橱柜下 LED 灯带",
+                        "quantity": 3.5,
+                        "unit": "米",
+                        "unit_price_fen": 12_000,
+                    },
                 ],
             )
             change_orders.change_order_send(tenant=tenant, change_order=approved, sent_by=staff["pm"])
@@ -359,9 +370,19 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
                     title="阳台改为洗衣区",
                     reason="业主希望阳台增加洗衣机位并取消原储物柜",
                     lines=[
-                        {"description": "阳台上下水改造", "quantity": 1, "unit": "项", "unit_price": 1800},
-                        {"description": "取消阳台储物柜", "quantity": 1, "unit": "项", "unit_price": -2600},
-                        {"description": "阳台地面防水", "quantity": 6, "unit": "㎡", "unit_price": 95},
+                        {
+                            "description": "阳台上下水改造",
+                            "quantity": 1,
+                            "unit": "项",
+                            "unit_price_fen": 180_000,
+                        },
+                        {
+                            "description": "取消阳台储物柜",
+                            "quantity": 1,
+                            "unit": "项",
+                            "unit_price_fen": -260_000,
+                        },
+                        {"description": "阳台地面防水", "quantity": 6, "unit": "㎡", "unit_price_fen": 9_500},
                     ],
                 )
                 change_orders.change_order_send(tenant=tenant, change_order=pending, sent_by=staff["pm"])

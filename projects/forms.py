@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from crm.forms import Form, IsoDateInput, ModelForm, camera_photos_widget
 from crm.models import Tenant
+from crm.money import MoneyError, YuanFormField, parse_yuan
 from crm.selectors import staff_queryset
 from crm.uploads import IMAGE_ACCEPT, DocumentUploadField, ImageUploadField, MultipleImageUploadField
 from customers.models import Customer
@@ -95,7 +96,7 @@ class StageMoveForm(Form):
 
 class SignForm(Form):
     contract_number = forms.CharField(label=gettext_lazy("合同编号"), max_length=50)
-    contract_amount = forms.IntegerField(label=gettext_lazy("合同金额（元）"), min_value=1)
+    contract_amount_fen = YuanFormField(label=gettext_lazy("合同金额（元）"))
     signed_on = forms.DateField(
         label=gettext_lazy("签约日期"), initial=timezone.localdate, widget=IsoDateInput()
     )
@@ -143,8 +144,8 @@ class DesignPlanForm(Form):
     label = forms.CharField(label=gettext_lazy("方案"), max_length=20, initial=gettext_lazy("方案A"))
     title = forms.CharField(label=gettext_lazy("标题"), max_length=100)
     style = forms.CharField(label=gettext_lazy("风格"), max_length=30, required=False)
-    cost_min = forms.IntegerField(label=gettext_lazy("预算下限（元）"), min_value=0)
-    cost_max = forms.IntegerField(label=gettext_lazy("预算上限（元）"), min_value=0)
+    cost_min_fen = YuanFormField(label=gettext_lazy("预算下限（元）"))
+    cost_max_fen = YuanFormField(label=gettext_lazy("预算上限（元）"))
     notes = forms.CharField(
         label=gettext_lazy("说明"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -171,13 +172,23 @@ class ChangeOrderForm(Form):
                 raise ValidationError(_("第 %(number)s 行格式应为：项目|数量|单位|单价") % {"number": number})
             try:
                 quantity = Decimal(parts[1])
-                unit_price = int(parts[3])
-            except (InvalidOperation, ValueError):
+            except InvalidOperation:
                 raise ValidationError(
                     _("第 %(number)s 行的数量或单价不是数字") % {"number": number}
                 ) from None
+            try:
+                unit_price_fen = parse_yuan(parts[3], allow_negative=True)
+            except MoneyError as error:
+                raise ValidationError(
+                    _("第 %(number)s 行的单价：%(message)s") % {"number": number, "message": error}
+                ) from None
             rows.append(
-                {"description": parts[0], "quantity": quantity, "unit": parts[2], "unit_price": unit_price}
+                {
+                    "description": parts[0],
+                    "quantity": quantity,
+                    "unit": parts[2],
+                    "unit_price_fen": unit_price_fen,
+                }
             )
         if not rows:
             raise ValidationError(_("至少填写一行明细"))

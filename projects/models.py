@@ -78,7 +78,7 @@ class Project(TenantOwnedModel):
     address = models.CharField(_("地址"), max_length=200, blank=True)
     area_sqm = models.DecimalField(_("面积（㎡）"), max_digits=8, decimal_places=2, null=True, blank=True)
     contract_number = models.CharField(_("合同编号"), max_length=50, null=True, blank=True)
-    contract_amount = models.PositiveBigIntegerField(_("合同金额（元）"), null=True, blank=True)
+    contract_amount_fen = models.PositiveBigIntegerField(_("合同金额（分）"), null=True, blank=True)
     signed_on = models.DateField(_("签约日期"), null=True, blank=True)
     handed_over_on = models.DateField(_("交付日期"), null=True, blank=True)
     designer = models.ForeignKey(
@@ -255,8 +255,8 @@ class DesignPlan(TenantOwnedModel):
     label = models.CharField(_("方案"), max_length=20)
     title = models.CharField(_("标题"), max_length=100)
     style = models.CharField(_("风格"), max_length=30, blank=True)
-    cost_min = models.PositiveBigIntegerField(_("预算下限（元）"))
-    cost_max = models.PositiveBigIntegerField(_("预算上限（元）"))
+    cost_min_fen = models.PositiveBigIntegerField(_("预算下限（分）"))
+    cost_max_fen = models.PositiveBigIntegerField(_("预算上限（分）"))
     notes = models.TextField(_("说明"), blank=True)
     version = models.PositiveIntegerField(_("版本"), default=1)
     is_chosen = models.BooleanField(_("客户选定"), default=False)
@@ -282,7 +282,7 @@ class DesignPlan(TenantOwnedModel):
                 name="proj_designplan_one_chosen",
             ),
             models.CheckConstraint(
-                condition=models.Q(cost_min__lte=models.F("cost_max")), name="proj_plan_cost_range"
+                condition=models.Q(cost_min_fen__lte=models.F("cost_max_fen")), name="proj_plan_cost_range"
             ),
         ]
 
@@ -299,8 +299,8 @@ class DesignPlanRevision(TenantOwnedModel):
     version = models.PositiveIntegerField(_("版本"))
     title = models.CharField(_("标题"), max_length=100)
     style = models.CharField(_("风格"), max_length=30, blank=True)
-    cost_min = models.PositiveBigIntegerField(_("预算下限（元）"))
-    cost_max = models.PositiveBigIntegerField(_("预算上限（元）"))
+    cost_min_fen = models.PositiveBigIntegerField(_("预算下限（分）"))
+    cost_max_fen = models.PositiveBigIntegerField(_("预算上限（分）"))
     notes = models.TextField(_("说明"), blank=True)
     change_note = models.CharField(_("修改说明"), max_length=200, blank=True)
     changed_by = models.ForeignKey(
@@ -522,7 +522,7 @@ class ChangeOrder(TenantOwnedModel):
     status = models.CharField(
         _("状态"), max_length=10, choices=ChangeOrderStatus.choices, default=ChangeOrderStatus.DRAFT
     )
-    amount_delta = models.BigIntegerField(_("金额变动（元）"), default=0)
+    amount_delta_fen = models.BigIntegerField(_("金额变动（分）"), default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -568,8 +568,8 @@ class ChangeOrderLine(TenantOwnedModel):
     description = models.CharField(_("项目"), max_length=100)
     quantity = models.DecimalField(_("数量"), max_digits=10, decimal_places=2)
     unit = models.CharField(_("单位"), max_length=10, blank=True)
-    unit_price = models.BigIntegerField(_("单价（元）"), help_text=_("减项填负数"))
-    amount = models.BigIntegerField(_("金额（元）"))
+    unit_price_fen = models.BigIntegerField(_("单价（分）"), help_text=_("减项填负数"))
+    amount_fen = models.BigIntegerField(_("金额（分）"), help_text=_("单价 × 数量，四舍五入到分"))
 
     class Meta:
         verbose_name = _("变更明细")

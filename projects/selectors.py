@@ -87,7 +87,7 @@ def projects_for_list(
         "customer", "designer", "project_manager", "supervisor", "service_owner"
     ).annotate(
         approved_delta=Sum(
-            "change_orders__amount_delta", filter=Q(change_orders__status=ChangeOrderStatus.APPROVED)
+            "change_orders__amount_delta_fen", filter=Q(change_orders__status=ChangeOrderStatus.APPROVED)
         )
     )
     if stage:

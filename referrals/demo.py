@@ -11,6 +11,7 @@ import datetime
 from django.utils import timezone
 
 from crm.models import Tenant, User
+from crm.money import parse_yuan
 from customers.models import Customer
 from projects.models import Project
 from referrals.models import RedemptionTarget, Referral, ReferralSource, ReferralStatus
@@ -53,14 +54,14 @@ def _customer(name: str, phone: str, owner: User, referral: bool) -> Customer:
     return customer
 
 
-def _signed_project(customer: Customer, amount: int, community: str, number: str) -> Project:
+def _signed_project(customer: Customer, amount_yuan: int, community: str, number: str) -> Project:
     project, created = Project.objects.get_or_create(
         contract_number=number,
         defaults={
             "customer": customer,
             "name": f"{community} {customer.name}宅",
             "address": f"上海市{community}",
-            "contract_amount": amount,
+            "contract_amount_fen": parse_yuan(amount_yuan),
             "signed_on": timezone.localdate() - datetime.timedelta(days=20),
         },
     )

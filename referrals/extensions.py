@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from crm.extensions import Panel, TimelineEntry
 from crm.models import Tenant
+from crm.money import format_fen_number
 from crm.permissions import has_permission
 from customers.models import Customer
 from referrals import selectors
@@ -88,7 +89,10 @@ def customer_referral_timeline(*, tenant: Tenant, customer_id: int) -> list[Time
                 kind="referral",
                 title=str(KIND_TITLES[entry.kind]),
                 detail=_("%(amount)s 元 · %(description)s")
-                % {"amount": f"{entry.amount_fen / 100:+,.2f}", "description": entry.description},
+                % {
+                    "amount": format_fen_number(entry.amount_fen, sign=True),
+                    "description": entry.description,
+                },
                 actor=str(entry.created_by or ""),
             )
         )

@@ -1,4 +1,4 @@
-"""Browser forms. Amounts are typed in yuan (two decimals) and handed to services in integer fen."""
+"""Browser forms. Amounts are typed in yuan (two decimals); ``YuanFormField`` cleans them to integer fen."""
 
 from __future__ import annotations
 
@@ -9,23 +9,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from crm.forms import Form
+from crm.money import YuanFormField
 from projects.models import Project
 from referrals.models import CreditRuleKind, RedemptionTarget
 
 
-def yuan_to_fen(value: Decimal) -> int:
-    return int((value * 100).to_integral_value())
-
-
-class YuanField(forms.DecimalField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("max_digits", 12)
-        kwargs.setdefault("decimal_places", 2)
-        super().__init__(**kwargs)
-
-
 class RedemptionForm(Form):
-    amount_yuan = YuanField(label=_("抵扣金额（元）"), min_value=Decimal("0.01"))
+    amount_yuan = YuanFormField(label=_("抵扣金额（元）"))
     target = forms.ChoiceField(label=_("抵扣用途"), choices=RedemptionTarget.choices)
     description = forms.CharField(
         label=_("抵扣内容"), max_length=200, help_text=_("写明抵扣了什么，如：客厅窗帘、冰箱、二期增项单号")
@@ -44,11 +34,11 @@ class RedemptionForm(Form):
 
     @property
     def amount_fen(self) -> int:
-        return yuan_to_fen(self.cleaned_data["amount_yuan"])
+        return self.cleaned_data["amount_yuan"]  # typed in yuan, cleaned to fen
 
 
 class AdjustmentForm(Form):
-    amount_yuan = YuanField(label=_("调整金额（元，负数为扣减）"))
+    amount_yuan = YuanFormField(label=_("调整金额（元，负数为扣减）"), allow_negative=True)
     reason = forms.CharField(label=_("原因"), max_length=200)
     client_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=60)
 
@@ -57,7 +47,7 @@ class AdjustmentForm(Form):
         if not self.is_bound:
             self.initial.setdefault("client_key", uuid.uuid4().hex)
 
-    def clean_amount_yuan(self) -> Decimal:
+    def clean_amount_yuan(self) -> int:
         value = self.cleaned_data["amount_yuan"]
         if value == 0:
             raise forms.ValidationError(_("调整金额不能为 0。"))
@@ -71,7 +61,7 @@ class AdjustmentForm(Form):
 
     @property
     def amount_fen(self) -> int:
-        return yuan_to_fen(self.cleaned_data["amount_yuan"])
+        return self.cleaned_data["amount_yuan"]  # typed in yuan, cleaned to fen
 
 
 class VipDecisionForm(Form):
@@ -94,11 +84,11 @@ class LinkReferrerForm(Form):
 
 class ReferralSettingsForm(Form):
     rule_kind = forms.ChoiceField(label=_("奖励规则"), choices=CreditRuleKind.choices)
-    fixed_amount_yuan = YuanField(label=_("固定奖励（元/单）"), min_value=Decimal("0"), required=False)
+    fixed_amount_yuan = YuanFormField(label=_("固定奖励（元/单）"), required=False)
     percentage = forms.DecimalField(
         label=_("合同金额比例（%）"), max_digits=5, decimal_places=2, min_value=Decimal("0"), required=False
     )
-    cap_yuan = YuanField(label=_("单笔上限（元，可空）"), min_value=Decimal("0"), required=False)
+    cap_yuan = YuanFormField(label=_("单笔上限（元，可空）"), required=False)
     vip_threshold = forms.IntegerField(label=_("成为 VIP 所需成功转介绍数"), min_value=1, max_value=100)
     vip_title = forms.CharField(label=_("VIP 称号"), max_length=30)
 

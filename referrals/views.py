@@ -16,6 +16,7 @@ from django.views import View
 from crm import ratelimit
 from crm.forms import apply_service_errors
 from crm.models import Tenant
+from crm.money import format_fen_number
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
 from customers.models import Customer
@@ -28,7 +29,6 @@ from referrals.forms import (
     RedemptionForm,
     ReferralSettingsForm,
     VipDecisionForm,
-    yuan_to_fen,
 )
 from referrals.models import Referral, ReferralAccount, ReferralSource, ReferralStatus
 from referrals.services import accounts, ledger, referrals, settings, vip
@@ -119,8 +119,8 @@ class RedeemView(AccountDetailView):
                     request,
                     _("已抵扣 ¥%(amount)s，余额 ¥%(balance)s。")
                     % {
-                        "amount": f"{-entry.amount_fen / 100:,.2f}",
-                        "balance": f"{entry.balance_after_fen / 100:,.2f}",
+                        "amount": format_fen_number(-entry.amount_fen),
+                        "balance": format_fen_number(entry.balance_after_fen),
                     },
                 )
                 return redirect("referrals:account", pk=pk)
@@ -248,9 +248,9 @@ class ReferralSettingsView(RoleRequiredMixin, View):
         form = form or ReferralSettingsForm(
             initial={
                 "rule_kind": rule.rule_kind,
-                "fixed_amount_yuan": Decimal(rule.fixed_amount_fen) / 100,
+                "fixed_amount_yuan": rule.fixed_amount_fen,
                 "percentage": Decimal(rule.percentage_bp) / 100,
-                "cap_yuan": Decimal(rule.cap_fen) / 100 if rule.cap_fen is not None else None,
+                "cap_yuan": rule.cap_fen,
                 "vip_threshold": rule.vip_threshold,
                 "vip_title": rule.vip_title,
             }
@@ -269,9 +269,9 @@ class ReferralSettingsView(RoleRequiredMixin, View):
                     tenant=require_tenant(),
                     updated_by=request.user,
                     rule_kind=data["rule_kind"],
-                    fixed_amount_fen=yuan_to_fen(fixed) if fixed is not None else rule.fixed_amount_fen,
+                    fixed_amount_fen=fixed if fixed is not None else rule.fixed_amount_fen,
                     percentage_bp=int(percentage * 100) if percentage is not None else rule.percentage_bp,
-                    cap_fen=yuan_to_fen(data["cap_yuan"]) if data["cap_yuan"] else None,
+                    cap_fen=data["cap_yuan"] or None,
                     vip_threshold=data["vip_threshold"],
                     vip_title=data["vip_title"],
                 )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from crm.models import Tenant, User
 from crm.notifications.services import notify
 from customers.models import Customer
+from customers.services.settings import business_calendar_for
 from projects.models import Project
 from sales.models import Appointment, AppointmentChange, AppointmentStatus, Task
 
@@ -29,6 +30,15 @@ BLOCKING_STATUSES = (AppointmentStatus.SCHEDULED, AppointmentStatus.DONE)
 
 def _error(field: str, message: str, code: str) -> ValidationError:
     return ValidationError({field: [ValidationError(message, code=code)]})
+
+
+def _remind_at(
+    *, tenant: Tenant, starts_at: datetime.datetime, remind_before: datetime.timedelta
+) -> datetime.datetime:
+    """The reminder's lead time counts working days only: a "one day before" reminder for the morning
+    after a holiday goes out on the last working day, never on the holiday."""
+    calendar = business_calendar_for(tenant=tenant, around=starts_at).whole_days()
+    return calendar.subtract_minutes(starts_at, round(remind_before.total_seconds() / 60))
 
 
 def _check_belongs(*, tenant: Tenant, customer: Customer, project: Project | None) -> None:
@@ -116,7 +126,7 @@ def appointment_create(
             ends_at=ends_at,
             staff=staff,
             note=note,
-            remind_at=starts_at - remind_before,
+            remind_at=_remind_at(tenant=tenant, starts_at=starts_at, remind_before=remind_before),
             created_by=actor,
         )
         appointment.participants.set(participants, through_defaults={"tenant": tenant})
@@ -171,7 +181,7 @@ def appointment_reschedule(
         )
         appointment.starts_at = starts_at
         appointment.ends_at = ends_at
-        appointment.remind_at = starts_at - remind_before
+        appointment.remind_at = _remind_at(tenant=tenant, starts_at=starts_at, remind_before=remind_before)
         appointment.reminded_at = None
         appointment.save(update_fields=["starts_at", "ends_at", "remind_at", "reminded_at"])
     return appointment

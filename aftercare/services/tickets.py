@@ -30,6 +30,7 @@ from crm.models import Tenant, User
 from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from crm.uploads import validate_image_file
+from customers.services.settings import business_calendar_for
 from projects.models import Project
 
 
@@ -73,6 +74,8 @@ def ticket_create(
         tenant=tenant, project=project, category=category, on=tenant_today(tenant)
     )
     sla = aftercare_settings_get(tenant=tenant).sla_for(priority)
+    # Ticket clocks run day and night on working days and stop on the tenant's closed days.
+    clock = business_calendar_for(tenant=tenant, around=now).whole_days()
     ticket = ServiceTicket.objects.create(
         tenant=tenant,
         project=project,
@@ -84,8 +87,8 @@ def ticket_create(
         source=source,
         under_warranty=covered,
         warranty_until=until,
-        first_response_due_at=now + datetime.timedelta(hours=sla["first_response"]),
-        resolution_due_at=now + datetime.timedelta(hours=sla["resolution"]),
+        first_response_due_at=clock.add_minutes(now, round(sla["first_response"] * 60)),
+        resolution_due_at=clock.add_minutes(now, round(sla["resolution"] * 60)),
         created_by=created_by,
     )
     TicketEvent.objects.create(

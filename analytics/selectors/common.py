@@ -3,6 +3,8 @@
 A panel is ``{"key", "title", "period", "previous_period", "filters", "restricted", "kpis",
 "tables", "charts", "notes"}``. A table has ``columns`` (``key``, ``label``, ``kind``) and ``rows``
 (``key``, ``label``, ``values``, ``links``); a link is the URL of the list that shows the same count.
+Values of kind ``money`` are integer fen (分), as everywhere; the page shows them in 元 and the Excel
+export writes yuan with two decimals.
 """
 
 from __future__ import annotations

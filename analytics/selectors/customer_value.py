@@ -5,7 +5,7 @@ the *new customers* figure); filters: channel, sales (owner) and designer apply 
 project manager is ignored.
 - **Customers by** budget tier, type, style preference (a customer with several styles counts in
   each), lifecycle, activity, region (city + district) and channel.
-- **Lifetime value** (元) = signed contracts not cancelled (the customer's ``contract_total``) +
+- **Lifetime value** (元) = signed contracts not cancelled (the customer's ``contract_total_fen``) +
   approved change orders of the customer's projects. Paid aftercare has no recorded amount yet and
   adds nothing. **Paying customers**: lifetime value > 0; **average** = value ÷ paying customers.
 """
@@ -89,13 +89,15 @@ def _grouped(scope: Scope, field: str) -> dict:
         for item in _customers(scope)
         .values(field)
         .annotate(
-            n=Count("id"), contracts=Sum("contract_total"), paying=Count("id", filter=Q(contract_total__gt=0))
+            n=Count("id"),
+            contracts=Sum("contract_total_fen"),
+            paying=Count("id", filter=Q(contract_total_fen__gt=0)),
         )
     }
     changes = dict(
         _change_orders(scope)
         .values_list(f"project__customer__{field}")
-        .annotate(total=Sum("amount_delta"))
+        .annotate(total=Sum("amount_delta_fen"))
         .values_list(f"project__customer__{field}", "total")
     )
     return {key: (item, changes.get(key) or 0) for key, item in customers.items()}
@@ -107,10 +109,10 @@ def customer_value_panel(scope: Scope) -> dict:
     totals = _customers(scope).aggregate(
         customers=Count("id"),
         new=Count("id", filter=Q(created_at__gte=period.start_at, created_at__lt=period.end_at)),
-        contracts=Sum("contract_total"),
-        paying=Count("id", filter=Q(contract_total__gt=0)),
+        contracts=Sum("contract_total_fen"),
+        paying=Count("id", filter=Q(contract_total_fen__gt=0)),
     )
-    change_total = _change_orders(scope).aggregate(total=Sum("amount_delta"))["total"] or 0
+    change_total = _change_orders(scope).aggregate(total=Sum("amount_delta_fen"))["total"] or 0
     overall = _values(totals["customers"], totals["contracts"] or 0, change_total, totals["paying"])
     tables = []
     for key, title, field, parameter, choices in DIMENSIONS:
@@ -180,14 +182,14 @@ def _by_style(scope: Scope, base: dict) -> dict:
             for style in Style.values
             for name, aggregate in (
                 ("n", Count("id", filter=_style_q("", style))),
-                ("contracts", Sum("contract_total", filter=_style_q("", style))),
-                ("paying", Count("id", filter=_style_q("", style) & Q(contract_total__gt=0))),
+                ("contracts", Sum("contract_total_fen", filter=_style_q("", style))),
+                ("paying", Count("id", filter=_style_q("", style) & Q(contract_total_fen__gt=0))),
             )
         }
     )
     changes = _change_orders(scope).aggregate(
         **{
-            style: Sum("amount_delta", filter=_style_q("project__customer__", style))
+            style: Sum("amount_delta_fen", filter=_style_q("project__customer__", style))
             for style in Style.values
         }
     )
@@ -215,7 +217,9 @@ def _by_region(scope: Scope, base: dict) -> dict:
         _customers(scope)
         .values("city", "district")
         .annotate(
-            n=Count("id"), contracts=Sum("contract_total"), paying=Count("id", filter=Q(contract_total__gt=0))
+            n=Count("id"),
+            contracts=Sum("contract_total_fen"),
+            paying=Count("id", filter=Q(contract_total_fen__gt=0)),
         )
         .order_by("-n", "city", "district")[:REGION_LIMIT]
     )
@@ -223,7 +227,7 @@ def _by_region(scope: Scope, base: dict) -> dict:
         (city, district): total
         for city, district, total in _change_orders(scope)
         .values_list("project__customer__city", "project__customer__district")
-        .annotate(total=Sum("amount_delta"))
+        .annotate(total=Sum("amount_delta_fen"))
         .values_list("project__customer__city", "project__customer__district", "total")
     }
     rows = []

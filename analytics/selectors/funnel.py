@@ -8,7 +8,7 @@ Definitions (see docs/metrics.md):
 - **Conversion**: step ÷ previous step; **overall**: step ÷ inquiries.
 - **Median days between steps**: over cohort customers with both timestamps (first human
   follow-up, ``measured_at``, first entry into the 设计/报价/签约/交付 project stages).
-- **By channel**: inquiries, signed, conversion, contract value (``contract_total`` of the signed
+- **By channel**: inquiries, signed, conversion, contract value (``contract_total_fen`` of the signed
   customers), and cost per signed customer when channel spend was entered for the period.
 """
 
@@ -206,7 +206,7 @@ def _by_channel(scope: Scope, base: dict) -> dict:
         .annotate(
             inquiries=Count("id"),
             signed=Count("id", filter=signed_q),
-            value=Coalesce(Sum("contract_total", filter=signed_q), 0),
+            value=Coalesce(Sum("contract_total_fen", filter=signed_q), 0),
         )
         .order_by("-inquiries", "source_channel")
     )

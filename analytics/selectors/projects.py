@@ -152,10 +152,10 @@ def projects_panel(scope: Scope) -> dict:
             status=ChangeOrderStatus.APPROVED,
             decided_at__gte=period.start_at,
             decided_at__lt=period.end_at,
-        ).aggregate(total=Sum("amount_delta"))["total"]
+        ).aggregate(total=Sum("amount_delta_fen"))["total"]
         or 0
     )
-    change_base = with_changes.aggregate(total=Sum("contract_amount"))["total"] or 0
+    change_base = with_changes.aggregate(total=Sum("contract_amount_fen"))["total"] or 0
 
     pm_rows = _by_project_manager(scope, projects, active, overdue)
     return panel(

@@ -7,8 +7,8 @@ customer, designer and project manager to the project.
   referred (has a ``Referral`` as the referred) ÷ all those contracts. Monthly for the 12 months
   ending with the period.
 - **Credited referrals**: referrals credited in the period (``credited_at``); **credit paid**: the
-  credit ledger entries of the period (元).
-- **Outstanding fund balance** (now): sum of the accounts' cached balances (元) — what customers
+  credit ledger entries of the period (fen, shown in 元).
+- **Outstanding fund balance** (now): sum of the accounts' cached balances (fen) — what customers
   can still redeem. **VIPs** (now): accounts with VIP status.
 - **Repeat-purchase rate**: of the customers who signed a contract in the period, the share who
   had signed an earlier one (not cancelled).
@@ -134,8 +134,8 @@ def referrals_panel(scope: Scope) -> dict:
             ),
             kpi("signed", _("新签合同"), contracts["signed"], contracts["signed_prev"], link=signed_link),
             kpi("credited", _("期内奖励的转介绍"), credited),
-            kpi("credit_paid", _("期内奖励金额（元）"), round(credit_fen / 100), kind="money"),
-            kpi("fund_balance", _("推荐基金余额（元）"), round((fund["balance"] or 0) / 100), kind="money"),
+            kpi("credit_paid", _("期内奖励金额（元）"), credit_fen, kind="money"),
+            kpi("fund_balance", _("推荐基金余额（元）"), fund["balance"] or 0, kind="money"),
             kpi("vips", _("VIP 客户"), fund["vips"]),
             kpi(
                 "repeat_rate",
@@ -169,7 +169,7 @@ def referrals_panel(scope: Scope) -> dict:
                         item["customer__name"],
                         {
                             "credited_referrals": item["credited_referrals"],
-                            "balance": round(item["balance_fen"] / 100),
+                            "balance": item["balance_fen"],
                             "vip": "VIP" if item["is_vip"] else "",
                         },
                         {"credited_referrals": reverse("referrals:account", args=[item["id"]])},

@@ -5,8 +5,8 @@ customer's source channel, designer = the customer's designer):
 - **New customers**: customers created, by owner. **Follow-ups**: human follow-ups authored.
 - **Measurements**: customers first measured (``measured_at``), by owner.
 - **Signed / contract value**: projects signed (``signed_on``), not cancelled, by the customer's
-  owner; value = ``contract_amount``.
-- **Target**: the user's monthly ``SalesTarget.contract_value``, prorated by days for periods that
+  owner; value = ``contract_amount_fen``.
+- **Target**: the user's monthly ``SalesTarget.contract_value_fen``, prorated by days for periods that
   are not whole months; **attainment** = contract value ÷ target. Ranked by contract value.
 """
 
@@ -55,11 +55,13 @@ def targets_for(scope: Scope) -> dict[int | None, dict[str, float]]:
     rows = SalesTarget.objects.filter(month__gte=period.start.replace(day=1), month__lt=period.end)
     result: dict[int | None, dict[str, float]] = {}
     for user_id, month, value, signed, new in rows.values_list(
-        "user_id", "month", "contract_value", "signed_count", "new_customers"
+        "user_id", "month", "contract_value_fen", "signed_count", "new_customers"
     ):
         share = _overlap_fraction(month, period.start, period.end)
-        entry = result.setdefault(user_id, {"contract_value": 0.0, "signed_count": 0.0, "new_customers": 0.0})
-        entry["contract_value"] += value * share
+        entry = result.setdefault(
+            user_id, {"contract_value_fen": 0.0, "signed_count": 0.0, "new_customers": 0.0}
+        )
+        entry["contract_value_fen"] += value * share
         entry["signed_count"] += signed * share
         entry["new_customers"] += new * share
     return result
@@ -119,7 +121,7 @@ def sales_panel(scope: Scope) -> dict:
             "customer__",
         )
         .values("customer__owner_id")
-        .annotate(n=Count("id"), value=Sum("contract_amount"))
+        .annotate(n=Count("id"), value=Sum("contract_amount_fen"))
     }
     targets = targets_for(scope)
     customer_base = {key: value for key, value in customer_filter_params(scope).items() if key != "owner"}
@@ -132,7 +134,7 @@ def sales_panel(scope: Scope) -> dict:
     rows = []
     for user in users:
         value = (signed.get(user.pk) or {}).get("value") or 0
-        target = targets.get(user.pk, {}).get("contract_value")
+        target = targets.get(user.pk, {}).get("contract_value_fen")
         rows.append(
             row(
                 user.pk,
@@ -168,12 +170,12 @@ def sales_panel(scope: Scope) -> dict:
         item["values"]["rank"] = rank
     total_value = sum(item["values"]["value"] for item in rows)
     total_signed = sum(item["values"]["signed"] for item in rows)
-    team_target = targets.get(None, {}).get("contract_value")
+    team_target = targets.get(None, {}).get("contract_value_fen")
     if team_target is None and not scope.restricted:
-        user_targets = [targets[pk]["contract_value"] for pk in ids if pk in targets]
+        user_targets = [targets[pk]["contract_value_fen"] for pk in ids if pk in targets]
         team_target = sum(user_targets) if user_targets else None
     if scope.restricted:
-        team_target = targets.get(scope.sales_id, {}).get("contract_value")
+        team_target = targets.get(scope.sales_id, {}).get("contract_value_fen")
     return panel(
         "sales",
         _("销售业绩"),

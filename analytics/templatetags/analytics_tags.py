@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
 
+from crm.money import format_fen_number
+
 register = template.Library()
 
 
@@ -19,8 +21,8 @@ def metric(value, kind: str = "int") -> str:
         return "—"
     if kind == "percent":
         return f"{value * 100:.1f}%"
-    if kind == "money":
-        return intcomma(round(value))
+    if kind == "money":  # panel amounts are integer fen; the labels say 元
+        return format_fen_number(round(value))
     if kind in ("days", "minutes"):
         return f"{value:.1f}" if isinstance(value, float) else str(value)
     if isinstance(value, float):

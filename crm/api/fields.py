@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from crm.validators import (
@@ -56,13 +58,24 @@ class IntegerField(serializers.IntegerField):
         super().__init__(**kwargs)
 
 
-class MoneyField(IntegerField):
-    """An amount in whole yuan or fen (the field's help text says which): 0 … ``MONEY_MAX``."""
+MONEY_UNIT_HELP = gettext_lazy("单位：分（整数，1 元 = 100 分）")
 
-    def __init__(self, **kwargs):
+
+class MoneyField(IntegerField):
+    """An amount in integer fen (分): 0 … ``MONEY_MAX``, or ±``MONEY_MAX`` when ``signed``.
+
+    Every amount of the API is fen in a field named ``*_fen``; the schema's help text says so.
+    """
+
+    def __init__(self, *, signed: bool = False, **kwargs):
         if not kwargs.get("read_only"):
-            kwargs.setdefault("min_value", 0)
+            kwargs.setdefault("min_value", -MONEY_MAX if signed else 0)
             kwargs.setdefault("max_value", MONEY_MAX)
+        help_text = kwargs.get("help_text")
+        if not help_text:
+            kwargs["help_text"] = gettext_lazy("金额，单位：分（整数，1 元 = 100 分）")
+        elif "分" not in str(help_text):
+            kwargs["help_text"] = format_lazy("{}（{}）", help_text, MONEY_UNIT_HELP)
         super().__init__(**kwargs)
 
 

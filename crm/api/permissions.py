@@ -27,6 +27,7 @@ TOKEN_MODULE_BY_APP_LABEL: dict[str, str] = {
     "notifications": TokenModule.NOTIFICATIONS,
     "crm": TokenModule.SETTINGS,
     "outbox": TokenModule.INTEGRATIONS,
+    "workdays": TokenModule.SETTINGS,
     "integrations": TokenModule.INTEGRATIONS,
     "analytics": TokenModule.ANALYTICS,
     "engagement": TokenModule.ENGAGEMENT,

@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from crm.api.fields import BOUNDED_FIELD_CLASSES
+from crm.api.fields import BOUNDED_FIELD_CLASSES, MoneyField
 from crm.models import TOKEN_SCOPE_CHOICES, ApiToken, User
 from crm.tenancy import current_tenant
 
@@ -21,6 +21,21 @@ class ModelSerializer(serializers.ModelSerializer):
         model_field: BOUNDED_FIELD_CLASSES.get(field_class, field_class)
         for model_field, field_class in serializers.ModelSerializer.serializer_field_mapping.items()
     }
+
+    def build_standard_field(self, field_name, model_field):
+        """A model's ``*_fen`` integer column is money: a ``MoneyField`` documented in 分."""
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if field_name.endswith("_fen") and isinstance(model_field, models.IntegerField):
+            kwargs.pop("min_value", None)
+            kwargs.pop("max_value", None)
+            kwargs["signed"] = not isinstance(
+                model_field,
+                models.PositiveBigIntegerField
+                | models.PositiveIntegerField
+                | models.PositiveSmallIntegerField,
+            )
+            field_class = MoneyField
+        return field_class, kwargs
 
     def get_fields(self):
         fields = super().get_fields()

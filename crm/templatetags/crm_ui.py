@@ -71,6 +71,33 @@ def fen(value) -> str:
 
 
 @register.filter
+def fen_input(value) -> str:
+    """Integer fen → plain yuan for an input's value (``12345`` → ``"123.45"``); ``None`` → ``""``.
+
+    Anything that is not a whole number (e.g. text a person typed that failed validation) is shown
+    as it was typed."""
+    from crm.money import fen_to_yuan
+
+    if value is None or value == "":
+        return ""
+    try:
+        return str(fen_to_yuan(int(value)))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@register.filter
+def bp_percent(value) -> str:
+    """Basis points as a percentage: ``150`` → ``"1.5%"`` (``crm.money.format_basis_points``)."""
+    from crm.money import format_basis_points
+
+    try:
+        return format_basis_points(int(value))
+    except (TypeError, ValueError):
+        return "—"
+
+
+@register.filter
 def signed_fen(value) -> str:
     """Integer fen → ``+¥1,234.50`` / ``-¥12.00``, for deltas (change orders, ledger entries)."""
     from crm.money import format_fen

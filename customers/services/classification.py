@@ -21,12 +21,12 @@ from customers.models import (
 from customers.services.settings import customer_settings_for
 
 
-def budget_tier_for(amount: int | None, settings_row: CustomerSettings) -> str:
-    if amount is None:
+def budget_tier_for(budget_fen: int | None, settings_row: CustomerSettings) -> str:
+    if budget_fen is None:
         return BudgetTier.UNKNOWN
-    if amount < settings_row.budget_low_below:
+    if budget_fen < settings_row.budget_low_below_fen:
         return BudgetTier.LOW
-    if amount >= settings_row.budget_high_from:
+    if budget_fen >= settings_row.budget_high_from_fen:
         return BudgetTier.HIGH
     return BudgetTier.MID
 
@@ -36,7 +36,7 @@ DERIVED_FIELDS = [
     "lifecycle",
     "loyalty",
     "activity",
-    "value_amount",
+    "value_fen",
     "value_tier",
     "system_tags",
     "follow_up_status",
@@ -49,7 +49,7 @@ def derive_axes(
 ) -> Customer:
     """Set every derived axis on ``customer`` (not saved) from its stored inputs."""
     now = now or timezone.now()
-    customer.budget_tier = budget_tier_for(customer.budget_amount, settings_row)
+    customer.budget_tier = budget_tier_for(customer.budget_fen, settings_row)
 
     lifecycle: str
     if customer.signed_projects >= 2 and customer.project_lifecycle in ("", Lifecycle.SIGNED):
@@ -77,14 +77,14 @@ def derive_axes(
     silent = last_touch < now - datetime.timedelta(days=settings_row.silent_after_days)
     customer.activity = Activity.SILENT if silent else Activity.ACTIVE
 
-    customer.value_amount = customer.contract_total + customer.referral_credit_total // 100
+    customer.value_fen = customer.contract_total_fen + customer.referral_credit_total_fen
     if (
         customer.is_vip
-        or customer.value_amount >= settings_row.value_high_from
+        or customer.value_fen >= settings_row.value_high_from_fen
         or customer.credited_referrals >= 3
     ):
         customer.value_tier = ValueTier.HIGH
-    elif customer.value_amount > 0 or customer.credited_referrals >= 1:
+    elif customer.value_fen > 0 or customer.credited_referrals >= 1:
         customer.value_tier = ValueTier.MID
     else:
         customer.value_tier = ValueTier.LOW

@@ -70,7 +70,7 @@ CUSTOMER_EDITABLE_FIELDS = [
     "works_from_home",
     "style_preferences",
     "functional_needs",
-    "budget_amount",
+    "budget_fen",
     "source_channel",
     "intent",
     "lost_reason",
@@ -135,9 +135,9 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
         )
     if "tags" in data:
         data["tags"] = [str(tag).strip()[:20] for tag in data["tags"] or [] if str(tag).strip()]
-    if data.get("budget_amount") is not None and int(data["budget_amount"]) < 0:
-        errors["budget_amount"] = [_("预算不能为负数。")]
-        data["budget_amount"] = None
+    if data.get("budget_fen") is not None and int(data["budget_fen"]) < 0:
+        errors["budget_fen"] = [_("预算不能为负数。")]
+        data["budget_fen"] = None
     for field in ("owner", "designer"):
         if field in data:
             check(_check_staff, tenant, data[field], field)
@@ -212,17 +212,17 @@ def customer_apply_project_facts(
     tenant: Tenant,
     customer: Customer,
     signed_projects: int,
-    contract_total: int,
+    contract_total_fen: int,
     lifecycle: str | None = None,
 ) -> Customer:
     """Projects report signing/handover; lifecycle, loyalty and value follow from the facts."""
     if lifecycle is not None and lifecycle not in Lifecycle.values:
         raise ValidationError({"lifecycle": _("未知的生命周期：%(value)s") % {"value": lifecycle}})
-    if signed_projects < 0 or contract_total < 0:
+    if signed_projects < 0 or contract_total_fen < 0:
         raise ValidationError({"signed_projects": _("项目数和合同金额不能为负数。")})
     customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
     customer.signed_projects = signed_projects
-    customer.contract_total = contract_total
+    customer.contract_total_fen = contract_total_fen
     if lifecycle is not None:
         customer.project_lifecycle = lifecycle
     customer_recompute(tenant=tenant, customer=customer, save=False)
@@ -230,7 +230,7 @@ def customer_apply_project_facts(
         update_fields=[
             *DERIVED_FIELDS,
             "signed_projects",
-            "contract_total",
+            "contract_total_fen",
             "project_lifecycle",
             "updated_at",
         ]
@@ -240,17 +240,28 @@ def customer_apply_project_facts(
 
 @transaction.atomic
 def customer_apply_referral_facts(
-    *, tenant: Tenant, customer: Customer, credited_referrals: int, referral_credit_total: int, is_vip: bool
+    *,
+    tenant: Tenant,
+    customer: Customer,
+    credited_referrals: int,
+    referral_credit_total_fen: int,
+    is_vip: bool,
 ) -> Customer:
     """Referrals report credited referrals (credit in fen); value and loyalty reflect them."""
-    if credited_referrals < 0 or referral_credit_total < 0:
+    if credited_referrals < 0 or referral_credit_total_fen < 0:
         raise ValidationError({"credited_referrals": _("转介绍数量和奖励不能为负数。")})
     customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
     customer.credited_referrals = credited_referrals
-    customer.referral_credit_total = referral_credit_total
+    customer.referral_credit_total_fen = referral_credit_total_fen
     customer.is_vip = bool(is_vip)
     customer_recompute(tenant=tenant, customer=customer, save=False)
     customer.save(
-        update_fields=[*DERIVED_FIELDS, "credited_referrals", "referral_credit_total", "is_vip", "updated_at"]
+        update_fields=[
+            *DERIVED_FIELDS,
+            "credited_referrals",
+            "referral_credit_total_fen",
+            "is_vip",
+            "updated_at",
+        ]
     )
     return customer

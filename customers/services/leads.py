@@ -28,7 +28,7 @@ from customers.models import (
 from customers.services._common import _managers, _notify
 from customers.services.classification import customer_recompute
 from customers.services.customers import normalize_phone
-from customers.services.settings import add_business_minutes, customer_settings_for, sla_clock_start
+from customers.services.settings import business_calendar_for, customer_settings_for
 
 
 def on_duty_sales(*, tenant: Tenant) -> list[User]:
@@ -98,13 +98,10 @@ def lead_create(
         raise ValidationError({"customer": gettext("该客户已匿名化。")})
 
     settings_row = customer_settings_for(tenant=tenant, lock=True)
-    clock_start, outside = sla_clock_start(tenant=tenant, settings_row=settings_row, received_at=received_at)
-    due = add_business_minutes(
-        tenant=tenant, settings_row=settings_row, start=clock_start, minutes=tenant.lead_response_sla_minutes
-    )
-    pool_due = add_business_minutes(
-        tenant=tenant, settings_row=settings_row, start=clock_start, minutes=settings_row.pool_after_minutes
-    )
+    calendar = business_calendar_for(tenant=tenant, around=received_at, settings_row=settings_row)
+    clock_start, outside = calendar.clock_start(received_at)
+    due = calendar.add_minutes(clock_start, tenant.lead_response_sla_minutes)
+    pool_due = calendar.add_minutes(clock_start, settings_row.pool_after_minutes)
     owner = (
         customer.owner
         if customer.owner_id

@@ -8,6 +8,8 @@ from django.db import transaction
 
 from crm.hashed_secrets import issue_secret
 from crm.models import Tenant
+from crm.workdays.business import BusinessCalendar
+from crm.workdays.selectors import business_calendar
 from customers.models import (
     CustomerSettings,
 )
@@ -32,58 +34,19 @@ def intake_key_rotate(*, tenant: Tenant) -> str:
     return issued.plaintext
 
 
-def _opening(tz: datetime.tzinfo, day: datetime.date, settings_row: CustomerSettings) -> datetime.datetime:
-    return datetime.datetime.combine(day, settings_row.business_hours_start, tzinfo=tz)
+def business_calendar_for(
+    *, tenant: Tenant, around: datetime.datetime, settings_row: CustomerSettings | None = None
+) -> BusinessCalendar:
+    """The tenant's business hours (set on the customers settings page) with its holiday calendar.
 
-
-def _closing(tz: datetime.tzinfo, day: datetime.date, settings_row: CustomerSettings) -> datetime.datetime:
-    return datetime.datetime.combine(day, settings_row.business_hours_end, tzinfo=tz)
-
-
-def _always_open(settings_row: CustomerSettings) -> bool:
-    return settings_row.business_hours_start == settings_row.business_hours_end and len(
-        settings_row.business_days or []
-    ) in (0, 7)
-
-
-def sla_clock_start(
-    *, tenant: Tenant, settings_row: CustomerSettings, received_at: datetime.datetime
-) -> tuple[datetime.datetime, bool]:
-    """When the SLA clock starts: at once inside business hours, else at the next opening."""
-    if _always_open(settings_row):
-        return received_at, False
-    tz = tenant.zoneinfo
-    local = received_at.astimezone(tz)
-    days = set(settings_row.business_days or range(7))
-    for offset in range(0, 15):
-        day = local.date() + datetime.timedelta(days=offset)
-        if day.weekday() not in days:
-            continue
-        opening, closing = _opening(tz, day, settings_row), _closing(tz, day, settings_row)
-        if local < opening:
-            return opening, True
-        if local < closing:
-            return received_at, offset != 0
-    return received_at, False  # misconfigured (no business day): never block the clock
-
-
-def add_business_minutes(
-    *, tenant: Tenant, settings_row: CustomerSettings, start: datetime.datetime, minutes: int
-) -> datetime.datetime:
-    """``start`` (inside business hours) plus ``minutes`` counted only while the shop is open."""
-    if _always_open(settings_row):
-        return start + datetime.timedelta(minutes=minutes)
-    tz = tenant.zoneinfo
-    remaining = datetime.timedelta(minutes=minutes)
-    current = start.astimezone(tz)
-    days = set(settings_row.business_days or range(7))
-    for _ in range(400):
-        closing = _closing(tz, current.date(), settings_row)
-        if current.date().weekday() in days and current < closing:
-            current = max(current, _opening(tz, current.date(), settings_row))
-            if current + remaining <= closing:
-                return current + remaining
-            remaining -= closing - current
-        next_day = current.date() + datetime.timedelta(days=1)
-        current = _opening(tz, next_day, settings_row)
-    return start + datetime.timedelta(minutes=minutes)
+    The one clock every business-hours deadline uses: lead SLA and pool deadline here, ticket SLAs
+    (aftercare) and appointment reminders (sales).
+    """
+    row = settings_row or customer_settings_for(tenant=tenant)
+    return business_calendar(
+        tenant=tenant,
+        opens=row.business_hours_start,
+        closes=row.business_hours_end,
+        weekdays=list(row.business_days or ()),
+        around=around,
+    )

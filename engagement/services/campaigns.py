@@ -1,6 +1,6 @@
 """Campaigns and offers: save with validation, public sign-up (lead + consent), check-in, redemption.
 
-Money is integer fen; contract amounts (projects) are yuan and converted once, here.
+Money is integer fen, as everywhere (``crm.money``).
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ from projects.services import (
 class ChangeOrderLineSerializer(ModelSerializer):
     class Meta:
         model = ChangeOrderLine
-        fields = ["description", "quantity", "unit", "unit_price", "amount"]
-        read_only_fields = ["amount"]
+        fields = ["description", "quantity", "unit", "unit_price_fen", "amount_fen"]
+        read_only_fields = ["amount_fen"]
 
 
 class ChangeOrderSerializer(ModelSerializer):
@@ -43,7 +43,7 @@ class ChangeOrderSerializer(ModelSerializer):
             "title",
             "reason",
             "status",
-            "amount_delta",
+            "amount_delta_fen",
             "lines",
             "created_by",
             "created_at",
@@ -56,7 +56,7 @@ class ChangeOrderSerializer(ModelSerializer):
         read_only_fields = [
             "number",
             "status",
-            "amount_delta",
+            "amount_delta_fen",
             "created_by",
             "created_at",
             "sent_at",

@@ -40,7 +40,9 @@ class ProjectSerializer(ModelSerializer):
     project_manager = TenantStaffField(required=False, allow_null=True)
     supervisor = TenantStaffField(required=False, allow_null=True)
     service_owner = TenantStaffField(required=False, allow_null=True)
-    budget = serializers.SerializerMethodField()
+    budget_fen = serializers.SerializerMethodField(
+        help_text=gettext_lazy("当前预算 = 合同金额 + 已批准变更单（单位：分）")
+    )
 
     class Meta:
         model = Project
@@ -58,29 +60,29 @@ class ProjectSerializer(ModelSerializer):
             "supervisor",
             "service_owner",
             "contract_number",
-            "contract_amount",
+            "contract_amount_fen",
             "signed_on",
             "handed_over_on",
             "cancelled_at",
             "stage",
             "stage_entered_at",
-            "budget",
+            "budget_fen",
             "created_at",
         ]
         read_only_fields = [
             "contract_number",
-            "contract_amount",
+            "contract_amount_fen",
             "signed_on",
             "handed_over_on",
             "cancelled_at",
             "stage",
             "stage_entered_at",
-            "budget",
+            "budget_fen",
             "created_at",
         ]
 
-    def get_budget(self, project) -> int:
-        return (project.contract_amount or 0) + (getattr(project, "approved_delta", None) or 0)
+    def get_budget_fen(self, project) -> int:
+        return (project.contract_amount_fen or 0) + (getattr(project, "approved_delta", None) or 0)
 
 
 class ProjectUpdateSerializer(ProjectSerializer):
@@ -97,7 +99,7 @@ class AdvanceSerializer(serializers.Serializer):
 
 class SignSerializer(serializers.Serializer):
     contract_number = fields.CharField(max_length=50)
-    contract_amount = fields.MoneyField(min_value=1, help_text=gettext_lazy("合同金额（元）"))
+    contract_amount_fen = fields.MoneyField(min_value=1, help_text=gettext_lazy("合同金额（分）"))
     signed_on = fields.DateField()
 
 

@@ -7,6 +7,8 @@ staff account), so the trigger compares the business columns.
 
 from django.db import migrations
 
+from crm.migration_ops import VendorRunSQL
+
 DECIDED = "('approved', 'rejected')"
 
 PG_FORWARD = [
@@ -69,25 +71,6 @@ SQLITE_REVERSE = [
     "DROP TRIGGER IF EXISTS projects_changeorderline_immutable_ins;",
     "DROP TRIGGER IF EXISTS projects_changeorderline_immutable_upd;",
 ]
-
-
-class VendorRunSQL(migrations.RunSQL):
-    """RunSQL that picks the statements for the database vendor it runs on."""
-
-    def __init__(self, by_vendor: dict, reverse_by_vendor: dict) -> None:
-        self.by_vendor = by_vendor
-        self.reverse_by_vendor = reverse_by_vendor
-        super().__init__(sql=by_vendor["postgresql"], reverse_sql=reverse_by_vendor["postgresql"])
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        sql = self.by_vendor.get(schema_editor.connection.vendor)
-        if sql:
-            self._run_sql(schema_editor, sql)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        sql = self.reverse_by_vendor.get(schema_editor.connection.vendor)
-        if sql:
-            self._run_sql(schema_editor, sql)
 
 
 class Migration(migrations.Migration):

@@ -29,7 +29,7 @@ def _apply_customer_facts(*, tenant: Tenant, project: Project, lifecycle: str | 
         tenant=tenant,
         customer=project.customer,
         signed_projects=signed.count(),
-        contract_total=signed.aggregate(total=Sum("contract_amount"))["total"] or 0,
+        contract_total_fen=signed.aggregate(total=Sum("contract_amount_fen"))["total"] or 0,
         lifecycle=lifecycle,
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Tenant, User
+from crm.money import fen_times
+from crm.validators import MONEY_MAX
 from projects.models import (
     ChangeOrder,
     ChangeOrderEvent,
@@ -23,8 +25,16 @@ from projects.models import (
 from projects.services._common import _lock
 
 
-def _line_amount(quantity: Decimal, unit_price: int) -> int:
-    return int((Decimal(quantity) * Decimal(unit_price)).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+def _unit_price_fen(value: object) -> int:
+    """A unit price in whole fen (negative for a deduction): ``12.5`` fen or ``True`` is no price."""
+    if isinstance(value, bool | float):
+        raise ValueError(value)
+    if isinstance(value, str):
+        value = value.strip()
+    fen = int(value)  # type: ignore[call-overload]
+    if abs(fen) > MONEY_MAX:
+        raise ValueError(value)
+    return fen
 
 
 def _write_lines(change_order: ChangeOrder, lines: list[dict]) -> None:
@@ -35,7 +45,7 @@ def _write_lines(change_order: ChangeOrder, lines: list[dict]) -> None:
     for number, line in enumerate(lines, start=1):
         try:
             quantity = Decimal(str(line.get("quantity")))
-            unit_price = int(line["unit_price"])
+            unit_price_fen = _unit_price_fen(line["unit_price_fen"])
         except (InvalidOperation, KeyError, TypeError, ValueError):
             raise ValidationError(
                 {"lines": _("第 %(number)s 行的数量或单价不是数字。") % {"number": number}}
@@ -50,8 +60,8 @@ def _write_lines(change_order: ChangeOrder, lines: list[dict]) -> None:
             description=line["description"].strip(),
             quantity=quantity,
             unit=line.get("unit", ""),
-            unit_price=unit_price,
-            amount=_line_amount(quantity, unit_price),
+            unit_price_fen=unit_price_fen,
+            amount_fen=fen_times(unit_price_fen, quantity),
         )
         try:
             # the DB would round a 3rd decimal of the quantity (not the amount) or fail on lengths
@@ -66,8 +76,8 @@ def _write_lines(change_order: ChangeOrder, lines: list[dict]) -> None:
                 }
             ) from None
         row.save()
-        total += row.amount
-    change_order.amount_delta = total
+        total += row.amount_fen
+    change_order.amount_delta_fen = total
 
 
 def _log(
@@ -112,7 +122,7 @@ def change_order_create(
     )
     change_order.save()
     _write_lines(change_order, lines)
-    change_order.save(update_fields=["amount_delta"])
+    change_order.save(update_fields=["amount_delta_fen"])
     _log(change_order, "created", created_by)
     return change_order
 
@@ -217,6 +227,6 @@ def change_order_decide(
 def project_budget(*, project: Project) -> int:
     """Current budget = contract amount + the deltas of approved change orders."""
     approved = ChangeOrder.objects.filter(project=project, status=ChangeOrderStatus.APPROVED).aggregate(
-        total=Sum("amount_delta")
+        total=Sum("amount_delta_fen")
     )["total"]
-    return (project.contract_amount or 0) + (approved or 0)
+    return (project.contract_amount_fen or 0) + (approved or 0)

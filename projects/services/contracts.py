@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Tenant, User
+from crm.validators import MONEY_MAX
 from projects.models import (
     Project,
     Stage,
@@ -26,15 +27,19 @@ def contract_sign(
     project: Project,
     signed_by: User,
     contract_number: str,
-    contract_amount: int,
+    contract_amount_fen: int,
     signed_on: datetime.date,
 ) -> Project:
     """Record the signed contract and announce ``contract_signed`` (referrals credit, lifecycle moves).
 
     A project still in the sales stages moves to "contract signed" (recorded in the history).
     """
-    if contract_amount is None or contract_amount <= 0:
-        raise ValidationError({"contract_amount": _("合同金额必须大于 0。")})
+    if (
+        not isinstance(contract_amount_fen, int)
+        or isinstance(contract_amount_fen, bool)
+        or not 0 < contract_amount_fen <= MONEY_MAX
+    ):
+        raise ValidationError({"contract_amount_fen": _("合同金额必须大于 0。")})
     if not contract_number:
         raise ValidationError({"contract_number": _("请填写合同编号。")})
     project = _lock(project)
@@ -47,9 +52,9 @@ def contract_sign(
             {"contract_number": _("合同编号 %(number)s 已被使用。") % {"number": contract_number}}
         )
     project.contract_number = contract_number
-    project.contract_amount = contract_amount
+    project.contract_amount_fen = contract_amount_fen
     project.signed_on = signed_on
-    fields = ["contract_number", "contract_amount", "signed_on"]
+    fields = ["contract_number", "contract_amount_fen", "signed_on"]
     if stage_index(project.stage) < stage_index(Stage.CONTRACT_SIGNED):
         _record_stage(project=project, to_stage=Stage.CONTRACT_SIGNED, by=signed_by, reason="合同签订")
         fields += ["stage", "stage_entered_at"]

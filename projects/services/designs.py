@@ -26,17 +26,17 @@ def _snapshot(plan: DesignPlan, by: User | None, note: str) -> None:
         version=plan.version,
         title=plan.title,
         style=plan.style,
-        cost_min=plan.cost_min,
-        cost_max=plan.cost_max,
+        cost_min_fen=plan.cost_min_fen,
+        cost_max_fen=plan.cost_max_fen,
         notes=plan.notes,
         change_note=note,
         changed_by=by,
     )
 
 
-def _check_cost(cost_min: int, cost_max: int) -> None:
-    if cost_min is None or cost_max is None or cost_min < 0 or cost_max < cost_min:
-        raise ValidationError({"cost_max": _("预算上限不能低于下限。")})
+def _check_cost(cost_min_fen: int, cost_max_fen: int) -> None:
+    if cost_min_fen is None or cost_max_fen is None or cost_min_fen < 0 or cost_max_fen < cost_min_fen:
+        raise ValidationError({"cost_max_fen": _("预算上限不能低于下限。")})
 
 
 @transaction.atomic
@@ -47,14 +47,14 @@ def design_plan_create(
     created_by: User,
     label: str,
     title: str,
-    cost_min: int,
-    cost_max: int,
+    cost_min_fen: int,
+    cost_max_fen: int,
     style: str = "",
     notes: str = "",
 ) -> DesignPlan:
     """Add an option (at most 3 per project); version 1 is kept as the first revision."""
     project = _lock(project)
-    _check_cost(cost_min, cost_max)
+    _check_cost(cost_min_fen, cost_max_fen)
     if DesignPlan.objects.filter(project=project).count() >= 3:
         raise ValidationError({"label": _("每个项目最多 3 个设计方案。")})
     if DesignPlan.objects.filter(project=project, label=label).exists():
@@ -65,8 +65,8 @@ def design_plan_create(
         label=label,
         title=title,
         style=style,
-        cost_min=cost_min,
-        cost_max=cost_max,
+        cost_min_fen=cost_min_fen,
+        cost_max_fen=cost_max_fen,
         notes=notes,
         updated_by=created_by,
     )
@@ -80,13 +80,13 @@ def design_plan_revise(
 ) -> DesignPlan:
     """Change a plan: the version goes up and the new state is kept as a revision."""
     plan = DesignPlan.objects.select_for_update(of=("self",)).get(pk=plan.pk)
-    allowed = {"title", "style", "cost_min", "cost_max", "notes"}
+    allowed = {"title", "style", "cost_min_fen", "cost_max_fen", "notes"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError({sorted(unknown)[0]: _("该字段不能修改。")})
     for field, value in changes.items():
         setattr(plan, field, value)
-    _check_cost(plan.cost_min, plan.cost_max)
+    _check_cost(plan.cost_min_fen, plan.cost_max_fen)
     plan.version += 1
     plan.updated_by = revised_by
     plan.save()

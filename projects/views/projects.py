@@ -46,7 +46,7 @@ class ProjectListView(RoleRequiredMixin, View):
         for project in page.object_list:
             project.stage_name = names[project.stage]
             project.overdue = selectors.is_overdue(project, settings)
-            project.budget = (project.contract_amount or 0) + (project.approved_delta or 0)
+            project.budget = (project.contract_amount_fen or 0) + (project.approved_delta or 0)
         query = request.GET.copy()
         query.pop("page", None)
         return render(

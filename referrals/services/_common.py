@@ -32,6 +32,6 @@ def _apply_customer_facts(*, tenant: Tenant, account: ReferralAccount) -> None:
         tenant=tenant,
         customer=customer,
         credited_referrals=account.credited_referrals,
-        referral_credit_total=net_credit_total_fen(account=account),
+        referral_credit_total_fen=net_credit_total_fen(account=account),
         is_vip=account.is_vip,
     )

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from crm import events
 from crm.models import Tenant, User
+from crm.money import format_fen_number
 from crm.permissions import require_permission
 from customers.models import Customer
 from projects.models import Project
@@ -35,13 +36,12 @@ from referrals.services.settings import referral_settings_get
 logger = logging.getLogger("referrals")
 
 
-def credit_amount_fen(*, rule: ReferralSettings, contract_amount_yuan: int | None) -> int:
+def credit_amount_fen(*, rule: ReferralSettings, contract_amount_fen: int | None) -> int:
     """Integer arithmetic only: a percentage rounds down to the fen, then the cap applies."""
     if rule.rule_kind == CreditRuleKind.FIXED:
         amount = int(rule.fixed_amount_fen)
     else:
-        contract_fen = int(contract_amount_yuan or 0) * 100
-        amount = contract_fen * int(rule.percentage_bp) // 10_000
+        amount = int(contract_amount_fen or 0) * int(rule.percentage_bp) // 10_000
     if rule.cap_fen is not None:
         amount = min(amount, int(rule.cap_fen))
     return max(amount, 0)
@@ -107,7 +107,7 @@ def referral_credit_for_contract(*, tenant: Tenant, project_id: int) -> LedgerEn
     if _entry_exists(key) is not None:
         return None
     rule = referral_settings_get(tenant=tenant)
-    amount = credit_amount_fen(rule=rule, contract_amount_yuan=project.contract_amount)
+    amount = credit_amount_fen(rule=rule, contract_amount_fen=project.contract_amount_fen)
     now = timezone.now()
     referral.status = ReferralStatus.SIGNED
     referral.signed_at = now
@@ -222,9 +222,9 @@ def referral_reverse_for_contract(*, tenant: Tenant, project_id: int, reason: st
         return None
     take_back = min(credit.amount_fen, account.balance_fen)
     shortfall = credit.amount_fen - take_back
-    description = f"合同取消，冲回奖励 ¥{credit.amount_fen / 100:,.2f}"
+    description = f"合同取消，冲回奖励 ¥{format_fen_number(credit.amount_fen)}"
     if shortfall:
-        description += f"（余额不足，差额 ¥{shortfall / 100:,.2f} 待追回）"
+        description += f"（余额不足，差额 ¥{format_fen_number(shortfall)} 待追回）"
     entry = _append_entry(
         tenant=tenant,
         account=account,
@@ -312,7 +312,7 @@ def referral_redeem(
         raise ValidationError(
             {
                 "amount_fen": _("余额不足：当前余额 ¥%(balance)s，申请抵扣 ¥%(amount)s。")
-                % {"balance": f"{account.balance_fen / 100:,.2f}", "amount": f"{amount_fen / 100:,.2f}"}
+                % {"balance": format_fen_number(account.balance_fen), "amount": format_fen_number(amount_fen)}
             }
         )
     entry = _append_entry(
@@ -367,7 +367,7 @@ def referral_adjust(
         raise ValidationError(
             {
                 "amount_fen": _("扣减后余额将为负数（当前余额 ¥%(balance)s）。")
-                % {"balance": f"{account.balance_fen / 100:,.2f}"}
+                % {"balance": format_fen_number(account.balance_fen)}
             }
         )
     entry = _append_entry(

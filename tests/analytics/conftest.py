@@ -103,7 +103,7 @@ def build_month(tenant, make_staff) -> SimpleNamespace:
             "douyin",
             s1,
             measured_at=at(3, 3, 10),
-            contract_total=200_000,
+            contract_total_fen=200_000,
             signed_projects=1,
         )
         c2 = _customer(tenant, "客户二", at(3, 31, 23, 59), "douyin", s1)
@@ -123,7 +123,7 @@ def build_month(tenant, make_staff) -> SimpleNamespace:
         p1 = Project.objects.create(
             tenant=tenant, customer=c1, name="p1", project_manager=pm1, designer=designer,
             stage=Stage.CONTRACT_SIGNED, stage_entered_at=at(3, 11, 10), signed_on=datetime.date(2025, 3, 11),
-            contract_number="HT-1", contract_amount=200_000,
+            contract_number="HT-1", contract_amount_fen=200_000,
         )  # fmt: skip
         _history(
             tenant,
@@ -137,7 +137,7 @@ def build_month(tenant, make_staff) -> SimpleNamespace:
         )
         ChangeOrder.objects.create(
             tenant=tenant, project=p1, number=1, title="加插座", reason="业主要求", status="approved",
-            amount_delta=20_000, decided_at=at(3, 20),
+            amount_delta_fen=20_000, decided_at=at(3, 20),
         )  # fmt: skip
         p2 = Project.objects.create(
             tenant=tenant, customer=c8, name="p2", project_manager=pm2, stage=Stage.MASONRY,
@@ -156,10 +156,10 @@ def build_month(tenant, make_staff) -> SimpleNamespace:
             tenant=tenant, project=p2, item=items[3], description="防水上翻", due_on=datetime.date(2025, 4, 1)
         )
         SalesTarget.objects.create(
-            tenant=tenant, user=s1, month=datetime.date(2025, 3, 1), contract_value=400_000
+            tenant=tenant, user=s1, month=datetime.date(2025, 3, 1), contract_value_fen=400_000
         )
         ChannelSpend.objects.create(
-            tenant=tenant, channel="douyin", month=datetime.date(2025, 3, 1), amount=31_000
+            tenant=tenant, channel="douyin", month=datetime.date(2025, 3, 1), amount_fen=31_000
         )
     return SimpleNamespace(**locals())
 

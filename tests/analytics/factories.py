@@ -13,5 +13,5 @@ from tests.factories import StaffFactory, probe_factory
 def _target(tenant) -> SalesTarget:
     user = StaffFactory(tenant=tenant, roles=[Role.SALES])
     return SalesTarget.objects.create(
-        tenant=tenant, user=user, month=datetime.date(2025, 3, 1), contract_value=100_000
+        tenant=tenant, user=user, month=datetime.date(2025, 3, 1), contract_value_fen=100_000
     )

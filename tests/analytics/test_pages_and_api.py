@@ -157,7 +157,7 @@ def test_targets_crud_for_managers_read_only_for_sales(token_client, api_as, man
     api = token_client(manager_a)
     created = api.post(
         "/api/v1/targets/",
-        {"user": month_a.s2.pk, "month": "2025-04-01", "contract_value": 300000},
+        {"user": month_a.s2.pk, "month": "2025-04-01", "contract_value_fen": 300000},
         format="json",
     )
     assert created.status_code == 201, created.json()
@@ -169,14 +169,14 @@ def test_targets_crud_for_managers_read_only_for_sales(token_client, api_as, man
     not_sales = api.post("/api/v1/targets/", {"user": month_a.pm1.pk, "month": "2025-04-01"}, format="json")
     assert not_sales.status_code == 400 and "user" in not_sales.json()["errors"]
     assert (
-        api.patch(f"/api/v1/targets/{target_id}/", {"contract_value": 350000}, format="json").status_code
+        api.patch(f"/api/v1/targets/{target_id}/", {"contract_value_fen": 350000}, format="json").status_code
         == 200
     )
     sales_api = api_as(month_a.s2)
     mine = sales_api.get("/api/v1/targets/").json()
     assert [item["id"] for item in mine.get("results", mine)] == [target_id]
     assert (
-        sales_api.patch(f"/api/v1/targets/{target_id}/", {"contract_value": 1}, format="json").status_code
+        sales_api.patch(f"/api/v1/targets/{target_id}/", {"contract_value_fen": 1}, format="json").status_code
         == 403
     )
     assert api.delete(f"/api/v1/targets/{target_id}/").status_code == 204

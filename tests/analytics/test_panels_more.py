@@ -64,7 +64,7 @@ def build_more(tenant, m):
         p3 = Project.objects.create(
             tenant=tenant, customer=m.c8, name="p3", project_manager=m.pm2, stage="contract_signed",
             stage_entered_at=at(3, 25), signed_on=datetime.date(2025, 3, 25), contract_number="HT-3",
-            contract_amount=50_000,
+            contract_amount_fen=50_000,
         )  # fmt: skip
         one = PlanKind.objects.create(tenant=tenant, code="y1", name="一年回访", months_after_handover=12)
         five = PlanKind.objects.create(
@@ -159,7 +159,7 @@ def build_more(tenant, m):
             budget_tier="high", style_preferences=["modern", "nordic"], district="浦东新区"
         )
         Customer.objects.filter(pk=m.c8.pk).update(
-            budget_tier="mid", style_preferences=["modern"], district="浦东新区", contract_total=50_000
+            budget_tier="mid", style_preferences=["modern"], district="浦东新区", contract_total_fen=50_000
         )
     m.p3 = p3
     return m
@@ -209,8 +209,8 @@ def test_referral_share_fund_vips_and_repeat_purchases(panel_as, manager_a, more
     assert kpis["signed"]["value"] == 2
     assert kpis["referral_share"]["value"] == 0.5 and kpis["referral_share"]["previous"] is None
     assert kpis["repeat_rate"]["value"] == 0.5  # c8 of {c1, c8}
-    assert kpis["credited"]["value"] == 1 and kpis["credit_paid"]["value"] == 1000
-    assert kpis["fund_balance"]["value"] == 1700 and kpis["vips"]["value"] == 1
+    assert kpis["credited"]["value"] == 1 and kpis["credit_paid"]["value"] == 100_000  # fen
+    assert kpis["fund_balance"]["value"] == 170_000 and kpis["vips"]["value"] == 1
     monthly = _rows(data, "monthly")
     assert len(monthly) == 12 and list(monthly)[0] == "2024-04-01"
     assert monthly["2024-07-01"] == {"signed": 1, "referred": 0, "share": 0.0}

@@ -40,13 +40,13 @@ def bench(tenant_a, month_a, make_staff):
         Customer.objects.filter(pk=m.c4.pk).update(measured_at=at(4, 8))
         Project.objects.create(
             tenant=tenant_a, customer=m.c7, name="p4", stage="contract_signed", stage_entered_at=at(4, 2),
-            signed_on=datetime.date(2025, 4, 2), contract_number="HT-4", contract_amount=30_000,
+            signed_on=datetime.date(2025, 4, 2), contract_number="HT-4", contract_amount_fen=30_000,
         )  # fmt: skip
         SalesTarget.objects.create(
-            tenant=tenant_a, user=m.s2, month=datetime.date(2025, 4, 1), contract_value=100_000
+            tenant=tenant_a, user=m.s2, month=datetime.date(2025, 4, 1), contract_value_fen=100_000
         )
         SalesTarget.objects.create(
-            tenant=tenant_a, user=None, month=datetime.date(2025, 4, 1), contract_value=300_000
+            tenant=tenant_a, user=None, month=datetime.date(2025, 4, 1), contract_value_fen=300_000
         )
         ChangeOrder.objects.create(
             tenant=tenant_a,
@@ -55,7 +55,7 @@ def bench(tenant_a, month_a, make_staff):
             title="换地板",
             reason="业主要求",
             status="sent",
-            amount_delta=5_000,
+            amount_delta_fen=5_000,
         )
         MaintenancePlan.objects.filter(project__in=[m.p1, m.p2], kind__code="y1").update(
             assigned_to=m.service
@@ -114,7 +114,7 @@ def test_manager_workbench(bench, manager_a):
     assert manager["overdue_visits"] == 1  # plan B
     assert manager["failed_events"] == 1 and manager["failed_notifications"] == 0
     assert manager["yesterday"] == datetime.date(2025, 4, 9)
-    assert manager["daily_target"]["contract_value"] == 10_000  # 300 000 / 30 days
+    assert manager["daily_target"]["contract_value_fen"] == 10_000  # 300 000 / 30 days
     with tenant_context(manager_a.tenant):
         from projects.selectors import overdue_projects
 
@@ -147,7 +147,7 @@ def test_query_count_does_not_grow_with_data(bench, manager_a, role_user, tenant
                 title="t",
                 reason="r",
                 status="sent",
-                amount_delta=1,
+                amount_delta_fen=1,
             )
     assert count() == before
 

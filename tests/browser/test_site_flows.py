@@ -207,7 +207,7 @@ def test_customer_reloads_keeps_the_code_box_and_is_thanked(site, open_page):
             created_by=site.staff["pm"],
             title="加装浴霸",
             reason="业主要求",
-            lines=[{"description": "浴霸", "quantity": 1, "unit_price": 800}],
+            lines=[{"description": "浴霸", "quantity": 1, "unit_price_fen": 80_000}],
         )
         change_order_send(tenant=site.tenant, change_order=change_order, sent_by=site.staff["pm"])
         _, token = share_link_create(tenant=site.tenant, project=project, created_by=site.staff["pm"])

@@ -156,13 +156,13 @@ def test_sign_with_an_amount_past_bigint_is_400(tenant_a, manager_api):
         project = ProjectFactory(tenant=tenant_a)
     response = manager_api.post(
         f"/api/v1/projects/{project.pk}/sign/",
-        {"contract_number": "HT-1", "contract_amount": 13298826176871868416, "signed_on": "2026-01-01"},
+        {"contract_number": "HT-1", "contract_amount_fen": 13298826176871868416, "signed_on": "2026-01-01"},
         format="json",
     )
     assert response.status_code == 400
-    assert "contract_amount" in response.json()["errors"]
+    assert "contract_amount_fen" in response.json()["errors"]
     with tenant_context(tenant_a):
-        assert Project.objects.get(pk=project.pk).contract_amount is None
+        assert Project.objects.get(pk=project.pk).contract_amount_fen is None
 
 
 def test_api_datetime_field_rejects_impossible_offset(tenant_a, manager_api):
@@ -179,8 +179,8 @@ def test_api_datetime_field_rejects_impossible_offset(tenant_a, manager_api):
 def test_form_integer_over_a_model_column_has_the_column_range(tenant_a):
     with tenant_context(tenant_a):
         data = {"name": "张伟", "phone": "13812345678", "source_channel": "website"}
-        form = CustomerForm(data={**data, "budget_amount": 3 * 10**9})
-        assert not form.is_valid() and "budget_amount" in form.errors
+        form = CustomerForm(data={**data, "budget_fen": 10**11})  # yuan: past MONEY_MAX once in fen
+        assert not form.is_valid() and "budget_fen" in form.errors
 
 
 # --------------------------------------------------------------------------- every field is bounded

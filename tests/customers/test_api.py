@@ -38,7 +38,7 @@ def test_create_customer_and_filter_every_kind_of_axis(tenant_a, manager_a, toke
             "phone": "13812345678",
             "community": "万科城市花园",
             "customer_type": "second_hand",
-            "budget_amount": 350000,
+            "budget_fen": 35_000_000,
             "style_preferences": ["nordic", "japanese"],
             "has_pets": True,
             "source_channel": "xiaohongshu",
@@ -50,7 +50,7 @@ def test_create_customer_and_filter_every_kind_of_axis(tenant_a, manager_a, toke
     assert body["budget_tier"] == "high" and "宠物家庭" in body["system_tags"]
     assert body["phone_display"] == "13812345678"
     client.post(
-        "/api/v1/customers/", {"name": "李娜", "phone": "13900000000", "budget_amount": 50000}, format="json"
+        "/api/v1/customers/", {"name": "李娜", "phone": "13900000000", "budget_fen": 5_000_000}, format="json"
     )
     checks = {
         "budget_tier=high": 1,
@@ -63,7 +63,7 @@ def test_create_customer_and_filter_every_kind_of_axis(tenant_a, manager_a, toke
         "q=1381234": 1,
         "lifecycle=lead": 2,
         "tag=宠物家庭": 1,
-        "budget_min=100000": 1,
+        "budget_min_fen=10000000": 1,
         "activity=silent": 0,
     }
     for query, expected in checks.items():
@@ -77,7 +77,7 @@ def test_create_customer_and_filter_every_kind_of_axis(tenant_a, manager_a, toke
     [
         ({"name": "甲", "phone": "12345"}, "phone"),
         ({"name": "甲", "phone": "13800000001"}, "phone"),  # duplicate
-        ({"name": "甲", "phone": "13800000009", "budget_amount": -5}, "budget_amount"),
+        ({"name": "甲", "phone": "13800000009", "budget_fen": -5}, "budget_fen"),
         ({"name": "甲", "phone": "13800000009", "source_channel": "tv"}, "source_channel"),
         ({"name": "甲", "phone": "13800000009", "style_preferences": ["baroque"]}, "style_preferences"),
     ],
@@ -189,15 +189,15 @@ def test_follow_up_stops_the_clock_and_foreign_customer_is_rejected(
 
 def test_segments_are_saved_by_managers_and_applied(tenant_a, manager_a, sales_a, token_client, api_as):
     with tenant_context(tenant_a):
-        customers.customer_create(tenant=tenant_a, name="高", phone="13800000001", budget_amount=400000)
+        customers.customer_create(tenant=tenant_a, name="高", phone="13800000001", budget_fen=40_000_000)
         customers.customer_create(
             tenant=tenant_a,
             name="二手高",
             phone="13800000002",
-            budget_amount=400000,
+            budget_fen=40_000_000,
             customer_type="second_hand",
         )
-        customers.customer_create(tenant=tenant_a, name="低", phone="13800000003", budget_amount=10000)
+        customers.customer_create(tenant=tenant_a, name="低", phone="13800000003", budget_fen=1_000_000)
     manager = token_client(manager_a)
     created = manager.post(
         "/api/v1/segments/",

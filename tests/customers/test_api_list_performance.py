@@ -30,7 +30,7 @@ def _varied_customers(tenant, owner, designer, count: int = 12) -> None:
                 tenant=tenant,
                 community="万科城市花园" if i % 2 else "",
                 area_sqm=Decimal("89.50") if i % 3 == 0 else None,
-                budget_amount=None if i % 4 == 0 else 50_000 * (i % 5 + 1),
+                budget_fen=None if i % 4 == 0 else 50_000 * (i % 5 + 1),
                 style_preferences=["nordic", "japanese"] if i % 2 else [],
                 tags=["老客户"] if i % 5 == 0 else [],
                 owner=owner if i % 2 else None,
@@ -84,12 +84,12 @@ def test_api_list_is_four_statements_with_transaction_control(tenant_a, manager_
     """BEGIN, set_config(tenant), one SELECT (page + capped count), COMMIT — filtered or not, deep or not."""
     with tenant_context(tenant_a):
         for i in range(40):
-            CustomerFactory(tenant=tenant_a, budget_amount=100_000 + i * 10_000)
+            CustomerFactory(tenant=tenant_a, budget_fen=100_000 + i * 10_000)
     client = token_client(manager_a)
     deep = client.get("/api/v1/customers/?page_size=5").json()["next"]
     for url in (
         "/api/v1/customers/",
-        "/api/v1/customers/?budget_tier=high&ordering=-budget_amount&q=客户",
+        "/api/v1/customers/?budget_tier=high&ordering=-budget_fen&q=客户",
         deep,
     ):
         statements = _statements(client, url)
@@ -144,14 +144,14 @@ def _walk(client, url: str) -> tuple[list[int], list[dict]]:
     return ids, bodies
 
 
-@pytest.mark.parametrize("ordering", ["", "budget_amount", "-budget_amount", "name", "-last_touch_at"])
+@pytest.mark.parametrize("ordering", ["", "budget_fen", "-budget_fen", "name", "-last_touch_at"])
 def test_keyset_pages_cover_every_row_once_in_order_both_ways(tenant_a, manager_a, token_client, ordering):
     with tenant_context(tenant_a):
         for i in range(23):
             CustomerFactory(
                 tenant=tenant_a,
                 name=f"客户{i % 4}",  # duplicates: the pk breaks ties
-                budget_amount=None if i % 5 == 0 else 100_000 * (i % 3 + 1),  # NULLs and ties
+                budget_fen=None if i % 5 == 0 else 100_000 * (i % 3 + 1),  # NULLs and ties
             )
         Customer.objects.filter(pk__in=Customer.objects.order_by("pk").values("pk")[:6]).update(
             created_at=timezone.now() - datetime.timedelta(days=1)
@@ -208,8 +208,8 @@ def test_keyset_pages_by_an_annotation(tenant_a):
 
     with tenant_context(tenant_a):
         for i in range(7):
-            CustomerFactory(tenant=tenant_a, budget_amount=10_000 * (i % 3))
-        base = Customer.objects.annotate(doubled=F("budget_amount") * 2).order_by("-doubled", "-id")
+            CustomerFactory(tenant=tenant_a, budget_fen=10_000 * (i % 3))
+        base = Customer.objects.annotate(doubled=F("budget_fen") * 2).order_by("-doubled", "-id")
         expected = list(base.values_list("pk", flat=True))
         seen, url = [], "/api/v1/customers/?page_size=3"
         while url:

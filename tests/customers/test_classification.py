@@ -17,12 +17,12 @@ from tests.customers.factories import CustomerFactory
 
 def test_budget_tier_uses_tenant_thresholds(tenant_a, tenant_b):
     with tenant_context(tenant_a):
-        low = customers.customer_create(tenant=tenant_a, name="甲", phone="13800000001", budget_amount=80_000)
+        low = customers.customer_create(tenant=tenant_a, name="甲", phone="13800000001", budget_fen=8_000_000)
         mid = customers.customer_create(
-            tenant=tenant_a, name="乙", phone="13800000002", budget_amount=200_000
+            tenant=tenant_a, name="乙", phone="13800000002", budget_fen=20_000_000
         )
         high = customers.customer_create(
-            tenant=tenant_a, name="丙", phone="13800000003", budget_amount=300_000
+            tenant=tenant_a, name="丙", phone="13800000003", budget_fen=30_000_000
         )
         none = customers.customer_create(tenant=tenant_a, name="丁", phone="13800000004")
     assert [low.budget_tier, mid.budget_tier, high.budget_tier, none.budget_tier] == [
@@ -34,10 +34,10 @@ def test_budget_tier_uses_tenant_thresholds(tenant_a, tenant_b):
     assert "预算敏感型" in low.system_tags
     with tenant_context(tenant_b):
         settings_row = settings.customer_settings_for(tenant=tenant_b)
-        settings_row.budget_high_from = 150_000
+        settings_row.budget_high_from_fen = 15_000_000
         settings_row.save()
         other = customers.customer_create(
-            tenant=tenant_b, name="戊", phone="13800000002", budget_amount=200_000
+            tenant=tenant_b, name="戊", phone="13800000002", budget_fen=20_000_000
         )
     assert other.budget_tier == BudgetTier.HIGH
 
@@ -45,9 +45,9 @@ def test_budget_tier_uses_tenant_thresholds(tenant_a, tenant_b):
 def test_changing_budget_recomputes_tier(tenant_a):
     with tenant_context(tenant_a):
         customer = customers.customer_create(
-            tenant=tenant_a, name="甲", phone="13800000001", budget_amount=50_000
+            tenant=tenant_a, name="甲", phone="13800000001", budget_fen=5_000_000
         )
-        customer = customers.customer_update(tenant=tenant_a, customer=customer, budget_amount=500_000)
+        customer = customers.customer_update(tenant=tenant_a, customer=customer, budget_fen=50_000_000)
         customer.refresh_from_db()
     assert customer.budget_tier == BudgetTier.HIGH
 
@@ -56,24 +56,32 @@ def test_project_facts_drive_lifecycle_loyalty_value(tenant_a):
     with tenant_context(tenant_a):
         customer = CustomerFactory(tenant=tenant_a)
         customer = customers.customer_apply_project_facts(
-            tenant=tenant_a, customer=customer, signed_projects=1, contract_total=180_000, lifecycle="signed"
+            tenant=tenant_a,
+            customer=customer,
+            signed_projects=1,
+            contract_total_fen=18_000_000,
+            lifecycle="signed",
         )
         assert (customer.lifecycle, customer.loyalty, customer.intent) == (
             Lifecycle.SIGNED,
             Loyalty.NEW,
             Intent.SIGNED,
         )
-        assert customer.value_tier == ValueTier.MID and customer.value_amount == 180_000
+        assert customer.value_tier == ValueTier.MID and customer.value_fen == 18_000_000
         customer = customers.customer_apply_project_facts(
             tenant=tenant_a,
             customer=customer,
             signed_projects=1,
-            contract_total=180_000,
+            contract_total_fen=18_000_000,
             lifecycle="handed_over",
         )
         assert customer.lifecycle == Lifecycle.HANDED_OVER
         customer = customers.customer_apply_project_facts(
-            tenant=tenant_a, customer=customer, signed_projects=2, contract_total=420_000, lifecycle="signed"
+            tenant=tenant_a,
+            customer=customer,
+            signed_projects=2,
+            contract_total_fen=42_000_000,
+            lifecycle="signed",
         )
         stored = Customer.objects.get(pk=customer.pk)
     assert (stored.lifecycle, stored.loyalty) == (Lifecycle.REPEAT, Loyalty.RETURNING)
@@ -85,7 +93,7 @@ def test_project_facts_reject_unknown_lifecycle(tenant_a):
         customer = CustomerFactory(tenant=tenant_a)
         with pytest.raises(ValidationError):
             customers.customer_apply_project_facts(
-                tenant=tenant_a, customer=customer, signed_projects=1, contract_total=1, lifecycle="moon"
+                tenant=tenant_a, customer=customer, signed_projects=1, contract_total_fen=1, lifecycle="moon"
             )
 
 
@@ -96,15 +104,15 @@ def test_referral_facts_raise_value(tenant_a):
             tenant=tenant_a,
             customer=customer,
             credited_referrals=1,
-            referral_credit_total=200_000,
+            referral_credit_total_fen=200_000,
             is_vip=False,
         )
-        assert customer.value_tier == ValueTier.MID and customer.value_amount == 2_000  # fen -> yuan
+        assert customer.value_tier == ValueTier.MID and customer.value_fen == 200_000  # exact fen
         customer = customers.customer_apply_referral_facts(
             tenant=tenant_a,
             customer=customer,
             credited_referrals=1,
-            referral_credit_total=200_000,
+            referral_credit_total_fen=200_000,
             is_vip=True,
         )
     assert customer.value_tier == ValueTier.HIGH and "VIP" in customer.system_tags
@@ -143,7 +151,7 @@ def test_bad_customer_input(tenant_a):
         cases = [
             ({"phone": "13800000001"}, "phone", "老张"),
             ({"phone": "12345"}, "phone", ""),
-            ({"budget_amount": -1}, "budget_amount", ""),
+            ({"budget_fen": -1}, "budget_fen", ""),
             ({"source_channel": "tv"}, "source_channel", ""),
             ({"style_preferences": ["baroque"]}, "style_preferences", "baroque"),
             ({"intent": "lost"}, "lost_reason", ""),
@@ -162,7 +170,7 @@ def test_every_bad_field_is_reported_at_once(tenant_a):
         CustomerFactory(tenant=tenant_a, name="老张", phone="+8613800000001")
         with pytest.raises(ValidationError) as error:
             customers.customer_create(
-                tenant=tenant_a, name="", phone="13800000001", budget_amount=-1, style_preferences=["x"]
+                tenant=tenant_a, name="", phone="13800000001", budget_fen=-1, style_preferences=["x"]
             )
-    assert set(error.value.message_dict) == {"name", "phone", "budget_amount", "style_preferences"}
+    assert set(error.value.message_dict) == {"name", "phone", "budget_fen", "style_preferences"}
     assert "老张" in error.value.message_dict["phone"][0]

@@ -73,7 +73,7 @@ def test_import_with_bad_rows_imports_nothing_and_reports_row_and_field(tenant_a
         (3, "phone"),
         (4, "phone"),
         (5, "source_channel"),
-        (6, "budget_amount"),
+        (6, "budget_fen"),
         (7, "name"),
         (8, "phone"),
     }
@@ -137,8 +137,8 @@ def test_import_with_non_finite_numbers_reports_the_row(tenant_a, manager_a, ses
     response = session_client(manager_a).post(reverse("customers:import"), {"file": upload})
     assert response.status_code == 400
     assert {(e["row"], e["field"]) for e in response.context["errors"]} == {
-        (2, "budget_amount"),
-        (3, "budget_amount"),
+        (2, "budget_fen"),
+        (3, "budget_fen"),
     }
     with tenant_context(tenant_a):
         assert not Customer.objects.exists()

@@ -87,7 +87,7 @@ def test_api_list_runs_constant_queries_for_two_page_sizes(
 def test_list_search_and_filters(tenant_a, sales_a, session_client):
     with tenant_context(tenant_a):
         customers.customer_create(
-            tenant=tenant_a, name="陈静", phone="13811112222", community="碧桂园", budget_amount=400000
+            tenant=tenant_a, name="陈静", phone="13811112222", community="碧桂园", budget_fen=40_000_000
         )
         customers.customer_create(
             tenant=tenant_a, name="刘洋", phone="13933334444", community="龙湖春江", has_pets=True
@@ -156,7 +156,7 @@ def test_create_form_shows_field_errors_and_creates(tenant_a, sales_a, session_c
             "source_channel": "website",
             "customer_type": "new_house",
             "intent": "potential",
-            "budget_amount": "-1",
+            "budget_fen": "-1",
         },
     )
     assert bad.status_code == 400
@@ -170,7 +170,7 @@ def test_create_form_shows_field_errors_and_creates(tenant_a, sales_a, session_c
             "source_channel": "douyin",
             "customer_type": "second_hand",
             "intent": "intent",
-            "budget_amount": "250000",
+            "budget_fen": "250000",
             "style_preferences": ["nordic", "japanese"],
             "tags": "急装，学区房",
             "is_local": "on",
@@ -298,7 +298,7 @@ def test_settings_page_changes_thresholds_and_rotates_intake_key(
 ):
     with tenant_context(tenant_a):
         customer = customers.customer_create(
-            tenant=tenant_a, name="甲", phone="13800000001", budget_amount=200_000
+            tenant=tenant_a, name="甲", phone="13800000001", budget_fen=20_000_000
         )
     assert customer.budget_tier == "mid"
     assert session_client(sales_a).get(reverse("customers:settings")).status_code == 403
@@ -310,9 +310,9 @@ def test_settings_page_changes_thresholds_and_rotates_intake_key(
         "pool_after_minutes": "120",
         "pool_after_idle_days": "30",
         "silent_after_days": "30",
-        "budget_low_below": "100000",
-        "budget_high_from": "150000",
-        "value_high_from": "500000",
+        "budget_low_below_fen": "100000",
+        "budget_high_from_fen": "150000",
+        "value_high_from_fen": "500000",
         "sales_visibility": "own",
         "auto_assign": "on",
     }
@@ -320,7 +320,7 @@ def test_settings_page_changes_thresholds_and_rotates_intake_key(
     with tenant_context(tenant_a):
         customer.refresh_from_db()
     assert customer.budget_tier == "high"  # recomputed with the new threshold
-    bad = client.post(reverse("customers:settings"), {**form, "budget_high_from": "50000"})
+    bad = client.post(reverse("customers:settings"), {**form, "budget_high_from_fen": "50000"})
     assert bad.status_code == 400 and "高预算下限" in bad.content.decode()
     page = client.post(reverse("customers:settings"), {"rotate_intake_key": "1"}).content.decode()
     assert 'id="intake-key">ik_' in page
@@ -346,9 +346,9 @@ def test_settings_reject_empty_business_day(tenant_a, manager_a, session_client)
         "pool_after_minutes": "120",
         "pool_after_idle_days": "30",
         "silent_after_days": "30",
-        "budget_low_below": "100000",
-        "budget_high_from": "300000",
-        "value_high_from": "500000",
+        "budget_low_below_fen": "100000",
+        "budget_high_from_fen": "300000",
+        "value_high_from_fen": "500000",
         "sales_visibility": "own",
     }
     bad = session_client(manager_a).post(reverse("customers:settings"), form)

@@ -42,7 +42,7 @@ def test_unanswered_lead_of_a_signed_customer_does_not_pool_it(tenant_a, make_st
         early = _overdue_lead(tenant_a, sales)
         Customer.objects.filter(pk__in=[signed.customer_id, early.customer_id]).update(owner=sales)
         customers.customer_apply_project_facts(
-            tenant=tenant_a, customer=signed.customer, signed_projects=1, contract_total=180_000
+            tenant=tenant_a, customer=signed.customer, signed_projects=1, contract_total_fen=180_000
         )
         assert pool.lead_pool_scan(tenant=tenant_a) == 1
         signed_customer = Customer.objects.get(pk=signed.customer_id)
@@ -61,7 +61,7 @@ def test_customer_with_a_project_past_signing_is_never_pooled(tenant_a, make_sta
             tenant=tenant_a,
             customer=lead.customer,
             signed_projects=1,
-            contract_total=1,
+            contract_total_fen=1,
             lifecycle="aftercare",
         )
         assert pool.lead_pool_scan(tenant=tenant_a) == 0

@@ -146,7 +146,7 @@ def test_campaign_figures_on_a_hand_built_dataset(tenant_a):
                 customer_id=customer_id,
                 name="p",
                 contract_number=f"C{customer_id}-{amount}",
-                contract_amount=amount,
+                contract_amount_fen=amount,
                 signed_on=signed_on,
                 **extra,
             )

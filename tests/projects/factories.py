@@ -50,7 +50,7 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     class Params:
         signed = factory.Trait(
             contract_number=factory.Sequence(lambda n: f"HT-2026-{n:04d}"),
-            contract_amount=180000,
+            contract_amount_fen=180000,
             signed_on=factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=60)),
             stage=Stage.CONTRACT_SIGNED,
         )
@@ -75,7 +75,7 @@ def make_ready_for_handover(project: Project) -> Project:
     project.stage = Stage.COMPLETION_ACCEPTANCE
     if project.signed_on is None:
         project.signed_on = timezone.localdate() - datetime.timedelta(days=60)
-        project.contract_amount = project.contract_amount or 100000
+        project.contract_amount_fen = project.contract_amount_fen or 100000
     project.save()
     Acceptance.objects.create(
         tenant_id=project.tenant_id,
@@ -113,8 +113,8 @@ class DesignPlanFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory, tenant=factory.SelfAttribute("..tenant"))
     label = factory.Sequence(lambda n: f"方案{n}")
     title = "现代简约"
-    cost_min = 150000
-    cost_max = 200000
+    cost_min_fen = 150000
+    cost_max_fen = 200000
 
 
 class DailyLogFactory(factory.django.DjangoModelFactory):
@@ -162,7 +162,7 @@ class ChangeOrderFactory(factory.django.DjangoModelFactory):
     number = factory.Sequence(lambda n: n + 1)
     title = "增加吊顶"
     reason = "客户要求客厅增加石膏板吊顶"
-    amount_delta = 0
+    amount_delta_fen = 0
 
 
 class ChangeOrderLineFactory(factory.django.DjangoModelFactory):
@@ -172,8 +172,8 @@ class ChangeOrderLineFactory(factory.django.DjangoModelFactory):
     change_order = factory.SubFactory(ChangeOrderFactory, tenant=factory.SelfAttribute("..tenant"))
     description = "石膏板吊顶"
     quantity = Decimal("10")
-    unit_price = 120
-    amount = 1200
+    unit_price_fen = 120
+    amount_fen = 1200
 
 
 class MaterialFactory(factory.django.DjangoModelFactory):

@@ -71,7 +71,11 @@ def test_create_project_and_advance_via_actions(api, tenant_a, people):
     assert response.status_code == 403
     response = api["sales"].post(
         f"/api/v1/projects/{pk}/sign/",
-        {"contract_number": "HT-2026-001", "contract_amount": 186000, "signed_on": str(timezone.localdate())},
+        {
+            "contract_number": "HT-2026-001",
+            "contract_amount_fen": 186000,
+            "signed_on": str(timezone.localdate()),
+        },
         format="json",
     )
     assert response.status_code == 200 and response.json()["stage"] == Stage.CONTRACT_SIGNED
@@ -110,20 +114,20 @@ def test_handover_action_gated_then_idempotent(api, tenant_a, people):
 
 def test_change_order_api_flow_and_immutability(api, tenant_a):
     with tenant_context(tenant_a):
-        project = ProjectFactory(tenant=tenant_a, signed=True, contract_amount=100000)
+        project = ProjectFactory(tenant=tenant_a, signed=True, contract_amount_fen=100000)
     response = api["pm"].post(
         "/api/v1/change-orders/",
         {
             "project": project.pk,
             "title": "增加地暖",
             "reason": "客户要求",
-            "lines": [{"description": "水地暖", "quantity": "45", "unit": "㎡", "unit_price": 160}],
+            "lines": [{"description": "水地暖", "quantity": "45", "unit": "㎡", "unit_price_fen": 160}],
         },
         format="json",
     )
     assert response.status_code == 201, response.json()
     co = response.json()
-    assert co["amount_delta"] == 7200 and co["status"] == "draft"
+    assert co["amount_delta_fen"] == 7200 and co["status"] == "draft"
     assert api["pm"].post(f"/api/v1/change-orders/{co['id']}/send/").status_code == 200
     decide = {"approve": True, "channel": "staff_in_person", "note": "客户到店签字"}
     response = api["manager"].post(f"/api/v1/change-orders/{co['id']}/decide/", decide, format="json")
@@ -135,7 +139,7 @@ def test_change_order_api_flow_and_immutability(api, tenant_a):
     patch = api["pm"].patch(f"/api/v1/change-orders/{co['id']}/", {"title": "改"}, format="json")
     assert patch.status_code == 400
     project_json = api["manager"].get(f"/api/v1/projects/{project.pk}/").json()
-    assert project_json["budget"] == 107200
+    assert project_json["budget_fen"] == 107200
     with tenant_context(tenant_a):
         assert ChangeOrder.objects.get(pk=co["id"]).title == "增加地暖"
 
@@ -238,7 +242,7 @@ def test_lists_have_constant_query_count(api, tenant_a, people, url, django_asse
                     tenant=tenant_a,
                     change_order=co,
                     updated_by=people["pm"],
-                    lines=[{"description": "x", "quantity": 1, "unit_price": 10}],
+                    lines=[{"description": "x", "quantity": 1, "unit_price_fen": 10}],
                 )
                 logs_services.daily_log_create(
                     tenant=tenant_a,

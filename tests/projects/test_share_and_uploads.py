@@ -90,7 +90,7 @@ def test_customer_approves_change_order_with_sms_code(client, in_a, people, shar
         created_by=people["pm"],
         title="增加吊顶",
         reason="客户要求",
-        lines=[{"description": "吊顶", "quantity": 10, "unit_price": 150}],
+        lines=[{"description": "吊顶", "quantity": 10, "unit_price_fen": 150}],
     )
     change_orders.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
     step = reverse("projects:progress-change-order", args=[token, co.pk, "request"])
@@ -116,7 +116,7 @@ def test_customer_approves_change_order_with_sms_code(client, in_a, people, shar
     assert "您已批准变更单「增加吊顶」" in thanks and 'name="code"' not in thanks
     co.refresh_from_db()
     assert (co.status, co.decision_channel, co.decided_by) == ("approved", "customer_link", None)
-    assert change_orders.project_budget(project=project) == project.contract_amount + 1500
+    assert change_orders.project_budget(project=project) == project.contract_amount_fen + 1500
     assert client.post(confirm, {"code": code}).status_code == 400  # one-time
 
 

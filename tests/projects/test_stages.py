@@ -29,7 +29,7 @@ def _walk_to(project, stage, people):
                 project=project,
                 signed_by=manager,
                 contract_number=f"HT-{project.pk}",
-                contract_amount=200000,
+                contract_amount_fen=200000,
                 signed_on=timezone.localdate(),
             )
             continue
@@ -294,14 +294,14 @@ def test_contract_sign_announces_once_and_updates_customer(
                 project=project,
                 signed_by=people["sales"],
                 contract_number="HT-1",
-                contract_amount=150000,
+                contract_amount_fen=150000,
                 signed_on=timezone.localdate(),
             )
     assert [name for name, _ in recorded_events] == ["project.contract_signed"]
     project.refresh_from_db()
     assert project.stage == Stage.CONTRACT_SIGNED
     customer = Customer.objects.get(pk=project.customer_id)
-    assert (customer.signed_projects, customer.contract_total, customer.project_lifecycle) == (
+    assert (customer.signed_projects, customer.contract_total_fen, customer.project_lifecycle) == (
         1,
         150000,
         "signed",
@@ -316,7 +316,7 @@ def test_contract_number_unique_per_tenant(in_a, people):
         project=a,
         signed_by=people["sales"],
         contract_number="HT-9",
-        contract_amount=1,
+        contract_amount_fen=1,
         signed_on=timezone.localdate(),
     )
     with pytest.raises(ValidationError) as error:
@@ -325,7 +325,7 @@ def test_contract_number_unique_per_tenant(in_a, people):
             project=b,
             signed_by=people["sales"],
             contract_number="HT-9",
-            contract_amount=1,
+            contract_amount_fen=1,
             signed_on=timezone.localdate(),
         )
     assert "contract_number" in error.value.message_dict
@@ -464,7 +464,7 @@ def test_two_concurrent_signs_with_one_contract_number_give_one_contract_and_one
                     project=project,
                     signed_by=sales,
                     contract_number="HT-RACE",
-                    contract_amount=100,
+                    contract_amount_fen=100,
                     signed_on=timezone.localdate(),
                 )
             outcomes.append("signed")

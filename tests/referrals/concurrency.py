@@ -101,7 +101,7 @@ def credit_race(tenant: Tenant, threads: int = 50) -> tuple[RaceResult, dict]:
             tenant=tenant,
             customer=referred,
             contract_number=f"RACE-{referred.pk}",
-            contract_amount=200_000,
+            contract_amount_fen=20_000_000,
             signed_on=timezone.localdate() - datetime.timedelta(days=1),
         )
 
@@ -120,7 +120,7 @@ def credit_race(tenant: Tenant, threads: int = 50) -> tuple[RaceResult, dict]:
             "discrepancies": ledger_discrepancies(tenant=tenant)[1],
             "rule_fen": ledger.credit_amount_fen(
                 rule=ReferralSettings.objects.first() or ReferralSettings(tenant=tenant),
-                contract_amount_yuan=200_000,
+                contract_amount_fen=20_000_000,
             ),
         }
     return result, facts

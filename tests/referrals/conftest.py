@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from crm.models import ApiToken, Role, hash_token
+from crm.money import parse_yuan
 from crm.tenancy import tenant_context
 from customers.models import Customer
 from projects.models import Project
@@ -73,7 +74,7 @@ def sign(tenant, project: Project, user, amount_yuan: int = 200_000, number: str
             project=project,
             signed_by=user,
             contract_number=number or f"HT-{project.pk}",
-            contract_amount=amount_yuan,
+            contract_amount_fen=parse_yuan(amount_yuan),
             signed_on=timezone.localdate() - datetime.timedelta(days=1),
         )
 

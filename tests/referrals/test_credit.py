@@ -28,18 +28,19 @@ def rule(**fields) -> ReferralSettings:
 
 
 @pytest.mark.parametrize(
-    ("fields", "contract_yuan", "expected_fen"),
+    ("fields", "contract_fen", "expected_fen"),
     [
-        ({"fixed_amount_fen": 100_000}, 300_000, 100_000),
-        ({"fixed_amount_fen": 100_000, "cap_fen": 50_000}, 300_000, 50_000),
-        ({"rule_kind": "percentage", "percentage_bp": 100}, 186_000, 186_000),  # 1% of ¥186,000 = ¥1,860
-        ({"rule_kind": "percentage", "percentage_bp": 150, "cap_fen": 200_000}, 186_000, 200_000),
-        ({"rule_kind": "percentage", "percentage_bp": 33}, 1_001, 330),  # 0.33% of ¥1,001 = 330.33 fen
+        ({"fixed_amount_fen": 100_000}, 30_000_000, 100_000),
+        ({"fixed_amount_fen": 100_000, "cap_fen": 50_000}, 30_000_000, 50_000),
+        ({"rule_kind": "percentage", "percentage_bp": 100}, 18_600_000, 186_000),  # 1% of ¥186,000 = ¥1,860
+        ({"rule_kind": "percentage", "percentage_bp": 150, "cap_fen": 200_000}, 18_600_000, 200_000),
+        ({"rule_kind": "percentage", "percentage_bp": 33}, 100_100, 330),  # 0.33% of ¥1,001 = 330.33 fen
+        ({"rule_kind": "percentage", "percentage_bp": 100}, 18_588_680, 185_886),  # ¥185,886.80 → ¥1,858.86
         ({"rule_kind": "percentage", "percentage_bp": 100}, None, 0),
     ],
 )
-def test_credit_rule_is_integer_arithmetic(fields, contract_yuan, expected_fen):
-    amount = ledger.credit_amount_fen(rule=rule(**fields), contract_amount_yuan=contract_yuan)
+def test_credit_rule_is_integer_arithmetic(fields, contract_fen, expected_fen):
+    amount = ledger.credit_amount_fen(rule=rule(**fields), contract_amount_fen=contract_fen)
     assert amount == expected_fen
     assert isinstance(amount, int)
 
@@ -63,7 +64,7 @@ def test_no_credit_before_signing_then_credit_on_contract_sign(setup, django_cap
         assert referral.status == ReferralStatus.CREDITED and referral.signed_project_id == setup.project.pk
         # customers' loyalty/value axes got the facts
         referrer = Customer.objects.get(pk=setup.referrer.pk)
-        assert referrer.credited_referrals == 1 and referrer.referral_credit_total == 100_000
+        assert referrer.credited_referrals == 1 and referrer.referral_credit_total_fen == 100_000
 
 
 def test_percentage_rule_with_cap_applies_to_contract_amount(setup, django_capture_on_commit_callbacks):
