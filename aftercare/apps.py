@@ -48,3 +48,6 @@ class AftercareConfig(AppConfig):
         register_customer_panel(extensions.customer_panel)
         register_customer_involvement(extensions.customers_worked_on)
         register_dashboard_widget(extensions.dashboard_widget)
+        from crm.extensions import register_customer_merge_handler
+
+        register_customer_merge_handler(extensions.merge_customer_rows)

@@ -116,3 +116,15 @@ def customers_worked_on(*, user) -> Q:
     plans = MaintenancePlan.objects.filter(assigned_to_id=user.pk).values("customer_id")
     tickets = ServiceTicket.objects.filter(assigned_to_id=user.pk).values("customer_id")
     return Q(pk__in=plans) | Q(pk__in=tickets)
+
+
+def merge_customer_rows(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature
+    """Customer merge (crm.extensions): plans, visits, tickets and surveys follow the survivor."""
+    from customers.services.merge import move_customer_rows, moved_key
+
+    return {
+        "moved": {
+            moved_key(model, "customer"): move_customer_rows(model, "customer", source=source, target=target)
+            for model in (MaintenancePlan, Visit, ServiceTicket, Survey)
+        }
+    }

@@ -10,6 +10,7 @@ from crm.forms import Form, IsoDateTimeInput, camera_photos_widget
 from crm.models import Tenant, User
 from crm.selectors import staff_queryset
 from crm.uploads import ImageUploadField, MultipleImageUploadField
+from customers.visibility import rows_visible_to
 from projects.models import Project
 
 
@@ -94,9 +95,11 @@ class TicketForm(Form):
     materials = forms.CharField(label=_("涉及材料"), max_length=200, required=False)
     assigned_to = forms.ModelChoiceField(label=_("处理人"), queryset=User.objects.none(), required=False)
 
-    def __init__(self, *args, tenant: Tenant, **kwargs):
+    def __init__(self, *args, tenant: Tenant, user: User | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["project"].queryset = Project.objects.select_related("customer").order_by("-id")
+        projects = Project.objects.select_related("customer").order_by("-id")
+        # Only projects of customers the user may see (customers.visibility).
+        self.fields["project"].queryset = projects if user is None else rows_visible_to(user, projects)
         self.fields["assigned_to"].queryset = staff_queryset(tenant=tenant)
 
 

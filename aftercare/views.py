@@ -25,6 +25,7 @@ from crm.permissions import RoleRequiredMixin, has_duty, has_permission
 from crm.selectors import staff_queryset
 from crm.tenancy import require_tenant, tenant_context
 from crm.uploads import images_from_request
+from customers.visibility import rows_visible_to
 from projects.selectors import resolve_share_link
 
 
@@ -42,14 +43,17 @@ class HomeView(RoleRequiredMixin, View):
             assignee_param = str(request.user.pk)
         assignee = next((user for user in staff if str(user.pk) == assignee_param), None)
         plans = list(
-            selectors.plans_upcoming_and_overdue(tenant=tenant, today=today, assignee=assignee)[:300]
+            rows_visible_to(
+                request.user,
+                selectors.plans_upcoming_and_overdue(tenant=tenant, today=today, assignee=assignee),
+            )[:300]
         )
         overdue = [plan for plan in plans if plan.due_on < today]
         months: OrderedDict[str, list] = OrderedDict()
         for plan in plans:
             if plan.due_on >= today:
                 months.setdefault(plan.due_on.strftime("%Y年%m月"), []).append(plan)
-        upcoming_visits = selectors.visits_for_list(tenant=tenant).filter(
+        upcoming_visits = rows_visible_to(request.user, selectors.visits_for_list(tenant=tenant)).filter(
             status=VisitStatus.SCHEDULED, scheduled_at__gte=timezone.now() - datetime.timedelta(days=1)
         )
         if assignee is not None:
@@ -61,7 +65,7 @@ class HomeView(RoleRequiredMixin, View):
             "overdue": overdue,
             "months": months,
             "visits": list(upcoming_visits.order_by("scheduled_at")[:50]),
-            "active_tickets": selectors.tickets_active(tenant=tenant).count(),
+            "active_tickets": rows_visible_to(request.user, selectors.tickets_active(tenant=tenant)).count(),
         }
         return render(request, "aftercare/home.html", context)
 
@@ -98,7 +102,9 @@ class PlanDetailView(RoleRequiredMixin, View):
         return context
 
     def get(self, request, pk: int, **forms_):
-        plan = get_object_or_404(selectors.plans_for_list(tenant=require_tenant()), pk=pk)
+        plan = get_object_or_404(
+            rows_visible_to(request.user, selectors.plans_for_list(tenant=require_tenant())), pk=pk
+        )
         return render(request, "aftercare/plan_detail.html", self._context(request, plan, **forms_))
 
 
@@ -106,7 +112,9 @@ class PlanEditMixin(RoleRequiredMixin):
     required_permission = "aftercare.edit"
 
     def plan(self, pk):
-        return get_object_or_404(selectors.plans_for_list(tenant=require_tenant()), pk=pk)
+        return get_object_or_404(
+            rows_visible_to(self.request.user, selectors.plans_for_list(tenant=require_tenant())), pk=pk
+        )
 
     def rerender(self, request, plan, status=400, **forms_):
         response = render(
@@ -141,7 +149,7 @@ class VisitBookView(PlanEditMixin, View):
 class VisitCompleteView(PlanEditMixin, View):
     def post(self, request, pk: int):
         tenant = require_tenant()
-        visit = get_object_or_404(Visit.objects.all(), pk=pk)
+        visit = get_object_or_404(rows_visible_to(request.user, Visit.objects.all()), pk=pk)
         plan = self.plan(visit.plan_id)
         form = forms.VisitCompleteForm(request.POST, request.FILES, checklist=visit.checklist_results)
         images = []
@@ -204,10 +212,10 @@ class TicketQueueView(RoleRequiredMixin, View):
             else selectors.tickets_by_sla(tenant=tenant)
         )
         context = {
-            "tickets": list(tickets[:200]),
+            "tickets": list(rows_visible_to(request.user, tickets)[:200]),
             "show": show,
             "now": timezone.now(),
-            "form": form or forms.TicketForm(tenant=tenant),
+            "form": form or forms.TicketForm(tenant=tenant, user=request.user),
             "can_edit": has_permission(request.user, "aftercare.edit"),
         }
         response = render(request, "aftercare/tickets.html", context)
@@ -218,7 +226,7 @@ class TicketQueueView(RoleRequiredMixin, View):
         if not has_permission(request.user, "aftercare.edit"):
             return self.get(request, status=403)
         tenant = require_tenant()
-        form = forms.TicketForm(request.POST, request.FILES, tenant=tenant)
+        form = forms.TicketForm(request.POST, request.FILES, tenant=tenant, user=request.user)
         images = []
         if form.is_valid():
             try:
@@ -254,7 +262,11 @@ class TicketDetailView(RoleRequiredMixin, View):
     def get(self, request, pk: int, form=None, status=200):
         tenant = require_tenant()
         ticket = get_object_or_404(
-            selectors.tickets_by_sla(tenant=tenant).prefetch_related("events__actor", "photos"), pk=pk
+            rows_visible_to(
+                request.user,
+                selectors.tickets_by_sla(tenant=tenant).prefetch_related("events__actor", "photos"),
+            ),
+            pk=pk,
         )
         allowed = sorted(TICKET_TRANSITIONS.get(ticket.status, set()))
         context = {
@@ -271,7 +283,9 @@ class TicketDetailView(RoleRequiredMixin, View):
         if not has_permission(request.user, "aftercare.edit"):
             return self.get(request, pk, status=403)
         tenant = require_tenant()
-        ticket = get_object_or_404(selectors.tickets_by_sla(tenant=tenant), pk=pk)
+        ticket = get_object_or_404(
+            rows_visible_to(request.user, selectors.tickets_by_sla(tenant=tenant)), pk=pk
+        )
         form = forms.TicketTransitionForm(request.POST, tenant=tenant)
         if form.is_valid():
             try:
@@ -298,7 +312,11 @@ class SurveyResultsView(RoleRequiredMixin, View):
         tenant = require_tenant()
         context = {
             "results": selectors.survey_results(tenant=tenant),
-            "recent": list(selectors.surveys_for_list(tenant=tenant).exclude(answered_at=None)[:30]),
+            "recent": list(
+                rows_visible_to(request.user, selectors.surveys_for_list(tenant=tenant)).exclude(
+                    answered_at=None
+                )[:30]
+            ),
         }
         return render(request, "aftercare/surveys.html", context)
 

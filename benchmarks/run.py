@@ -302,7 +302,9 @@ def measure_scans(scan_tenants: int) -> None:
     from crm.models import Tenant
     from crm.tenancy import platform_scope, tenant_context
     from customers import services
-    from customers.models import Customer, FollowUp, Lead
+    from customers.models import Customer, Lead
+    from sales.models import Task
+    from sales.services import task_reminders_send_due
 
     tenants = list(Tenant.objects.filter(slug__startswith="bench-").exclude(slug="bench-big").order_by("pk"))
     with platform_scope("benchmark: tenants whose overdue leads were not scanned yet"):
@@ -333,7 +335,7 @@ def measure_scans(scan_tenants: int) -> None:
         with tenant_context(tenant):
             services.lead_sla_scan(tenant=tenant)
             services.lead_pool_scan(tenant=tenant)
-            services.follow_up_reminder_scan(tenant=tenant)
+            task_reminders_send_due(tenant=tenant)
         idle.append((time.perf_counter() - started) * 1000)
     print(
         f"SLA + pool + reminder scans, nothing due, per tenant: p50 {pct(idle, 0.5):.2f} ms "
@@ -357,9 +359,9 @@ def measure_scans(scan_tenants: int) -> None:
             )
             .values("pk")
         )
-        reminders = FollowUp.objects.filter(next_follow_up_at__lte=now, reminded_at__isnull=True).order_by(
-            "next_follow_up_at"
-        )[:500]
+        reminders = Task.objects.filter(
+            done_at__isnull=True, reminded_at__isnull=True, remind_at__isnull=False, remind_at__lte=now
+        ).order_by("remind_at")[:500]
         queries = (("SLA scan", sla), ("pool scan (idle)", pool), ("reminder scan", reminders))
         plans = [(name, *qs.query.sql_with_params()) for name, qs in queries]
     for name, sql, params in plans:

@@ -18,6 +18,7 @@ from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy
 
+from crm import extensions
 from crm.permissions import has_permission
 
 M = TypeVar("M", bound=Model)
@@ -44,6 +45,10 @@ def get_for_user_or_404(
     allowed: Callable[[object, M], bool] | None = None,
     **lookup,
 ) -> M:
-    """The object of the current tenant matching ``lookup`` (404 otherwise), if ``user`` may touch it
+    """The object of the current tenant matching ``lookup`` and visible to ``user`` (404 otherwise:
+    the registered row narrowers, e.g. another rep's customer's project), if ``user`` may touch it
     (403 otherwise): ``permission`` from the role table, ``allowed`` for a rule about this row."""
+    if not isinstance(queryset, QuerySet):
+        queryset = queryset._default_manager.all()
+    queryset = extensions.narrow_rows_for_user(queryset, user=user)
     return check_access(user, get_object_or_404(queryset, **lookup), permission=permission, allowed=allowed)

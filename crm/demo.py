@@ -27,6 +27,7 @@ DEMO_STAFF = [
     ("pm", "刘项目经理", [Role.PROJECT_MANAGER]),
     ("supervisor", "周监理", [Role.SUPERVISOR]),
     ("service", "孙客服", [Role.SERVICE]),
+    ("finance", "吴财务", [Role.FINANCE]),
 ]
 
 DOMAIN_DEMO_MODULES = [

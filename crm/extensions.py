@@ -7,6 +7,8 @@
 - A **timeline provider** ``fn(*, tenant, customer_id) -> list[TimelineEntry]``.
 - A **panel provider** ``fn(*, request, tenant, customer_id) -> Panel | None``: a titled block of
   rendered HTML (use ``render_to_string``) shown on the customer detail page.
+- A **project panel provider** ``fn(*, request, tenant, project) -> Panel | None``: the same on the
+  project detail page.
 - A **dashboard widget** ``fn(*, request, tenant) -> Panel | None`` shown on the managers'
   dashboard (看板); each app contributes its own figures.
 - A **home widget** ``fn(*, request, tenant) -> Panel | None``: the signed-in user's own work on
@@ -78,6 +80,23 @@ def customer_panels(*, request, tenant, customer_id: int) -> list[Panel]:
     return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
 
 
+_project_panel_providers: list[PanelProvider] = []
+
+
+def register_project_panel(provider: PanelProvider) -> None:
+    """``provider(*, request, tenant, project) -> Panel | None``: a block on the project detail page
+    (e.g. sales' appointments and tasks of the project), so later apps add to it without imports."""
+    if provider not in _project_panel_providers:
+        _project_panel_providers.append(provider)
+
+
+def project_panels(*, request, tenant, project) -> list[Panel]:
+    panels = [
+        provider(request=request, tenant=tenant, project=project) for provider in _project_panel_providers
+    ]
+    return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
+
+
 def register_dashboard_widget(provider: Callable[..., Panel | None]) -> None:
     if provider not in _dashboard_widgets:
         _dashboard_widgets.append(provider)
@@ -120,7 +139,7 @@ def personal_data_sections(*, tenant, customer_id: int) -> dict:
 # asks every app to move its rows from the merged customer to the survivor.
 
 _involvement_providers: list[Callable[..., Q]] = []
-_merge_handlers: list[Callable[..., dict]] = []
+_merge_handlers: list[tuple[Callable[..., dict], Callable[..., None] | None]] = []
 
 
 def register_customer_involvement(provider: Callable[..., Q]) -> None:
@@ -133,14 +152,21 @@ def customer_involvement_providers() -> list[Callable[..., Q]]:
     return list(_involvement_providers)
 
 
-def register_customer_merge_handler(handler: Callable[..., dict]) -> None:
-    """``handler(*, tenant, source, target, actor) -> {"label": count}``: move the app's rows of
-    customer ``source`` to ``target`` inside the merge transaction (raise ValidationError to refuse)."""
-    if handler not in _merge_handlers:
-        _merge_handlers.append(handler)
+def register_customer_merge_handler(
+    handler: Callable[..., dict], *, undo: Callable[..., None] | None = None
+) -> None:
+    """``handler(*, tenant, source, target, actor, merge) -> dict``: move the app's rows of customer
+    ``source`` to ``target`` inside the merge transaction (raise ValidationError to refuse) and
+    return a JSON record of what it did, kept in the merge's audit record (``merge.moved``).
+    By convention ``{"moved": {"app_label.Model.field": [ids]}}``: rows listed there are moved
+    back by the default undo; ``undo(*, tenant, source, target, actor, merge, record)`` reverses
+    anything else (ledger transfers, copied history)."""
+    if all(existing is not handler for existing, _undo in _merge_handlers):
+        _merge_handlers.append((handler, undo))
 
 
-def customer_merge_handlers() -> list[Callable[..., dict]]:
+def customer_merge_handlers() -> list[tuple[Callable[..., dict], Callable[..., None] | None]]:
+    """``(handler, undo)`` pairs in registration (app) order; undo runs them in reverse."""
     return list(_merge_handlers)
 
 

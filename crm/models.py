@@ -52,6 +52,7 @@ class Role(models.TextChoices):
     SUPERVISOR = "supervisor", _("监理")
     SERVICE = "service", _("客服/售后")
     MANAGER = "manager", _("经理")
+    FINANCE = "finance", _("财务")
     ADMIN = "admin", _("管理员")
 
 
@@ -111,6 +112,7 @@ class TokenModule(models.TextChoices):
     ANALYTICS = "analytics", _("经营分析与目标")
     ENGAGEMENT = "engagement", _("营销（活动、内容、授权、线索评分）")
     SALES = "sales", _("销售日程（预约、待办）")
+    PAYMENTS = "payments", _("回款（收款计划、收款）")
 
 
 class TokenAccess(models.TextChoices):

@@ -96,6 +96,7 @@ TOKEN_MODULE_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     TokenModule.ANALYTICS: ("analytics.view", ("analytics.manage_",)),
     TokenModule.ENGAGEMENT: ("engagement.view", ("engagement.consent", "engagement.manage")),
     TokenModule.SALES: ("sales.view", ("sales.schedule",)),
+    TokenModule.PAYMENTS: ("payments.view", ("payments.record", "payments.configure")),
 }
 
 
@@ -184,5 +185,13 @@ def require_permission(user, permission: str) -> None:
         raise PermissionDenied(gettext("您的角色无权执行此操作。"))
 
 
-ALL_STAFF = [Role.SALES, Role.DESIGNER, Role.PROJECT_MANAGER, Role.SUPERVISOR, Role.SERVICE, Role.MANAGER]
+ALL_STAFF = [
+    Role.SALES,
+    Role.DESIGNER,
+    Role.PROJECT_MANAGER,
+    Role.SUPERVISOR,
+    Role.SERVICE,
+    Role.MANAGER,
+    Role.FINANCE,
+]
 MANAGERS = [Role.MANAGER]

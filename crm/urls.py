@@ -23,6 +23,7 @@ API_V1_MODULES = [
     "analytics.api_urls",
     "engagement.api_urls",
     "sales.api_urls",
+    "payments.api_urls",
 ]
 
 
@@ -52,6 +53,7 @@ urlpatterns = [
     path("referrals/", include("referrals.urls")),
     path("engagement/", include("engagement.urls")),
     path("sales/", include("sales.urls")),
+    path("payments/", include("payments.urls")),
     path("media/<path:path>", serve_media, name="media"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1_patterns)),

@@ -38,6 +38,7 @@ from crm.ratelimit import ClientRateThrottle, client_ident
 from crm.tenancy import current_tenant, platform_scope, tenant_context
 from customers import io as customer_io
 from customers import selectors, visibility
+from customers.api_merge import CustomerMergeActionsMixin
 from customers.filters import CustomerFilter
 from customers.models import (
     Customer,
@@ -144,6 +145,7 @@ CUSTOMER_ROWS = LeanRows(
     parameters=[OpenApiParameter("segment", OpenApiTypes.INT, description="应用已保存分群的筛选条件")]
 )
 class CustomerViewSet(
+    CustomerMergeActionsMixin,
     TenantViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -166,6 +168,9 @@ class CustomerViewSet(
         "anonymise": "customers.privacy",
         "personal_data": "customers.privacy",
         "export": "customers.export",
+        "merge": "customers.merge",
+        "reassign": "customers.reassign",
+        "ownership": "customers.view",
     }
 
     def get_tenant_queryset(self):

@@ -3,12 +3,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from customers import api
+from customers import api, api_merge
 
 router = SimpleRouter(trailing_slash=True)
 router.register("customers", api.CustomerViewSet, basename="customer")
 router.register("leads", api.LeadViewSet, basename="lead")
 router.register("follow-ups", api.FollowUpViewSet, basename="follow-up")
 router.register("segments", api.SegmentViewSet, basename="segment")
+router.register("customer-merges", api_merge.CustomerMergeViewSet, basename="customer-merge")
 
 urlpatterns = [path("intake/", api.IntakeView.as_view(), name="lead-intake"), *router.urls]

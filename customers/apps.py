@@ -43,6 +43,8 @@ class CustomersConfig(AppConfig):
                 "customers.export": [Role.MANAGER],
                 "customers.privacy": [Role.MANAGER],
                 "customers.settings": [Role.MANAGER],
+                "customers.merge": [Role.MANAGER],
+                "customers.reassign": [Role.MANAGER],
             }
         )
         register_customer_timeline(selectors.follow_up_timeline)
@@ -53,3 +55,7 @@ class CustomersConfig(AppConfig):
 
         register_dashboard_widget(extensions.dashboard_widget)
         register_home_widget(extensions.home_widget)
+        from crm.extensions import register_customer_merge_handler
+        from customers.services import merge
+
+        register_customer_merge_handler(merge.merge_customer_rows)

@@ -225,3 +225,54 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
         name="高预算二手房", defaults={"filters": {"budget_tier": ["high"], "customer_type": ["second_hand"]}}
     )
     Segment.objects.get_or_create(name="沉默客户", defaults={"filters": {"activity": ["silent"]}})
+    _seed_duplicates_and_handover(tenant=tenant, staff=staff, now=now)
+
+
+def _seed_duplicates_and_handover(*, tenant: Tenant, staff: dict[str, User], now: datetime.datetime) -> None:
+    """One merged duplicate (with its undoable record), one pair still to merge, and a handover
+    (bulk reassignment) so the ownership history shows two holders."""
+    from customers.services import merge, reassign
+
+    manager = staff["manager"]
+    original = Customer.objects.get(phone=_phone(tenant, 8))
+    copy = customers.customer_create(
+        tenant=tenant,
+        created_by=manager,
+        name=f"{original.name}（爱人）",
+        phone=_phone(tenant, 900),
+        community=original.community,
+        owner=staff["sales2"],
+        tags=["家博会"],
+    )
+    follow_ups.follow_up_create(
+        tenant=tenant,
+        customer=copy,
+        author=staff["sales2"],
+        kind="wechat",
+        content="家博会上留的电话，和已有客户是一家人。",
+        outcome="reached",
+        occurred_at=now - datetime.timedelta(days=2),
+        now=now - datetime.timedelta(days=2),
+    )
+    merge.customer_merge(
+        tenant=tenant, survivor=original, duplicate=copy, actor=manager, field_choices={"name": "survivor"}
+    )
+    twin = Customer.objects.get(phone=_phone(tenant, 9))
+    customers.customer_create(
+        tenant=tenant,
+        created_by=manager,
+        name=twin.name,
+        phone=_phone(tenant, 901),
+        community=twin.community,
+        owner=staff["sales"],
+        tags=["疑似重复"],
+    )
+    handed = list(
+        Customer.objects.filter(owner=staff["sales2"], merged_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:3]
+    )
+    if handed:
+        reassign.customers_reassign(
+            tenant=tenant, actor=manager, customer_ids=handed, to_users=[staff["sales"]]
+        )

@@ -168,3 +168,61 @@ class CustomerSettingsForm(ModelForm):
         if start and end and (end < start or (end == start and 0 < len(set(days)) < 7)):
             self.add_error("business_hours_end", _("营业结束时间必须晚于开始时间。"))
         return cleaned
+
+
+class MergePickForm(Form):
+    """Choose the two customers: the survivor (this page's customer) and the duplicate (id or mobile)."""
+
+    survivor = forms.IntegerField(label=_("保留的客户编号"), min_value=1, max_value=2**31 - 1)
+    duplicate = forms.CharField(
+        label=_("重复客户（编号或手机号）"),
+        max_length=30,
+        help_text=_("该客户将被合并、归档并指向保留的客户"),
+    )
+
+
+class MergeFieldsForm(Form):
+    """Field by field: keep the survivor's value or take the duplicate's; confirm (money moves too)."""
+
+    confirm = forms.BooleanField(
+        label=_(
+            "我已核对：重复客户的跟进、线索、项目、售后、转介绍与奖励金余额将全部转到保留的客户，重复客户归档。"
+        ),
+        required=True,
+    )
+
+    def __init__(self, *args, field_names: list[str], initial_sides: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in field_names:
+            self.fields[f"choice_{name}"] = forms.ChoiceField(
+                choices=[("survivor", _("保留")), ("duplicate", _("重复"))],
+                initial=initial_sides.get(name, "survivor"),
+                widget=forms.RadioSelect,
+                required=False,
+            )
+        self.field_names = field_names
+
+    def choices(self) -> dict[str, str]:
+        return {
+            name: self.cleaned_data.get(f"choice_{name}") or "survivor"
+            for name in self.field_names
+            if self.cleaned_data.get(f"choice_{name}") == "duplicate"
+        }
+
+
+class ReassignForm(Form):
+    customers = forms.TypedMultipleChoiceField(
+        label=_("客户"), coerce=int, choices=[], widget=forms.CheckboxSelectMultiple
+    )
+    to_users = forms.ModelMultipleChoiceField(
+        label=_("接手的销售（多选时轮流分配）"), queryset=None, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, customer_choices: list[tuple[int, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        from crm.permissions import has_permission
+
+        self.fields["customers"].choices = customer_choices  # type: ignore[attr-defined]
+        staff = staff_queryset(tenant=require_tenant())
+        eligible = [user.pk for user in staff if has_permission(user, "customers.claim")]
+        self.fields["to_users"].queryset = staff.filter(pk__in=eligible)  # type: ignore[attr-defined]

@@ -16,7 +16,17 @@ from django.utils.translation import gettext as _
 
 from crm.extensions import TimelineEntry
 from crm.models import Tenant, User
-from customers.models import Customer, CustomerAuditLog, FollowUp, Lead, LeadStatus, Segment, SourceChannel
+from customers.models import (
+    Customer,
+    CustomerAuditLog,
+    CustomerMerge,
+    CustomerOwnership,
+    FollowUp,
+    Lead,
+    LeadStatus,
+    Segment,
+    SourceChannel,
+)
 from customers.visibility import (
     customer_ids_with_full_phone,
     customers_visible_to,
@@ -38,8 +48,35 @@ def customers_for_list(*, tenant: Tenant, user: User | None = None) -> QuerySet[
 def customers_for_api_list(*, tenant: Tenant, user: User | None = None) -> QuerySet[Customer]:
     """The API list, narrowed like :func:`customers_for_list`; owner and designer are written as
     ids, so nothing is joined."""
-    customers = Customer.objects.order_by("-created_at", "-id")
+    customers = Customer.objects.filter(merged_at__isnull=True).order_by("-created_at", "-id")
     return customers if user is None else customers_visible_to(user, customers)
+
+
+def ownership_history(*, tenant: Tenant, customer_id: int) -> QuerySet[CustomerOwnership]:
+    """Who held the customer from when to when, newest first (``owner`` empty = pool/unassigned)."""
+    return (
+        CustomerOwnership.objects.filter(customer_id=customer_id)
+        .select_related("owner", "changed_by")
+        .order_by("-started_at", "-id")
+    )
+
+
+def customers_to_reassign(*, tenant: Tenant, owner: User | None) -> QuerySet[Customer]:
+    """A departing rep's customers and the customers of the open leads assigned to them."""
+    from customers.services.reassign import reassignable_customers
+
+    return (
+        Customer.objects.filter(reassignable_customers(owner=owner))
+        .filter(merged_at__isnull=True, anonymised_at__isnull=True)
+        .select_related("owner")
+        .order_by("pk")
+    )
+
+
+def merges_for_list(*, tenant: Tenant) -> QuerySet[CustomerMerge]:
+    return CustomerMerge.objects.select_related("survivor", "duplicate", "merged_by", "undone_by").order_by(
+        "-merged_at", "-id"
+    )
 
 
 FUNNEL_STEPS = ("responded", "measured", "design", "quoted", "signed", "handed_over")

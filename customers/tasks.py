@@ -7,7 +7,7 @@ from celery import shared_task
 from crm.celery import TenantTask, app
 from crm.tasks import active_tenant_ids
 from crm.tenancy import require_tenant
-from customers.services import classification, follow_ups, leads, pool
+from customers.services import classification, leads, pool
 
 
 @shared_task(name="customers.scan_all_tenants")
@@ -25,7 +25,6 @@ def scan_tenant(*, tenant_id: int) -> dict:
     return {
         "breaches": leads.lead_sla_scan(tenant=tenant),
         "pooled": pool.lead_pool_scan(tenant=tenant),
-        "reminders": follow_ups.follow_up_reminder_scan(tenant=tenant),
     }
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from customers import views
+from customers import views, views_merge
 
 app_name = "customers"
 
@@ -15,6 +15,10 @@ urlpatterns = [
     path("leads/", views.LeadInboxView.as_view(), name="lead-inbox"),
     path("settings/", views.CustomerSettingsView.as_view(), name="settings"),
     path("audit-log/", views.AuditLogView.as_view(), name="audit-log"),
+    path("merge/", views_merge.MergeView.as_view(), name="merge"),
+    path("merges/<int:pk>/", views_merge.MergeDetailView.as_view(), name="merge-detail"),
+    path("merges/<int:pk>/undo/", views_merge.MergeUndoView.as_view(), name="merge-undo"),
+    path("reassign/", views_merge.ReassignView.as_view(), name="reassign"),
     path("<int:pk>/", views.CustomerDetailView.as_view(), name="detail"),
     path("<int:pk>/edit/", views.CustomerEditView.as_view(), name="edit"),
     path("<int:pk>/follow-ups/", views.FollowUpCreateView.as_view(), name="follow-up-create"),

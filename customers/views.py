@@ -61,7 +61,11 @@ def filtered_customers(request):
     params, segment = _list_params(request)
     tenant = require_tenant()
     filterset = CustomerFilter(
-        data=params, queryset=selectors.customers_for_list(tenant=tenant, user=request.user), request=request
+        data=params,
+        queryset=selectors.customers_for_list(tenant=tenant, user=request.user).filter(
+            merged_at__isnull=True
+        ),
+        request=request,
     )
     return filterset, segment, params
 
@@ -257,6 +261,14 @@ class CustomerDetailView(RoleRequiredMixin, View):
                 "can_edit": has_permission(request.user, "customers.edit"),
                 "can_claim": customer.in_pool and has_permission(request.user, "customers.claim"),
                 "can_privacy": has_permission(request.user, "customers.privacy"),
+                "can_merge": has_permission(request.user, "customers.merge"),
+                "can_reassign": has_permission(request.user, "customers.reassign"),
+                "ownership": selectors.ownership_history(tenant=tenant, customer_id=customer.pk)[:20],
+                "merged_into": (
+                    Customer.objects.filter(pk=customer.merged_into_id).first()
+                    if customer.merged_into_id
+                    else None
+                ),
             },
             status=status,
         )

@@ -114,34 +114,65 @@ def full_phone_visible(user, customer: Customer) -> bool:
     return customer.pk in customer_ids_with_full_phone(user, [customer])
 
 
-# Apps whose rows are "about a customer" (sales work): their API rows follow the customer's
-# visibility. Projects, aftercare and referrals rows belong to a project's staff and keep their own
-# access rules (a PM sees the project's tickets whoever owns the customer).
-CUSTOMER_SCOPED_APPS = {"customers", "engagement", "sales"}
+# Apps whose rows are "about a customer": their rows follow the customer's visibility, directly (a
+# foreign key to ``Customer``) or through the row they hang on (a project's logs, a ticket's visits).
+CUSTOMER_SCOPED_APPS = {"customers", "engagement", "sales", "projects", "aftercare", "referrals"}
+# The delivery and service apps: for sales users (``customers.view_pool``) their rows follow the
+# customer's visibility too (another rep's customer's projects, tickets and referrals are gone; a
+# rep on a project keeps it through the involvement providers). Delivery and service staff keep
+# their role's queues there (work is dispatched by project and ticket, not by customer owner);
+# their customer pages stay narrowed to the customers they are on.
+WORK_APPS = {"projects", "aftercare", "referrals"}
 
 
-def narrow_api_rows(queryset: QuerySet, *, user) -> QuerySet:
-    """Row narrower for every API viewset (``crm.extensions``): rows of ``Customer``, or of a
-    customer-scoped app's model with foreign keys to it, that ``user`` may not see are left out."""
+def _customer_paths(model) -> list[str]:
+    """Lookups from ``model`` to a customer id: its own foreign keys to ``Customer``, else those of
+    the rows it points at (one hop: ``project__customer``); empty when it is not about a customer."""
+
+    def direct(target) -> list[str]:
+        return [
+            field.name
+            for field in target._meta.concrete_fields
+            if field.is_relation and field.many_to_one and field.related_model is Customer
+        ]
+
+    own = direct(model)
+    if own:
+        return own
+    paths: list[str] = []
+    for field in model._meta.concrete_fields:
+        if field.is_relation and field.many_to_one and field.related_model is not None:
+            related = field.related_model
+            if related._meta.app_label in CUSTOMER_SCOPED_APPS:
+                paths.extend(f"{field.name}__{name}" for name in direct(related))
+    return paths
+
+
+def rows_visible_to(user, queryset: QuerySet) -> QuerySet:
+    """Any customer-scoped app's rows narrowed to the customers ``user`` may see (the one selector
+    the API base, ``crm.access`` and the pages of projects, aftercare and referrals use)."""
     model = queryset.model
     if model._meta.app_label not in CUSTOMER_SCOPED_APPS:
+        return queryset
+    if model._meta.app_label in WORK_APPS and not has_permission(user, "customers.view_pool"):
         return queryset
     if model is Customer:
         return customers_visible_to(user, queryset)
     if model is Lead:
         return leads_visible_to(user, queryset)
-    fields = [
-        field.name
-        for field in model._meta.concrete_fields
-        if field.is_relation and field.many_to_one and field.related_model is Customer
-    ]
-    if not fields:
+    paths = _customer_paths(model)
+    if not paths:
         return queryset
     condition = visible_customers_q(user)
     if condition is None:
         return queryset
     visible = Customer.objects.filter(condition).values("pk")
     either = Q()
-    for name in fields:
-        either |= Q(**{f"{name}_id__in": visible})
+    for path in paths:
+        either |= Q(**{f"{path}_id__in": visible})
     return queryset.filter(either)
+
+
+def narrow_api_rows(queryset: QuerySet, *, user) -> QuerySet:
+    """Row narrower registered in ``crm.extensions`` (API base viewset, ``crm.access``)."""
+    return rows_visible_to(user, queryset)

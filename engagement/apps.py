@@ -37,3 +37,6 @@ class EngagementConfig(AppConfig):
         register_customer_timeline(extensions.customer_timeline)
         register_personal_data_section(extensions.personal_data)
         events.subscribe(events.EventType.LEAD_CREATED, handlers.on_lead_created)
+        from crm.extensions import register_customer_merge_handler
+
+        register_customer_merge_handler(extensions.merge_customer_rows, undo=extensions.unmerge_customer_rows)

@@ -62,3 +62,121 @@ def personal_data(*, tenant, customer_id: int) -> dict:
             for event in ConsentEvent.objects.filter(customer_id=customer_id).order_by("occurred_at", "id")
         ]
     }
+
+
+def merge_customer_rows(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature
+    """Customer merge (crm.extensions): consents, their history, scores, sign-ups, redemptions and
+    push records follow the survivor.
+
+    A row the survivor already has (same channel / campaign / offer / rule and period) stays with
+    the archived duplicate; for a consent on the same channel the more recent decision wins (a
+    later withdrawal is never lost). Consent history is append-only, so it is copied, not moved.
+    """
+    from django.db.models import Exists, OuterRef, Q
+
+    from customers.services.merge import move_customer_rows, moved_key
+    from engagement.models import (
+        CampaignSignup,
+        Consent,
+        LeadScore,
+        PushDispatch,
+        Redemption,
+    )
+
+    overridden = []
+    for theirs in Consent.objects.filter(customer=source):
+        ours = Consent.objects.filter(customer=target, channel=theirs.channel).first()
+        if ours is not None and theirs.changed_at > ours.changed_at:
+            overridden.append(
+                {
+                    "id": ours.pk,
+                    "state": ours.state,
+                    "source": ours.source,
+                    "version": ours.version,
+                    "reason": ours.reason,
+                    "changed_at": ours.changed_at.isoformat(),
+                    "changed_by": ours.changed_by_id,
+                }
+            )
+            for field in ("state", "source", "version", "reason", "changed_at", "changed_by_id"):
+                setattr(ours, field, getattr(theirs, field))
+            ours.save()
+    moved = {
+        moved_key(Consent, "customer"): move_customer_rows(
+            Consent,
+            "customer",
+            source=source,
+            target=target,
+            exclude=Q(channel__in=Consent.objects.filter(customer=target).values("channel")),
+        ),
+        moved_key(LeadScore, "customer"): move_customer_rows(
+            LeadScore, "customer", source=source, target=target
+        ),
+        moved_key(CampaignSignup, "customer"): move_customer_rows(
+            CampaignSignup,
+            "customer",
+            source=source,
+            target=target,
+            exclude=Q(campaign__in=CampaignSignup.objects.filter(customer=target).values("campaign")),
+        ),
+        moved_key(Redemption, "customer"): move_customer_rows(
+            Redemption,
+            "customer",
+            source=source,
+            target=target,
+            exclude=Q(offer__in=Redemption.objects.filter(customer=target).values("offer")),
+        ),
+        moved_key(PushDispatch, "customer"): move_customer_rows(
+            PushDispatch,
+            "customer",
+            source=source,
+            target=target,
+            exclude=Q(
+                Exists(
+                    PushDispatch.objects.filter(
+                        customer=target, rule=OuterRef("rule"), period_key=OuterRef("period_key")
+                    )
+                )
+            ),
+        ),
+    }
+    history = list(ConsentEvent.objects.filter(customer=source).order_by("occurred_at", "id"))
+    copies = ConsentEvent.objects.bulk_create(
+        [
+            ConsentEvent(
+                tenant=tenant,
+                customer=target,
+                channel=event.channel,
+                state=event.state,
+                source=event.source,
+                version=event.version,
+                reason=event.reason,
+                occurred_at=event.occurred_at,
+                actor_name=event.actor_name,
+            )
+            for event in history
+        ]
+    )
+    return {
+        "moved": moved,
+        "consent_overrides": overridden,
+        "copied_consent_events": [event.pk for event in copies],
+    }
+
+
+def unmerge_customer_rows(*, tenant, source, target, actor, merge, record) -> None:  # noqa: ARG001
+    """Undo of a merge: the survivor's overridden consents return, copied history is removed."""
+    import datetime
+
+    from engagement.models import Consent
+
+    for previous in record.get("consent_overrides") or []:
+        Consent.objects.filter(pk=previous["id"], customer=target).update(
+            state=previous["state"],
+            source=previous["source"],
+            version=previous["version"],
+            reason=previous["reason"],
+            changed_at=datetime.datetime.fromisoformat(previous["changed_at"]),
+            changed_by_id=previous["changed_by"],
+        )
+    ConsentEvent.objects.filter(pk__in=record.get("copied_consent_events") or [], customer=target).delete()

@@ -53,3 +53,8 @@ class ProjectsConfig(AppConfig):
 
         register_dashboard_widget(extensions.dashboard_widget)
         register_home_widget(extensions.home_widget)
+        from crm.extensions import register_customer_merge_handler
+
+        register_customer_merge_handler(
+            extensions.merge_customer_projects, undo=extensions.unmerge_customer_projects
+        )

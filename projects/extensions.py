@@ -111,3 +111,35 @@ def home_widget(*, request, tenant) -> Panel | None:
     }
     html = render_to_string("projects/_home.html", context, request=request)
     return Panel(title=_("我的项目"), html=html, order=20)
+
+
+def _refresh_customer_facts(*, tenant, customer) -> None:
+    """Re-report signed projects and contract total of ``customer`` after projects moved."""
+    from customers.services.customers import customer_apply_project_facts
+    from projects.services._common import _apply_customer_facts
+
+    project = Project.objects.filter(customer=customer).select_related("customer").order_by("-id").first()
+    if project is not None:
+        _apply_customer_facts(tenant=tenant, project=project, lifecycle=None)
+    else:
+        customer_apply_project_facts(
+            tenant=tenant, customer=customer, signed_projects=0, contract_total_fen=0
+        )
+
+
+def merge_customer_projects(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature
+    """Customer merge (crm.extensions): projects follow the survivor; both customers' facts refresh."""
+    from customers.services.merge import move_customer_rows, moved_key
+
+    ids = move_customer_rows(Project, "customer", source=source, target=target)
+    if ids:
+        for customer in (source, target):
+            _refresh_customer_facts(tenant=tenant, customer=customer)
+    return {"moved": {moved_key(Project, "customer"): ids}}
+
+
+def unmerge_customer_projects(*, tenant, source, target, actor, merge, record) -> None:  # noqa: ARG001
+    """Undo of a merge: the rows are back (default undo); refresh both customers' facts."""
+    if (record.get("moved") or {}).get(f"{Project._meta.label}.customer"):
+        for customer in (source, target):
+            _refresh_customer_facts(tenant=tenant, customer=customer)

@@ -16,6 +16,7 @@ from crm.money import MoneyError, YuanFormField, parse_yuan
 from crm.selectors import staff_queryset
 from crm.uploads import IMAGE_ACCEPT, DocumentUploadField, ImageUploadField, MultipleImageUploadField
 from customers.models import Customer
+from customers.visibility import customers_visible_to
 from projects.models import STAGE_ORDER, AcceptanceKind, DecisionChannel, Material, Project, Stage
 
 
@@ -64,9 +65,10 @@ class ProjectForm(ModelForm):
             "planned_end_on": IsoDateInput(),
         }
 
-    def __init__(self, *args, tenant: Tenant, **kwargs):
+    def __init__(self, *args, tenant: Tenant, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["customer"].queryset = Customer.objects.all()
+        # Only customers the user may see (customers.visibility): another rep's customer can't be picked.
+        self.fields["customer"].queryset = customers_visible_to(user)
         for name in ("designer", "project_manager", "supervisor", "service_owner"):
             self.fields[name].queryset = staff_queryset(tenant=tenant)
 

@@ -10,8 +10,9 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from crm.hashed_secrets import hash_secret
-from crm.models import Tenant
+from crm.models import Tenant, User
 from crm.tenancy import platform_scope
+from customers.visibility import rows_visible_to
 from projects.models import (
     DEFAULT_PLANNED_DAYS,
     STAGE_ORDER,
@@ -231,11 +232,16 @@ def pm_quality_scores(*, tenant: Tenant, since: datetime.date | None = None) -> 
 BOARD_COLUMN_LIMIT = 20
 
 
-def board_columns(*, tenant: Tenant, per_column: int = BOARD_COLUMN_LIMIT) -> list[dict]:
+def board_columns(
+    *, tenant: Tenant, user: User | None = None, per_column: int = BOARD_COLUMN_LIMIT
+) -> list[dict]:
     """Each stage column: its ``per_column`` longest-waiting projects (overdue ones first) and the
-    column's total, in a constant number of queries however many projects a tenant has."""
+    column's total, in a constant number of queries however many projects a tenant has; with
+    ``user``, only the projects of customers they may see."""
     settings = stage_settings(tenant=tenant)
     active = Project.objects.filter(cancelled_at__isnull=True)
+    if user is not None:
+        active = rows_visible_to(user, active)
     totals = dict(active.order_by().values("stage").annotate(total=Count("id")).values_list("stage", "total"))
     ranked = (
         active.annotate(

@@ -42,3 +42,8 @@ class ReferralsConfig(AppConfig):
         register_customer_panel(extensions.customer_referral_panel)
         register_customer_timeline(extensions.customer_referral_timeline)
         register_dashboard_widget(extensions.referral_dashboard_widget)
+        from crm.extensions import register_customer_merge_handler
+
+        register_customer_merge_handler(
+            extensions.merge_customer_referrals, undo=extensions.unmerge_customer_referrals
+        )

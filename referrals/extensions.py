@@ -120,3 +120,163 @@ def referral_dashboard_widget(*, request, tenant: Tenant) -> Panel | None:
     }
     html = render_to_string("referrals/_dashboard_widget.html", context, request=request)
     return Panel(title=_("转介绍占比"), html=html, order=50)
+
+
+# --------------------------------------------------------------------------- customer merge
+
+
+def _merge_error(message: str, code: str):
+    from django.core.exceptions import ValidationError
+
+    return ValidationError({"duplicate": [ValidationError(message, code=code)]})
+
+
+def merge_customer_referrals(*, tenant, source, target, actor, merge) -> dict:
+    """Customer merge (crm.extensions): referrals (as referrer and referee) and the fund follow the survivor.
+
+    If only the duplicate has an account, the account itself moves. If both have one, the
+    duplicate's balance (and any unrecovered shortfall) moves through two ledger entries — out of
+    the duplicate's account, into the survivor's — so the ledger stays append-only and each
+    account's entries still sum to its balance, to the fen. Accounts are locked in id order.
+    """
+    from django.db.models import Q
+
+    from customers.services.merge import move_customer_rows, moved_key
+    from referrals.models import ReferralAccount
+    from referrals.services._common import _apply_customer_facts, _lock_account
+    from referrals.services.ledger import _append_entry, _grant_vip_if_earned
+
+    if Referral.objects.filter(
+        Q(referrer=source, referred=target) | Q(referrer=target, referred=source)
+    ).exists():
+        raise _merge_error(
+            _("这两位客户之间有转介绍关系，请先取消该转介绍再合并。"), "merge_referral_between"
+        )
+    if (
+        Referral.objects.filter(referred=source).exists()
+        and Referral.objects.filter(referred=target).exists()
+    ):
+        raise _merge_error(
+            _("两位客户各有一位推荐人，合并后只能保留一位：请先处理其中一条转介绍。"), "merge_two_referrers"
+        )
+    moved = {
+        moved_key(Referral, "referrer"): move_customer_rows(
+            Referral, "referrer", source=source, target=target
+        ),
+        moved_key(Referral, "referred"): move_customer_rows(
+            Referral, "referred", source=source, target=target
+        ),
+    }
+    record: dict = {"moved": moved}
+    theirs = ReferralAccount.objects.filter(customer=source).first()
+    ours = ReferralAccount.objects.filter(customer=target).first()
+    if theirs is None:
+        if ours is not None and moved[moved_key(Referral, "referrer")]:
+            _apply_customer_facts(tenant=tenant, account=ours)
+        return record
+    if ours is None:
+        moved[moved_key(ReferralAccount, "customer")] = move_customer_rows(
+            ReferralAccount, "customer", source=source, target=target
+        )
+        ours = ReferralAccount.objects.get(pk=theirs.pk)
+        _apply_customer_facts(tenant=tenant, account=ours)
+        return record
+    first, second = sorted([theirs.pk, ours.pk])
+    locked = {first: _lock_account(first), second: _lock_account(second)}
+    theirs, ours = locked[theirs.pk], locked[ours.pk]
+    balance, shortfall = theirs.balance_fen, theirs.shortfall_fen
+    note = _("客户 #%(source)s 合并到 #%(target)s") % {"source": source.pk, "target": target.pk}
+    if balance or shortfall:
+        kind = EntryKind.ADJUSTMENT if balance else EntryKind.REVERSAL
+        out = _append_entry(
+            tenant=tenant,
+            account=theirs,
+            kind=kind,
+            amount_fen=-balance,
+            shortfall_change_fen=-shortfall,
+            idempotency_key=f"merge:{merge.pk}:out",
+            description=_("合并转出"),
+            reason=note,
+            created_by=actor,
+        )
+        into = _append_entry(
+            tenant=tenant,
+            account=ours,
+            kind=kind if not balance else EntryKind.ADJUSTMENT,
+            amount_fen=balance,
+            shortfall_change_fen=shortfall,
+            idempotency_key=f"merge:{merge.pk}:in",
+            description=_("合并转入"),
+            reason=note,
+            created_by=actor,
+        )
+        record["ledger_entries"] = [out.pk, into.pk]
+    record.update(
+        {
+            "from_account": theirs.pk,
+            "to_account": ours.pk,
+            "balance_fen": balance,
+            "shortfall_fen": shortfall,
+            "credited_referrals": theirs.credited_referrals,
+        }
+    )
+    ours.credited_referrals += theirs.credited_referrals
+    theirs.credited_referrals = 0
+    theirs.save(update_fields=["credited_referrals", "updated_at"])
+    _grant_vip_if_earned(tenant=tenant, account=ours, rule=settings.referral_settings_get(tenant=tenant))
+    ours.save(update_fields=["credited_referrals", "is_vip", "vip_since", "vip_review_needed", "updated_at"])
+    _apply_customer_facts(tenant=tenant, account=ours)
+    return record
+
+
+def unmerge_customer_referrals(*, tenant, source, target, actor, merge, record) -> None:
+    """Undo of a merge: a transferred balance goes back through two more entries (refused if spent)."""
+    from referrals.models import ReferralAccount
+    from referrals.services._common import _apply_customer_facts, _lock_account
+    from referrals.services.ledger import _append_entry
+
+    if "to_account" not in record:
+        for account in ReferralAccount.objects.filter(customer__in=[source, target]):
+            _apply_customer_facts(tenant=tenant, account=account)
+        return
+    first, second = sorted([record["from_account"], record["to_account"]])
+    locked = {first: _lock_account(first), second: _lock_account(second)}
+    theirs, ours = locked[record["from_account"]], locked[record["to_account"]]
+    balance, shortfall = record["balance_fen"], record["shortfall_fen"]
+    if ours.balance_fen < balance or ours.shortfall_fen < shortfall:
+        raise _merge_error(
+            _("合并转入的转介绍奖励金已被使用，不能撤销合并（当前余额 ¥%(balance)s）。")
+            % {"balance": f"{ours.balance_fen / 100:,.2f}"},
+            "merge_fund_spent",
+        )
+    note = _("撤销合并 #%(merge)s") % {"merge": merge.pk}
+    if balance or shortfall:
+        kind = EntryKind.ADJUSTMENT if balance else EntryKind.REVERSAL
+        _append_entry(
+            tenant=tenant,
+            account=ours,
+            kind=kind,
+            amount_fen=-balance,
+            shortfall_change_fen=-shortfall,
+            idempotency_key=f"unmerge:{merge.pk}:out",
+            description=_("撤销合并转出"),
+            reason=note,
+            created_by=actor,
+        )
+        _append_entry(
+            tenant=tenant,
+            account=theirs,
+            kind=EntryKind.ADJUSTMENT if balance else kind,
+            amount_fen=balance,
+            shortfall_change_fen=shortfall,
+            idempotency_key=f"unmerge:{merge.pk}:in",
+            description=_("撤销合并转入"),
+            reason=note,
+            created_by=actor,
+        )
+    moved_back = min(record["credited_referrals"], ours.credited_referrals)
+    ours.credited_referrals -= moved_back
+    theirs.credited_referrals += moved_back
+    for account in (ours, theirs):
+        account.save(update_fields=["credited_referrals", "updated_at"])
+        _apply_customer_facts(tenant=tenant, account=account)

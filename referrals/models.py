@@ -183,6 +183,7 @@ class RedemptionTarget(models.TextChoices):
     APPLIANCES = "appliances", _("家电")
     FUTURE_PROJECT = "future_project", _("新项目")
     CHANGE_ORDER = "change_order", _("增项变更单")
+    CONTRACT_PAYMENT = "contract_payment", _("抵扣工程款")
 
 
 class LedgerEntry(TenantOwnedModel):

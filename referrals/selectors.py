@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from crm.models import Tenant
+from crm.models import Tenant, User
+from customers.visibility import rows_visible_to
 from projects.models import Project
 from referrals.models import LedgerEntry, Referral, ReferralAccount, ReferralStatus
 
@@ -43,8 +44,9 @@ def account_for_customer(*, tenant: Tenant, customer_id: int) -> ReferralAccount
     return ReferralAccount.objects.select_related("customer").filter(customer_id=customer_id).first()
 
 
-def leaderboard(*, tenant: Tenant, limit: int = 20) -> list[ReferralAccount]:
-    """Referrers ranked by credited referrals, then by how many they brought in at all."""
+def leaderboard(*, tenant: Tenant, limit: int = 20, user: User | None = None) -> list[ReferralAccount]:
+    """Referrers ranked by credited referrals, then by how many they brought in at all (with
+    ``user``: among the customers they may see)."""
     referred_count = (
         Referral.objects.filter(referrer_id=OuterRef("customer_id"))
         .order_by()
@@ -59,16 +61,22 @@ def leaderboard(*, tenant: Tenant, limit: int = 20) -> list[ReferralAccount]:
         .annotate(total=Sum(F("amount_fen") - F("shortfall_change_fen")))
         .values("total")
     )
+    accounts = (
+        ReferralAccount.objects.all()
+        if user is None
+        else rows_visible_to(user, ReferralAccount.objects.all())
+    )
     return list(
-        ReferralAccount.objects.select_related("customer")
+        accounts.select_related("customer")
         .annotate(referred_total=Coalesce(referred_count, 0), earned_fen=Coalesce(earned, 0))
         .filter(Q(referred_total__gt=0) | Q(credited_referrals__gt=0))
         .order_by("-credited_referrals", "-referred_total", "-earned_fen", "id")[:limit]
     )
 
 
-def vip_reviews_pending(*, tenant: Tenant) -> QuerySet[ReferralAccount]:
-    return ReferralAccount.objects.select_related("customer").filter(vip_review_needed=True)
+def vip_reviews_pending(*, tenant: Tenant, user: User | None = None) -> QuerySet[ReferralAccount]:
+    accounts = ReferralAccount.objects.select_related("customer").filter(vip_review_needed=True)
+    return accounts if user is None else rows_visible_to(user, accounts)
 
 
 @dataclass(frozen=True)

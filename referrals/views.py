@@ -20,6 +20,7 @@ from crm.money import format_fen_number
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
 from customers.models import Customer
+from customers.visibility import rows_visible_to, visible_customer_or_404
 from referrals import selectors
 from referrals.extensions import customer_url
 from referrals.forms import (
@@ -44,7 +45,7 @@ class ReferralHomeView(RoleRequiredMixin, View):
         today = timezone.localdate()
         month_start = today.replace(day=1)
         context = {
-            "leaders": selectors.leaderboard(tenant=tenant, limit=20),
+            "leaders": selectors.leaderboard(tenant=tenant, limit=20, user=request.user),
             "share_month": selectors.referral_share_of_new_contracts(
                 tenant=tenant, start=month_start, end=today
             ),
@@ -55,8 +56,8 @@ class ReferralHomeView(RoleRequiredMixin, View):
                 (ReferralStatus(status).label, count)
                 for status, count in selectors.referral_counts_by_status(tenant=tenant).items()
             ],
-            "reviews": list(selectors.vip_reviews_pending(tenant=tenant)),
-            "recent": list(selectors.referrals_for_list(tenant=tenant)[:15]),
+            "reviews": list(selectors.vip_reviews_pending(tenant=tenant, user=request.user)),
+            "recent": list(rows_visible_to(request.user, selectors.referrals_for_list(tenant=tenant))[:15]),
             "rule": settings.referral_settings_get(tenant=tenant),
             "can_settings": has_permission(request.user, "referrals.settings"),
         }
@@ -70,13 +71,17 @@ class AccountDetailView(RoleRequiredMixin, View):
 
     def get(self, request, pk: int, redemption_form=None, adjustment_form=None, vip_form=None, status=200):
         tenant = require_tenant()
-        account = get_object_or_404(ReferralAccount.objects.select_related("customer"), pk=pk)
+        account = get_object_or_404(
+            rows_visible_to(request.user, ReferralAccount.objects.select_related("customer")), pk=pk
+        )
         context = {
             "account": account,
             "customer_url": customer_url(account.customer_id),
             "share_url": accounts.referral_share_url(tenant=tenant, account=account, request=request),
             "referrals": list(
-                selectors.referrals_for_list(tenant=tenant, referrer_id=account.customer_id)[:100]
+                rows_visible_to(
+                    request.user, selectors.referrals_for_list(tenant=tenant, referrer_id=account.customer_id)
+                )[:100]
             ),
             "entries": list(selectors.ledger_for_list(tenant=tenant, account_id=account.pk)[:100]),
             "vip_events": list(account.vip_events.select_related("decided_by")[:20]),
@@ -96,7 +101,7 @@ class RedeemView(AccountDetailView):
     required_permission = "referrals.redeem"
 
     def post(self, request, pk: int):
-        account = get_object_or_404(ReferralAccount.objects.all(), pk=pk)
+        account = get_object_or_404(rows_visible_to(request.user, ReferralAccount.objects.all()), pk=pk)
         form = RedemptionForm(request.POST, customer_id=account.customer_id)
         if form.is_valid():
             try:
@@ -131,7 +136,7 @@ class AdjustView(AccountDetailView):
     required_permission = "referrals.adjust"
 
     def post(self, request, pk: int):
-        account = get_object_or_404(ReferralAccount.objects.all(), pk=pk)
+        account = get_object_or_404(rows_visible_to(request.user, ReferralAccount.objects.all()), pk=pk)
         form = AdjustmentForm(request.POST)
         if form.is_valid():
             try:
@@ -155,7 +160,7 @@ class VipDecisionView(AccountDetailView):
     required_permission = "referrals.vip_decide"
 
     def post(self, request, pk: int):
-        account = get_object_or_404(ReferralAccount.objects.all(), pk=pk)
+        account = get_object_or_404(rows_visible_to(request.user, ReferralAccount.objects.all()), pk=pk)
         form = VipDecisionForm(request.POST)
         if form.is_valid():
             try:
@@ -180,7 +185,7 @@ class CustomerAccountView(RoleRequiredMixin, View):
     required_permission = "referrals.view"
 
     def get(self, request, customer_id: int):
-        customer = get_object_or_404(Customer.objects.all(), pk=customer_id)
+        customer = visible_customer_or_404(request.user, customer_id)
         account = accounts.referral_account_ensure(tenant=require_tenant(), customer=customer)
         return redirect("referrals:account", pk=account.pk)
 
@@ -195,11 +200,11 @@ class LinkReferrerView(RoleRequiredMixin, View):
         return render(request, "referrals/link_referrer.html", context, status=status)
 
     def get(self, request, customer_id: int):
-        customer = get_object_or_404(Customer.objects.all(), pk=customer_id)
+        customer = visible_customer_or_404(request.user, customer_id)
         return self._render(request, customer, LinkReferrerForm())
 
     def post(self, request, customer_id: int):
-        customer = get_object_or_404(Customer.objects.all(), pk=customer_id)
+        customer = visible_customer_or_404(request.user, customer_id)
         form = LinkReferrerForm(request.POST)
         if form.is_valid():
             try:
@@ -226,7 +231,9 @@ class ReferralStatusView(RoleRequiredMixin, View):
     required_permission = "referrals.edit"
 
     def post(self, request, pk: int):
-        referral = get_object_or_404(Referral.objects.select_related("referrer"), pk=pk)
+        referral = get_object_or_404(
+            rows_visible_to(request.user, Referral.objects.select_related("referrer")), pk=pk
+        )
         try:
             referrals.referral_status_set(
                 tenant=require_tenant(),

@@ -13,12 +13,17 @@ class SalesConfig(AppConfig):
             "task": "sales.appointment_reminders_scan_all",
             "schedule": crontab(minute="*"),
         },
+        "sales-task-reminders": {
+            "task": "sales.task_reminders_scan_all",
+            "schedule": crontab(minute="*"),
+        },
     }
 
     def ready(self) -> None:
-        from crm import extensions
+        from crm import events, extensions
         from crm.permissions import ALL_STAFF, grant_many
         from sales import extensions as sales_extensions
+        from sales import handlers
 
         grant_many(
             {
@@ -27,5 +32,9 @@ class SalesConfig(AppConfig):
             }
         )
         extensions.register_customer_panel(sales_extensions.schedule_panel)
+        extensions.register_project_panel(sales_extensions.project_schedule_panel)
         extensions.register_home_widget(sales_extensions.overdue_tasks_widget)
         extensions.register_customer_involvement(sales_extensions.customers_scheduled_with)
+        extensions.register_customer_merge_handler(sales_extensions.merge_customer_rows)
+        events.subscribe(events.EventType.FOLLOW_UP_CREATED, handlers.on_customer_follow_up_plan)
+        events.subscribe(events.EventType.CUSTOMER_UPDATED, handlers.on_customer_follow_up_plan)

@@ -54,4 +54,5 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
         due_at=timezone.now() + datetime.timedelta(days=2),
         assignee=rep,
         created_by=rep,
+        remind_at=timezone.now() + datetime.timedelta(days=2),
     )

@@ -13,22 +13,39 @@ from sales import selectors
 from sales.models import Appointment, Task
 
 
-def schedule_panel(*, request, tenant, customer_id: int) -> Panel | None:
-    """Upcoming appointments and open tasks on the customer page, with links to book and add."""
-    user = getattr(request, "user", None)
-    if not has_permission(user, "sales.view"):
-        return None
-    html = render_to_string(
+def _schedule_html(*, request, customer_id: int, project_id: int | None) -> str:
+    user = request.user
+    return render_to_string(
         "sales/_customer_panel.html",
         {
             "customer_id": customer_id,
-            "appointments": selectors.upcoming_for_customer(user=user, customer_id=customer_id),
-            "tasks": selectors.open_tasks_for_customer(user=user, customer_id=customer_id),
+            "project_id": project_id,
+            "appointments": selectors.upcoming_for_customer(
+                user=user, customer_id=customer_id, project_id=project_id
+            ),
+            "tasks": selectors.open_tasks_for_customer(
+                user=user, customer_id=customer_id, project_id=project_id
+            ),
             "can_schedule": has_permission(user, "sales.schedule"),
             "now": timezone.now(),
         },
         request=request,
     )
+
+
+def schedule_panel(*, request, tenant, customer_id: int) -> Panel | None:
+    """Upcoming appointments and open tasks on the customer page, with links to book and add."""
+    if not has_permission(getattr(request, "user", None), "sales.view"):
+        return None
+    html = _schedule_html(request=request, customer_id=customer_id, project_id=None)
+    return Panel(title=_("预约与待办"), html=html, order=30)
+
+
+def project_schedule_panel(*, request, tenant, project) -> Panel | None:
+    """The same on the project page: the project's appointments and tasks, booking linked to it."""
+    if not has_permission(getattr(request, "user", None), "sales.view"):
+        return None
+    html = _schedule_html(request=request, customer_id=project.customer_id, project_id=project.pk)
     return Panel(title=_("预约与待办"), html=html, order=30)
 
 
@@ -49,3 +66,23 @@ def customers_scheduled_with(*, user) -> Q:
     booked = Appointment.objects.filter(Q(staff_id=user.pk) | Q(participants=user.pk)).values("customer_id")
     assigned = Task.objects.filter(assignee_id=user.pk).values("customer_id")
     return Q(pk__in=booked) | Q(pk__in=assigned)
+
+
+def merge_customer_rows(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature
+    """Customer merge (crm.extensions): appointments and tasks follow the surviving customer. Of two open
+    follow-up tasks the survivor keeps its own (one open follow-up task per customer); the other is
+    closed, not lost."""
+    from django.utils import timezone as tz
+
+    from customers.services.merge import move_customer_rows, moved_key
+    from sales.models import TaskKind
+
+    open_follow_ups = Task.objects.filter(kind=TaskKind.FOLLOW_UP, done_at__isnull=True)
+    if open_follow_ups.filter(customer=target).exists():
+        open_follow_ups.filter(customer=source).update(done_at=tz.now())
+    return {
+        "moved": {
+            moved_key(model, "customer"): move_customer_rows(model, "customer", source=source, target=target)
+            for model in (Appointment, Task)
+        }
+    }

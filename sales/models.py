@@ -129,8 +129,28 @@ class AppointmentChange(TenantOwnedModel):
         ordering = ["changed_at", "id"]
 
 
+class TaskKind(models.TextChoices):
+    TODO = "todo", _("待办")
+    FOLLOW_UP = "follow_up", _("下次跟进")
+
+
 class Task(TenantOwnedModel):
-    """A to-do on a customer (and optionally one of its projects) with a due time and an assignee."""
+    """A to-do on a customer (and optionally one of its projects) with a due time and an assignee.
+
+    A follow-up's "next follow-up time" is a task too (``kind=follow_up``, at most one open per
+    customer, kept in step with the customer's plan by ``follow_up_task_sync``). ``remind_at`` is
+    scanned by a beat job; ``reminded_at`` is set in the transaction that queues the notification.
+    """
+
+    kind = models.CharField(_("类型"), max_length=16, choices=TaskKind.choices, default=TaskKind.TODO)
+    follow_up = models.ForeignKey(
+        "customers.FollowUp",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("来源跟进"),
+    )
 
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("客户")
@@ -154,6 +174,8 @@ class Task(TenantOwnedModel):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     done_at = models.DateTimeField(_("完成时间"), null=True, blank=True, editable=False)
+    remind_at = models.DateTimeField(_("提醒时间"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("已提醒时间"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("待办")
@@ -166,6 +188,18 @@ class Task(TenantOwnedModel):
                 name="sales_task_open_due",
             ),
             models.Index(fields=["tenant", "customer"], name="sales_task_customer"),
+            models.Index(
+                fields=["tenant", "remind_at"],
+                condition=Q(reminded_at__isnull=True, done_at__isnull=True, remind_at__isnull=False),
+                name="sales_task_reminder_due",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "customer"],
+                condition=Q(kind="follow_up", done_at__isnull=True),
+                name="sales_task_one_open_follow_up",
+            )
         ]
 
     def __str__(self) -> str:

@@ -50,19 +50,46 @@ def calendar_appointments(
     )
 
 
-def upcoming_for_customer(*, user: User, customer_id: int, limit: int = 10) -> list[Appointment]:
+def calendar_tasks(*, user: User, staff_ids: list[int], start: datetime.date, days: int) -> list[Task]:
+    """Open tasks of ``staff_ids`` due in the calendar's days (shown under each day)."""
+    tz = timezone.get_current_timezone()
+    since = datetime.datetime.combine(start, datetime.time.min, tzinfo=tz)
     return list(
-        appointments_visible_to(user)
-        .filter(customer_id=customer_id, status=AppointmentStatus.SCHEDULED, ends_at__gte=timezone.now())
+        tasks_visible_to(user)
+        .filter(
+            assignee_id__in=staff_ids,
+            done_at__isnull=True,
+            due_at__gte=since,
+            due_at__lt=since + datetime.timedelta(days=days),
+        )
+        .select_related("customer")
+        .order_by("due_at", "id")[:200]
+    )
+
+
+def upcoming_for_customer(
+    *, user: User, customer_id: int, project_id: int | None = None, limit: int = 10
+) -> list[Appointment]:
+    appointments = appointments_visible_to(user)
+    if project_id is not None:
+        appointments = appointments.filter(project_id=project_id)
+    return list(
+        appointments.filter(
+            customer_id=customer_id, status=AppointmentStatus.SCHEDULED, ends_at__gte=timezone.now()
+        )
         .select_related("staff")
         .order_by("starts_at")[:limit]
     )
 
 
-def open_tasks_for_customer(*, user: User, customer_id: int, limit: int = 10) -> list[Task]:
+def open_tasks_for_customer(
+    *, user: User, customer_id: int, project_id: int | None = None, limit: int = 10
+) -> list[Task]:
+    tasks = tasks_visible_to(user)
+    if project_id is not None:
+        tasks = tasks.filter(project_id=project_id)
     return list(
-        tasks_visible_to(user)
-        .filter(customer_id=customer_id, done_at__isnull=True)
+        tasks.filter(customer_id=customer_id, done_at__isnull=True)
         .select_related("assignee")
         .order_by("due_at")[:limit]
     )

@@ -19,10 +19,10 @@ from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
 from crm.notifications.services import notify
-from customers.models import Customer
+from customers.models import Customer, FollowUp
 from customers.services.settings import business_calendar_for
 from projects.models import Project
-from sales.models import Appointment, AppointmentChange, AppointmentStatus, Task
+from sales.models import Appointment, AppointmentChange, AppointmentStatus, Task, TaskKind
 
 DEFAULT_REMIND_BEFORE = datetime.timedelta(hours=1)
 BLOCKING_STATUSES = (AppointmentStatus.SCHEDULED, AppointmentStatus.DONE)
@@ -304,6 +304,7 @@ def task_create(
             due_at=due_at,
             assignee=assignee,
             created_by=actor,
+            remind_at=due_at,
         )
 
 
@@ -320,3 +321,143 @@ def task_complete(
             task.done_at = timezone.now()
             task.save(update_fields=["done_at"])
     return task
+
+
+def task_reassign(*, tenant: Tenant, actor: User, task: Task, assignee: User) -> Task:  # noqa: ARG001
+    """Hand an open task to another active colleague; a done task stays with whoever did it."""
+    _check_staff(tenant=tenant, users=[assignee], field="assignee")
+    with transaction.atomic():
+        task = Task.objects.select_for_update(of=("self",)).get(pk=task.pk)
+        if task.done_at is not None:
+            raise _error("assignee", _("待办已完成，不能再转交。"), "closed")
+        if task.assignee_id != assignee.pk:
+            task.assignee = assignee
+            task.save(update_fields=["assignee"])
+    return task
+
+
+FOLLOW_UP_TASK_TITLE = "下次跟进"
+
+
+def follow_up_task_sync(*, tenant: Tenant, customer_id: int) -> Task | None:
+    """Keep the customer's one open follow-up task in step with its planned next follow-up.
+
+    State-based (the customer's ``next_follow_up_at`` decides), so running it twice, late or out of
+    order gives the same result: a plan opens or moves the task (assigned to the owner, or with no
+    active owner to the author who planned it; a moved time re-arms the reminder), no plan — a touch
+    after the planned time — closes it.
+    """
+    with transaction.atomic():
+        customer = (
+            Customer.objects.select_for_update(of=("self",))
+            .select_related("owner")
+            .filter(pk=customer_id, tenant=tenant)
+            .first()
+        )
+        if customer is None:
+            return None
+        task = (
+            Task.objects.select_for_update(of=("self",))
+            .filter(customer=customer, kind=TaskKind.FOLLOW_UP, done_at__isnull=True)
+            .first()
+        )
+        plan = customer.next_follow_up_at
+        if plan is None:
+            if task is not None:
+                task.done_at = timezone.now()
+                task.save(update_fields=["done_at"])
+            return task
+        source = (
+            FollowUp.objects.filter(customer=customer, next_follow_up_at=plan)
+            .select_related("author")
+            .order_by("-occurred_at", "-id")
+            .first()
+        )
+        owner = customer.owner if customer.owner is not None and customer.owner.is_active else None
+        author = source.author if source is not None and source.author and source.author.is_active else None
+        assignee = owner or author
+        if assignee is None:
+            return task
+        note = (source.content[:200] if source is not None else "").strip()
+        if task is None:
+            return Task.objects.create(
+                tenant=tenant,
+                customer=customer,
+                kind=TaskKind.FOLLOW_UP,
+                follow_up=source,
+                title=FOLLOW_UP_TASK_TITLE,
+                note=note,
+                due_at=plan,
+                assignee=assignee,
+                created_by=source.author if source is not None else None,
+                remind_at=plan,
+            )
+        changed = []
+        if task.due_at != plan:
+            task.due_at, task.remind_at, task.reminded_at = plan, plan, None
+            changed += ["due_at", "remind_at", "reminded_at"]
+        if source is not None and task.follow_up_id != source.pk:
+            task.follow_up, task.note = source, note
+            changed += ["follow_up", "note"]
+        if task.assignee_id != assignee.pk:
+            task.assignee = assignee
+            changed.append("assignee")
+        if changed:
+            task.save(update_fields=changed)
+        return task
+
+
+def task_reminders_send_due(*, tenant: Tenant, now: datetime.datetime | None = None, limit: int = 500) -> int:
+    """Remind assignees of open tasks at their reminder time, once each (``reminded_at`` marker).
+
+    Follow-up tasks keep the follow-up reminder's shape (kind ``follow_up_due``, a link to the
+    customer, one per planning follow-up). Rows are claimed with ``SKIP LOCKED``, so overlapping
+    scans split the work and a second scan finds nothing.
+    """
+    now = now or timezone.now()
+    sent = 0
+    with transaction.atomic():
+        due = list(
+            Task.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                tenant=tenant,
+                done_at__isnull=True,
+                reminded_at__isnull=True,
+                remind_at__isnull=False,
+                remind_at__lte=now,
+            )
+            .select_related("customer", "assignee", "follow_up")
+            .order_by("remind_at")[:limit]
+        )
+        for task in due:
+            task.reminded_at = now
+            task.save(update_fields=["reminded_at"])
+            if not task.assignee.is_active:
+                continue
+            local = timezone.localtime(task.due_at)
+            if task.kind == TaskKind.FOLLOW_UP:
+                last = f"{_('上次：')}{task.follow_up.content[:60]}" if task.follow_up else ""
+                notify(
+                    tenant=tenant,
+                    recipients=[task.assignee],
+                    kind="follow_up_due",
+                    title=_("跟进提醒：%(customer)s") % {"customer": task.customer.name},
+                    body=_("计划于 %(time)s 再次跟进。") % {"time": f"{local:%m-%d %H:%M}"} + last,
+                    link=reverse("customers:detail", args=[task.customer_id]),
+                    dedupe_key=f"follow-up-due:{task.follow_up_id}"
+                    if task.follow_up_id
+                    else f"follow-up-due:task-{task.pk}:{task.due_at.timestamp():.0f}",
+                )
+            else:
+                notify(
+                    tenant=tenant,
+                    recipients=[task.assignee],
+                    kind="task_due",
+                    title=_("待办到期：%(title)s · %(customer)s")
+                    % {"title": task.title, "customer": task.customer.name},
+                    body=_("截止 %(time)s。") % {"time": f"{local:%m-%d %H:%M}"},
+                    link=reverse("sales:tasks"),
+                    dedupe_key=f"task-due:{task.pk}:{task.due_at.timestamp():.0f}",
+                )
+            sent += 1
+    return sent

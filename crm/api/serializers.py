@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crm import extensions
 from crm.api.fields import BOUNDED_FIELD_CLASSES, MoneyField
 from crm.models import TOKEN_SCOPE_CHOICES, ApiToken, User
 from crm.tenancy import current_tenant
@@ -76,7 +77,9 @@ class TenantStaffField(serializers.PrimaryKeyRelatedField):
 class TenantPKField(serializers.PrimaryKeyRelatedField):
     """A primary key of one of the request tenant's ``model`` rows (another tenant's id is "does not
     exist"). The queryset is built per request from the scoped manager, never at import time; with
-    no tenant (schema generation) there are no choices: fail closed."""
+    no tenant (schema generation) there are no choices: fail closed. Rows the requesting user may
+    not see (the registered row narrowers, e.g. another rep's customer's project) are "does not
+    exist" too, so a write cannot pick what a read would not show."""
 
     def __init__(self, model=None, **kwargs):
         self.model = model
@@ -85,7 +88,12 @@ class TenantPKField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self):
         if current_tenant() is None:
             return self.model._default_manager.none()
-        return self.model.objects.all()
+        queryset = self.model.objects.all()
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is not None and getattr(user, "is_authenticated", False):
+            queryset = extensions.narrow_rows_for_user(queryset, user=user)
+        return queryset
 
 
 class ApiTokenSerializer(ModelSerializer):

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "analytics",
     "engagement",
     "sales",
+    "payments",
 ]
 
 MIDDLEWARE = [

@@ -104,12 +104,26 @@ def _duplicate_phone_error(existing: Customer) -> ValidationError:
     return duplicate_phone_error(existing)
 
 
+def _duplicate_error_after_race(customer: Customer) -> ValidationError:
+    """The unique constraint refused the save (a concurrent create): say which identity is taken."""
+    from customers.dedupe import duplicate_wechat_error
+
+    others = Customer.objects.exclude(pk=customer.pk)
+    existing = others.filter(phone=customer.phone).first()
+    if existing is not None:
+        return _duplicate_phone_error(existing)
+    existing = others.filter(wechat_id=customer.wechat_id).first() if customer.wechat_id else None
+    if existing is not None:
+        return duplicate_wechat_error(existing)
+    raise  # noqa: PLE0704 - not a duplicate: re-raise the IntegrityError being handled
+
+
 def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
     """Validate and set editable fields, reporting every bad field at once (forms show them all)."""
     unknown = set(data) - set(CUSTOMER_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, _("该字段不可修改。")))
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list] = {}  # messages, or ValidationErrors that carry a code
 
     def check(fn: Callable[..., object], *args: object) -> object:
         try:
@@ -160,7 +174,15 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
     if "phone" not in errors and customer.phone:
         duplicate = Customer.objects.filter(phone=customer.phone).exclude(pk=customer.pk).first()
         if duplicate is not None:
-            errors["phone"] = _duplicate_phone_error(duplicate).message_dict["phone"]
+            errors["phone"] = _duplicate_phone_error(duplicate).error_dict["phone"]
+    if "wechat_id" in data and "wechat_id" not in errors:
+        customer.wechat_id = (customer.wechat_id or "").strip()
+        if customer.wechat_id:
+            from customers.dedupe import duplicate_wechat_error
+
+            duplicate = Customer.objects.filter(wechat_id=customer.wechat_id).exclude(pk=customer.pk).first()
+            if duplicate is not None:
+                errors["wechat_id"] = duplicate_wechat_error(duplicate).error_dict["wechat_id"]
     if errors:
         raise ValidationError(errors)
 
@@ -177,7 +199,7 @@ def customer_create(*, tenant: Tenant, created_by: User | None = None, **data: A
         with transaction.atomic():
             customer.save()
     except IntegrityError:
-        raise _duplicate_phone_error(Customer.objects.get(phone=customer.phone))
+        raise _duplicate_error_after_race(customer)
     events.publish(events.EventType.CUSTOMER_CREATED, tenant=tenant, customer_id=customer.pk)
     return customer
 
@@ -199,7 +221,7 @@ def customer_update(
         with transaction.atomic():
             customer.save()
     except IntegrityError:
-        raise _duplicate_phone_error(Customer.objects.exclude(pk=customer.pk).get(phone=customer.phone))
+        raise _duplicate_error_after_race(customer)
     events.publish(
         events.EventType.CUSTOMER_UPDATED, tenant=tenant, customer_id=customer.pk, fields=sorted(data)
     )

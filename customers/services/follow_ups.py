@@ -1,12 +1,12 @@
-"""Follow-ups and their reminders."""
+"""Follow-ups. A planned next follow-up is reminded through the ``sales`` app's follow-up task
+(its ``follow_up.created`` subscriber keeps one open task per customer in step with the plan)."""
 
 from __future__ import annotations
 
 import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.urls import reverse
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -19,11 +19,9 @@ from customers.models import (
     FollowUp,
     FollowUpKind,
     FollowUpOutcome,
-    FollowUpReminder,
     Lead,
     LeadStatus,
 )
-from customers.services._common import _notify
 from customers.services.classification import customer_recompute
 from customers.services.pool import _take_from_pool
 
@@ -129,44 +127,3 @@ def follow_up_create(
         events.EventType.FOLLOW_UP_CREATED, tenant=tenant, follow_up_id=follow_up.pk, customer_id=customer.pk
     )
     return follow_up
-
-
-def follow_up_reminder_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> int:
-    """Remind owners of due next-follow-ups, exactly once each (unique FollowUpReminder row)."""
-    now = now or timezone.now()
-    sent = 0
-    with transaction.atomic():
-        due = list(
-            FollowUp.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(next_follow_up_at__lte=now, reminded_at__isnull=True)
-            .select_related("customer", "customer__owner", "author")
-            .order_by("next_follow_up_at")[:500]
-        )
-        for follow_up in due:
-            follow_up.reminded_at = now
-            follow_up.save(update_fields=["reminded_at"])
-            customer = follow_up.customer
-            if customer.next_follow_up_at != follow_up.next_follow_up_at:
-                continue  # superseded by a later follow-up's plan
-            recipient = customer.owner or follow_up.author
-            if recipient is None or not recipient.is_active:
-                continue
-            try:
-                with transaction.atomic():
-                    FollowUpReminder.objects.create(tenant=tenant, follow_up=follow_up)
-            except IntegrityError:
-                continue
-            _notify(
-                tenant=tenant,
-                recipients=[recipient],
-                kind="follow_up_due",
-                title=f"跟进提醒：{customer.name}",
-                body=(
-                    f"计划于 {timezone.localtime(follow_up.next_follow_up_at):%m-%d %H:%M} 再次跟进。"
-                    f"上次：{follow_up.content[:60]}"
-                ),
-                link=reverse("customers:detail", args=[customer.pk]),
-                dedupe_key=f"follow-up-due:{follow_up.pk}",
-            )
-            sent += 1
-    return sent

@@ -14,10 +14,12 @@ from crm.models import Tenant, User
 from crm.permissions import has_permission
 from customers.models import (
     Customer,
+    CustomerOwnership,
     Intent,
     Lead,
     LeadStatus,
     Lifecycle,
+    OwnershipReason,
     PoolClaim,
 )
 from customers.services.settings import customer_settings_for
@@ -65,8 +67,16 @@ def lead_pool_scan(*, tenant: Tenant, now: datetime.datetime | None = None) -> i
                 .filter(poolable_customer_q())
                 .exclude(intent=Intent.LOST)
                 .filter(Q(last_touch_at__lt=cutoff) | Q(last_touch_at__isnull=True, created_at__lt=cutoff))
-                # A claim or a new inquiry restarts the idle period (else the next scan undoes it).
+                # A claim, a new inquiry or a reassignment restarts the idle period
+                # (else the next scan undoes it).
                 .exclude(Exists(PoolClaim.objects.filter(customer=OuterRef("pk"), claimed_at__gte=cutoff)))
+                .exclude(
+                    Exists(
+                        CustomerOwnership.objects.filter(
+                            customer=OuterRef("pk"), reason=OwnershipReason.REASSIGNED, started_at__gte=cutoff
+                        )
+                    )
+                )
                 .exclude(Exists(Lead.objects.filter(customer=OuterRef("pk"), received_at__gte=cutoff)))
                 .update(
                     in_pool=True,

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
 
+from crm import extensions
 from crm.access import get_for_user_or_404
 from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission
@@ -85,6 +86,7 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
             )
         },
         "next_stage": STAGE_ORDER[current + 1] if current + 1 < len(STAGE_ORDER) else None,
+        "panels": extensions.project_panels(request=request, tenant=tenant, project=project),
     }
     if tab == "stages":
         context["history"] = StageHistory.objects.filter(project=project).select_related("changed_by")

@@ -15,6 +15,7 @@ from django.views import View
 from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant
+from customers.visibility import rows_visible_to
 from projects import forms, selectors
 from projects.models import (
     Project,
@@ -42,6 +43,7 @@ class ProjectListView(RoleRequiredMixin, View):
             customer_id=filters.get("customer"),
             search=filters.get("q") or "",
         ).filter(selectors.drilldown_q(filters))
+        queryset = rows_visible_to(request.user, queryset)
         page = Paginator(queryset, 25).get_page(request.GET.get("page"))
         for project in page.object_list:
             project.stage_name = names[project.stage]
@@ -69,7 +71,9 @@ class ProjectBoardView(RoleRequiredMixin, View):
 
     def get(self, request):
         return render(
-            request, "projects/board.html", {"columns": selectors.board_columns(tenant=require_tenant())}
+            request,
+            "projects/board.html",
+            {"columns": selectors.board_columns(tenant=require_tenant(), user=request.user)},
         )
 
 
@@ -79,12 +83,12 @@ class ProjectCreateView(RoleRequiredMixin, View):
     def get(self, request, form=None):
         tenant = require_tenant()
         initial = {"customer": request.GET.get("customer")} if request.GET.get("customer") else None
-        form = form or forms.ProjectForm(tenant=tenant, initial=initial)
+        form = form or forms.ProjectForm(tenant=tenant, user=request.user, initial=initial)
         return render(request, "projects/form.html", {"form": form})
 
     def post(self, request):
         tenant = require_tenant()
-        form = forms.ProjectForm(request.POST, tenant=tenant)
+        form = forms.ProjectForm(request.POST, tenant=tenant, user=request.user)
         if not form.is_valid():
             return self.get(request, form=form)
         data = dict(form.cleaned_data)
@@ -109,14 +113,14 @@ class ProjectEditView(RoleRequiredMixin, View):
     required_permission = "projects.edit"
 
     def get(self, request, pk: int, form=None):
-        project = get_object_or_404(Project.objects.all(), pk=pk)
+        project = get_object_or_404(rows_visible_to(request.user, Project.objects.all()), pk=pk)
         form = form or forms.ProjectEditForm(instance=project, tenant=require_tenant())
         context = {"form": form, "project": project}
         return render(request, "projects/form.html", context, status=400 if form.errors else 200)
 
     def post(self, request, pk: int):
         tenant = require_tenant()
-        project = get_object_or_404(Project.objects.all(), pk=pk)
+        project = get_object_or_404(rows_visible_to(request.user, Project.objects.all()), pk=pk)
         form = forms.ProjectEditForm(request.POST, instance=Project.objects.get(pk=pk), tenant=tenant)
         if form.is_valid():
             try:
@@ -139,8 +143,11 @@ class ProjectDetailView(RoleRequiredMixin, View):
 
     def get(self, request, pk: int):
         project = get_object_or_404(
-            Project.objects.select_related(
-                "customer", "designer", "project_manager", "supervisor", "service_owner"
+            rows_visible_to(
+                request.user,
+                Project.objects.select_related(
+                    "customer", "designer", "project_manager", "supervisor", "service_owner"
+                ),
             ),
             pk=pk,
         )

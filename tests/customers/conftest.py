@@ -9,16 +9,18 @@ from crm.models import ApiToken, hash_token
 from crm.tenancy import tenant_context
 
 
+def api_client_for(user) -> APIClient:
+    """An API client authenticated by a fresh token of ``user``."""
+    plaintext, prefix = ApiToken.generate()
+    with tenant_context(user.tenant):
+        ApiToken.objects.create(
+            tenant=user.tenant, name="test", user=user, prefix=prefix, key_hash=hash_token(plaintext)
+        )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
+    return client
+
+
 @pytest.fixture
 def api_as():
-    def make(user) -> APIClient:
-        plaintext, prefix = ApiToken.generate()
-        with tenant_context(user.tenant):
-            ApiToken.objects.create(
-                tenant=user.tenant, name="test", user=user, prefix=prefix, key_hash=hash_token(plaintext)
-            )
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {plaintext}")
-        return client
-
-    return make
+    return api_client_for

@@ -7,7 +7,7 @@ import datetime
 import factory
 from django.utils import timezone
 
-from customers.models import Customer, FollowUp, Lead, Segment
+from customers.models import Customer, CustomerMerge, FollowUp, Lead, Segment
 from tests.factories import probe_factory
 
 
@@ -69,3 +69,18 @@ def _follow_up(tenant) -> FollowUp:
 @probe_factory(Segment)
 def _segment(tenant) -> Segment:
     return SegmentFactory(tenant=tenant)
+
+
+@probe_factory(CustomerMerge)
+def _merge(tenant) -> CustomerMerge:
+    from crm.models import Role
+    from customers.services.merge import customer_merge
+    from tests.factories import StaffFactory
+
+    manager = StaffFactory(tenant=tenant, roles=[Role.MANAGER])
+    return customer_merge(
+        tenant=tenant,
+        survivor=CustomerFactory(tenant=tenant),
+        duplicate=CustomerFactory(tenant=tenant),
+        actor=manager,
+    )

@@ -70,3 +70,43 @@ def test_concurrent_intake_of_one_number_makes_exactly_one_customer(tenant_a):
     with tenant_context(tenant_a):
         assert Customer.objects.filter(phone="+8613900001111").count() == 1
         assert Lead.objects.filter(customer__phone="+8613900001111").count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_staff_creates_of_one_number_make_one_customer_and_clear_400s(tenant_a, make_staff):
+    """Six connections create the same mobile at once: one 201, five 400 ``duplicate_phone`` naming
+    the owner (the unique constraint decides; the race path never answers 500)."""
+    from customers.models import CustomerOwnership
+    from tests.customers.conftest import api_client_for
+
+    reps = [make_staff(tenant_a, Role.SALES, display_name=f"销售{index}") for index in range(6)]
+    clients = [api_client_for(rep) for rep in reps]
+    results: list[tuple[int, dict]] = []
+    barrier = threading.Barrier(len(clients))
+
+    def post(client) -> None:
+        try:
+            barrier.wait()
+            response = client.post(
+                "/api/v1/customers/", {"name": "抢单客户", "phone": "139-0000-2222"}, format="json"
+            )
+            results.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = sorted(status for status, _body in results)
+    assert statuses == [201] + [400] * 5, results
+    for status, body in results:
+        if status == 400:
+            assert body["codes"] == {"phone": ["duplicate_phone"]}
+    with tenant_context(tenant_a):
+        customer = Customer.objects.get(phone="+8613900002222")
+        assert Customer.objects.count() == 1
+        assert str(customer.owner) in str([body for status, body in results if status == 400][0])
+        # The winner's ownership started with the customer (history trigger), once.
+        assert list(CustomerOwnership.objects.values_list("owner_id", flat=True)) == [customer.owner_id]

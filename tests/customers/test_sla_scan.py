@@ -13,7 +13,7 @@ from django.utils import timezone
 from crm.models import Role
 from crm.notifications.models import Notification
 from crm.tenancy import tenant_context
-from customers.models import Customer, FollowUpReminder, LeadSlaBreach, LeadStatus, PoolClaim
+from customers.models import Customer, LeadSlaBreach, LeadStatus, PoolClaim
 from customers.services import customers, follow_ups, pool, settings
 from customers.services import leads as leads_services
 from customers.tasks import scan_all_tenants, scan_tenant
@@ -212,26 +212,6 @@ def test_idle_customer_returns_to_pool(tenant_a, people):
         assert pool.lead_pool_scan(tenant=tenant_a) == 1
         assert Customer.objects.get(pk=idle.pk).in_pool
         assert not Customer.objects.get(pk=busy.pk).in_pool
-
-
-def test_next_follow_up_reminded_exactly_once(tenant_a, people):
-    with tenant_context(tenant_a):
-        customer = CustomerFactory(tenant=tenant_a, owner=people["sales"])
-        past = timezone.now() - datetime.timedelta(hours=2)
-        follow_up = follow_ups.follow_up_create(
-            tenant=tenant_a,
-            customer=customer,
-            author=people["sales"],
-            kind="call",
-            content="客户说下周再联系",
-            occurred_at=past,
-            next_follow_up_at=past + datetime.timedelta(hours=1),
-        )
-        assert follow_ups.follow_up_reminder_scan(tenant=tenant_a) == 1
-        assert follow_ups.follow_up_reminder_scan(tenant=tenant_a) == 0
-        note = Notification.objects.get(dedupe_key=f"follow-up-due:{follow_up.pk}")
-        assert note.recipient == people["sales"] and note.kind == "follow_up_due"
-        assert FollowUpReminder.objects.count() == 1
 
 
 def test_beat_schedule_has_minutely_scan_and_nightly_recompute():

@@ -1,0 +1,27 @@
+"""What payments adds to other apps' pages (through crm.extensions): the customer's 回款 panel."""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.extensions import Panel
+from crm.permissions import has_permission
+from payments import selectors
+
+
+def customer_payments_panel(*, request, tenant, customer_id: int) -> Panel | None:
+    """Contracted vs really paid (lifetime value from receipts) and each plan's outstanding amount."""
+    user = getattr(request, "user", None)
+    if not has_permission(user, "payments.view"):
+        return None
+    value = selectors.customer_lifetime_value_fen(customer_id=customer_id)
+    if not value["plans"]:
+        return None
+    today = timezone.localdate(timezone=tenant.zoneinfo)
+    plans = selectors.plans_for_list(today=today).filter(customer_id=customer_id)
+    html = render_to_string(
+        "payments/_customer_panel.html", {"value": value, "plans": plans}, request=request
+    )
+    return Panel(title=_("回款"), html=html, order=40)
