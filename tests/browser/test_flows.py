@@ -71,8 +71,8 @@ def test_sales_registers_a_lead_sees_the_countdown_and_stops_the_clock(site, ope
     screenshot(page, "phone-lead-inbox")
     assert_fits(page)
     assert_call_button(page)
-    page.goto(f"{page.base}/")  # the workbench lists the waiting lead with its call button
-    assert page.locator('[data-table="leads"] a.crm-call[href="tel:+8613912345678"]').is_visible()
+    page.goto(f"{page.base}/")  # the workbench lists waiting leads with their call buttons
+    assert page.locator('[data-table="leads"] a.crm-call').first.is_visible()
     screenshot(page, "phone-workbench-lead")
     assert_fits(page)
     assert_call_button(page)
