@@ -25,6 +25,7 @@ from engagement.models import (
     PushRule,
     Redemption,
 )
+from payments.services import payment_plan_for_project
 from referrals.models import LedgerEntry, Referral, ReferralAccount
 from tests.aftercare.factories import (
     HandedOverProjectFactory,
@@ -85,7 +86,8 @@ def build_customer_with_rows_everywhere(tenant, manager, customer: Customer) -> 
     FollowUpFactory(tenant=tenant, customer=customer)
     PoolClaim.objects.create(tenant=tenant, customer=customer, claimed_by=manager, pooled_at=timezone.now())
     privacy.customer_reveal_phone(tenant=tenant, customer=customer, user=manager)
-    ProjectFactory(tenant=tenant, customer=customer, signed=True)
+    signed = ProjectFactory(tenant=tenant, customer=customer, signed=True)
+    payment_plan_for_project(tenant=tenant, project_id=signed.pk)
     handed_over = HandedOverProjectFactory(tenant=tenant, customer=customer)
     plan = MaintenancePlanFactory(tenant=tenant, project=handed_over)
     VisitFactory(tenant=tenant, plan=plan)
