@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0003_money_in_fen'),
+        ('analytics', '0004_indexes_for_workbenches_and_panels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
