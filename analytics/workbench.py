@@ -31,6 +31,7 @@ from crm.events.models import DeliveryStatus, EventDelivery
 from crm.extensions import Panel
 from crm.models import Role, Tenant, User
 from crm.notifications.models import Delivery, OutboundStatus
+from crm.permissions import has_permission
 from customers.models import Customer, FollowUp, Lead, LeadStatus
 from projects import selectors as project_selectors
 from projects.models import ChangeOrder, ChangeOrderStatus, Project, Rectification, Stage
@@ -123,6 +124,9 @@ def delivery_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) ->
             .annotate(is_overdue=Case(When(overdue, then=Value(True)), default=Value(False)))
             .order_by("-is_overdue", "stage_entered_at", "id")[:LIST_LIMIT]
         ),
+        # One-tap site actions on each project row (the daily log, the inspection form).
+        "can_log": has_permission(user, "projects.daily_log"),
+        "can_inspect": has_permission(user, "projects.inspect"),
         "rectifications_open": rect_counts["open"],
         "reinspections_due": rect_counts["due"],
         "rectifications": list(rectifications.select_related("project").order_by("due_on")[:LIST_LIMIT]),
