@@ -26,6 +26,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm import extensions
 from crm import filters as bounded
 from crm.api import fields
 from crm.api.filters import LazyFilterBackend
@@ -283,10 +284,17 @@ class CustomerViewSet(
 # --------------------------------------------------------------------------- leads
 
 
+class LeadScoreSummarySerializer(serializers.Serializer):
+    score = serializers.FloatField()
+    method = fields.CharField(max_length=16)
+    factors = serializers.ListField(child=serializers.DictField())
+
+
 class LeadSerializer(ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     assignee = TenantStaffField(read_only=True)
     seconds_left = serializers.SerializerMethodField()
+    score = serializers.SerializerMethodField()
 
     class Meta:
         model = Lead
@@ -309,11 +317,20 @@ class LeadSerializer(ModelSerializer):
             "response_seconds",
             "sla_breached",
             "created_at",
+            "score",
         ]
         read_only_fields = fields
 
     def get_seconds_left(self, lead: Lead) -> int:
         return int((lead.first_response_due_at - timezone.now()).total_seconds())
+
+    @extend_schema_field(LeadScoreSummarySerializer(allow_null=True))
+    def get_score(self, lead: Lead) -> dict | None:
+        """Probability of signing within 90 days and its top factors (from the engagement app)."""
+        scores = self.context.get("lead_scores")
+        if scores is None:
+            scores = extensions.lead_scores(tenant=lead.tenant, lead_ids=[lead.pk])
+        return scores.get(lead.pk)
 
 
 class LeadCreateSerializer(serializers.Serializer):
@@ -377,6 +394,14 @@ class LeadViewSet(
             self.request.user,
             Lead.objects.select_related("customer", "assignee").order_by("first_response_due_at", "id"),
         )
+
+    def list(self, request, *args, **kwargs):
+        """One query for the page's lead scores instead of one per lead."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None  # the API always paginates (REST_FRAMEWORK settings)
+        scores = extensions.lead_scores(tenant=self.tenant, lead_ids=[lead.pk for lead in page])
+        context = {**self.get_serializer_context(), "lead_scores": scores}
+        return self.get_paginated_response(LeadSerializer(page, many=True, context=context).data)
 
     @extend_schema(request=LeadCreateSerializer, responses={201: LeadSerializer})
     def create(self, request, *args, **kwargs):
@@ -531,6 +556,12 @@ class IntakeSerializer(serializers.Serializer):
     source_channel = serializers.ChoiceField(SourceChannel.choices, default=SourceChannel.WEBSITE)
     note = fields.CharField(required=False, allow_blank=True, default="", max_length=2000)
     referral_code = fields.CharField(required=False, allow_blank=True, default="", max_length=64)
+    campaign_code = fields.CharField(
+        required=False, allow_blank=True, default="", max_length=32, help_text="活动代码：报名到该营销活动"
+    )
+    marketing_consent = serializers.BooleanField(
+        required=False, default=False, help_text="客户勾选了同意接收营销短信（活动报名必填）"
+    )
 
 
 class IntakeView(APIView):
@@ -608,8 +639,14 @@ class IntakeView(APIView):
         def create() -> Response:
             serializer = IntakeSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
+            extra = {key: data.pop(key) for key in ("campaign_code", "marketing_consent")}
             try:
-                lead, merged = leads.lead_intake(tenant=tenant, **serializer.validated_data)
+                for extension in extensions.intake_extensions():
+                    extension.validate(tenant=tenant, data=extra)
+                lead, merged = leads.lead_intake(tenant=tenant, **data)
+                for extension in extensions.intake_extensions():
+                    extension.apply(tenant=tenant, lead=lead, data=extra)
             except DjangoValidationError as error:
                 raise exceptions.ValidationError(
                     error.message_dict if hasattr(error, "error_dict") else error.messages

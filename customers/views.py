@@ -352,11 +352,16 @@ class LeadInboxView(RoleRequiredMixin, View):
     def get(self, request, form=None, status=200):
         tenant = require_tenant()
         mine = request.GET.get("mine") == "1"
-        leads = list(selectors.leads_for_inbox(tenant=tenant, user=request.user, mine=mine)[:200])
+        by_score = request.GET.get("sort") == "score"
+        leads = list(
+            selectors.leads_for_inbox(tenant=tenant, user=request.user, mine=mine, by_score=by_score)[:200]
+        )
+        scores = extensions.lead_scores(tenant=tenant, lead_ids=[lead.pk for lead in leads])
         now = timezone.now()
         rows = [
             {
                 "lead": lead,
+                "score": scores.get(lead.pk),
                 "phone": selectors.display_phone(request.user, lead.customer),
                 "overdue": lead.first_response_due_at <= now,
                 "not_started": lead.clock_started_at > now,
@@ -375,6 +380,7 @@ class LeadInboxView(RoleRequiredMixin, View):
             {
                 "rows": rows,
                 "mine": mine,
+                "by_score": by_score,
                 "now": now,
                 "pool": [(customer, selectors.display_phone(request.user, customer)) for customer in pool],
                 "stats": stats,

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.tenancy import TenantOwnedModel
 from customers.models import SourceChannel
+from projects.models import Stage
 
 # --- consent (PIPL) ---------------------------------------------------------------------------
 
@@ -163,6 +164,9 @@ class Campaign(TenantOwnedModel):
     """A marketing campaign (home expo, community event, online ad …); money in integer fen."""
 
     name = models.CharField(_("名称"), max_length=100)
+    code = models.SlugField(
+        _("活动代码"), max_length=32, blank=True, help_text=_("留资接口用 campaign_code 报名到本活动")
+    )
     channel = models.CharField(_("渠道"), max_length=32, choices=SourceChannel.choices)
     starts_on = models.DateField(_("开始日期"))
     ends_on = models.DateField(_("结束日期"))
@@ -191,6 +195,11 @@ class Campaign(TenantOwnedModel):
             models.CheckConstraint(
                 condition=models.Q(ends_on__gte=models.F("starts_on")),
                 name="engagement_campaign_dates_ordered",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "code"],
+                condition=~models.Q(code=""),
+                name="engagement_campaign_code_uniq",
             ),
         ]
 
@@ -325,8 +334,19 @@ class PushPeriod(models.TextChoices):
     WEEKLY = "weekly", _("每周一次")
 
 
+class PushTrigger(models.TextChoices):
+    SCHEDULE = "schedule", _("定时（扫描受众）")
+    TAG_ADDED = "tag_added", _("客户获得标签")
+    STAGE_REACHED = "stage_reached", _("项目到达阶段")
+    YEAR_VISIT = "year_visit", _("1 年回访完成")
+
+
 class PushRule(TenantOwnedModel):
-    """Who gets which item on which channel, how often, and which share is held out as control."""
+    """Who gets which item on which channel, how often, and which share is held out as control.
+
+    ``schedule`` rules are run by a beat scan when ``next_run_at`` is due; event rules run for the
+    one customer an outbox event names (the audience conditions then only narrow it).
+    """
 
     name = models.CharField(_("名称"), max_length=100)
     item = models.ForeignKey(ContentItem, on_delete=models.PROTECT, related_name="+", verbose_name=_("内容"))
@@ -341,6 +361,12 @@ class PushRule(TenantOwnedModel):
     quiet_start = models.TimeField(_("免打扰开始"), default=datetime.time(21, 0))
     quiet_end = models.TimeField(_("免打扰结束"), default=datetime.time(9, 0))
     control_percent = models.PositiveSmallIntegerField(_("对照组比例（%）"), default=10)
+    trigger = models.CharField(
+        _("触发方式"), max_length=16, choices=PushTrigger.choices, default=PushTrigger.SCHEDULE
+    )
+    trigger_tag = models.CharField(_("触发标签"), max_length=30, blank=True)
+    trigger_stage = models.CharField(_("触发阶段"), max_length=32, blank=True, choices=Stage.choices)
+    next_run_at = models.DateTimeField(_("下次扫描"), null=True, blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -353,15 +379,30 @@ class PushRule(TenantOwnedModel):
                 condition=models.Q(control_percent__lte=90), name="engagement_rule_control_max"
             )
         ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "next_run_at"],
+                condition=models.Q(is_active=True, trigger="schedule"),
+                name="eng_rule_due_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class DispatchStatus(models.TextChoices):
+    PENDING = "pending", _("等待免打扰结束")
+    SENT = "sent", _("已发送")
+    HELD_OUT = "held_out", _("对照组（不发送）")
+    SKIPPED = "skipped", _("未发送（已退订）")
 
 
 class PushDispatch(TenantOwnedModel):
     """Exactly once per (rule, customer, period): inserted in the transaction that decides the send.
 
     ``held_out`` rows are the control group: decided, recorded, never sent (lift is measured).
+    ``pending`` rows were decided in quiet hours and are sent by the beat scan after ``send_after``.
     """
 
     rule = models.ForeignKey(PushRule, on_delete=models.CASCADE, related_name="dispatches")
@@ -369,6 +410,16 @@ class PushDispatch(TenantOwnedModel):
     period_key = models.CharField(max_length=16)
     held_out = models.BooleanField(default=False)
     decided_at = models.DateTimeField()
+    status = models.CharField(
+        _("状态"), max_length=16, choices=DispatchStatus.choices, default=DispatchStatus.SENT
+    )
+    trigger_ref = models.CharField(_("触发来源"), max_length=60, blank=True)
+    send_after = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("首次打开"), null=True, blank=True)
+    open_count = models.PositiveIntegerField(_("打开次数"), default=0)
+    clicked_at = models.DateTimeField(_("首次点击"), null=True, blank=True)
+    click_count = models.PositiveIntegerField(_("点击次数"), default=0)
 
     class Meta:
         constraints = [
@@ -376,4 +427,11 @@ class PushDispatch(TenantOwnedModel):
                 fields=["tenant", "rule", "customer", "period_key"], name="engagement_push_once_per_period"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "customer", "decided_at"], name="eng_push_cust_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "customer", "decided_at"], name="eng_push_cust_idx"),
+            models.Index(
+                fields=["tenant", "send_after"],
+                condition=models.Q(status="pending"),
+                name="eng_push_pending_idx",
+            ),
+        ]

@@ -37,6 +37,7 @@ from tests.aftercare.factories import (
 from tests.customers.factories import CustomerFactory, FollowUpFactory, LeadFactory
 from tests.engagement.factories import _campaign, _offer, _push_rule
 from tests.projects.factories import ProjectFactory
+from tests.quotes.factories import make_quotation
 from tests.referrals.factories import ReferralFactory, funded_account
 from tests.sales.factories import make_appointment, make_task
 
@@ -127,6 +128,7 @@ def build_customer_with_rows_everywhere(tenant, manager, customer: Customer) -> 
     )
     make_appointment(tenant, customer=customer)
     make_task(tenant, customer=customer)
+    make_quotation(tenant, customer=customer)
 
 
 @pytest.fixture
