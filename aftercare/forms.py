@@ -9,7 +9,7 @@ from aftercare.models import TicketCategory, TicketPriority, TicketStatus
 from crm.forms import Form, IsoDateTimeInput, camera_photos_widget
 from crm.models import Tenant, User
 from crm.selectors import staff_queryset
-from crm.uploads import MultipleImageUploadField
+from crm.uploads import ImageUploadField, MultipleImageUploadField
 from customers.visibility import rows_visible_to
 from projects.models import Project
 
@@ -41,6 +41,12 @@ class VisitCompleteForm(Form):
     customer_signature = forms.CharField(label=_("客户签名"), max_length=50, required=False)
     renovation_interest = forms.BooleanField(label=_("客户有翻新 / 软装 / 家电意向"), required=False)
     photos = MultipleImageUploadField(label=_("现场照片"), required=False, widget=camera_photos_widget())
+    # Filled by the signature pad (crm.js draws on a canvas and puts the PNG in this input).
+    signature_image = ImageUploadField(
+        label=_("手写签名"),
+        required=False,
+        widget=forms.FileInput(attrs={"accept": "image/png", "hidden": True, "data-signature-input": ""}),
+    )
 
     def __init__(self, *args, checklist: list[dict], **kwargs):
         super().__init__(*args, **kwargs)

@@ -189,7 +189,9 @@ class ReminderDispatch(TenantOwnedModel):
     Inserted in the same transaction as the decision; the send runs after commit and stamps ``sent_at``.
     """
 
-    plan = models.ForeignKey(MaintenancePlan, on_delete=models.CASCADE, related_name="dispatches")
+    plan = models.ForeignKey(
+        MaintenancePlan, on_delete=models.CASCADE, related_name="dispatches", verbose_name=_("维保计划")
+    )
     offset_days = models.IntegerField(_("偏移天数"))
     kind = models.CharField(_("类型"), max_length=16, choices=DispatchKind.choices)
     decided_at = models.DateTimeField(_("决定时间"), auto_now_add=True)
@@ -222,8 +224,12 @@ class Visit(TenantOwnedModel):
     plan = models.ForeignKey(
         MaintenancePlan, on_delete=models.PROTECT, related_name="visits", verbose_name=_("计划")
     )
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="+", verbose_name=_("项目")
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("客户")
+    )
     scheduled_at = models.DateTimeField(_("预约时间"))
     technician = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -247,7 +253,12 @@ class Visit(TenantOwnedModel):
     renovation_lead_id = models.BigIntegerField(_("翻新线索"), null=True, blank=True, editable=False)
     completed_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("创建人"),
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
@@ -272,10 +283,10 @@ class Visit(TenantOwnedModel):
 
 
 class VisitPhoto(TenantOwnedModel):
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="photos")
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="photos", verbose_name=_("回访"))
     image = models.ImageField(_("照片"), upload_to="aftercare/visits/%Y/%m/")
     caption = models.CharField(_("说明"), max_length=100, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("回访照片")
@@ -317,7 +328,9 @@ class ServiceTicket(TenantOwnedModel):
     project = models.ForeignKey(
         "projects.Project", on_delete=models.PROTECT, related_name="+", verbose_name=_("项目")
     )
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("客户")
+    )
     category = models.CharField(_("类别"), max_length=20, choices=TicketCategory.choices)
     description = models.TextField(_("问题描述"))
     materials = models.CharField(_("涉及材料"), max_length=200, blank=True)
@@ -346,7 +359,12 @@ class ServiceTicket(TenantOwnedModel):
     resolved_at = models.DateTimeField(_("解决时间"), null=True, blank=True)
     closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("创建人"),
     )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
@@ -377,9 +395,11 @@ class ServiceTicket(TenantOwnedModel):
 
 
 class TicketPhoto(TenantOwnedModel):
-    ticket = models.ForeignKey(ServiceTicket, on_delete=models.CASCADE, related_name="photos")
+    ticket = models.ForeignKey(
+        ServiceTicket, on_delete=models.CASCADE, related_name="photos", verbose_name=_("工单")
+    )
     image = models.ImageField(_("照片"), upload_to="aftercare/tickets/%Y/%m/")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("工单照片")
@@ -390,14 +410,21 @@ class TicketPhoto(TenantOwnedModel):
 class TicketEvent(TenantOwnedModel):
     """Full ticket history: every status change, assignment and note (append-only)."""
 
-    ticket = models.ForeignKey(ServiceTicket, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=16, blank=True)
-    to_status = models.CharField(max_length=16, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    ticket = models.ForeignKey(
+        ServiceTicket, on_delete=models.CASCADE, related_name="events", verbose_name=_("工单")
     )
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    from_status = models.CharField(max_length=16, blank=True, verbose_name=_("原状态"))
+    to_status = models.CharField(max_length=16, blank=True, verbose_name=_("新状态"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    note = models.TextField(blank=True, verbose_name=_("备注"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("工单记录")
@@ -422,11 +449,15 @@ class SlaKind(models.TextChoices):
 class TicketSlaAlert(TenantOwnedModel):
     """A breach alert sent once per ticket and SLA kind (the unique constraint is the 'once')."""
 
-    ticket = models.ForeignKey(ServiceTicket, on_delete=models.CASCADE, related_name="sla_alerts")
-    kind = models.CharField(max_length=20, choices=SlaKind.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
+    ticket = models.ForeignKey(
+        ServiceTicket, on_delete=models.CASCADE, related_name="sla_alerts", verbose_name=_("工单")
+    )
+    kind = models.CharField(max_length=20, choices=SlaKind.choices, verbose_name=_("类型"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
+        verbose_name = _("工单时限提醒")
+        verbose_name_plural = _("工单时限提醒")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "ticket", "kind"], name="aftercare_sla_alert_once"),
         ]
@@ -464,17 +495,29 @@ class Survey(TenantOwnedModel):
     )
     kind = models.CharField(_("类型"), max_length=8, choices=SurveyKind.choices)
     trigger = models.CharField(_("触发"), max_length=24, choices=SurveyTrigger.choices)
-    visit = models.ForeignKey(Visit, on_delete=models.SET_NULL, null=True, blank=True, related_name="surveys")
-    ticket = models.ForeignKey(
-        ServiceTicket, on_delete=models.SET_NULL, null=True, blank=True, related_name="surveys"
+    visit = models.ForeignKey(
+        Visit,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="surveys",
+        verbose_name=_("回访"),
     )
-    token = models.CharField(max_length=64, editable=False)
+    ticket = models.ForeignKey(
+        ServiceTicket,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="surveys",
+        verbose_name=_("工单"),
+    )
+    token = models.CharField(max_length=64, editable=False, verbose_name=_("令牌"))
     expires_at = models.DateTimeField(_("链接失效时间"))
     score = models.PositiveSmallIntegerField(_("评分"), null=True, blank=True)
     comment = models.TextField(_("意见"), blank=True)
     answered_at = models.DateTimeField(_("回答时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
-    dedupe_key = models.CharField(max_length=100, editable=False)
+    dedupe_key = models.CharField(max_length=100, editable=False, verbose_name=_("去重键"))
 
     class Meta:
         verbose_name = _("问卷")

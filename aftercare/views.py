@@ -82,6 +82,7 @@ class PlanDetailView(RoleRequiredMixin, View):
             "visits": visits,
             "open_visit": open_visit,
             "today": dates.tenant_today(tenant),
+            "signature_caption": visits_services.SIGNATURE_CAPTION,
             "can_edit": has_permission(request.user, "aftercare.edit"),
             "book_form": forms_.get("book_form")
             or forms.VisitBookForm(tenant=tenant, initial={"technician": plan.assigned_to_id}),
@@ -170,6 +171,7 @@ class VisitCompleteView(PlanEditMixin, View):
                     satisfaction=form.cleaned_data["satisfaction"],
                     renovation_interest=form.cleaned_data["renovation_interest"],
                     photos=images,
+                    signature_image=form.cleaned_data["signature_image"],
                 )
             except ValidationError as error:
                 apply_service_errors(form, error)

@@ -43,9 +43,14 @@ class SalesTarget(TenantOwnedModel):
     signed_count = models.PositiveIntegerField(_("签约单数目标"), default=0)
     new_customers = models.PositiveIntegerField(_("新客户目标"), default=0)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("更新人"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
 
     class Meta:
         verbose_name = _("销售目标")
@@ -76,7 +81,7 @@ class ChannelSpend(TenantOwnedModel):
     channel = models.CharField(_("渠道"), max_length=32, choices=SourceChannel.choices)
     month = models.DateField(_("月份"), help_text=_("该月第一天"))
     amount_fen = models.PositiveBigIntegerField(_("投放金额（分）"))
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("更新时间"))
 
     class Meta:
         verbose_name = _("渠道投放")

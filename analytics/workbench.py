@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from aftercare.models import MaintenancePlan, PlanStatus, ServiceTicket, Survey
+from aftercare.models import MaintenancePlan, PlanStatus, ServiceTicket, Survey, Visit, VisitStatus
 from analytics.models import SalesTarget
 from analytics.selectors.aftercare import SLA_STATES, breached_ticket_q, due_soon_ticket_q, open_ticket_q
 from analytics.selectors.common import chart, column, ratio, row, table
@@ -31,6 +31,7 @@ from crm.events.models import DeliveryStatus, EventDelivery
 from crm.extensions import Panel
 from crm.models import Role, Tenant, User
 from crm.notifications.models import Delivery, OutboundStatus
+from crm.permissions import has_permission
 from customers.models import Customer, FollowUp, Lead, LeadStatus
 from projects import selectors as project_selectors
 from projects.models import ChangeOrder, ChangeOrderStatus, Project, Rectification, Stage
@@ -123,6 +124,9 @@ def delivery_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) ->
             .annotate(is_overdue=Case(When(overdue, then=Value(True)), default=Value(False)))
             .order_by("-is_overdue", "stage_entered_at", "id")[:LIST_LIMIT]
         ),
+        # One-tap site actions on each project row (the daily log, the inspection form).
+        "can_log": has_permission(user, "projects.daily_log"),
+        "can_inspect": has_permission(user, "projects.inspect"),
         "rectifications_open": rect_counts["open"],
         "reinspections_due": rect_counts["due"],
         "rectifications": list(rectifications.select_related("project").order_by("due_on")[:LIST_LIMIT]),
@@ -154,6 +158,14 @@ def service_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> 
             plans.filter(due_on__lte=today + datetime.timedelta(days=6))
             .select_related("customer", "kind")
             .order_by("due_on", "id")[:LIST_LIMIT]
+        ),
+        # Booked visits up to a week ahead (overdue first): one tap opens the completion form.
+        "visits": list(
+            Visit.objects.filter(status=VisitStatus.SCHEDULED, plan__status=PlanStatus.SCHEDULED)
+            .filter(Q(technician=user) | Q(technician__isnull=True, plan__assigned_to=user))
+            .filter(scheduled_at__lt=now + datetime.timedelta(days=7))
+            .select_related("customer", "plan__kind")
+            .order_by("scheduled_at", "id")[:LIST_LIMIT]
         ),
         "tickets": tickets,
         "surveys_waiting": Survey.objects.filter(answered_at__isnull=True, expires_at__gt=now).count(),

@@ -8,6 +8,7 @@ from django.contrib.auth.context_processors import PermWrapper
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy
 
+from crm.notifications.selectors import demo_outbox_enabled
 from crm.permissions import has_permission, known_permissions
 from crm.tenancy import current_tenant
 
@@ -25,7 +26,10 @@ NAVIGATION = [
     (gettext_lazy("看板"), "analytics:dashboard", "analytics.view"),
     # webhooks, their deliveries, group-robot routing and the event delivery log (managers)
     (gettext_lazy("集成"), "integrations:webhook-list", "webhooks.view"),
+    (gettext_lazy("演示发件箱"), "notifications:demo-outbox", "notifications.view_deliveries"),
 ]
+#: Entries shown only while their condition holds.
+NAVIGATION_CONDITIONS = {"notifications:demo-outbox": demo_outbox_enabled}
 
 
 def navigation_for(request) -> list[dict]:
@@ -34,6 +38,9 @@ def navigation_for(request) -> list[dict]:
     items: list[dict[str, Any]] = []
     for label, url_name, permission in NAVIGATION:
         if permission not in declared or not has_permission(user, permission):
+            continue
+        condition = NAVIGATION_CONDITIONS.get(url_name)
+        if condition is not None and not condition():
             continue
         try:
             url = reverse(url_name)

@@ -188,7 +188,7 @@ class ApiToken(TenantOwnedModel):
         User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("所属员工")
     )
     prefix = models.CharField(_("前缀"), max_length=16)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("密钥哈希"))
     created_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("创建人")
     )

@@ -196,7 +196,9 @@ class Customer(TenantOwnedModel):
     measured_at = models.DateTimeField(_("量房时间"), null=True, blank=True, editable=False)
     signed_projects = models.PositiveIntegerField(_("签约项目数"), default=0, editable=False)
     contract_total_fen = models.BigIntegerField(_("合同总额（分）"), default=0, editable=False)
-    project_lifecycle = models.CharField(max_length=24, choices=Lifecycle.choices, blank=True, editable=False)
+    project_lifecycle = models.CharField(
+        max_length=24, choices=Lifecycle.choices, blank=True, editable=False, verbose_name=_("项目阶段")
+    )
     credited_referrals = models.PositiveIntegerField(_("成功转介绍数"), default=0, editable=False)
     referral_credit_total_fen = models.BigIntegerField(_("转介绍奖励（分）"), default=0, editable=False)
     is_vip = models.BooleanField(_("VIP"), default=False, editable=False)
@@ -352,14 +354,26 @@ class CustomerSettings(TenantOwnedModel):
     sales_visibility = models.CharField(
         _("销售可见范围"), max_length=8, choices=SalesVisibility.choices, default=SalesVisibility.OWN
     )
-    round_robin_last_user_id = models.BigIntegerField(null=True, blank=True, editable=False)
-    intake_key_hash = models.CharField(max_length=64, blank=True, editable=False)
-    intake_key_prefix = models.CharField(max_length=16, blank=True, editable=False)
     # During a rotation the replaced key keeps working until its grace period ends (live web forms
     # switch over without losing inquiries); then it is simply ignored.
-    previous_intake_key_hash = models.CharField(max_length=64, blank=True, editable=False)
-    previous_intake_key_prefix = models.CharField(max_length=16, blank=True, editable=False)
-    previous_intake_key_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    previous_intake_key_hash = models.CharField(
+        max_length=64, blank=True, editable=False, verbose_name=_("旧接入密钥哈希")
+    )
+    previous_intake_key_prefix = models.CharField(
+        max_length=16, blank=True, editable=False, verbose_name=_("旧接入密钥前缀")
+    )
+    previous_intake_key_expires_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("旧接入密钥失效时间")
+    )
+    round_robin_last_user_id = models.BigIntegerField(
+        null=True, blank=True, editable=False, verbose_name=_("轮询上次分配的员工")
+    )
+    intake_key_hash = models.CharField(
+        max_length=64, blank=True, editable=False, verbose_name=_("接入密钥哈希")
+    )
+    intake_key_prefix = models.CharField(
+        max_length=16, blank=True, editable=False, verbose_name=_("接入密钥前缀")
+    )
 
     class Meta:
         verbose_name = _("客户模块设置")
@@ -402,11 +416,21 @@ class Lead(TenantOwnedModel):
         verbose_name=_("负责销售"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("创建人"),
     )
     first_responded_at = models.DateTimeField(_("首次响应时间"), null=True, blank=True)
     first_responder = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("首次响应人"),
     )
     response_seconds = models.PositiveIntegerField(_("响应用时（秒）"), null=True, blank=True)
     sla_breached = models.BooleanField(_("已超时"), default=False)
@@ -438,15 +462,25 @@ class Lead(TenantOwnedModel):
 class LeadSlaBreach(TenantOwnedModel):
     """Dispatch row of a breach: unique per lead, inserted in the transaction that notifies."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="breaches")
-    detected_at = models.DateTimeField(auto_now_add=True)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="breaches", verbose_name=_("线索"))
+    detected_at = models.DateTimeField(auto_now_add=True, verbose_name=_("发现时间"))
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("负责人"),
     )
     reassigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("改派给"),
     )
-    notified = models.PositiveIntegerField(default=0)
+    notified = models.PositiveIntegerField(default=0, verbose_name=_("已通知人数"))
 
     class Meta:
         verbose_name = _("线索超时记录")
@@ -486,7 +520,12 @@ class FollowUp(TenantOwnedModel):
         Customer, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("客户")
     )
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("记录人"),
     )
     kind = models.CharField(_("方式"), max_length=16, choices=FollowUpKind.choices)
     content = models.TextField(_("内容"))
@@ -494,7 +533,7 @@ class FollowUp(TenantOwnedModel):
     occurred_at = models.DateTimeField(_("时间"))
     next_follow_up_at = models.DateTimeField(_("下次跟进时间"), null=True, blank=True)
     reminded_at = models.DateTimeField(_("提醒时间"), null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("跟进记录")
@@ -518,10 +557,14 @@ class FollowUp(TenantOwnedModel):
 class FollowUpReminder(TenantOwnedModel):
     """Dispatch row: a due next-follow-up is reminded exactly once."""
 
-    follow_up = models.ForeignKey(FollowUp, on_delete=models.CASCADE, related_name="reminders")
-    sent_at = models.DateTimeField(auto_now_add=True)
+    follow_up = models.ForeignKey(
+        FollowUp, on_delete=models.CASCADE, related_name="reminders", verbose_name=_("跟进记录")
+    )
+    sent_at = models.DateTimeField(auto_now_add=True, verbose_name=_("发送时间"))
 
     class Meta:
+        verbose_name = _("跟进提醒")
+        verbose_name_plural = _("跟进提醒")
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "follow_up"], name="customers_reminder_once_per_follow_up"
@@ -532,12 +575,18 @@ class FollowUpReminder(TenantOwnedModel):
 class PoolClaim(TenantOwnedModel):
     """Who took a customer out of the lead pool (公海), and when."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="pool_claims")
-    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    claimed_at = models.DateTimeField(auto_now_add=True)
-    pooled_at = models.DateTimeField(null=True, blank=True)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="pool_claims", verbose_name=_("客户")
+    )
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("领取人")
+    )
+    claimed_at = models.DateTimeField(auto_now_add=True, verbose_name=_("领取时间"))
+    pooled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("进入公海时间"))
 
     class Meta:
+        verbose_name = _("公海领取记录")
+        verbose_name_plural = _("公海领取记录")
         ordering = ["-claimed_at"]
         constraints = [
             # One claim per pooling: two users racing for the same pooled customer cannot both win.
@@ -555,9 +604,14 @@ class Segment(TenantOwnedModel):
     name = models.CharField(_("名称"), max_length=100)
     filters = models.JSONField(_("筛选条件"), default=dict)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("创建人"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("客户分群")
@@ -594,7 +648,7 @@ class CustomerAuditLog(TenantOwnedModel):
     customer = models.ForeignKey(
         Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("客户")
     )
-    detail = models.JSONField(default=dict, blank=True)
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("详情"))
     created_at = models.DateTimeField(_("时间"), auto_now_add=True)
 
     class Meta:

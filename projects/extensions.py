@@ -118,9 +118,13 @@ def home_widget(*, request, tenant) -> Panel | None:
         project.overdue = selectors.is_overdue(project, settings)
         project.stage_name = names.get(project.stage, project.stage)
     mine.sort(key=lambda project: not project.overdue)
-    html = render_to_string(
-        "projects/_home.html", {"projects": mine[:10], "total": len(mine)}, request=request
-    )
+    context = {
+        "projects": mine[:10],
+        "total": len(mine),
+        "can_log": has_permission(user, "projects.daily_log"),
+        "can_inspect": has_permission(user, "projects.inspect"),
+    }
+    html = render_to_string("projects/_home.html", context, request=request)
     return Panel(title=_("我的项目"), html=html, order=20)
 
 

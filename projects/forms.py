@@ -14,7 +14,7 @@ from crm.forms import Form, IsoDateInput, ModelForm, camera_photos_widget
 from crm.models import Tenant
 from crm.money import MoneyError, YuanFormField, parse_yuan
 from crm.selectors import staff_queryset
-from crm.uploads import DocumentUploadField, MultipleImageUploadField
+from crm.uploads import IMAGE_ACCEPT, DocumentUploadField, ImageUploadField, MultipleImageUploadField
 from customers.models import Customer
 from customers.visibility import customers_visible_to
 from projects.models import STAGE_ORDER, AcceptanceKind, DecisionChannel, Material, Project, Stage
@@ -125,6 +125,10 @@ class SigningPolicyForm(Form):
         self.fields["required_steps"].choices = [  # type: ignore[attr-defined]
             (key, requirement.label) for key, requirement in extensions.signing_requirements().items()
         ]
+
+
+class ContractCancelForm(Form):
+    reason = forms.CharField(label=gettext_lazy("取消原因"), max_length=500)
 
 
 class AcceptanceForm(Form):
@@ -270,10 +274,19 @@ class InspectionForm(Form):
             self.fields[f"hazard_{item.pk}"] = forms.CharField(
                 label=_("问题/整改要求"), required=False, max_length=300
             )
+            self.fields[f"photo_{item.pk}"] = ImageUploadField(
+                label=_("照片"),
+                required=False,
+                widget=forms.ClearableFileInput(attrs={"accept": IMAGE_ACCEPT, "capture": "environment"}),
+            )
 
     def rows(self):
         for item in self.checklist:
-            yield item, self[f"item_{item.pk}"], self[f"hazard_{item.pk}"]
+            yield item, self[f"item_{item.pk}"], self[f"hazard_{item.pk}"], self[f"photo_{item.pk}"]
+
+    def photos(self) -> list:
+        """One optional photo per checklist item, in the order of :meth:`items`."""
+        return [self.cleaned_data.get(f"photo_{item.pk}") for item in self.checklist]
 
     def items(self) -> list[dict]:
         return [

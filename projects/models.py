@@ -198,7 +198,9 @@ class StageHistory(TenantOwnedModel):
     """Every stage change: who, when, from, to, why (kept forever)."""
 
     api_sync_fields = ("changed_at", "changed_at")  # append-only: never updated (crm/sync.py)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="stage_history")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="stage_history", verbose_name=_("项目")
+    )
     from_stage = models.CharField(_("原阶段"), max_length=32, choices=Stage.choices, blank=True)
     to_stage = models.CharField(_("新阶段"), max_length=32, choices=Stage.choices)
     direction = models.CharField(_("方向"), max_length=10, default="forward")
@@ -227,7 +229,9 @@ class AcceptanceKind(models.TextChoices):
 class Acceptance(TenantOwnedModel):
     """A checkpoint acceptance: passed hidden works gate masonry, passed completion gates handover."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="acceptances")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="acceptances", verbose_name=_("项目")
+    )
     kind = models.CharField(_("验收类型"), max_length=20, choices=AcceptanceKind.choices)
     passed = models.BooleanField(_("通过"))
     notes = models.TextField(_("说明"), blank=True)
@@ -272,7 +276,9 @@ class DesignPlan(TenantOwnedModel):
 
     api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="design_plans")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="design_plans", verbose_name=_("项目")
+    )
     label = models.CharField(_("方案"), max_length=20)
     title = models.CharField(_("标题"), max_length=100)
     style = models.CharField(_("风格"), max_length=30, blank=True)
@@ -314,7 +320,9 @@ class DesignPlan(TenantOwnedModel):
 class DesignPlanRevision(TenantOwnedModel):
     """Snapshot of a plan at one version (append-only)."""
 
-    plan = models.ForeignKey(DesignPlan, on_delete=models.CASCADE, related_name="revisions")
+    plan = models.ForeignKey(
+        DesignPlan, on_delete=models.CASCADE, related_name="revisions", verbose_name=_("设计方案")
+    )
     version = models.PositiveIntegerField(_("版本"))
     title = models.CharField(_("标题"), max_length=100)
     style = models.CharField(_("风格"), max_length=30, blank=True)
@@ -332,6 +340,8 @@ class DesignPlanRevision(TenantOwnedModel):
     changed_at = models.DateTimeField(_("修改时间"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("方案修改记录")
+        verbose_name_plural = _("方案修改记录")
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "plan", "version"], name="proj_planrev_version_uniq")
@@ -346,7 +356,9 @@ class DailyLog(TenantOwnedModel):
 
     api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="daily_logs")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="daily_logs", verbose_name=_("项目")
+    )
     log_date = models.DateField(_("日期"))
     work_done = models.TextField(_("今日完成"))
     plan_tomorrow = models.TextField(_("明日计划"), blank=True)
@@ -433,7 +445,9 @@ class Inspection(TenantOwnedModel):
 
     api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="inspections")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="inspections", verbose_name=_("项目")
+    )
     kind = models.CharField(
         _("类型"), max_length=20, choices=InspectionKind.choices, default=InspectionKind.WEEKLY
     )
@@ -449,9 +463,14 @@ class Inspection(TenantOwnedModel):
     score = models.PositiveSmallIntegerField(_("得分"), default=100)
     notes = models.TextField(_("备注"), blank=True)
     rectification = models.ForeignKey(
-        "Rectification", on_delete=models.CASCADE, null=True, blank=True, related_name="reinspections"
+        "Rectification",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reinspections",
+        verbose_name=_("来源整改"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("质检")
@@ -481,8 +500,12 @@ class Rectification(TenantOwnedModel):
 
     api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rectifications")
-    item = models.OneToOneField(InspectionItem, on_delete=models.CASCADE, related_name="rectification")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="rectifications", verbose_name=_("项目")
+    )
+    item = models.OneToOneField(
+        InspectionItem, on_delete=models.CASCADE, related_name="rectification", verbose_name=_("检查项")
+    )
     description = models.CharField(_("整改内容"), max_length=300)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -494,7 +517,7 @@ class Rectification(TenantOwnedModel):
     due_on = models.DateField(_("整改期限"))
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.OPEN)
     closed_at = models.DateTimeField(_("关闭时间"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("整改")
@@ -525,7 +548,9 @@ class ChangeOrder(TenantOwnedModel):
 
     api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="change_orders")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="change_orders", verbose_name=_("项目")
+    )
     number = models.PositiveIntegerField(_("编号"))
     title = models.CharField(_("标题"), max_length=100)
     reason = models.TextField(_("变更原因"))
@@ -540,14 +565,21 @@ class ChangeOrder(TenantOwnedModel):
         related_name="+",
         verbose_name=_("创建人"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("发送时间"))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("决定时间"))
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("决定人"),
     )
-    decision_channel = models.CharField(max_length=20, choices=DecisionChannel.choices, blank=True)
-    decision_note = models.CharField(max_length=300, blank=True)
+    decision_channel = models.CharField(
+        max_length=20, choices=DecisionChannel.choices, blank=True, verbose_name=_("确认渠道")
+    )
+    decision_note = models.CharField(max_length=300, blank=True, verbose_name=_("决定说明"))
 
     class Meta:
         verbose_name = _("变更单")
@@ -565,7 +597,9 @@ class ChangeOrder(TenantOwnedModel):
 
 
 class ChangeOrderLine(TenantOwnedModel):
-    change_order = models.ForeignKey(ChangeOrder, on_delete=models.CASCADE, related_name="lines")
+    change_order = models.ForeignKey(
+        ChangeOrder, on_delete=models.CASCADE, related_name="lines", verbose_name=_("变更单")
+    )
     description = models.CharField(_("项目"), max_length=100)
     quantity = models.DecimalField(_("数量"), max_digits=10, decimal_places=2)
     unit = models.CharField(_("单位"), max_length=10, blank=True)
@@ -573,20 +607,28 @@ class ChangeOrderLine(TenantOwnedModel):
     amount_fen = models.BigIntegerField(_("金额（分）"), help_text=_("单价 × 数量，四舍五入到分"))
 
     class Meta:
+        verbose_name = _("变更明细")
+        verbose_name_plural = _("变更明细")
         ordering = ["id"]
 
 
 class ChangeOrderEvent(TenantOwnedModel):
     """History of a change order (created, edited, sent, approved, rejected)."""
 
-    change_order = models.ForeignKey(ChangeOrder, on_delete=models.CASCADE, related_name="events")
-    action = models.CharField(max_length=20)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    change_order = models.ForeignKey(
+        ChangeOrder, on_delete=models.CASCADE, related_name="events", verbose_name=_("变更单")
     )
-    channel = models.CharField(max_length=20, blank=True)
-    note = models.CharField(max_length=300, blank=True)
-    occurred_at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=20, verbose_name=_("动作"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    channel = models.CharField(max_length=20, blank=True, verbose_name=_("渠道"))
+    note = models.CharField(max_length=300, blank=True, verbose_name=_("备注"))
+    occurred_at = models.DateTimeField(default=timezone.now, verbose_name=_("发生时间"))
 
     ACTION_LABELS = {
         "created": _("创建"),
@@ -597,6 +639,8 @@ class ChangeOrderEvent(TenantOwnedModel):
     }
 
     class Meta:
+        verbose_name = _("变更单记录")
+        verbose_name_plural = _("变更单记录")
         ordering = ["occurred_at", "id"]
 
     @property
@@ -618,7 +662,9 @@ class Material(TenantOwnedModel):
 
     api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="materials")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="materials", verbose_name=_("项目")
+    )
     category = models.CharField(_("类别"), max_length=10, choices=Category.choices)
     name = models.CharField(_("名称"), max_length=60)
     brand = models.CharField(_("品牌"), max_length=60)
@@ -629,9 +675,13 @@ class Material(TenantOwnedModel):
     quantity = models.DecimalField(_("数量"), max_digits=10, decimal_places=2)
     unit = models.CharField(_("单位"), max_length=10, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("创建人"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("材料")
@@ -642,12 +692,16 @@ class Material(TenantOwnedModel):
 class MaterialReport(TenantOwnedModel):
     """A QC / test report file of a material (e.g. tile radioactivity test)."""
 
-    material = models.ForeignKey(Material, on_delete=models.CASCADE, related_name="reports")
+    material = models.ForeignKey(
+        Material, on_delete=models.CASCADE, related_name="reports", verbose_name=_("材料")
+    )
     title = models.CharField(_("报告名称"), max_length=100)
     file = models.FileField(_("文件"), upload_to=report_upload_to, max_length=200)
-    uploaded_at = models.DateTimeField(auto_now_add=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("上传时间"))
 
     class Meta:
+        verbose_name = _("检测报告")
+        verbose_name_plural = _("检测报告")
         ordering = ["id"]
 
 
@@ -659,16 +713,22 @@ class ShareLink(TenantOwnedModel):
 
     api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="share_links")
-    key_hash = models.CharField(max_length=64)
-    prefix = models.CharField(max_length=12)
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="share_links", verbose_name=_("项目")
+    )
+    key_hash = models.CharField(max_length=64, verbose_name=_("密钥哈希"))
+    prefix = models.CharField(max_length=12, verbose_name=_("前缀"))
     expires_at = models.DateTimeField(_("有效期至"))
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("创建人"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_viewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
+    last_viewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("最近查看时间"))
 
     class Meta:
         verbose_name = _("进度分享链接")
@@ -711,21 +771,33 @@ class ConstructionCallback(TenantOwnedModel):
 
     api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="callbacks")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="callbacks", verbose_name=_("项目")
+    )
     period = models.PositiveIntegerField(_("周期"))
     due_on = models.DateField(_("应回访日期"))
     assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("负责人"),
     )
     satisfaction = models.PositiveSmallIntegerField(
         _("满意度"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     comments = models.TextField(_("客户意见"), blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("完成时间"))
     completed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("完成人"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
         verbose_name = _("施工回访")

@@ -18,6 +18,7 @@ from projects.models import (
     STAGE_ORDER,
     ChangeOrder,
     ChangeOrderStatus,
+    ConfirmationCode,
     DailyLog,
     Inspection,
     InspectionKind,
@@ -178,6 +179,25 @@ def inspections_for_project(*, project: Project) -> list[Inspection]:
 
 def open_rectifications(*, project: Project) -> QuerySet[Rectification]:
     return Rectification.objects.filter(project=project).select_related("item", "owner")
+
+
+def pending_code_decisions(*, link: ShareLink) -> dict[int, str]:
+    """Change order id -> decision for this link's codes that can still be entered (unused,
+    unexpired, guesses left): the progress page keeps showing their code box, reload or not."""
+    from projects.services.share import CODE_MAX_ATTEMPTS
+
+    rows = (
+        ConfirmationCode.objects.filter(
+            share_link=link,
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            attempts__lt=CODE_MAX_ATTEMPTS,
+            change_order__status=ChangeOrderStatus.SENT,
+        )
+        .order_by("created_at", "id")
+        .values_list("change_order_id", "decision")
+    )
+    return dict(rows)  # the newest code per change order wins (the one the check reads)
 
 
 def change_orders_for_project(*, project: Project) -> list[ChangeOrder]:

@@ -27,6 +27,7 @@ urlpatterns = [
     path("<int:pk>/edit/", projects.ProjectEditView.as_view(), name="edit"),
     path("<int:pk>/stage/", stages.StageMoveView.as_view(), name="move-stage"),
     path("<int:pk>/sign/", stages.SignView.as_view(), name="sign"),
+    path("<int:pk>/cancel/", stages.ContractCancelView.as_view(), name="cancel"),
     path("<int:pk>/handover/", stages.HandoverView.as_view(), name="handover"),
     path("<int:pk>/acceptance/", stages.AcceptanceView.as_view(), name="acceptance"),
     path("<int:pk>/plans/", designs.DesignPlanCreateView.as_view(), name="plan-create"),

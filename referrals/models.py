@@ -36,7 +36,12 @@ class ReferralSettings(TenantOwnedModel):
     vip_title = models.CharField(_("VIP 称号"), max_length=30, default="VIP 设计顾问")
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("更新人"),
     )
 
     class Meta:
@@ -126,7 +131,12 @@ class Referral(TenantOwnedModel):
     )
     source = models.CharField(_("来源"), max_length=16, choices=ReferralSource.choices)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("创建人"),
     )
     note = models.CharField(_("备注"), max_length=200, blank=True)
     contacted_at = models.DateTimeField(_("联系时间"), null=True, blank=True)
@@ -196,7 +206,12 @@ class LedgerEntry(TenantOwnedModel):
     shortfall_change_fen = models.BigIntegerField(_("差额变动（分）"), default=0)
     idempotency_key = models.CharField(_("幂等键"), max_length=120)
     referral = models.ForeignKey(
-        Referral, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+        Referral,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+        verbose_name=_("转介绍"),
     )
     project = models.ForeignKey(
         "projects.Project",
@@ -268,12 +283,19 @@ class VipEventKind(models.TextChoices):
 class VipEvent(TenantOwnedModel):
     """The log of VIP status: automatic grants, and every manager decision with its reason."""
 
-    account = models.ForeignKey(ReferralAccount, on_delete=models.PROTECT, related_name="vip_events")
+    account = models.ForeignKey(
+        ReferralAccount, on_delete=models.PROTECT, related_name="vip_events", verbose_name=_("账户")
+    )
     kind = models.CharField(_("事件"), max_length=16, choices=VipEventKind.choices)
     credited_referrals = models.PositiveIntegerField(_("当时成功转介绍数"))
     reason = models.CharField(_("原因"), max_length=200, blank=True)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("决定人"),
     )
     created_at = models.DateTimeField(_("时间"), auto_now_add=True)
 

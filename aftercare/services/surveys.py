@@ -6,6 +6,7 @@ import calendar
 import datetime
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -85,8 +86,10 @@ def _survey_sms(*, tenant: Tenant, survey_id: int) -> None:
 
 
 def survey_send_sms(*, tenant: Tenant, survey: Survey, base_url: str = "") -> None:
+    """The link is absolute (``base_url`` or ``settings.SITE_URL``): a phone cannot open a bare path."""
     from crm.notifications.services import sms_send  # noqa: PLC0415
 
+    base_url = (base_url or settings.SITE_URL).rstrip("/")
     question = "满意度" if survey.kind == SurveyKind.CSAT else "推荐意愿"
     sms_send(
         tenant=tenant,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -70,6 +71,10 @@ def _clean_checklist(results: object) -> list[dict]:
     ]
 
 
+#: The caption of the photo that holds the customer's hand-drawn signature.
+SIGNATURE_CAPTION = "客户签名"
+
+
 @transaction.atomic
 def visit_complete(
     *,
@@ -83,10 +88,12 @@ def visit_complete(
     satisfaction: int | None = None,
     renovation_interest: bool = False,
     photos: list | None = None,
+    signature_image: UploadedFile | None = None,
 ) -> Visit:
     """Record the visit's results and close its plan; the 5-year visit (or a customer with
     renovation interest) becomes a new lead with source "aftercare". The on-site ``photos``
-    (validated images) are saved in the same transaction: no completed visit without its photos."""
+    (validated images) and the customer's hand-drawn ``signature_image`` are saved in the same
+    transaction: no completed visit without its photos."""
     visit = Visit.objects.select_for_update(of=("self",)).get(pk=visit.pk)
     plan = (
         MaintenancePlan.objects.select_for_update(of=("self",)).select_related("kind").get(pk=visit.plan_id)
@@ -113,6 +120,8 @@ def visit_complete(
     visit.save()
     if photos:
         visit_photos_add(tenant=tenant, visit=visit, images=photos)
+    if signature_image:
+        visit_photos_add(tenant=tenant, visit=visit, images=[signature_image], caption=SIGNATURE_CAPTION)
     plan.status = PlanStatus.COMPLETED
     plan.completed_at = now
     plan.save(update_fields=["status", "completed_at"])

@@ -31,7 +31,7 @@ class Event(TenantOwnedModel):
     created_at = models.DateTimeField(_("发生时间"), default=timezone.now)
     # PostgreSQL's 64-bit id of the inserting transaction: the feed withholds a row until every
     # transaction that could still commit a smaller id has finished (see selectors.events_after).
-    transaction_id = models.BigIntegerField(null=True, editable=False)
+    transaction_id = models.BigIntegerField(null=True, editable=False, verbose_name=_("事务号"))
 
     class Meta:
         verbose_name = _("领域事件")
@@ -58,7 +58,9 @@ class EventDelivery(TenantOwnedModel):
     end of the lease after which a crashed send is tried again.
     """
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("事件")
+    )
     subscriber = models.CharField(_("订阅者"), max_length=200)
     status = models.CharField(
         _("状态"), max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING

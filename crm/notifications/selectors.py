@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from crm.models import Tenant, User
-from crm.notifications.models import Delivery, Notification
+from crm.notifications.models import Channel, Delivery, Notification, SmsMessage
+from crm.notifications.sms import DEFAULT_SMS_BACKEND, backend_path
+
+#: E-mail backends that deliver nothing outside this machine.
+LOCAL_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+}
+DEMO_OUTBOX_SIZE = 100
 
 
 def unread_count(*, user: User) -> int:
@@ -30,3 +41,24 @@ def deliveries_for_list(*, tenant: Tenant) -> QuerySet[Delivery]:
         .select_related("notification", "notification__recipient")
         .order_by("-created_at", "-id")
     )
+
+
+def demo_outbox_enabled() -> bool:
+    """The demo outbox exists only in the zero-setup demo with nothing really sent: codes are shown
+    unmasked there (no customer receives them), never once a real SMS or mail provider is set."""
+    return bool(
+        settings.CRM_DEMO
+        and backend_path() == DEFAULT_SMS_BACKEND
+        and settings.EMAIL_BACKEND in LOCAL_EMAIL_BACKENDS
+    )
+
+
+def demo_outbox(*, tenant: Tenant) -> dict[str, list]:
+    """The latest SMS and e-mails the demo "sent", newest first (two queries)."""
+    sms = list(SmsMessage.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:DEMO_OUTBOX_SIZE])
+    emails = list(
+        Delivery.objects.filter(tenant=tenant, channel=Channel.EMAIL)
+        .select_related("notification")
+        .order_by("-created_at", "-id")[:DEMO_OUTBOX_SIZE]
+    )
+    return {"sms": sms, "emails": emails}

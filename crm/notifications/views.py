@@ -7,6 +7,7 @@ import uuid
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -14,6 +15,7 @@ from django.views import View
 
 from crm.notifications import selectors, services
 from crm.notifications.forms import NotificationSettingsForm
+from crm.notifications.senders import absolute_link
 from crm.permissions import RoleRequiredMixin
 from crm.tenancy import require_tenant
 
@@ -32,6 +34,23 @@ class InboxView(RoleRequiredMixin, View):
         queryset = selectors.notifications_for_inbox(user=request.user, unread_only=unread_only)
         page = Paginator(queryset, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
         return render(request, "notifications/inbox.html", {"page": page, "unread_only": unread_only})
+
+
+class DemoOutboxView(RoleRequiredMixin, View):
+    """What the zero-setup demo "sent" (codes, survey links, e-mails): nothing leaves the machine
+    there, so this page is where a demo user reads them. 404 outside the demo."""
+
+    required_permission = "notifications.view_deliveries"
+
+    def get(self, request):
+        if not selectors.demo_outbox_enabled():
+            raise Http404
+        outbox = selectors.demo_outbox(tenant=require_tenant())
+        emails = [
+            {"delivery": delivery, "link": absolute_link(delivery.notification.link)}
+            for delivery in outbox["emails"]
+        ]
+        return render(request, "notifications/demo_outbox.html", {"sms": outbox["sms"], "emails": emails})
 
 
 class MarkReadView(RoleRequiredMixin, View):

@@ -7,7 +7,7 @@ Production and the test suite use PostgreSQL (with row-level security) and Redis
 from pathlib import Path
 
 import environ
-from csp.constants import NONE, SELF, UNSAFE_INLINE
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -22,6 +22,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Public base URL for links sent outside a request (SMS, email, webhooks).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# The zero-setup demo (scripts/up.sh sets CRM_DEMO=1): with the console SMS and e-mail backends,
+# managers get a page showing what the demo "sent" (crm.notifications.selectors.demo_outbox_enabled).
+CRM_DEMO = env.bool("CRM_DEMO", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -296,14 +299,15 @@ LANGUAGE_COOKIE_NAME = "crm_language"
 
 # --- Content-Security-Policy (django-csp) ---------------------------------------------------
 # Every script is a file served by the app (static/js/crm.js, vendored htmx, Swagger UI's split
-# view): no inline script or on* handler anywhere. Styles still allow 'unsafe-inline' because
-# templates carry style attributes and small <style> blocks, and Swagger UI sets inline styles;
-# CSS cannot run script, and everything rendered is auto-escaped.
+# view): no inline script or on* handler anywhere. No inline style either: templates use classes
+# from static/css (utility classes ``u-*`` in crm.css), htmx's indicator style is in crm.css
+# (``htmx-config`` meta), charts draw tooltips as rich text; scripts that style elements do it
+# through the CSSOM (element.style), which style-src does not restrict.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF, UNSAFE_INLINE],
+        "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "font-src": [SELF, "data:"],
         "connect-src": [SELF],

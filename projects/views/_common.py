@@ -59,6 +59,8 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
     context = {
         "project": project,
         "tab": tab,
+        # ``?open=log`` / ``?open=inspect``: the workbench's one-tap site actions land on the open form.
+        "open_form": request.GET.get("open", "")[:20],
         "tabs": TABS,
         "stage_name": names[project.stage],
         "stage_names": names,
@@ -100,6 +102,7 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
         )
         if project.signed_on is None:
             context["signing_missing"] = signing.missing_signing_steps(tenant=tenant, project=project)
+        context["cancel_form"] = overrides.get("cancel_form") or forms.ContractCancelForm()
         context["acceptance_form"] = overrides.get("acceptance_form") or forms.AcceptanceForm()
     elif tab == "plans":
         context["plans"] = DesignPlan.objects.filter(project=project).prefetch_related(

@@ -23,7 +23,7 @@ class InspectionCreateView(ProjectActionView):
 
     def act(self, request):
         self.form = forms.InspectionForm(
-            request.POST, checklist=inspections.checklist_items(tenant=self.tenant)
+            request.POST, request.FILES, checklist=inspections.checklist_items(tenant=self.tenant)
         )
         if not self.form.is_valid():
             return None
@@ -34,6 +34,10 @@ class InspectionCreateView(ProjectActionView):
             items=self.form.items(),
             notes=self.form.cleaned_data["notes"],
         )
+        # Items are written in checklist order, so the n-th row takes the n-th photo (same transaction).
+        for item, photo in zip(inspection.items.order_by("id"), self.form.photos(), strict=True):
+            if photo:
+                inspections.inspection_item_add_photo(tenant=self.tenant, item=item, photo=photo)
         return _("质检已记录，得分 %(score)s。") % {"score": inspection.score}
 
 

@@ -67,6 +67,12 @@ class ProgressView(View):
         for entry in timeline:
             entry["entered_at"] = entered.get(entry["info"].key)
         change_orders = selectors.change_orders_for_project(project=project)
+        code_decisions = selectors.pending_code_decisions(link=self.link)
+        pending = [co for co in change_orders if co.status == ChangeOrderStatus.SENT]
+        for co in pending:
+            co.code_decision = code_decisions.get(co.pk)
+        decided = [co for co in change_orders if co.is_decided]
+        just_decided = next((co for co in decided if co.pk == self.just_decided_id()), None)
         return {
             "tenant": self.tenant,
             "project": project,
@@ -77,8 +83,9 @@ class ProgressView(View):
             "inspections": selectors.inspections_for_project(project=project)[:10],
             "rectifications": selectors.open_rectifications(project=project),
             "materials": Material.objects.filter(project=project).prefetch_related("reports"),
-            "pending": [co for co in change_orders if co.status == ChangeOrderStatus.SENT],
-            "decided": [co for co in change_orders if co.is_decided],
+            "pending": pending,
+            "decided": decided,
+            "just_decided": just_decided,
             "budget": change_orders_services.project_budget(project=project),
             "link": self.link,
             "sections": extensions.progress_sections(
@@ -86,6 +93,11 @@ class ProgressView(View):
             ),
             **extra,
         }
+
+    def just_decided_id(self) -> int | None:
+        """``?decided=<id>`` after a confirmed code: the page thanks the customer for that one."""
+        value = self.request.GET.get("decided", "")
+        return int(value) if value.isdigit() and len(value) < 12 else None
 
     def get(self, request):
         ShareLink.objects.filter(pk=self.link.pk).update(last_viewed_at=timezone.now())
@@ -125,10 +137,8 @@ class ProgressChangeOrderView(ProgressView):
                     self.context(co_error={change_order.pk: _("；").join(error.messages)}),
                     status=400,
                 )
-            decision = request.POST.get("decision")
-            return render(
-                request, "projects/progress.html", self.context(code_for=(change_order.pk, decision))
-            )
+            # Post/redirect/get: a reload shows the code box again instead of asking for a new code.
+            return redirect(reverse("projects:progress", args=[self.token]) + f"#co-{change_order.pk}")
         if step == "confirm":
             try:
                 share.confirmation_code_check(  # commits a failed attempt itself
@@ -141,10 +151,7 @@ class ProgressChangeOrderView(ProgressView):
                 return render(
                     request,
                     "projects/progress.html",
-                    self.context(
-                        code_for=(change_order.pk, request.POST.get("decision")),
-                        co_error={change_order.pk: str(error)},
-                    ),
+                    self.context(co_error={change_order.pk: str(error)}),
                     status=400,
                 )
             except ValidationError as error:
@@ -154,5 +161,6 @@ class ProgressChangeOrderView(ProgressView):
                     self.context(co_error={change_order.pk: _("；").join(error.messages)}),
                     status=400,
                 )
-            return redirect(reverse("projects:progress", args=[self.token]) + f"#co-{change_order.pk}")
+            url = reverse("projects:progress", args=[self.token])
+            return redirect(f"{url}?decided={change_order.pk}#decided")
         raise Http404

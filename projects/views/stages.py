@@ -47,6 +47,22 @@ class SignView(ProjectActionView):
         return _("合同已签订。")
 
 
+class ContractCancelView(ProjectActionView):
+    """A money action (referral credit is reversed): the form asks for confirmation first."""
+
+    action_permission = "projects.cancel"
+    form_name = "cancel_form"
+
+    def act(self, request):
+        self.form = forms.ContractCancelForm(request.POST)
+        if not self.form.is_valid():
+            return None
+        contracts.contract_cancel(
+            tenant=self.tenant, project=self.project, cancelled_by=request.user, **self.form.cleaned_data
+        )
+        return _("合同已取消。")
+
+
 class HandoverView(ProjectActionView):
     action_permission = "projects.handover"
 

@@ -44,7 +44,7 @@
     if (chart.type === "funnel") {
       var key = chart.series[0];
       return {
-        tooltip: { trigger: "item" },
+        tooltip: { trigger: "item", renderMode: "richText" },
         series: [{
           type: "funnel", sort: "none", gap: 2, minSize: "8%", left: "5%", width: "90%",
           label: { show: true, position: "inside", formatter: "{b}: {c}" },
@@ -55,7 +55,7 @@
     if (chart.type === "pie") {
       var pieKey = chart.series[0];
       return {
-        tooltip: { trigger: "item" },
+        tooltip: { trigger: "item", renderMode: "richText" },
         legend: legend,
         series: [{
           type: "pie", radius: ["35%", "65%"], top: 24,
@@ -68,7 +68,7 @@
     var categoryAxis = { type: "category", data: labels, axisLabel: { interval: 0, hideOverlap: true } };
     var valueAxis = { type: "value" };
     return {
-      tooltip: { trigger: "axis" },
+      tooltip: { trigger: "axis", renderMode: "richText" },
       legend: legend,
       grid: grid,
       xAxis: horizontal ? valueAxis : categoryAxis,

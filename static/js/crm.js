@@ -7,6 +7,8 @@
 //   [data-menu-toggle]       the phone header's menu button (opens/closes the navigation)
 //   [data-copy="text"]       copies text to the clipboard (WeChat ID), data-copied-label confirms
 //   select[data-board-stage] on phones the stage board shows the chosen stage's column only
+//   canvas[data-signature-pad="input-id"]  finger/mouse signature; each stroke puts the PNG into
+//                            the (hidden) file input; button[data-signature-clear="input-id"] resets
 //   input[type=file]         photos larger than MAX_PHOTO_BYTES or MAX_PHOTO_EDGE are scaled down
 //                            in the browser before upload (a camera photo is 12 MB; the cap is 10 MB)
 (function () {
@@ -135,6 +137,67 @@
     if (event.target.hasAttribute("data-photos-busy")) event.preventDefault();
   }, true);
 
+  // --- Signature pad: strokes on a canvas become a PNG in a file input -------------------------
+  function signaturePad(canvas) {
+    const input = document.getElementById(canvas.dataset.signaturePad);
+    const context = canvas.getContext("2d");
+    let drawing = false;
+    context.lineWidth = 3;
+    context.lineCap = "round";
+    context.lineJoin = "round";
+    context.strokeStyle = "#111";
+    function point(event) {
+      const box = canvas.getBoundingClientRect();
+      return [(event.clientX - box.left) * canvas.width / box.width,
+              (event.clientY - box.top) * canvas.height / box.height];
+    }
+    canvas.addEventListener("pointerdown", function (event) {
+      drawing = true;
+      canvas.setPointerCapture(event.pointerId);
+      const [x, y] = point(event);
+      context.beginPath();
+      context.moveTo(x, y);
+      context.lineTo(x + 0.1, y + 0.1);
+      context.stroke();
+      event.preventDefault();
+    });
+    canvas.addEventListener("pointermove", function (event) {
+      if (!drawing) return;
+      const [x, y] = point(event);
+      context.lineTo(x, y);
+      context.stroke();
+      event.preventDefault();
+    });
+    function finish() {
+      if (!drawing) return;
+      drawing = false;
+      canvas.classList.add("is-signed");
+      if (!input || typeof DataTransfer === "undefined") return;
+      setBusy(input.form, 1);
+      canvas.toBlob(function (blob) {
+        if (blob) {
+          const transfer = new DataTransfer();
+          transfer.items.add(new File([blob], "signature.png", { type: "image/png" }));
+          input.files = transfer.files;
+        }
+        setBusy(input.form, -1);
+      }, "image/png");
+    }
+    canvas.addEventListener("pointerup", finish);
+    canvas.addEventListener("pointercancel", finish);
+  }
+  document.addEventListener("click", function (event) {
+    const clear = event.target.closest("[data-signature-clear]");
+    if (!clear) return;
+    const canvas = document.querySelector('canvas[data-signature-pad="' + clear.dataset.signatureClear + '"]');
+    const input = document.getElementById(clear.dataset.signatureClear);
+    if (canvas) {
+      canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+      canvas.classList.remove("is-signed");
+    }
+    if (input) input.value = "";
+  });
+
   function pad(n) { return String(n).padStart(2, "0"); }
 
   function startCountdowns() {
@@ -162,6 +225,7 @@
 
   function start() {
     startCountdowns();
+    document.querySelectorAll("canvas[data-signature-pad]").forEach(signaturePad);
     document.querySelectorAll("select[data-board-stage]").forEach(function (select) {
       const first = select.querySelector("option:not([data-count='0'])");
       if (first && !select.querySelector("option[selected]")) select.value = first.value;

@@ -88,6 +88,11 @@ def test_plan_page_books_then_completes_a_visit(tenant_a, make_staff, session_cl
     assert visit.checklist_results[1] == {"item": "检查水路", "ok": False, "note": "阀门滴水"}
     with tenant_context(tenant_a):
         assert visit.photos.count() == 1
+    # The history shows when the visit happened (completed today), not tomorrow's booked time.
+    history = client.get(f"/aftercare/plans/{plan.pk}/").content.decode()
+    done_at = timezone.localtime(visit.completed_at)
+    assert f"上门完成 {done_at:%Y-%m-%d %H:%M}" in history
+    assert f"预约 {timezone.localtime(visit.scheduled_at):%Y-%m-%d %H:%M}" in history
 
 
 def test_other_tenants_plan_is_404(tenant_a, tenant_b, make_staff, session_client):

@@ -29,6 +29,20 @@ def assert_fits(page) -> None:
     assert width <= inner, f"{page.url} is {width}px wide on a {inner}px screen"
 
 
+def assert_call_button(page) -> None:
+    """A call button (``a.crm-call``, tel:) the thumb can reach: visible, inside the screen, a tap
+    target at least 32 px tall."""
+    boxes = page.evaluate(
+        """() => Array.from(document.querySelectorAll('a.crm-call[href^="tel:"]')).map(a => {
+            const r = a.getBoundingClientRect();
+            return {left: r.left, right: r.right, height: r.height, w: innerWidth};
+          }).filter(r => r.height > 0)"""
+    )
+    assert boxes, f"{page.url}: no visible call button"
+    reachable = [b for b in boxes if b["left"] >= 0 and b["right"] <= b["w"] and b["height"] >= 32]
+    assert reachable, f"{page.url}: no call button on screen and big enough: {boxes}"
+
+
 def test_sales_registers_a_lead_sees_the_countdown_and_stops_the_clock(site, open_page):
     from customers.models import Lead
 
@@ -56,12 +70,21 @@ def test_sales_registers_a_lead_sees_the_countdown_and_stops_the_clock(site, ope
     assert call.is_visible()
     screenshot(page, "phone-lead-inbox")
     assert_fits(page)
+    assert_call_button(page)
+    page.goto(f"{page.base}/")  # the workbench lists waiting leads with their call buttons
+    assert page.locator('[data-table="leads"] a.crm-call').first.is_visible()
+    screenshot(page, "phone-workbench-lead")
+    assert_fits(page)
+    assert_call_button(page)
+    page.goto(f"{page.base}/customers/leads/")
+    row = page.locator("tr.lead-row", has_text="浏览器测试")
 
     row.locator("td.crm-card-title a").click()
     page.wait_for_url(re.compile(r"/customers/\d+/"))
     assert page.locator('a.crm-call[href^="tel:"]').first.is_visible()
     screenshot(page, "phone-customer-detail")
     assert_fits(page)
+    assert_call_button(page)
     page.fill('#follow-up textarea[name="content"]', "电话联系，约周六量房")
     page.click('#follow-up button[type="submit"]')
     page.wait_for_load_state()
@@ -112,6 +135,7 @@ def test_pm_writes_a_daily_log_with_a_camera_photo_and_is_stopped_by_the_accepta
     assert page.locator(".proj-log img").count() == 1
     screenshot(page, "phone-project-logs")
     assert_fits(page)
+    assert_call_button(page)
 
     page.goto(f"{page.base}/projects/{project.pk}/")
     page.select_option('select[name="to_stage"]', Stage.MASONRY)
@@ -135,6 +159,7 @@ def test_service_completes_a_visit_with_a_photo(site, open_page, tmp_path):
     page.goto(f"{page.base}/aftercare/plans/{visit.plan_id}/")
     screenshot(page, "phone-visit-form")
     assert_fits(page)
+    assert_call_button(page)
     form = page.locator("#complete form")
     for select in form.locator("select").all():
         options = select.locator("option").all()

@@ -41,7 +41,7 @@ def test_codes_per_link_are_capped_per_day(client, in_a, shared):
     link, token, change_order = shared
     url = reverse("projects:progress-change-order", args=[token, change_order.pk, "request"])
     for _ in range(3):
-        assert client.post(url, {"decision": "approve"}).status_code == 200
+        assert client.post(url, {"decision": "approve"}).status_code == 302
         _age_codes(link, minutes=2 + ConfirmationCode.objects.count())
     response = client.post(url, {"decision": "approve"})
     assert response.status_code == 429
@@ -52,15 +52,17 @@ def test_codes_per_link_are_capped_per_day(client, in_a, shared):
     ConfirmationCode.objects.filter(share_link=link).update(
         created_at=timezone.now() - datetime.timedelta(days=1, minutes=1)
     )
-    assert client.post(url, {"decision": "approve"}).status_code == 200
+    assert client.post(url, {"decision": "approve"}).status_code == 302
 
 
 def test_second_code_within_a_minute_is_429_with_retry_after(client, shared):
     link, token, change_order = shared
     url = reverse("projects:progress-change-order", args=[token, change_order.pk, "request"])
-    assert client.post(url, {"decision": "reject"}).status_code == 200
+    assert client.post(url, {"decision": "reject"}).status_code == 302
     response = client.post(url, {"decision": "reject"})
     assert response.status_code == 429 and 1 <= int(response["Retry-After"]) <= 60
+    page = response.content.decode()
+    assert "一分钟后再试" in page and 'name="code"' in page  # the code already sent can still be entered
 
 
 def test_code_is_stored_as_a_keyed_hash(in_a, shared, settings):

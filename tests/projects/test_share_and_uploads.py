@@ -95,7 +95,10 @@ def test_customer_approves_change_order_with_sms_code(client, in_a, people, shar
     change_orders.change_order_send(tenant=in_a, change_order=co, sent_by=people["pm"])
     step = reverse("projects:progress-change-order", args=[token, co.pk, "request"])
     response = client.post(step, {"decision": "approve"})
-    assert response.status_code == 200 and "验证码" in response.content.decode()
+    assert response.status_code == 302  # post/redirect/get: a reload does not ask for another code
+    page = client.get(response["Location"]).content.decode()
+    assert 'name="code"' in page and "验证码已发送到您的手机" in page
+    assert 'name="code"' in client.get(_url(token)).content.decode()  # a reload keeps the code box
     sms = SmsMessage.objects.get()
     assert sms.phone == project.customer.phone
     code = re.search(r"验证码 (\d{6})", sms.message).group(1)
@@ -105,8 +108,12 @@ def test_customer_approves_change_order_with_sms_code(client, in_a, people, shar
     co.refresh_from_db()
     assert co.status == "sent"
     assert co.codes.get().attempts == 1  # the failed attempt was kept
+    wrong_page = client.post(confirm, {"code": wrong}).content.decode()
+    assert "验证码不正确" in wrong_page and 'name="code"' in wrong_page  # the box stays to try again
     response = client.post(confirm, {"code": code})
     assert response.status_code == 302
+    thanks = client.get(response["Location"]).content.decode()
+    assert "您已批准变更单「增加吊顶」" in thanks and 'name="code"' not in thanks
     co.refresh_from_db()
     assert (co.status, co.decision_channel, co.decided_by) == ("approved", "customer_link", None)
     assert change_orders.project_budget(project=project) == project.contract_amount_fen + 1500
