@@ -473,6 +473,8 @@ def main() -> int:
     parser.add_argument("--reload", action="store_true", help="drop and rebuild crm_bench")
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--no-scans", action="store_true", help="the SLA scan consumes its due leads")
+    parser.add_argument("--no-lists", action="store_true", help="skip the list/search lines (and wrk)")
+    parser.add_argument("--load-only", action="store_true", help="create and load the database, then stop")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, {loadavg()}, database {BENCH_DB}")
     if ensure_database(args):
@@ -484,9 +486,11 @@ def main() -> int:
             f"loaded {args.tenants} × {args.customers} customers (+ big tenant {args.big}) "
             f"in {time.perf_counter() - started:.0f} s"
         )
+    if args.load_only:
+        return 0
     setup_test_environment()
-    context = measure_lists(args.requests)
-    if not args.no_http:
+    context = None if args.no_lists else measure_lists(args.requests)
+    if context is not None and not args.no_http:
         measure_http(context["token"], args.seconds)
     if not args.no_scans:
         measure_scans(args.scan_tenants)

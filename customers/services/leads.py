@@ -248,6 +248,7 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
         reassigned = _reassign_breached(tenant=tenant, settings_row=settings_row, leads=leads)
         Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(sla_breached=True)
         specs = []
+        channel_labels = {value: str(label) for value, label in SourceChannel.choices}
         for lead in leads:
             lead.sla_breached = True
             recipients = [
@@ -258,6 +259,7 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
             new_assignee = reassigned.get(lead.pk)
             if new_assignee is not None:
                 recipients.append(new_assignee)
+            channel = channel_labels.get(lead.source_channel, lead.source_channel)
             overdue_minutes = int((now - lead.first_response_due_at).total_seconds() // 60)
             specs.append(
                 NotificationSpec(
@@ -265,7 +267,7 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
                     kind="lead_sla_breach",
                     title=f"线索超时未响应：{lead.customer.name}",
                     body=(
-                        f"{lead.get_source_channel_display()}线索已超过首次响应时限 {overdue_minutes} 分钟，"
+                        f"{channel}线索已超过首次响应时限 {overdue_minutes} 分钟，"
                         f"负责人：{lead.assignee or gettext('未分配')}。"
                     ),
                     link=reverse("customers:detail", args=[lead.customer_id]),
@@ -273,15 +275,20 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
                 )
             )
         notified = _notify_many(tenant=tenant, notifications=specs)
-        breaches = [
-            LeadSlaBreach(
-                pk=decided[lead.pk],
-                reassigned_to=reassigned.get(lead.pk),
-                notified=notified[normalize_dedupe_key(spec.dedupe_key)],
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {LeadSlaBreach._meta.db_table} AS breach
+                SET notified = u.notified, reassigned_to_id = u.reassigned_to_id
+                FROM unnest(%s::bigint[], %s::integer[], %s::bigint[]) AS u(id, notified, reassigned_to_id)
+                WHERE breach.id = u.id
+                """,
+                [
+                    [decided[lead.pk] for lead in leads],
+                    [notified[normalize_dedupe_key(spec.dedupe_key)] for spec in specs],
+                    [getattr(reassigned.get(lead.pk), "pk", None) for lead in leads],
+                ],
             )
-            for lead, spec in zip(leads, specs, strict=True)
-        ]
-        LeadSlaBreach.objects.bulk_update(breaches, ["notified", "reassigned_to"])
         events.publish_many(
             events.EventType.LEAD_SLA_BREACHED,
             tenant=tenant,
