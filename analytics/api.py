@@ -10,6 +10,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analytics import cache as panel_cache
 from analytics import selectors, services
 from analytics.models import SalesTarget
 from analytics.periods import PRESETS
@@ -43,7 +44,7 @@ class AnalyticsPanelView(APIView):
         if panel not in selectors.PANELS:
             return Response({"detail": _("未找到。"), "errors": {}}, status=status.HTTP_404_NOT_FOUND)
         scope = parse_scope(request.query_params, tenant=require_tenant(), user=request.user)
-        return Response(selectors.panel_data(panel, scope))
+        return Response(panel_cache.panel(scope, panel))
 
 
 class SalesTargetSerializer(ModelSerializer):

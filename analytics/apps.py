@@ -20,11 +20,19 @@ class AnalyticsConfig(AppConfig):
     def ready(self) -> None:
         from analytics import aggregates  # noqa: F401  (registers the SQLite percentile aggregate)
         from analytics.workbench import workbench_widget
-        from crm.extensions import register_home_widget
+        from crm.extensions import register_home_widget, replace_dashboard_widgets
         from crm.models import Role
         from crm.permissions import grant_many
+        from customers.extensions import dashboard_widget as customers_dashboard_widget
+        from customers.extensions import home_widget as customers_home_widget
+        from projects.extensions import home_widget as projects_home_widget
 
-        register_home_widget(workbench_widget)
+        # The workbench's sales and delivery sections show what these two listed (leads waiting,
+        # follow-ups due, my projects): one widget each, not the same to-dos twice.
+        register_home_widget(workbench_widget, replaces=(customers_home_widget, projects_home_widget))
+        # The SLA panel shows the customers widget's lead response figures (median, P90, breaches
+        # by sales user and channel) in SQL; that widget read 30 days of leads into Python.
+        replace_dashboard_widgets(customers_dashboard_widget)
         grant_many(
             {
                 # Sales users see the dashboard scoped to their own figures; managers see everyone's.

@@ -6,18 +6,21 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
+from analytics import cache as panel_cache
 from analytics import selectors, services
 from analytics.exports import panel_workbook
 from analytics.forms import MonthlyPlanForm, MonthPickForm
 from analytics.models import MonthlyReport
 from analytics.periods import PRESETS
 from analytics.scope import parse_scope
+from analytics.selectors.sla import LIST_STATES, leads_for_list
 from crm.extensions import dashboard_widgets
 from crm.permissions import SELLS, RoleRequiredMixin, has_permission
 from crm.selectors import staff_of_tenant
@@ -45,7 +48,7 @@ class DashboardView(RoleRequiredMixin, View):
         except ValidationError as error:
             errors = error.message_dict
             scope = parse_scope({}, tenant=tenant, user=request.user)
-        panels = selectors.dashboard_data(scope)
+        panels = panel_cache.dashboard(scope, refresh=request.GET.get("refresh") == "1")
 
         context = {
             "scope": scope,
@@ -62,7 +65,11 @@ class DashboardView(RoleRequiredMixin, View):
             "designers": _staff_choices(tenant, "projects.design_team"),
             "pms": _staff_choices(tenant, "projects.construction_team"),
             "querystring": scope.querystring(),
-            "generated_at": timezone.now(),
+            "computed_at": min(
+                (datetime.datetime.fromisoformat(panel["computed_at"]) for panel in panels),
+                default=timezone.now(),
+            ),
+            "cache_minutes": max(1, panel_cache.cache_seconds() // 60),
             "can_manage_targets": has_permission(request.user, "analytics.manage_targets"),
             # The apps' own manager widgets stay below the panels (managers only) for the figures the
             # panels don't show yet (e.g. change orders awaiting customers, VIP reviews pending).
@@ -74,6 +81,59 @@ class DashboardView(RoleRequiredMixin, View):
             else [],
         }
         return render(request, "analytics/dashboard.html", context, status=400 if errors else 200)
+
+
+class SlaLeadListView(RoleRequiredMixin, View):
+    """The leads behind one number of the SLA panel (period, channel, sales, hour, state): the count
+    it shows is the panel's number (``analytics.selectors.sla.leads_for_list``)."""
+
+    required_permission = "analytics.view"
+    page_size = 50
+
+    def get(self, request):
+        tenant = require_tenant()
+        try:
+            scope = parse_scope(request.GET, tenant=tenant, user=request.user)
+            hour, unassigned, state = _lead_list_params(request.GET)
+        except ValidationError as error:
+            return HttpResponse(
+                "; ".join(error.messages), status=400, content_type="text/plain; charset=utf-8"
+            )
+        now = timezone.now()
+        leads = leads_for_list(scope, now=now, hour=hour, unassigned=unassigned, state=state)
+        page = Paginator(
+            leads.select_related("customer", "assignee").order_by("-received_at", "-id"), self.page_size
+        ).get_page(request.GET.get("page"))
+        context = {
+            "scope": scope,
+            "page": page,
+            "now": now,
+            "hour": hour,
+            "unassigned": unassigned,
+            "state": state,
+            "querystring": _without_page(request.GET),
+            "dashboard_query": scope.querystring(),
+        }
+        return render(request, "analytics/sla_leads.html", context)
+
+
+def _without_page(params) -> str:
+    params = params.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+def _lead_list_params(params) -> tuple[int | None, bool, str]:
+    raw_hour = (params.get("hour") or "").strip()
+    if raw_hour and not (raw_hour.isdigit() and 0 <= int(raw_hour) <= 23):
+        raise ValidationError({"hour": ValidationError(_("时段应为 0–23 的整数。"), code="invalid_hour")})
+    assignee = (params.get("assignee") or "").strip()
+    if assignee not in ("", "none"):
+        raise ValidationError({"assignee": ValidationError(_("未知的负责人筛选。"), code="invalid_assignee")})
+    state = (params.get("state") or "").strip()
+    if state and state not in LIST_STATES:
+        raise ValidationError({"state": ValidationError(_("未知的线索状态。"), code="invalid_state")})
+    return (int(raw_hour) if raw_hour else None), assignee == "none", state
 
 
 class PanelExportView(RoleRequiredMixin, View):
@@ -89,7 +149,7 @@ class PanelExportView(RoleRequiredMixin, View):
             return HttpResponse(
                 "; ".join(error.messages), status=400, content_type="text/plain; charset=utf-8"
             )
-        data = selectors.panel_data(panel, scope)
+        data = panel_cache.panel(scope, panel)
         response = HttpResponse(
             panel_workbook(data),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -17,15 +17,15 @@ from __future__ import annotations
 import calendar
 import datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Case, Count, Exists, OuterRef, Q, Sum, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from aftercare.models import MaintenancePlan, PlanStatus, ServiceTicket, Survey
 from analytics.models import SalesTarget
-from analytics.selectors.aftercare import breached_ticket_q, due_soon_ticket_q, open_ticket_q
-from analytics.selectors.common import ratio
+from analytics.selectors.aftercare import SLA_STATES, breached_ticket_q, due_soon_ticket_q, open_ticket_q
+from analytics.selectors.common import chart, column, ratio, row, table
 from analytics.selectors.sla import breached_q
 from crm.events.models import DeliveryStatus, EventDelivery
 from crm.extensions import Panel
@@ -117,10 +117,11 @@ def delivery_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) ->
     awaiting = ChangeOrder.objects.filter(my_projects, status=ChangeOrderStatus.SENT)
     return {
         "stages": stages,
-        "overdue_projects": list(
-            Project.objects.filter(mine, active, overdue)
-            .select_related("customer")
-            .order_by("stage_entered_at")[:LIST_LIMIT]
+        # My projects, overdue ones first (the list the projects app's home widget used to show).
+        "projects": list(
+            Project.objects.filter(mine, active)
+            .annotate(is_overdue=Case(When(overdue, then=Value(True)), default=Value(False)))
+            .order_by("-is_overdue", "stage_entered_at", "id")[:LIST_LIMIT]
         ),
         "rectifications_open": rect_counts["open"],
         "reinspections_due": rect_counts["due"],
@@ -216,7 +217,7 @@ def workbench_sections(*, tenant: Tenant, user: User, now: datetime.datetime | N
         )
     if user.has_role(Role.SALES):
         sections.append(
-            {"role": "sales", "title": _("我的销售"), **sales_workbench(tenant=tenant, user=user, now=now)}
+            {"role": "sales", "title": _("我的待办"), **sales_workbench(tenant=tenant, user=user, now=now)}
         )
     if any(user.has_role(role) for role in (Role.DESIGNER, Role.PROJECT_MANAGER, Role.SUPERVISOR)):
         sections.append(
@@ -237,6 +238,45 @@ def workbench_sections(*, tenant: Tenant, user: User, now: datetime.datetime | N
     return sections
 
 
+def section_charts(section: dict) -> dict:
+    """A section's chart in the dashboard's shape (``{"key", "tables", "charts"}``), drawn by the
+    same script (static/js/analytics.js) from the numbers the section prints."""
+    role = section["role"]
+    count = [column("count", _("数量"))]
+    if role == "manager":
+        figures = [
+            ("sla_breaches_today", _("今日线索超时")),
+            ("leads_open_late", _("超时未响应线索")),
+            ("overdue_stages", _("阶段超期项目")),
+            ("overdue_visits", _("逾期回访")),
+        ]
+        rows = [row(key, label, {"count": section[key]}) for key, label in figures]
+        data = table("alarms", _("今日预警"), count, rows)
+        charts = [chart("alarms", "bar", "alarms", ["count"], _("今日预警"))]
+    elif role == "sales":
+        columns = [column("actual", _("实际"), "money"), column("target", _("目标（元）"), "money")]
+        rows = [
+            row("month", _("本月"), {"actual": section["month_value"], "target": section["month_target"]})
+        ]
+        data = table("month", _("本月签约额 / 目标（元）"), columns, rows)
+        charts = [chart("month", "hbar", "month", ["actual", "target"], _("本月签约额 / 目标（元）"))]
+    elif role == "delivery":
+        columns = [column("n", _("项目")), column("overdue", _("超期"))]
+        rows = [
+            row(item["stage"], item["label"], {"n": item["n"], "overdue": item["overdue"]})
+            for item in section["stages"]
+        ]
+        data = table("stages", _("我的项目（按阶段）"), columns, rows)
+        charts = [chart("stages", "bar", "stages", ["n", "overdue"], _("我的项目（按阶段）"))]
+    else:
+        rows = [
+            row(state, label, {"count": section["tickets"][state]}) for state, label in SLA_STATES.items()
+        ]
+        data = table("tickets", _("我的未完成工单（按时限状态）"), [column("count", _("工单"))], rows)
+        charts = [chart("tickets", "bar", "tickets", ["count"], _("我的未完成工单（按时限状态）"))]
+    return {"key": f"workbench-{role}", "tables": [data], "charts": charts}
+
+
 def workbench_widget(*, request, tenant) -> Panel | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -244,5 +284,10 @@ def workbench_widget(*, request, tenant) -> Panel | None:
     sections = workbench_sections(tenant=tenant, user=user)
     if not sections:
         return None
-    html = render_to_string("analytics/_workbench.html", {"sections": sections}, request=request)
+    for section in sections:
+        section["chart"] = section_charts(section)
+    charts_data = [section["chart"] for section in sections]
+    html = render_to_string(
+        "analytics/_workbench.html", {"sections": sections, "charts_data": charts_data}, request=request
+    )
     return Panel(title=str(_("工作台")), html=html, order=0)

@@ -20,6 +20,7 @@ NAVIGATION = [
     (gettext_lazy("转介绍"), "referrals:home", "referrals.view"),
     (gettext_lazy("营销"), "engagement:home", "engagement.view"),
     (gettext_lazy("日程"), "sales:calendar", "sales.view"),
+    (gettext_lazy("报价"), "quotes:list", "quotes.view"),
     (gettext_lazy("回款"), "payments:list", "payments.view"),
     (gettext_lazy("看板"), "analytics:dashboard", "analytics.view"),
 ]

@@ -39,6 +39,8 @@ DOMAIN_DEMO_MODULES = [
     "referrals.demo",
     "analytics.demo",
     "sales.demo",
+    "quotes.demo",
+    "payments.demo",
 ]
 
 

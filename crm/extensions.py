@@ -97,8 +97,18 @@ def project_panels(*, request, tenant, project) -> list[Panel]:
     return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
 
 
+_replaced_dashboard_widgets: set[Callable[..., Panel | None]] = set()
+
+
+def replace_dashboard_widgets(*providers: Callable[..., Panel | None]) -> None:
+    """Drop widgets the dashboard itself now shows (e.g. a panel with the same figures), whether
+    they registered before or after the call."""
+    _replaced_dashboard_widgets.update(providers)
+    _dashboard_widgets[:] = [existing for existing in _dashboard_widgets if existing not in providers]
+
+
 def register_dashboard_widget(provider: Callable[..., Panel | None]) -> None:
-    if provider not in _dashboard_widgets:
+    if provider not in _dashboard_widgets and provider not in _replaced_dashboard_widgets:
         _dashboard_widgets.append(provider)
 
 
@@ -107,8 +117,17 @@ def dashboard_widgets(*, request, tenant) -> list[Panel]:
     return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
 
 
-def register_home_widget(provider: Callable[..., Panel | None]) -> None:
-    if provider not in _home_widgets:
+_replaced_home_widgets: set[Callable[..., Panel | None]] = set()
+
+
+def register_home_widget(
+    provider: Callable[..., Panel | None], *, replaces: tuple[Callable[..., Panel | None], ...] = ()
+) -> None:
+    """``replaces``: widgets this one supersedes (it shows their figures), dropped from the workbench
+    whether they registered before or after it, so nothing appears twice."""
+    _replaced_home_widgets.update(replaces)
+    _home_widgets[:] = [existing for existing in _home_widgets if existing not in _replaced_home_widgets]
+    if provider not in _home_widgets and provider not in _replaced_home_widgets:
         _home_widgets.append(provider)
 
 

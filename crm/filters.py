@@ -26,6 +26,8 @@ from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import FilterSet as RestFilterSet
 from django_filters.utils import translate_validation
 from drf_spectacular.drainage import set_override
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from crm.validators import (
     BIGINT_MAX,
@@ -75,7 +77,7 @@ class IdFilter(IntegerFilter):
 
 
 class MoneyFilter(IntegerFilter):
-    """An amount bound such as ``?budget_min=300000`` (whole yuan or fen, as the field stores)."""
+    """An amount bound in integer fen, such as ``?budget_min_fen=30000000`` (¥300,000)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("max_value", MONEY_MAX)
@@ -117,6 +119,7 @@ class StrictBooleanField(forms.Field):
         raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
 class FlagFilter(django_filters.Filter):
     """A yes/no parameter (``?overdue=true``) parsed strictly."""
 

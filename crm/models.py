@@ -112,6 +112,7 @@ class TokenModule(models.TextChoices):
     ANALYTICS = "analytics", _("经营分析与目标")
     ENGAGEMENT = "engagement", _("营销（活动、内容、授权、线索评分）")
     SALES = "sales", _("销售日程（预约、待办）")
+    QUOTES = "quotes", _("报价（价目表、报价单）")
     PAYMENTS = "payments", _("回款（收款计划、收款）")
 
 

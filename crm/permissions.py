@@ -96,6 +96,7 @@ TOKEN_MODULE_PERMISSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     TokenModule.ANALYTICS: ("analytics.view", ("analytics.manage_",)),
     TokenModule.ENGAGEMENT: ("engagement.view", ("engagement.consent", "engagement.manage")),
     TokenModule.SALES: ("sales.view", ("sales.schedule",)),
+    TokenModule.QUOTES: ("quotes.view", ("quotes.",)),
     TokenModule.PAYMENTS: ("payments.view", ("payments.record", "payments.configure")),
 }
 

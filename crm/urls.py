@@ -23,6 +23,7 @@ API_V1_MODULES = [
     "analytics.api_urls",
     "engagement.api_urls",
     "sales.api_urls",
+    "quotes.api_urls",
     "payments.api_urls",
 ]
 
@@ -53,6 +54,7 @@ urlpatterns = [
     path("referrals/", include("referrals.urls")),
     path("engagement/", include("engagement.urls")),
     path("sales/", include("sales.urls")),
+    path("quotes/", include("quotes.urls")),
     path("payments/", include("payments.urls")),
     path("media/<path:path>", serve_media, name="media"),
     path("admin/", admin.site.urls),

@@ -20,8 +20,8 @@ CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udf
 
 BIGINT_MAX = 2**63 - 1
 INT_MAX = 2**31 - 1
-# Money in the largest unit any field uses (yuan or fen): 1 万亿, far above any renovation and
-# far inside bigint, so sums of many amounts still fit.
+# The largest single amount, in fen (money is integer fen everywhere): 10^12 fen = 100 亿元, far above
+# any renovation and far inside bigint, so sums of many amounts still fit.
 MONEY_MAX = 10**12
 # Dates we plan with: wide enough for any real record, narrow enough that "+5 years" never overflows.
 MIN_YEAR = 1900

@@ -116,7 +116,7 @@ def full_phone_visible(user, customer: Customer) -> bool:
 
 # Apps whose rows are "about a customer": their rows follow the customer's visibility, directly (a
 # foreign key to ``Customer``) or through the row they hang on (a project's logs, a ticket's visits).
-CUSTOMER_SCOPED_APPS = {"customers", "engagement", "sales", "projects", "aftercare", "referrals"}
+CUSTOMER_SCOPED_APPS = {"customers", "engagement", "sales", "quotes", "projects", "aftercare", "referrals"}
 # The delivery and service apps: for sales users (``customers.view_pool``) their rows follow the
 # customer's visibility too (another rep's customer's projects, tickets and referrals are gone; a
 # rep on a project keeps it through the involvement providers). Delivery and service staff keep

@@ -25,3 +25,17 @@ def customer_payments_panel(*, request, tenant, customer_id: int) -> Panel | Non
         "payments/_customer_panel.html", {"value": value, "plans": plans}, request=request
     )
     return Panel(title=_("回款"), html=html, order=40)
+
+
+def merge_customer_plans(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature
+    """Customer merge (crm.extensions): payment plans follow the surviving customer (their projects do)."""
+    from customers.services.merge import move_customer_rows, moved_key
+    from payments.models import PaymentPlan
+
+    return {
+        "moved": {
+            moved_key(PaymentPlan, "customer"): move_customer_rows(
+                PaymentPlan, "customer", source=source, target=target
+            )
+        }
+    }

@@ -17,6 +17,7 @@ from projects.api import (
 router = SimpleRouter(trailing_slash=True)
 router.register("projects", projects.ProjectViewSet, basename="project")
 router.register("project-stages", stages.StageHistoryViewSet, basename="project-stage")
+router.register("signing-policy", stages.SigningPolicyViewSet, basename="signing-policy")
 router.register("design-plans", designs.DesignPlanViewSet, basename="design-plan")
 router.register("daily-logs", logs.DailyLogViewSet, basename="daily-log")
 router.register("inspections", inspections.InspectionViewSet, basename="inspection")

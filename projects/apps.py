@@ -45,11 +45,15 @@ class ProjectsConfig(AppConfig):
                 "projects.share": [pm, designer, manager, Role.SERVICE, Role.SALES],
                 "projects.callback": [Role.SERVICE, manager],
                 "projects.settings": [manager],
+                "projects.sign_override": [manager],
             }
         )
         register_customer_timeline(extensions.timeline)
         register_customer_panel(extensions.panel)
         register_customer_involvement(extensions.customers_worked_on)
+        extensions.register_signing_requirement(
+            "measurement", gettext_lazy("已完成量房"), extensions.measurement_done
+        )
 
         register_dashboard_widget(extensions.dashboard_widget)
         register_home_widget(extensions.home_widget)

@@ -4,6 +4,10 @@ the customer page's timeline and panel, and the widgets on the managers' dashboa
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -12,7 +16,18 @@ from django.utils.translation import gettext as _
 from crm.extensions import Panel, TimelineEntry
 from crm.permissions import has_permission
 from projects import selectors
-from projects.models import ChangeOrder, ChangeOrderStatus, Project, Rectification, Stage, StageHistory
+from projects.models import (
+    ChangeOrder,
+    ChangeOrderStatus,
+    Project,
+    Rectification,
+    Stage,
+    StageHistory,
+    stage_index,
+)
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
@@ -107,6 +122,86 @@ def home_widget(*, request, tenant) -> Panel | None:
         "projects/_home.html", {"projects": mine[:10], "total": len(mine)}, request=request
     )
     return Panel(title=_("我的项目"), html=html, order=20)
+
+
+# --------------------------------------------------------------------------- signing requirements
+# Signing follows the pipeline: before a contract is signed, the steps a tenant marks as required
+# (``SigningPolicy``) must be done. Each step is a key with a label and checks; projects registers
+# the measurement stage, later apps register what they know (quotes: an accepted quotation; sales:
+# a completed 量房 appointment counts as measurement). A key is met when ANY of its checks passes.
+
+
+@dataclass(frozen=True)
+class SigningRequirement:
+    key: str
+    label: StrOrPromise
+    checks: tuple[Callable[..., bool], ...]
+
+    def is_met(self, *, tenant, project: Project) -> bool:
+        return any(check(tenant=tenant, project=project) for check in self.checks)
+
+
+_signing_requirements: dict[str, SigningRequirement] = {}
+
+
+def register_signing_requirement(key: str, label: StrOrPromise, check: Callable[..., bool]) -> None:
+    """``check(*, tenant, project) -> bool``; registering a second check under a key adds an
+    alternative way to meet it (the first label stays)."""
+    known = _signing_requirements.get(key)
+    if known is None:
+        _signing_requirements[key] = SigningRequirement(key=key, label=label, checks=(check,))
+    elif check not in known.checks:
+        _signing_requirements[key] = SigningRequirement(
+            key=key, label=known.label, checks=(*known.checks, check)
+        )
+
+
+def signing_requirements() -> dict[str, SigningRequirement]:
+    return dict(_signing_requirements)
+
+
+def measurement_done(*, tenant, project: Project) -> bool:  # noqa: ARG001 - the check signature
+    """The project has moved past the measurement stage (量房 done)."""
+    return stage_index(project.stage) > stage_index(Stage.MEASUREMENT)
+
+
+# --------------------------------------------------------------------------- contract amount default
+# Signing without an amount takes it from a registered source: quotes offers the accepted
+# quotation's total. ``fn(*, tenant, project) -> int | None`` (fen); the first amount found wins.
+
+_contract_amount_sources: list[Callable[..., int | None]] = []
+
+
+def register_contract_amount_source(source: Callable[..., int | None]) -> None:
+    if source not in _contract_amount_sources:
+        _contract_amount_sources.append(source)
+
+
+def contract_amount_default(*, tenant, project: Project) -> int | None:
+    for source in _contract_amount_sources:
+        amount = source(tenant=tenant, project=project)
+        if amount:
+            return amount
+    return None
+
+
+# --------------------------------------------------------------------------- customer progress page
+# Later apps add sections to the customer's progress page (quotes: the quotation to accept).
+# ``fn(*, request, tenant, link, token) -> Panel | None``.
+
+_progress_sections: list[Callable[..., Panel | None]] = []
+
+
+def register_progress_section(provider: Callable[..., Panel | None]) -> None:
+    if provider not in _progress_sections:
+        _progress_sections.append(provider)
+
+
+def progress_sections(*, request, tenant, link, token: str) -> list[Panel]:
+    panels = [
+        provider(request=request, tenant=tenant, link=link, token=token) for provider in _progress_sections
+    ]
+    return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
 
 
 def _refresh_customer_facts(*, tenant, customer) -> None:

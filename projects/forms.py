@@ -98,10 +98,33 @@ class StageMoveForm(Form):
 
 class SignForm(Form):
     contract_number = forms.CharField(label=gettext_lazy("合同编号"), max_length=50)
-    contract_amount_fen = YuanFormField(label=gettext_lazy("合同金额（元）"))
+    contract_amount_fen = YuanFormField(
+        label=gettext_lazy("合同金额（元）"),
+        required=False,
+        help_text=gettext_lazy("留空 = 客户已接受报价的合计"),
+    )
     signed_on = forms.DateField(
         label=gettext_lazy("签约日期"), initial=timezone.localdate, widget=IsoDateInput()
     )
+    override_reason = forms.CharField(
+        label=gettext_lazy("越过签约前置条件的理由（仅经理）"), max_length=200, required=False
+    )
+
+
+class SigningPolicyForm(Form):
+    """One checkbox per signing requirement registered in ``projects.extensions``."""
+
+    required_steps = forms.MultipleChoiceField(
+        label=gettext_lazy("签约前必须完成"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, **kwargs):
+        from projects import extensions
+
+        super().__init__(*args, **kwargs)
+        self.fields["required_steps"].choices = [  # type: ignore[attr-defined]
+            (key, requirement.label) for key, requirement in extensions.signing_requirements().items()
+        ]
 
 
 class AcceptanceForm(Form):

@@ -170,6 +170,28 @@ class StageSetting(TenantOwnedModel):
         return self.name
 
 
+DEFAULT_SIGNING_STEPS = ["measurement", "accepted_quotation"]
+
+
+def default_signing_steps() -> list[str]:
+    return list(DEFAULT_SIGNING_STEPS)
+
+
+class SigningPolicy(TenantOwnedModel):
+    """Per tenant: the steps required before a contract may be signed (keys of the requirements
+    registered in ``projects.extensions``); a manager may override them with a reason. No row =
+    the defaults (measurement done and an accepted quotation)."""
+
+    required_steps = models.JSONField(_("签约前必须完成的步骤"), default=default_signing_steps, blank=True)
+
+    class Meta:
+        verbose_name = _("签约前置条件")
+        verbose_name_plural = _("签约前置条件")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="projects_signingpolicy_one_per_tenant")
+        ]
+
+
 class StageHistory(TenantOwnedModel):
     """Every stage change: who, when, from, to, why (kept forever)."""
 
@@ -645,10 +667,14 @@ class ShareLink(TenantOwnedModel):
 
 
 class ConfirmationCode(TenantOwnedModel):
-    """One-time SMS code confirming a customer's decision on a change order from the share page."""
+    """One-time SMS code confirming a customer's decision from the share page: on a change order,
+    or on what another app names in ``subject`` (e.g. ``"quotation:12"``)."""
 
     share_link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="codes")
-    change_order = models.ForeignKey(ChangeOrder, on_delete=models.CASCADE, related_name="codes")
+    change_order = models.ForeignKey(
+        ChangeOrder, on_delete=models.CASCADE, related_name="codes", null=True, blank=True
+    )
+    subject = models.CharField(max_length=64, blank=True, default="")
     decision = models.CharField(max_length=10)
     code_hash = models.CharField(max_length=64)
     expires_at = models.DateTimeField()

@@ -22,6 +22,7 @@ urlpatterns = [
     path("board/", projects.ProjectBoardView.as_view(), name="board"),
     path("new/", projects.ProjectCreateView.as_view(), name="create"),
     path("stage-settings/", stages.StageSettingsView.as_view(), name="stage-settings"),
+    path("signing-settings/", stages.SigningSettingsView.as_view(), name="signing-settings"),
     path("<int:pk>/", projects.ProjectDetailView.as_view(), name="detail"),
     path("<int:pk>/edit/", projects.ProjectEditView.as_view(), name="edit"),
     path("<int:pk>/stage/", stages.StageMoveView.as_view(), name="move-stage"),

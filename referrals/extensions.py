@@ -246,7 +246,7 @@ def unmerge_customer_referrals(*, tenant, source, target, actor, merge, record) 
     if ours.balance_fen < balance or ours.shortfall_fen < shortfall:
         raise _merge_error(
             _("合并转入的转介绍奖励金已被使用，不能撤销合并（当前余额 ¥%(balance)s）。")
-            % {"balance": f"{ours.balance_fen / 100:,.2f}"},
+            % {"balance": format_fen_number(ours.balance_fen)},
             "merge_fund_spent",
         )
     note = _("撤销合并 #%(merge)s") % {"merge": merge.pk}

@@ -22,6 +22,7 @@ class SalesConfig(AppConfig):
     def ready(self) -> None:
         from crm import events, extensions
         from crm.permissions import ALL_STAFF, grant_many
+        from projects import extensions as project_extensions
         from sales import extensions as sales_extensions
         from sales import handlers
 
@@ -35,6 +36,9 @@ class SalesConfig(AppConfig):
         extensions.register_project_panel(sales_extensions.project_schedule_panel)
         extensions.register_home_widget(sales_extensions.overdue_tasks_widget)
         extensions.register_customer_involvement(sales_extensions.customers_scheduled_with)
+        project_extensions.register_signing_requirement(
+            "measurement", gettext_lazy("已完成量房"), sales_extensions.measure_appointment_done
+        )
         extensions.register_customer_merge_handler(sales_extensions.merge_customer_rows)
         events.subscribe(events.EventType.FOLLOW_UP_CREATED, handlers.on_customer_follow_up_plan)
         events.subscribe(events.EventType.CUSTOMER_UPDATED, handlers.on_customer_follow_up_plan)

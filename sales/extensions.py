@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from crm.extensions import Panel
 from crm.permissions import has_permission
 from sales import selectors
-from sales.models import Appointment, Task
+from sales.models import Appointment, AppointmentKind, AppointmentStatus, Task
 
 
 def _schedule_html(*, request, customer_id: int, project_id: int | None) -> str:
@@ -66,6 +66,16 @@ def customers_scheduled_with(*, user) -> Q:
     booked = Appointment.objects.filter(Q(staff_id=user.pk) | Q(participants=user.pk)).values("customer_id")
     assigned = Task.objects.filter(assignee_id=user.pk).values("customer_id")
     return Q(pk__in=booked) | Q(pk__in=assigned)
+
+
+def measure_appointment_done(*, tenant, project) -> bool:  # noqa: ARG001 - the check signature
+    """Signing requirement "measurement" (projects): a completed 量房 appointment for the project
+    (or for its customer when the appointment was booked before the project existed)."""
+    return (
+        Appointment.objects.filter(kind=AppointmentKind.MEASURE, status=AppointmentStatus.DONE)
+        .filter(Q(project_id=project.pk) | Q(project__isnull=True, customer_id=project.customer_id))
+        .exists()
+    )
 
 
 def merge_customer_rows(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature

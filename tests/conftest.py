@@ -92,3 +92,15 @@ def _fresh_rate_limits():
     keys = list(client.scan_iter(match=f"*:{KEY_PREFIX}:*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a page requested in English (LocaleMiddleware)
+    leaves English active on the thread, which would translate the next test's messages."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

@@ -23,9 +23,24 @@ class TenantFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Tenant
         django_get_or_create = ("slug",)
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"装修公司{n}")
     slug = factory.Sequence(lambda n: f"company-{n}")
+
+    @factory.post_generation
+    def signing_steps(obj, create, extracted, **kwargs):
+        """The steps a test tenant requires before signing. Most tests sign a project straight from
+        consultation (what they test comes after), so a test tenant requires none unless the test
+        passes ``signing_steps=[...]`` or removes the policy row (then the defaults apply, as for a
+        real tenant: see tests/quotes/test_signing_gate.py)."""
+        if not create:
+            return
+        from crm.tenancy import tenant_context
+        from projects.models import SigningPolicy
+
+        with tenant_context(obj):
+            SigningPolicy.objects.update_or_create(tenant=obj, defaults={"required_steps": extracted or []})
 
 
 class StaffFactory(factory.django.DjangoModelFactory):

@@ -83,57 +83,108 @@ def _values(customers: int, contracts: int, changes: int, paying: int) -> dict:
     }
 
 
-def _grouped(scope: Scope, field: str) -> dict:
-    customers = {
-        item[field]: item
-        for item in _customers(scope)
-        .values(field)
+FIELDS = [field for _key, _title, field, _parameter, _choices in DIMENSIONS]
+
+
+def _style_aggregates(prefix: str, measures: dict) -> dict:
+    """``<style>__<measure>`` for every style: the measure over the customers preferring it."""
+    return {
+        f"{style}__{name}": aggregate(_style_q(prefix, style))
+        for style in Style.values
+        for name, aggregate in measures.items()
+    }
+
+
+def _segments(scope: Scope) -> tuple[list[dict], list[dict]]:
+    """Customers and change orders grouped by every dimension at once (one statement each).
+
+    The groups are the combinations of the dimensions' choices (a few hundred at most, whatever
+    the number of customers); each dimension's table and the totals are sums of these groups.
+    """
+    period = scope.period
+    paying_q = Q(contract_total_fen__gt=0)
+    customers = list(
+        _customers(scope)
+        .values(*FIELDS)
         .annotate(
             n=Count("id"),
             contracts=Sum("contract_total_fen"),
-            paying=Count("id", filter=Q(contract_total_fen__gt=0)),
+            paying=Count("id", filter=paying_q),
+            new=Count("id", filter=Q(created_at__gte=period.start_at, created_at__lt=period.end_at)),
+            **_style_aggregates(
+                "",
+                {
+                    "n": lambda style_q: Count("id", filter=style_q),
+                    "contracts": lambda style_q: Sum("contract_total_fen", filter=style_q),
+                    "paying": lambda style_q: Count("id", filter=style_q & paying_q),
+                },
+            ),
         )
-    }
-    changes = dict(
-        _change_orders(scope)
-        .values_list(f"project__customer__{field}")
-        .annotate(total=Sum("amount_delta_fen"))
-        .values_list(f"project__customer__{field}", "total")
+        .order_by()
     )
-    return {key: (item, changes.get(key) or 0) for key, item in customers.items()}
+    changes = list(
+        _change_orders(scope)
+        .values(*(f"project__customer__{field}" for field in FIELDS))
+        .annotate(
+            total=Sum("amount_delta_fen"),
+            **_style_aggregates(
+                "project__customer__", {"total": lambda style_q: Sum("amount_delta_fen", filter=style_q)}
+            ),
+        )
+        .order_by()
+    )
+    return customers, changes
+
+
+def _grouped(customers: list[dict], changes: list[dict], field: str) -> dict:
+    """One dimension's ``{value: (customers' sums, change-order total)}`` from the combined groups."""
+    sums: dict = {}
+    for group in customers:
+        entry = sums.setdefault(group[field], {"n": 0, "contracts": 0, "paying": 0})
+        for key in entry:
+            entry[key] += group[key] or 0
+    change_sums: dict = {}
+    for group in changes:
+        key = group[f"project__customer__{field}"]
+        change_sums[key] = change_sums.get(key, 0) + (group["total"] or 0)
+    return {key: (item, change_sums.get(key) or 0) for key, item in sums.items()}
 
 
 def customer_value_panel(scope: Scope) -> dict:
     period = scope.period
     base = {"source_channel": scope.channel, "owner": scope.sales_id, "designer": scope.designer_id}
-    totals = _customers(scope).aggregate(
-        customers=Count("id"),
-        new=Count("id", filter=Q(created_at__gte=period.start_at, created_at__lt=period.end_at)),
-        contracts=Sum("contract_total_fen"),
-        paying=Count("id", filter=Q(contract_total_fen__gt=0)),
-    )
-    change_total = _change_orders(scope).aggregate(total=Sum("amount_delta_fen"))["total"] or 0
+    customers, changes = _segments(scope)
+    totals = {
+        key: sum(group[source] or 0 for group in customers)
+        for key, source in (
+            ("customers", "n"),
+            ("new", "new"),
+            ("contracts", "contracts"),
+            ("paying", "paying"),
+        )
+    }
+    change_total = sum(group["total"] or 0 for group in changes)
     overall = _values(totals["customers"], totals["contracts"] or 0, change_total, totals["paying"])
     tables = []
     for key, title, field, parameter, choices in DIMENSIONS:
-        grouped = _grouped(scope, field)
+        grouped = _grouped(customers, changes, field)
         rows = []
         for value, label in choices:
             if value not in grouped:
                 continue
-            item, changes = grouped[value]
+            item, changed = grouped[value]
             rows.append(
                 row(
                     value,
                     label,
-                    _values(item["n"], item["contracts"] or 0, changes, item["paying"]),
+                    _values(item["n"], item["contracts"] or 0, changed, item["paying"]),
                     {"customers": customers_url(**{**base, parameter: value})},
                 )
             )
         if key == "channel":
             rows.sort(key=lambda item: -item["values"]["value"])
         tables.append(table(key, title, COLUMNS, rows))
-    tables.insert(2, _by_style(scope, base))
+    tables.insert(2, _by_style(customers, changes, base))
     tables.append(_by_region(scope, base))
     return panel(
         "customer_value",
@@ -174,39 +225,26 @@ def customer_value_panel(scope: Scope) -> dict:
     )
 
 
-def _by_style(scope: Scope, base: dict) -> dict:
-    """One aggregate row per style (a customer may prefer several): two queries for all styles."""
-    customers = _customers(scope).aggregate(
-        **{
-            f"{style}__{name}": aggregate
-            for style in Style.values
-            for name, aggregate in (
-                ("n", Count("id", filter=_style_q("", style))),
-                ("contracts", Sum("contract_total_fen", filter=_style_q("", style))),
-                ("paying", Count("id", filter=_style_q("", style) & Q(contract_total_fen__gt=0))),
-            )
-        }
-    )
-    changes = _change_orders(scope).aggregate(
-        **{
-            style: Sum("amount_delta_fen", filter=_style_q("project__customer__", style))
-            for style in Style.values
-        }
-    )
+def _by_style(customers: list[dict], changes: list[dict], base: dict) -> dict:
+    """One row per style (a customer may prefer several), summed from the combined groups."""
+
+    def total(groups: list[dict], key: str) -> int:
+        return sum(group[key] or 0 for group in groups)
+
     rows = [
         row(
             style,
             label,
             _values(
-                customers[f"{style}__n"],
-                customers[f"{style}__contracts"] or 0,
-                changes[style] or 0,
-                customers[f"{style}__paying"],
+                total(customers, f"{style}__n"),
+                total(customers, f"{style}__contracts"),
+                total(changes, f"{style}__total"),
+                total(customers, f"{style}__paying"),
             ),
             {"customers": customers_url(**{**base, "style": style})},
         )
         for style, label in Style.choices
-        if customers[f"{style}__n"]
+        if total(customers, f"{style}__n")
     ]
     return table("style", _("按风格偏好"), COLUMNS, rows)
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db import connection
+from django.db.models import BooleanField, Case, Count, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from analytics.aggregates import EpochDays, Median
 from analytics.models import ChannelSpend
 from analytics.scope import Scope
 from analytics.selectors.common import (
@@ -37,7 +37,7 @@ from analytics.selectors.common import (
 )
 from customers.models import HUMAN_FOLLOW_UP_KINDS, Customer, FollowUp, SourceChannel
 from customers.selectors import FUNNEL_STEPS, funnel_reached_q
-from projects.models import Stage, StageHistory
+from projects.models import Project, Stage, StageHistory
 
 if TYPE_CHECKING:
     import datetime
@@ -63,13 +63,6 @@ STEP_STAGE = {
     "handed_over": Stage.HANDOVER,
 }
 
-TIME_OF = {
-    "inquiry": "created_at",
-    "responded": "t_responded",
-    "measured": "measured_at",
-    **{step: f"t_{step}" for step in STEP_STAGE},
-}
-
 
 def step_q(step: str) -> Q:
     return Q() if step == "inquiry" else funnel_reached_q(step)
@@ -90,40 +83,117 @@ def _in(period: Period) -> Q:
     return Q(created_at__gte=period.start_at, created_at__lt=period.end_at)
 
 
-def _step_times(customers: QuerySet[Customer]) -> QuerySet[Customer]:
-    """Annotate each customer with the time it first reached each step (one subquery per step)."""
-    first_touch = (
-        FollowUp.objects.filter(customer_id=OuterRef("pk"), kind__in=HUMAN_FOLLOW_UP_KINDS)
-        .order_by("occurred_at")
-        .values("occurred_at")[:1]
+def _step_medians(scope: Scope) -> dict[str, float | None]:
+    """Median days between consecutive steps over the period's cohort, in one statement.
+
+    Each cohort customer's first time at each step comes from one grouped pass over its human
+    follow-ups and one over its projects' stage history (``MIN`` per customer), joined to the
+    cohort — not a correlated subquery per customer and step.
+    """
+    period = scope.period
+    cohort_sql, cohort_params = (
+        cohort(scope, since=period.start_at, until=period.end_at)
+        .order_by()
+        .values("id", "created_at", "measured_at")
+        .query.sql_with_params()
     )
-    annotations = {"t_responded": Subquery(first_touch)}
-    for step, stage in STEP_STAGE.items():
-        entered = (
-            StageHistory.objects.filter(project__customer_id=OuterRef("pk"), to_stage=stage)
-            .order_by("changed_at")
-            .values("changed_at")[:1]
+    tenant_id = scope.tenant.pk
+    kinds = sorted(HUMAN_FOLLOW_UP_KINDS)
+    stages = list(STEP_STAGE.values())
+    postgres = connection.vendor == "postgresql"
+
+    def days(later: str, earlier: str) -> str:
+        if postgres:
+            return f"EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0"
+        return f"julianday({later}) - julianday({earlier})"
+
+    def median(expression: str) -> str:
+        if postgres:
+            return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {expression})"
+        return f"analytics_percentile({expression}, 0.5)"
+
+    column_of = {
+        "inquiry": "c.created_at",
+        "responded": "r.first_at",
+        "measured": "c.measured_at",
+        **{step: f"s.t_{step}" for step in STEP_STAGE},
+    }
+    firsts = ", ".join(
+        f"MIN(CASE WHEN h.to_stage = %s THEN h.changed_at END) AS t_{step}" for step in STEP_STAGE
+    )
+    medians = ", ".join(
+        median(days(column_of[later], column_of[earlier]))
+        for earlier, later in zip(STEPS, STEPS[1:], strict=False)
+    )
+    # Raw SQL is not scoped by the tenant manager: every table names its tenant (RLS also applies).
+    sql = f"""
+        WITH cohort AS ({cohort_sql}),
+        responded AS (
+            SELECT f.customer_id, MIN(f.occurred_at) AS first_at
+            FROM {FollowUp._meta.db_table} f
+            JOIN cohort ON cohort.id = f.customer_id
+            WHERE f.tenant_id = %s AND f.kind IN ({", ".join(["%s"] * len(kinds))})
+            GROUP BY f.customer_id
+        ),
+        reached AS (
+            SELECT p.customer_id, {firsts}
+            FROM {StageHistory._meta.db_table} h
+            JOIN {Project._meta.db_table} p ON p.id = h.project_id AND p.tenant_id = %s
+            JOIN cohort ON cohort.id = p.customer_id
+            WHERE h.tenant_id = %s AND h.to_stage IN ({", ".join(["%s"] * len(stages))})
+            GROUP BY p.customer_id
         )
-        annotations[f"t_{step}"] = Subquery(entered)
-    return customers.annotate(**annotations)
+        SELECT {medians}
+        FROM cohort c
+        LEFT JOIN responded r ON r.customer_id = c.id
+        LEFT JOIN reached s ON s.customer_id = c.id
+    """
+    # In the statement's order: cohort, responded (tenant, kinds), reached (CASE stages, tenants, stages).
+    params = [*cohort_params, tenant_id, *kinds, *stages, tenant_id, tenant_id, *stages]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        values = cursor.fetchone()
+    return dict(zip(STEPS[1:], values, strict=True))
+
+
+def _step_counts(scope: Scope) -> dict[str, int]:
+    """Customers of both periods' cohorts who reached at least each step, in one statement.
+
+    Each customer's furthest step is worked out once (a ``CASE`` from the last step down, over the
+    same ``funnel_reached_q`` conditions) and the customers are grouped by (period, furthest step);
+    "reached at least a step" is then the sum of the groups at or beyond it (at most 14 groups).
+    """
+    period, previous = scope.period, scope.previous
+    furthest = Case(
+        *(When(step_q(step), then=Value(index)) for index, step in reversed(list(enumerate(STEPS))) if index),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    groups = (
+        cohort(scope, since=previous.start_at, until=period.end_at)
+        .annotate(
+            furthest=furthest,
+            current=Case(
+                When(_in(period), then=Value(True)), default=Value(False), output_field=BooleanField()
+            ),
+        )
+        .values("current", "furthest")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = dict.fromkeys([*STEPS, *(f"{step}__prev" for step in STEPS)], 0)
+    for group in groups:
+        suffix = "" if group["current"] else "__prev"
+        for step in STEPS[: group["furthest"] + 1]:
+            counts[f"{step}{suffix}"] += group["n"]
+    return counts
 
 
 def funnel_panel(scope: Scope) -> dict:
-    period, previous = scope.period, scope.previous
-    both = cohort(scope, since=previous.start_at, until=period.end_at)
-    aggregates = {}
-    for step in STEPS:
-        aggregates[step] = Count("id", filter=_in(period) & step_q(step))
-        aggregates[f"{step}__prev"] = Count("id", filter=_in(previous) & step_q(step))
-    counts = both.aggregate(**aggregates)
+    period = scope.period
+    counts = _step_counts(scope)
 
-    timed = _step_times(cohort(scope, since=period.start_at, until=period.end_at))
-    medians = timed.aggregate(
-        **{
-            later: Median(EpochDays(TIME_OF[later], TIME_OF[earlier]))
-            for earlier, later in zip(STEPS, STEPS[1:], strict=False)
-        }
-    )
+    medians = _step_medians(scope)
 
     base = {
         "created_after": period.start.isoformat(),

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, F, Q
 from django.db.models.functions import ExtractHour, TruncDate, TruncWeek
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from analytics.aggregates import Median, Percentile
@@ -45,6 +47,50 @@ def _leads(scope: Scope, since: datetime.datetime, until: datetime.datetime) -> 
     if scope.sales_id:
         leads = leads.filter(assignee_id=scope.sales_id)
     return leads
+
+
+LIST_STATES = ("responded", "breached")
+
+
+def leads_for_list(
+    scope: Scope,
+    *,
+    now: datetime.datetime,
+    hour: int | None = None,
+    unassigned: bool = False,
+    state: str = "",
+) -> QuerySet[Lead]:
+    """The leads one number of the SLA panel counts: received in the scope's period (channel, sales =
+    assignee), optionally of one arrival hour (tenant time), unassigned, responded or breached.
+    Built from the same conditions as the panel, so the list's count is the panel's number."""
+    leads = _leads(scope, scope.period.start_at, scope.period.end_at)
+    if hour is not None:
+        leads = leads.annotate(hour=ExtractHour("received_at", tzinfo=scope.period.tz)).filter(hour=hour)
+    if unassigned:
+        leads = leads.filter(assignee__isnull=True)
+    if state == "responded":
+        leads = leads.filter(first_responded_at__isnull=False)
+    elif state == "breached":
+        leads = leads.filter(breached_q(now))
+    return leads
+
+
+def _links(scope: Scope, **params: Any) -> dict:
+    """Each figure of a row links to the lead list it counts (median and P90 to the responded leads
+    they are computed over, the breach rate to the breached ones)."""
+    base = {**scope.query(), **{key: str(value) for key, value in params.items() if value is not None}}
+    url = reverse("analytics:leads")
+    everything = f"{url}?{urlencode(base)}"
+    responded = f"{url}?{urlencode({**base, 'state': 'responded'})}"
+    breached = f"{url}?{urlencode({**base, 'state': 'breached'})}"
+    return {
+        "leads": everything,
+        "responded": responded,
+        "median_minutes": responded,
+        "p90_minutes": responded,
+        "breached": breached,
+        "breach_rate": breached,
+    }
 
 
 def _stats(condition: Q, now: datetime.datetime) -> dict:
@@ -103,13 +149,21 @@ def sla_panel(scope: Scope) -> dict:
             item["assignee_id"] or "none",
             item["assignee__display_name"] or item["assignee__username"] or _("未分配"),
             _values(item),
+            _links(scope, sales=item["assignee_id"])
+            if item["assignee_id"]
+            else _links(scope, assignee="none"),
         )
         for item in by_user
     ]
     labels = dict(SourceChannel.choices)
     by_channel = leads.values("source_channel").annotate(**_stats(everything, now)).order_by("source_channel")
     channel_rows = [
-        row(item["source_channel"], labels.get(item["source_channel"], item["source_channel"]), _values(item))
+        row(
+            item["source_channel"],
+            labels.get(item["source_channel"], item["source_channel"]),
+            _values(item),
+            _links(scope, channel=item["source_channel"]),
+        )
         for item in by_channel
     ]
     by_hour = {
@@ -119,7 +173,11 @@ def sla_panel(scope: Scope) -> dict:
         .annotate(**_stats(everything, now))
         .order_by("hour")
     }
-    hour_rows = [row(hour, f"{hour:02d}:00", _values(by_hour[hour])) for hour in range(24) if hour in by_hour]
+    hour_rows = [
+        row(hour, f"{hour:02d}:00", _values(by_hour[hour]), _links(scope, hour=hour))
+        for hour in range(24)
+        if hour in by_hour
+    ]
     trend_start = period.end - datetime.timedelta(days=7 * 12)
     trend_start -= datetime.timedelta(days=trend_start.weekday())
     trend_since = datetime.datetime.combine(trend_start, datetime.time.min, tzinfo=tz)
@@ -130,19 +188,34 @@ def sla_panel(scope: Scope) -> dict:
         .annotate(**_stats(everything, now))
         .order_by("week")
     )
-    week_rows = [row(item["week"].isoformat(), f"{item['week']:%m-%d}", _values(item)) for item in weekly]
+    week_rows = [
+        row(
+            item["week"].isoformat(),
+            f"{item['week']:%m-%d}",
+            _values(item),
+            _links(
+                scope,
+                range="custom",
+                start=item["week"].isoformat(),
+                end=min(item["week"] + datetime.timedelta(days=6), period.last_day).isoformat(),
+            ),
+        )
+        for item in weekly
+    ]
+    totals_links = _links(scope)
     return panel(
         "sla",
         _("首次响应 SLA"),
         scope,
         kpis=[
-            kpi("leads", _("线索"), now_values["leads"], prev_values["leads"]),
+            kpi("leads", _("线索"), now_values["leads"], prev_values["leads"], link=totals_links["leads"]),
             kpi(
                 "median_minutes",
                 _("响应中位数（分钟）"),
                 now_values["median_minutes"],
                 prev_values["median_minutes"],
                 "minutes",
+                link=totals_links["median_minutes"],
             ),
             kpi(
                 "p90_minutes",
@@ -150,8 +223,23 @@ def sla_panel(scope: Scope) -> dict:
                 now_values["p90_minutes"],
                 prev_values["p90_minutes"],
                 "minutes",
+                link=totals_links["p90_minutes"],
             ),
-            kpi("breach_rate", _("超时率"), now_values["breach_rate"], prev_values["breach_rate"], "percent"),
+            kpi(
+                "breached",
+                _("超时"),
+                now_values["breached"],
+                prev_values["breached"],
+                link=totals_links["breached"],
+            ),
+            kpi(
+                "breach_rate",
+                _("超时率"),
+                now_values["breach_rate"],
+                prev_values["breach_rate"],
+                "percent",
+                link=totals_links["breach_rate"],
+            ),
         ],
         tables=[
             table("by_user", _("按销售"), COLUMNS, user_rows),

@@ -32,6 +32,7 @@ TOKEN_MODULE_BY_APP_LABEL: dict[str, str] = {
     "analytics": TokenModule.ANALYTICS,
     "engagement": TokenModule.ENGAGEMENT,
     "sales": TokenModule.SALES,
+    "quotes": TokenModule.QUOTES,
     "payments": TokenModule.PAYMENTS,
 }
 

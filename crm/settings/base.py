@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "analytics",
     "engagement",
     "sales",
+    "quotes",
     "payments",
 ]
 
@@ -268,6 +269,9 @@ SPECTACULAR_SETTINGS = {
         "ConsentChannelEnum": "engagement.models.ConsentChannel",
         "ConsentSourceEnum": "engagement.models.ConsentSource",
         "TicketSourceEnum": "aftercare.models.TicketSource",
+        "QuoteItemCategoryEnum": "quotes.models.ItemCategory",
+        "QuotationStatusEnum": "quotes.models.QuotationStatus",
+        "QuotationLineKindEnum": "quotes.models.LineKind",
     },
 }
 

@@ -99,8 +99,18 @@ class AdvanceSerializer(serializers.Serializer):
 
 class SignSerializer(serializers.Serializer):
     contract_number = fields.CharField(max_length=50)
-    contract_amount_fen = fields.MoneyField(min_value=1, help_text=gettext_lazy("合同金额（分）"))
+    contract_amount_fen = fields.MoneyField(
+        min_value=1,
+        required=False,
+        help_text=gettext_lazy("合同金额（分）；省略 = 客户已接受报价的合计"),
+    )
     signed_on = fields.DateField()
+    override_reason = fields.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text=gettext_lazy("经理越过签约前置条件（量房、报价等）时填写理由，记入阶段记录"),
+    )
 
 
 class HandoverSerializer(serializers.Serializer):

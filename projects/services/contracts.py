@@ -12,11 +12,14 @@ from django.utils.translation import gettext as _
 from crm import events
 from crm.models import Tenant, User
 from crm.validators import MONEY_MAX
+from projects import extensions
 from projects.models import (
     Project,
     Stage,
+    StageHistory,
     stage_index,
 )
+from projects.services import signing
 from projects.services._common import _apply_customer_facts, _lock, _record_stage
 
 
@@ -27,13 +30,30 @@ def contract_sign(
     project: Project,
     signed_by: User,
     contract_number: str,
-    contract_amount_fen: int,
     signed_on: datetime.date,
+    contract_amount_fen: int | None = None,
+    override_reason: str = "",
 ) -> Project:
     """Record the signed contract and announce ``contract_signed`` (referrals credit, lifecycle moves).
 
-    A project still in the sales stages moves to "contract signed" (recorded in the history).
+    The tenant's signing requirements must be met (``projects.services.signing``), or a manager
+    overrides them with a reason. A project still in the sales stages moves to "contract signed";
+    the move, and any override, are recorded in the history. Without ``contract_amount_fen`` the
+    amount is the accepted quotation's total (a source registered in ``projects.extensions``).
     """
+    if contract_amount_fen is None:
+        contract_amount_fen = extensions.contract_amount_default(tenant=tenant, project=project)
+        if contract_amount_fen is None:
+            raise ValidationError(
+                {
+                    "contract_amount_fen": [
+                        ValidationError(
+                            _("请填写合同金额（该项目没有客户已接受的报价）。"),
+                            code="contract_amount_required",
+                        )
+                    ]
+                }
+            )
     if (
         not isinstance(contract_amount_fen, int)
         or isinstance(contract_amount_fen, bool)
@@ -51,13 +71,27 @@ def contract_sign(
         raise ValidationError(
             {"contract_number": _("合同编号 %(number)s 已被使用。") % {"number": contract_number}}
         )
+    gate_note = signing.signing_gate(
+        tenant=tenant, project=project, signed_by=signed_by, override_reason=override_reason
+    )
     project.contract_number = contract_number
     project.contract_amount_fen = contract_amount_fen
     project.signed_on = signed_on
     fields = ["contract_number", "contract_amount_fen", "signed_on"]
     if stage_index(project.stage) < stage_index(Stage.CONTRACT_SIGNED):
-        _record_stage(project=project, to_stage=Stage.CONTRACT_SIGNED, by=signed_by, reason="合同签订")
+        reason = f"合同签订；{gate_note}" if gate_note else "合同签订"
+        _record_stage(project=project, to_stage=Stage.CONTRACT_SIGNED, by=signed_by, reason=reason)
         fields += ["stage", "stage_entered_at"]
+    elif gate_note:
+        StageHistory.objects.create(
+            tenant=tenant,
+            project=project,
+            from_stage=project.stage,
+            to_stage=project.stage,
+            direction="override",
+            reason=f"合同签订；{gate_note}",
+            changed_by=signed_by,
+        )
     try:
         with transaction.atomic():  # a concurrent sign with the same number loses here, as a 400
             project.save(update_fields=fields)

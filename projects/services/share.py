@@ -9,10 +9,12 @@ if TYPE_CHECKING:
 
 import datetime
 import secrets
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
@@ -80,21 +82,16 @@ def confirmation_code_hash(link: ShareLink, code: str) -> str:
     return salted_hmac("projects.confirmation-code", f"{link.pk}:{code}", algorithm="sha256").hexdigest()
 
 
-@transaction.atomic
-def confirmation_code_request(
-    *, tenant: Tenant, link: ShareLink, change_order: ChangeOrder, decision: str
+def _issue_code(
+    *, tenant: Tenant, link: ShareLink, fields: dict, sms_text: Callable[[str], str]
 ) -> ConfirmationCode:
-    """Send a one-time 6-digit code to the customer's phone to confirm approve/reject.
+    """Send a one-time 6-digit code to the customer's phone for one decision on the share page.
 
-    At most one code a minute and ``PROJECTS_CONFIRMATION_CODES_PER_DAY`` per rolling day per link
-    (5 guesses each): bounds both the SMS bill and the guessing.
+    At most one code a minute and ``PROJECTS_CONFIRMATION_CODES_PER_DAY`` per rolling day per link,
+    whatever it confirms (5 guesses each): bounds both the SMS bill and the guessing.
     """
     from crm.notifications.services import sms_send
 
-    if decision not in ("approve", "reject"):
-        raise ValidationError({"decision": _("未知操作。")})
-    if change_order.project_id != link.project_id or change_order.status != ChangeOrderStatus.SENT:
-        raise ValidationError({"change_order": _("该变更单无需确认。")})
     ShareLink.objects.select_for_update(of=("self",)).filter(pk=link.pk).first()  # one request at a time
     now = timezone.now()
     last_day = list(
@@ -116,43 +113,27 @@ def confirmation_code_request(
     row = ConfirmationCode.objects.create(
         tenant=tenant,
         share_link=link,
-        change_order=change_order,
-        decision=decision,
         code_hash=confirmation_code_hash(link, code),
         expires_at=now + CODE_TTL,
+        **fields,
     )
-    action = "批准" if decision == "approve" else "拒绝"
-    customer = link.project.customer
     sms_send(
         tenant=tenant,
-        phone=customer.phone,
-        message=(
-            f"【{tenant.name}】您正在{action}变更单「{change_order.title}」，验证码 {code}，10 分钟内有效。"
-        ),
+        phone=link.project.customer.phone,
+        message=sms_text(code),
         dedupe_key=f"projects:co-code:{row.pk}",
         secrets=[code],
     )
     return row
 
 
-class CodeRejected(Exception):
-    """Wrong/expired code: the attempt counter must persist, so the caller commits then reports."""
-
-
-def confirmation_code_check(
-    *, tenant: Tenant, link: ShareLink, change_order: ChangeOrder, code: str
-) -> ChangeOrder:
-    """Check the code (one use, expiring, 5 attempts) and record the customer's decision.
-
-    A wrong code raises :class:`CodeRejected` only after its attempt is committed (the counter
-    must survive the failure, or guessing would be unlimited).
-    """
+def _verify_code(*, link: ShareLink, rows: QuerySet[ConfirmationCode], code: str) -> ConfirmationCode:
+    """The newest unused code of ``rows`` if ``code`` matches it (then marked used). A wrong code
+    counts an attempt that is committed before :class:`CodeRejected` is raised (the counter must
+    survive the failure, or guessing would be unlimited). Call outside any transaction."""
     with transaction.atomic():
         row = (
-            ConfirmationCode.objects.select_for_update(of=("self",))
-            .filter(share_link=link, change_order=change_order, used_at__isnull=True)
-            .order_by("-created_at")
-            .first()
+            rows.select_for_update(of=("self",)).filter(used_at__isnull=True).order_by("-created_at").first()
         )
         if row is None or row.expires_at <= timezone.now() or row.attempts >= CODE_MAX_ATTEMPTS:
             problem = _("验证码已失效，请重新获取。")
@@ -163,12 +144,73 @@ def confirmation_code_check(
         else:
             row.used_at = timezone.now()
             row.save(update_fields=["used_at"])
-            return change_order_decide(
-                tenant=tenant,
-                change_order=change_order,
-                approve=row.decision == "approve",
-                channel=DecisionChannel.CUSTOMER_LINK,
-                decided_by=None,
-                note="客户通过进度页短信验证码确认",
-            )
+            return row
     raise CodeRejected(problem)
+
+
+@transaction.atomic
+def share_code_request(
+    *, tenant: Tenant, link: ShareLink, subject: str, decision: str, sms_text: Callable[[str], str]
+) -> ConfirmationCode:
+    """The same SMS code mechanism for any decision another app puts on the progress page:
+    ``subject`` names what is decided (``"quotation:12"``), ``sms_text(code)`` is the message."""
+    if decision not in ("approve", "reject"):
+        raise ValidationError({"decision": _("未知操作。")})
+    if not subject or len(subject) > 64:
+        raise ValueError("a confirmation code needs a subject of at most 64 characters")
+    return _issue_code(
+        tenant=tenant, link=link, fields={"subject": subject, "decision": decision}, sms_text=sms_text
+    )
+
+
+def share_code_check(*, tenant: Tenant, link: ShareLink, subject: str, code: str) -> str:  # noqa: ARG001
+    """The decision (``"approve"``/``"reject"``) the customer confirmed with ``code`` for ``subject``.
+
+    Raises :class:`CodeRejected` (after committing the attempt) for a wrong or expired code; the
+    caller then records the decision in its own transaction."""
+    rows = ConfirmationCode.objects.filter(share_link=link, subject=subject)
+    return _verify_code(link=link, rows=rows, code=code).decision
+
+
+@transaction.atomic
+def confirmation_code_request(
+    *, tenant: Tenant, link: ShareLink, change_order: ChangeOrder, decision: str
+) -> ConfirmationCode:
+    """Send a one-time 6-digit code to the customer's phone to confirm approve/reject of a change order."""
+    if decision not in ("approve", "reject"):
+        raise ValidationError({"decision": _("未知操作。")})
+    if change_order.project_id != link.project_id or change_order.status != ChangeOrderStatus.SENT:
+        raise ValidationError({"change_order": _("该变更单无需确认。")})
+    action = "批准" if decision == "approve" else "拒绝"
+
+    def sms_text(code: str) -> str:
+        return (
+            f"【{tenant.name}】您正在{action}变更单「{change_order.title}」，验证码 {code}，10 分钟内有效。"
+        )
+
+    return _issue_code(
+        tenant=tenant,
+        link=link,
+        fields={"change_order": change_order, "decision": decision},
+        sms_text=sms_text,
+    )
+
+
+class CodeRejected(Exception):
+    """Wrong/expired code: the attempt counter must persist, so the caller commits then reports."""
+
+
+def confirmation_code_check(
+    *, tenant: Tenant, link: ShareLink, change_order: ChangeOrder, code: str
+) -> ChangeOrder:
+    """Check the code (one use, expiring, 5 attempts) and record the customer's decision."""
+    rows = ConfirmationCode.objects.filter(share_link=link, change_order=change_order)
+    row = _verify_code(link=link, rows=rows, code=code)
+    return change_order_decide(
+        tenant=tenant,
+        change_order=change_order,
+        approve=row.decision == "approve",
+        channel=DecisionChannel.CUSTOMER_LINK,
+        decided_by=None,
+        note="客户通过进度页短信验证码确认",
+    )

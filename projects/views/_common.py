@@ -17,6 +17,7 @@ from crm.access import get_for_user_or_404
 from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant
+from projects import extensions as project_extensions
 from projects import forms, selectors
 from projects.models import (
     STAGE_ORDER,
@@ -30,6 +31,7 @@ from projects.models import (
 from projects.services import change_orders as change_orders_services
 from projects.services import (
     inspections,
+    signing,
 )
 
 TABS = [
@@ -92,7 +94,12 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
         context["move_form"] = overrides.get("move_form") or forms.StageMoveForm(
             stage_names=names, initial={"to_stage": context["next_stage"] or project.stage}
         )
-        context["sign_form"] = overrides.get("sign_form") or forms.SignForm()
+        amount = project_extensions.contract_amount_default(tenant=tenant, project=project)
+        context["sign_form"] = overrides.get("sign_form") or forms.SignForm(
+            initial={"contract_amount_fen": amount}
+        )
+        if project.signed_on is None:
+            context["signing_missing"] = signing.missing_signing_steps(tenant=tenant, project=project)
         context["acceptance_form"] = overrides.get("acceptance_form") or forms.AcceptanceForm()
     elif tab == "plans":
         context["plans"] = DesignPlan.objects.filter(project=project).prefetch_related(

@@ -13,7 +13,7 @@ from django.views import View
 
 from crm import ratelimit
 from crm.tenancy import tenant_context
-from projects import selectors
+from projects import extensions, selectors
 from projects.models import (
     STAGE_ORDER,
     ChangeOrder,
@@ -81,6 +81,9 @@ class ProgressView(View):
             "decided": [co for co in change_orders if co.is_decided],
             "budget": change_orders_services.project_budget(project=project),
             "link": self.link,
+            "sections": extensions.progress_sections(
+                request=self.request, tenant=self.tenant, link=self.link, token=self.token
+            ),
             **extra,
         }
 

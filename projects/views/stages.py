@@ -13,6 +13,7 @@ from crm.tenancy import require_tenant
 from projects import forms, selectors
 from projects.services import (
     contracts,
+    signing,
     stages,
 )
 from projects.views._common import ProjectActionView
@@ -95,3 +96,27 @@ class StageSettingsView(RoleRequiredMixin, View):
             )
         messages.success(request, _("阶段模板已保存。"))
         return redirect("projects:stage-settings")
+
+
+class SigningSettingsView(RoleRequiredMixin, View):
+    """The steps required before a contract is signed (one checkbox per registered requirement)."""
+
+    required_permission = "projects.settings"
+
+    def get(self, request, form=None):
+        tenant = require_tenant()
+        form = form or forms.SigningPolicyForm(
+            initial={"required_steps": signing.required_signing_steps(tenant=tenant)}
+        )
+        return render(request, "projects/signing_settings.html", {"form": form})
+
+    def post(self, request):
+        tenant = require_tenant()
+        form = forms.SigningPolicyForm(request.POST)
+        if not form.is_valid():
+            return self.get(request, form=form)
+        signing.signing_policy_update(
+            tenant=tenant, actor=request.user, required_steps=list(form.cleaned_data["required_steps"])
+        )
+        messages.success(request, _("签约前置条件已保存。"))
+        return redirect("projects:signing-settings")

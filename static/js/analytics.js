@@ -18,19 +18,22 @@
     return key;
   }
 
-  function isPercent(table, key) {
+  function kindOf(table, key) {
     for (var i = 0; i < table.columns.length; i++) {
-      if (table.columns[i].key === key) return table.columns[i].kind === "percent";
+      if (table.columns[i].key === key) return table.columns[i].kind;
     }
-    return false;
+    return "";
   }
 
+  /* Percent ratios are drawn as percentages; money (integer fen in the panel) in yuan, as labelled. */
   function valuesOf(table, key) {
-    var percent = isPercent(table, key);
+    var kind = kindOf(table, key);
     return table.rows.map(function (row) {
       var value = row.values[key];
       if (value === null || value === undefined) return null;
-      return percent ? Math.round(value * 1000) / 10 : value;
+      if (kind === "percent") return Math.round(value * 1000) / 10;
+      if (kind === "money") return Math.round(value) / 100;
+      return value;
     });
   }
 

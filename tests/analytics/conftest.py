@@ -192,3 +192,16 @@ def api_as():
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_panels():
+    """Panels are cached per tenant for minutes (analytics/cache.py); each test starts with none."""
+    from django.core.cache import cache
+
+    from analytics.cache import KEY_PREFIX
+
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"*{KEY_PREFIX}:*", count=1000))
+    if keys:
+        client.delete(*keys)

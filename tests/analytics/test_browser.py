@@ -88,7 +88,7 @@ def test_dashboard_draws_charts_and_funnel_numbers_open_their_list(
     assert f"共 {count} 位客户" in page.content()
 
 
-def test_workbenches_render_for_each_role(
+def test_workbenches_render_with_charts_for_each_role(
     transactional_db, live_server, browser_page, tenant_a, manager_a, make_staff
 ):
     from crm.models import Role
@@ -111,6 +111,8 @@ def test_workbenches_render_for_each_role(
         _login(page, live_server, user)
         section = page.wait_for_selector(f'[data-workbench="{role}"]')
         assert section.is_visible()
+        canvas = page.wait_for_selector(f'[data-workbench="{role}"] .analytics-chart canvas')
+        assert canvas.evaluate(CANVAS_HAS_INK), f"the {role} workbench chart is blank"
         if role == "sales":
             # L4 waits past its deadline: the live countdown (static/js/crm.js) says so.
             assert page.locator('[data-workbench="sales"] .countdown').first.inner_text().strip()

@@ -159,3 +159,16 @@ def test_home_page_shows_each_roles_workbench(session_client, bench, manager_a):
     assert 'data-workbench="manager"' in session_client(manager_a).get("/").content.decode()
     assert 'data-workbench="delivery"' in session_client(bench.pm2).get("/").content.decode()
     assert 'data-workbench="service"' in session_client(bench.service).get("/").content.decode()
+
+
+def test_each_to_do_shows_once_on_the_workbench(session_client, bench):
+    """The sales section is 我的待办 (leads waiting, follow-ups due) and the delivery section lists my
+    projects: the customers and projects apps' home widgets with the same lists are replaced."""
+    page = session_client(bench.s2).get("/").content.decode()
+    assert page.count("我的待办") == 1 and "我的待办：线索与跟进" not in page
+    assert page.count('data-table="follow_ups"') == 1 and page.count("再约") == 2  # c4 and c7, once each
+    pm_page = session_client(bench.pm2).get("/").content.decode()
+    assert pm_page.count("<h3>我的项目</h3>") == 1
+    assert "<header><strong>我的项目</strong></header>" not in pm_page
+    projects = pm_page.split('data-table="projects"')[1].split("</table>")[0]
+    assert ">p2<" in projects and ">p3<" in projects and "阶段超期" in projects

@@ -185,7 +185,7 @@ def test_form_integer_over_a_model_column_has_the_column_range(tenant_a):
 
 # --------------------------------------------------------------------------- every field is bounded
 
-APPS = ("crm", "customers", "projects", "aftercare", "referrals", "analytics", "integrations")
+APPS = ("crm", "customers", "projects", "aftercare", "referrals", "analytics", "integrations", "quotes")
 
 
 def _ours(cls) -> bool:

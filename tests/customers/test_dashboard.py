@@ -1,8 +1,10 @@
-"""The customers widget on the managers' dashboard counts this tenant's leads only."""
+"""The managers' dashboard counts this tenant's leads only (the lead response figures are the
+analytics SLA panel's, which replaced the customers widget), and the sales workbench."""
 
 from __future__ import annotations
 
 import datetime
+import re
 
 from django.utils import timezone
 
@@ -35,10 +37,14 @@ def test_dashboard_shows_waiting_and_overdue_leads_of_own_tenant(
                 source_channel="douyin",
                 received_at=long_ago,
             )
-    page = session_client(manager_a).get("/dashboard/").content.decode()
-    assert "线索与首次响应" in page
-    assert "其中已超时 3" in page  # tenant B's five overdue leads are not counted
-    assert "抖音" in page
+    day = timezone.localdate(long_ago, timezone=tenant_a.zoneinfo).isoformat()
+    page = session_client(manager_a).get(f"/dashboard/?range=custom&start={day}&end={day}").content.decode()
+    sla = page.split('id="panel-sla"')[1].split("</section>")[0]
+    assert "线索与首次响应（近 30 天）" not in page  # replaced by the SLA panel, not shown twice
+    # Tenant B's five overdue leads are not counted: 3 leads, 3 breached (unanswered past due).
+    assert re.search(r'data-row="douyin">.*?data-column="leads"><a href="[^"]+">3</a>', sla, re.S)
+    assert re.search(r'data-row="douyin">.*?data-column="breached"><a href="[^"]+">3</a>', sla, re.S)
+    assert "抖音" in sla
 
 
 def test_workbench_lists_my_waiting_leads_and_due_follow_ups_only(tenant_a, make_staff, session_client):

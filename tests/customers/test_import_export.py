@@ -161,3 +161,42 @@ def test_export_does_not_turn_public_input_into_spreadsheet_formulas(tenant_a, m
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     values = dict(zip(rows[0], rows[1], strict=True))
     assert values["姓名"] == "'" + payload and values["小区"] == "'+1+2" and values["标签"] == "'@SUM(1)"
+
+
+def test_budget_is_yuan_in_files_and_exact_fen_in_the_database(tenant_a, manager_a, session_client):
+    client = session_client(manager_a)
+    upload = _xlsx(
+        [
+            ["姓名", "手机号", "预算（元）"],
+            ["周杰", "13811110001", "186,000.80"],
+            ["吴敏", "13811110002", 12.35],
+            ["郑晓", "13811110003", 280000],
+        ]
+    )
+    assert client.post(reverse("customers:import"), {"file": upload}).status_code == 302
+    with tenant_context(tenant_a):
+        budgets = dict(Customer.objects.values_list("name", "budget_fen"))
+    assert budgets == {"周杰": 18_600_080, "吴敏": 1_235, "郑晓": 28_000_000}
+    bad = _csv(
+        [
+            HEADER,
+            ["坏预算", "13811110009", "官网", "", "12.345", ""],
+            ["坏字", "13811110008", "", "", "十万", ""],
+        ]
+    )
+    response = client.post(reverse("customers:import"), {"file": bad})
+    assert response.status_code == 400
+    assert {(e["row"], e["field"]) for e in response.context["errors"]} == {
+        (2, "budget_fen"),
+        (3, "budget_fen"),
+    }
+    response = client.get(reverse("customers:export"), {"format": "csv", "q": "周杰"})
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    column = rows[0].index("预算（元）")
+    assert rows[1][column] == "186000.80"
+    sheet = openpyxl.load_workbook(
+        io.BytesIO(client.get(reverse("customers:export"), {"format": "xlsx"}).content)
+    ).active
+    header = [cell.value for cell in sheet[1]]
+    cells = {row[0].value: row[header.index("预算（元）")] for row in sheet.iter_rows(min_row=2)}
+    assert cells["吴敏"].value == 12.35 and cells["吴敏"].number_format == "#,##0.00"

@@ -25,6 +25,7 @@ from engagement.models import (
     PushRule,
     Redemption,
 )
+from payments.services import payment_plan_for_project
 from referrals.models import LedgerEntry, Referral, ReferralAccount
 from tests.aftercare.factories import (
     HandedOverProjectFactory,
@@ -36,6 +37,7 @@ from tests.aftercare.factories import (
 from tests.customers.factories import CustomerFactory, FollowUpFactory, LeadFactory
 from tests.engagement.factories import _campaign, _offer, _push_rule
 from tests.projects.factories import ProjectFactory
+from tests.quotes.factories import make_quotation
 from tests.referrals.factories import ReferralFactory, funded_account
 from tests.sales.factories import make_appointment, make_task
 
@@ -85,7 +87,8 @@ def build_customer_with_rows_everywhere(tenant, manager, customer: Customer) -> 
     FollowUpFactory(tenant=tenant, customer=customer)
     PoolClaim.objects.create(tenant=tenant, customer=customer, claimed_by=manager, pooled_at=timezone.now())
     privacy.customer_reveal_phone(tenant=tenant, customer=customer, user=manager)
-    ProjectFactory(tenant=tenant, customer=customer, signed=True)
+    signed = ProjectFactory(tenant=tenant, customer=customer, signed=True)
+    payment_plan_for_project(tenant=tenant, project_id=signed.pk)
     handed_over = HandedOverProjectFactory(tenant=tenant, customer=customer)
     plan = MaintenancePlanFactory(tenant=tenant, project=handed_over)
     VisitFactory(tenant=tenant, plan=plan)
@@ -125,6 +128,7 @@ def build_customer_with_rows_everywhere(tenant, manager, customer: Customer) -> 
     )
     make_appointment(tenant, customer=customer)
     make_task(tenant, customer=customer)
+    make_quotation(tenant, customer=customer)
 
 
 @pytest.fixture

@@ -151,10 +151,10 @@ def test_campaign_figures_on_a_hand_built_dataset(tenant_a):
                 **extra,
             )
 
-        project(signed.customer_id, 200_000, TODAY)
-        project(signed.customer_id, 50_000, TODAY + datetime.timedelta(days=20))
-        project(signed_before.customer_id, 300_000, TODAY - datetime.timedelta(days=10))
-        project(cancelled.customer_id, 400_000, TODAY, cancelled_at=now)
+        project(signed.customer_id, 20_000_000, TODAY)
+        project(signed.customer_id, 5_000_000, TODAY + datetime.timedelta(days=20))
+        project(signed_before.customer_id, 30_000_000, TODAY - datetime.timedelta(days=10))
+        project(cancelled.customer_id, 40_000_000, TODAY, cancelled_at=now)
         figures = campaign_figures(tenant=tenant_a)
     assert figures[expo.pk] == {
         "leads": 4,

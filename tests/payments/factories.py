@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from payments.models import PaymentMethod, PaymentPlan, PaymentReceipt
+from payments.models import PaymentMethod, PaymentMilestone, PaymentPlan, PaymentReceipt
 from payments.services import payment_plan_for_project
 from tests.factories import StaffFactory, probe_factory
 from tests.projects.factories import ProjectFactory
@@ -34,3 +34,8 @@ def _receipt(tenant) -> PaymentReceipt:
         received_on=timezone.localdate(),
         recorded_by=StaffFactory(tenant=tenant),
     )
+
+
+@probe_factory(PaymentMilestone)
+def _milestone(tenant) -> PaymentMilestone:
+    return signed_plan(tenant).milestones.order_by("position").first()

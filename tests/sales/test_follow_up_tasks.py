@@ -133,10 +133,10 @@ def test_data_migration_turns_planned_next_times_into_tasks(tenant_a, make_staff
 
 def test_merge_moves_appointments_and_tasks_and_keeps_one_open_follow_up(tenant_a, make_staff):
     from crm import extensions
-    from sales.extensions import move_customer_rows
+    from sales.extensions import merge_customer_rows
     from tests.sales.factories import make_appointment
 
-    assert move_customer_rows in extensions.customer_merge_handlers()
+    assert merge_customer_rows in [handler for handler, _undo in extensions.customer_merge_handlers()]
     rep = make_staff(tenant_a, Role.SALES)
     with tenant_context(tenant_a):
         source = CustomerFactory(tenant=tenant_a, owner=rep)
@@ -145,8 +145,8 @@ def test_merge_moves_appointments_and_tasks_and_keeps_one_open_follow_up(tenant_
         todo = make_task(tenant_a, customer=source, assignee=rep)
         stale = make_task(tenant_a, customer=source, assignee=rep, kind=TaskKind.FOLLOW_UP)
         kept = make_task(tenant_a, customer=target, assignee=rep, kind=TaskKind.FOLLOW_UP)
-        moved = move_customer_rows(tenant=tenant_a, source=source, target=target, actor=rep)
-        assert sorted(moved.values()) == [1, 2]
+        moved = merge_customer_rows(tenant=tenant_a, source=source, target=target, actor=rep, merge=None)
+        assert sorted(len(ids) for ids in moved["moved"].values()) == [1, 2]
         for row in (appointment, todo, stale, kept):
             row.refresh_from_db()
             assert row.customer_id == target.pk

@@ -1,0 +1,70 @@
+"""What quotes adds to other apps' pages and rules: the customer panel, the progress page section,
+and the signing requirement "an accepted quotation"."""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+
+from crm.extensions import Panel
+from crm.permissions import has_permission
+from quotes import selectors
+from quotes.models import Quotation, QuotationStatus
+
+
+def customer_panel(*, request, tenant, customer_id: int) -> Panel | None:
+    user = getattr(request, "user", None)
+    if not has_permission(user, "quotes.view"):
+        return None
+    html = render_to_string(
+        "quotes/_customer_panel.html",
+        {
+            "customer_id": customer_id,
+            "quotations": selectors.quotations_for_customer_panel(user=user, customer_id=customer_id),
+            "can_edit": has_permission(user, "quotes.edit"),
+        },
+        request=request,
+    )
+    return Panel(title=_("报价单"), html=html, order=35)
+
+
+def has_accepted_quotation(*, tenant, project) -> bool:  # noqa: ARG001 - the check signature
+    return Quotation.objects.filter(project=project, status=QuotationStatus.ACCEPTED).exists()
+
+
+def accepted_quotation_total(*, tenant, project) -> int | None:  # noqa: ARG001 - the source signature
+    """The contract amount a signing defaults to: the accepted quotation's total (fen)."""
+    quotation = selectors.accepted_quotation_for(project=project)
+    return quotation.total_fen if quotation is not None else None
+
+
+def progress_section(*, request, tenant, link, token: str) -> Panel | None:  # noqa: ARG001
+    quotations = selectors.quotations_for_progress_page(project=link.project)
+    if not quotations:
+        return None
+    state = getattr(request, "quote_progress_state", {})
+    html = render_to_string(
+        "quotes/_progress_section.html",
+        {
+            "quotations": quotations,
+            "token": token,
+            "code_for": state.get("code_for"),
+            "errors": state.get("errors", {}),
+        },
+        request=request,
+    )
+    return Panel(title=_("报价单"), html=html, order=40)
+
+
+def merge_customer_rows(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature
+    """Customer merge (crm.extensions): the merged customer's quotations (every version) follow the
+    surviving customer; the default undo moves them back."""
+    from customers.services.merge import move_customer_rows, moved_key
+
+    return {
+        "moved": {
+            moved_key(Quotation, "customer"): move_customer_rows(
+                Quotation, "customer", source=source, target=target
+            )
+        }
+    }
