@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -38,6 +39,7 @@ from crm.api.exceptions import validation_error_response
 from crm.api.serializers import ModelSerializer, TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.models import Tenant
+from crm.permissions import has_permission
 from crm.ratelimit import ClientRateThrottle
 from crm.tenancy import tenant_context
 from crm.uploads import validate_image_file
@@ -402,6 +404,12 @@ class SurveySerializer(ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     kind = serializers.ChoiceField(choices=SurveyKind.choices)
     trigger = serializers.ChoiceField(choices=SurveyTrigger.choices)
+    token = serializers.SerializerMethodField(
+        help_text="一次性问卷令牌：可用 POST /api/v1/surveys/answer/{token}/ 提交答案；仅有发送问卷权限时返回"
+    )
+    public_url = serializers.SerializerMethodField(
+        help_text="客户填写问卷的公开链接，集成方可经自己的渠道发送；仅有发送问卷权限时返回"
+    )
 
     class Meta:
         model = Survey
@@ -414,6 +422,8 @@ class SurveySerializer(ModelSerializer):
             "trigger",
             "visit",
             "ticket",
+            "token",
+            "public_url",
             "expires_at",
             "score",
             "comment",
@@ -430,6 +440,22 @@ class SurveySerializer(ModelSerializer):
             "answered_at",
             "created_at",
         ]
+
+    def _may_deliver(self) -> bool:
+        """Whoever may send surveys may deliver the link through their own channel."""
+        request = self.context.get("request")
+        return request is not None and has_permission(request.user, "surveys.send")
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_token(self, survey: Survey) -> str | None:
+        return survey.token if self._may_deliver() else None
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_public_url(self, survey: Survey) -> str | None:
+        if not self._may_deliver():
+            return None
+        path = reverse("aftercare:survey-public", kwargs={"token": survey.token})
+        return self.context["request"].build_absolute_uri(path)
 
 
 class SurveyViewSet(

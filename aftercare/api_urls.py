@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from aftercare import api
+from aftercare import api, api_settings
 
 router = SimpleRouter(trailing_slash=True)
 router.register("aftercare/plans", api.PlanViewSet, basename="aftercare-plan")
@@ -13,5 +13,7 @@ router.register("surveys", api.SurveyViewSet, basename="survey")
 
 urlpatterns = [
     path("surveys/answer/<str:token>/", api.SurveyAnswerView.as_view(), name="survey-answer"),
+    path("aftercare-settings/", api_settings.AftercareSettingsView.as_view(), name="aftercare-settings"),
+    path("aftercare-plan-kinds/", api_settings.PlanKindsView.as_view(), name="aftercare-plan-kinds"),
     *router.urls,
 ]

@@ -121,6 +121,8 @@ class PlanStatus(models.TextChoices):
 class MaintenancePlan(TenantOwnedModel):
     """One scheduled maintenance visit of a handed-over project (one per project and kind)."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     project = models.ForeignKey(
         "projects.Project", on_delete=models.CASCADE, related_name="+", verbose_name=_("项目")
     )
@@ -215,6 +217,8 @@ class VisitStatus(models.TextChoices):
 class Visit(TenantOwnedModel):
     """A technician's visit for a plan. Completing it closes the plan."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     plan = models.ForeignKey(
         MaintenancePlan, on_delete=models.PROTECT, related_name="visits", verbose_name=_("计划")
     )
@@ -308,6 +312,8 @@ class TicketSource(models.TextChoices):
 class ServiceTicket(TenantOwnedModel):
     """A repair or warranty request with first-response and resolution due times by priority."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     project = models.ForeignKey(
         "projects.Project", on_delete=models.PROTECT, related_name="+", verbose_name=_("项目")
     )
@@ -443,6 +449,8 @@ class SurveyTrigger(models.TextChoices):
 class Survey(TenantOwnedModel):
     """A one-time survey link sent to a customer. The token starts with the tenant id (see services)."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("客户")
     )

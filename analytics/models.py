@@ -27,6 +27,8 @@ class SalesTarget(TenantOwnedModel):
     Set by managers. For a period that is not one calendar month the target is prorated by days.
     """
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,

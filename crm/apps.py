@@ -30,6 +30,9 @@ class CrmConfig(AppConfig):
             }
         )
         post_migrate.connect(apply_row_level_security, dispatch_uid="crm.rls")
+        from crm.sync import install_touch_triggers
+
+        post_migrate.connect(install_touch_triggers, dispatch_uid="crm.sync")
         from crm.token_cache import connect_signals as connect_token_cache_signals
 
         connect_token_cache_signals()

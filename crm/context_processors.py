@@ -23,6 +23,8 @@ NAVIGATION = [
     (gettext_lazy("报价"), "quotes:list", "quotes.view"),
     (gettext_lazy("回款"), "payments:list", "payments.view"),
     (gettext_lazy("看板"), "analytics:dashboard", "analytics.view"),
+    # webhooks, their deliveries, group-robot routing and the event delivery log (managers)
+    (gettext_lazy("集成"), "integrations:webhook-list", "webhooks.view"),
 ]
 
 

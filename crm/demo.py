@@ -41,6 +41,7 @@ DOMAIN_DEMO_MODULES = [
     "sales.demo",
     "quotes.demo",
     "payments.demo",
+    "engagement.demo",
 ]
 
 

@@ -203,3 +203,53 @@ def narrow_rows_for_user(queryset, *, user):
     for narrower in _row_narrowers:
         queryset = narrower(queryset, user=user)
     return queryset
+
+
+# --------------------------------------------------------------------------- lead scores
+# ``engagement`` scores leads; the lead API and inbox (``customers``) show and sort by the score
+# without importing it. Without a provider leads simply have no score.
+
+
+@dataclass(frozen=True)
+class LeadScoreProvider:
+    scores: Callable[..., dict]  # ``fn(*, tenant, lead_ids) -> {lead_id: {"score", "method", "factors"}}``
+    order_by_score: Callable  # ``fn(queryset) -> queryset`` of leads, best score first
+
+
+_lead_score_provider: list[LeadScoreProvider] = []
+
+
+def register_lead_scores(provider: LeadScoreProvider) -> None:
+    _lead_score_provider[:] = [provider]
+
+
+def lead_scores(*, tenant, lead_ids: list[int]) -> dict:
+    return _lead_score_provider[0].scores(tenant=tenant, lead_ids=lead_ids) if _lead_score_provider else {}
+
+
+def order_leads_by_score(queryset):
+    return _lead_score_provider[0].order_by_score(queryset) if _lead_score_provider else queryset
+
+
+# --------------------------------------------------------------------------- public lead intake
+# Extra intake fields owned by later apps (engagement: ``campaign_code``, ``marketing_consent``).
+# ``validate`` runs before anything is written (raise ValidationError: 400, nothing written);
+# ``apply`` runs in the intake's transaction once the lead exists.
+
+
+@dataclass(frozen=True)
+class IntakeExtension:
+    validate: Callable[..., None]  # ``fn(*, tenant, data) -> None``
+    apply: Callable[..., None]  # ``fn(*, tenant, lead, data) -> None``
+
+
+_intake_extensions: list[IntakeExtension] = []
+
+
+def register_intake_extension(extension: IntakeExtension) -> None:
+    if extension not in _intake_extensions:
+        _intake_extensions.append(extension)
+
+
+def intake_extensions() -> list[IntakeExtension]:
+    return list(_intake_extensions)

@@ -68,6 +68,8 @@ class User(AbstractUser):
     staff goes through :func:`crm.selectors.staff_of_tenant`.
     """
 
+    api_sync_fields = ("date_joined", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     tenant = models.ForeignKey(
         Tenant, on_delete=models.CASCADE, null=True, blank=True, related_name="users", verbose_name=_("租户")
     )
@@ -83,7 +85,11 @@ class User(AbstractUser):
     class Meta:
         verbose_name = _("员工")
         verbose_name_plural = _("员工")
-        indexes = [models.Index(fields=["tenant", "is_active"], name="crm_user_tenant_active_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "is_active"], name="crm_user_tenant_active_idx"),
+            models.Index(fields=["tenant", "updated_at", "id"], name="crm_user_tenant_updated_idx"),
+            models.Index(fields=["tenant", "date_joined", "id"], name="crm_user_tenant_joined_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -175,6 +181,8 @@ class ApiToken(TenantOwnedModel):
     both the user's roles and the token's scope for the endpoint's module allow it.
     """
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     name = models.CharField(_("名称"), max_length=100)
     user = models.ForeignKey(
         User, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("所属员工")

@@ -192,3 +192,7 @@ def tenant_owned_models() -> list[type[models.Model]]:
         for model in apps.get_models()
         if issubclass(model, TenantOwnedModel) and not model._meta.proxy and model._meta.managed
     ]
+
+
+# Sync indexes (crm/sync.py) hook class_prepared too: connect before any tenant-owned model exists.
+import crm.sync  # noqa: E402, F401

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +27,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm import extensions
 from crm import filters as bounded
 from crm.api import fields
 from crm.api.filters import LazyFilterBackend
@@ -283,10 +285,17 @@ class CustomerViewSet(
 # --------------------------------------------------------------------------- leads
 
 
+class LeadScoreSummarySerializer(serializers.Serializer):
+    score = serializers.FloatField()
+    method = fields.CharField(max_length=16)
+    factors = serializers.ListField(child=serializers.DictField())
+
+
 class LeadSerializer(ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     assignee = TenantStaffField(read_only=True)
     seconds_left = serializers.SerializerMethodField()
+    score = serializers.SerializerMethodField()
 
     class Meta:
         model = Lead
@@ -309,11 +318,20 @@ class LeadSerializer(ModelSerializer):
             "response_seconds",
             "sla_breached",
             "created_at",
+            "score",
         ]
         read_only_fields = fields
 
     def get_seconds_left(self, lead: Lead) -> int:
         return int((lead.first_response_due_at - timezone.now()).total_seconds())
+
+    @extend_schema_field(LeadScoreSummarySerializer(allow_null=True))
+    def get_score(self, lead: Lead) -> dict | None:
+        """Probability of signing within 90 days and its top factors (from the engagement app)."""
+        scores = self.context.get("lead_scores")
+        if scores is None:
+            scores = extensions.lead_scores(tenant=lead.tenant, lead_ids=[lead.pk])
+        return scores.get(lead.pk)
 
 
 class LeadCreateSerializer(serializers.Serializer):
@@ -349,6 +367,36 @@ class LeadFilter(drf_filters.FilterSet):
         fields: list[str] = []
 
 
+class IntakeKeyRotateSerializer(serializers.Serializer):
+    grace_hours = fields.IntegerField(
+        min_value=0,
+        max_value=settings.INTAKE_KEY_MAX_GRACE_HOURS,
+        default=0,
+        help_text="旧密钥继续有效的小时数（0–720）；0 表示立即失效",
+    )
+
+
+class IntakeKeyStatusSerializer(serializers.Serializer):
+    prefix = serializers.CharField(source="intake_key_prefix", read_only=True)
+    previous_prefix = serializers.SerializerMethodField()
+    previous_expires_at = serializers.SerializerMethodField()
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_previous_prefix(self, row: CustomerSettings) -> str | None:
+        return row.previous_intake_key_prefix if settings.previous_intake_key_active(row) else None
+
+    @extend_schema_field({"type": "string", "format": "date-time", "nullable": True})
+    def get_previous_expires_at(self, row: CustomerSettings) -> str | None:
+        expires = row.previous_intake_key_expires_at
+        if expires is None or not settings.previous_intake_key_active(row):
+            return None
+        return serializers.DateTimeField().to_representation(expires)
+
+
+class IntakeKeyIssuedSerializer(IntakeKeyStatusSerializer):
+    intake_key = serializers.CharField(read_only=True, help_text="新密钥明文，只返回这一次")
+
+
 class LeadViewSet(
     TenantViewSetMixin,
     mixins.ListModelMixin,
@@ -367,6 +415,8 @@ class LeadViewSet(
         "write": "customers.edit",
         "stats": "customers.view_stats",
         "intake_key": "customers.settings",
+        "intake_key_status": "customers.settings",
+        "intake_key_end_grace": "customers.settings",
     }
 
     def get_serializer_class(self):
@@ -377,6 +427,14 @@ class LeadViewSet(
             self.request.user,
             Lead.objects.select_related("customer", "assignee").order_by("first_response_due_at", "id"),
         )
+
+    def list(self, request, *args, **kwargs):
+        """One query for the page's lead scores instead of one per lead."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None  # the API always paginates (REST_FRAMEWORK settings)
+        scores = extensions.lead_scores(tenant=self.tenant, lead_ids=[lead.pk for lead in page])
+        context = {**self.get_serializer_context(), "lead_scores": scores}
+        return self.get_paginated_response(LeadSerializer(page, many=True, context=context).data)
 
     @extend_schema(request=LeadCreateSerializer, responses={201: LeadSerializer})
     def create(self, request, *args, **kwargs):
@@ -401,13 +459,36 @@ class LeadViewSet(
         return Response(data)
 
     @extend_schema(
-        request=None,
-        responses={201: inline_serializer("IntakeKey", {"intake_key": serializers.CharField()})},
+        request=IntakeKeyRotateSerializer,
+        responses={201: IntakeKeyIssuedSerializer},
     )
     @action(detail=False, methods=["post"], url_path="intake-key")
     def intake_key(self, request):
-        """Issue a new intake key for website forms / ad platforms (shown once; the old one stops)."""
-        return Response({"intake_key": settings.intake_key_rotate(tenant=self.tenant)}, status=201)
+        """Issue a new intake key for website forms / ad platforms (shown once).
+
+        ``grace_hours`` (0–720, default 0): how long the replaced key keeps working, so live forms
+        can be switched over; two keys are active meanwhile. 0 stops the old key at once.
+        """
+        query = IntakeKeyRotateSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        plaintext = settings.intake_key_rotate(
+            tenant=self.tenant, grace_hours=query.validated_data["grace_hours"]
+        )
+        data = IntakeKeyStatusSerializer(settings.customer_settings_for(tenant=self.tenant)).data
+        return Response({**data, "intake_key": plaintext}, status=201)
+
+    @extend_schema(request=None, responses={200: IntakeKeyStatusSerializer})
+    @action(detail=False, methods=["get"], url_path="intake-key/status")
+    def intake_key_status(self, request):
+        """Which intake keys work now: the current key's prefix and, during a rotation, the old one's."""
+        return Response(IntakeKeyStatusSerializer(settings.customer_settings_for(tenant=self.tenant)).data)
+
+    @extend_schema(request=None, responses={200: IntakeKeyStatusSerializer})
+    @action(detail=False, methods=["post"], url_path="intake-key/end-grace")
+    def intake_key_end_grace(self, request):
+        """Stop the replaced key now, before its grace period ends."""
+        settings.intake_key_end_grace(tenant=self.tenant)
+        return Response(IntakeKeyStatusSerializer(settings.customer_settings_for(tenant=self.tenant)).data)
 
 
 # --------------------------------------------------------------------------- follow-ups
@@ -531,6 +612,12 @@ class IntakeSerializer(serializers.Serializer):
     source_channel = serializers.ChoiceField(SourceChannel.choices, default=SourceChannel.WEBSITE)
     note = fields.CharField(required=False, allow_blank=True, default="", max_length=2000)
     referral_code = fields.CharField(required=False, allow_blank=True, default="", max_length=64)
+    campaign_code = fields.CharField(
+        required=False, allow_blank=True, default="", max_length=32, help_text="活动代码：报名到该营销活动"
+    )
+    marketing_consent = serializers.BooleanField(
+        required=False, default=False, help_text="客户勾选了同意接收营销短信（活动报名必填）"
+    )
 
 
 class IntakeView(APIView):
@@ -594,12 +681,27 @@ class IntakeView(APIView):
         if key:
             key_hash = hash_secret(key)
             with platform_scope("lead intake: find tenant by intake key"):
+                # the current key, or the replaced one while its rotation grace period lasts
                 settings_row = (
-                    CustomerSettings.objects.select_related("tenant").filter(intake_key_hash=key_hash).first()
+                    CustomerSettings.objects.select_related("tenant")
+                    .filter(
+                        Q(intake_key_hash=key_hash)
+                        | Q(
+                            previous_intake_key_hash=key_hash,
+                            previous_intake_key_expires_at__gt=timezone.now(),
+                        )
+                    )
+                    .first()
                 )
         if (
             settings_row is None
-            or not secret_matches(key, settings_row.intake_key_hash)
+            or not (
+                secret_matches(key, settings_row.intake_key_hash)
+                or (
+                    settings.previous_intake_key_active(settings_row)
+                    and secret_matches(key, settings_row.previous_intake_key_hash)
+                )
+            )
             or not settings_row.tenant.is_active
         ):
             raise exceptions.AuthenticationFailed(_("接入密钥无效。"))
@@ -608,8 +710,14 @@ class IntakeView(APIView):
         def create() -> Response:
             serializer = IntakeSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
+            extra = {key: data.pop(key) for key in ("campaign_code", "marketing_consent")}
             try:
-                lead, merged = leads.lead_intake(tenant=tenant, **serializer.validated_data)
+                for extension in extensions.intake_extensions():
+                    extension.validate(tenant=tenant, data=extra)
+                lead, merged = leads.lead_intake(tenant=tenant, **data)
+                for extension in extensions.intake_extensions():
+                    extension.apply(tenant=tenant, lead=lead, data=extra)
             except DjangoValidationError as error:
                 raise exceptions.ValidationError(
                     error.message_dict if hasattr(error, "error_dict") else error.messages

@@ -70,8 +70,8 @@ class CustomerForm(ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         staff = staff_queryset(tenant=require_tenant())
-        self.fields["owner"].queryset = staff
-        self.fields["designer"].queryset = staff
+        self.fields["owner"].queryset = staff  # type: ignore[attr-defined]  # a ModelChoiceField
+        self.fields["designer"].queryset = staff  # type: ignore[attr-defined]  # a ModelChoiceField
         if self.instance.pk:
             self.initial["tags"] = _("，").join(self.instance.tags or [])
             self.initial["phone"] = self.instance.phone.removeprefix("+86")
@@ -158,7 +158,7 @@ class CustomerSettingsForm(ModelForm):
         }
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         low, high = cleaned.get("budget_low_below_fen"), cleaned.get("budget_high_from_fen")
         if low is not None and high is not None and low > high:
             self.add_error("budget_high_from_fen", _("高预算下限不能低于低预算上限。"))
@@ -168,6 +168,20 @@ class CustomerSettingsForm(ModelForm):
         if start and end and (end < start or (end == start and 0 < len(set(days)) < 7)):
             self.add_error("business_hours_end", _("营业结束时间必须晚于开始时间。"))
         return cleaned
+
+
+class IntakeKeyRotateForm(Form):
+    """How long the replaced intake key keeps working: live web forms switch over meanwhile."""
+
+    GRACE_CHOICES = [
+        ("0", _("立即失效")),
+        ("1", _("1 小时")),
+        ("24", _("24 小时")),
+        ("72", _("3 天")),
+        ("168", _("7 天")),
+        ("720", _("30 天")),
+    ]
+    grace_hours = forms.ChoiceField(label=_("旧密钥宽限期"), choices=GRACE_CHOICES, initial="24")
 
 
 class MergePickForm(Form):
@@ -214,7 +228,7 @@ class ReassignForm(Form):
     customers = forms.TypedMultipleChoiceField(
         label=_("客户"), coerce=int, choices=[], widget=forms.CheckboxSelectMultiple
     )
-    to_users = forms.ModelMultipleChoiceField(
+    to_users: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
         label=_("接手的销售（多选时轮流分配）"), queryset=None, widget=forms.CheckboxSelectMultiple
     )
 

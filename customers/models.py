@@ -128,6 +128,7 @@ class Customer(TenantOwnedModel):
     """
 
     # contact
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     name = models.CharField(_("姓名"), max_length=50)
     phone = models.CharField(_("手机号"), max_length=20, help_text=_("规范化存储，如 +8613812345678"))
     wechat_id = models.CharField(_("微信号"), max_length=50, blank=True)
@@ -366,6 +367,11 @@ class CustomerSettings(TenantOwnedModel):
     round_robin_last_user_id = models.BigIntegerField(null=True, blank=True, editable=False)
     intake_key_hash = models.CharField(max_length=64, blank=True, editable=False)
     intake_key_prefix = models.CharField(max_length=16, blank=True, editable=False)
+    # During a rotation the replaced key keeps working until its grace period ends (live web forms
+    # switch over without losing inquiries); then it is simply ignored.
+    previous_intake_key_hash = models.CharField(max_length=64, blank=True, editable=False)
+    previous_intake_key_prefix = models.CharField(max_length=16, blank=True, editable=False)
+    previous_intake_key_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("客户模块设置")
@@ -385,6 +391,8 @@ class LeadStatus(models.TextChoices):
 class Lead(TenantOwnedModel):
     """One inquiry. The first human follow-up stops its SLA clock and records the response time."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="leads", verbose_name=_("客户")
     )
@@ -484,6 +492,8 @@ class FollowUpOutcome(models.TextChoices):
 class FollowUp(TenantOwnedModel):
     """One touch on the customer's timeline; may schedule the next follow-up (reminded once)."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("客户")
     )
@@ -552,6 +562,8 @@ class PoolClaim(TenantOwnedModel):
 class Segment(TenantOwnedModel):
     """A manager's named filter set (query-string parameters of the customer list)."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     name = models.CharField(_("名称"), max_length=100)
     filters = models.JSONField(_("筛选条件"), default=dict)
     created_by = models.ForeignKey(
@@ -612,6 +624,8 @@ class CustomerMerge(TenantOwnedModel):
     A duplicate is merged at most once at a time (undone merges are kept, marked ``undone_at``).
     """
 
+    api_sync_fields = ("merged_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     survivor = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("保留客户")
     )

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm import extensions
 from crm.extensions import TimelineEntry
 from crm.models import Tenant, User
 from customers.models import (
@@ -120,13 +121,17 @@ def funnel_reached_q(step: str) -> Q:
     return condition
 
 
-def leads_for_inbox(*, tenant: Tenant, user: User | None = None, mine: bool = False) -> QuerySet[Lead]:
-    """Open leads, most urgent first."""
+def leads_for_inbox(
+    *, tenant: Tenant, user: User | None = None, mine: bool = False, by_score: bool = False
+) -> QuerySet[Lead]:
+    """Open leads, most urgent first (or best lead score first, from the scoring app)."""
     leads = Lead.objects.filter(status=LeadStatus.OPEN).select_related("customer", "assignee")
     if user is not None:
         leads = leads_visible_to(user, leads)
     if mine and user is not None:
         leads = leads.filter(assignee=user)
+    if by_score:
+        return extensions.order_leads_by_score(leads)
     return leads.order_by("first_response_due_at", "id")
 
 

@@ -28,6 +28,7 @@ from customers.forms import (
     CustomerSettingsForm,
     FollowUpForm,
     ImportForm,
+    IntakeKeyRotateForm,
     LeadForm,
     SegmentForm,
 )
@@ -352,11 +353,16 @@ class LeadInboxView(RoleRequiredMixin, View):
     def get(self, request, form=None, status=200):
         tenant = require_tenant()
         mine = request.GET.get("mine") == "1"
-        leads = list(selectors.leads_for_inbox(tenant=tenant, user=request.user, mine=mine)[:200])
+        by_score = request.GET.get("sort") == "score"
+        leads = list(
+            selectors.leads_for_inbox(tenant=tenant, user=request.user, mine=mine, by_score=by_score)[:200]
+        )
+        scores = extensions.lead_scores(tenant=tenant, lead_ids=[lead.pk for lead in leads])
         now = timezone.now()
         rows = [
             {
                 "lead": lead,
+                "score": scores.get(lead.pk),
                 "phone": selectors.display_phone(request.user, lead.customer),
                 "overdue": lead.first_response_due_at <= now,
                 "not_started": lead.clock_started_at > now,
@@ -375,6 +381,7 @@ class LeadInboxView(RoleRequiredMixin, View):
             {
                 "rows": rows,
                 "mine": mine,
+                "by_score": by_score,
                 "now": now,
                 "pool": [(customer, selectors.display_phone(request.user, customer)) for customer in pool],
                 "stats": stats,
@@ -410,7 +417,7 @@ class CustomerSettingsView(RoleRequiredMixin, View):
 
     required_permission = "customers.settings"
 
-    def render_page(self, request, form, intake_key="", status=200):
+    def render_page(self, request, form, intake_key="", status=200, rotate=None):
         tenant = require_tenant()
         return render(
             request,
@@ -418,6 +425,8 @@ class CustomerSettingsView(RoleRequiredMixin, View):
             {
                 "form": form,
                 "intake_key": intake_key,
+                "rotate_form": rotate or IntakeKeyRotateForm(),
+                "previous_key_active": settings.previous_intake_key_active(form.instance),
                 "settings_row": form.instance,
                 "sla_minutes": tenant.lead_response_sla_minutes,
                 "intake_url": request.build_absolute_uri(reverse("lead-intake")),
@@ -433,9 +442,22 @@ class CustomerSettingsView(RoleRequiredMixin, View):
     def post(self, request):
         settings_row = settings.customer_settings_for(tenant=require_tenant(), lock=True)
         if "rotate_intake_key" in request.POST:
-            key = settings.intake_key_rotate(tenant=require_tenant())
+            data = request.POST.copy()
+            data.setdefault("grace_hours", "0")  # a form without the choice: the old key stops at once
+            rotate = IntakeKeyRotateForm(data)
+            if not rotate.is_valid():
+                return self.render_page(
+                    request, CustomerSettingsForm(instance=settings_row), rotate=rotate, status=400
+                )
+            key = settings.intake_key_rotate(
+                tenant=require_tenant(), grace_hours=int(rotate.cleaned_data["grace_hours"])
+            )
             settings_row.refresh_from_db()
             return self.render_page(request, CustomerSettingsForm(instance=settings_row), intake_key=key)
+        if "end_intake_key_grace" in request.POST:
+            settings.intake_key_end_grace(tenant=require_tenant())
+            messages.success(request, _("旧接入密钥已停用。"))
+            return redirect("customers:settings")
         form = CustomerSettingsForm(request.POST, instance=settings_row)
         if form.is_valid():
             form.save()

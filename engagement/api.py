@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as drf_filters
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -222,6 +222,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "name",
+            "code",
             "channel",
             "starts_on",
             "ends_on",
@@ -402,7 +403,18 @@ class ContentItemViewSet(
         return ContentItem.objects.order_by("-created_at", "-id")
 
     def perform_create(self, serializer):
-        serializer.save(tenant=self.tenant)
+        serializer.instance = push_services.content_item_save(tenant=self.tenant, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        values = {
+            field: getattr(serializer.instance, field)
+            for field in serializer.fields
+            if not serializer.fields[field].read_only
+        }
+        values.update(serializer.validated_data)
+        serializer.instance = push_services.content_item_save(
+            tenant=self.tenant, item=serializer.instance, **values
+        )
 
 
 class PushRuleSerializer(serializers.ModelSerializer):
@@ -426,10 +438,14 @@ class PushRuleSerializer(serializers.ModelSerializer):
             "quiet_start",
             "quiet_end",
             "control_percent",
+            "trigger",
+            "trigger_tag",
+            "trigger_stage",
+            "next_run_at",
             "is_active",
             "created_at",
         ]
-        read_only_fields = ["id", "created_at"]
+        read_only_fields = ["id", "created_at", "next_run_at"]
         validators: list = []
 
 
@@ -452,10 +468,71 @@ class PushRuleViewSet(
     def perform_create(self, serializer):
         serializer.instance = push_services.push_rule_save(tenant=self.tenant, **serializer.validated_data)
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "PushRulePreview",
+                {
+                    "audience": serializers.IntegerField(),
+                    "control": serializers.IntegerField(),
+                    "already": serializers.IntegerField(),
+                    "capped": serializers.IntegerField(),
+                    "would_send": serializers.IntegerField(),
+                    "quiet_hours": serializers.BooleanField(),
+                },
+            )
+        }
+    )
     @action(detail=True, methods=["get"])
     def preview(self, request, pk=None):
+        """Who would receive it now: audience (opted in), control, already decided, capped, would send."""
         return Response(push_services.push_preview(tenant=self.tenant, rule=self.get_object()))
 
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "PushRuleResults",
+                {
+                    **{
+                        name: serializers.IntegerField()
+                        for name in (
+                            "pushed",
+                            "control",
+                            "pending",
+                            "skipped",
+                            "opened",
+                            "clicked",
+                            "pushed_converted",
+                            "control_converted",
+                        )
+                    },
+                    **{
+                        name: serializers.FloatField(allow_null=True)
+                        for name in ("pushed_rate", "control_rate", "open_rate", "click_rate", "lift_points")
+                    },
+                },
+            )
+        }
+    )
+    @action(detail=True, methods=["get"])
+    def results(self, request, pk=None):
+        """Pushed vs held-out control: counts, opens, clicks, conversions (90 days) and the lift."""
+        rule = self.get_object()
+        return Response(selectors.push_rule_results(tenant=self.tenant, rule_ids=[rule.pk])[rule.pk])
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "PushRuleRun",
+                {
+                    "sent": serializers.IntegerField(),
+                    "held_out": serializers.IntegerField(),
+                    "skipped": serializers.CharField(),
+                },
+            )
+        },
+    )
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
         return Response(push_services.push_rule_run(tenant=self.tenant, rule=self.get_object()))

@@ -13,18 +13,27 @@ class EngagementConfig(AppConfig):
             "task": "engagement.lead_scoring_train_all",
             "schedule": crontab(hour=2, minute=40),
         },
+        "engagement-push-scan": {
+            "task": "engagement.push_scan_all",
+            "schedule": crontab(minute="*/10"),
+        },
     }
 
     def ready(self) -> None:
         from crm import events
         from crm.extensions import (
+            IntakeExtension,
+            LeadScoreProvider,
             register_customer_panel,
             register_customer_timeline,
+            register_intake_extension,
+            register_lead_scores,
             register_personal_data_section,
         )
         from crm.models import Role
         from crm.permissions import ALL_STAFF, grant_many
-        from engagement import extensions, handlers
+        from engagement import extensions, handlers, selectors
+        from engagement.services import campaigns
 
         grant_many(
             {
@@ -35,8 +44,19 @@ class EngagementConfig(AppConfig):
         )
         register_customer_panel(extensions.consent_panel)
         register_customer_timeline(extensions.customer_timeline)
+        register_intake_extension(
+            IntakeExtension(validate=campaigns.intake_validate, apply=campaigns.intake_apply)
+        )
+        register_lead_scores(
+            LeadScoreProvider(
+                scores=selectors.lead_scores_by_lead, order_by_score=selectors.leads_order_by_score
+            )
+        )
         register_personal_data_section(extensions.personal_data)
         events.subscribe(events.EventType.LEAD_CREATED, handlers.on_lead_created)
+        events.subscribe(events.EventType.CUSTOMER_UPDATED, handlers.on_customer_updated)
+        events.subscribe(events.EventType.PROJECT_STAGE_CHANGED, handlers.on_project_stage_changed)
+        events.subscribe(events.EventType.AFTERCARE_VISIT_COMPLETED, handlers.on_aftercare_visit_completed)
         from crm.extensions import register_customer_merge_handler
 
         register_customer_merge_handler(extensions.merge_customer_rows, undo=extensions.unmerge_customer_rows)

@@ -74,11 +74,17 @@ def generate_lead_history(
                 city=rng.choice(CITIES),
                 area_sqm=rng.choice([60, 90, 120, 150]),
                 created_at=received_at,
+                # Every history lead was answered: contacted, not "waiting for first contact".
+                follow_up_status="following"
+                if now - received_at < datetime.timedelta(days=180)
+                else "dormant",
             )
         )
         plan.append((received_at, source, touches, signs))
     Customer.objects.bulk_create(customers, batch_size=2000)
     for customer, (received_at, source, touches, signs) in zip(customers, plan, strict=True):
+        # Most first responses inside a 15-minute SLA, a tail of breaches (like the real demo leads).
+        response = rng.randint(60, 840) if rng.random() < 0.85 else rng.randint(1200, 7200)
         lead_rows.append(
             Lead(
                 tenant=tenant,
@@ -89,8 +95,8 @@ def generate_lead_history(
                 first_response_due_at=received_at + datetime.timedelta(minutes=15),
                 pool_due_at=received_at + datetime.timedelta(hours=2),
                 status="responded",
-                first_responded_at=received_at + datetime.timedelta(minutes=10),
-                response_seconds=rng.randint(60, 3600),
+                first_responded_at=received_at + datetime.timedelta(seconds=response),
+                response_seconds=response,
             )
         )
         for touch in range(touches):

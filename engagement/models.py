@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.tenancy import TenantOwnedModel
 from customers.models import SourceChannel
+from projects.models import Stage
 
 # --- consent (PIPL) ---------------------------------------------------------------------------
 
@@ -36,6 +37,7 @@ class ConsentSource(models.TextChoices):
 class Consent(TenantOwnedModel):
     """The current marketing consent of one customer on one channel (no row = never opted in)."""
 
+    api_sync_fields = ("changed_at", "changed_at")  # append-only: never updated (crm/sync.py)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("客户")
     )
@@ -139,6 +141,9 @@ class ScoreMethod(models.TextChoices):
 class LeadScore(TenantOwnedModel):
     """The current score of one lead (probability of signing within 90 days) with its top factors."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     lead = models.ForeignKey("customers.Lead", on_delete=models.CASCADE, related_name="+")
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
     score = models.FloatField(_("评分"))
@@ -162,7 +167,12 @@ class LeadScore(TenantOwnedModel):
 class Campaign(TenantOwnedModel):
     """A marketing campaign (home expo, community event, online ad …); money in integer fen."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     name = models.CharField(_("名称"), max_length=100)
+    code = models.SlugField(
+        _("活动代码"), max_length=32, blank=True, help_text=_("留资接口用 campaign_code 报名到本活动")
+    )
     channel = models.CharField(_("渠道"), max_length=32, choices=SourceChannel.choices)
     starts_on = models.DateField(_("开始日期"))
     ends_on = models.DateField(_("结束日期"))
@@ -192,6 +202,11 @@ class Campaign(TenantOwnedModel):
                 condition=models.Q(ends_on__gte=models.F("starts_on")),
                 name="engagement_campaign_dates_ordered",
             ),
+            models.UniqueConstraint(
+                fields=["tenant", "code"],
+                condition=~models.Q(code=""),
+                name="engagement_campaign_code_uniq",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -207,6 +222,8 @@ class OfferKind(models.TextChoices):
 class Offer(TenantOwnedModel):
     """A voucher, package or discount, optionally tied to a campaign; ``quantity`` None = unlimited."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     campaign = models.ForeignKey(
         Campaign,
         on_delete=models.CASCADE,
@@ -303,6 +320,8 @@ class ContentKind(models.TextChoices):
 class ContentItem(TenantOwnedModel):
     """One piece of content to push (tags such as 儿童房, 适老化, 环保材料 match the audience)."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     title = models.CharField(_("标题"), max_length=100)
     kind = models.CharField(_("类型"), max_length=16, choices=ContentKind.choices)
     summary = models.CharField(_("摘要"), max_length=300, blank=True)
@@ -325,9 +344,22 @@ class PushPeriod(models.TextChoices):
     WEEKLY = "weekly", _("每周一次")
 
 
-class PushRule(TenantOwnedModel):
-    """Who gets which item on which channel, how often, and which share is held out as control."""
+class PushTrigger(models.TextChoices):
+    SCHEDULE = "schedule", _("定时（扫描受众）")
+    TAG_ADDED = "tag_added", _("客户获得标签")
+    STAGE_REACHED = "stage_reached", _("项目到达阶段")
+    YEAR_VISIT = "year_visit", _("1 年回访完成")
 
+
+class PushRule(TenantOwnedModel):
+    """Who gets which item on which channel, how often, and which share is held out as control.
+
+    ``schedule`` rules are run by a beat scan when ``next_run_at`` is due; event rules run for the
+    one customer an outbox event names (the audience conditions then only narrow it).
+    """
+
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     name = models.CharField(_("名称"), max_length=100)
     item = models.ForeignKey(ContentItem, on_delete=models.PROTECT, related_name="+", verbose_name=_("内容"))
     channel = models.CharField(_("渠道"), max_length=16, choices=ConsentChannel.choices)
@@ -341,6 +373,12 @@ class PushRule(TenantOwnedModel):
     quiet_start = models.TimeField(_("免打扰开始"), default=datetime.time(21, 0))
     quiet_end = models.TimeField(_("免打扰结束"), default=datetime.time(9, 0))
     control_percent = models.PositiveSmallIntegerField(_("对照组比例（%）"), default=10)
+    trigger = models.CharField(
+        _("触发方式"), max_length=16, choices=PushTrigger.choices, default=PushTrigger.SCHEDULE
+    )
+    trigger_tag = models.CharField(_("触发标签"), max_length=30, blank=True)
+    trigger_stage = models.CharField(_("触发阶段"), max_length=32, blank=True, choices=Stage.choices)
+    next_run_at = models.DateTimeField(_("下次扫描"), null=True, blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -353,15 +391,30 @@ class PushRule(TenantOwnedModel):
                 condition=models.Q(control_percent__lte=90), name="engagement_rule_control_max"
             )
         ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "next_run_at"],
+                condition=models.Q(is_active=True, trigger="schedule"),
+                name="eng_rule_due_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class DispatchStatus(models.TextChoices):
+    PENDING = "pending", _("等待免打扰结束")
+    SENT = "sent", _("已发送")
+    HELD_OUT = "held_out", _("对照组（不发送）")
+    SKIPPED = "skipped", _("未发送（已退订）")
 
 
 class PushDispatch(TenantOwnedModel):
     """Exactly once per (rule, customer, period): inserted in the transaction that decides the send.
 
     ``held_out`` rows are the control group: decided, recorded, never sent (lift is measured).
+    ``pending`` rows were decided in quiet hours and are sent by the beat scan after ``send_after``.
     """
 
     rule = models.ForeignKey(PushRule, on_delete=models.CASCADE, related_name="dispatches")
@@ -369,6 +422,16 @@ class PushDispatch(TenantOwnedModel):
     period_key = models.CharField(max_length=16)
     held_out = models.BooleanField(default=False)
     decided_at = models.DateTimeField()
+    status = models.CharField(
+        _("状态"), max_length=16, choices=DispatchStatus.choices, default=DispatchStatus.SENT
+    )
+    trigger_ref = models.CharField(_("触发来源"), max_length=60, blank=True)
+    send_after = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("首次打开"), null=True, blank=True)
+    open_count = models.PositiveIntegerField(_("打开次数"), default=0)
+    clicked_at = models.DateTimeField(_("首次点击"), null=True, blank=True)
+    click_count = models.PositiveIntegerField(_("点击次数"), default=0)
 
     class Meta:
         constraints = [
@@ -376,4 +439,11 @@ class PushDispatch(TenantOwnedModel):
                 fields=["tenant", "rule", "customer", "period_key"], name="engagement_push_once_per_period"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "customer", "decided_at"], name="eng_push_cust_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "customer", "decided_at"], name="eng_push_cust_idx"),
+            models.Index(
+                fields=["tenant", "send_after"],
+                condition=models.Q(status="pending"),
+                name="eng_push_pending_idx",
+            ),
+        ]

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet, Sum
+import datetime
+
+from django.db.models import (
+    Count,
+    DateField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from crm.extensions import TimelineEntry
 from crm.models import Tenant
@@ -14,9 +29,14 @@ from engagement.models import (
     Consent,
     ConsentChannel,
     ConsentEvent,
+    ContentItem,
+    DispatchStatus,
     LeadScore,
     LeadScoringModel,
+    PushDispatch,
+    PushRule,
 )
+from projects.models import Project
 
 
 def consent_overview(*, tenant: Tenant, customer_id: int) -> list[dict]:
@@ -44,6 +64,25 @@ def lead_score_for_customer(*, tenant: Tenant, customer_id: int) -> dict | None:
     }
 
 
+def lead_scores_by_lead(*, tenant: Tenant, lead_ids: list[int]) -> dict[int, dict]:
+    """Score, method and top factors of these leads, in one query (for the lead API and inbox)."""
+    rows = LeadScore.objects.filter(tenant=tenant, lead_id__in=lead_ids).values(
+        "lead_id", "score", "method", "factors"
+    )
+    return {
+        row["lead_id"]: {"score": round(row["score"], 4), "method": row["method"], "factors": row["factors"]}
+        for row in rows
+    }
+
+
+def leads_order_by_score(queryset: QuerySet) -> QuerySet:
+    """Leads best score first (unscored last), then the most urgent."""
+    score = LeadScore.objects.filter(lead_id=OuterRef("pk")).values("score")[:1]
+    return queryset.annotate(lead_score=Subquery(score)).order_by(
+        F("lead_score").desc(nulls_last=True), "first_response_due_at", "id"
+    )
+
+
 def scored_open_leads(*, tenant: Tenant, limit: int = 200) -> list[LeadScore]:
     """The lead inbox by score: open leads (and those answered recently), most promising first."""
     return list(
@@ -57,8 +96,129 @@ def scoring_model(*, tenant: Tenant) -> LeadScoringModel | None:
     return LeadScoringModel.objects.filter(tenant=tenant).defer("model_bytes").first()
 
 
-def push_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:  # noqa: ARG001 - event payload field
-    return []
+def push_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:
+    """Pushes on the customer's timeline: what was sent (or held back as control), opens and clicks."""
+    entries = []
+    dispatches = (
+        PushDispatch.objects.filter(tenant=tenant, customer_id=customer_id)
+        .select_related("rule__item")
+        .order_by("-decided_at", "-id")[:100]
+    )
+    for dispatch in dispatches:
+        detail = [dispatch.rule.get_channel_display(), dispatch.get_status_display()]
+        if dispatch.clicked_at:
+            detail.append(_("已点击 %(n)s 次") % {"n": dispatch.click_count})
+        elif dispatch.opened_at:
+            detail.append(_("已打开 %(n)s 次") % {"n": dispatch.open_count})
+        entries.append(
+            TimelineEntry(
+                occurred_at=dispatch.sent_at or dispatch.decided_at,
+                kind="push",
+                title=_("内容推送：%(title)s") % {"title": dispatch.rule.item.title},
+                detail=" · ".join(str(part) for part in detail),
+                url=reverse("engagement:push-rule-detail", args=[dispatch.rule_id]),
+            )
+        )
+    return entries
+
+
+CONVERSION_DAYS = 90
+
+
+def push_rule_results(*, tenant: Tenant, rule_ids: list[int] | None = None) -> dict[int, dict]:
+    """Per rule, pushed vs held-out control of the same audience: counts, opens, clicks and
+    conversion (a contract signed within 90 days of the decision, not cancelled), in one query.
+
+    ``lift_points`` is the pushed conversion rate minus the control rate, in percentage points.
+    """
+    converted = Exists(
+        Project.objects.filter(
+            customer_id=OuterRef("customer_id"),
+            signed_on__gte=OuterRef("decided_day"),
+            signed_on__lte=OuterRef("convert_until"),
+            cancelled_at__isnull=True,
+        )
+    )
+    pushed = Q(held_out=False, status=DispatchStatus.SENT)
+    control = Q(held_out=True)
+    rows = (
+        PushDispatch.objects.filter(tenant=tenant)
+        .filter(**({"rule_id__in": rule_ids} if rule_ids is not None else {}))
+        .annotate(
+            decided_day=TruncDate("decided_at"),
+            convert_until=ExpressionWrapper(
+                TruncDate("decided_at") + datetime.timedelta(days=CONVERSION_DAYS), output_field=DateField()
+            ),
+        )
+        .annotate(converted=converted)
+        .values("rule_id")
+        .annotate(
+            pushed=Count("id", filter=pushed),
+            control=Count("id", filter=control),
+            pending=Count("id", filter=Q(status=DispatchStatus.PENDING)),
+            skipped=Count("id", filter=Q(status=DispatchStatus.SKIPPED)),
+            opened=Count("id", filter=pushed & Q(opened_at__isnull=False)),
+            clicked=Count("id", filter=pushed & Q(clicked_at__isnull=False)),
+            pushed_converted=Count("id", filter=pushed & Q(converted=True)),
+            control_converted=Count("id", filter=control & Q(converted=True)),
+        )
+    )
+    by_rule = {row.pop("rule_id"): row for row in rows}
+    ids = rule_ids if rule_ids is not None else list(by_rule)
+    results = {}
+    for rule_id in ids:
+        row = by_rule.get(rule_id) or dict.fromkeys(
+            (
+                "pushed",
+                "control",
+                "pending",
+                "skipped",
+                "opened",
+                "clicked",
+                "pushed_converted",
+                "control_converted",
+            ),
+            0,
+        )
+        pushed_rate = _rate(row["pushed_converted"], row["pushed"])
+        control_rate = _rate(row["control_converted"], row["control"])
+        row.update(
+            pushed_rate=pushed_rate,
+            control_rate=control_rate,
+            open_rate=_rate(row["opened"], row["pushed"]),
+            click_rate=_rate(row["clicked"], row["pushed"]),
+            lift_points=(
+                round((pushed_rate - control_rate) * 100, 1)
+                if pushed_rate is not None and control_rate is not None
+                else None
+            ),
+        )
+        results[rule_id] = row
+    return results
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def push_rules_with_results(*, tenant: Tenant) -> list[tuple[PushRule, dict]]:
+    rules = list(
+        PushRule.objects.filter(tenant=tenant).select_related("item", "segment").order_by("-id")[:200]
+    )
+    results = push_rule_results(tenant=tenant, rule_ids=[rule.pk for rule in rules])
+    return [(rule, results[rule.pk]) for rule in rules]
+
+
+def push_dispatches(*, tenant: Tenant, rule: PushRule, limit: int = 100) -> list[PushDispatch]:
+    return list(
+        PushDispatch.objects.filter(tenant=tenant, rule=rule)
+        .select_related("customer")
+        .order_by("-decided_at", "-id")[:limit]
+    )
+
+
+def content_items(*, tenant: Tenant) -> list[ContentItem]:
+    return list(ContentItem.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:500])
 
 
 def campaign_figures(*, tenant: Tenant, campaign_ids: list[int] | None = None) -> dict[int, dict]:

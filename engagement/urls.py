@@ -17,4 +17,10 @@ urlpatterns = [
     path("scoring/", views.LeadScoringView.as_view(), name="scoring"),
     path("scoring/train/", views.LeadScoringTrainView.as_view(), name="scoring-train"),
     path("u/<str:token>/", views.OptOutView.as_view(), name="opt-out"),
+    path("content/", views.ContentListView.as_view(), name="content"),
+    path("push-rules/", views.PushRuleListView.as_view(), name="push-rules"),
+    path("push-rules/<int:pk>/", views.PushRuleDetailView.as_view(), name="push-rule-detail"),
+    path("push-rules/<int:pk>/run/", views.PushRuleRunView.as_view(), name="push-rule-run"),
+    path("t/<str:token>/", views.TrackView.as_view(), name="track"),
+    path("t/<str:token>/go/", views.TrackClickView.as_view(), name="track-click"),
 ]

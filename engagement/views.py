@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -18,9 +18,11 @@ from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
 from customers.models import Customer
 from engagement import forms, selectors
-from engagement.models import Campaign, CampaignSignup, ConsentSource
+from engagement.models import Campaign, CampaignSignup, ConsentSource, PushRule
 from engagement.services import campaigns as campaign_services
 from engagement.services import consent as consent_services
+from engagement.services import pushes as push_services
+from engagement.services import tracking as tracking_services
 from projects.models import Project
 
 
@@ -305,3 +307,152 @@ class PublicSignupView(View):
             else:
                 return self.get(request, done=True)
         return self.get(request, form=form, status=400)
+
+
+# --- content library, push rules and their results -----------------------------------------------
+
+
+class ContentListView(RoleRequiredMixin, View):
+    """The content library; managers add items here."""
+
+    required_permission = "engagement.view"
+
+    def get(self, request, form=None, status=200):
+        context = {
+            "tab": "content",
+            "items": selectors.content_items(tenant=require_tenant()),
+            "form": form or forms.ContentItemForm(),
+            "can_manage": has_permission(request.user, "engagement.manage"),
+        }
+        return render(request, "engagement/content.html", context, status=status)
+
+    def post(self, request):
+        if not has_permission(request.user, "engagement.manage"):
+            raise PermissionDenied
+        form = forms.ContentItemForm(request.POST)
+        if form.is_valid():
+            try:
+                push_services.content_item_save(tenant=require_tenant(), **form.cleaned_data)
+            except ValidationError as error:
+                apply_service_errors(form, error)
+            else:
+                messages.success(request, _("已添加内容。"))
+                return redirect("engagement:content")
+        return self.get(request, form=form, status=400)
+
+
+class PushRuleListView(RoleRequiredMixin, View):
+    """Push rules with their results (pushed vs control conversion); managers create rules here."""
+
+    required_permission = "engagement.view"
+
+    def get(self, request, form=None, status=200):
+        context = {
+            "tab": "pushes",
+            "rows": selectors.push_rules_with_results(tenant=require_tenant()),
+            "form": form or forms.PushRuleForm(),
+            "can_manage": has_permission(request.user, "engagement.manage"),
+        }
+        return render(request, "engagement/push_rules.html", context, status=status)
+
+    def post(self, request):
+        if not has_permission(request.user, "engagement.manage"):
+            raise PermissionDenied
+        form = forms.PushRuleForm(request.POST)
+        if form.is_valid():
+            try:
+                rule = push_services.push_rule_save(tenant=require_tenant(), **form.cleaned_data)
+            except ValidationError as error:
+                apply_service_errors(form, error)
+            else:
+                messages.success(request, _("已创建推送规则。"))
+                return redirect("engagement:push-rule-detail", pk=rule.pk)
+        return self.get(request, form=form, status=400)
+
+
+class PushRuleDetailView(RoleRequiredMixin, View):
+    """One rule: "who would receive this now" (count and names), results and the latest pushes."""
+
+    required_permission = "engagement.view"
+
+    def get(self, request, pk: int):
+        tenant = require_tenant()
+        rule = get_object_or_404(PushRule.objects.select_related("item", "segment", "tenant"), pk=pk)
+        context = {
+            "tab": "pushes",
+            "rule": rule,
+            "preview": push_services.push_preview(tenant=tenant, rule=rule),
+            "preview_customers": push_services.push_preview_customers(tenant=tenant, rule=rule),
+            "results": selectors.push_rule_results(tenant=tenant, rule_ids=[rule.pk])[rule.pk],
+            "dispatches": selectors.push_dispatches(tenant=tenant, rule=rule),
+            "can_manage": has_permission(request.user, "engagement.manage"),
+        }
+        return render(request, "engagement/push_rule_detail.html", context)
+
+
+class PushRuleRunView(RoleRequiredMixin, View):
+    """Managers may run a scheduled rule now (the same idempotent service the beat scan runs)."""
+
+    required_permission = "engagement.manage"
+
+    def post(self, request, pk: int):
+        rule = get_object_or_404(PushRule.objects.select_related("item", "tenant"), pk=pk)
+        result = push_services.push_rule_run(tenant=require_tenant(), rule=rule)
+        if result["skipped"] == "quiet_hours":
+            messages.warning(request, _("现在是免打扰时段，未发送；免打扰结束后会自动发送。"))
+        elif result["skipped"] == "inactive":
+            messages.warning(request, _("规则已停用，未发送。"))
+        else:
+            counts = {"sent": result["sent"], "held": result["held_out"]}
+            messages.success(request, _("已发送 %(sent)s 条，对照组 %(held)s 人。") % counts)
+        return redirect("engagement:push-rule-detail", pk=rule.pk)
+
+
+class TrackView(View):
+    """Public landing page of a pushed item (no login; the signed token names tenant and push).
+
+    Viewing records an open; "read more" goes through :class:`TrackClickView`, which records a click.
+    """
+
+    template_name = "engagement/track.html"
+
+    def get(self, request, token: str):
+        if (limited := _rate_limited(request)) is not None:
+            return limited
+        target = tracking_services.track_resolve(token)
+        if target is None:
+            return render(request, self.template_name, {"invalid": True}, status=404)
+        with tenant_context(target.tenant):
+            dispatch = tracking_services.dispatch_record_open(
+                tenant=target.tenant, dispatch_id=target.dispatch_id
+            )
+            if dispatch is None:
+                return render(request, self.template_name, {"invalid": True}, status=404)
+            item = dispatch.rule.item
+            context = {
+                "tenant": target.tenant,
+                "item": item,
+                "click_url": reverse("engagement:track-click", args=[token]) if item.url else "",
+                "opt_out_url": consent_services.opt_out_url(
+                    tenant=target.tenant, customer_id=dispatch.customer_id, channel=dispatch.rule.channel
+                ),
+            }
+            return render(request, self.template_name, context)
+
+
+class TrackClickView(View):
+    """The tracking redirect: records a click and leaves for the item's own link."""
+
+    def get(self, request, token: str):
+        if (limited := _rate_limited(request)) is not None:
+            return limited
+        target = tracking_services.track_resolve(token)
+        if target is None:
+            return render(request, TrackView.template_name, {"invalid": True}, status=404)
+        with tenant_context(target.tenant):
+            dispatch = tracking_services.dispatch_record_click(
+                tenant=target.tenant, dispatch_id=target.dispatch_id
+            )
+            if dispatch is None or not dispatch.rule.item.url:
+                return render(request, TrackView.template_name, {"invalid": True}, status=404)
+            return HttpResponseRedirect(dispatch.rule.item.url)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
@@ -167,7 +167,13 @@ class WebhookEndpointViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
 
     @extend_schema(
         request=ResendSerializer,
-        responses={202: inline_serializer("WebhookResent", {"resent": serializers.IntegerField()})},
+        responses={
+            202: inline_serializer("WebhookResent", {"resent": serializers.IntegerField()}),
+            404: OpenApiResponse(
+                description="No such endpoint, or the endpoint has no such delivery / it is being sent now "
+                "(errors.delivery says which).",
+            ),
+        },
     )
     @action(detail=True, methods=["post"])
     def resend(self, request, pk=None):

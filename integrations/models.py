@@ -19,6 +19,7 @@ class WebhookEndpoint(TenantOwnedModel):
     created or rotated, and never returned by a page or the API afterwards.
     """
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     name = models.CharField(_("名称"), max_length=100, blank=True)
     url = models.URLField(_("接收地址"), max_length=500)
     secret = models.CharField(_("签名密钥"), max_length=100, editable=False)

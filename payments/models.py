@@ -42,6 +42,7 @@ class PaymentTemplateStep(TenantOwnedModel):
 class PaymentPlan(TenantOwnedModel):
     """The payment plan of one signed project."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     project = models.ForeignKey(
         "projects.Project", on_delete=models.CASCADE, related_name="+", verbose_name=_("项目")
     )
@@ -123,6 +124,7 @@ class PaymentMethod(models.TextChoices):
 class PaymentReceipt(TenantOwnedModel):
     """Money actually received. Never deleted: a mistake is voided with a reason, freeing its allocation."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     plan = models.ForeignKey(
         PaymentPlan, on_delete=models.PROTECT, related_name="receipts", verbose_name=_("计划")
     )

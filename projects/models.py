@@ -71,6 +71,8 @@ def stage_index(stage: str) -> int:
 class Project(TenantOwnedModel):
     """A decoration project of one customer (a customer may have several over the years)."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="projects", verbose_name=_("客户")
     )
@@ -195,6 +197,7 @@ class SigningPolicy(TenantOwnedModel):
 class StageHistory(TenantOwnedModel):
     """Every stage change: who, when, from, to, why (kept forever)."""
 
+    api_sync_fields = ("changed_at", "changed_at")  # append-only: never updated (crm/sync.py)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="stage_history")
     from_stage = models.CharField(_("原阶段"), max_length=32, choices=Stage.choices, blank=True)
     to_stage = models.CharField(_("新阶段"), max_length=32, choices=Stage.choices)
@@ -267,6 +270,8 @@ class StageOverdueAlert(TenantOwnedModel):
 class DesignPlan(TenantOwnedModel):
     """One of 2–3 design options; every revision is kept in DesignPlanRevision."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="design_plans")
     label = models.CharField(_("方案"), max_length=20)
     title = models.CharField(_("标题"), max_length=100)
@@ -339,6 +344,8 @@ class DesignPlanRevision(TenantOwnedModel):
 class DailyLog(TenantOwnedModel):
     """What happened on site today (posted by the project manager)."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="daily_logs")
     log_date = models.DateField(_("日期"))
     work_done = models.TextField(_("今日完成"))
@@ -424,6 +431,8 @@ class InspectionKind(models.TextChoices):
 class Inspection(TenantOwnedModel):
     """A supervisor's QC inspection; score = passed items / all items × 100."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="inspections")
     kind = models.CharField(
         _("类型"), max_length=20, choices=InspectionKind.choices, default=InspectionKind.WEEKLY
@@ -470,6 +479,8 @@ class Rectification(TenantOwnedModel):
         OPEN = "open", _("整改中")
         CLOSED = "closed", _("已关闭")
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rectifications")
     item = models.OneToOneField(InspectionItem, on_delete=models.CASCADE, related_name="rectification")
     description = models.CharField(_("整改内容"), max_length=300)
@@ -512,6 +523,8 @@ class DecisionChannel(models.TextChoices):
 class ChangeOrder(TenantOwnedModel):
     """A priced change to the contract; approved/rejected ones are immutable (service + trigger)."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="change_orders")
     number = models.PositiveIntegerField(_("编号"))
     title = models.CharField(_("标题"), max_length=100)
@@ -603,6 +616,8 @@ class Material(TenantOwnedModel):
         MAIN = "main", _("主材")
         AUXILIARY = "auxiliary", _("辅材")
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="materials")
     category = models.CharField(_("类别"), max_length=10, choices=Category.choices)
     name = models.CharField(_("名称"), max_length=60)
@@ -642,6 +657,8 @@ class MaterialReport(TenantOwnedModel):
 class ShareLink(TenantOwnedModel):
     """Customer progress page link: only the hash of the token is stored; revocable, expiring."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="share_links")
     key_hash = models.CharField(max_length=64)
     prefix = models.CharField(max_length=12)
@@ -692,6 +709,8 @@ class ConfirmationCode(TenantOwnedModel):
 class ConstructionCallback(TenantOwnedModel):
     """Customer-service call every 14 days of construction; (project, period) is unique = once."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="callbacks")
     period = models.PositiveIntegerField(_("周期"))
     due_on = models.DateField(_("应回访日期"))

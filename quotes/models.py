@@ -26,6 +26,8 @@ class ItemCategory(models.TextChoices):
 class CatalogueItem(TenantOwnedModel):
     """One priced item of the tenant's catalogue (瓷砖 800×800 / ㎡ / ¥128.00)."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     name = models.CharField(_("名称"), max_length=100)
     spec = models.CharField(_("规格"), max_length=100, blank=True)
     unit = models.CharField(_("单位"), max_length=20)
@@ -50,6 +52,8 @@ class CatalogueItem(TenantOwnedModel):
 class Package(TenantOwnedModel):
     """A package priced per m² of floor area (整装套餐 ¥1,288/㎡), with what it includes."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     name = models.CharField(_("套餐名称"), max_length=100)
     price_per_sqm_fen = models.PositiveBigIntegerField(_("每平方米单价（分）"))
     includes = models.TextField(_("包含内容"), max_length=2000, blank=True)
@@ -120,6 +124,7 @@ class Quotation(TenantOwnedModel):
     one superseded: an earlier version is never changed again.
     """
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     number = models.CharField(_("报价单号"), max_length=20)
     version = models.PositiveSmallIntegerField(_("版本"), default=1)
     customer = models.ForeignKey(

@@ -62,6 +62,7 @@ class ReferralAccount(TenantOwnedModel):
     back because the credit was already spent — recorded, never a negative balance.
     """
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("客户")
     )
@@ -113,6 +114,7 @@ class ReferralSource(models.TextChoices):
 class Referral(TenantOwnedModel):
     """``referrer`` brought in ``referred``. A referred customer has at most one referrer."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     referrer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("推荐人")
     )
@@ -184,6 +186,7 @@ class LedgerEntry(TenantOwnedModel):
     balance records the uncovered part here instead of driving the balance negative).
     """
 
+    api_sync_fields = ("created_at", "created_at")  # append-only: never updated (crm/sync.py)
     account = models.ForeignKey(
         ReferralAccount, on_delete=models.PROTECT, related_name="entries", verbose_name=_("账户")
     )

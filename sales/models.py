@@ -34,6 +34,8 @@ class Appointment(TenantOwnedModel):
     transaction as the notification, so a reminder goes out once per scheduled time.
     """
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("客户")
     )
@@ -152,6 +154,8 @@ class Task(TenantOwnedModel):
         verbose_name=_("来源跟进"),
     )
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.CASCADE, related_name="+", verbose_name=_("客户")
     )

@@ -282,7 +282,7 @@ def appointment_reminders_send_due(
 def task_create(
     *,
     tenant: Tenant,
-    actor: User,
+    actor: User | None,
     customer: Customer,
     title: str,
     due_at: datetime.datetime,
@@ -290,6 +290,7 @@ def task_create(
     project: Project | None = None,
     note: str = "",
 ) -> Task:
+    """``actor`` None: the system created it (e.g. an engagement push for the customer's owner)."""
     _check_belongs(tenant=tenant, customer=customer, project=project)
     _check_staff(tenant=tenant, users=[assignee], field="assignee")
     if not title.strip():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema
+
 _FIELD_LISTS = {
     "type": "object",
     # A field's messages (codes), or, for nested input (list items, nested objects), the same map
@@ -67,4 +69,55 @@ def add_error_responses(result: dict, generator, request, public) -> dict:  # no
                 responses.setdefault("400", _ref("ValidationError", "Invalid input."))
             if any(parameter.get("in") == "path" for parameter in operation.get("parameters", [])):
                 responses.setdefault("404", _ref("Error", "Not found (another tenant's object included)."))
+            for code in ("404", "409", "422"):  # declared with a description only: the one error shape
+                if code in responses and "content" not in responses[code]:
+                    responses[code]["content"] = _ref("Error", "")["content"]
     return result
+
+
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "重试时使用同一个值（1–255 个可打印 ASCII 字符）：同一个键 + 相同请求体返回第一次的结果"
+        "（响应头 Idempotent-Replayed: true），不会重复创建；同一个键 + 不同请求体返回 422"
+        "（code = idempotency_key_reused）。键在租户内唯一，保留 72 小时。"
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+
+class CrmAutoSchema(AutoSchema):
+    """The default schema class: adds what the shared API base does for every view.
+
+    * every create (``POST`` on a collection) takes ``Idempotency-Key`` and may answer 409/422;
+    * every list of a synced model takes ``updated_since`` / ``created_since`` (crm/api/since.py).
+    """
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        from crm.api.since import schema_parameters
+        from crm.api.viewsets import TenantViewSetMixin
+        from crm.sync import sync_fields
+
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None or not isinstance(self.view, TenantViewSetMixin):
+            return operation
+        action = getattr(self.view, "action", None)
+        parameters = operation.setdefault("parameters", [])
+        names = {(p.get("name"), p.get("in")) for p in parameters}
+        if method == "POST" and action == "create":
+            if ("Idempotency-Key", "header") not in names:
+                parameters.append(IDEMPOTENCY_PARAMETER)
+            responses = operation.setdefault("responses", {})
+            responses.setdefault(
+                "409", _ref("Error", "A request with the same Idempotency-Key is in progress.")
+            )
+            responses.setdefault(
+                "422",
+                _ref("Error", "Idempotency-Key already used with another request (idempotency_key_reused)."),
+            )
+        model = getattr(self.view, "model", None)
+        if method == "GET" and action == "list" and model is not None and sync_fields(model) is not None:
+            parameters.extend(p for p in schema_parameters() if (p["name"], "query") not in names)
+        return operation

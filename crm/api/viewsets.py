@@ -9,8 +9,11 @@ from django.db import models
 from rest_framework import mixins, viewsets
 from rest_framework.request import Request
 
-from crm import extensions
+from crm import events, extensions
 from crm.api.permissions import TokenScopePermission
+from crm.api.since import apply_since
+from crm.events.types import EventType
+from crm.idempotency.services import idempotent_response
 from crm.permissions import HasRolePermission
 from crm.tenancy import require_tenant
 
@@ -54,6 +57,50 @@ class TenantViewSetMixin:
         if request is None:
             return queryset
         return extensions.narrow_rows_for_user(queryset, user=request.user)
+
+    def filter_queryset(self, queryset):
+        """The view's own filters, then ``?updated_since=`` / ``?created_since=`` on lists."""
+        queryset = super().filter_queryset(queryset)  # type: ignore[misc]  # mixed into a GenericAPIView
+        if getattr(self, "action", None) == "list":
+            queryset = apply_since(queryset, self.request.query_params)  # type: ignore[attr-defined]
+        return queryset
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """Every create (``POST`` on a collection) honours ``Idempotency-Key``, after the
+        permission checks: the same key with the same body replays the first 2xx response."""
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]  # mixed into an APIView
+        if request.method == "DELETE" and getattr(self, "action", None) == "destroy":
+            self._publish_tombstones()
+        if request.method != "POST" or getattr(self, "action", None) != "create":
+            return
+        create = self.post  # type: ignore[has-type]  # bound by ViewSet.as_view()
+        scope = f"api.{getattr(self, 'basename', None) or type(self).__name__}.create"
+
+        def post(request: Request, *args: Any, **kwargs: Any):
+            return idempotent_response(
+                request, tenant=self.tenant, scope=scope, handler=lambda: create(request, *args, **kwargs)
+            )
+
+        self.post = post
+
+    def _publish_tombstones(self) -> None:
+        """Every delete route publishes ``record.deleted`` in the request's transaction: the event
+        log (``/api/v1/events/``) is the tombstone feed of every collection."""
+        destroy = self.delete  # type: ignore[has-type]  # bound by ViewSet.as_view()
+
+        def delete(request: Request, *args: Any, **kwargs: Any):
+            response = destroy(request, *args, **kwargs)
+            if 200 <= response.status_code < 300:
+                collection = self.request.path.split("/api/v1/", 1)[-1].rsplit("/", 2)[0]  # type: ignore[attr-defined]
+                events.publish(
+                    EventType.RECORD_DELETED,
+                    tenant=self.tenant,
+                    record_id=int(kwargs["pk"]),
+                    collection=collection,
+                )
+            return response
+
+        self.delete = delete
 
     def get_tenant_queryset(self):
         if self.model is None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 
 from crm.api import fields
+from crm.api.schema import CrmAutoSchema
 from crm.api.serializers import ModelSerializer
+from crm.api.since import since_instant
 from crm.api.viewsets import TenantViewSetMixin
 from crm.events import selectors
 from crm.events.models import Event
@@ -44,7 +45,7 @@ FeedSerializer = inline_serializer(
 )
 
 
-class FeedSchema(AutoSchema):
+class FeedSchema(CrmAutoSchema):
     """The feed is one object (``results`` + ``next_after``), not the array a ``list`` usually is."""
 
     def _is_list_view(self, serializer=None) -> bool:
@@ -91,6 +92,7 @@ class EventViewSet(
             after=query.validated_data["after"],
             limit=query.validated_data["limit"],
             types=sorted(query.validated_data.get("type") or []),
+            since=since_instant(request.query_params),
         )
         next_after = rows[-1].pk if rows else query.validated_data["after"]
         return Response({"results": EventSerializer(rows, many=True).data, "next_after": next_after})

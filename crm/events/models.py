@@ -22,6 +22,7 @@ from crm.tenancy import TenantOwnedModel
 class Event(TenantOwnedModel):
     """A domain event; ``id`` orders the tenant's feed, ``event_id`` is what receivers de-duplicate on."""
 
+    api_sync_fields = ("created_at", "created_at")  # append-only: never updated (crm/sync.py)
     event_id = models.UUIDField(_("事件编号"), default=uuid.uuid4, editable=False)
     type = models.CharField(_("事件类型"), max_length=64)
     aggregate_type = models.CharField(_("对象类型"), max_length=32)

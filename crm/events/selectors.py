@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
@@ -16,7 +16,12 @@ FEED_MAX_LIMIT = 500
 
 
 def events_after(
-    *, tenant: Tenant, after: int = 0, limit: int = 100, types: list[str] | None = None
+    *,
+    tenant: Tenant,
+    after: int = 0,
+    limit: int = 100,
+    types: list[str] | None = None,
+    since: datetime | None = None,
 ) -> list[Event]:
     """The tenant's events with ``id > after`` in id order, safe to page through while writes go on.
 
@@ -29,6 +34,8 @@ def events_after(
     open longer than that could be skipped; keep it above your longest business transaction).
     """
     queryset = Event.objects.filter(tenant=tenant, id__gt=after)
+    if since is not None:  # ?created_since= / ?updated_since=: where a first sync starts
+        queryset = queryset.filter(created_at__gte=since)
     if types:
         queryset = queryset.filter(type__in=types)
     withhold = float(getattr(settings, "CRM_EVENT_FEED_MAX_WITHHOLD_SECONDS", 60))

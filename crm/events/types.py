@@ -148,6 +148,13 @@ _SPECS = [
         "A customer answered a CSAT/NPS survey.",
         {"survey_id": INT, "customer_id": INT, "kind": STR, "score": INT},
     ),
+    EventSpec(
+        "record.deleted",
+        "record",
+        "A row was deleted through the API or a page: the tombstone a syncing client applies. "
+        "`collection` is the API collection's path (e.g. `segments`), `record_id` the row's id.",
+        {"record_id": INT, "collection": STR},
+    ),
 ]
 
 EVENT_TYPES: dict[str, EventSpec] = {spec.name: spec for spec in _SPECS}
@@ -177,6 +184,7 @@ class EventType:
     REFERRAL_CREDITED = "referral.credited"
     REFERRAL_REDEEMED = "referral.redeemed"
     SURVEY_ANSWERED = "survey.answered"
+    RECORD_DELETED = "record.deleted"
 
 
 assert {v for k, v in vars(EventType).items() if k.isupper()} == set(EVENT_TYPES)

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 
 from crm.idempotency.models import IdempotencyKey
 from crm.models import Tenant
@@ -41,7 +42,10 @@ def request_fingerprint(*, scope: str, data: object) -> str:
 
 
 def _error(status_code: int, code: str, message: str) -> Response:
-    return Response({"detail": message, "code": code, "errors": {HEADER: [message]}}, status=status_code)
+    return Response(
+        {"detail": message, "code": code, "errors": {HEADER: [message]}, "codes": {HEADER: [code]}},
+        status=status_code,
+    )
 
 
 def key_from(request: Request) -> str | None:
@@ -94,7 +98,8 @@ def idempotent_response(
     response = handler()
     if 200 <= response.status_code < 300:
         record.response_status = response.status_code
-        record.response_body = response.data
+        # As the client saw it (dates, decimals and lazy strings rendered), so a replay is identical.
+        record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
         record.save(update_fields=["response_status", "response_body"])
     else:
         record.delete()

@@ -49,6 +49,8 @@ class NotificationSettings(TenantOwnedModel):
 class Notification(TenantOwnedModel):
     """An in-app message to one staff user; ``dedupe_key`` makes repeated notify() calls no-ops."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -119,6 +121,8 @@ class Channel(models.TextChoices):
 class Delivery(OutboundMessage):
     """One outbound copy of a notification on one channel (the group robot once per dedupe_key)."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     notification = models.ForeignKey(
         Notification, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("通知")
     )
@@ -152,6 +156,8 @@ class Delivery(OutboundMessage):
 class SmsMessage(OutboundMessage):
     """Every SMS sent to a customer (confirmation codes, reminders); unique per dedupe_key."""
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     phone = models.CharField(_("手机号"), max_length=20)
     message = models.TextField(_("短信内容"))
     # What staff see: ``message`` with one-time secrets (verification codes) masked.

@@ -226,7 +226,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "crm.api.schema.CrmAutoSchema",
     "EXCEPTION_HANDLER": "crm.api.exceptions.api_exception_handler",
     # DRF's own client-address logic follows the one proxy setting below (crm/ratelimit.py).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,

@@ -20,6 +20,7 @@ class CalendarDay(TenantOwnedModel):
     reminders) reads these through :class:`crm.workdays.business.BusinessCalendar`.
     """
 
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     date = models.DateField(_("日期"))
     kind = models.CharField(_("类型"), max_length=8, choices=DayKind.choices)
     name = models.CharField(_("名称"), max_length=50, blank=True, help_text=_("如：春节、国庆调休"))

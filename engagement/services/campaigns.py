@@ -6,6 +6,7 @@ Money is integer fen, as everywhere (``crm.money``).
 from __future__ import annotations
 
 import datetime
+import re
 
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Tenant, User
-from customers.models import Customer, Segment, SourceChannel
+from customers.models import Customer, Lead, Segment, SourceChannel
 from customers.services.customers import normalize_phone
 from customers.services.leads import lead_create
 from engagement.models import (
@@ -32,6 +33,7 @@ from engagement.services.consent import consent_record
 from projects.models import Project
 
 SIGNUP_SALT = "engagement.campaign_signup"
+CODE_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
 MAX_FEN = 10**12  # ten billion yuan: beyond any campaign, below the column limit
 
 
@@ -57,12 +59,25 @@ def campaign_save(
     target_segment: Segment | None = None,
     description: str = "",
     is_active: bool = True,
+    code: str = "",
     campaign: Campaign | None = None,
     created_by: User | None = None,
 ) -> Campaign:
     """Create (or update ``campaign``); a campaign ending before it starts is refused."""
     errors: dict[str, ValidationError] = {}
     name = (name or "").strip()
+    code = (code or "").strip().lower()
+    if code and (not CODE_PATTERN.fullmatch(code)):
+        errors["code"] = ValidationError(
+            _("活动代码只能包含小写字母、数字、- 和 _（最多 32 个）。"), code="invalid_code"
+        )
+    elif (
+        code
+        and Campaign.objects.filter(tenant=tenant, code=code)
+        .exclude(pk=getattr(campaign, "pk", None))
+        .exists()
+    ):
+        errors["code"] = ValidationError(_("活动代码已被其他活动使用。"), code="duplicate_code")
     if not name or len(name) > 100:
         errors["name"] = ValidationError(_("请填写名称（最多 100 个字）。"), code="required")
     if channel not in SourceChannel.values:
@@ -80,7 +95,7 @@ def campaign_save(
     if errors:
         raise ValidationError(errors)
     campaign = campaign or Campaign(tenant=tenant, created_by=created_by)
-    campaign.name, campaign.channel = name, channel
+    campaign.name, campaign.channel, campaign.code = name, channel, code
     campaign.starts_on, campaign.ends_on = starts_on, ends_on
     campaign.budget_fen, campaign.spend_fen = budget_fen, spend_fen
     campaign.target_segment, campaign.description, campaign.is_active = target_segment, description, is_active
@@ -199,6 +214,11 @@ def campaign_signup(
         source_channel=campaign.channel,
         note=f"活动报名：{campaign.name}",
     )
+    return _signup_lead(tenant=tenant, campaign=campaign, lead=lead, source=source)
+
+
+def _signup_lead(*, tenant: Tenant, campaign: Campaign, lead: Lead, source: str) -> CampaignSignup:
+    """The lead's customer signs up (once per campaign) and opts in to SMS with the sign-up as source."""
     try:
         with transaction.atomic():
             signup = CampaignSignup.objects.create(
@@ -209,17 +229,55 @@ def campaign_signup(
                 source=source,
                 signed_up_at=timezone.now(),
             )
-    except IntegrityError:  # the same person twice at once: the first one stands
+    except IntegrityError:  # the same person twice (or at once): the first one stands
         signup = CampaignSignup.objects.get(tenant=tenant, campaign=campaign, customer=lead.customer)
     consent_record(
         tenant=tenant,
         customer=lead.customer,
         channel=ConsentChannel.SMS,
         state=ConsentState.GRANTED,
-        source=ConsentSource.SIGNUP_PAGE,
+        source=ConsentSource.SIGNUP_PAGE if source == SignupSource.PAGE else ConsentSource.INTAKE_FORM,
         reason=f"活动报名：{campaign.name}"[:200],
     )
     return signup
+
+
+def _open_campaign(campaign: Campaign | None, today: datetime.date) -> bool:
+    return campaign is not None and campaign.is_active and today <= campaign.ends_on
+
+
+def intake_validate(*, tenant: Tenant, data: dict) -> None:
+    """Intake extension: a ``campaign_code`` must name an open campaign and carry the consent box."""
+    code = str(data.get("campaign_code") or "").strip().lower()
+    if not code:
+        return
+    errors: dict[str, ValidationError] = {}
+    campaign = Campaign.objects.filter(tenant=tenant, code=code).first()
+    if not _open_campaign(campaign, timezone.localdate()):
+        errors["campaign_code"] = ValidationError(_("活动不存在或已结束报名。"), code="campaign_closed")
+    if data.get("marketing_consent") is not True:
+        errors["marketing_consent"] = ValidationError(
+            _("活动报名须勾选同意接收活动信息。"), code="consent_required"
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def intake_apply(*, tenant: Tenant, lead: Lead, data: dict) -> None:
+    """Intake extension: sign the lead up for the campaign; a bare opt-in is recorded as consent."""
+    code = str(data.get("campaign_code") or "").strip().lower()
+    campaign = Campaign.objects.filter(tenant=tenant, code=code).first() if code else None
+    if campaign is not None:
+        _signup_lead(tenant=tenant, campaign=campaign, lead=lead, source=SignupSource.API)
+    elif data.get("marketing_consent") is True and not lead.customer.is_anonymised:
+        consent_record(
+            tenant=tenant,
+            customer=lead.customer,
+            channel=ConsentChannel.SMS,
+            state=ConsentState.GRANTED,
+            source=ConsentSource.INTAKE_FORM,
+            reason="留资表单勾选同意",
+        )
 
 
 @transaction.atomic

@@ -6,9 +6,12 @@ so an opted-out (or never opted-in) customer cannot be messaged by any caller.
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Tenant
@@ -18,6 +21,7 @@ from crm.selectors import staff_of_tenant
 from customers.models import Customer
 from engagement.models import ConsentChannel
 from engagement.services.consent import consent_allows, opt_out_url
+from sales.services import task_create
 
 SENDABLE_CHANNELS = (ConsentChannel.SMS, ConsentChannel.WECHAT)
 
@@ -40,8 +44,9 @@ def marketing_send(
     """Send one marketing message, or raise ``ValidationError`` (code ``opted_out``) and send nothing.
 
     SMS goes to the customer with the opt-out link appended; ``wechat`` (WeChat-first companies)
-    becomes a staff task for the customer's owner ("send this to the customer"), carrying the
-    opt-out link to forward. E-mail is not sendable: customers have no e-mail address on file.
+    becomes a to-do (sales ``Task``) plus a notification for the customer's owner ("send this to the
+    customer"), carrying the link and the opt-out link to forward. E-mail is not sendable:
+    customers have no e-mail address on file.
     """
     if channel not in SENDABLE_CHANNELS:
         raise ValidationError(
@@ -61,15 +66,29 @@ def marketing_send(
         )
         return
     owner = customer.owner if customer.owner_id else None
-    recipients = [owner] if owner is not None and owner.is_active else []
-    if not recipients:
-        recipients = staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)
+    assignee = owner if owner is not None and owner.is_active else None
+    if assignee is None:
+        assignee = next(iter(staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)), None)
+    if assignee is None:
+        raise ValidationError(
+            {"channel": ValidationError(_("没有可以代发的员工（客户无负责人）。"), code="no_staff")}
+        )
+    note = "\n".join(part for part in (body, link, _("退订链接：%(url)s") % {"url": unsubscribe}) if part)
+    task_create(
+        tenant=tenant,
+        actor=None,
+        customer=customer,
+        title=(_("请发给客户：%(title)s") % {"title": title})[:200],
+        note=note[:500],
+        due_at=timezone.now() + datetime.timedelta(days=1),
+        assignee=assignee,
+    )
     notify(
         tenant=tenant,
-        recipients=recipients,
+        recipients=[assignee],
         kind="engagement_push",
-        title=f"请发给客户 {customer.name}：{title}",
-        body="\n".join(part for part in (body, link, f"退订链接：{unsubscribe}") if part),
+        title=_("请发给客户 %(name)s：%(title)s") % {"name": customer.name, "title": title},
+        body=note,
         link=reverse("customers:detail", args=[customer.pk]),
         dedupe_key=dedupe_key,
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api import fields
+from crm.api.deprecation import DeprecatedAliasMixin
 from crm.api.pagination import StandardPagination
 from crm.api.serializers import ModelSerializer
 from crm.api.viewsets import SingletonViewMixin, TenantViewSetMixin
@@ -55,6 +56,18 @@ class StageHistoryViewSet(ProjectFilterMixin, TenantViewSetMixin, viewsets.ReadO
 
     def get_tenant_queryset(self):
         return self.filter_by_project(StageHistory.objects.select_related("changed_by"))
+
+
+@extend_schema_view(
+    list=extend_schema(deprecated=True, description="已弃用：请改用 /api/v1/project-stage-history/。"),
+    retrieve=extend_schema(
+        deprecated=True, description="已弃用：请改用 /api/v1/project-stage-history/{id}/。"
+    ),
+)
+class DeprecatedStageHistoryViewSet(DeprecatedAliasMixin, StageHistoryViewSet):
+    """``/project-stages/``: the old name of ``/project-stage-history/``, kept for old clients."""
+
+    successor = "project-stage-history"
 
 
 class SigningStepSerializer(serializers.Serializer):

@@ -151,8 +151,8 @@ def test_campaign_figures_on_a_hand_built_dataset(tenant_a):
                 **extra,
             )
 
-        project(signed.customer_id, 20_000_000, TODAY)
-        project(signed.customer_id, 5_000_000, TODAY + datetime.timedelta(days=20))
+        project(signed.customer_id, 20_000_000, TODAY)  # ¥200,000
+        project(signed.customer_id, 5_000_000, TODAY + datetime.timedelta(days=20))  # ¥50,000
         project(signed_before.customer_id, 30_000_000, TODAY - datetime.timedelta(days=10))
         project(cancelled.customer_id, 40_000_000, TODAY, cancelled_at=now)
         figures = campaign_figures(tenant=tenant_a)
@@ -170,3 +170,57 @@ def test_campaign_figures_on_a_hand_built_dataset(tenant_a):
     assert figures[online.pk]["signed"] == 1 and figures[online.pk]["roi"] is None
     assert figures[empty.pk]["leads"] == 0 and figures[empty.pk]["roi"] == -1.0
     assert figures[empty.pk]["cost_per_signed_fen"] is None
+
+
+@pytest.fixture
+def intake_api(tenant_a):
+    from rest_framework.test import APIClient
+
+    from customers.services import settings as settings_services
+
+    with tenant_context(tenant_a):
+        key = settings_services.intake_key_rotate(tenant=tenant_a)
+    client = APIClient()
+    client.credentials(HTTP_X_INTAKE_KEY=key)
+    return client
+
+
+def test_intake_campaign_code_signs_up_with_consent_and_refuses_bad_input(tenant_a, intake_api):
+    with tenant_context(tenant_a):
+        campaign = _campaign(tenant_a, code="expo-2026")
+        _campaign(
+            tenant_a,
+            name="旧活动",
+            code="old",
+            starts_on=TODAY - datetime.timedelta(days=30),
+            ends_on=TODAY - datetime.timedelta(days=20),
+        )
+        with pytest.raises(ValidationError) as error:
+            _campaign(tenant_a, name="重复", code="expo-2026")
+        assert error.value.error_dict["code"][0].code == "duplicate_code"
+    body = {
+        "name": "王女士",
+        "phone": "13900001111",
+        "source_channel": "home_expo",
+        "campaign_code": "expo-2026",
+    }
+    no_consent = intake_api.post("/api/v1/intake/", body, format="json")
+    assert no_consent.status_code == 400 and "marketing_consent" in no_consent.json()["errors"]
+    unknown = intake_api.post(
+        "/api/v1/intake/", {**body, "campaign_code": "nope", "marketing_consent": True}, format="json"
+    )
+    assert unknown.status_code == 400 and "campaign_code" in unknown.json()["errors"]
+    closed = intake_api.post(
+        "/api/v1/intake/", {**body, "campaign_code": "old", "marketing_consent": True}, format="json"
+    )
+    assert closed.status_code == 400
+    with tenant_context(tenant_a):
+        assert not Customer.objects.exists() and not Lead.objects.exists()
+    ok = intake_api.post("/api/v1/intake/", {**body, "marketing_consent": True}, format="json")
+    assert ok.status_code == 201, ok.json()
+    with tenant_context(tenant_a):
+        signup = CampaignSignup.objects.get()
+        assert (signup.campaign, signup.lead_id, signup.source) == (campaign, ok.json()["id"], "api")
+        consent = Consent.objects.get(customer=signup.customer)
+        assert (consent.channel, consent.state, consent.source) == ("sms", "granted", "intake_form")
+        assert campaign_figures(tenant=tenant_a, campaign_ids=[campaign.pk])[campaign.pk]["leads"] == 1
