@@ -224,8 +224,8 @@ def notify_many(*, tenant: Tenant, notifications: Sequence[NotificationSpec]) ->
             cursor.execute(
                 f"""
                 INSERT INTO {Notification._meta.db_table}
-                    (tenant_id, recipient_id, kind, title, body, link, dedupe_key, created_at)
-                SELECT %s, u.recipient_id, u.kind, u.title, u.body, u.link, u.dedupe_key, %s
+                    (tenant_id, recipient_id, kind, title, body, link, dedupe_key, created_at, updated_at)
+                SELECT %s, u.recipient_id, u.kind, u.title, u.body, u.link, u.dedupe_key, %s, %s
                 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
                     WITH ORDINALITY AS u(recipient_id, kind, title, body, link, dedupe_key, position)
                 ORDER BY u.position
@@ -234,6 +234,7 @@ def notify_many(*, tenant: Tenant, notifications: Sequence[NotificationSpec]) ->
                 """,
                 [
                     tenant.pk,
+                    now,
                     now,
                     [user_pk for (user_pk, _key), _row in ordered],
                     [spec.kind for _pair, (_user, spec) in ordered],
@@ -284,8 +285,8 @@ def _robot_deliveries(
             f"""
             INSERT INTO {Delivery._meta.db_table}
                 (tenant_id, notification_id, channel, dedupe_key, target, status, attempts,
-                 next_attempt_at, last_error, created_at)
-            SELECT %s, u.notification_id, %s, u.dedupe_key, %s, %s, 0, %s, '', %s
+                 next_attempt_at, last_error, created_at, updated_at)
+            SELECT %s, u.notification_id, %s, u.dedupe_key, %s, %s, 0, %s, '', %s, %s
             FROM unnest(%s::bigint[], %s::text[]) WITH ORDINALITY AS u(notification_id, dedupe_key, position)
             ORDER BY u.position
             ON CONFLICT (tenant_id, dedupe_key) WHERE channel = 'webhook' DO NOTHING
@@ -296,6 +297,7 @@ def _robot_deliveries(
                 Channel.WEBHOOK.value,
                 robot.robot_kind,
                 OutboundStatus.PENDING.value,
+                now,
                 now,
                 now,
                 [first_of_key[key] for key in keys],
