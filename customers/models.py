@@ -286,6 +286,18 @@ class Customer(TenantOwnedModel):
                     last_touch_at__isnull=True,
                 ),
             ),
+            # The nightly recompute reads only customers whose activity is stale: per activity, the
+            # range of last touch (or creation, never touched) across the silence cutoff.
+            models.Index(
+                fields=["tenant", "activity", "last_touch_at"],
+                name="cust_activity_touch_idx",
+                condition=models.Q(last_touch_at__isnull=False),
+            ),
+            models.Index(
+                fields=["tenant", "activity", "created_at"],
+                name="cust_activity_untouched_idx",
+                condition=models.Q(last_touch_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -38,4 +38,5 @@ def recompute_all_tenants() -> int:
 
 @app.task(base=TenantTask, name="customers.recompute_tenant")
 def recompute_tenant(*, tenant_id: int) -> int:
-    return classification.customers_recompute_all(tenant=require_tenant())
+    """Nightly: only the customers whose time-based axes went stale (see customers_recompute_due)."""
+    return classification.customers_recompute_due(tenant=require_tenant())

@@ -16,13 +16,14 @@ import logging
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -46,6 +47,8 @@ _Row = TypeVar("_Row", bound=OutboundMessage)
 
 __all__ = [
     "notify",
+    "notify_many",
+    "NotificationSpec",
     "sms_send",
     "unread_count",
     "notification_mark_read",
@@ -93,7 +96,7 @@ def _in_tenant(tenant: Tenant) -> AbstractContextManager:
     return nullcontext()
 
 
-def _enqueue(task_name: str, tenant_id: int, countdown: float | None = None, **ids: int) -> None:
+def _enqueue(task_name: str, tenant_id: int, countdown: float | None = None, **ids: int | list[int]) -> None:
     from crm.notifications import tasks  # tasks import services
 
     getattr(tasks, task_name).apply_async(kwargs={"tenant_id": tenant_id, **ids}, countdown=countdown)
@@ -170,6 +173,138 @@ def notify(
         for delivery_id in queued:
             _enqueue_after_commit("deliver", tenant.pk, delivery_id=delivery_id)
     return created_count
+
+
+@dataclass(frozen=True)
+class NotificationSpec:
+    """One ``notify()`` call's arguments, for :func:`notify_many`."""
+
+    recipients: Sequence[User]
+    kind: str
+    title: str
+    dedupe_key: str
+    body: str = ""
+    link: str = ""
+
+
+# Deliveries queued per broker message by notify_many (one task claims them one by one).
+DELIVER_BATCH = 100
+
+
+@transaction.atomic
+def notify_many(*, tenant: Tenant, notifications: Sequence[NotificationSpec]) -> dict[str, int]:
+    """:func:`notify` for many dedupe keys at once, in a constant number of statements.
+
+    Same rules — a (recipient, dedupe_key) pair is notified once (``INSERT … ON CONFLICT DO
+    NOTHING``), an email delivery per NEW notification of a user with an address, the group robot
+    once per dedupe_key — so scans can notify a whole batch without a round trip per row.
+    Returns the number of NEW notifications per (normalized) dedupe_key.
+    """
+    rows: dict[tuple[int, str], tuple[User, NotificationSpec]] = {}
+    new_per_key: dict[str, int] = {}
+    for spec in notifications:
+        if not spec.dedupe_key:
+            raise ValueError("notify_many() needs a dedupe_key for every notification")
+        key = normalize_dedupe_key(spec.dedupe_key)
+        new_per_key.setdefault(key, 0)
+        for user in spec.recipients:
+            if user.tenant_id != tenant.pk:
+                raise ValueError(f"user {user.pk} does not belong to tenant {tenant.pk}")
+            if user.is_active:
+                rows.setdefault((user.pk, key), (user, spec))
+    if not rows:
+        return new_per_key
+    # The order of notify(): concurrent callers lock the unique index entries in the same order.
+    ordered = sorted(rows.items(), key=lambda item: item[0])
+    now = timezone.now()
+    queued: list[int] = []
+    with _in_tenant(tenant):
+        robot = NotificationSettings.objects.filter(tenant=tenant).first()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {Notification._meta.db_table}
+                    (tenant_id, recipient_id, kind, title, body, link, dedupe_key, created_at, updated_at)
+                SELECT %s, u.recipient_id, u.kind, u.title, u.body, u.link, u.dedupe_key, %s, %s
+                FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+                    WITH ORDINALITY AS u(recipient_id, kind, title, body, link, dedupe_key, position)
+                ORDER BY u.position
+                ON CONFLICT (tenant_id, recipient_id, dedupe_key) DO NOTHING
+                RETURNING id, recipient_id, dedupe_key
+                """,
+                [
+                    tenant.pk,
+                    now,
+                    now,
+                    [user_pk for (user_pk, _key), _row in ordered],
+                    [spec.kind for _pair, (_user, spec) in ordered],
+                    [spec.title[:200] for _pair, (_user, spec) in ordered],
+                    [spec.body for _pair, (_user, spec) in ordered],
+                    [spec.link for _pair, (_user, spec) in ordered],
+                    [key for (_user_pk, key), _row in ordered],
+                ],
+            )
+            created = sorted(cursor.fetchall())  # (id, recipient_id, dedupe_key) in id order
+        emails = []
+        first_of_key: dict[str, int] = {}
+        for notification_id, recipient_id, key in created:
+            new_per_key[key] += 1
+            first_of_key.setdefault(key, notification_id)
+            user = rows[(recipient_id, key)][0]
+            if user.email:
+                emails.append(
+                    Delivery(
+                        tenant=tenant,
+                        notification_id=notification_id,
+                        channel=Channel.EMAIL,
+                        dedupe_key=key,
+                        target=user.email,
+                        created_at=now,
+                        next_attempt_at=now,
+                    )
+                )
+        if emails:
+            queued.extend(delivery.pk for delivery in Delivery.objects.bulk_create(emails))
+        if robot is not None and robot.robot_active and first_of_key:
+            queued.extend(_robot_deliveries(tenant, robot, first_of_key, now))
+        for start in range(0, len(queued), DELIVER_BATCH):
+            batch = queued[start : start + DELIVER_BATCH]
+            transaction.on_commit(
+                partial(_enqueue, "deliver_many", tenant.pk, delivery_ids=batch), robust=True
+            )
+    return new_per_key
+
+
+def _robot_deliveries(
+    tenant: Tenant, robot: NotificationSettings, first_of_key: dict[str, int], now: datetime
+) -> list[int]:
+    """The group robot's one post per dedupe_key (skipped where one exists); returns new ids."""
+    keys = sorted(first_of_key)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {Delivery._meta.db_table}
+                (tenant_id, notification_id, channel, dedupe_key, target, status, attempts,
+                 next_attempt_at, last_error, created_at, updated_at)
+            SELECT %s, u.notification_id, %s, u.dedupe_key, %s, %s, 0, %s, '', %s, %s
+            FROM unnest(%s::bigint[], %s::text[]) WITH ORDINALITY AS u(notification_id, dedupe_key, position)
+            ORDER BY u.position
+            ON CONFLICT (tenant_id, dedupe_key) WHERE channel = 'webhook' DO NOTHING
+            RETURNING id
+            """,
+            [
+                tenant.pk,
+                Channel.WEBHOOK.value,
+                robot.robot_kind,
+                OutboundStatus.PENDING.value,
+                now,
+                now,
+                now,
+                [first_of_key[key] for key in keys],
+                keys,
+            ],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 @transaction.atomic

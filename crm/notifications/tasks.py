@@ -26,6 +26,15 @@ def deliver(*, tenant_id: int, delivery_id: int) -> str | None:
     return services.delivery_attempt(tenant=tenant, delivery_id=delivery_id) if tenant else None
 
 
+@app.task(name="notifications.deliver_many")
+def deliver_many(*, tenant_id: int, delivery_ids: list[int]) -> list[str | None]:
+    """A batch queued by ``notify_many``: each row is claimed and sent on its own, as ``deliver``."""
+    tenant = _active_tenant(tenant_id)
+    if tenant is None:
+        return []
+    return [services.delivery_attempt(tenant=tenant, delivery_id=pk) for pk in delivery_ids]
+
+
 @app.task(name="notifications.send_sms")
 def send_sms(*, tenant_id: int, sms_id: int) -> str | None:
     tenant = _active_tenant(tenant_id)

@@ -15,5 +15,11 @@ def _notify(**kwargs: Any) -> int:
     return notify(**kwargs)
 
 
+def _notify_many(**kwargs: Any) -> dict[str, int]:
+    from crm.notifications.services import notify_many
+
+    return notify_many(**kwargs)
+
+
 def _managers(tenant: Tenant) -> list[User]:
     return staff_of_tenant(tenant=tenant, duty=RECEIVES_ESCALATIONS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from crm.models import Tenant
@@ -132,8 +133,52 @@ def customer_recompute(
     return customer
 
 
+def customers_due_for_recompute(
+    *, settings_row: CustomerSettings, now: datetime.datetime
+) -> QuerySet[Customer]:
+    """Customers whose time-based axes (activity, follow-up status) are stale at ``now``.
+
+    Every other axis is rewritten by the service that changes its input (``customer_recompute``),
+    so only the passage of time leaves a stored axis behind: an active customer whose last touch
+    (or creation, never touched) fell behind the silence cutoff, or a silent one whose last touch is
+    back within it. Four plain comparisons, each an index range of ``cust_activity_touch_idx`` /
+    ``cust_activity_untouched_idx``: the read is proportional to the rows that change.
+    """
+    cutoff = now - datetime.timedelta(days=settings_row.silent_after_days)
+    return Customer.objects.filter(
+        Q(activity=Activity.ACTIVE, last_touch_at__isnull=False, last_touch_at__lt=cutoff)
+        | Q(activity=Activity.ACTIVE, last_touch_at__isnull=True, created_at__lt=cutoff)
+        | Q(activity=Activity.SILENT, last_touch_at__isnull=False, last_touch_at__gte=cutoff)
+        | Q(activity=Activity.SILENT, last_touch_at__isnull=True, created_at__gte=cutoff)
+    )
+
+
+def customers_recompute_due(
+    *, tenant: Tenant, now: datetime.datetime | None = None, batch_size: int = 1000
+) -> int:
+    """Nightly: rewrite the customers time made silent/dormant (or active again); returns how many.
+
+    Reads only :func:`customers_due_for_recompute` (cost ∝ changed rows, not tenant size); a
+    change of the thresholds runs the full :func:`customers_recompute_all` instead.
+    """
+    now = now or timezone.now()
+    settings_row = customer_settings_for(tenant=tenant)
+    due = customers_due_for_recompute(settings_row=settings_row, now=now)
+    changed = 0
+    last_id = 0
+    while True:
+        batch = list(due.filter(pk__gt=last_id).order_by("pk")[:batch_size])
+        if not batch:
+            return changed
+        for customer in batch:
+            derive_axes(customer, settings_row=settings_row, now=now)
+        Customer.objects.bulk_update(batch, DERIVED_FIELDS)
+        changed += len(batch)
+        last_id = batch[-1].pk
+
+
 def customers_recompute_all(*, tenant: Tenant, batch_size: int = 1000) -> int:
-    """Nightly: time makes customers silent/dormant; rewrite only rows whose axes changed."""
+    """Every customer (after the tenant changed its thresholds); rewrite only rows whose axes changed."""
     settings_row = customer_settings_for(tenant=tenant)
     changed = 0
     last_id = 0

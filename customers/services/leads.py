@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 
 from crm import events
 from crm.models import Tenant, User
+from crm.notifications.services import NotificationSpec, normalize_dedupe_key
 from crm.permissions import SELLS
 from crm.selectors import staff_of_tenant
 from customers.models import (
@@ -25,7 +26,7 @@ from customers.models import (
     LeadStatus,
     SourceChannel,
 )
-from customers.services._common import _managers, _notify
+from customers.services._common import _managers, _notify_many
 from customers.services.classification import customer_recompute
 from customers.services.customers import normalize_phone
 from customers.services.settings import business_calendar_for, customer_settings_for
@@ -223,10 +224,11 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
     """Notify each breached lead's assignee and the managers exactly once; optionally reassign.
 
     Safe under duplicated beats and concurrent workers: due rows are claimed with SKIP LOCKED and
-    the decision is the insert of the unique ``LeadSlaBreach`` row in the same transaction.
+    the decision is the insert of the unique ``LeadSlaBreach`` row in the same transaction
+    (``ON CONFLICT DO NOTHING``: a lead another scan decided first is skipped). A batch costs a
+    constant number of statements (breach rows, lead and customer updates, notifications, outbox).
     """
     now = now or timezone.now()
-    breached = 0
     with transaction.atomic():
         leads = list(
             Lead.objects.select_for_update(skip_locked=True, of=("self",))
@@ -237,55 +239,118 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
         if not leads:
             return 0
         settings_row = customer_settings_for(tenant=tenant, lock=True)
+        decided = _insert_breaches(tenant=tenant, leads=leads)
+        leads = [lead for lead in leads if lead.pk in decided]
+        if not leads:
+            return 0
         managers = _managers(tenant)
+        breached_assignees = {lead.pk: lead.assignee for lead in leads}
+        reassigned = _reassign_breached(tenant=tenant, settings_row=settings_row, leads=leads)
+        Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(sla_breached=True)
+        specs = []
+        channel_labels = {value: str(label) for value, label in SourceChannel.choices}
         for lead in leads:
-            try:
-                with transaction.atomic():
-                    breach = LeadSlaBreach.objects.create(tenant=tenant, lead=lead, assignee=lead.assignee)
-            except IntegrityError:
-                continue  # another scan decided it first
             lead.sla_breached = True
-            recipients = [user for user in [lead.assignee, *managers] if user is not None and user.is_active]
-            recipients = list({user.pk: user for user in recipients}.values())
-            update_fields = ["sla_breached"]
-            if settings_row.reassign_on_breach:
-                new_assignee = next_round_robin(
-                    tenant=tenant, settings_row=settings_row, exclude=lead.assignee
-                )
-                if new_assignee is not None:
-                    lead.assignee = new_assignee
-                    breach.reassigned_to = new_assignee
-                    update_fields.append("assignee")
-                    Customer.objects.filter(pk=lead.customer_id).update(owner=new_assignee)
-                    events.publish(
-                        events.EventType.LEAD_ASSIGNED,
-                        tenant=tenant,
-                        lead_id=lead.pk,
-                        customer_id=lead.customer_id,
-                        assignee_id=new_assignee.pk,
-                    )
-                    if new_assignee.pk not in {user.pk for user in recipients}:
-                        recipients.append(new_assignee)
-            lead.save(update_fields=update_fields)
+            recipients = [
+                user
+                for user in [breached_assignees[lead.pk], *managers]
+                if user is not None and user.is_active
+            ]
+            new_assignee = reassigned.get(lead.pk)
+            if new_assignee is not None:
+                recipients.append(new_assignee)
+            channel = channel_labels.get(lead.source_channel, lead.source_channel)
             overdue_minutes = int((now - lead.first_response_due_at).total_seconds() // 60)
-            breach.notified = _notify(
-                tenant=tenant,
-                recipients=recipients,
-                kind="lead_sla_breach",
-                title=f"线索超时未响应：{lead.customer.name}",
-                body=(
-                    f"{lead.get_source_channel_display()}线索已超过首次响应时限 {overdue_minutes} 分钟，"
-                    f"负责人：{lead.assignee or gettext('未分配')}。"
-                ),
-                link=reverse("customers:detail", args=[lead.customer_id]),
-                dedupe_key=f"lead-sla-breach:{lead.pk}",
+            specs.append(
+                NotificationSpec(
+                    recipients=list({user.pk: user for user in recipients}.values()),
+                    kind="lead_sla_breach",
+                    title=f"线索超时未响应：{lead.customer.name}",
+                    body=(
+                        f"{channel}线索已超过首次响应时限 {overdue_minutes} 分钟，"
+                        f"负责人：{lead.assignee or gettext('未分配')}。"
+                    ),
+                    link=reverse("customers:detail", args=[lead.customer_id]),
+                    dedupe_key=f"lead-sla-breach:{lead.pk}",
+                )
             )
-            breach.save(update_fields=["notified", "reassigned_to"])
-            events.publish(
-                events.EventType.LEAD_SLA_BREACHED,
-                tenant=tenant,
-                lead_id=lead.pk,
-                customer_id=lead.customer_id,
+        notified = _notify_many(tenant=tenant, notifications=specs)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {LeadSlaBreach._meta.db_table} AS breach
+                SET notified = u.notified, reassigned_to_id = u.reassigned_to_id
+                FROM unnest(%s::bigint[], %s::integer[], %s::bigint[]) AS u(id, notified, reassigned_to_id)
+                WHERE breach.id = u.id
+                """,
+                [
+                    [decided[lead.pk] for lead in leads],
+                    [notified[normalize_dedupe_key(spec.dedupe_key)] for spec in specs],
+                    [getattr(reassigned.get(lead.pk), "pk", None) for lead in leads],
+                ],
             )
-            breached += 1
-    return breached
+        events.publish_many(
+            events.EventType.LEAD_SLA_BREACHED,
+            tenant=tenant,
+            payloads=[{"lead_id": lead.pk, "customer_id": lead.customer_id} for lead in leads],
+        )
+    return len(leads)
+
+
+def _insert_breaches(*, tenant: Tenant, leads: list[Lead]) -> dict[int, int]:
+    """The exactly-once decision for a batch: ``{lead_id: breach_id}`` of the rows THIS call inserted."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {LeadSlaBreach._meta.db_table}
+                (tenant_id, lead_id, assignee_id, detected_at, notified)
+            SELECT %s, u.lead_id, u.assignee_id, now(), 0
+            FROM unnest(%s::bigint[], %s::bigint[]) WITH ORDINALITY AS u(lead_id, assignee_id, position)
+            ORDER BY u.position
+            ON CONFLICT (tenant_id, lead_id) DO NOTHING
+            RETURNING lead_id, id
+            """,
+            [tenant.pk, [lead.pk for lead in leads], [lead.assignee_id for lead in leads]],
+        )
+        return dict(cursor.fetchall())
+
+
+def _reassign_breached(
+    *, tenant: Tenant, settings_row: CustomerSettings, leads: list[Lead]
+) -> dict[int, User]:
+    """Round robin over the on-duty sales (skipping each lead's own assignee) when the tenant asks
+    for reassignment on breach; ``{lead_id: new assignee}``. Leads, customers and the settings row
+    are written once per batch; one ``lead_assigned`` event per reassigned lead."""
+    if not settings_row.reassign_on_breach:
+        return {}
+    candidates = on_duty_sales(tenant=tenant)
+    last = settings_row.round_robin_last_user_id or 0
+    chosen: dict[int, User] = {}
+    for lead in leads:
+        eligible = [user for user in candidates if lead.assignee_id is None or user.pk != lead.assignee_id]
+        if not eligible:
+            continue
+        new_assignee = next((user for user in eligible if user.pk > last), eligible[0])
+        last = new_assignee.pk
+        chosen[lead.pk] = new_assignee
+    if not chosen:
+        return {}
+    settings_row.round_robin_last_user_id = last
+    settings_row.save(update_fields=["round_robin_last_user_id"])
+    moved = [lead for lead in leads if lead.pk in chosen]
+    for lead in moved:
+        lead.assignee = chosen[lead.pk]
+    Lead.objects.bulk_update(moved, ["assignee"])
+    owners = {lead.customer_id: chosen[lead.pk] for lead in moved}
+    Customer.objects.bulk_update(
+        [Customer(pk=customer_id, owner=owner) for customer_id, owner in owners.items()], ["owner"]
+    )
+    events.publish_many(
+        events.EventType.LEAD_ASSIGNED,
+        tenant=tenant,
+        payloads=[
+            {"lead_id": lead.pk, "customer_id": lead.customer_id, "assignee_id": chosen[lead.pk].pk}
+            for lead in moved
+        ],
+    )
+    return chosen
