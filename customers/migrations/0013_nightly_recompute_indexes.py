@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0004_api_sync_timestamps'),
-        ('customers', '0011_api_sync_timestamps'),
+        ('customers', '0012_admin_labels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
