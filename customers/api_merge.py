@@ -134,7 +134,7 @@ class CustomerMergeActionsMixin:
         return Response(CustomerMergeSerializer(merge).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: OwnershipPeriodSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def ownership(self, request, pk=None):
         """Who held this customer from when to when (newest first; an empty owner is the pool)."""
         customer = self.get_object()

@@ -29,8 +29,8 @@ MONEY_FIELDS = ("budget_low_below_fen", "budget_high_from_fen", "value_high_from
 
 
 class CustomerSettingsSerializer(serializers.Serializer):
-    business_hours_start = serializers.TimeField()
-    business_hours_end = serializers.TimeField()
+    business_hours_start = fields.TimeField()
+    business_hours_end = fields.TimeField()
     business_days = serializers.ListField(
         child=fields.IntegerField(min_value=0, max_value=6), max_length=7, help_text="0=周一 … 6=周日"
     )

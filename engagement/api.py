@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from crm.api.serializers import TenantPKField
+from crm.api.serializers import ModelSerializer, TenantPKField
 from crm.api.viewsets import TenantViewSetMixin
 from customers.models import Customer, Segment
 from engagement import selectors
@@ -417,7 +417,7 @@ class ContentItemViewSet(
         )
 
 
-class PushRuleSerializer(serializers.ModelSerializer):
+class PushRuleSerializer(ModelSerializer):
     item = TenantPKField(model=ContentItem, required=False, allow_null=True)
     segment = TenantPKField(model=Segment, required=False, allow_null=True)
     audience_tags = serializers.ListField(child=serializers.CharField(max_length=30), required=False)

@@ -11,9 +11,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api.fields import CharField, IntegerField
-from crm.api.serializers import ModelSerializer, TenantStaffField
+from crm.api.serializers import ModelSerializer, TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
-from customers.api import TenantPKField, VisibleCustomerField
+from customers.api import VisibleCustomerField
 from projects.models import Project
 from sales import services
 from sales.models import Appointment, AppointmentChange, AppointmentStatus, Task

@@ -159,13 +159,13 @@ def plan_update(
 
 _SCHEDULE_SQL = """
 INSERT INTO aftercare_maintenanceplan (tenant_id, project_id, customer_id, kind_id, due_on, status,
-    assigned_to_id, checklist, customer_reminder_consent, created_at)
+    assigned_to_id, checklist, customer_reminder_consent, created_at, updated_at)
 SELECT p.tenant_id, p.id, p.customer_id, k.id,
        (p.handed_over_on + make_interval(months => k.months_after_handover::int))::date,
        'scheduled', p.service_owner_id,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('item', item)), '[]'::jsonb)
           FROM jsonb_array_elements_text(k.checklist) AS item),
-       false, now()
+       false, now(), now()
 FROM projects_project p
 JOIN aftercare_plankind k ON k.tenant_id = p.tenant_id AND k.is_active
 WHERE p.tenant_id = %(tenant)s AND p.handed_over_on IS NOT NULL AND p.id >= %(low)s AND p.id < %(high)s

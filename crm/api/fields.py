@@ -13,6 +13,7 @@ import datetime
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.validators import (
@@ -103,6 +104,19 @@ class DateTimeField(serializers.DateTimeField):
 
 
 # What ``crm.api.serializers.ModelSerializer`` builds for each DRF field class it would otherwise use.
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$",
+        "example": "09:00:00",
+        "description": "local wall-clock time HH:MM[:SS] in the tenant's time zone",
+    }
+)
+class TimeField(serializers.TimeField):
+    """A local time of day (``09:00:00``). Documented as a pattern: JSON Schema's ``time`` format
+    demands a UTC offset, which a shop's opening hour does not have."""
+
+
 BOUNDED_FIELD_CLASSES: dict[type[serializers.Field], type[serializers.Field]] = {
     serializers.CharField: CharField,
     serializers.EmailField: EmailField,
@@ -112,4 +126,5 @@ BOUNDED_FIELD_CLASSES: dict[type[serializers.Field], type[serializers.Field]] = 
     serializers.IntegerField: IntegerField,
     serializers.DateField: DateField,
     serializers.DateTimeField: DateTimeField,
+    serializers.TimeField: TimeField,
 }
