@@ -14,6 +14,7 @@ uses :func:`platform_scope` — greppable, logged, and also honoured by the RLS 
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -196,3 +197,10 @@ def tenant_owned_models() -> list[type[models.Model]]:
 
 # Sync indexes (crm/sync.py) hook class_prepared too: connect before any tenant-owned model exists.
 import crm.sync  # noqa: E402, F401
+
+
+def tenant_today(tenant: Tenant) -> datetime.date:
+    """Today's date in the tenant's time zone (deadlines, due dates, "received today" checks)."""
+    from django.utils import timezone
+
+    return timezone.now().astimezone(tenant.zoneinfo).date()

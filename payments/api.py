@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
+from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
@@ -14,13 +14,13 @@ from crm import filters as bounded
 from crm.api import fields
 from crm.api.serializers import ModelSerializer, TenantPKField
 from crm.api.viewsets import TenantViewSetMixin
-from crm.tenancy import require_tenant
+from crm.tenancy import require_tenant, tenant_today
 from payments import selectors, services
 from payments.models import PaymentMethod, PaymentMilestone, PaymentPlan, PaymentPlanChange, PaymentReceipt
 
 
 def _today():
-    return timezone.localdate(timezone=require_tenant().zoneinfo)
+    return tenant_today(require_tenant())
 
 
 class MilestoneSerializer(serializers.Serializer):
@@ -107,7 +107,11 @@ class PaymentPlanViewSet(
     required_permissions = {"*": "payments.view"}
 
     def get_tenant_queryset(self):
-        return selectors.plans_for_list(today=_today()).prefetch_related("changes").order_by("id")
+        return (
+            selectors.plans_for_list(today=_today())
+            .prefetch_related(Prefetch("milestones", queryset=selectors.milestones_with_paid()), "changes")
+            .order_by("id")
+        )
 
 
 class PaymentReceiptSerializer(ModelSerializer):

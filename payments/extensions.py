@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.extensions import Panel
 from crm.permissions import has_permission
+from crm.tenancy import tenant_today
 from payments import selectors
 
 
@@ -19,7 +19,7 @@ def customer_payments_panel(*, request, tenant, customer_id: int) -> Panel | Non
     value = selectors.customer_lifetime_value_fen(customer_id=customer_id)
     if not value["plans"]:
         return None
-    today = timezone.localdate(timezone=tenant.zoneinfo)
+    today = tenant_today(tenant)
     plans = selectors.plans_for_list(today=today).filter(customer_id=customer_id)
     html = render_to_string(
         "payments/_customer_panel.html", {"value": value, "plans": plans}, request=request

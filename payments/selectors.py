@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import BigIntegerField, Count, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -63,8 +64,18 @@ class MilestoneRow:
     overdue: bool
 
 
+def milestones_with_paid() -> QuerySet[PaymentMilestone]:
+    """Milestones with what was allocated to them; also the ``Prefetch`` queryset of plan lists."""
+    return PaymentMilestone.objects.annotate(paid=Coalesce(_paid_subquery("milestone"), Value(0))).order_by(
+        "position"
+    )
+
+
 def plan_milestones(*, plan: PaymentPlan, today: datetime.date) -> list[MilestoneRow]:
-    rows = plan.milestones.annotate(paid=Coalesce(_paid_subquery("milestone"), Value(0))).order_by("position")
+    """The plan's milestones with paid / outstanding / overdue; uses a ``milestones_with_paid`` prefetch
+    when the plan came from a list (one query per page, not per plan)."""
+    prefetched = getattr(plan, "_prefetched_objects_cache", {}).get("milestones")
+    rows: Any = prefetched if prefetched is not None else milestones_with_paid().filter(plan=plan)
     return [
         MilestoneRow(
             milestone=row,

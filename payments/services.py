@@ -21,6 +21,7 @@ from crm.money import format_fen, split_fen
 from crm.notifications.services import notify
 from crm.permissions import require_permission
 from crm.selectors import staff_of_tenant
+from crm.tenancy import tenant_today
 from crm.validators import MONEY_MAX
 from payments.models import (
     SIGNING,
@@ -62,10 +63,6 @@ TRIGGERS = [
 
 def _error(field: str, message: str, code: str) -> ValidationError:
     return ValidationError({field: [ValidationError(message, code=code)]})
-
-
-def _today(tenant: Tenant) -> datetime.date:
-    return timezone.localdate(timezone=tenant.zoneinfo)
 
 
 def template_steps(*, tenant: Tenant) -> list[Step]:  # noqa: ARG001 - rows are the request tenant's (RLS)
@@ -162,8 +159,11 @@ def _allocated(milestone_ids: list[int]) -> dict[int, int]:
     return {row["milestone_id"]: row["total"] for row in rows}
 
 
-def _alert_recipients(*, tenant: Tenant, project: Project) -> list[User]:
-    recipients = {user.pk: user for user in staff_of_tenant(tenant=tenant, duty=RECEIVES_PAYMENT_ALERTS)}
+def _alert_recipients(*, tenant: Tenant, project: Project, roster: list[User] | None = None) -> list[User]:
+    """Finance (the duty roster, read once per scan when ``roster`` is passed) and the customer's owner."""
+    if roster is None:
+        roster = staff_of_tenant(tenant=tenant, duty=RECEIVES_PAYMENT_ALERTS)
+    recipients = {user.pk: user for user in roster}
     owner = project.customer.owner if project.customer_id else None
     if owner is not None and owner.is_active:
         recipients[owner.pk] = owner
@@ -289,7 +289,7 @@ def payment_receipt_record(
     amount_fen = _validate_amount(amount_fen)
     if method not in PaymentMethod.values:
         raise _error("method", _("请选择收款方式。"), "invalid_method")
-    if received_on > _today(tenant):
+    if received_on > tenant_today(tenant):
         raise _error("received_on", _("收款日期不能晚于今天。"), "in_future")
     receipt_number = (receipt_number or "").strip()
     plan = PaymentPlan.objects.select_for_update(of=("self",)).select_related("project").get(pk=plan.pk)
@@ -402,7 +402,7 @@ def payments_overdue_scan(*, tenant: Tenant, today: datetime.date | None = None)
     Reads only milestones due before today that were never reported (partial index); a milestone
     found fully paid is marked too, so each one is looked at once: cost follows due work, not history.
     """
-    today = today or _today(tenant)
+    today = today or tenant_today(tenant)
     due = list(
         PaymentMilestone.objects.select_related("plan__project__customer__owner")
         .filter(due_on__lt=today, overdue_reminded_at__isnull=True)
@@ -411,6 +411,7 @@ def payments_overdue_scan(*, tenant: Tenant, today: datetime.date | None = None)
     if not due:
         return 0
     paid = _allocated([milestone.pk for milestone in due])
+    roster = staff_of_tenant(tenant=tenant, duty=RECEIVES_PAYMENT_ALERTS)
     now = timezone.now()
     told = 0
     for milestone in due:
@@ -420,7 +421,7 @@ def payments_overdue_scan(*, tenant: Tenant, today: datetime.date | None = None)
             with transaction.atomic():
                 notify(
                     tenant=tenant,
-                    recipients=_alert_recipients(tenant=tenant, project=project),
+                    recipients=_alert_recipients(tenant=tenant, project=project, roster=roster),
                     kind="payment_overdue",
                     title=_("%(project)s：%(name)s 逾期未付 %(amount)s")
                     % {"project": project.name, "name": milestone.name, "amount": format_fen(outstanding)},

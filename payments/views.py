@@ -7,14 +7,13 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
 from crm.access import get_for_user_or_404
 from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission
-from crm.tenancy import require_tenant
+from crm.tenancy import require_tenant, tenant_today
 from payments import selectors, services
 from payments.forms import ReceiptForm, TemplateStepFormSet, VoidForm
 from payments.models import SIGNING, PaymentPlan, PaymentReceipt
@@ -22,7 +21,7 @@ from projects.models import Stage
 
 
 def _today():
-    return timezone.localdate(timezone=require_tenant().zoneinfo)
+    return tenant_today(require_tenant())
 
 
 def trigger_choices() -> list[tuple[str, str]]:

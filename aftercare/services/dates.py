@@ -5,9 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime
 
-from django.utils import timezone
-
-from crm.models import Tenant
+from crm.tenancy import tenant_today  # noqa: F401 - the one helper, kept importable here
 
 
 def add_months(start: datetime.date, months: int) -> datetime.date:
@@ -16,7 +14,3 @@ def add_months(start: datetime.date, months: int) -> datetime.date:
     year, month = start.year + month_index // 12, month_index % 12 + 1
     day = min(start.day, calendar.monthrange(year, month)[1])
     return datetime.date(year, month, day)
-
-
-def tenant_today(tenant: Tenant) -> datetime.date:
-    return timezone.now().astimezone(tenant.zoneinfo).date()

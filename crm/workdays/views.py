@@ -6,14 +6,13 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
 from crm.access import get_for_user_or_404
 from crm.forms import apply_service_errors
 from crm.permissions import RoleRequiredMixin, has_permission
-from crm.tenancy import require_tenant
+from crm.tenancy import require_tenant, tenant_today
 from crm.validators import MAX_YEAR, MIN_YEAR
 from crm.workdays import selectors, services
 from crm.workdays.forms import CalendarDayForm, CalendarImportForm
@@ -26,7 +25,7 @@ def _year(request) -> int:
     except ValueError:
         year = 0
     if not MIN_YEAR <= year <= MAX_YEAR:
-        year = timezone.localdate(timezone=require_tenant().zoneinfo).year
+        year = tenant_today(require_tenant()).year
     return year
 
 

@@ -421,3 +421,27 @@ def test_pages_for_finance_and_sales(tenant_a, people, session_client):
     assert refused.status_code == 403
     with tenant_context(tenant_a):
         assert PaymentReceipt.objects.count() == 1
+
+
+def test_plan_list_costs_the_same_queries_for_more_plans(tenant_a, people):
+    """Milestones come prefetched with their paid amounts: one query per page, not one per plan."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = APIClient()
+    client.force_login(people["finance"], backend="django.contrib.auth.backends.ModelBackend")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/v1/payment-plans/").status_code == 200
+        return len(captured)
+
+    with tenant_context(tenant_a):
+        signed_plan(tenant_a)
+    few = queries()
+    with tenant_context(tenant_a):
+        for _ in range(4):
+            signed_plan(tenant_a)
+    body = client.get("/api/v1/payment-plans/").json()
+    assert len(body["results"]) == 5 and all(len(plan["milestones"]) == 3 for plan in body["results"])
+    assert queries() == few
