@@ -1,5 +1,6 @@
 """``/api/v1/aftercare-settings/`` and ``/api/v1/aftercare-plan-kinds/``: the aftercare settings page
-through the API (reminder offsets, escalation delay, warranty years; the maintenance plan kinds).
+through the API (reminder offsets, escalation delay, warranty years, ticket time limits per priority,
+survey link validity; the maintenance plan kinds).
 
 Same services and validation as the page. Managers; a token needs the ``settings`` module.
 Plan kinds are a short per-tenant list keyed by ``code``: GET lists them, PUT/PATCH adds or edits
@@ -14,13 +15,34 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from aftercare.models import AftercareSettings, PlanKind, TicketCategory
+from aftercare.models import AftercareSettings, PlanKind, TicketCategory, TicketPriority
 from aftercare.services import plans, settings
 from crm.api import fields
 from crm.api.viewsets import SingletonViewMixin, TenantViewSetMixin
 from crm.models import TokenModule
 
 WARRANTY_KEYS = ["general", *TicketCategory.values]
+
+
+class TicketSlaSerializer(serializers.Serializer):
+    first_response = fields.IntegerField(min_value=1, max_value=8760, help_text="首次响应时限（小时）")
+    resolution = fields.IntegerField(min_value=1, max_value=8760, help_text="解决时限（小时）")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["first_response"] > attrs["resolution"]:
+            raise serializers.ValidationError(
+                {"first_response": ["首次响应时限不能晚于解决时限。"]}, code="invalid"
+            )
+        return attrs
+
+
+class TicketSlaHoursSerializer(serializers.Serializer):
+    """One entry per priority; a partial update may give only some priorities."""
+
+    urgent = TicketSlaSerializer(required=False)
+    high = TicketSlaSerializer(required=False)
+    normal = TicketSlaSerializer(required=False)
+    low = TicketSlaSerializer(required=False)
 
 
 class AftercareSettingsSerializer(serializers.Serializer):
@@ -32,6 +54,8 @@ class AftercareSettingsSerializer(serializers.Serializer):
         child=fields.IntegerField(min_value=0, max_value=30),
         help_text=f"按类别的保修年限（键：{', '.join(WARRANTY_KEYS)}）",
     )
+    sla_hours = TicketSlaHoursSerializer(help_text="工单时限：按优先级的首次响应与解决小时数")
+    survey_link_days = fields.IntegerField(min_value=1, max_value=90, help_text="问卷链接有效天数")
 
     def validate_warranty_years(self, value: dict) -> dict:
         unknown = sorted(set(value) - set(WARRANTY_KEYS))
@@ -58,6 +82,8 @@ class AftercareSettingsView(SingletonViewMixin, TenantViewSetMixin, GenericAPIVi
             "reminder_offsets_days": config.offsets(),
             "escalation_days_overdue": config.escalation_days_overdue,
             "warranty_years": {key: config.warranty_years_for(key) for key in WARRANTY_KEYS},
+            "sla_hours": {priority: config.sla_for(priority) for priority in TicketPriority.values},
+            "survey_link_days": config.survey_link_days,
         }
 
     def get(self, request):

@@ -129,6 +129,52 @@ class AftercareSettingsForm(Form):
     escalation_days_overdue = forms.IntegerField(label=_("逾期多少天升级给经理"), min_value=1, max_value=365)
     warranty_general = forms.IntegerField(label=_("一般保修（年）"), min_value=0, max_value=30)
     warranty_waterproofing = forms.IntegerField(label=_("防水保修（年）"), min_value=0, max_value=30)
+    survey_link_days = forms.IntegerField(label=_("问卷链接有效天数"), min_value=1, max_value=90)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Two fields per ticket priority: hours to first response and to resolution.
+        for priority, name in TicketPriority.choices:
+            self.fields[f"sla_{priority}_first_response"] = forms.IntegerField(
+                label=_("%(priority)s：首次响应（小时）") % {"priority": name}, min_value=1, max_value=8760
+            )
+            self.fields[f"sla_{priority}_resolution"] = forms.IntegerField(
+                label=_("%(priority)s：解决（小时）") % {"priority": name}, min_value=1, max_value=8760
+            )
+
+    def sla_rows(self) -> list[tuple]:
+        """(priority label, first-response field, resolution field) for the template's table."""
+        return [
+            (name, self[f"sla_{priority}_first_response"], self[f"sla_{priority}_resolution"])
+            for priority, name in TicketPriority.choices
+        ]
+
+    def cleaned_sla_hours(self) -> dict[str, dict[str, int]]:
+        return {
+            priority: {
+                "first_response": self.cleaned_data[f"sla_{priority}_first_response"],
+                "resolution": self.cleaned_data[f"sla_{priority}_resolution"],
+            }
+            for priority in TicketPriority.values
+        }
+
+    @staticmethod
+    def initial_sla(config) -> dict[str, int]:
+        initial = {}
+        for priority in TicketPriority.values:
+            hours = config.sla_for(priority)
+            initial[f"sla_{priority}_first_response"] = hours["first_response"]
+            initial[f"sla_{priority}_resolution"] = hours["resolution"]
+        return initial
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for priority in TicketPriority.values:
+            first = cleaned.get(f"sla_{priority}_first_response")
+            done = cleaned.get(f"sla_{priority}_resolution")
+            if first and done and first > done:
+                self.add_error(f"sla_{priority}_first_response", _("首次响应时限不能晚于解决时限。"))
+        return cleaned
 
     def clean_reminder_offsets_days(self) -> list[int]:
         raw = self.cleaned_data["reminder_offsets_days"].replace("，", ",")

@@ -389,6 +389,8 @@ class SettingsView(RoleRequiredMixin, View):
                 "escalation_days_overdue": config.escalation_days_overdue,
                 "warranty_general": config.warranty_years_for("general"),
                 "warranty_waterproofing": config.warranty_years_for("waterproofing"),
+                "survey_link_days": config.survey_link_days,
+                **forms.AftercareSettingsForm.initial_sla(config),
             }
         )
         edit_forms = [
@@ -431,6 +433,8 @@ class SettingsView(RoleRequiredMixin, View):
                         reminder_offsets_days=form.cleaned_data["reminder_offsets_days"],
                         escalation_days_overdue=form.cleaned_data["escalation_days_overdue"],
                         warranty_years=warranty,
+                        sla_hours=form.cleaned_sla_hours(),
+                        survey_link_days=form.cleaned_data["survey_link_days"],
                     )
                 except ValidationError as error:
                     apply_service_errors(form, error)

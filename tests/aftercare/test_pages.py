@@ -19,6 +19,18 @@ from tests.aftercare.factories import MaintenancePlanFactory, ServiceTicketFacto
 
 pytestmark = pytest.mark.django_db
 
+# The ticket time limits of the settings form (hours per priority), all required.
+SLA_FORM = {
+    "sla_urgent_first_response": "1",
+    "sla_urgent_resolution": "12",
+    "sla_high_first_response": "4",
+    "sla_high_resolution": "72",
+    "sla_normal_first_response": "24",
+    "sla_normal_resolution": "168",
+    "sla_low_first_response": "72",
+    "sla_low_resolution": "480",
+}
+
 
 def _png(name: str):
     import io
@@ -205,9 +217,25 @@ def test_manager_edits_offsets_warranty_and_adds_six_month_kind(
             "escalation_days_overdue": "30",
             "warranty_general": "2",
             "warranty_waterproofing": "5",
+            "survey_link_days": "14",
+            **SLA_FORM,
         },
     )
     assert bad.status_code == 400 and "errorlist" in bad.content.decode()
+    # First response later than resolution: a form error on that field, nothing saved.
+    late = client.post(
+        "/aftercare/settings/",
+        {
+            "save_settings": "1",
+            "reminder_offsets_days": "30",
+            "escalation_days_overdue": "30",
+            "warranty_general": "2",
+            "warranty_waterproofing": "5",
+            "survey_link_days": "14",
+            **{**SLA_FORM, "sla_high_first_response": "100"},
+        },
+    )
+    assert late.status_code == 400 and "首次响应时限不能晚于解决时限" in late.content.decode()
     ok = client.post(
         "/aftercare/settings/",
         {
@@ -216,6 +244,8 @@ def test_manager_edits_offsets_warranty_and_adds_six_month_kind(
             "escalation_days_overdue": "20",
             "warranty_general": "3",
             "warranty_waterproofing": "8",
+            "survey_link_days": "21",
+            **SLA_FORM,
         },
     )
     assert ok.status_code == 302
@@ -235,6 +265,9 @@ def test_manager_edits_offsets_warranty_and_adds_six_month_kind(
         config = settings.aftercare_settings_get(tenant=tenant_a)
         assert config.offsets() == [14, 3] and config.escalation_days_overdue == 20
         assert config.warranty_years_for("waterproofing") == 8 and config.warranty_years_for("tiles") == 3
+        assert config.survey_link_days == 21
+        assert config.sla_for("urgent") == {"first_response": 1, "resolution": 12}
+        assert config.sla_for("low") == {"first_response": 72, "resolution": 480}
         year_1 = PlanKind.objects.get(code="year_1")
     edited = client.post(
         "/aftercare/settings/",

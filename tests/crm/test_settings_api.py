@@ -107,6 +107,32 @@ def test_aftercare_settings_and_plan_kinds(tenant_a, manager_api):
     assert changed.json()["warranty_years"]["waterproofing"] == 6
     bad = manager_api.patch("/api/v1/aftercare-settings/", {"warranty_years": {"roof": 3}}, format="json")
     assert bad.status_code == 400 and bad.json()["codes"]["warranty_years"]
+    # Ticket time limits per priority and the survey link validity: a partial update keeps the rest.
+    assert current["sla_hours"]["urgent"] == {"first_response": 2, "resolution": 24}
+    limits = manager_api.patch(
+        "/api/v1/aftercare-settings/",
+        {"sla_hours": {"urgent": {"first_response": 1, "resolution": 8}}, "survey_link_days": 30},
+        format="json",
+    )
+    assert limits.status_code == 200, limits.content
+    assert limits.json()["sla_hours"]["urgent"] == {"first_response": 1, "resolution": 8}
+    assert limits.json()["sla_hours"]["normal"] == {"first_response": 24, "resolution": 168}
+    assert limits.json()["survey_link_days"] == 30 and limits.json()["reminder_offsets_days"] == [14, 3]
+    from aftercare.services import settings as aftercare_settings
+    from crm.tenancy import tenant_context
+
+    with tenant_context(tenant_a):
+        config = aftercare_settings.aftercare_settings_get(tenant=tenant_a)
+        assert config.sla_for("urgent") == {"first_response": 1, "resolution": 8}
+        assert config.survey_link_days == 30
+    inverted = manager_api.patch(
+        "/api/v1/aftercare-settings/",
+        {"sla_hours": {"high": {"first_response": 80, "resolution": 72}}},
+        format="json",
+    )
+    assert inverted.status_code == 400 and "sla_hours" in inverted.json()["errors"]
+    for wrong in ({"survey_link_days": 0}, {"sla_hours": {"high": {"first_response": 0, "resolution": 5}}}):
+        assert manager_api.patch("/api/v1/aftercare-settings/", wrong, format="json").status_code == 400
     kinds = manager_api.get("/api/v1/aftercare-plan-kinds/").json()
     assert len(kinds) >= 3
     six_months = {"code": "m6", "name": "半年检查", "months_after_handover": 6, "checklist": ["水电"]}
