@@ -314,3 +314,21 @@ def lead_response_stats(
 
 def audit_log_for_list(*, tenant: Tenant) -> QuerySet[CustomerAuditLog]:
     return CustomerAuditLog.objects.select_related("actor", "customer").order_by("-created_at", "-id")
+
+
+def customer_survivor(customer: Customer) -> Customer:
+    """The customer a merged duplicate now lives on (itself if never merged).
+
+    Codes, links and phone numbers printed before a merge still reach the archived duplicate;
+    anything new they create (a referral, a credit) belongs to the survivor. A survivor can itself
+    be merged later, so the chain is followed (bounded: a merge never points back, see merge undo).
+    """
+    current = customer
+    for _hop in range(10):
+        if current.merged_into_id is None:
+            return current
+        found = Customer.objects.filter(pk=current.merged_into_id).first()
+        if found is None:
+            return current
+        current = found
+    return current

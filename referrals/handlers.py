@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from crm.models import Tenant
 from crm.notifications.services import sms_send
 from customers.models import Customer
-from referrals.models import ReferralAccount, ReferralSource
+from referrals.models import ReferralSource
+from referrals.selectors import referrer_for_code
 from referrals.services import accounts, ledger, referrals
 
 logger = logging.getLogger("referrals")
@@ -20,14 +21,14 @@ def on_lead_created(*, tenant: Tenant, customer_id: int, referral_code: str = ""
     code = (referral_code or "").strip().upper()
     if not code:
         return
-    account = ReferralAccount.objects.select_related("customer").filter(code=code).first()
+    referrer = referrer_for_code(code)  # a merged duplicate's code credits the survivor
     referred = Customer.objects.filter(pk=customer_id).first()
-    if account is None or referred is None:
+    if referrer is None or referred is None:
         logger.info("lead %s: referral code %r not found in tenant %s", customer_id, code, tenant.pk)
         return
     try:
         referrals.referral_create(
-            tenant=tenant, referrer=account.customer, referred=referred, source=ReferralSource.INTAKE
+            tenant=tenant, referrer=referrer, referred=referred, source=ReferralSource.INTAKE
         )
     except ValidationError as error:  # self-referral or already referred by someone else: keep the first
         logger.info("lead %s: referral code %r not applied: %s", customer_id, code, error.messages)

@@ -9,9 +9,20 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from crm.models import Tenant, User
+from customers.models import Customer
+from customers.selectors import customer_survivor
 from customers.visibility import rows_visible_to
 from projects.models import Project
 from referrals.models import LedgerEntry, Referral, ReferralAccount, ReferralStatus
+
+
+def referrer_for_code(code: str) -> Customer | None:
+    """Whose referral code this is, in the current tenant; a merged duplicate's code credits its survivor."""
+    value = (code or "").strip().upper()
+    if not value:
+        return None
+    account = ReferralAccount.objects.select_related("customer").filter(code=value).first()
+    return customer_survivor(account.customer) if account else None
 
 
 def referrals_for_list(

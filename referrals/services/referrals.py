@@ -15,10 +15,10 @@ from customers.models import Customer
 from projects.models import Project
 from referrals.models import (
     Referral,
-    ReferralAccount,
     ReferralSource,
     ReferralStatus,
 )
+from referrals.selectors import referrer_for_code
 from referrals.services._common import _lock_account, _lock_referral
 from referrals.services.accounts import referral_account_ensure
 from referrals.services.ledger import referral_credit_for_contract
@@ -98,8 +98,7 @@ def referral_link_by_code(
     value = (code or "").strip()
     if not value:
         raise ValidationError({"code": _("请输入推荐人的推荐码或手机号。")})
-    account = ReferralAccount.objects.select_related("customer").filter(code=value.upper()).first()
-    referrer = account.customer if account else None
+    referrer = referrer_for_code(value)
     if referrer is None:
         digits = "".join(ch for ch in value if ch.isdigit())
         if len(digits) >= 11:

@@ -248,6 +248,29 @@ def test_only_the_duplicate_has_an_account_the_account_itself_moves(tenant_a, ma
         assert_ledger_reconciles()
 
 
+def test_the_duplicates_referral_code_credits_the_survivor_after_the_merge(tenant_a, manager_a, pair):
+    """A share link printed before the merge still works, and the new referral lands on the survivor."""
+    from referrals.handlers import on_lead_created
+    from referrals.services import referrals as referral_services
+
+    survivor, duplicate = pair
+    with tenant_context(tenant_a):
+        funded_account(tenant_a, 100, customer=survivor)
+        old_code = funded_account(tenant_a, 200, customer=duplicate).code
+        merge_service.customer_merge(tenant=tenant_a, survivor=survivor, duplicate=duplicate, actor=manager_a)
+        friend = CustomerFactory(tenant=tenant_a, name="李女士", phone="+8613733330000")
+        on_lead_created(tenant=tenant_a, customer_id=friend.pk, referral_code=old_code.lower())
+        referral = Referral.objects.get(referred=friend)
+        assert referral.referrer_id == survivor.pk
+        # Linking by hand with the old code also finds the survivor.
+        other = CustomerFactory(tenant=tenant_a, name="王先生", phone="+8613644440000")
+        by_code = referral_services.referral_link_by_code(
+            tenant=tenant_a, referred=other, code=old_code, created_by=manager_a
+        )
+        assert by_code.referrer_id == survivor.pk
+        assert not Referral.objects.filter(referrer=duplicate).exists()
+
+
 def test_undo_is_refused_once_the_moved_fund_is_spent(tenant_a, manager_a, pair):
     from referrals.services import ledger
 
