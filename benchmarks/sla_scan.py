@@ -104,6 +104,18 @@ def reset(tenant) -> int:
         return cursor.fetchone()[0]
 
 
+def backend_cpu_seconds() -> float | None:
+    """CPU time of this connection's PostgreSQL backend (``/proc``; same machine only)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def give_emails(tenant) -> None:
     from crm.models import User
 
@@ -142,11 +154,15 @@ def main() -> int:
     reverse("customers:detail", args=[1])  # the URLconf import is not part of a scan
     profiler = cProfile.Profile() if args.profile else None
     per_breach: dict[str, list[float]] = {name: [] for name in scans}
+    python_cpu: dict[str, list[float]] = {name: [] for name in scans}
+    server_cpu: dict[str, list[float]] = {name: [] for name in scans}
     print(f"before = {args.before}, tenants {[t.slug for t in pair]}, emails: {args.emails}")
     for round_number in range(args.rounds):
         order = list(scans) if round_number % 2 == 0 else list(reversed(scans))
         for name in order:
             tenant = pair[(list(scans).index(name) + round_number) % len(pair)]
+            server_started = backend_cpu_seconds()
+            cpu_started = time.process_time()
             started = time.perf_counter()
             if profiler is not None and name == "after":
                 profiler.enable()
@@ -155,17 +171,29 @@ def main() -> int:
             if profiler is not None:
                 profiler.disable()
             spent = (time.perf_counter() - started) * 1000
+            python = (time.process_time() - cpu_started) * 1000 / max(breaches, 1)
+            server_ended = backend_cpu_seconds()
+            server = (
+                (server_ended - server_started) * 1000 / max(breaches, 1)
+                if server_started is not None and server_ended is not None
+                else float("nan")
+            )
             per_breach[name].append(spent / max(breaches, 1))
+            python_cpu[name].append(python)
+            server_cpu[name].append(server)
             print(
                 f"round {round_number} {name:<6} {tenant.slug}: {breaches} breaches in {spent:.1f} ms = "
-                f"{spent / max(breaches, 1):.2f} ms/breach | load {os.getloadavg()[0]:.2f}",
+                f"{spent / max(breaches, 1):.2f} ms/breach (CPU: Python {python:.2f}, PostgreSQL "
+                f"{server:.2f} ms/breach) | load {os.getloadavg()[0]:.2f}",
                 flush=True,
             )
             reset(tenant)
     for name, values in per_breach.items():
         print(
             f"{name:<6} ms/breach: median {statistics.median(values):.2f}, "
-            f"min {min(values):.2f}, max {max(values):.2f}"
+            f"min {min(values):.2f}, max {max(values):.2f}; CPU per breach (median): "
+            f"Python {statistics.median(python_cpu[name]):.2f} ms, "
+            f"PostgreSQL backend {statistics.median(server_cpu[name]):.2f} ms"
         )
     if profiler is not None:
         profiler.dump_stats(args.profile)

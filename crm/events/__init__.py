@@ -18,6 +18,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from crm.bulk import json_rows
 from crm.events.registry import handler_key, handlers_for, subscribe, unsubscribe
 from crm.events.types import EVENT_TYPES, EventPayloadError, EventType, validate_payload
 
@@ -82,7 +83,7 @@ def publish_many(event_type: str, *, tenant: Tenant, payloads: list[dict]) -> li
 
     The rows are those :func:`publish` writes — a fresh ``event_id`` each, ``txid_current()`` as
     ``transaction_id`` (the feed's visibility rule), one pending delivery per (event, subscriber),
-    ids in payload order — but built from arrays (``unnest``), not one model instance per row.
+    ids in payload order — but from one JSON parameter (:mod:`crm.bulk`), not a model instance per row.
     """
     from crm.events import dispatch, registry
     from crm.events.models import DeliveryStatus, Event, EventDelivery
@@ -91,15 +92,12 @@ def publish_many(event_type: str, *, tenant: Tenant, payloads: list[dict]) -> li
         return []
     if connection.vendor != "postgresql":  # the zero-setup demo (SQLite): one publish() each
         return [publish(event_type, tenant=tenant, **payload).pk for payload in payloads]
-    aggregate_ids: list[int | None] = []
-    encoded: list[str] = []
+    rows = []
     for payload in payloads:
         spec = validate_payload(event_type, payload)
-        text = json.dumps(payload)  # what JSONField stores; the same length as publish()'s check
-        if len(text) > MAX_PAYLOAD_BYTES:
+        if len(json.dumps(payload)) > MAX_PAYLOAD_BYTES:  # what JSONField stores, as publish() checks
             raise EventPayloadError(f"{event_type}: payload larger than {MAX_PAYLOAD_BYTES} bytes")
-        encoded.append(text)
-        aggregate_ids.append(payload.get(spec.aggregate_key))
+        rows.append({"aggregate_id": payload.get(spec.aggregate_key), "payload": payload})
     now = timezone.now()
     with dispatch.in_tenant(tenant):
         internal = [handler_key(handler) for handler in handlers_for(event_type)]
@@ -117,8 +115,7 @@ def publish_many(event_type: str, *, tenant: Tenant, payloads: list[dict]) -> li
                     "type": event_type,
                     "aggregate_type": spec.aggregate,
                     "now": now,
-                    "aggregate_ids": aggregate_ids,
-                    "payloads": encoded,
+                    "rows": json_rows(rows),
                     "subscribers": subscribers,
                     "pending": DeliveryStatus.PENDING.value,
                 },
@@ -140,8 +137,8 @@ WITH event AS (
     INSERT INTO {event}
         (tenant_id, event_id, type, aggregate_type, aggregate_id, payload, created_at, transaction_id)
     SELECT %(tenant)s, gen_random_uuid(), %(type)s, %(aggregate_type)s, u.aggregate_id,
-           u.payload::jsonb, %(now)s, txid_current()
-    FROM unnest(%(aggregate_ids)s::bigint[], %(payloads)s::text[])
+           u.payload, %(now)s, txid_current()
+    FROM ROWS FROM (json_to_recordset(%(rows)s::json) AS (aggregate_id bigint, payload jsonb))
         WITH ORDINALITY AS u(aggregate_id, payload, position)
     ORDER BY u.position
     RETURNING id

@@ -27,6 +27,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from crm.bulk import json_rows
 from crm.models import Tenant, User
 from crm.notifications import senders
 from crm.notifications.models import (
@@ -228,14 +229,19 @@ def notify_many(*, tenant: Tenant, notifications: Sequence[NotificationSpec]) ->
                 {
                     "tenant": tenant.pk,
                     "now": now,
-                    "recipients": [user_pk for user_pk, _key in ordered],
-                    "kinds": [rows[pair][1].kind for pair in ordered],
-                    "titles": [rows[pair][1].title[:200] for pair in ordered],
-                    "bodies": [rows[pair][1].body for pair in ordered],
-                    "links": [rows[pair][1].link for pair in ordered],
-                    "keys": [key for _user_pk, key in ordered],
-                    "email_users": list(emails),
-                    "email_targets": list(emails.values()),
+                    "rows": json_rows(
+                        {
+                            "recipient_id": user_pk,
+                            "kind": spec.kind,
+                            "title": spec.title[:200],
+                            "body": spec.body,
+                            "link": spec.link,
+                            "dedupe_key": key,
+                        }
+                        for user_pk, key in ordered
+                        for spec in (rows[(user_pk, key)][1],)
+                    ),
+                    "emails": json_rows({"user_id": pk, "target": email} for pk, email in emails.items()),
                     "email": Channel.EMAIL.value,
                     "pending": OutboundStatus.PENDING.value,
                 },
@@ -264,8 +270,8 @@ WITH note AS (
     INSERT INTO {notification}
         (tenant_id, recipient_id, kind, title, body, link, dedupe_key, created_at, updated_at)
     SELECT %(tenant)s, u.recipient_id, u.kind, u.title, u.body, u.link, u.dedupe_key, %(now)s, %(now)s
-    FROM unnest(%(recipients)s::bigint[], %(kinds)s::text[], %(titles)s::text[], %(bodies)s::text[],
-                %(links)s::text[], %(keys)s::text[])
+    FROM ROWS FROM (json_to_recordset(%(rows)s::json)
+            AS (recipient_id bigint, kind text, title text, body text, link text, dedupe_key text))
         WITH ORDINALITY AS u(recipient_id, kind, title, body, link, dedupe_key, position)
     ORDER BY u.position
     ON CONFLICT (tenant_id, recipient_id, dedupe_key) DO NOTHING
@@ -276,7 +282,7 @@ WITH note AS (
          next_attempt_at, last_error, created_at, updated_at)
     SELECT %(tenant)s, note.id, %(email)s, note.dedupe_key, e.target, %(pending)s, 0, %(now)s, '',
            %(now)s, %(now)s
-    FROM note JOIN unnest(%(email_users)s::bigint[], %(email_targets)s::text[]) AS e(user_id, target)
+    FROM note JOIN json_to_recordset(%(emails)s::json) AS e(user_id bigint, target text)
         ON e.user_id = note.recipient_id
     ORDER BY note.id
     RETURNING id
@@ -299,7 +305,8 @@ def _robot_deliveries(
                 (tenant_id, notification_id, channel, dedupe_key, target, status, attempts,
                  next_attempt_at, last_error, created_at, updated_at)
             SELECT %s, u.notification_id, %s, u.dedupe_key, %s, %s, 0, %s, '', %s, %s
-            FROM unnest(%s::bigint[], %s::text[]) WITH ORDINALITY AS u(notification_id, dedupe_key, position)
+            FROM ROWS FROM (json_to_recordset(%s::json) AS (notification_id bigint, dedupe_key text))
+                WITH ORDINALITY AS u(notification_id, dedupe_key, position)
             ORDER BY u.position
             ON CONFLICT (tenant_id, dedupe_key) WHERE channel = 'webhook' DO NOTHING
             RETURNING id
@@ -312,8 +319,7 @@ def _robot_deliveries(
                 now,
                 now,
                 now,
-                [first_of_key[key] for key in keys],
-                keys,
+                json_rows({"notification_id": first_of_key[key], "dedupe_key": key} for key in keys),
             ],
         )
         return sorted(row[0] for row in cursor.fetchall())
