@@ -182,7 +182,7 @@ def count_statements(fn) -> int:
     return len(captured.captured_queries)
 
 
-def explain(title: str, sql: str, params: list, tenant_id: int) -> None:
+def explain(title: str, sql: str, params: list | None, tenant_id: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("BEGIN")
         cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [str(tenant_id)])
@@ -301,7 +301,7 @@ def measure_lists(requests: int) -> dict:
 def measure_scans(scan_tenants: int) -> None:
     from crm.models import Tenant
     from crm.tenancy import platform_scope, tenant_context
-    from customers.models import Customer, Lead
+    from customers.models import Lead
     from customers.services import leads as lead_services
     from customers.services import pool as pool_services
     from sales.models import Task
@@ -348,29 +348,25 @@ def measure_scans(scan_tenants: int) -> None:
     measure_recompute(chosen[0])
     tenant = chosen[0]
     with tenant_context(tenant):
-        from django.db.models import Q
         from django.utils import timezone
 
         now = timezone.now()
         sla = Lead.objects.filter(status="open", sla_breached=False, first_response_due_at__lte=now).order_by(
             "first_response_due_at"
         )[:500]
-        pool = (
-            Customer.objects.filter(in_pool=False, owner__isnull=False, anonymised_at__isnull=True)
-            .filter(pool_services.poolable_customer_q())
-            .filter(
-                Q(last_touch_at__lt=now - timezone.timedelta(days=30))
-                | Q(last_touch_at__isnull=True, created_at__lt=now - timezone.timedelta(days=30))
-            )
-            .values("pk")
-        )
         reminders = Task.objects.filter(
             done_at__isnull=True, reminded_at__isnull=True, remind_at__isnull=False, remind_at__lte=now
         ).order_by("remind_at")[:500]
-        queries = (("SLA scan", sla), ("pool scan (idle)", pool), ("reminder scan", reminders))
+        queries = (("SLA scan", sla), ("reminder scan", reminders))
         plans = [(name, *qs.query.sql_with_params()) for name, qs in queries]
+        # The idle arm of the pool scan as it runs (an UPDATE with its NOT EXISTS guards).
+        with CaptureQueriesContext(connection) as captured:
+            pool_services.lead_pool_scan(tenant=tenant)
+        statements = [query["sql"] for query in captured.captured_queries]
+        idle_update = next(sql for sql in statements if sql.startswith('UPDATE "customers_customer"'))
+        plans.append(("pool scan (idle customers, the scan's UPDATE)", idle_update, None))
     for name, sql, params in plans:
-        explain(name, sql, list(params), tenant.pk)
+        explain(name, sql, None if params is None else list(params), tenant.pk)
 
 
 def measure_recompute(tenant) -> None:

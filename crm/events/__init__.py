@@ -15,8 +15,10 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
+from crm.bulk import json_rows
 from crm.events.registry import handler_key, handlers_for, subscribe, unsubscribe
 from crm.events.types import EVENT_TYPES, EventPayloadError, EventType, validate_payload
 
@@ -74,51 +76,78 @@ def publish(event_type: str, *, tenant: Tenant, **payload) -> Event:
     return event
 
 
-def publish_many(event_type: str, *, tenant: Tenant, payloads: list[dict]) -> list[Event]:
-    """:func:`publish` of one ``event_type`` for many aggregates, in a constant number of
-    statements (the event rows, their delivery rows): scans announce a whole batch at once."""
+def publish_many(event_type: str, *, tenant: Tenant, payloads: list[dict]) -> list[int]:
+    """:func:`publish` of one ``event_type`` for many aggregates in ONE statement (the event rows
+    and their delivery rows, set-based): scans announce a whole batch at once. Returns the new
+    events' ids in payload order.
+
+    The rows are those :func:`publish` writes — a fresh ``event_id`` each, ``txid_current()`` as
+    ``transaction_id`` (the feed's visibility rule), one pending delivery per (event, subscriber),
+    ids in payload order — but from one JSON parameter (:mod:`crm.bulk`), not a model instance per row.
+    """
     from crm.events import dispatch, registry
-    from crm.events.models import Event, EventDelivery
+    from crm.events.models import DeliveryStatus, Event, EventDelivery
 
     if not payloads:
         return []
-    specs = []
+    if connection.vendor != "postgresql":  # the zero-setup demo (SQLite): one publish() each
+        return [publish(event_type, tenant=tenant, **payload).pk for payload in payloads]
+    rows = []
     for payload in payloads:
         spec = validate_payload(event_type, payload)
-        if len(json.dumps(payload, cls=DjangoJSONEncoder)) > MAX_PAYLOAD_BYTES:
+        if len(json.dumps(payload)) > MAX_PAYLOAD_BYTES:  # what JSONField stores, as publish() checks
             raise EventPayloadError(f"{event_type}: payload larger than {MAX_PAYLOAD_BYTES} bytes")
-        specs.append(spec)
+        rows.append({"aggregate_id": payload.get(spec.aggregate_key), "payload": payload})
+    now = timezone.now()
     with dispatch.in_tenant(tenant):
-        events = Event.objects.bulk_create(
-            [
-                Event(
-                    tenant=tenant,
-                    type=event_type,
-                    aggregate_type=spec.aggregate,
-                    aggregate_id=payload.get(spec.aggregate_key),
-                    payload=payload,
-                    transaction_id=dispatch.current_transaction_id(),
-                )
-                for spec, payload in zip(specs, payloads, strict=True)
-            ]
-        )
         internal = [handler_key(handler) for handler in handlers_for(event_type)]
         external = [
             key
             for transport in registry.transports()
             for key in transport.subscribers(tenant=tenant, event_type=event_type)
         ]
-        if internal or external:
-            EventDelivery.objects.bulk_create(
-                [
-                    EventDelivery(tenant=tenant, event=event, subscriber=key, created_at=event.created_at)
-                    for event in events
-                    for key in dict.fromkeys(internal + external)
-                ]
+        subscribers = list(dict.fromkeys(internal + external))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _PUBLISH_MANY_SQL.format(event=Event._meta.db_table, delivery=EventDelivery._meta.db_table),
+                {
+                    "tenant": tenant.pk,
+                    "type": event_type,
+                    "aggregate_type": spec.aggregate,
+                    "now": now,
+                    "rows": json_rows(rows),
+                    "subscribers": subscribers,
+                    "pending": DeliveryStatus.PENDING.value,
+                },
             )
-            for event in events:
+            event_ids = [row[0] for row in cursor.fetchall()]
+        if subscribers:
+            for event_id in event_ids:
                 transaction.on_commit(
-                    partial(dispatch.after_commit, tenant, event.pk, bool(internal), bool(external)),
+                    partial(dispatch.after_commit, tenant, event_id, bool(internal), bool(external)),
                     robust=True,
                 )
-    return events
+    return event_ids
+
+
+# The event rows in payload order (ids ascend with it), then every (event, subscriber) delivery:
+# a data-modifying CTE runs once whether or not the outer query reads it.
+_PUBLISH_MANY_SQL = """
+WITH event AS (
+    INSERT INTO {event}
+        (tenant_id, event_id, type, aggregate_type, aggregate_id, payload, created_at, transaction_id)
+    SELECT %(tenant)s, gen_random_uuid(), %(type)s, %(aggregate_type)s, u.aggregate_id,
+           u.payload, %(now)s, txid_current()
+    FROM ROWS FROM (json_to_recordset(%(rows)s::json) AS (aggregate_id bigint, payload jsonb))
+        WITH ORDINALITY AS u(aggregate_id, payload, position)
+    ORDER BY u.position
+    RETURNING id
+), delivery AS (
+    INSERT INTO {delivery}
+        (tenant_id, event_id, subscriber, status, attempts, next_attempt_at, last_error, created_at)
+    SELECT %(tenant)s, event.id, s.subscriber, %(pending)s, 0, %(now)s, '', %(now)s
+    FROM event CROSS JOIN unnest(%(subscribers)s::text[]) WITH ORDINALITY AS s(subscriber, position)
+    ORDER BY event.id, s.position
+)
+SELECT id FROM event ORDER BY id
+"""

@@ -27,6 +27,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from crm.bulk import json_rows
 from crm.models import Tenant, User
 from crm.notifications import senders
 from crm.notifications.models import (
@@ -215,56 +216,42 @@ def notify_many(*, tenant: Tenant, notifications: Sequence[NotificationSpec]) ->
     if not rows:
         return new_per_key
     # The order of notify(): concurrent callers lock the unique index entries in the same order.
-    ordered = sorted(rows.items(), key=lambda item: item[0])
+    ordered = sorted(rows)
+    emails = {user.pk: user.email for user, _spec in rows.values() if user.email}
     now = timezone.now()
-    queued: list[int] = []
     with _in_tenant(tenant):
         robot = NotificationSettings.objects.filter(tenant=tenant).first()
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""
-                INSERT INTO {Notification._meta.db_table}
-                    (tenant_id, recipient_id, kind, title, body, link, dedupe_key, created_at, updated_at)
-                SELECT %s, u.recipient_id, u.kind, u.title, u.body, u.link, u.dedupe_key, %s, %s
-                FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-                    WITH ORDINALITY AS u(recipient_id, kind, title, body, link, dedupe_key, position)
-                ORDER BY u.position
-                ON CONFLICT (tenant_id, recipient_id, dedupe_key) DO NOTHING
-                RETURNING id, recipient_id, dedupe_key
-                """,
-                [
-                    tenant.pk,
-                    now,
-                    now,
-                    [user_pk for (user_pk, _key), _row in ordered],
-                    [spec.kind for _pair, (_user, spec) in ordered],
-                    [spec.title[:200] for _pair, (_user, spec) in ordered],
-                    [spec.body for _pair, (_user, spec) in ordered],
-                    [spec.link for _pair, (_user, spec) in ordered],
-                    [key for (_user_pk, key), _row in ordered],
-                ],
+                _NOTIFY_MANY_SQL.format(
+                    notification=Notification._meta.db_table, delivery=Delivery._meta.db_table
+                ),
+                {
+                    "tenant": tenant.pk,
+                    "now": now,
+                    "rows": json_rows(
+                        {
+                            "recipient_id": user_pk,
+                            "kind": spec.kind,
+                            "title": spec.title[:200],
+                            "body": spec.body,
+                            "link": spec.link,
+                            "dedupe_key": key,
+                        }
+                        for user_pk, key in ordered
+                        for spec in (rows[(user_pk, key)][1],)
+                    ),
+                    "emails": json_rows({"user_id": pk, "target": email} for pk, email in emails.items()),
+                    "email": Channel.EMAIL.value,
+                    "pending": OutboundStatus.PENDING.value,
+                },
             )
-            created = sorted(cursor.fetchall())  # (id, recipient_id, dedupe_key) in id order
-        emails = []
+            result = cursor.fetchall()
+        queued = sorted(delivery_id for note_id, _key, delivery_id in result if note_id is None)
         first_of_key: dict[str, int] = {}
-        for notification_id, recipient_id, key in created:
+        for notification_id, key, _delivery_id in sorted(row for row in result if row[0] is not None):
             new_per_key[key] += 1
             first_of_key.setdefault(key, notification_id)
-            user = rows[(recipient_id, key)][0]
-            if user.email:
-                emails.append(
-                    Delivery(
-                        tenant=tenant,
-                        notification_id=notification_id,
-                        channel=Channel.EMAIL,
-                        dedupe_key=key,
-                        target=user.email,
-                        created_at=now,
-                        next_attempt_at=now,
-                    )
-                )
-        if emails:
-            queued.extend(delivery.pk for delivery in Delivery.objects.bulk_create(emails))
         if robot is not None and robot.robot_active and first_of_key:
             queued.extend(_robot_deliveries(tenant, robot, first_of_key, now))
         for start in range(0, len(queued), DELIVER_BATCH):
@@ -273,6 +260,37 @@ def notify_many(*, tenant: Tenant, notifications: Sequence[NotificationSpec]) ->
                 partial(_enqueue, "deliver_many", tenant.pk, delivery_ids=batch), robust=True
             )
     return new_per_key
+
+
+# One statement: the notifications that are NEW (ON CONFLICT DO NOTHING RETURNING, in the order
+# given), then an email delivery for each new one whose recipient has an address, in notification
+# id order. Rows come back as (notification id, dedupe_key, NULL) and (NULL, NULL, delivery id).
+_NOTIFY_MANY_SQL = """
+WITH note AS (
+    INSERT INTO {notification}
+        (tenant_id, recipient_id, kind, title, body, link, dedupe_key, created_at, updated_at)
+    SELECT %(tenant)s, u.recipient_id, u.kind, u.title, u.body, u.link, u.dedupe_key, %(now)s, %(now)s
+    FROM ROWS FROM (json_to_recordset(%(rows)s::json)
+            AS (recipient_id bigint, kind text, title text, body text, link text, dedupe_key text))
+        WITH ORDINALITY AS u(recipient_id, kind, title, body, link, dedupe_key, position)
+    ORDER BY u.position
+    ON CONFLICT (tenant_id, recipient_id, dedupe_key) DO NOTHING
+    RETURNING id, recipient_id, dedupe_key
+), mail AS (
+    INSERT INTO {delivery}
+        (tenant_id, notification_id, channel, dedupe_key, target, status, attempts,
+         next_attempt_at, last_error, created_at, updated_at)
+    SELECT %(tenant)s, note.id, %(email)s, note.dedupe_key, e.target, %(pending)s, 0, %(now)s, '',
+           %(now)s, %(now)s
+    FROM note JOIN json_to_recordset(%(emails)s::json) AS e(user_id bigint, target text)
+        ON e.user_id = note.recipient_id
+    ORDER BY note.id
+    RETURNING id
+)
+SELECT id, dedupe_key, NULL::bigint FROM note
+UNION ALL
+SELECT NULL, NULL, id FROM mail
+"""
 
 
 def _robot_deliveries(
@@ -287,7 +305,8 @@ def _robot_deliveries(
                 (tenant_id, notification_id, channel, dedupe_key, target, status, attempts,
                  next_attempt_at, last_error, created_at, updated_at)
             SELECT %s, u.notification_id, %s, u.dedupe_key, %s, %s, 0, %s, '', %s, %s
-            FROM unnest(%s::bigint[], %s::text[]) WITH ORDINALITY AS u(notification_id, dedupe_key, position)
+            FROM ROWS FROM (json_to_recordset(%s::json) AS (notification_id bigint, dedupe_key text))
+                WITH ORDINALITY AS u(notification_id, dedupe_key, position)
             ORDER BY u.position
             ON CONFLICT (tenant_id, dedupe_key) WHERE channel = 'webhook' DO NOTHING
             RETURNING id
@@ -300,8 +319,7 @@ def _robot_deliveries(
                 now,
                 now,
                 now,
-                [first_of_key[key] for key in keys],
-                keys,
+                json_rows({"notification_id": first_of_key[key], "dedupe_key": key} for key in keys),
             ],
         )
         return sorted(row[0] for row in cursor.fetchall())

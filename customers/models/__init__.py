@@ -5,6 +5,7 @@ The models live in modules by concern; this package re-exports them, so
 
 from customers.models.customers import (  # noqa: F401
     ONLINE_CHANNELS,
+    POOLABLE_LIFECYCLES,
     Activity,
     BudgetTier,
     CookingFrequency,

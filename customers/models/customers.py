@@ -88,6 +88,11 @@ class BudgetTier(models.TextChoices):
     HIGH = "high", _("高预算")
 
 
+# Who may fall back into the public pool: nothing signed, no project past early sales (see
+# customers.services.pool.poolable_customer_q; also the predicate of the idle-pool indexes).
+POOLABLE_LIFECYCLES = [Lifecycle.LEAD, Lifecycle.MEASURED, Lifecycle.DESIGNING]
+
+
 class Intent(models.TextChoices):
     POTENTIAL = "potential", _("潜在")
     INTENT = "intent", _("有意向")
@@ -260,10 +265,11 @@ class Customer(TenantOwnedModel):
             models.Index(fields=["tenant", "budget_tier"], name="cust_tenant_budget_idx"),
             models.Index(fields=["tenant", "in_pool"], name="cust_tenant_pool_idx"),
             models.Index(fields=["tenant", "last_touch_at"], name="cust_tenant_touch_idx"),
-            # The idle-customer pool scan reads only customers idle past the cutoff, not every
-            # un-pooled customer each minute: one partial index per arm of its OR (touched or
-            # never touched). Plain comparisons, because under RLS only leakproof operators (not
-            # COALESCE) may become index conditions.
+            # The idle-customer pool scan reads only poolable customers idle past the cutoff, not
+            # every un-pooled customer each minute: one partial index per arm of its OR (touched or
+            # never touched), holding only customers the scan may pool (a signed or lost customer
+            # idle for years is never in range). Plain comparisons, because under RLS only leakproof
+            # operators (not COALESCE) may become index conditions.
             models.Index(
                 fields=["tenant", "last_touch_at"],
                 name="cust_idle_touched_idx",
@@ -272,7 +278,10 @@ class Customer(TenantOwnedModel):
                     owner__isnull=False,
                     anonymised_at__isnull=True,
                     last_touch_at__isnull=False,
-                ),
+                    lifecycle__in=POOLABLE_LIFECYCLES,
+                )
+                & ~models.Q(intent=Intent.SIGNED)
+                & ~models.Q(intent=Intent.LOST),
             ),
             models.Index(
                 fields=["tenant", "created_at"],
@@ -282,7 +291,10 @@ class Customer(TenantOwnedModel):
                     owner__isnull=False,
                     anonymised_at__isnull=True,
                     last_touch_at__isnull=True,
-                ),
+                    lifecycle__in=POOLABLE_LIFECYCLES,
+                )
+                & ~models.Q(intent=Intent.SIGNED)
+                & ~models.Q(intent=Intent.LOST),
             ),
             # The nightly recompute reads only customers whose activity is stale: per activity, the
             # range of last touch (or creation, never touched) across the silence cutoff.

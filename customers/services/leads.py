@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,9 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from crm import events
+from crm.bulk import json_rows
 from crm.models import Tenant, User
 from crm.notifications.services import NotificationSpec, normalize_dedupe_key
-from crm.permissions import SELLS
+from crm.permissions import RECEIVES_ESCALATIONS, SELLS, has_duty
 from crm.selectors import staff_of_tenant
 from customers.models import (
     Customer,
@@ -26,7 +28,7 @@ from customers.models import (
     LeadStatus,
     SourceChannel,
 )
-from customers.services._common import _managers, _notify_many
+from customers.services._common import _notify_many
 from customers.services.classification import customer_recompute
 from customers.services.customers import normalize_phone
 from customers.services.settings import business_calendar_for, customer_settings_for
@@ -220,22 +222,45 @@ def lead_intake(
     return recent, True
 
 
+class _DueLead(NamedTuple):
+    """What the breach scan reads of a claimed lead (a tuple: no model instance per row)."""
+
+    pk: int
+    customer_id: int
+    assignee_id: int | None
+    source_channel: str
+    first_response_due_at: datetime.datetime
+    customer_name: str
+
+
+_DUE_LEAD_COLUMNS = (
+    "pk",
+    "customer_id",
+    "assignee_id",
+    "source_channel",
+    "first_response_due_at",
+    "customer__name",
+)
+
+
 def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch_size: int = 500) -> int:
     """Notify each breached lead's assignee and the managers exactly once; optionally reassign.
 
     Safe under duplicated beats and concurrent workers: due rows are claimed with SKIP LOCKED and
     the decision is the insert of the unique ``LeadSlaBreach`` row in the same transaction
     (``ON CONFLICT DO NOTHING``: a lead another scan decided first is skipped). A batch costs a
-    constant number of statements (breach rows, lead and customer updates, notifications, outbox).
+    constant number of statements (breach rows, lead and customer updates, notifications, outbox),
+    each set-based from one JSON parameter (:mod:`crm.bulk`).
     """
     now = now or timezone.now()
     with transaction.atomic():
-        leads = list(
-            Lead.objects.select_for_update(skip_locked=True, of=("self",))
+        leads = [
+            _DueLead(*row)
+            for row in Lead.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=LeadStatus.OPEN, sla_breached=False, first_response_due_at__lte=now)
-            .select_related("customer", "assignee")
-            .order_by("first_response_due_at")[:batch_size]
-        )
+            .order_by("first_response_due_at")
+            .values_list(*_DUE_LEAD_COLUMNS)[:batch_size]
+        ]
         if not leads:
             return 0
         settings_row = customer_settings_for(tenant=tenant, lock=True)
@@ -243,19 +268,19 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
         leads = [lead for lead in leads if lead.pk in decided]
         if not leads:
             return 0
-        managers = _managers(tenant)
-        breached_assignees = {lead.pk: lead.assignee for lead in leads}
+        staff = _staff_with(tenant=tenant, user_ids={lead.assignee_id for lead in leads})
+        managers = [
+            user for user in staff.values() if user.is_active and has_duty(user, RECEIVES_ESCALATIONS)
+        ]
         reassigned = _reassign_breached(tenant=tenant, settings_row=settings_row, leads=leads)
-        Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(sla_breached=True)
-        specs = []
+        _mark_breached(tenant=tenant, leads=leads, reassigned=reassigned)
         channel_labels = {value: str(label) for value, label in SourceChannel.choices}
+        unassigned = gettext("未分配")
+        link = customer_link_format()
+        specs = []
         for lead in leads:
-            lead.sla_breached = True
-            recipients = [
-                user
-                for user in [breached_assignees[lead.pk], *managers]
-                if user is not None and user.is_active
-            ]
+            assignee = staff.get(lead.assignee_id) if lead.assignee_id is not None else None
+            recipients = [user for user in [assignee, *managers] if user is not None and user.is_active]
             new_assignee = reassigned.get(lead.pk)
             if new_assignee is not None:
                 recipients.append(new_assignee)
@@ -265,12 +290,12 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
                 NotificationSpec(
                     recipients=list({user.pk: user for user in recipients}.values()),
                     kind="lead_sla_breach",
-                    title=f"线索超时未响应：{lead.customer.name}",
+                    title=f"线索超时未响应：{lead.customer_name}",
                     body=(
                         f"{channel}线索已超过首次响应时限 {overdue_minutes} 分钟，"
-                        f"负责人：{lead.assignee or gettext('未分配')}。"
+                        f"负责人：{new_assignee or assignee or unassigned}。"
                     ),
-                    link=reverse("customers:detail", args=[lead.customer_id]),
+                    link=link.format(lead.customer_id),
                     dedupe_key=f"lead-sla-breach:{lead.pk}",
                 )
             )
@@ -280,13 +305,19 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
                 f"""
                 UPDATE {LeadSlaBreach._meta.db_table} AS breach
                 SET notified = u.notified, reassigned_to_id = u.reassigned_to_id
-                FROM unnest(%s::bigint[], %s::integer[], %s::bigint[]) AS u(id, notified, reassigned_to_id)
-                WHERE breach.id = u.id
+                FROM json_to_recordset(%s::json) AS u(id bigint, notified integer, reassigned_to_id bigint)
+                WHERE breach.tenant_id = %s AND breach.id = u.id
                 """,
                 [
-                    [decided[lead.pk] for lead in leads],
-                    [notified[normalize_dedupe_key(spec.dedupe_key)] for spec in specs],
-                    [getattr(reassigned.get(lead.pk), "pk", None) for lead in leads],
+                    json_rows(
+                        {
+                            "id": decided[lead.pk],
+                            "notified": notified[normalize_dedupe_key(spec.dedupe_key)],
+                            "reassigned_to_id": getattr(reassigned.get(lead.pk), "pk", None),
+                        }
+                        for lead, spec in zip(leads, specs, strict=True)
+                    ),
+                    tenant.pk,
                 ],
             )
         events.publish_many(
@@ -297,7 +328,23 @@ def lead_sla_scan(*, tenant: Tenant, now: datetime.datetime | None = None, batch
     return len(leads)
 
 
-def _insert_breaches(*, tenant: Tenant, leads: list[Lead]) -> dict[int, int]:
+def customer_link_format() -> str:
+    """The customer page's path with ``{}`` for the id: one ``reverse()`` for a whole batch."""
+    placeholder = 918273645546372819  # an id no real path contains
+    return reverse("customers:detail", args=[placeholder]).replace(str(placeholder), "{}")
+
+
+def _staff_with(*, tenant: Tenant, user_ids: set[int | None]) -> dict[int, User]:
+    """The tenant's staff (active or not) by id, plus any of ``user_ids`` outside it (a foreign
+    assignee must still reach notify_many, which refuses it)."""
+    staff = {user.pk: user for user in staff_of_tenant(tenant=tenant, active_only=False)}
+    missing = {pk for pk in user_ids if pk is not None and pk not in staff}
+    if missing:
+        staff.update((user.pk, user) for user in User.objects.filter(pk__in=missing))
+    return staff
+
+
+def _insert_breaches(*, tenant: Tenant, leads: list[_DueLead]) -> dict[int, int]:
     """The exactly-once decision for a batch: ``{lead_id: breach_id}`` of the rows THIS call inserted."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -305,22 +352,44 @@ def _insert_breaches(*, tenant: Tenant, leads: list[Lead]) -> dict[int, int]:
             INSERT INTO {LeadSlaBreach._meta.db_table}
                 (tenant_id, lead_id, assignee_id, detected_at, notified)
             SELECT %s, u.lead_id, u.assignee_id, now(), 0
-            FROM unnest(%s::bigint[], %s::bigint[]) WITH ORDINALITY AS u(lead_id, assignee_id, position)
+            FROM ROWS FROM (json_to_recordset(%s::json) AS (lead_id bigint, assignee_id bigint))
+                WITH ORDINALITY AS u(lead_id, assignee_id, position)
             ORDER BY u.position
             ON CONFLICT (tenant_id, lead_id) DO NOTHING
             RETURNING lead_id, id
             """,
-            [tenant.pk, [lead.pk for lead in leads], [lead.assignee_id for lead in leads]],
+            [tenant.pk, json_rows({"lead_id": lead.pk, "assignee_id": lead.assignee_id} for lead in leads)],
         )
         return dict(cursor.fetchall())
 
 
+def _mark_breached(*, tenant: Tenant, leads: list[_DueLead], reassigned: dict[int, User]) -> None:
+    """One UPDATE of the batch's leads: breached, and the new assignee where one was chosen."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {Lead._meta.db_table} AS lead
+            SET sla_breached = true, assignee_id = COALESCE(u.assignee_id, lead.assignee_id)
+            FROM json_to_recordset(%s::json) AS u(id bigint, assignee_id bigint)
+            WHERE lead.tenant_id = %s AND lead.id = u.id
+            """,
+            [
+                json_rows(
+                    {"id": lead.pk, "assignee_id": getattr(reassigned.get(lead.pk), "pk", None)}
+                    for lead in leads
+                ),
+                tenant.pk,
+            ],
+        )
+
+
 def _reassign_breached(
-    *, tenant: Tenant, settings_row: CustomerSettings, leads: list[Lead]
+    *, tenant: Tenant, settings_row: CustomerSettings, leads: list[_DueLead]
 ) -> dict[int, User]:
     """Round robin over the on-duty sales (skipping each lead's own assignee) when the tenant asks
-    for reassignment on breach; ``{lead_id: new assignee}``. Leads, customers and the settings row
-    are written once per batch; one ``lead_assigned`` event per reassigned lead."""
+    for reassignment on breach; ``{lead_id: new assignee}``. The customers and the settings row
+    are written once per batch (the leads by the caller's update); one ``lead_assigned`` event per
+    reassigned lead."""
     if not settings_row.reassign_on_breach:
         return {}
     candidates = on_duty_sales(tenant=tenant)
@@ -338,13 +407,16 @@ def _reassign_breached(
     settings_row.round_robin_last_user_id = last
     settings_row.save(update_fields=["round_robin_last_user_id"])
     moved = [lead for lead in leads if lead.pk in chosen]
-    for lead in moved:
-        lead.assignee = chosen[lead.pk]
-    Lead.objects.bulk_update(moved, ["assignee"])
-    owners = {lead.customer_id: chosen[lead.pk] for lead in moved}
-    Customer.objects.bulk_update(
-        [Customer(pk=customer_id, owner=owner) for customer_id, owner in owners.items()], ["owner"]
-    )
+    owners = {lead.customer_id: chosen[lead.pk].pk for lead in moved}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {Customer._meta.db_table} AS customer SET owner_id = u.owner_id
+            FROM json_to_recordset(%s::json) AS u(id bigint, owner_id bigint)
+            WHERE customer.tenant_id = %s AND customer.id = u.id
+            """,
+            [json_rows({"id": pk, "owner_id": owner} for pk, owner in owners.items()), tenant.pk],
+        )
     events.publish_many(
         events.EventType.LEAD_ASSIGNED,
         tenant=tenant,

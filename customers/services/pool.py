@@ -13,18 +13,16 @@ from django.utils.translation import gettext as _
 from crm.models import Tenant, User
 from crm.permissions import has_permission
 from customers.models import (
+    POOLABLE_LIFECYCLES,
     Customer,
     CustomerOwnership,
     Intent,
     Lead,
     LeadStatus,
-    Lifecycle,
     OwnershipReason,
     PoolClaim,
 )
 from customers.services.settings import customer_settings_for
-
-POOLABLE_LIFECYCLES = [Lifecycle.LEAD, Lifecycle.MEASURED, Lifecycle.DESIGNING]
 
 
 def poolable_customer_q(prefix: str = "") -> Q:
