@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 import datetime
 
-from django.db.models import Case, Count, Exists, OuterRef, Q, Sum, Value, When
+from django.db.models import Case, Count, Q, Sum, Value, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -56,11 +56,9 @@ def sales_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> di
     lead_counts = leads.aggregate(
         waiting=Count("id"), late=Count("id", filter=Q(first_response_due_at__lt=now))
     )
-    later_touch = FollowUp.objects.filter(
-        customer_id=OuterRef("customer_id"), occurred_at__gt=OuterRef("occurred_at")
-    )
-    follow_ups = FollowUp.objects.filter(author=user, next_follow_up_at__lt=tomorrow).exclude(
-        Exists(later_touch)
+    # Due: the planned next time of a customer's latest touch (``superseded_at`` marks the others).
+    follow_ups = FollowUp.objects.filter(
+        author=user, superseded_at__isnull=True, next_follow_up_at__lt=tomorrow
     )
     follow_up_counts = follow_ups.aggregate(
         overdue=Count("id", filter=Q(next_follow_up_at__lt=today_start)),

@@ -26,7 +26,6 @@ from customers.models.leads import (  # noqa: F401
     FollowUp,
     FollowUpKind,
     FollowUpOutcome,
-    FollowUpReminder,
     Lead,
     LeadSlaBreach,
     LeadStatus,
