@@ -126,3 +126,40 @@ def test_home_page_statements_do_not_grow_with_to_dos(role, tenant_a, make_staff
         for index in range(1, 12):
             _to_dos(tenant_a, sales=people["sales"], pm=people["pm"], service=people["service"], index=index)
     assert _statements(client) == one
+
+
+def test_delivery_overdue_expression_is_the_projects_apps_definition(tenant_a, make_staff):
+    """The delivery workbench's one-expression overdue rule picks exactly the live projects that
+    ``projects.selectors.overdue_q`` picks: every stage, either side of its deadline, a tenant's own
+    planned days (and a stage planned at 0 days, which is never overdue)."""
+    from analytics.workbench import live_overdue_expression
+    from projects.models import DEFAULT_PLANNED_DAYS, Stage, StageSetting
+    from projects.selectors import overdue_q
+
+    pm = make_staff(tenant_a, Role.PROJECT_MANAGER)
+    now = timezone.now()
+    with tenant_context(tenant_a):
+        StageSetting.objects.create(tenant=tenant_a, stage=Stage.DESIGN, name="方案", planned_days=30)
+        StageSetting.objects.create(tenant=tenant_a, stage=Stage.PAINTING, name="油漆", planned_days=0)
+        customer = CustomerFactory(tenant=tenant_a)
+        planned = {**DEFAULT_PLANNED_DAYS, Stage.DESIGN: 30, Stage.PAINTING: 0}
+        for index, (stage, days) in enumerate(planned.items()):
+            for offset in (-1, 1):  # an hour inside / past the deadline
+                Project.objects.create(
+                    tenant=tenant_a,
+                    customer=customer,
+                    name=f"{stage}{offset}",
+                    project_manager=pm,
+                    stage=stage,
+                    stage_entered_at=now - datetime.timedelta(days=days, hours=offset),
+                    contract_number=f"HT-{index}{offset}",
+                )
+        live = Project.objects.filter(cancelled_at__isnull=True, handed_over_on__isnull=True)
+        by_expression = set(
+            live.filter(live_overdue_expression(tenant=tenant_a, now=now)).values_list("pk", flat=True)
+        )
+        by_selector = set(
+            Project.objects.filter(overdue_q(tenant=tenant_a, now=now)).values_list("pk", flat=True)
+        )
+    assert by_expression == by_selector
+    assert len(by_selector) == len([days for days in planned.values() if days > 0])  # one per planned stage
