@@ -34,6 +34,7 @@ from crm.models import Role, Tenant, User
 from crm.notifications.models import Delivery, OutboundStatus
 from crm.permissions import has_permission
 from customers.models import Customer, FollowUp, Lead, LeadStatus
+from customers.visibility import customer_ids_with_full_phone
 from projects import selectors as project_selectors
 from projects.models import ChangeOrder, ChangeOrderStatus, Project, Rectification, Stage
 
@@ -63,6 +64,10 @@ def sales_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> di
         )
         .order_by("first_response_due_at", "id")[:LIST_LIMIT]
     )
+    # Whose full number the rep may see, for the whole list at once (not one query per card).
+    full_phone = customer_ids_with_full_phone(user, [lead.customer for lead in leads])
+    for lead in leads:
+        lead.full_phone = lead.customer_id in full_phone
     # Due: the planned next time of a customer's latest touch (``superseded_at`` marks the others).
     follow_ups = FollowUp.objects.filter(
         author=user, superseded_at__isnull=True, next_follow_up_at__lt=tomorrow

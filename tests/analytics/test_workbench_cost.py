@@ -30,9 +30,12 @@ def _to_dos(tenant, *, sales, pm, service, index: int) -> None:
     now = timezone.now()
     customer = CustomerFactory(tenant=tenant, name=f"客户{index}", owner=sales)
     Customer.objects.filter(pk=customer.pk).update(measured_at=now - datetime.timedelta(minutes=5))
+    # A lead assigned to the rep on a customer nobody owns yet: whether the rep sees the full number
+    # is asked for the whole list at once, not per card.
+    unowned = CustomerFactory(tenant=tenant, name=f"新询盘{index}", owner=None)
     Lead.objects.create(
         tenant=tenant,
-        customer=customer,
+        customer=unowned,
         source_channel="douyin",
         received_at=now - datetime.timedelta(hours=1),
         clock_started_at=now - datetime.timedelta(hours=1),
