@@ -17,7 +17,8 @@ from __future__ import annotations
 import calendar
 import datetime
 
-from django.db.models import Case, Count, Exists, OuterRef, Q, Sum, Value, When
+from django.db.models import BooleanField, Case, Count, Q, Sum, Value, When, Window
+from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +34,7 @@ from crm.models import Role, Tenant, User
 from crm.notifications.models import Delivery, OutboundStatus
 from crm.permissions import has_permission
 from customers.models import Customer, FollowUp, Lead, LeadStatus
+from customers.visibility import customer_ids_with_full_phone
 from projects import selectors as project_selectors
 from projects.models import ChangeOrder, ChangeOrderStatus, Project, Rectification, Stage
 
@@ -52,22 +54,36 @@ def sales_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> di
     week_start = _day_bounds(monday, tz)[0]
     month_first = today.replace(day=1)
     month_start = _day_bounds(month_first, tz)[0]
-    leads = Lead.objects.filter(status=LeadStatus.OPEN, assignee=user)
-    lead_counts = leads.aggregate(
-        waiting=Count("id"), late=Count("id", filter=Q(first_response_due_at__lt=now))
+    # A rep's open leads are few (answered within minutes): list and counts in one statement.
+    leads = list(
+        Lead.objects.filter(status=LeadStatus.OPEN, assignee=user)
+        .select_related("customer")
+        .annotate(
+            waiting=Window(Count("id")),
+            late=Window(Count("id", filter=Q(first_response_due_at__lt=now))),
+        )
+        .order_by("first_response_due_at", "id")[:LIST_LIMIT]
     )
-    later_touch = FollowUp.objects.filter(
-        customer_id=OuterRef("customer_id"), occurred_at__gt=OuterRef("occurred_at")
+    # Whose full number the rep may see, for the whole list at once (not one query per card).
+    full_phone = customer_ids_with_full_phone(user, [lead.customer for lead in leads])
+    for lead in leads:
+        lead.full_phone = lead.customer_id in full_phone
+    # Due: the planned next time of a customer's latest touch (``superseded_at`` marks the others).
+    follow_ups = FollowUp.objects.filter(
+        author=user, superseded_at__isnull=True, next_follow_up_at__lt=tomorrow
     )
-    follow_ups = FollowUp.objects.filter(author=user, next_follow_up_at__lt=tomorrow).exclude(
-        Exists(later_touch)
-    )
+    # Counting an indexed column: an index-only scan of the partial index (thousands may be due).
     follow_up_counts = follow_ups.aggregate(
-        overdue=Count("id", filter=Q(next_follow_up_at__lt=today_start)),
-        today=Count("id", filter=Q(next_follow_up_at__gte=today_start)),
+        overdue=Count("next_follow_up_at", filter=Q(next_follow_up_at__lt=today_start)),
+        today=Count("next_follow_up_at", filter=Q(next_follow_up_at__gte=today_start)),
     )
-    measured = Customer.objects.filter(
-        owner=user, measured_at__gte=week_start, measured_at__lt=week_start + datetime.timedelta(days=7)
+    measured = list(
+        Customer.objects.filter(
+            owner=user, measured_at__gte=week_start, measured_at__lt=week_start + datetime.timedelta(days=7)
+        )
+        .annotate(n=Window(Count("id")))
+        .order_by("measured_at")
+        .values("pk", "name", "measured_at", "n")[:LIST_LIMIT]
     )
     signed = Project.objects.filter(
         customer__owner=user, signed_on__gte=month_first, signed_on__lte=today, cancelled_at__isnull=True
@@ -79,14 +95,14 @@ def sales_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> di
     )
     value = signed["value"] or 0
     return {
-        "leads": list(leads.select_related("customer").order_by("first_response_due_at", "id")[:LIST_LIMIT]),
-        "leads_waiting": lead_counts["waiting"],
-        "leads_late": lead_counts["late"],
+        "leads": leads,
+        "leads_waiting": leads[0].waiting if leads else 0,
+        "leads_late": leads[0].late if leads else 0,
         "follow_ups": list(follow_ups.select_related("customer").order_by("next_follow_up_at")[:LIST_LIMIT]),
         "follow_ups_today": follow_up_counts["today"],
         "follow_ups_overdue": follow_up_counts["overdue"],
-        "measured": list(measured.order_by("measured_at")[:LIST_LIMIT].values("pk", "name", "measured_at")),
-        "measured_count": measured.count(),
+        "measured": measured,
+        "measured_count": measured[0]["n"] if measured else 0,
         "month_signed": signed["n"],
         "month_value": value,
         "month_target": target["contract_value_fen"] if target else None,
@@ -98,11 +114,32 @@ def sales_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> di
     }
 
 
+def live_overdue_expression(*, tenant: Tenant, now: datetime.datetime) -> RawSQL:
+    """``projects.selectors.overdue_q`` for projects already known to be live (not cancelled, not
+    handed over): the current stage was entered before its deadline (``now`` minus its planned
+    days; handover and stages without a plan never). One ``CASE stage`` expression instead of a
+    dozen OR-ed lookups: the ORM builds it in microseconds, PostgreSQL compares one deadline per row."""
+    deadlines = [
+        (info.key, now - datetime.timedelta(days=info.planned_days))
+        for info in project_selectors.stage_settings(tenant=tenant)
+        if info.key != Stage.HANDOVER and info.planned_days > 0
+    ]
+    if not deadlines:
+        return RawSQL("false", [], output_field=BooleanField())
+    column = f'"{Project._meta.db_table}".'
+    whens = " ".join("WHEN %s THEN %s" for _ in deadlines)
+    return RawSQL(
+        f'{column}"stage_entered_at" < CASE {column}"stage" {whens} END',
+        [value for pair in deadlines for value in pair],
+        output_field=BooleanField(),
+    )
+
+
 def delivery_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) -> dict:
     today = now.astimezone(tenant.zoneinfo).date()
     mine = Q(designer=user) | Q(project_manager=user) | Q(supervisor=user)
-    overdue = project_selectors.overdue_q(tenant=tenant, now=now)
     active = Q(cancelled_at__isnull=True, handed_over_on__isnull=True) & ~Q(stage=Stage.HANDOVER)
+    overdue = Q(live_overdue_expression(tenant=tenant, now=now))  # every project here is live
     stages = list(
         Project.objects.filter(mine, active)
         .values("stage")
@@ -113,8 +150,14 @@ def delivery_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) ->
     for item in stages:
         item["label"] = labels.get(item["stage"], item["stage"])
     my_projects = Q(project__designer=user) | Q(project__project_manager=user) | Q(project__supervisor=user)
-    rectifications = Rectification.objects.filter(my_projects, status=Rectification.Status.OPEN)
-    rect_counts = rectifications.aggregate(open=Count("id"), due=Count("id", filter=Q(due_on__lte=today)))
+    # Open rectifications (a handful per person): the list with its counts in one statement
+    # (window counts over the whole set, computed before the LIMIT).
+    rectifications = list(
+        Rectification.objects.filter(my_projects, status=Rectification.Status.OPEN)
+        .select_related("project")
+        .annotate(n=Window(Count("id")), due=Window(Count("id", filter=Q(due_on__lte=today))))
+        .order_by("due_on")[:LIST_LIMIT]
+    )
     awaiting = ChangeOrder.objects.filter(my_projects, status=ChangeOrderStatus.SENT)
     return {
         "stages": stages,
@@ -127,10 +170,10 @@ def delivery_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) ->
         # One-tap site actions on each project row (the daily log, the inspection form).
         "can_log": has_permission(user, "projects.daily_log"),
         "can_inspect": has_permission(user, "projects.inspect"),
-        "rectifications_open": rect_counts["open"],
-        "reinspections_due": rect_counts["due"],
-        "rectifications": list(rectifications.select_related("project").order_by("due_on")[:LIST_LIMIT]),
-        "change_orders_awaiting": awaiting.count(),
+        "rectifications_open": rectifications[0].n if rectifications else 0,
+        "reinspections_due": rectifications[0].due if rectifications else 0,
+        "rectifications": rectifications,
+        "change_orders_awaiting": awaiting.count(),  # can be hundreds: counted apart from the list
         "change_orders": list(awaiting.select_related("project").order_by("id")[:LIST_LIMIT]),
         "today": today,
     }

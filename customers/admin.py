@@ -8,7 +8,6 @@ from customers.models import (
     CustomerAuditLog,
     CustomerSettings,
     FollowUp,
-    FollowUpReminder,
     Lead,
     LeadSlaBreach,
     PoolClaim,
@@ -81,11 +80,6 @@ class CustomerAuditLogAdmin(ReadOnlyAdmin):
 @admin.register(LeadSlaBreach)
 class LeadSlaBreachAdmin(ReadOnlyAdmin):
     list_display = ("lead", "detected_at", "assignee", "reassigned_to", "notified")
-
-
-@admin.register(FollowUpReminder)
-class FollowUpReminderAdmin(ReadOnlyAdmin):
-    list_display = ("follow_up", "sent_at")
 
 
 @admin.register(PoolClaim)

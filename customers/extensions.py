@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -42,12 +41,8 @@ def home_widget(*, request, tenant) -> Panel | None:
     now = timezone.now()
     end_of_today = timezone.localtime(now).replace(hour=23, minute=59, second=59)
     leads = list(selectors.leads_for_inbox(tenant=tenant, user=user, mine=True)[:8])
-    later_touch = FollowUp.objects.filter(
-        customer_id=OuterRef("customer_id"), occurred_at__gt=OuterRef("occurred_at")
-    )
     due_follow_ups = list(
-        FollowUp.objects.filter(author=user, next_follow_up_at__lte=end_of_today)
-        .exclude(Exists(later_touch))
+        FollowUp.objects.filter(author=user, superseded_at__isnull=True, next_follow_up_at__lte=end_of_today)
         .select_related("customer")
         .order_by("next_follow_up_at")[:8]
     )

@@ -27,7 +27,6 @@ from customers.models.leads import (  # noqa: F401
     FollowUp,
     FollowUpKind,
     FollowUpOutcome,
-    FollowUpReminder,
     Lead,
     LeadSlaBreach,
     LeadStatus,

@@ -138,7 +138,15 @@ class FollowUpOutcome(models.TextChoices):
 
 
 class FollowUp(TenantOwnedModel):
-    """One touch on the customer's timeline; may schedule the next follow-up (reminded once)."""
+    """One touch on the customer's timeline; may schedule the next follow-up (reminded through the
+    ``sales`` app's follow-up task).
+
+    ``superseded_at`` marks a follow-up that has a later one (by ``occurred_at``) on the same
+    customer; only the customer's latest touches are open, and only their planned next time is due.
+    Kept by database triggers (migration 0014) on every insert, delete and change of customer or
+    time — services, merges and their undo, bulk loads and the admin alike — so "my follow-ups due"
+    is an index range instead of an anti-join over every follow-up.
+    """
 
     api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
@@ -158,7 +166,10 @@ class FollowUp(TenantOwnedModel):
     outcome = models.CharField(_("结果"), max_length=16, choices=FollowUpOutcome.choices, blank=True)
     occurred_at = models.DateTimeField(_("时间"))
     next_follow_up_at = models.DateTimeField(_("下次跟进时间"), null=True, blank=True)
+    # Written before the reminder became the sales app's follow-up task; sales 0003 carried it over
+    # (and its test still runs that migration on the current schema). Nothing reads it now.
     reminded_at = models.DateTimeField(_("提醒时间"), null=True, blank=True, editable=False)
+    superseded_at = models.DateTimeField(_("被后续跟进取代时间"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("创建时间"))
 
     class Meta:
@@ -168,34 +179,16 @@ class FollowUp(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "customer", "-occurred_at"], name="fu_tenant_customer_idx"),
             models.Index(fields=["tenant", "next_follow_up_at"], name="fu_tenant_next_idx"),
-            # The reminder scan: follow-ups not yet reminded (reminded ones leave the index).
+            # My follow-ups due (sales workbench): open plans by author and time; superseded leave.
             models.Index(
-                fields=["tenant", "next_follow_up_at"],
-                name="fu_reminder_due_idx",
-                condition=models.Q(reminded_at__isnull=True, next_follow_up_at__isnull=False),
+                fields=["tenant", "author", "next_follow_up_at"],
+                name="fu_open_due_idx",
+                condition=models.Q(superseded_at__isnull=True, next_follow_up_at__isnull=False),
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.occurred_at:%Y-%m-%d}"
-
-
-class FollowUpReminder(TenantOwnedModel):
-    """Dispatch row: a due next-follow-up is reminded exactly once."""
-
-    follow_up = models.ForeignKey(
-        FollowUp, on_delete=models.CASCADE, related_name="reminders", verbose_name=_("跟进记录")
-    )
-    sent_at = models.DateTimeField(auto_now_add=True, verbose_name=_("发送时间"))
-
-    class Meta:
-        verbose_name = _("跟进提醒")
-        verbose_name_plural = _("跟进提醒")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["tenant", "follow_up"], name="customers_reminder_once_per_follow_up"
-            )
-        ]
 
 
 class PoolClaim(TenantOwnedModel):

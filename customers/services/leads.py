@@ -211,6 +211,9 @@ def lead_intake(
     }
     if note.strip():
         content += gettext("留言：%(note)s") % {"note": note.strip()}
+    # The customer row is the follow-up writers' lock (follow_up_create takes it too): the
+    # database's superseded marker (customers 0014) sees one new touch of a customer at a time.
+    list(Customer.objects.select_for_update(of=("self",)).filter(pk=recent.customer_id).values_list("pk"))
     FollowUp.objects.create(
         tenant=tenant,
         customer=recent.customer,

@@ -9,6 +9,7 @@ from django.test import RequestFactory
 
 from crm.middleware import TenantMiddleware
 from crm.models import ApiToken
+from crm.rls import FORMER_POLICY_NAMES, POLICY_NAME
 from crm.tenancy import tenant_context, tenant_owned_models
 from tests.factories import PROBE_FACTORIES
 
@@ -27,10 +28,13 @@ def test_every_tenant_owned_table_has_forced_rls(db):
             [tables],
         )
         protected = {row[0] for row in cursor.fetchall()}
-        cursor.execute("SELECT tablename FROM pg_policies WHERE policyname = 'tenant_isolation'")
-        with_policy = {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT tablename, policyname FROM pg_policies")
+        policies = cursor.fetchall()
+    with_policy = {table for table, name in policies if name == POLICY_NAME}
     assert set(tables) <= protected
     assert set(tables) <= with_policy
+    # One policy per table: a former one left beside it would be OR-ed with it (and cost per row).
+    assert not [(table, name) for table, name in policies if name in FORMER_POLICY_NAMES]
 
 
 def _raw_count(table: str) -> list[int]:
