@@ -20,7 +20,7 @@ def create_index_sql(name: str, target: str, where: str) -> str:
 class Migration(migrations.Migration):
     dependencies = [
         ("analytics", "0006_admin_labels"),
-        ("customers", "0014_follow_up_superseded_marker"),
+        ("customers", "0015_follow_up_superseded_marker"),
         ("projects", "0003_change_order_immutable"),
     ]
 

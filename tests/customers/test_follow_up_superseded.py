@@ -21,7 +21,7 @@ from customers.services import follow_ups
 from customers.services import merge as merge_service
 from tests.customers.factories import CustomerFactory, FollowUpFactory
 
-MIGRATION = importlib.import_module("customers.migrations.0014_follow_up_superseded_marker")
+MIGRATION = importlib.import_module("customers.migrations.0015_follow_up_superseded_marker")
 
 
 def _by_definition() -> dict[int, bool]:

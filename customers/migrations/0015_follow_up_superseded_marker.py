@@ -103,7 +103,7 @@ def backwards(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("crm", "0005_admin_labels"),
-        ("customers", "0013_nightly_recompute_indexes"),
+        ("customers", "0014_idle_pool_indexes_poolable_only"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
