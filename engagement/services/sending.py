@@ -45,7 +45,8 @@ def marketing_send(
     dedupe_key: str,
     link: str = "",
 ) -> None:
-    """Send one marketing message, or raise ``ValidationError`` (code ``opted_out``) and send nothing.
+    """Send one marketing message, or raise ``ValidationError`` (code ``opted_out``, or ``no_address``
+    for e-mail to a customer without one) and send nothing.
 
     SMS goes to the customer with the opt-out link appended; e-mail goes to the customer's address
     through the notifications outbox (durable, retried) with the opt-out link in the body and in

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import factory
 
 from crm.models import Role
@@ -62,5 +64,5 @@ def _outbound_email(tenant) -> OutboundEmail:
         address="zhang@example.com",
         subject="儿童房安全设计指南",
         body="正文",
-        dedupe_key=f"probe-email:{tenant.pk}",
+        dedupe_key=f"probe-email:{uuid.uuid4().hex}",
     )
