@@ -19,7 +19,7 @@ from customers.models import (
 class CustomerAdmin(TenantScopedAdmin):
     list_display = ("name", "phone", "source_channel", "lifecycle", "budget_tier", "owner", "created_at")
     list_filter = ("lifecycle", "budget_tier", "source_channel", "in_pool")
-    search_fields = ("name", "phone", "community")
+    search_fields = ("name", "phone", "email", "community")
 
 
 @admin.register(Lead)

@@ -167,6 +167,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
             functional_needs=NEEDS[index % len(NEEDS)],
             budget_fen=parse_yuan([80_000, 150_000, 220_000, 350_000, 500_000, 120_000][index % 6]),
             wechat_id=f"wx_{index:03d}",
+            email=f"kehu{index + 1:02d}@example.com" if index % 3 != 2 else "",
             preferred_contact_time=rng.choice(["工作日晚上", "周末全天", "中午 12–14 点", ""]),
             tags=rng.choice([[], ["学区房"], ["婚房"], ["急装"], ["全屋定制"]]),
             intent="intent" if index % 4 == 1 else "potential",

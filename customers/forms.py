@@ -40,6 +40,7 @@ class CustomerForm(ModelForm):
         fields = [
             "name",
             "phone",
+            "email",
             "wechat_id",
             "preferred_contact_time",
             "source_channel",

@@ -25,6 +25,7 @@ from customers.services.customers import customer_create, normalize_phone
 COLUMNS = [
     ("姓名", "name"),
     ("手机号", "phone"),
+    ("邮箱", "email"),
     ("微信号", "wechat_id"),
     ("来源渠道", "source_channel"),
     ("客户类型", "customer_type"),
@@ -50,7 +51,13 @@ EXPORT_EXTRA = [
 ]
 MAX_IMPORT_ROWS = 5000
 # Headers of files exported before amounts said their unit (the budget was whole yuan then too).
-HEADER_ALIASES = {"预算": "budget_fen"}
+HEADER_ALIASES = {
+    "预算": "budget_fen",
+    "电子邮箱": "email",
+    "邮件": "email",
+    "Email": "email",
+    "E-mail": "email",
+}
 MONEY_FIELDS = {"budget_fen"}
 
 
@@ -113,7 +120,7 @@ def _row_to_data(row: dict) -> dict:
         except ValidationError as error:
             raise ValidationError({field: error.messages})
     data: dict = {"name": row.get("name", ""), "phone": row.get("phone", "")}
-    for field in ("wechat_id", "city", "district", "community", "layout"):
+    for field in ("email", "wechat_id", "city", "district", "community", "layout"):
         if row.get(field):
             data[field] = row[field]
     if row.get("source_channel"):

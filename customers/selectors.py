@@ -204,6 +204,13 @@ def display_phone(user: User, customer: Customer) -> str:
     return customer.phone.removeprefix("+86") if can_see_full_phone(user, customer) else customer.masked_phone
 
 
+def display_email(user: User, customer: Customer) -> str:
+    """The address in full for those who see the full phone (same contact rights), else masked."""
+    if customer.is_anonymised or not customer.email:
+        return ""
+    return customer.email if can_see_full_phone(user, customer) else customer.masked_email
+
+
 def follow_up_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:
     """Timeline provider (crm.extensions): follow-ups and inquiries of one customer."""
     entries = [

@@ -254,6 +254,7 @@ class CustomerDetailView(RoleRequiredMixin, View):
                 "customer": customer,
                 "phone": selectors.display_phone(request.user, customer),
                 "phone_masked": not selectors.can_see_full_phone(request.user, customer),
+                "email": selectors.display_email(request.user, customer),
                 "timeline": extensions.customer_timeline(tenant=tenant, customer_id=customer.pk),
                 "panels": extensions.customer_panels(request=request, tenant=tenant, customer_id=customer.pk),
                 "leads": customer.leads.select_related("assignee").order_by("-received_at")[:10],

@@ -83,6 +83,8 @@ class MergeView(RoleRequiredMixin, View):
                 left, right = _display(survivor, name), _display(duplicate, name)
                 if name == "phone":
                     left, right = survivor.masked_phone, duplicate.masked_phone
+                elif name == "email":
+                    left, right = survivor.masked_email or "—", duplicate.masked_email or "—"
                 rows.append(
                     {
                         "label": Customer._meta.get_field(name).verbose_name,

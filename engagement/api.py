@@ -477,6 +477,9 @@ class PushRuleViewSet(
                     "control": serializers.IntegerField(),
                     "already": serializers.IntegerField(),
                     "capped": serializers.IntegerField(),
+                    "no_address": serializers.IntegerField(
+                        help_text="邮件规则：已授权但没有邮箱地址的客户（记为未发送，补上地址后再发）"
+                    ),
                     "would_send": serializers.IntegerField(),
                     "quiet_hours": serializers.BooleanField(),
                 },
@@ -485,7 +488,8 @@ class PushRuleViewSet(
     )
     @action(detail=True, methods=["get"])
     def preview(self, request, pk=None):
-        """Who would receive it now: audience (opted in), control, already decided, capped, would send."""
+        """Who would receive it now: audience (opted in), control, already decided, capped, without an
+        e-mail address (e-mail rules), would send."""
         return Response(push_services.push_preview(tenant=self.tenant, rule=self.get_object()))
 
     @extend_schema(

@@ -1,6 +1,7 @@
 """Demo rows for engagement (idempotent): a lead history rich enough to train on, a trained model,
 a campaign with sign-ups and an offer, content items, push rules (one already run, with its control
-group) — and the held-out AUC of each demo tenant's model beside the rules, printed."""
+group; an e-mail rule run for customers who opted in to e-mail, so the demo outbox shows the
+e-mails) — and the held-out AUC of each demo tenant's model beside the rules, printed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 from django.utils import timezone
 
 from crm.models import Tenant, User
-from customers.models import Customer
+from customers.models import Customer, Lifecycle
 from engagement.history import generate_lead_history
 from engagement.models import Campaign, ContentItem, LeadScoringModel, PushRule
 from engagement.services.campaigns import campaign_save, campaign_signup, offer_save, signup_check_in
@@ -37,6 +38,7 @@ def seed_demo(*, tenant: Tenant, staff: dict[str, User]) -> None:
     _history_and_model(tenant)
     _campaign(tenant)
     _content_and_rules(tenant, staff)
+    _email_rule(tenant)
     record = LeadScoringModel.objects.filter(tenant=tenant).defer("model_bytes").first()
     if record is not None:
         sys.stdout.write(_auc_line(tenant, record) + "\n")
@@ -154,4 +156,47 @@ def _content_and_rules(tenant: Tenant, staff: dict[str, User]) -> None:
         channel="sms",
         trigger="year_visit",
         control_percent=10,
+    )
+
+
+EMAIL_RULE = "邮件：小户型收纳方案"
+EMAIL_LIFECYCLES = [Lifecycle.LEAD, Lifecycle.MEASURED, Lifecycle.DESIGNING]
+
+
+def _email_rule(tenant: Tenant) -> None:
+    """Customers with an address who opted in to e-mail at the inquiry form, one opted in without an
+    address (recorded as skipped: no address), and an e-mail rule run once."""
+    if PushRule.objects.filter(tenant=tenant, name=EMAIL_RULE).exists():
+        return
+    item = ContentItem.objects.filter(tenant=tenant, title="小户型收纳方案").first()
+    if item is None:
+        title, kind, summary, tags = next(entry for entry in CONTENT if entry[0] == "小户型收纳方案")
+        item = ContentItem.objects.create(tenant=tenant, title=title, kind=kind, summary=summary, tags=tags)
+    leads = Customer.objects.filter(tenant=tenant, lifecycle__in=EMAIL_LIFECYCLES, anonymised_at__isnull=True)
+    with_address = list(leads.exclude(email="").order_by("id")[:12])
+    without_address = list(leads.filter(email="").order_by("id")[:1])
+    for customer in with_address + without_address:
+        consent_record(
+            tenant=tenant,
+            customer=customer,
+            channel="email",
+            state="granted",
+            source="intake_form",
+            reason="留资表单勾选同意接收邮件",
+        )
+    if not with_address:
+        return  # an older demo database without addresses: nobody to e-mail
+    rule = push_rule_save(
+        tenant=tenant,
+        name=EMAIL_RULE,
+        item=item,
+        channel="email",
+        audience_lifecycles=EMAIL_LIFECYCLES,
+        control_percent=10,
+        quiet_start=datetime.time(0, 0),
+        quiet_end=datetime.time(0, 0),
+    )
+    push_rule_run(tenant=tenant, rule=rule)
+    PushRule.objects.filter(pk=rule.pk).update(
+        quiet_start=datetime.time(21, 0), quiet_end=datetime.time(9, 0)
     )

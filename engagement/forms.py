@@ -71,10 +71,16 @@ class OfferForm(forms.Form):
 class SignupForm(forms.Form):
     name = forms.CharField(label=_("姓名"), max_length=50)
     phone = forms.CharField(label=_("手机号"), max_length=30)
+    email = forms.CharField(
+        label=_("邮箱（可选）"), max_length=254, required=False, widget=forms.EmailInput()
+    )
     consent = forms.BooleanField(
         label=_("我同意接收本公司的活动和装修内容短信，可随时一键退订"),
         required=True,
         error_messages={"required": _("请勾选同意接收活动信息。")},
+    )
+    email_consent = forms.BooleanField(
+        label=_("我也同意通过邮件接收装修资料和活动信息，可随时一键退订"), required=False
     )
 
 
@@ -113,7 +119,10 @@ class PushRuleForm(BoundedForm):
     name = forms.CharField(label=_("名称"), max_length=100)
     item = forms.ModelChoiceField(label=_("内容"), queryset=ContentItem.objects.none(), required=False)
     channel = forms.ChoiceField(
-        label=_("渠道"), choices=[(c.value, c.label) for c in (ConsentChannel.WECHAT, ConsentChannel.SMS)]
+        label=_("渠道"),
+        choices=[
+            (c.value, c.label) for c in (ConsentChannel.WECHAT, ConsentChannel.SMS, ConsentChannel.EMAIL)
+        ],
     )
     trigger = forms.ChoiceField(label=_("触发方式"), choices=PushTrigger.choices)
     trigger_tag = forms.CharField(label=_("触发标签"), max_length=30, required=False)

@@ -407,7 +407,12 @@ class DispatchStatus(models.TextChoices):
     PENDING = "pending", _("等待免打扰结束")
     SENT = "sent", _("已发送")
     HELD_OUT = "held_out", _("对照组（不发送）")
-    SKIPPED = "skipped", _("未发送（已退订）")
+    SKIPPED = "skipped", _("未发送")
+
+
+class SkipReason(models.TextChoices):
+    OPTED_OUT = "opted_out", _("已退订或未授权")
+    NO_ADDRESS = "no_address", _("没有邮箱地址")
 
 
 class PushDispatch(TenantOwnedModel):
@@ -415,6 +420,8 @@ class PushDispatch(TenantOwnedModel):
 
     ``held_out`` rows are the control group: decided, recorded, never sent (lift is measured).
     ``pending`` rows were decided in quiet hours and are sent by the beat scan after ``send_after``.
+    ``skipped`` rows say why in ``skip_reason``; one skipped for want of an e-mail address is sent by
+    a later scan of the same period once the address is on file (the row changes, it is not added).
     """
 
     rule = models.ForeignKey(PushRule, on_delete=models.CASCADE, related_name="dispatches")
@@ -426,6 +433,7 @@ class PushDispatch(TenantOwnedModel):
         _("状态"), max_length=16, choices=DispatchStatus.choices, default=DispatchStatus.SENT
     )
     trigger_ref = models.CharField(_("触发来源"), max_length=60, blank=True)
+    skip_reason = models.CharField(_("未发送原因"), max_length=16, choices=SkipReason.choices, blank=True)
     send_after = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
     opened_at = models.DateTimeField(_("首次打开"), null=True, blank=True)

@@ -106,6 +106,8 @@ def push_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:
     )
     for dispatch in dispatches:
         detail = [dispatch.rule.get_channel_display(), dispatch.get_status_display()]
+        if dispatch.skip_reason:
+            detail.append(dispatch.get_skip_reason_display())
         if dispatch.clicked_at:
             detail.append(_("已点击 %(n)s 次") % {"n": dispatch.click_count})
         elif dispatch.opened_at:

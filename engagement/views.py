@@ -9,8 +9,10 @@ from django.db.models import Count
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 
 from crm import ratelimit
 from crm.forms import apply_service_errors
@@ -64,10 +66,14 @@ class ConsentRecordView(RoleRequiredMixin, View):
         return redirect(reverse("customers:detail", args=[customer.pk]))
 
 
+@method_decorator(csrf_exempt, name="dispatch")
 class OptOutView(View):
     """One-click opt-out from a message link: no login, the signed token names tenant and customer.
 
-    GET shows one button (link scanners prefetch GETs, so only the POST withdraws consent).
+    GET shows one button (link scanners prefetch GETs, so only the POST withdraws consent). The
+    POST is CSRF-exempt: mail clients send RFC 8058 one-click unsubscribes
+    (``List-Unsubscribe=One-Click``) to this URL without cookies; the unguessable signed token in
+    the path is the authority, and the only effect is withdrawing that customer's consent.
     """
 
     template_name = "engagement/opt_out.html"
@@ -301,6 +307,8 @@ class PublicSignupView(View):
                     name=form.cleaned_data["name"],
                     phone=form.cleaned_data["phone"],
                     consent=form.cleaned_data["consent"],
+                    email=form.cleaned_data["email"],
+                    email_consent=form.cleaned_data["email_consent"],
                 )
             except ValidationError as error:
                 apply_service_errors(form, error)

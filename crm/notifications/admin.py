@@ -6,7 +6,13 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin import TenantScopedAdmin
-from crm.notifications.models import Delivery, Notification, NotificationSettings, SmsMessage
+from crm.notifications.models import (
+    Delivery,
+    Notification,
+    NotificationSettings,
+    OutboundEmail,
+    SmsMessage,
+)
 from crm.notifications.sms import display_sms_text
 
 
@@ -49,3 +55,11 @@ class SmsMessageAdmin(TenantScopedAdmin):
     @admin.display(description=_("短信内容"))
     def shown_message(self, obj: SmsMessage) -> str:
         return display_sms_text(obj)
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(TenantScopedAdmin):
+    list_display = ("__str__", "subject", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("status",)
+    search_fields = ("subject", "dedupe_key")
+    readonly_fields = ("attempts", "last_attempt_at", "sent_at", "last_error", "headers")

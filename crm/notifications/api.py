@@ -21,9 +21,11 @@ from crm.notifications.models import (
     Delivery,
     Notification,
     NotificationSettings,
+    OutboundEmail,
     OutboundStatus,
     RobotKind,
     SmsMessage,
+    mask_email,
 )
 from crm.notifications.sms import display_sms_text, mask_phone
 
@@ -258,3 +260,46 @@ class SmsMessageViewSet(TenantReadOnlyViewSet):
 
     def get_tenant_queryset(self):
         return SmsMessage.objects.order_by("-created_at", "-id")
+
+
+class OutboundEmailSerializer(ModelSerializer):
+    address = serializers.SerializerMethodField(help_text=gettext_lazy("脱敏邮箱，如 z***@example.com"))
+
+    class Meta:
+        model = OutboundEmail
+        fields = [
+            "id",
+            "address",
+            "subject",
+            "status",
+            "attempts",
+            "last_attempt_at",
+            "next_attempt_at",
+            "sent_at",
+            "last_error",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_address(self, obj: OutboundEmail) -> str:
+        return mask_email(obj.address)
+
+
+class OutboundEmailFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=OutboundStatus.choices)
+
+    class Meta:
+        model = OutboundEmail
+        fields: list[str] = []
+
+
+class OutboundEmailViewSet(TenantReadOnlyViewSet):
+    """Every e-mail sent to customers (marketing pushes), address masked (managers, read-only)."""
+
+    model = OutboundEmail
+    serializer_class = OutboundEmailSerializer
+    required_permissions = {"*": "notifications.view_deliveries"}
+    filterset_class = OutboundEmailFilter
+
+    def get_tenant_queryset(self):
+        return selectors.outbound_emails_for_list(tenant=self.tenant)

@@ -5,6 +5,7 @@ from crm.notifications.api import (
     DeliveryViewSet,
     NotificationSettingsView,
     NotificationViewSet,
+    OutboundEmailViewSet,
     SmsMessageViewSet,
 )
 
@@ -12,6 +13,7 @@ router = SimpleRouter(trailing_slash=True)
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("notification-deliveries", DeliveryViewSet, basename="notification-delivery")
 router.register("sms-messages", SmsMessageViewSet, basename="sms-message")
+router.register("email-messages", OutboundEmailViewSet, basename="email-message")
 
 urlpatterns = [
     path("notification-settings/", NotificationSettingsView.as_view(), name="notification-settings"),

@@ -1,9 +1,10 @@
-"""Notifications: in-app inbox rows, their outbound deliveries (email, group robot) and SMS.
+"""Notifications: in-app inbox rows, their outbound deliveries (email, group robot), SMS and
+e-mails to customers.
 
 Exactly-once is a database property here: a notification is unique per (tenant, recipient,
 dedupe_key), a delivery per (tenant, notification, channel) — and the group-robot post once per
-(tenant, dedupe_key) — an SMS per (tenant, dedupe_key). Senders claim a row under a row lock and
-never send a row that is already ``sent``.
+(tenant, dedupe_key) — an SMS and a customer e-mail per (tenant, dedupe_key). Senders claim a row
+under a row lock and never send a row that is already ``sent``.
 """
 
 from __future__ import annotations
@@ -175,3 +176,35 @@ class SmsMessage(OutboundMessage):
 
     def __str__(self) -> str:
         return f"{self.phone[:3]}****{self.phone[-4:]}"
+
+
+class OutboundEmail(OutboundMessage):
+    """An e-mail to someone outside the staff (a customer's marketing push); unique per dedupe_key.
+
+    Staff notifications e-mail through :class:`Delivery`; this row carries its own subject, body
+    and extra headers (``List-Unsubscribe``), sent by the same claim / lease / retry machinery.
+    """
+
+    api_sync_fields = ("created_at", "updated_at")  # ?created_since= / ?updated_since= (crm/sync.py)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    address = models.EmailField(_("收件地址"), max_length=254)
+    subject = models.CharField(_("主题"), max_length=200)
+    body = models.TextField(_("正文"))
+    headers = models.JSONField(_("邮件头"), default=dict, blank=True)
+    dedupe_key = models.CharField(_("去重键"), max_length=200)
+
+    class Meta:
+        verbose_name = _("客户邮件")
+        verbose_name_plural = _("客户邮件")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "dedupe_key"], name="email_unique_dedupe")]
+        indexes = [models.Index(fields=["tenant", "status", "next_attempt_at"], name="email_due_idx")]
+
+    def __str__(self) -> str:
+        return mask_email(self.address)
+
+
+def mask_email(address: str) -> str:
+    """z***@example.com: what staff lists show of a customer's address."""
+    local, at, domain = (address or "").partition("@")
+    return f"{local[:1]}***@{domain}" if at else ("***" if address else "")

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from crm.models import Tenant, User
-from crm.notifications.models import Channel, Delivery, Notification, SmsMessage
+from crm.notifications.models import Channel, Delivery, Notification, OutboundEmail, SmsMessage
 from crm.notifications.sms import DEFAULT_SMS_BACKEND, backend_path
 
 #: E-mail backends that deliver nothing outside this machine.
@@ -54,11 +54,18 @@ def demo_outbox_enabled() -> bool:
 
 
 def demo_outbox(*, tenant: Tenant) -> dict[str, list]:
-    """The latest SMS and e-mails the demo "sent", newest first (two queries)."""
+    """The latest SMS, staff e-mails and customer e-mails the demo "sent", newest first (three queries)."""
     sms = list(SmsMessage.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:DEMO_OUTBOX_SIZE])
     emails = list(
         Delivery.objects.filter(tenant=tenant, channel=Channel.EMAIL)
         .select_related("notification")
         .order_by("-created_at", "-id")[:DEMO_OUTBOX_SIZE]
     )
-    return {"sms": sms, "emails": emails}
+    customer_emails = list(
+        OutboundEmail.objects.filter(tenant=tenant).order_by("-created_at", "-id")[:DEMO_OUTBOX_SIZE]
+    )
+    return {"sms": sms, "emails": emails, "customer_emails": customer_emails}
+
+
+def outbound_emails_for_list(*, tenant: Tenant) -> QuerySet[OutboundEmail]:
+    return OutboundEmail.objects.filter(tenant=tenant).order_by("-created_at", "-id")

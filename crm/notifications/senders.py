@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils.translation import gettext as _
 
-from crm.notifications.models import Notification, NotificationSettings, RobotKind
+from crm.notifications.models import Notification, NotificationSettings, OutboundEmail, RobotKind
 
 ROBOT_TIMEOUT_SECONDS = 10
 DEFAULT_ROBOT_HOSTS = ["qyapi.weixin.qq.com", "oapi.dingtalk.com"]
@@ -52,6 +52,18 @@ def send_email(*, notification: Notification, address: str, tenant_name: str, me
         to=[address],
         headers=headers,
     ).send(fail_silently=False)
+
+
+def send_outbound_email(*, email: OutboundEmail, message_id: str) -> None:
+    """A customer e-mail: its own subject, plain-text body and stored headers (``List-Unsubscribe``),
+    with a stable Message-ID so a resend after a crash is recognisable."""
+    if not email.address:
+        raise PermanentSendError(_("收件人没有邮箱地址"))
+    headers = {str(name): str(value) for name, value in (email.headers or {}).items()}
+    headers["Message-ID"] = f"<{message_id}@{_mail_domain()}>"
+    EmailMessage(subject=email.subject, body=email.body, to=[email.address], headers=headers).send(
+        fail_silently=False
+    )
 
 
 def _mail_domain() -> str:

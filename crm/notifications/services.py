@@ -1,29 +1,25 @@
-"""Notification writes: the ``notify`` / ``sms_send`` interface every module calls, and the senders.
+"""Notification writes: the ``notify`` / ``sms_send`` / ``email_send`` interface every module calls.
 
 Rules (see docs/ARCHITECTURE "Background jobs"):
 - the decision to notify inserts rows guarded by unique constraints, so a repeated call (duplicated
   beat, retried task, two workers) creates nothing new;
 - sending happens after commit in a Celery task that claims the row with
-  ``select_for_update(skip_locked=True)`` and never sends a row already ``sent``;
+  ``select_for_update(skip_locked=True)`` and never sends a row already ``sent``
+  (:mod:`crm.notifications.outbound`);
 - a failed send is recorded and retried with exponential back-off (short countdowns only; a beat
   job re-queues anything whose ``next_attempt_at`` has passed), then marked ``failed``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
-from typing import TypeVar
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -35,78 +31,42 @@ from crm.notifications.models import (
     Delivery,
     Notification,
     NotificationSettings,
-    OutboundMessage,
+    OutboundEmail,
     OutboundStatus,
     RobotKind,
     SmsMessage,
 )
+from crm.notifications.outbound import (
+    delivery_attempt,
+    email_attempt,
+    enqueue,
+    enqueue_after_commit,
+    idempotency_key,
+    in_tenant,
+    normalize_dedupe_key,
+    outbound_requeue_due,
+    sms_attempt,
+)
 from crm.notifications.selectors import unread_count
-from crm.notifications.sms import accepts_idempotency_key, backend_path, get_sms_backend
-from crm.tenancy import current_tenant, tenant_context
-
-_Row = TypeVar("_Row", bound=OutboundMessage)
+from crm.notifications.sms import backend_path
 
 __all__ = [
     "notify",
     "notify_many",
     "NotificationSpec",
     "sms_send",
+    "email_send",
     "unread_count",
     "notification_mark_read",
     "notification_settings_get",
     "notification_settings_update",
+    "normalize_dedupe_key",
+    "idempotency_key",
     "delivery_attempt",
     "sms_attempt",
+    "email_attempt",
     "outbound_requeue_due",
 ]
-
-logger = logging.getLogger("crm.notifications")
-
-# A retry queued with ``countdown`` may wake a hair before ``next_attempt_at`` (clock rounding).
-CLOCK_LEEWAY = timedelta(seconds=1)
-# Beat re-queues only rows overdue by this much, so it doesn't race the on_commit/countdown task.
-REQUEUE_GRACE = timedelta(seconds=60)
-DEDUPE_KEY_MAX_LENGTH = 200
-
-
-def max_attempts() -> int:
-    return int(getattr(settings, "CRM_NOTIFY_MAX_ATTEMPTS", 5))
-
-
-def retry_delay_seconds(attempts: int) -> float:
-    """Exponential back-off after the ``attempts``-th failure: base, 2×base, 4×base … capped."""
-    base = float(getattr(settings, "CRM_NOTIFY_RETRY_BASE_SECONDS", 30))
-    return min(base * 2 ** (attempts - 1), 600.0)
-
-
-def normalize_dedupe_key(key: str) -> str:
-    """Keys longer than the column keep a readable prefix plus a hash of the whole key."""
-    if len(key) <= DEDUPE_KEY_MAX_LENGTH:
-        return key
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"{key[: DEDUPE_KEY_MAX_LENGTH - 65]}#{digest}"
-
-
-def _in_tenant(tenant: Tenant) -> AbstractContextManager:
-    """Enter ``tenant`` unless it is already active; refuse to write into another tenant."""
-    active = current_tenant()
-    if active is None:
-        return tenant_context(tenant)
-    if active.pk != tenant.pk:
-        raise ValueError(f"tenant {tenant.pk} is not the active tenant {active.pk}")
-    return nullcontext()
-
-
-def _enqueue(task_name: str, tenant_id: int, countdown: float | None = None, **ids: int | list[int]) -> None:
-    from crm.notifications import tasks  # tasks import services
-
-    getattr(tasks, task_name).apply_async(kwargs={"tenant_id": tenant_id, **ids}, countdown=countdown)
-
-
-def _enqueue_after_commit(task_name: str, tenant_id: int, **ids: int) -> None:
-    """robust: a broker hiccup is logged, not raised into the caller; the beat re-queues the row."""
-    transaction.on_commit(partial(_enqueue, task_name, tenant_id, **ids), robust=True)
-
 
 # --- in-app notifications --------------------------------------------------------------------
 
@@ -137,7 +97,7 @@ def notify(
             raise ValueError(f"user {user.pk} does not belong to tenant {tenant.pk}")
     created_count = 0
     queued: list[int] = []
-    with _in_tenant(tenant):
+    with in_tenant(tenant):
         # Explicit tenant filters: a caller inside platform_scope must still only touch this tenant.
         robot = NotificationSettings.objects.filter(tenant=tenant).first()
         robot_pending = robot is not None and robot.robot_active
@@ -172,7 +132,7 @@ def notify(
                 if robot_created:
                     queued.append(delivery.pk)
         for delivery_id in queued:
-            _enqueue_after_commit("deliver", tenant.pk, delivery_id=delivery_id)
+            enqueue_after_commit("deliver", tenant.pk, delivery_id=delivery_id)
     return created_count
 
 
@@ -219,7 +179,7 @@ def notify_many(*, tenant: Tenant, notifications: Sequence[NotificationSpec]) ->
     ordered = sorted(rows)
     emails = {user.pk: user.email for user, _spec in rows.values() if user.email}
     now = timezone.now()
-    with _in_tenant(tenant):
+    with in_tenant(tenant):
         robot = NotificationSettings.objects.filter(tenant=tenant).first()
         with connection.cursor() as cursor:
             cursor.execute(
@@ -257,7 +217,7 @@ def notify_many(*, tenant: Tenant, notifications: Sequence[NotificationSpec]) ->
         for start in range(0, len(queued), DELIVER_BATCH):
             batch = queued[start : start + DELIVER_BATCH]
             transaction.on_commit(
-                partial(_enqueue, "deliver_many", tenant.pk, delivery_ids=batch), robust=True
+                partial(enqueue, "deliver_many", tenant.pk, delivery_ids=batch), robust=True
             )
     return new_per_key
 
@@ -334,7 +294,7 @@ def notification_mark_read(
     all: bool = False,  # noqa: A002 - the interface name other modules use
 ) -> int:
     """Mark ``user``'s own notifications read (the given ids, or ``all=True``); returns how many."""
-    with _in_tenant(tenant):
+    with in_tenant(tenant):
         queryset = Notification.objects.filter(tenant=tenant, recipient=user, read_at__isnull=True)
         if not all:
             ids = [int(pk) for pk in notification_ids or []]
@@ -350,7 +310,7 @@ def notification_mark_read(
 @transaction.atomic
 def notification_settings_get(*, tenant: Tenant) -> NotificationSettings:
     """The tenant's one settings row, created on first use."""
-    with _in_tenant(tenant):
+    with in_tenant(tenant):
         robot, _ = NotificationSettings.objects.get_or_create(tenant=tenant)
         return robot
 
@@ -385,7 +345,7 @@ def notification_settings_update(
     if errors:
         raise ValidationError(errors)
     robot = notification_settings_get(tenant=tenant)
-    with _in_tenant(tenant):
+    with in_tenant(tenant):
         robot.robot_kind = robot_kind
         robot.robot_url = robot_url
         robot.robot_enabled = robot_enabled
@@ -419,7 +379,7 @@ def sms_send(
     if not dedupe_key:
         raise ValueError("sms_send() needs a dedupe_key")
     dedupe_key = normalize_dedupe_key(dedupe_key)
-    with _in_tenant(tenant):
+    with in_tenant(tenant):
         sms, created = SmsMessage.objects.get_or_create(
             tenant=tenant,
             dedupe_key=dedupe_key,
@@ -431,7 +391,7 @@ def sms_send(
             },
         )
         if created:
-            _enqueue_after_commit("send_sms", tenant.pk, sms_id=sms.pk)
+            enqueue_after_commit("send_sms", tenant.pk, sms_id=sms.pk)
     return sms
 
 
@@ -442,160 +402,45 @@ def mask_secrets(message: str, secrets: Sequence[str]) -> str:
     return message
 
 
-# --- sending (called by the Celery tasks) ------------------------------------------------------
-#
-# Three steps, each its own short transaction: (1) claim a due row and record it ``sending`` (with
-# a lease in ``next_attempt_at``) and commit; (2) call the provider outside any transaction, with a
-# stable id it can de-duplicate on; (3) record ``sent`` / retry / ``failed``. A worker killed in (2)
-# leaves ``sending`` with an expired lease: the row is claimed and sent again (at-least-once). The
-# database never says "sent" for a call that wasn't made.
+# --- e-mail to customers -----------------------------------------------------------------------
 
 
-def sending_lease() -> timedelta:
-    return timedelta(seconds=float(getattr(settings, "CRM_NOTIFY_SENDING_LEASE_SECONDS", 120)))
-
-
-def _claim(queryset: models.QuerySet[_Row], pk: int) -> _Row | None:
-    """Lock the row if it is due (pending, or sending with an expired lease); else None."""
-    return (
-        queryset.select_for_update(skip_locked=True, of=("self",))
-        .filter(
-            pk=pk,
-            status__in=[OutboundStatus.PENDING, OutboundStatus.SENDING],
-            next_attempt_at__lte=timezone.now() + CLOCK_LEEWAY,
-        )
-        .first()
-    )
-
-
-def _start(row: OutboundMessage) -> None:
-    row.attempts += 1
-    row.last_attempt_at = timezone.now()
-    row.status = OutboundStatus.SENDING
-    row.next_attempt_at = row.last_attempt_at + sending_lease()
-    row.save(update_fields=["attempts", "last_attempt_at", "status", "next_attempt_at"])
-
-
-def _finish(
-    model: type[OutboundMessage],
+@transaction.atomic
+def email_send(
+    *,
     tenant: Tenant,
-    claimed: OutboundMessage,
-    error: Exception | None,
-    retry: Callable[..., object],
-) -> str | None:
-    """Record the outcome if the row is still ours (same attempt, still ``sending``)."""
-    with _in_tenant(tenant), transaction.atomic():
-        row = (
-            model.objects.select_for_update(of=("self",))
-            .filter(tenant=tenant, pk=claimed.pk, status=OutboundStatus.SENDING, attempts=claimed.attempts)
-            .first()
+    address: str,
+    subject: str,
+    body: str,
+    dedupe_key: str,
+    headers: Mapping[str, str] | None = None,
+) -> OutboundEmail:
+    """Record an e-mail to ``address`` once per ``dedupe_key`` and send it after commit through
+    Django's mail backend (a stable Message-ID per row); returns the (existing) row."""
+    address = (address or "").strip()
+    errors = {}
+    if not address or "@" not in address:
+        errors["address"] = gettext("收件地址无效。")
+    if not (subject or "").strip():
+        errors["subject"] = gettext("邮件主题不能为空。")
+    if not body:
+        errors["body"] = gettext("邮件正文不能为空。")
+    if errors:
+        raise ValidationError(errors)
+    if not dedupe_key:
+        raise ValueError("email_send() needs a dedupe_key")
+    dedupe_key = normalize_dedupe_key(dedupe_key)
+    with in_tenant(tenant):
+        email, created = OutboundEmail.objects.get_or_create(
+            tenant=tenant,
+            dedupe_key=dedupe_key,
+            defaults={
+                "address": address,
+                "subject": subject.replace("\r", " ").replace("\n", " ")[:200],
+                "body": body,
+                "headers": dict(headers or {}),
+            },
         )
-        if row is None:
-            return None
-        now = timezone.now()
-        if error is not None:
-            row.last_error = f"{type(error).__name__}: {error}"[:2000]
-            if isinstance(error, senders.PermanentSendError) or row.attempts >= max_attempts():
-                row.status = OutboundStatus.FAILED
-                row.next_attempt_at = None
-                logger.warning("%s %s failed for good: %s", type(row).__name__, row.pk, row.last_error)
-            else:
-                delay = retry_delay_seconds(row.attempts)
-                row.status = OutboundStatus.PENDING
-                row.next_attempt_at = now + timedelta(seconds=delay)
-                transaction.on_commit(partial(retry, delay), robust=True)
-        else:
-            row.status = OutboundStatus.SENT
-            row.sent_at = now
-            row.next_attempt_at = None
-            row.last_error = ""
-            for field in ("provider_message_id", "backend"):
-                if hasattr(claimed, field):
-                    setattr(row, field, getattr(claimed, field))
-        row.save()
-        return row.status
-
-
-def _call(send: Callable[[], object]) -> Exception | None:
-    try:
-        send()
-    except Exception as error:  # noqa: BLE001 - any failure is recorded and retried
-        return error
-    return None
-
-
-def idempotency_key(row: OutboundMessage) -> str:
-    """Stable for the row across retries and crashes: what the provider de-duplicates on."""
-    return f"crm-{type(row).__name__.lower()}-{row.tenant_id}-{row.pk}"
-
-
-def delivery_attempt(*, tenant: Tenant, delivery_id: int) -> str | None:
-    """Send one delivery if it is still due; returns its new status (None if not claimed)."""
-    with _in_tenant(tenant), transaction.atomic():
-        delivery: Delivery | None = _claim(
-            Delivery.objects.filter(tenant=tenant).select_related("notification"), delivery_id
-        )
-        if delivery is None:
-            return None
-        _start(delivery)
-        robot: NotificationSettings | None = None
-        if delivery.channel != Channel.EMAIL:
-            robot = NotificationSettings.objects.filter(tenant=tenant).first() or NotificationSettings()
-
-    def send() -> None:
-        if delivery.channel == Channel.EMAIL:
-            senders.send_email(
-                notification=delivery.notification,
-                address=delivery.target,
-                tenant_name=tenant.name,
-                message_id=idempotency_key(delivery),
-            )
-        else:
-            assert robot is not None  # loaded above for every robot channel
-            senders.post_to_robot(robot=robot, notification=delivery.notification)
-
-    retry = partial(_retry, "deliver", tenant.pk, "delivery_id", delivery.pk)
-    return _finish(Delivery, tenant, delivery, _call(send), retry)
-
-
-def sms_attempt(*, tenant: Tenant, sms_id: int) -> str | None:
-    """Send one SMS through the configured backend if it is still due."""
-    with _in_tenant(tenant), transaction.atomic():
-        sms: SmsMessage | None = _claim(SmsMessage.objects.filter(tenant=tenant), sms_id)
-        if sms is None:
-            return None
-        _start(sms)
-
-    def send() -> None:
-        backend = get_sms_backend()
-        extra = {"idempotency_key": idempotency_key(sms)} if accepts_idempotency_key(backend) else {}
-        sms.provider_message_id = str(backend.send(phone=sms.phone, message=sms.message, **extra))[:100]
-        sms.backend = backend_path()
-
-    retry = partial(_retry, "send_sms", tenant.pk, "sms_id", sms.pk)
-    return _finish(SmsMessage, tenant, sms, _call(send), retry)
-
-
-def _retry(task_name: str, tenant_id: int, id_name: str, pk: int, delay: float) -> None:
-    _enqueue(task_name, tenant_id, countdown=delay, **{id_name: pk})
-
-
-def outbound_requeue_due(*, tenant: Tenant, limit: int = 500) -> int:
-    """Re-queue rows overdue by more than a grace period: pending (lost on_commit) and sending
-    whose lease expired (the worker died during the provider call)."""
-    cutoff = timezone.now() - REQUEUE_GRACE
-    count = 0
-    with _in_tenant(tenant):
-        for model, task_name, id_name in (
-            (Delivery, "deliver", "delivery_id"),
-            (SmsMessage, "send_sms", "sms_id"),
-        ):
-            due = model.objects.filter(
-                tenant=tenant,
-                status__in=[OutboundStatus.PENDING, OutboundStatus.SENDING],
-                next_attempt_at__lte=cutoff,
-            )
-            for pk in due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit]:
-                _enqueue_after_commit(task_name, tenant.pk, **{id_name: pk})
-                count += 1
-    return count
+        if created:
+            enqueue_after_commit("send_email", tenant.pk, email_id=email.pk)
+    return email

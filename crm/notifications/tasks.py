@@ -1,6 +1,6 @@
 """Celery tasks: thin, idempotent wrappers around the senders in services.
 
-``deliver`` / ``send_sms`` may run twice for the same row (on_commit + beat, a redelivered
+``deliver`` / ``send_sms`` / ``send_email`` may run twice for the same row (on_commit + beat, a redelivered
 message, two workers): the row lock and the ``sent`` status make the second run a no-op.
 """
 
@@ -39,6 +39,12 @@ def deliver_many(*, tenant_id: int, delivery_ids: list[int]) -> list[str | None]
 def send_sms(*, tenant_id: int, sms_id: int) -> str | None:
     tenant = _active_tenant(tenant_id)
     return services.sms_attempt(tenant=tenant, sms_id=sms_id) if tenant else None
+
+
+@app.task(name="notifications.send_email")
+def send_email(*, tenant_id: int, email_id: int) -> str | None:
+    tenant = _active_tenant(tenant_id)
+    return services.email_attempt(tenant=tenant, email_id=email_id) if tenant else None
 
 
 @app.task(base=TenantTask, name="notifications.requeue_due_for_tenant")

@@ -50,7 +50,8 @@ class DemoOutboxView(RoleRequiredMixin, View):
             {"delivery": delivery, "link": absolute_link(delivery.notification.link)}
             for delivery in outbox["emails"]
         ]
-        return render(request, "notifications/demo_outbox.html", {"sms": outbox["sms"], "emails": emails})
+        context = {"sms": outbox["sms"], "emails": emails, "customer_emails": outbox["customer_emails"]}
+        return render(request, "notifications/demo_outbox.html", context)
 
 
 class MarkReadView(RoleRequiredMixin, View):

@@ -34,6 +34,7 @@ from customers.models import (
     FunctionalNeed,
     Segment,
     Style,
+    mask_email,
     mask_phone,
 )
 from customers.services import customers, pool, privacy
@@ -58,6 +59,7 @@ class VisibleCustomerField(TenantPKField):
 READ_ONLY_CUSTOMER_FIELDS = [
     "id",
     "phone_display",
+    "email_display",
     "budget_tier",
     "lifecycle",
     "loyalty",
@@ -80,10 +82,28 @@ READ_ONLY_CUSTOMER_FIELDS = [
 ]
 
 
+@extend_schema_field({"type": "string", "format": "email", "maxLength": 254})
+class EmailInputField(fields.CharField):
+    """An optional e-mail address; the service validates it (code ``invalid_email``) and lower-cases it."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 254)
+        kwargs.setdefault("allow_blank", True)
+        if "default" not in kwargs:
+            kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+
 class CustomerSerializer(ModelSerializer):
     phone = fields.CharField(write_only=True, max_length=30, help_text=gettext_lazy("中国大陆手机号"))
     phone_display = serializers.SerializerMethodField(
         help_text=gettext_lazy("按角色脱敏的手机号，如 138****1234")
+    )
+    email = EmailInputField(
+        write_only=True, help_text=gettext_lazy("邮箱（可选，保存为小写）；传空字符串清除")
+    )
+    email_display = serializers.SerializerMethodField(
+        help_text=gettext_lazy("按角色脱敏的邮箱，如 z***@example.com；没有邮箱时为空字符串")
     )
     owner = TenantStaffField(required=False, allow_null=True)
     designer = TenantStaffField(required=False, allow_null=True)
@@ -101,13 +121,18 @@ class CustomerSerializer(ModelSerializer):
             "name",
             "phone",
             "phone_display",
-            *[f for f in customers.CUSTOMER_EDITABLE_FIELDS if f not in ("name", "phone")],
-            *READ_ONLY_CUSTOMER_FIELDS[2:],
+            "email",
+            "email_display",
+            *[f for f in customers.CUSTOMER_EDITABLE_FIELDS if f not in ("name", "phone", "email")],
+            *READ_ONLY_CUSTOMER_FIELDS[3:],
         ]
         read_only_fields = READ_ONLY_CUSTOMER_FIELDS
 
     def get_phone_display(self, customer: Customer) -> str:
         return selectors.display_phone(self.context["request"].user, customer)
+
+    def get_email_display(self, customer: Customer) -> str:
+        return selectors.display_email(self.context["request"].user, customer)
 
 
 def _phone_display(record: dict, context: dict) -> str:
@@ -119,9 +144,19 @@ def _phone_display(record: dict, context: dict) -> str:
     return mask_phone(record["phone"])
 
 
+def _email_display(record: dict, context: dict) -> str:
+    """``CustomerSerializer.email_display`` for a ``.values()`` row (same rule as ``display_email``)."""
+    if record["anonymised_at"] is not None or not record["email"]:
+        return ""
+    return record["email"] if record["id"] in context["full_phone"] else mask_email(record["email"])
+
+
 CUSTOMER_ROWS = LeanRows(
     CustomerSerializer,
-    computed={"phone_display": (("id", "owner", "phone", "anonymised_at"), _phone_display)},
+    computed={
+        "phone_display": (("id", "owner", "phone", "anonymised_at"), _phone_display),
+        "email_display": (("id", "email", "anonymised_at"), _email_display),
+    },
 )
 
 

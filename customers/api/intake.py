@@ -14,16 +14,19 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import exceptions, serializers, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm import extensions
 from crm.api import fields
+from crm.api.exceptions import django_validation_error_to_drf
 from crm.hashed_secrets import hash_secret, secret_matches
 from crm.idempotency.services import idempotent_response
 from crm.ratelimit import ClientRateThrottle, client_ident
 from crm.tenancy import platform_scope, tenant_context
+from customers.api.customers import EmailInputField
 from customers.models import (
     CustomerSettings,
     SourceChannel,
@@ -49,6 +52,9 @@ class IntakeThrottle(ClientRateThrottle):
 class IntakeSerializer(serializers.Serializer):
     name = fields.CharField(max_length=50)
     phone = fields.CharField(max_length=30)
+    email = EmailInputField(
+        default="", help_text="邮箱（可选）；已有客户没有邮箱时才会补上，不会覆盖员工录入的地址"
+    )
     source_channel = serializers.ChoiceField(SourceChannel.choices, default=SourceChannel.WEBSITE)
     note = fields.CharField(required=False, allow_blank=True, default="", max_length=2000)
     referral_code = fields.CharField(required=False, allow_blank=True, default="", max_length=64)
@@ -58,6 +64,16 @@ class IntakeSerializer(serializers.Serializer):
     marketing_consent = serializers.BooleanField(
         required=False, default=False, help_text="客户勾选了同意接收营销短信（活动报名必填）"
     )
+    email_consent = serializers.BooleanField(
+        required=False, default=False, help_text="客户勾选了同意接收营销邮件（须同时填写 email）"
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("email_consent") and not (attrs.get("email") or "").strip():
+            raise serializers.ValidationError(
+                {"email": [ErrorDetail(_("同意接收营销邮件时请填写邮箱。"), code="email_required")]}
+            )
+        return attrs
 
 
 class IntakeView(APIView):
@@ -151,17 +167,15 @@ class IntakeView(APIView):
             serializer = IntakeSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             data = dict(serializer.validated_data)
-            extra = {key: data.pop(key) for key in ("campaign_code", "marketing_consent")}
+            extra = {key: data.pop(key) for key in ("campaign_code", "marketing_consent", "email_consent")}
             try:
                 for extension in extensions.intake_extensions():
                     extension.validate(tenant=tenant, data=extra)
                 lead, merged = leads.lead_intake(tenant=tenant, **data)
                 for extension in extensions.intake_extensions():
                     extension.apply(tenant=tenant, lead=lead, data=extra)
-            except DjangoValidationError as error:
-                raise exceptions.ValidationError(
-                    error.message_dict if hasattr(error, "error_dict") else error.messages
-                )
+            except DjangoValidationError as error:  # field messages with their stable codes
+                raise django_validation_error_to_drf(error) from None
             if merged:
                 return Response({"id": lead.pk, "customer_id": lead.customer_id, "merged": True})
             return Response({"id": lead.pk, "customer_id": lead.customer_id}, status=status.HTTP_201_CREATED)

@@ -20,6 +20,7 @@ from customers.models.customers import (  # noqa: F401
     SourceChannel,
     Style,
     ValueTier,
+    mask_email,
     mask_phone,
 )
 from customers.models.leads import (  # noqa: F401

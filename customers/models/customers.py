@@ -1,4 +1,4 @@
-"""The customer and every classification axis; phone masking."""
+"""The customer and every classification axis; phone and e-mail masking."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from crm.notifications.models import mask_email
 from crm.tenancy import TenantOwnedModel
 
 
@@ -135,6 +136,9 @@ class Customer(TenantOwnedModel):
     name = models.CharField(_("姓名"), max_length=50)
     phone = models.CharField(_("手机号"), max_length=20, help_text=_("规范化存储，如 +8613812345678"))
     wechat_id = models.CharField(_("微信号"), max_length=50, blank=True)
+    email = models.EmailField(
+        _("邮箱"), max_length=254, blank=True, help_text=_("可选；规范化为小写，用于邮件营销（需授权）")
+    )
     preferred_contact_time = models.CharField(_("方便联系时间"), max_length=50, blank=True)
     # house
     community = models.CharField(_("小区"), max_length=100, blank=True)
@@ -326,6 +330,10 @@ class Customer(TenantOwnedModel):
     @property
     def masked_phone(self) -> str:
         return mask_phone(self.phone)
+
+    @property
+    def masked_email(self) -> str:
+        return mask_email(self.email)
 
     @property
     def is_anonymised(self) -> bool:

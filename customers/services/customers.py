@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -49,9 +50,31 @@ def normalize_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+EMAIL_MAX_LENGTH = 254
+
+
+def normalize_email(raw: str | None) -> str:
+    """An e-mail address trimmed and lower-cased ("" = none), or an ``email`` ValidationError
+    with the code ``invalid_email``."""
+    email = (raw or "").strip().lower()
+    if not email:
+        return ""
+    invalid = ValidationError(
+        {"email": ValidationError(_("请输入有效的邮箱地址，如 name@example.com。"), code="invalid_email")}
+    )
+    if len(email) > EMAIL_MAX_LENGTH:
+        raise invalid
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise invalid from None
+    return email
+
+
 CUSTOMER_EDITABLE_FIELDS = [
     "name",
     "phone",
+    "email",
     "wechat_id",
     "preferred_contact_time",
     "community",
@@ -129,12 +152,15 @@ def _apply_fields(tenant: Tenant, customer: Customer, data: dict) -> None:
         try:
             return fn(*args)
         except ValidationError as error:
-            for field, messages in error.message_dict.items():
+            for field, messages in error.error_dict.items():
                 errors.setdefault(field, []).extend(messages)
             return None
 
     if "phone" in data:
         data["phone"] = check(normalize_phone, data["phone"]) or customer.phone or ""
+    if "email" in data:
+        email = check(normalize_email, data["email"])
+        data["email"] = customer.email if email is None else email
     if "name" in data:
         data["name"] = (data["name"] or "").strip()
         if not data["name"]:

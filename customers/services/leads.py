@@ -30,7 +30,7 @@ from customers.models import (
 )
 from customers.services._common import _notify_many
 from customers.services.classification import customer_recompute
-from customers.services.customers import normalize_phone
+from customers.services.customers import normalize_email, normalize_phone
 from customers.services.settings import business_calendar_for, customer_settings_for
 
 
@@ -64,8 +64,12 @@ def lead_create(
     created_by: User | None = None,
     customer: Customer | None = None,
     referral_code: str = "",
+    email: str = "",
 ) -> Lead:
     """Record an inquiry: attach to (or create) the customer by phone, start the SLA, assign.
+
+    ``email`` (optional) is stored on a new customer, and on an existing one only when it has none:
+    an inquiry form must not overwrite an address staff recorded.
 
     Publishes ``lead_created`` (``lead_id``, ``customer_id``, ``referral_code``) after commit.
     """
@@ -73,6 +77,7 @@ def lead_create(
         raise ValidationError(
             {"source_channel": gettext("未知的来源渠道：%(value)s") % {"value": source_channel}}
         )
+    email = normalize_email(email)
     received_at = received_at or timezone.now()
     if timezone.is_naive(received_at):
         raise ValidationError({"received_at": gettext("接收时间必须带时区。")})
@@ -91,7 +96,9 @@ def lead_create(
             raise ValidationError({"name": gettext("姓名最多 50 个字。")})
         customer = Customer.objects.select_for_update(of=("self",)).filter(phone=normalized).first()
         if customer is None:
-            customer = Customer(tenant=tenant, name=name, phone=normalized, source_channel=source_channel)
+            customer = Customer(
+                tenant=tenant, name=name, phone=normalized, email=email, source_channel=source_channel
+            )
             try:
                 with transaction.atomic():
                     customer.save()
@@ -99,6 +106,8 @@ def lead_create(
                 customer = Customer.objects.select_for_update(of=("self",)).get(phone=normalized)
     if customer.is_anonymised:
         raise ValidationError({"customer": gettext("该客户已匿名化。")})
+    if email and not customer.email:
+        customer.email = email
 
     settings_row = customer_settings_for(tenant=tenant, lock=True)
     calendar = business_calendar_for(tenant=tenant, around=received_at, settings_row=settings_row)
@@ -174,6 +183,7 @@ def lead_intake(
     source_channel: str,
     note: str = "",
     referral_code: str = "",
+    email: str = "",
 ) -> tuple[Lead, bool]:
     """An inquiry from the public intake: a repeat of the same phone within
     ``CUSTOMERS_INTAKE_MERGE_HOURS`` joins that customer's recent (not pooled) lead, recorded on
@@ -186,6 +196,7 @@ def lead_intake(
             {"source_channel": gettext("未知的来源渠道：%(value)s") % {"value": source_channel}}
         )
     normalized = normalize_phone(phone)
+    email = normalize_email(email)
     _lock_phone(tenant=tenant, phone=normalized)
     since = timezone.now() - datetime.timedelta(hours=settings.CUSTOMERS_INTAKE_MERGE_HOURS)
     recent = (
@@ -203,8 +214,13 @@ def lead_intake(
             source_channel=source_channel,
             note=note,
             referral_code=referral_code,
+            email=email,
         )
         return lead, False
+    if email and not recent.customer.email:
+        Customer.objects.filter(pk=recent.customer_id, email="").update(
+            email=email, updated_at=timezone.now()
+        )
     content = gettext("重复询盘（来源：%(channel)s），已合并到线索 #%(lead)s。") % {
         "channel": SourceChannel(source_channel).label,
         "lead": recent.pk,

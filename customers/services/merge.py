@@ -274,10 +274,12 @@ def customer_merge(
     duplicate.refresh_from_db(fields=_PUSHED_FACTS)
 
     chosen = {name: getattr(duplicate, _field(name).attname) for name in from_duplicate}
-    # Archive the duplicate first: its phone and WeChat id are free for the survivor to take.
+    # Archive the duplicate first: its phone and WeChat id are free for the survivor to take (and
+    # its e-mail address goes too: an archived record must not be reachable by marketing).
     now = timezone.now()
     duplicate.phone = f"merged-{duplicate.pk}"
     duplicate.wechat_id = ""
+    duplicate.email = ""
     duplicate.merged_into = survivor
     duplicate.merged_at = now
     duplicate.owner = None

@@ -43,6 +43,7 @@ def customer_anonymise(*, tenant: Tenant, customer: Customer, user: User) -> Cus
     customer.name = "已匿名客户"
     customer.phone = f"anon-{customer.pk}"
     customer.wechat_id = ""
+    customer.email = ""
     customer.preferred_contact_time = ""
     customer.address = ""
     customer.tags = []

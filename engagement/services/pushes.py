@@ -13,6 +13,9 @@
 - Frequency cap per customer per 7 days across all rules; quiet hours in the tenant's time zone:
   a scheduled run waits for their end, an event decided in them is sent by the beat after their end.
 - Opted-out customers never receive: :func:`engagement.services.sending.marketing_send` refuses.
+- E-mail rules: a customer in the audience without an address is recorded ``skipped``
+  (``no_address``) — in either arm, so the control group stays comparable — and a later scan of the
+  same period sends once the address is on file (the same row changes, under its lock).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from django.utils.translation import gettext as _
 from crm.models import Tenant
 from customers.models import Customer, Lifecycle, Segment
 from engagement.models import (
+    ConsentChannel,
     ConsentState,
     ContentItem,
     ContentKind,
@@ -38,8 +42,9 @@ from engagement.models import (
     PushPeriod,
     PushRule,
     PushTrigger,
+    SkipReason,
 )
-from engagement.services.sending import SENDABLE_CHANNELS, marketing_send, public_url
+from engagement.services.sending import NO_ADDRESS, SENDABLE_CHANNELS, marketing_send, public_url
 from engagement.services.tracking import track_url
 from projects.models import Stage
 
@@ -85,7 +90,7 @@ def push_rule_save(*, tenant: Tenant, rule: PushRule | None = None, **values: An
     if not isinstance(item, ContentItem) or item.tenant_id != tenant.pk:
         errors["item"] = ValidationError(_("请选择要推送的内容。"), code="item_required")
     if values.get("channel") not in SENDABLE_CHANNELS:
-        errors["channel"] = ValidationError(_("请选择短信或微信（专人发送）。"), code="invalid_channel")
+        errors["channel"] = ValidationError(_("请选择短信、邮件或微信（专人发送）。"), code="invalid_channel")
     if segment is not None and segment.tenant_id != tenant.pk:
         errors["segment"] = ValidationError(_("分群不存在。"), code="not_found")
     if set(lifecycles) - set(Lifecycle.values):
@@ -123,11 +128,15 @@ def push_rule_save(*, tenant: Tenant, rule: PushRule | None = None, **values: An
     elif trigger != PushTrigger.SCHEDULE:
         rule.next_run_at = None
     rule.save()
-    if trigger == PushTrigger.SCHEDULE and not push_audience(tenant=tenant, rule=rule).exists():
+    reachable = push_audience(tenant=tenant, rule=rule)
+    if rule.channel == ConsentChannel.EMAIL:
+        reachable = reachable.exclude(email="")
+    if trigger == PushTrigger.SCHEDULE and not reachable.exists():
         raise ValidationError(
             {
                 "audience_tags": ValidationError(
-                    _("受众为空：当前没有符合条件且已授权的客户。"), code="empty_audience"
+                    _("受众为空：当前没有符合条件且已授权（邮件还须有邮箱地址）的客户。"),
+                    code="empty_audience",
                 )
             }
         )
@@ -167,7 +176,7 @@ def push_audience(*, tenant: Tenant, rule: PushRule) -> QuerySet[Customer]:
     from customers.filters import CustomerFilter
     from engagement.models import Consent
 
-    customers = Customer.objects.filter(tenant=tenant, anonymised_at__isnull=True)
+    customers = Customer.objects.filter(tenant=tenant, anonymised_at__isnull=True, merged_at__isnull=True)
     if rule.segment_id:
         segment = Segment.objects.get(pk=rule.segment_id)
         filterset = CustomerFilter(data=segment.filters, queryset=customers)
@@ -220,25 +229,35 @@ def quiet_hours_end(rule: PushRule, now: datetime.datetime) -> datetime.datetime
 def push_preview(*, tenant: Tenant, rule: PushRule, now: datetime.datetime | None = None) -> dict:
     """ "Who would receive this now": audience, already decided this period, control, capped."""
     now = now or timezone.now()
-    audience = list(push_audience(tenant=tenant, rule=rule).values_list("pk", flat=True))
+    rows = list(push_audience(tenant=tenant, rule=rule).values_list("pk", "email"))
+    audience = [pk for pk, _email in rows]
+    no_address = {pk for pk, email in rows if not email} if rule.channel == ConsentChannel.EMAIL else set()
     done = set(
-        PushDispatch.objects.filter(tenant=tenant, rule=rule, period_key=period_key(rule, now)).values_list(
-            "customer_id", flat=True
-        )
+        _decided(tenant=tenant, rule=rule, key=period_key(rule, now)).values_list("customer_id", flat=True)
     )
     capped = _capped(tenant=tenant, rule=rule, now=now)
     control = {
         c for c in audience if in_control_group(rule_id=rule.pk, customer_id=c, percent=rule.control_percent)
     }
-    would = [c for c in audience if c not in done and c not in capped and c not in control]
+    excluded = done | capped | control | no_address
+    would = [c for c in audience if c not in excluded]
     return {
         "audience": len(audience),
         "control": len(control),
         "already": len(done),
         "capped": len(capped.intersection(audience)),
+        "no_address": len(no_address - done),
         "would_send": len(would),
         "quiet_hours": in_quiet_hours(rule, now),
     }
+
+
+def _decided(*, tenant: Tenant, rule: PushRule, key: str) -> QuerySet[PushDispatch]:
+    """This period's final decisions: every row but those skipped for want of an address (a later
+    scan sends them once the customer has one)."""
+    return PushDispatch.objects.filter(tenant=tenant, rule=rule, period_key=key).exclude(
+        status=DispatchStatus.SKIPPED, skip_reason=SkipReason.NO_ADDRESS
+    )
 
 
 def push_preview_customers(*, tenant: Tenant, rule: PushRule, limit: int = 20) -> list[Customer]:
@@ -287,38 +306,70 @@ def _decide(
 ) -> str | None:
     """Decide one (rule, customer, period): the dispatch row and the send in one transaction.
 
-    Returns the new row's status, or None when nothing was written (already decided, capped,
-    opted out in the meantime).
+    Returns the row's new status, or None when nothing was written (already decided, capped,
+    opted out in the meantime, still without an address).
     """
     held_out = in_control_group(rule_id=rule.pk, customer_id=customer.pk, percent=rule.control_percent)
-    if capped and not held_out:
+    unreachable = rule.channel == ConsentChannel.EMAIL and not customer.email
+    if capped and not held_out and not unreachable:
         return None
     send_after = quiet_hours_end(rule, now)
-    if held_out:
+    if unreachable:
+        status = DispatchStatus.SKIPPED
+    elif held_out:
         status = DispatchStatus.HELD_OUT
     else:
         status = DispatchStatus.PENDING if send_after > now else DispatchStatus.SENT
+    values = {
+        "held_out": held_out and not unreachable,  # the control group counts reachable customers only
+        "decided_at": now,
+        "status": status,
+        "skip_reason": SkipReason.NO_ADDRESS if unreachable else "",
+        "trigger_ref": trigger_ref[:60],
+        "send_after": send_after if status == DispatchStatus.PENDING else None,
+        "sent_at": now if status == DispatchStatus.SENT else None,
+    }
     try:
         with transaction.atomic():
             dispatch = PushDispatch.objects.create(
-                tenant=tenant,
-                rule=rule,
-                customer=customer,
-                period_key=key,
-                held_out=held_out,
-                decided_at=now,
-                status=status,
-                trigger_ref=trigger_ref[:60],
-                send_after=send_after if status == DispatchStatus.PENDING else None,
-                sent_at=now if status == DispatchStatus.SENT else None,
+                tenant=tenant, rule=rule, customer=customer, period_key=key, **values
             )
             if status == DispatchStatus.SENT:
                 _deliver(tenant=tenant, rule=rule, dispatch=dispatch, customer=customer)
     except IntegrityError:  # decided before (another run, a retried task, a redelivered event)
-        return None
+        return None if unreachable else _decide_again(tenant, rule, customer, key, values)
     except ValidationError:  # consent withdrawn between audience and send: nothing written
         return None
     return status
+
+
+def _decide_again(tenant: Tenant, rule: PushRule, customer: Customer, key: str, values: dict) -> str | None:
+    """The period's row was skipped for want of an address and the customer has one now: the same
+    row is decided again under its lock (still one row, so still at most one send)."""
+    try:
+        with transaction.atomic():
+            dispatch = (
+                PushDispatch.objects.select_for_update(of=("self",))
+                .filter(
+                    tenant=tenant,
+                    rule=rule,
+                    customer=customer,
+                    period_key=key,
+                    status=DispatchStatus.SKIPPED,
+                    skip_reason=SkipReason.NO_ADDRESS,
+                )
+                .first()
+            )
+            if dispatch is None:
+                return None
+            for field, value in values.items():
+                setattr(dispatch, field, value)
+            dispatch.save(update_fields=list(values))
+            if dispatch.status == DispatchStatus.SENT:
+                _deliver(tenant=tenant, rule=rule, dispatch=dispatch, customer=customer)
+    except ValidationError:
+        return None
+    return values["status"]
 
 
 def push_rule_run(*, tenant: Tenant, rule: PushRule, now: datetime.datetime | None = None) -> dict:
@@ -329,10 +380,15 @@ def push_rule_run(*, tenant: Tenant, rule: PushRule, now: datetime.datetime | No
     if in_quiet_hours(rule, now):
         return {"sent": 0, "held_out": 0, "skipped": "quiet_hours"}
     key = period_key(rule, now)
-    done = PushDispatch.objects.filter(tenant=tenant, rule=rule, period_key=key).values("customer_id")
+    done = _decided(tenant=tenant, rule=rule, key=key).values("customer_id")
     capped = _capped(tenant=tenant, rule=rule, now=now)
     counts: dict[str, int] = {DispatchStatus.SENT: 0, DispatchStatus.HELD_OUT: 0}
     audience = push_audience(tenant=tenant, rule=rule).exclude(pk__in=done).select_related("owner")
+    if rule.channel == ConsentChannel.EMAIL:  # skipped for want of an address and still without one
+        waiting = PushDispatch.objects.filter(
+            tenant=tenant, rule=rule, period_key=key, skip_reason=SkipReason.NO_ADDRESS
+        ).values("customer_id")
+        audience = audience.exclude(email="", pk__in=waiting)
     for customer in audience.iterator(chunk_size=2000):
         status = _decide(
             tenant=tenant, rule=rule, customer=customer, key=key, now=now, capped=customer.pk in capped
@@ -437,10 +493,15 @@ def push_pending_send_due(*, tenant: Tenant, now: datetime.datetime | None = Non
             try:
                 with transaction.atomic():
                     _deliver(tenant=tenant, rule=dispatch.rule, dispatch=dispatch, customer=dispatch.customer)
-            except ValidationError:
-                dispatch.status = DispatchStatus.SKIPPED
+            except ValidationError as error:
+                dispatch.status, dispatch.skip_reason = DispatchStatus.SKIPPED, _skip_reason(error)
             else:
                 dispatch.status, dispatch.sent_at = DispatchStatus.SENT, now
                 sent += 1
-            dispatch.save(update_fields=["status", "sent_at"])
+            dispatch.save(update_fields=["status", "sent_at", "skip_reason"])
     return sent
+
+
+def _skip_reason(error: ValidationError) -> str:
+    codes = {each.code for errors in getattr(error, "error_dict", {}).values() for each in errors}
+    return SkipReason.NO_ADDRESS if NO_ADDRESS in codes else SkipReason.OPTED_OUT

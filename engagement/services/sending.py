@@ -1,7 +1,9 @@
 """The one marketing send path: consent checked here, opt-out link appended, then crm.notifications.
 
 Every push, campaign message or content item reaches a customer through :func:`marketing_send`,
-so an opted-out (or never opted-in) customer cannot be messaged by any caller.
+so an opted-out (or never opted-in) customer cannot be messaged by any caller. A refusal is a
+``ValidationError`` whose code says why: ``opted_out`` (no consent, withdrawn, anonymised) or
+``no_address`` (e-mail to a customer without an address).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Tenant
-from crm.notifications.services import notify, sms_send
+from crm.notifications.services import email_send, notify, sms_send
 from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from customers.models import Customer
@@ -23,7 +25,9 @@ from engagement.models import ConsentChannel
 from engagement.services.consent import consent_allows, opt_out_url
 from sales.services import task_create
 
-SENDABLE_CHANNELS = (ConsentChannel.SMS, ConsentChannel.WECHAT)
+SENDABLE_CHANNELS = (ConsentChannel.SMS, ConsentChannel.WECHAT, ConsentChannel.EMAIL)
+OPTED_OUT = "opted_out"
+NO_ADDRESS = "no_address"
 
 
 def public_url(path: str) -> str:
@@ -41,12 +45,14 @@ def marketing_send(
     dedupe_key: str,
     link: str = "",
 ) -> None:
-    """Send one marketing message, or raise ``ValidationError`` (code ``opted_out``) and send nothing.
+    """Send one marketing message, or raise ``ValidationError`` (code ``opted_out``, or ``no_address``
+    for e-mail to a customer without one) and send nothing.
 
-    SMS goes to the customer with the opt-out link appended; ``wechat`` (WeChat-first companies)
+    SMS goes to the customer with the opt-out link appended; e-mail goes to the customer's address
+    through the notifications outbox (durable, retried) with the opt-out link in the body and in
+    the ``List-Unsubscribe`` header (RFC 8058 one-click); ``wechat`` (WeChat-first companies)
     becomes a to-do (sales ``Task``) plus a notification for the customer's owner ("send this to the
-    customer"), carrying the link and the opt-out link to forward. E-mail is not sendable:
-    customers have no e-mail address on file.
+    customer"), carrying the link and the opt-out link to forward.
     """
     if channel not in SENDABLE_CHANNELS:
         raise ValidationError(
@@ -56,9 +62,26 @@ def marketing_send(
         raise ValidationError({"customer": ValidationError(_("客户不存在。"), code="not_found")})
     if customer.is_anonymised or not consent_allows(tenant=tenant, customer_id=customer.pk, channel=channel):
         raise ValidationError(
-            {"customer": ValidationError(_("客户未授权或已退订该渠道的营销信息，未发送。"), code="opted_out")}
+            {"customer": ValidationError(_("客户未授权或已退订该渠道的营销信息，未发送。"), code=OPTED_OUT)}
         )
+    if channel == ConsentChannel.EMAIL and not customer.email:
+        raise ValidationError({"customer": ValidationError(_("客户没有邮箱地址，未发送。"), code=NO_ADDRESS)})
     unsubscribe = public_url(opt_out_url(tenant=tenant, customer_id=customer.pk, channel=channel))
+    if channel == ConsentChannel.EMAIL:
+        email_send(
+            tenant=tenant,
+            address=customer.email,
+            subject=f"[{tenant.name}] {title}",
+            body=marketing_email_body(
+                tenant=tenant, customer=customer, body=body, link=link, unsubscribe=unsubscribe
+            ),
+            headers={
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+            dedupe_key=dedupe_key,
+        )
+        return
     if channel == ConsentChannel.SMS:
         text = f"【{tenant.name}】{title}" + (f" {body}" if body else "") + (f" {link}" if link else "")
         sms_send(
@@ -92,3 +115,23 @@ def marketing_send(
         link=reverse("customers:detail", args=[customer.pk]),
         dedupe_key=dedupe_key,
     )
+
+
+def marketing_email_body(
+    *, tenant: Tenant, customer: Customer, body: str, link: str, unsubscribe: str
+) -> str:
+    """Plain text: greeting, the item's summary, its tracked link, and the opt-out link (PIPL)."""
+    parts = [_("%(name)s，您好：") % {"name": customer.name}]
+    if body:
+        parts.append(body)
+    if link:
+        parts.append(_("查看详情：%(url)s") % {"url": link})
+    parts.append(
+        "—— "
+        + tenant.name
+        + "\n"
+        + _("您收到这封邮件，是因为您同意接收我们的装修资料和活动信息。")
+        + "\n"
+        + _("不想再收到？一键退订：%(url)s") % {"url": unsubscribe}
+    )
+    return "\n\n".join(parts)

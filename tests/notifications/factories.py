@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 import factory
 
 from crm.models import Role
-from crm.notifications.models import Channel, Delivery, Notification, SmsMessage
+from crm.notifications.models import Channel, Delivery, Notification, OutboundEmail, SmsMessage
 from tests.factories import StaffFactory, probe_factory
 
 
@@ -53,3 +55,14 @@ def _delivery(tenant) -> Delivery:
 @probe_factory(SmsMessage)
 def _sms(tenant) -> SmsMessage:
     return SmsMessageFactory(tenant=tenant)
+
+
+@probe_factory(OutboundEmail)
+def _outbound_email(tenant) -> OutboundEmail:
+    return OutboundEmail.objects.create(
+        tenant=tenant,
+        address="zhang@example.com",
+        subject="儿童房安全设计指南",
+        body="正文",
+        dedupe_key=f"probe-email:{uuid.uuid4().hex}",
+    )

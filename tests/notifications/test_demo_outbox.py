@@ -127,3 +127,23 @@ def test_manager_reads_what_the_demo_sent_with_the_code_unmasked(
         assert manager.get("/notifications/demo-outbox/").status_code == 404
     with override_settings(**{**DEMO, "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend"}):
         assert manager.get("/notifications/demo-outbox/").status_code == 404
+
+
+def test_demo_outbox_shows_the_marketing_e_mail_with_its_unsubscribe_link(demo_tenant, session_client):
+    """The demo's e-mail push rule reached customers who opted in to e-mail; the page shows them."""
+    from crm.notifications.models import OutboundEmail
+    from engagement.models import DispatchStatus, PushDispatch, SkipReason
+
+    tenant, staff = demo_tenant
+    with tenant_context(tenant):
+        emails = list(OutboundEmail.objects.all())
+        skipped = PushDispatch.objects.filter(
+            status=DispatchStatus.SKIPPED, skip_reason=SkipReason.NO_ADDRESS
+        )
+        assert skipped.exists(), "one customer opted in without an address: recorded, not sent"
+    assert emails and all(email.address.endswith("@example.com") for email in emails)
+    assert all("/engagement/u/" in email.body and email.headers["List-Unsubscribe"] for email in emails)
+    with override_settings(**DEMO):
+        page = session_client(staff["manager"]).get("/notifications/demo-outbox/").content.decode()
+    assert 'id="demo-customer-email"' in page
+    assert "小户型收纳方案" in page and emails[0].address in page
