@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("customers", "0013_nightly_recompute_indexes"),
+        ("customers", "0015_follow_up_superseded_marker"),
     ]
 
     operations = [
