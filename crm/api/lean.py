@@ -89,7 +89,7 @@ class LeanRows:
     def rows(self, records: Iterable[dict], context: dict | None = None) -> list[dict]:
         plan = self._plan[1]
         zone = timezone.get_current_timezone()
-        utc = datetime.timezone.utc
+        utc = datetime.UTC
         out = []
         for record in records:
             row = {}
