@@ -29,6 +29,7 @@ from customers.models import (
     Style,
     ValueTier,
 )
+from customers.search import customer_search_q
 from customers.selectors import funnel_reached_q
 
 
@@ -143,13 +144,7 @@ class CustomerFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         value = value.strip()
-        if not value:
-            return queryset
-        digits = "".join(ch for ch in value if ch.isdigit())
-        condition = Q(name__icontains=value) | Q(community__icontains=value)
-        if len(digits) >= 4:
-            condition |= Q(phone__contains=digits)
-        return queryset.filter(condition)
+        return queryset.filter(customer_search_q(value)) if value else queryset
 
     def filter_reached(self, queryset, name, value):
         return queryset.filter(funnel_reached_q(value)) if value else queryset

@@ -44,13 +44,22 @@ if "${PSQL_ADMIN[@]}" -c "SELECT 1" >/dev/null 2>&1; then
   if [ "$("${PSQL_ADMIN[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '${CRM_APP_ROLE:-crm_app}'")" != "1" ]; then
     "${PSQL_ADMIN[@]}" -c "CREATE ROLE \"${CRM_APP_ROLE:-crm_app}\" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB PASSWORD '${CRM_APP_PASSWORD:-crm_app}'"
   fi
+  # The owner of the customer-search function (customers/migrations/0014): it applies the tenant
+  # itself, so it may bypass RLS and use the trigram indexes. NOLOGIN; granted to the migration role
+  # (which owns the tables and could disable RLS anyway) so it can hand the function over; never
+  # to the app role. Its only table privilege is SELECT on five columns, granted by the migration.
+  CRM_SEARCH_ROLE="${CRM_SEARCH_ROLE:-crm_search}"
+  if [ "$("${PSQL_ADMIN[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '$CRM_SEARCH_ROLE'")" != "1" ]; then
+    "${PSQL_ADMIN[@]}" -c "CREATE ROLE \"$CRM_SEARCH_ROLE\" NOLOGIN NOSUPERUSER BYPASSRLS NOCREATEDB NOINHERIT"
+  fi
+  "${PSQL_ADMIN[@]}" -c "GRANT \"$CRM_SEARCH_ROLE\" TO \"$CRM_DB_ROLE\""
   if [ "$("${PSQL_ADMIN[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$CRM_DB_NAME'")" != "1" ]; then
     "${PSQL_ADMIN[@]}" -c "CREATE DATABASE \"$CRM_DB_NAME\" OWNER \"$CRM_DB_ROLE\""
   fi
   # pg_trgm (customer search) is a trusted extension: the database owner (and so the test runner,
   # which owns its test database) creates it in the migration. Created here as well for a
   # migration role that does not own the database.
-  "${PSQL_ADMIN[@]}" -d "$CRM_DB_NAME" -c "CREATE EXTENSION IF NOT EXISTS pg_trgm" || true
+  "${PSQL_ADMIN[@]}" -d "$CRM_DB_NAME" -c "CREATE EXTENSION IF NOT EXISTS pg_trgm" -c "CREATE EXTENSION IF NOT EXISTS btree_gin" || true
 else
   echo "note: cannot connect as ${PG_ADMIN_USER:-postgres} to create role $CRM_DB_ROLE; assuming it exists." >&2
 fi

@@ -111,6 +111,10 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 # Production: migrations run as the table owner and grant DML to the app's non-owner role.
 DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="")
+# A NOLOGIN role with BYPASSRLS, created by the superuser (scripts/ensure_services.sh,
+# docker-initdb.sql) and granted to the migration role: it owns the SECURITY DEFINER customer
+# search function (customers/migrations/0014), which applies the tenant itself. See docs/PERFORMANCE.md.
+DATABASE_SEARCH_ROLE = env("DATABASE_SEARCH_ROLE", default="crm_search")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -159,7 +163,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="crm@localhost")
 REDIS_URL = env("REDIS_URL", default="")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {"BACKEND": "crm.redis_cache.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
