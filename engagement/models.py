@@ -327,7 +327,8 @@ class Redemption(TenantOwnedModel):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "offer", "customer"], name="engagement_redeem_once"),
             models.CheckConstraint(
-                condition=models.Q(applied_discount_fen__gte=0), name="engagement_redeem_discount_not_negative"
+                condition=models.Q(applied_discount_fen__gte=0),
+                name="engagement_redeem_discount_not_negative",
             ),
         ]
         indexes = [

@@ -338,7 +338,9 @@ def offer_redeem(
     if quotation is not None and project is not None:
         errors["quotation"] = ValidationError(_("请只选择一个核销对象：报价单或合同。"), code="one_target")
     elif quotation is not None:
-        errors.update(_quotation_errors(tenant=tenant, quotation=quotation, customer=customer, actor=redeemed_by))
+        errors.update(
+            _quotation_errors(tenant=tenant, quotation=quotation, customer=customer, actor=redeemed_by)
+        )
     elif project is not None and (project.tenant_id != tenant.pk or project.customer_id != customer.pk):
         errors["project"] = ValidationError(_("项目不属于该客户。"), code="customer_mismatch")
     if not errors and Redemption.objects.filter(tenant=tenant, offer=offer, customer=customer).exists():

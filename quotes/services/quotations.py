@@ -242,7 +242,9 @@ def _recompute(*, tenant: Tenant, quotation: Quotation, actor: User) -> None:
     subtotal = sum(QuotationLine.objects.filter(quotation=quotation).values_list("amount_fen", flat=True))
     if subtotal > MONEY_MAX:
         raise error("lines", _("报价合计过大。"), "money_too_large")
-    manual = _discount_fen(kind=quotation.discount_kind, value=quotation.discount_value, subtotal_fen=subtotal)
+    manual = _discount_fen(
+        kind=quotation.discount_kind, value=quotation.discount_value, subtotal_fen=subtotal
+    )
     discount = manual + quotation.offer_discount_fen
     if discount > subtotal:
         raise error(
