@@ -59,12 +59,10 @@ def quotation_apply_offer(
     blocker = quotation_offer_blocker(quotation)
     if blocker is not None:
         raise error("quotation", blocker[1], blocker[0])
-    if (
-        isinstance(discount_fen, bool)
-        or not isinstance(discount_fen, int)
-        or not 0 <= discount_fen <= MONEY_MAX
-    ):
+    if isinstance(discount_fen, bool) or not isinstance(discount_fen, int) or discount_fen < 0:
         raise error("discount_fen", _("金额不能为负数"), "negative_money")
+    if discount_fen > MONEY_MAX:
+        raise error("discount_fen", _("金额过大"), "money_too_large")
     if package is not None:
         count = QuotationLine.objects.filter(quotation=quotation).count()
         if count >= MAX_LINES:

@@ -277,7 +277,7 @@ def test_redeem_api_with_quotation_and_redemption_list(tenant_a, tenant_b, manag
     both = api.post(
         url, {"customer": customer.pk, "quotation": quotation.pk, "project": project.pk}, format="json"
     )
-    assert both.status_code == 400 and both.json()["errors"]["quotation"][0]["code"] == "one_target"
+    assert both.status_code == 400 and both.json()["codes"]["quotation"] == ["one_target"]
     ok = api.post(url, {"customer": customer.pk, "quotation": quotation.pk}, format="json")
     assert ok.status_code == 201, ok.json()
     body = ok.json()

@@ -1,6 +1,6 @@
 """Two staff redeem the last unit of an offer at the same moment, against two customers'
 quotations: exactly one wins, the other gets ``offer_exhausted``, and only the winner's quotation
-carries the discount. Real threads, each with its own PostgreSQL connection."""
+carries the discount (¥50.00 off a ¥100.00 quotation). Real threads, each with its own PostgreSQL connection."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_two_concurrent_redemptions_of_the_last_unit():
             campaign=campaign,
             name="最后一张代金券",
             kind="voucher",
-            value_fen=100_000,
+            value_fen=5_000,
             valid_from=today - datetime.timedelta(days=1),
             valid_until=today + datetime.timedelta(days=1),
             quantity=1,
@@ -66,4 +66,4 @@ def test_two_concurrent_redemptions_of_the_last_unit():
         discounts = dict(
             Quotation.objects.filter(pk__in=[q.pk for q in quotations]).values_list("pk", "discount_fen")
         )
-        assert discounts == {q.pk: (100_000 if q.pk == winner else 0) for q in quotations}
+        assert discounts == {q.pk: (5_000 if q.pk == winner else 0) for q in quotations}
