@@ -47,7 +47,7 @@ from engagement.services.sending import (
     marketing_send_many,
     public_url,
 )
-from engagement.services.tracking import track_url
+from engagement.services.tracking import track_url, track_urls
 from projects.models import Stage
 
 SCHEDULE_EVERY = datetime.timedelta(hours=1)
@@ -377,6 +377,7 @@ def _decide_batch(
         to_send = {c: d for c, (d, status) in claimed.items() if status == DispatchStatus.SENT}
         if to_send:
             item = rule.item
+            links = track_urls(tenant_id=tenant.pk, dispatch_ids=list(to_send.values()))
             sent = marketing_send_many(
                 tenant=tenant,
                 channel=rule.channel,
@@ -385,7 +386,7 @@ def _decide_batch(
                         customer=by_id[customer_id],
                         title=item.title,
                         body=item.summary,
-                        link=public_url(track_url(tenant_id=tenant.pk, dispatch_id=dispatch_id)),
+                        link=public_url(links[dispatch_id]),
                         dedupe_key=f"push:{rule.pk}:{customer_id}:{key}",
                     )
                     for customer_id, dispatch_id in sorted(to_send.items())
@@ -438,24 +439,23 @@ def push_rule_run(*, tenant: Tenant, rule: PushRule, now: datetime.datetime | No
     done = PushDispatch.objects.filter(tenant=tenant, rule=rule, period_key=key).values("customer_id")
     capped = _capped(tenant=tenant, rule=rule, now=now)
     counts: dict[str, int] = {DispatchStatus.SENT: 0, DispatchStatus.HELD_OUT: 0}
-    audience = push_audience(tenant=tenant, rule=rule).exclude(pk__in=done).order_by("pk")
+    # The ids in one plain query, then each batch's rows by primary key: no server-side cursor
+    # stays open across the batches' transactions.
+    audience = list(
+        push_audience(tenant=tenant, rule=rule)
+        .exclude(pk__in=done)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    rows = Customer.objects.filter(tenant=tenant).order_by("pk")
     if rule.channel != ConsentChannel.SMS:
-        audience = audience.select_related("owner")  # the staff member who forwards it
-    batch: list[Customer] = []
-
-    def flush() -> None:
+        rows = rows.select_related("owner")  # the staff member who forwards it
+    for start in range(0, len(audience), RUN_BATCH):
+        batch = list(rows.filter(pk__in=audience[start : start + RUN_BATCH]))
         decided = _decide_batch(tenant=tenant, rule=rule, customers=batch, key=key, now=now, capped=capped)
         for status in decided.values():
             if status in counts:
                 counts[status] += 1
-        batch.clear()
-
-    for customer in audience.iterator(chunk_size=2000):
-        batch.append(customer)
-        if len(batch) >= RUN_BATCH:
-            flush()
-    if batch:
-        flush()
     return {"sent": counts[DispatchStatus.SENT], "held_out": counts[DispatchStatus.HELD_OUT], "skipped": ""}
 
 

@@ -23,7 +23,7 @@ from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from customers.models import Customer
 from engagement.models import Consent, ConsentChannel, ConsentState
-from engagement.services.consent import consent_allows, opt_out_url
+from engagement.services.consent import consent_allows, opt_out_token, opt_out_url
 from sales.services import task_create
 
 SENDABLE_CHANNELS = (ConsentChannel.SMS, ConsentChannel.WECHAT)
@@ -135,9 +135,13 @@ def marketing_send_many(*, tenant: Tenant, channel: str, messages: Sequence[Mark
     )
     if channel == ConsentChannel.SMS:
         specs = []
+        # One reverse() for the batch: the opt-out path around a sample token, then each token.
+        sample_token = opt_out_token(tenant=tenant, customer_id=0, channel=channel)
+        head, tail = opt_out_url(tenant=tenant, customer_id=0, channel=channel).split(sample_token, 1)
         for customer_id in sorted(allowed):
             m = candidates[customer_id]
-            unsubscribe = public_url(opt_out_url(tenant=tenant, customer_id=customer_id, channel=channel))
+            token = opt_out_token(tenant=tenant, customer_id=customer_id, channel=channel)
+            unsubscribe = public_url(f"{head}{token}{tail}")
             text = (
                 f"【{tenant.name}】{m.title}"
                 + (f" {m.body}" if m.body else "")

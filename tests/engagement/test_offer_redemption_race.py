@@ -1,6 +1,7 @@
 """Two staff redeem the last unit of an offer at the same moment, against two customers'
 quotations: exactly one wins, the other gets ``offer_exhausted``, and only the winner's quotation
-carries the discount (¥50.00 off a ¥100.00 quotation). Real threads, each with its own PostgreSQL connection."""
+carries the discount (¥50.00 off a ¥100.00 quotation). Real threads, each with its own
+PostgreSQL connection."""
 
 from __future__ import annotations
 
