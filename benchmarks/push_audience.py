@@ -289,6 +289,9 @@ def _sends_only(args: argparse.Namespace) -> None:
             item = _load_sends(tenant, args.sends)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE customers_customer; ANALYZE engagement_consent")
+        from django.urls import reverse
+
+        reverse("engagement:track", args=["0"])  # load the URLconf before the first timed run
         print(f"full runs of {args.sends} opted-in customers (10% control), batch {pushes.RUN_BATCH}:")
         _time_sends(tenant, item, args.rounds)
     finally:
