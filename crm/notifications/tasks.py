@@ -43,7 +43,7 @@ def send_sms(*, tenant_id: int, sms_id: int) -> str | None:
 
 @app.task(name="notifications.send_sms_many")
 def send_sms_many(*, tenant_id: int, sms_ids: list[int]) -> list[str | None]:
-    """A batch queued by ``sms_send_many``: each row is claimed and sent on its own, as ``send_sms``."""
+    """A batch queued by ``bulk.sms_send_many``: each row is claimed and sent on its own, as ``send_sms``."""
     tenant = _active_tenant(tenant_id)
     if tenant is None:
         return []

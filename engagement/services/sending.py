@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.models import Tenant
-from crm.notifications.services import SmsSpec, notify, sms_send, sms_send_many
+from crm.notifications.bulk import SmsSpec, sms_send_many
+from crm.notifications.services import notify, sms_send
 from crm.permissions import RECEIVES_ESCALATIONS
 from crm.selectors import staff_of_tenant
 from customers.models import Customer
