@@ -28,12 +28,14 @@ from engagement.models import (
     Offer,
     OfferKind,
     PushRule,
+    Redemption,
     ScoreMethod,
 )
 from engagement.services import campaigns as campaign_services
 from engagement.services import consent as consent_services
 from engagement.services import pushes as push_services
 from projects.models import Project
+from quotes.models import Package, Quotation
 
 # Foreign keys filter by id (NumberFilter): a ModelChoiceFilter would build its queryset without a
 # tenant (schema generation, class definition) — a known leak and a fail-closed error here.
@@ -293,6 +295,7 @@ class CampaignViewSet(
 
 class OfferSerializer(serializers.ModelSerializer):
     campaign = TenantPKField(model=Campaign, required=False, allow_null=True)
+    package = TenantPKField(model=Package, required=False, allow_null=True)
     redeemed = serializers.SerializerMethodField()
 
     class Meta:
@@ -307,6 +310,7 @@ class OfferSerializer(serializers.ModelSerializer):
             "valid_from",
             "valid_until",
             "quantity",
+            "package",
             "redeemed",
             "created_at",
         ]
@@ -318,9 +322,29 @@ class OfferSerializer(serializers.ModelSerializer):
 
 
 class OfferRedeemSerializer(serializers.Serializer):
+    """One target: ``quotation`` (its current draft version takes the offer) or ``project`` (contract)."""
+
     customer = TenantPKField(model=Customer)
+    quotation = TenantPKField(model=Quotation, required=False, allow_null=True)
     project = TenantPKField(model=Project, required=False, allow_null=True)
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class RedemptionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Redemption
+        fields = [
+            "id",
+            "offer",
+            "customer",
+            "quotation",
+            "project",
+            "applied_discount_fen",
+            "redeemed_at",
+            "redeemed_by",
+            "note",
+        ]
+        read_only_fields = fields
 
 
 class OfferViewSet(
@@ -359,7 +383,7 @@ class OfferViewSet(
             tenant=self.tenant, offer=serializer.instance, **values
         )
 
-    @extend_schema(request=OfferRedeemSerializer, responses={201: None})
+    @extend_schema(request=OfferRedeemSerializer, responses={201: RedemptionSerializer})
     @action(detail=True, methods=["post"])
     def redeem(self, request, pk=None):
         offer = self.get_object()
@@ -368,9 +392,15 @@ class OfferViewSet(
         redemption = campaign_services.offer_redeem(
             tenant=self.tenant, offer=offer, redeemed_by=request.user, **serializer.validated_data
         )
-        return Response(
-            {"id": redemption.pk, "redeemed_at": redemption.redeemed_at}, status=status.HTTP_201_CREATED
-        )
+        return Response(RedemptionSerializer(redemption).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: RedemptionSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def redemptions(self, request, pk=None):
+        """The offer's redemptions with their target (at most 200, newest first)."""
+        offer = self.get_object()
+        rows = selectors.offer_redemptions(tenant=self.tenant, offer=offer)
+        return Response(RedemptionSerializer(rows, many=True).data)
 
 
 # --- content and push rules ----------------------------------------------------------------------

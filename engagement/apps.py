@@ -53,10 +53,14 @@ class EngagementConfig(AppConfig):
             )
         )
         register_personal_data_section(extensions.personal_data)
+        from quotes.extensions import register_quotation_section
+
+        register_quotation_section(extensions.quotation_offers_section)
         events.subscribe(events.EventType.LEAD_CREATED, handlers.on_lead_created)
         events.subscribe(events.EventType.CUSTOMER_UPDATED, handlers.on_customer_updated)
         events.subscribe(events.EventType.PROJECT_STAGE_CHANGED, handlers.on_project_stage_changed)
         events.subscribe(events.EventType.AFTERCARE_VISIT_COMPLETED, handlers.on_aftercare_visit_completed)
+        events.subscribe(events.EventType.PROJECT_CONTRACT_SIGNED, handlers.on_contract_signed)
         from crm.extensions import register_customer_merge_handler
 
         register_customer_merge_handler(extensions.merge_customer_rows, undo=extensions.unmerge_customer_rows)

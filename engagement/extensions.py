@@ -30,6 +30,44 @@ def consent_panel(*, request, tenant, customer_id: int) -> Panel | None:
     return Panel(title=_("营销授权与评分"), html=html, order=60)
 
 
+def quotation_offers_section(*, request, quotation) -> Panel | None:
+    """Quotation page: the customer's redeemed offers on it and, on a draft, the offers of their
+    campaign sign-ups that can still be redeemed against it."""
+    from django.utils import timezone
+
+    from engagement.models import Redemption
+    from quotes.services.offers import quotation_offer_blocker
+
+    user = getattr(request, "user", None)
+    if not has_permission(user, "engagement.view"):
+        return None
+    tenant = quotation.tenant
+    redeemed = list(
+        Redemption.objects.filter(tenant=tenant, quotation__number=quotation.number)
+        .select_related("offer", "quotation")
+        .order_by("redeemed_at", "id")
+    )
+    blocker = quotation_offer_blocker(quotation)
+    can_redeem = (
+        blocker is None and has_permission(user, "engagement.consent") and has_permission(user, "quotes.edit")
+    )
+    offers = (
+        selectors.offers_for_quotation(
+            tenant=tenant, customer_id=quotation.customer_id, today=timezone.localdate()
+        )
+        if can_redeem
+        else []
+    )
+    if not redeemed and not offers:
+        return None
+    html = render_to_string(
+        "engagement/_quotation_offers.html",
+        {"quotation": quotation, "redeemed": redeemed, "offers": offers, "can_redeem": can_redeem},
+        request=request,
+    )
+    return Panel(title=_("活动优惠"), html=html, order=50)
+
+
 def customer_timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
     entries = [
         TimelineEntry(

@@ -20,6 +20,7 @@ from engagement.models import (
     PushTrigger,
 )
 from projects.models import Stage
+from quotes.models import Package
 
 
 class ConsentForm(forms.Form):
@@ -65,7 +66,14 @@ class OfferForm(forms.Form):
     valid_from = forms.DateField(label=_("有效期自"), widget=IsoDateInput())
     valid_until = forms.DateField(label=_("有效期至"), widget=IsoDateInput())
     quantity = forms.IntegerField(label=_("数量（不限请留空）"), min_value=1, required=False)
+    package = forms.ModelChoiceField(
+        label=_("套餐（套餐类优惠核销到报价单时加入）"), queryset=Package.objects.none(), required=False
+    )
     terms = forms.CharField(label=_("使用条款"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["package"].queryset = Package.objects.filter(active=True).order_by("name", "id")
 
 
 class SignupForm(forms.Form):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from crm.models import Tenant
 from customers.models import Customer
 from engagement.models import PushRule, PushTrigger
+from engagement.services.campaigns import link_redemptions_to_contract
 from engagement.services.pushes import push_rules_fire_event
 from engagement.services.scoring import leads_rescore
 
@@ -76,3 +77,9 @@ def on_aftercare_visit_completed(*, tenant: Tenant, visit_id: int, **payload) ->
         customer_id=visit.customer_id,
         trigger_ref=f"visit:{visit_id}",
     )
+
+
+def on_contract_signed(*, tenant: Tenant, project_id: int, **payload) -> None:
+    """Event handler: offers redeemed against the project's accepted quotation now count for the
+    contract (campaign signed figures); a redelivered event finds them linked and changes nothing."""
+    link_redemptions_to_contract(tenant=tenant, project_id=project_id)

@@ -239,6 +239,15 @@ class Offer(TenantOwnedModel):
     valid_from = models.DateField(_("有效期自"))
     valid_until = models.DateField(_("有效期至"))
     quantity = models.PositiveIntegerField(_("数量"), null=True, blank=True)
+    package = models.ForeignKey(
+        "quotes.Package",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("套餐"),
+        help_text=_("套餐优惠核销到报价单时加入此套餐"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -285,13 +294,26 @@ class CampaignSignup(TenantOwnedModel):
 
 
 class Redemption(TenantOwnedModel):
-    """An offer redeemed by a customer against a quotation or contract (once per offer and customer)."""
+    """An offer redeemed by a customer against a quotation or contract (once per offer and customer).
+
+    Redeemed against a quotation, ``project`` is filled in when that quotation's project signs its
+    contract, so the campaign's signed figures count it (once: see ``campaign_figures``).
+    """
 
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="redemptions")
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    quotation = models.ForeignKey(
+        "quotes.Quotation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("报价单"),
+    )
     project = models.ForeignKey(
         "projects.Project", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    applied_discount_fen = models.BigIntegerField(_("抵扣金额（分）"), default=0)
     redeemed_at = models.DateTimeField(_("核销时间"))
     redeemed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -303,7 +325,14 @@ class Redemption(TenantOwnedModel):
         verbose_name_plural = _("优惠核销")
         ordering = ["-redeemed_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "offer", "customer"], name="engagement_redeem_once")
+            models.UniqueConstraint(fields=["tenant", "offer", "customer"], name="engagement_redeem_once"),
+            models.CheckConstraint(
+                condition=models.Q(applied_discount_fen__gte=0),
+                name="engagement_redeem_discount_not_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "quotation"], name="eng_redeem_quotation_idx"),
         ]
 
 

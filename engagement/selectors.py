@@ -14,7 +14,6 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Sum,
 )
 from django.db.models.functions import TruncDate
 from django.urls import reverse
@@ -33,8 +32,10 @@ from engagement.models import (
     DispatchStatus,
     LeadScore,
     LeadScoringModel,
+    Offer,
     PushDispatch,
     PushRule,
+    Redemption,
 )
 from projects.models import Project
 
@@ -224,35 +225,51 @@ def content_items(*, tenant: Tenant) -> list[ContentItem]:
 
 
 def campaign_figures(*, tenant: Tenant, campaign_ids: list[int] | None = None) -> dict[int, dict]:
-    """Per campaign, in one aggregate query: sign-ups (leads), responded, measured, checked in,
-    signed customers and their contract value (contracts signed on or after the sign-up day, not
-    cancelled), cost per signed customer and ROI. Amounts in fen. Feeds the channel analytics."""
-    signed = Q(
-        customer__projects__signed_on__gte=TruncDate("signed_up_at"),
-        customer__projects__cancelled_at__isnull=True,
-    )
+    """Per campaign: sign-ups (leads), responded, measured, checked in, signed customers and their
+    contract value, cost per signed customer and ROI. Amounts in fen. Feeds the channel analytics.
+
+    A contract counts for a campaign when its customer signed up before signing it, or when an
+    offer of the campaign was redeemed against it (directly, or against its accepted quotation:
+    the redemption is linked at signing). Cancelled contracts never count; a contract reached both
+    ways counts once (distinct by project), a customer with two contracts is one signed customer.
+    """
+    signups = CampaignSignup.objects.filter(tenant=tenant)
+    redemptions = Redemption.objects.filter(tenant=tenant, offer__campaign__isnull=False)
+    if campaign_ids is not None:
+        signups = signups.filter(campaign_id__in=campaign_ids)
+        redemptions = redemptions.filter(offer__campaign_id__in=campaign_ids)
     rows = (
-        CampaignSignup.objects.filter(tenant=tenant)
-        .filter(**({"campaign_id__in": campaign_ids} if campaign_ids is not None else {}))
-        .values("campaign_id")
+        signups.values("campaign_id")
         .annotate(
             leads=Count("id", distinct=True),
             responded=Count("id", distinct=True, filter=Q(lead__first_responded_at__isnull=False)),
             measured=Count("id", distinct=True, filter=Q(customer__measured_at__isnull=False)),
             checked_in=Count("id", distinct=True, filter=Q(checked_in_at__isnull=False)),
-            signed=Count("customer_id", distinct=True, filter=signed),
-            contract_fen=Sum("customer__projects__contract_amount_fen", filter=signed),
         )
+        .order_by()
     )
     by_campaign = {row["campaign_id"]: row for row in rows}
+    signed_via_signup = signups.filter(
+        customer__projects__signed_on__gte=TruncDate("signed_up_at"),
+        customer__projects__cancelled_at__isnull=True,
+    ).values_list(
+        "campaign_id", "customer__projects__id", "customer_id", "customer__projects__contract_amount_fen"
+    )
+    signed_via_offer = redemptions.filter(
+        project__signed_on__isnull=False, project__cancelled_at__isnull=True
+    ).values_list("offer__campaign_id", "project_id", "project__customer_id", "project__contract_amount_fen")
+    contracts: dict[int, dict[int, tuple[int, int]]] = {}
+    for campaign_id, project_id, customer_id, amount in [*signed_via_signup, *signed_via_offer]:
+        contracts.setdefault(campaign_id, {})[project_id] = (customer_id, amount or 0)
     campaigns = Campaign.objects.filter(tenant=tenant)
     if campaign_ids is not None:
         campaigns = campaigns.filter(pk__in=campaign_ids)
     figures = {}
     for campaign_id, spend in campaigns.values_list("id", "spend_fen"):
         row = by_campaign.get(campaign_id, {})
-        signed_count = row.get("signed", 0)
-        value_fen = int(row.get("contract_fen") or 0)
+        signed_projects = contracts.get(campaign_id, {})
+        signed_count = len({customer_id for customer_id, _amount in signed_projects.values()})
+        value_fen = sum(amount for _customer, amount in signed_projects.values())
         figures[campaign_id] = {
             "leads": row.get("leads", 0),
             "responded": row.get("responded", 0),
@@ -265,3 +282,29 @@ def campaign_figures(*, tenant: Tenant, campaign_ids: list[int] | None = None) -
             "roi": round((value_fen - spend) / spend, 4) if spend else None,
         }
     return figures
+
+
+def offer_redemptions(*, tenant: Tenant, offer: Offer, limit: int = 200) -> list[Redemption]:
+    """An offer's redemptions with their target (quotation version or contract), newest first."""
+    return list(
+        Redemption.objects.filter(tenant=tenant, offer=offer)
+        .select_related("customer", "quotation", "project", "redeemed_by")
+        .order_by("-redeemed_at", "-id")[:limit]
+    )
+
+
+def offers_for_quotation(*, tenant: Tenant, customer_id: int, today: datetime.date) -> list[Offer]:
+    """Offers the customer can redeem now: of the campaigns they signed up for, valid today, not yet
+    redeemed by them, not exhausted (the service re-checks all of it under a lock)."""
+    campaigns = CampaignSignup.objects.filter(tenant=tenant, customer_id=customer_id).values("campaign_id")
+    redeemed = Redemption.objects.filter(tenant=tenant, customer_id=customer_id).values("offer_id")
+    offers = (
+        Offer.objects.filter(
+            tenant=tenant, campaign_id__in=campaigns, valid_from__lte=today, valid_until__gte=today
+        )
+        .exclude(pk__in=redeemed)
+        .annotate(redeemed_count=Count("redemptions"))
+        .select_related("campaign", "package")
+        .order_by("valid_until", "id")
+    )
+    return [offer for offer in offers if offer.quantity is None or offer.redeemed_count < offer.quantity]

@@ -20,12 +20,13 @@ from crm.permissions import RoleRequiredMixin, has_permission
 from crm.tenancy import require_tenant, tenant_context
 from customers.models import Customer
 from engagement import forms, selectors
-from engagement.models import Campaign, CampaignSignup, ConsentSource, PushRule
+from engagement.models import Campaign, CampaignSignup, ConsentSource, Offer, PushRule
 from engagement.services import campaigns as campaign_services
 from engagement.services import consent as consent_services
 from engagement.services import pushes as push_services
 from engagement.services import tracking as tracking_services
 from projects.models import Project
+from quotes import selectors as quote_selectors
 
 
 def _rate_limited(request) -> HttpResponse | None:
@@ -249,21 +250,78 @@ class SignupRedeemView(RoleRequiredMixin, View):
             if number
             else None
         )
+        quotation = (
+            quote_selectors.quotations_visible_to(request.user)
+            .filter(number=number, customer=signup.customer)
+            .order_by("-version")
+            .first()
+            if number and project is None
+            else None
+        )
         try:
-            if number and project is None:
+            if number and project is None and quotation is None:
                 raise ValidationError({"project": _("该客户没有此编号的报价或合同。")})
             campaign_services.offer_redeem(
                 tenant=tenant,
                 offer=form.cleaned_data["offer"],
                 customer=signup.customer,
                 project=project,
+                quotation=quotation,
                 redeemed_by=request.user,
             )
         except ValidationError as error:
             messages.error(request, _("；").join(error.messages))
+        except PermissionDenied as error:
+            messages.error(request, str(error))
         else:
             messages.success(request, _("已核销。"))
         return redirect("engagement:campaign-detail", pk=signup.campaign_id)
+
+
+class QuotationRedeemView(RoleRequiredMixin, View):
+    """From the quotation page: redeem one of the customer's campaign offers against this version."""
+
+    required_permission = "engagement.consent"
+
+    def post(self, request, pk: int):
+        tenant = require_tenant()
+        quotation = get_object_or_404(quote_selectors.quotations_visible_to(request.user), pk=pk)
+        offer = Offer.objects.filter(pk=_int_or_none(request.POST.get("offer"))).first()
+        try:
+            if offer is None:
+                raise ValidationError({"offer": ValidationError(_("请选择优惠。"), code="required")})
+            campaign_services.offer_redeem(
+                tenant=tenant,
+                offer=offer,
+                customer=quotation.customer,
+                quotation=quotation,
+                redeemed_by=request.user,
+            )
+        except ValidationError as error:
+            messages.error(request, _("；").join(error.messages))
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("已核销到报价单。"))
+        return redirect("quotes:detail", pk=quotation.pk)
+
+
+def _int_or_none(value: object) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+class OfferDetailView(RoleRequiredMixin, View):
+    """One offer and its redemptions, each with its target (quotation version or contract)."""
+
+    required_permission = "engagement.view"
+
+    def get(self, request, pk: int):
+        tenant = require_tenant()
+        offer = get_object_or_404(Offer.objects.select_related("campaign", "package"), pk=pk)
+        redemptions = selectors.offer_redemptions(tenant=tenant, offer=offer)
+        context = {"tab": "campaigns", "offer": offer, "redemptions": redemptions}
+        return render(request, "engagement/offer_detail.html", context)
 
 
 class PublicSignupView(View):

@@ -1,7 +1,10 @@
 """What quotes adds to other apps' pages and rules: the customer panel, the progress page section,
-and the signing requirement "an accepted quotation"."""
+and the signing requirement "an accepted quotation". Also the one point where other apps add to
+the quotation page (``register_quotation_section``): quotes imports none of them."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
@@ -10,6 +13,20 @@ from crm.extensions import Panel
 from crm.permissions import has_permission
 from quotes import selectors
 from quotes.models import Quotation, QuotationStatus
+
+QuotationSection = Callable[..., Panel | None]
+_quotation_sections: list[QuotationSection] = []
+
+
+def register_quotation_section(section: QuotationSection) -> None:
+    """``section(request=..., quotation=...)`` returns a panel for the quotation page, or None."""
+    if section not in _quotation_sections:
+        _quotation_sections.append(section)
+
+
+def quotation_sections(*, request, quotation: Quotation) -> list[Panel]:
+    panels = [section(request=request, quotation=quotation) for section in _quotation_sections]
+    return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
 
 
 def customer_panel(*, request, tenant, customer_id: int) -> Panel | None:

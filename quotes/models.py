@@ -150,6 +150,8 @@ class Quotation(TenantOwnedModel):
     )
     discount_value = models.BigIntegerField(_("折扣值（分或基点）"), default=0)
     discount_fen = models.BigIntegerField(_("折扣金额（分）"), default=0)
+    # Included in ``discount_fen``: the part that redeemed campaign offers take off (pre-approved).
+    offer_discount_fen = models.BigIntegerField(_("活动优惠抵扣（分）"), default=0)
     total_fen = models.BigIntegerField(_("合计（分）"), default=0)
     discount_approval = models.CharField(
         _("折扣审批"), max_length=12, choices=DiscountApproval.choices, default=DiscountApproval.NOT_NEEDED
@@ -183,6 +185,10 @@ class Quotation(TenantOwnedModel):
             models.CheckConstraint(
                 condition=Q(total_fen=models.F("subtotal_fen") - models.F("discount_fen")),
                 name="quotes_quotation_total_is_subtotal_less_discount",
+            ),
+            models.CheckConstraint(
+                condition=Q(offer_discount_fen__gte=0, offer_discount_fen__lte=models.F("discount_fen")),
+                name="quotes_quotation_offer_discount_within_discount",
             ),
         ]
         indexes = [

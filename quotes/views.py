@@ -21,6 +21,7 @@ from projects.models import Project
 from projects.services import share
 from projects.views.progress import ProgressView
 from quotes import exports, forms, selectors
+from quotes import extensions as quote_extensions
 from quotes.models import CatalogueItem, DiscountKind, Package, Quotation, QuotationStatus
 from quotes.services import catalogue, quotations
 from quotes.services._common import quote_settings
@@ -283,6 +284,7 @@ def detail_context(request, quotation: Quotation, **overrides) -> dict:
         "note_form": forms.NoteForm(),
         "can_edit": has_permission(user, "quotes.edit"),
         "can_approve": has_permission(user, "quotes.approve_discount"),
+        "sections": quote_extensions.quotation_sections(request=request, quotation=quotation),
     }
 
 

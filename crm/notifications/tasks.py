@@ -47,6 +47,15 @@ def send_email(*, tenant_id: int, email_id: int) -> str | None:
     return services.email_attempt(tenant=tenant, email_id=email_id) if tenant else None
 
 
+@app.task(name="notifications.send_sms_many")
+def send_sms_many(*, tenant_id: int, sms_ids: list[int]) -> list[str | None]:
+    """A batch queued by ``bulk.sms_send_many``: each row is claimed and sent on its own, as ``send_sms``."""
+    tenant = _active_tenant(tenant_id)
+    if tenant is None:
+        return []
+    return [services.sms_attempt(tenant=tenant, sms_id=pk) for pk in sms_ids]
+
+
 @app.task(base=TenantTask, name="notifications.requeue_due_for_tenant")
 def requeue_due_for_tenant(*, tenant_id: int) -> int:
     return services.outbound_requeue_due(tenant=require_tenant())

@@ -31,6 +31,8 @@ from engagement.models import (
 )
 from engagement.services.consent import consent_record
 from projects.models import Project
+from quotes.models import Package, Quotation, QuotationStatus
+from quotes.services.offers import quotation_apply_offer, quotation_offer_blocker
 
 SIGNUP_SALT = "engagement.campaign_signup"
 CODE_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
@@ -115,8 +117,10 @@ def offer_save(
     terms: str = "",
     value_fen: int = 0,
     quantity: int | None = None,
+    package: Package | None = None,
     offer: Offer | None = None,
 ) -> Offer:
+    """Create (or update ``offer``); a package offer may name the quotes package it adds."""
     errors: dict[str, ValidationError] = {}
     name = (name or "").strip()
     if not name or len(name) > 100:
@@ -134,9 +138,14 @@ def offer_save(
         errors["quantity"] = ValidationError(_("数量必须大于 0（不限请留空）。"), code="invalid_quantity")
     if campaign is not None and campaign.tenant_id != tenant.pk:
         errors["campaign"] = ValidationError(_("活动不存在。"), code="not_found")
+    if package is not None and package.tenant_id != tenant.pk:
+        errors["package"] = ValidationError(_("套餐不存在。"), code="not_found")
+    elif package is not None and kind != OfferKind.PACKAGE:
+        errors["package"] = ValidationError(_("只有套餐类优惠可以关联套餐。"), code="package_not_allowed")
     if errors:
         raise ValidationError(errors)
     offer = offer or Offer(tenant=tenant)
+    offer.package = package
     offer.campaign, offer.name, offer.kind, offer.terms = campaign, name, kind, terms
     offer.value_fen, offer.valid_from, offer.valid_until, offer.quantity = (
         value_fen,
@@ -340,33 +349,85 @@ def offer_redeem(
     offer: Offer,
     customer: Customer,
     redeemed_by: User | None = None,
+    quotation: Quotation | None = None,
     project: Project | None = None,
     note: str = "",
     today: datetime.date | None = None,
 ) -> Redemption:
-    """Redeem ``offer`` for ``customer`` (against a quotation/contract ``project``): once per customer,
-    within validity and quantity (the offer row is locked, so two redemptions can't both take the last)."""
+    """Redeem ``offer`` for ``customer`` against one target: a quotation or a project (contract).
+
+    Once per customer (a database constraint), within validity and quantity: the offer row is
+    locked first, so two redemptions cannot both take the last unit. Against a quotation, the offer
+    changes it the quotes way (``quotes.services.offers``): its value is taken off the current draft
+    version and a package offer adds its package; the redemption is linked to the quotation's
+    project when that contract is signed (``link_redemptions_to_contract``). Nothing is written
+    when it is refused.
+    """
     today = today or timezone.localdate()
-    offer = Offer.objects.select_for_update(of=("self",)).get(tenant=tenant, pk=offer.pk)
     errors: dict[str, ValidationError] = {}
+    if offer.tenant_id != tenant.pk:
+        raise ValidationError({"offer": ValidationError(_("优惠不存在。"), code="not_found")})
+    offer = Offer.objects.select_for_update(of=("self",)).get(tenant=tenant, pk=offer.pk)
     if customer.tenant_id != tenant.pk:
         errors["customer"] = ValidationError(_("客户不存在。"), code="not_found")
-    if not offer.valid_from <= today <= offer.valid_until:
+    if today < offer.valid_from:
+        errors["offer"] = ValidationError(_("优惠尚未生效。"), code="offer_not_yet_valid")
+    elif today > offer.valid_until:
         errors["offer"] = ValidationError(_("不在优惠有效期内。"), code="offer_expired")
     elif offer.quantity is not None and offer.redemptions.count() >= offer.quantity:
         errors["offer"] = ValidationError(_("优惠已领完。"), code="offer_exhausted")
-    if project is not None and (project.tenant_id != tenant.pk or project.customer_id != customer.pk):
-        errors["project"] = ValidationError(_("项目不属于该客户。"), code="not_found")
+    if quotation is not None and project is not None:
+        errors["quotation"] = ValidationError(_("请只选择一个核销对象：报价单或合同。"), code="one_target")
+    elif quotation is not None:
+        errors.update(
+            _quotation_errors(tenant=tenant, quotation=quotation, customer=customer, actor=redeemed_by)
+        )
+    elif project is not None and (project.tenant_id != tenant.pk or project.customer_id != customer.pk):
+        errors["project"] = ValidationError(_("项目不属于该客户。"), code="customer_mismatch")
     if not errors and Redemption.objects.filter(tenant=tenant, offer=offer, customer=customer).exists():
         errors["offer"] = ValidationError(_("该客户已核销过此优惠。"), code="already_redeemed")
     if errors:
         raise ValidationError(errors)
+    discount_fen = offer.value_fen if offer.kind in (OfferKind.VOUCHER, OfferKind.DISCOUNT) else 0
+    if quotation is not None and redeemed_by is not None:
+        package = offer.package if offer.kind == OfferKind.PACKAGE else None
+        quotation_apply_offer(
+            tenant=tenant, actor=redeemed_by, quotation=quotation, discount_fen=discount_fen, package=package
+        )
     return Redemption.objects.create(
         tenant=tenant,
         offer=offer,
         customer=customer,
+        quotation=quotation,
         project=project,
+        applied_discount_fen=discount_fen if quotation is not None else 0,
         redeemed_at=timezone.now(),
         redeemed_by=redeemed_by,
         note=(note or "")[:200],
     )
+
+
+def _quotation_errors(
+    *, tenant: Tenant, quotation: Quotation, customer: Customer, actor: User | None
+) -> dict[str, ValidationError]:
+    if quotation.tenant_id != tenant.pk:
+        return {"quotation": ValidationError(_("报价单不存在。"), code="not_found")}
+    if quotation.customer_id != customer.pk:
+        return {"quotation": ValidationError(_("报价单属于其他客户。"), code="customer_mismatch")}
+    if actor is None:
+        return {"quotation": ValidationError(_("核销到报价单须由员工操作。"), code="actor_required")}
+    blocker = quotation_offer_blocker(quotation)
+    if blocker is not None:
+        return {"quotation": ValidationError(blocker[1], code=blocker[0])}
+    return {}
+
+
+def link_redemptions_to_contract(*, tenant: Tenant, project_id: int) -> int:
+    """The project signed its contract: redemptions against any version of its accepted quotation
+    now name the project too (campaign figures count signed contracts through it). Idempotent."""
+    numbers = Quotation.objects.filter(
+        tenant=tenant, project_id=project_id, status=QuotationStatus.ACCEPTED
+    ).values("number")
+    return Redemption.objects.filter(
+        tenant=tenant, project__isnull=True, quotation__number__in=numbers, quotation__project_id=project_id
+    ).update(project_id=project_id)

@@ -25,7 +25,7 @@ import hashlib
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,8 +44,15 @@ from engagement.models import (
     PushTrigger,
     SkipReason,
 )
-from engagement.services.sending import NO_ADDRESS, SENDABLE_CHANNELS, marketing_send, public_url
-from engagement.services.tracking import track_url
+from engagement.services.sending import (
+    NO_ADDRESS,
+    SENDABLE_CHANNELS,
+    MarketingMessage,
+    marketing_send,
+    marketing_send_many,
+    public_url,
+)
+from engagement.services.tracking import track_url, track_urls
 from projects.models import Stage
 
 SCHEDULE_EVERY = datetime.timedelta(hours=1)
@@ -294,6 +301,123 @@ def _deliver(*, tenant: Tenant, rule: PushRule, dispatch: PushDispatch, customer
     )
 
 
+# Customers decided per transaction by a run: a constant number of statements each (SMS channel).
+RUN_BATCH = 500
+
+
+def _insert_dispatches(
+    *,
+    tenant: Tenant,
+    rule: PushRule,
+    key: str,
+    now: datetime.datetime,
+    send_after: datetime.datetime,
+    decided: list[tuple[int, bool, str]],
+    trigger_ref: str,
+) -> dict[int, tuple[int, str]]:
+    """Claim (rule, customer, period) for each ``(customer_id, held_out, status)`` in one
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING``: rows another run (or a redelivered event) decided
+    already are skipped by the unique constraint. Returns ``{customer_id: (dispatch_id, status)}``."""
+    decided = sorted(decided)  # concurrent runs take the unique index entries in the same order
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {PushDispatch._meta.db_table}
+                (tenant_id, rule_id, customer_id, period_key, held_out, decided_at, status, trigger_ref,
+                 send_after, sent_at, open_count, click_count)
+            SELECT %s, %s, u.customer_id, %s, u.held_out, %s, u.status, %s,
+                   CASE WHEN u.status = %s THEN %s::timestamptz END,
+                   CASE WHEN u.status = %s THEN %s::timestamptz END, 0, 0
+            FROM unnest(%s::bigint[], %s::boolean[], %s::text[])
+                WITH ORDINALITY AS u(customer_id, held_out, status, position)
+            ORDER BY u.position
+            ON CONFLICT (tenant_id, rule_id, customer_id, period_key) DO NOTHING
+            RETURNING id, customer_id, status
+            """,
+            [
+                tenant.pk,
+                rule.pk,
+                key,
+                now,
+                trigger_ref[:60],
+                DispatchStatus.PENDING.value,
+                send_after,
+                DispatchStatus.SENT.value,
+                now,
+                [customer_id for customer_id, _held, _status in decided],
+                [held for _customer, held, _status in decided],
+                [status for _customer, _held, status in decided],
+            ],
+        )
+        return {customer_id: (dispatch_id, status) for dispatch_id, customer_id, status in cursor.fetchall()}
+
+
+def _decide_batch(
+    *,
+    tenant: Tenant,
+    rule: PushRule,
+    customers: list[Customer],
+    key: str,
+    now: datetime.datetime,
+    capped: set[int],
+    trigger_ref: str = "",
+) -> dict[int, str]:
+    """Decide a batch of (rule, customer, period) in one transaction: the dispatch rows and the sends.
+
+    Returns ``{customer_id: status}`` of the rows written. Nothing is written for a customer who is
+    capped (unless in the control group), decided before (another run, a retried task, a
+    redelivered event) or without consent at send time (``marketing_send_many`` leaves them out and
+    their claimed row is removed again in the same transaction).
+    """
+    send_after = quiet_hours_end(rule, now)
+    decided = []
+    for customer in customers:
+        held_out = in_control_group(rule_id=rule.pk, customer_id=customer.pk, percent=rule.control_percent)
+        if customer.pk in capped and not held_out:
+            continue
+        if held_out:
+            status = DispatchStatus.HELD_OUT
+        else:
+            status = DispatchStatus.PENDING if send_after > now else DispatchStatus.SENT
+        decided.append((customer.pk, held_out, str(status)))
+    if not decided:
+        return {}
+    by_id = {customer.pk: customer for customer in customers}
+    with transaction.atomic():
+        claimed = _insert_dispatches(
+            tenant=tenant,
+            rule=rule,
+            key=key,
+            now=now,
+            send_after=send_after,
+            decided=decided,
+            trigger_ref=trigger_ref,
+        )
+        to_send = {c: d for c, (d, status) in claimed.items() if status == DispatchStatus.SENT}
+        if to_send:
+            item = rule.item
+            links = track_urls(tenant_id=tenant.pk, dispatch_ids=list(to_send.values()))
+            sent = marketing_send_many(
+                tenant=tenant,
+                channel=rule.channel,
+                messages=[
+                    MarketingMessage(
+                        customer=by_id[customer_id],
+                        title=item.title,
+                        body=item.summary,
+                        link=public_url(links[dispatch_id]),
+                        dedupe_key=f"push:{rule.pk}:{customer_id}:{key}",
+                    )
+                    for customer_id, dispatch_id in sorted(to_send.items())
+                ],
+            )
+            refused = [dispatch_id for customer_id, dispatch_id in to_send.items() if customer_id not in sent]
+            if refused:  # consent withdrawn between audience and send: nothing written for them
+                PushDispatch.objects.filter(tenant=tenant, pk__in=refused).delete()
+                claimed = {c: row for c, row in claimed.items() if row[0] not in set(refused)}
+    return {customer_id: status for customer_id, (_dispatch, status) in claimed.items()}
+
+
 def _decide(
     *,
     tenant: Tenant,
@@ -373,7 +497,13 @@ def _decide_again(tenant: Tenant, rule: PushRule, customer: Customer, key: str, 
 
 
 def push_rule_run(*, tenant: Tenant, rule: PushRule, now: datetime.datetime | None = None) -> dict:
-    """Decide and send this period's pushes of ``rule`` to its audience; safe to run any number of times."""
+    """Decide and send this period's pushes of ``rule`` to its audience; safe to run any number of times.
+
+    Batches of ``RUN_BATCH`` customers: each is one transaction with a constant number of statements
+    (claim the dispatch rows, check consent, queue the SMS in the outbox), so a run costs a few
+    statements per batch instead of a transaction per customer. The outbox then sends at the
+    provider's pace.
+    """
     now = now or timezone.now()
     if not rule.is_active:
         return {"sent": 0, "held_out": 0, "skipped": "inactive"}
@@ -383,18 +513,41 @@ def push_rule_run(*, tenant: Tenant, rule: PushRule, now: datetime.datetime | No
     done = _decided(tenant=tenant, rule=rule, key=key).values("customer_id")
     capped = _capped(tenant=tenant, rule=rule, now=now)
     counts: dict[str, int] = {DispatchStatus.SENT: 0, DispatchStatus.HELD_OUT: 0}
-    audience = push_audience(tenant=tenant, rule=rule).exclude(pk__in=done).select_related("owner")
-    if rule.channel == ConsentChannel.EMAIL:  # skipped for want of an address and still without one
-        waiting = PushDispatch.objects.filter(
-            tenant=tenant, rule=rule, period_key=key, skip_reason=SkipReason.NO_ADDRESS
-        ).values("customer_id")
-        audience = audience.exclude(email="", pk__in=waiting)
-    for customer in audience.iterator(chunk_size=2000):
-        status = _decide(
-            tenant=tenant, rule=rule, customer=customer, key=key, now=now, capped=customer.pk in capped
+    if rule.channel == ConsentChannel.EMAIL:
+        # E-mail decides one customer at a time: a customer without an address is recorded as
+        # skipped and decided again (same row, under its lock) once they have one (_decide_again).
+        audience = push_audience(tenant=tenant, rule=rule).exclude(pk__in=done).select_related("owner")
+        if rule.channel == ConsentChannel.EMAIL:  # skipped for want of an address and still without one
+            waiting = PushDispatch.objects.filter(
+                tenant=tenant, rule=rule, period_key=key, skip_reason=SkipReason.NO_ADDRESS
+            ).values("customer_id")
+            audience = audience.exclude(email="", pk__in=waiting)
+        for customer in audience.iterator(chunk_size=2000):
+            status = _decide(
+                tenant=tenant, rule=rule, customer=customer, key=key, now=now, capped=customer.pk in capped
+            )
+            if status in counts:
+                counts[status] += 1
+    else:
+        # The ids in one plain query, then each batch's rows by primary key: no server-side cursor
+        # stays open across the batches' transactions.
+        audience = list(
+            push_audience(tenant=tenant, rule=rule)
+            .exclude(pk__in=done)
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        if status in counts:
-            counts[status] += 1
+        rows = Customer.objects.filter(tenant=tenant).order_by("pk")
+        if rule.channel != ConsentChannel.SMS:
+            rows = rows.select_related("owner")  # the staff member who forwards it
+        for start in range(0, len(audience), RUN_BATCH):
+            batch = list(rows.filter(pk__in=audience[start : start + RUN_BATCH]))
+            decided = _decide_batch(
+                tenant=tenant, rule=rule, customers=batch, key=key, now=now, capped=capped
+            )
+            for status in decided.values():
+                if status in counts:
+                    counts[status] += 1
     return {"sent": counts[DispatchStatus.SENT], "held_out": counts[DispatchStatus.HELD_OUT], "skipped": ""}
 
 

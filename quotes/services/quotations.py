@@ -232,13 +232,20 @@ def _needs_approval(*, tenant: Tenant, discount_fen: int, subtotal_fen: int) -> 
 
 
 def _recompute(*, tenant: Tenant, quotation: Quotation, actor: User) -> None:
-    """Subtotal from the lines, discount from its rule, total; a changed discount is judged again."""
+    """Subtotal from the lines, discount from its rule, total; a changed discount is judged again.
+
+    The discount is the staff's own (amount or percentage) plus ``offer_discount_fen``, what redeemed
+    campaign offers take off. An offer alone never needs approval (its campaign is the approval); a
+    staff discount on top of it is judged on the whole concession, offer included, against the
+    tenant's threshold, so stacking cannot pass a larger discount than a manager would see.
+    """
     subtotal = sum(QuotationLine.objects.filter(quotation=quotation).values_list("amount_fen", flat=True))
     if subtotal > MONEY_MAX:
         raise error("lines", _("报价合计过大。"), "money_too_large")
-    discount = _discount_fen(
+    manual = _discount_fen(
         kind=quotation.discount_kind, value=quotation.discount_value, subtotal_fen=subtotal
     )
+    discount = manual + quotation.offer_discount_fen
     if discount > subtotal:
         raise error(
             "discount",
@@ -254,7 +261,7 @@ def _recompute(*, tenant: Tenant, quotation: Quotation, actor: User) -> None:
     )
     approval_settled = quotation.discount_approval in (DiscountApproval.APPROVED, DiscountApproval.REJECTED)
     if discount_changed or not approval_settled:
-        if _needs_approval(tenant=tenant, discount_fen=discount, subtotal_fen=subtotal):
+        if manual > 0 and _needs_approval(tenant=tenant, discount_fen=discount, subtotal_fen=subtotal):
             if discount_changed or quotation.discount_approval == DiscountApproval.NOT_NEEDED:
                 quotation.discount_approval = DiscountApproval.PENDING
                 quotation.discount_decided_by, quotation.discount_decided_at = None, None
@@ -301,6 +308,7 @@ def _save_totals(quotation: Quotation) -> None:
         update_fields=[
             "subtotal_fen",
             "discount_fen",
+            "offer_discount_fen",
             "total_fen",
             "discount_kind",
             "discount_value",
@@ -490,6 +498,7 @@ def quotation_revise(*, tenant: Tenant, actor: User, quotation: Quotation) -> Qu
         discount_kind=quotation.discount_kind,
         discount_value=quotation.discount_value,
         discount_fen=quotation.discount_fen,
+        offer_discount_fen=quotation.offer_discount_fen,
         total_fen=quotation.total_fen,
         discount_approval=quotation.discount_approval,
         discount_decided_by_id=quotation.discount_decided_by_id,
