@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 
 from crm.models import Tenant
 from crm.notifications.models import OutboundStatus, SmsMessage
-from crm.notifications.services import _enqueue, _in_tenant, normalize_dedupe_key
+from crm.notifications.outbound import enqueue, in_tenant, normalize_dedupe_key
 from crm.notifications.sms import backend_path
 
 
@@ -50,7 +50,7 @@ def sms_send_many(*, tenant: Tenant, messages: Sequence[SmsSpec]) -> dict[str, i
         return {}
     keys = sorted(rows)  # the order of concurrent callers' unique index locks
     now = timezone.now()
-    with _in_tenant(tenant), connection.cursor() as cursor:
+    with in_tenant(tenant), connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {SmsMessage._meta.db_table}
@@ -79,5 +79,5 @@ def sms_send_many(*, tenant: Tenant, messages: Sequence[SmsSpec]) -> dict[str, i
     queued = sorted(created.values())
     for start in range(0, len(queued), SMS_BATCH):
         batch = queued[start : start + SMS_BATCH]
-        transaction.on_commit(partial(_enqueue, "send_sms_many", tenant.pk, sms_ids=batch), robust=True)
+        transaction.on_commit(partial(enqueue, "send_sms_many", tenant.pk, sms_ids=batch), robust=True)
     return created

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engagement', '0008_api_sync_timestamps'),
+        ('engagement', '0009_push_dispatch_skip_reason'),
         ('quotes', '0003_offer_discount'),
     ]
 
