@@ -21,11 +21,10 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,15 +43,15 @@ from engagement.models import (
     PushTrigger,
     SkipReason,
 )
+from engagement.services.push_batch import RUN_BATCH, _decide_batch
+from engagement.services.push_clock import in_control_group, in_quiet_hours, period_key, quiet_hours_end
 from engagement.services.sending import (
     NO_ADDRESS,
     SENDABLE_CHANNELS,
-    MarketingMessage,
     marketing_send,
-    marketing_send_many,
     public_url,
 )
-from engagement.services.tracking import track_url, track_urls
+from engagement.services.tracking import track_url
 from projects.models import Stage
 
 SCHEDULE_EVERY = datetime.timedelta(hours=1)
@@ -199,40 +198,6 @@ def push_audience(*, tenant: Tenant, rule: PushRule) -> QuerySet[Customer]:
     return customers.filter(pk__in=opted_in.values("customer_id"))
 
 
-def in_control_group(*, rule_id: int, customer_id: int, percent: int) -> bool:
-    digest = hashlib.sha256(f"push-control:{rule_id}:{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % 100 < percent
-
-
-def period_key(rule: PushRule, now: datetime.datetime) -> str:
-    local = timezone.localtime(now, rule.tenant.zoneinfo)
-    if rule.period == PushPeriod.MONTHLY:
-        return local.strftime("%Y-%m")
-    if rule.period == PushPeriod.WEEKLY:
-        year, week, _day = local.isocalendar()
-        return f"{year}-W{week:02d}"
-    return "once"
-
-
-def in_quiet_hours(rule: PushRule, now: datetime.datetime) -> bool:
-    """Quiet hours are the tenant's wall-clock times (its time zone, not the server's)."""
-    local = timezone.localtime(now, rule.tenant.zoneinfo).time()
-    start, end = rule.quiet_start, rule.quiet_end
-    if start == end:
-        return False
-    return (start <= local or local < end) if start > end else (start <= local < end)
-
-
-def quiet_hours_end(rule: PushRule, now: datetime.datetime) -> datetime.datetime:
-    """The first moment after ``now`` outside the quiet hours (``now`` itself when not quiet)."""
-    if not in_quiet_hours(rule, now):
-        return now
-    zone = rule.tenant.zoneinfo
-    local = timezone.localtime(now, zone)
-    end = datetime.datetime.combine(local.date(), rule.quiet_end, tzinfo=zone)
-    return end if end > local else end + datetime.timedelta(days=1)
-
-
 def push_preview(*, tenant: Tenant, rule: PushRule, now: datetime.datetime | None = None) -> dict:
     """ "Who would receive this now": audience, already decided this period, control, capped."""
     now = now or timezone.now()
@@ -299,123 +264,6 @@ def _deliver(*, tenant: Tenant, rule: PushRule, dispatch: PushDispatch, customer
         link=public_url(track_url(tenant_id=tenant.pk, dispatch_id=dispatch.pk)),
         dedupe_key=f"push:{rule.pk}:{customer.pk}:{dispatch.period_key}",
     )
-
-
-# Customers decided per transaction by a run: a constant number of statements each (SMS channel).
-RUN_BATCH = 500
-
-
-def _insert_dispatches(
-    *,
-    tenant: Tenant,
-    rule: PushRule,
-    key: str,
-    now: datetime.datetime,
-    send_after: datetime.datetime,
-    decided: list[tuple[int, bool, str]],
-    trigger_ref: str,
-) -> dict[int, tuple[int, str]]:
-    """Claim (rule, customer, period) for each ``(customer_id, held_out, status)`` in one
-    ``INSERT … ON CONFLICT DO NOTHING RETURNING``: rows another run (or a redelivered event) decided
-    already are skipped by the unique constraint. Returns ``{customer_id: (dispatch_id, status)}``."""
-    decided = sorted(decided)  # concurrent runs take the unique index entries in the same order
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {PushDispatch._meta.db_table}
-                (tenant_id, rule_id, customer_id, period_key, held_out, decided_at, status, trigger_ref,
-                 send_after, sent_at, open_count, click_count)
-            SELECT %s, %s, u.customer_id, %s, u.held_out, %s, u.status, %s,
-                   CASE WHEN u.status = %s THEN %s::timestamptz END,
-                   CASE WHEN u.status = %s THEN %s::timestamptz END, 0, 0
-            FROM unnest(%s::bigint[], %s::boolean[], %s::text[])
-                WITH ORDINALITY AS u(customer_id, held_out, status, position)
-            ORDER BY u.position
-            ON CONFLICT (tenant_id, rule_id, customer_id, period_key) DO NOTHING
-            RETURNING id, customer_id, status
-            """,
-            [
-                tenant.pk,
-                rule.pk,
-                key,
-                now,
-                trigger_ref[:60],
-                DispatchStatus.PENDING.value,
-                send_after,
-                DispatchStatus.SENT.value,
-                now,
-                [customer_id for customer_id, _held, _status in decided],
-                [held for _customer, held, _status in decided],
-                [status for _customer, _held, status in decided],
-            ],
-        )
-        return {customer_id: (dispatch_id, status) for dispatch_id, customer_id, status in cursor.fetchall()}
-
-
-def _decide_batch(
-    *,
-    tenant: Tenant,
-    rule: PushRule,
-    customers: list[Customer],
-    key: str,
-    now: datetime.datetime,
-    capped: set[int],
-    trigger_ref: str = "",
-) -> dict[int, str]:
-    """Decide a batch of (rule, customer, period) in one transaction: the dispatch rows and the sends.
-
-    Returns ``{customer_id: status}`` of the rows written. Nothing is written for a customer who is
-    capped (unless in the control group), decided before (another run, a retried task, a
-    redelivered event) or without consent at send time (``marketing_send_many`` leaves them out and
-    their claimed row is removed again in the same transaction).
-    """
-    send_after = quiet_hours_end(rule, now)
-    decided = []
-    for customer in customers:
-        held_out = in_control_group(rule_id=rule.pk, customer_id=customer.pk, percent=rule.control_percent)
-        if customer.pk in capped and not held_out:
-            continue
-        if held_out:
-            status = DispatchStatus.HELD_OUT
-        else:
-            status = DispatchStatus.PENDING if send_after > now else DispatchStatus.SENT
-        decided.append((customer.pk, held_out, str(status)))
-    if not decided:
-        return {}
-    by_id = {customer.pk: customer for customer in customers}
-    with transaction.atomic():
-        claimed = _insert_dispatches(
-            tenant=tenant,
-            rule=rule,
-            key=key,
-            now=now,
-            send_after=send_after,
-            decided=decided,
-            trigger_ref=trigger_ref,
-        )
-        to_send = {c: d for c, (d, status) in claimed.items() if status == DispatchStatus.SENT}
-        if to_send:
-            item = rule.item
-            links = track_urls(tenant_id=tenant.pk, dispatch_ids=list(to_send.values()))
-            sent = marketing_send_many(
-                tenant=tenant,
-                channel=rule.channel,
-                messages=[
-                    MarketingMessage(
-                        customer=by_id[customer_id],
-                        title=item.title,
-                        body=item.summary,
-                        link=public_url(links[dispatch_id]),
-                        dedupe_key=f"push:{rule.pk}:{customer_id}:{key}",
-                    )
-                    for customer_id, dispatch_id in sorted(to_send.items())
-                ],
-            )
-            refused = [dispatch_id for customer_id, dispatch_id in to_send.items() if customer_id not in sent]
-            if refused:  # consent withdrawn between audience and send: nothing written for them
-                PushDispatch.objects.filter(tenant=tenant, pk__in=refused).delete()
-                claimed = {c: row for c, row in claimed.items() if row[0] not in set(refused)}
-    return {customer_id: status for customer_id, (_dispatch, status) in claimed.items()}
 
 
 def _decide(
