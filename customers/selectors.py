@@ -12,11 +12,16 @@ from django.apps import apps
 from django.db.models import Field, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
 from crm import extensions
 from crm.extensions import TimelineEntry
 from crm.models import Tenant, User
+from crm.money import format_fen
+from crm.page_cache import page_cache_forget, page_cache_key, page_cached
+from crm.selectors import staff_names
 from customers.models import (
     Customer,
     CustomerAuditLog,
@@ -156,6 +161,23 @@ def segments_for_list(*, tenant: Tenant) -> QuerySet[Segment]:
     return Segment.objects.select_related("created_by").order_by("name")
 
 
+SEGMENT_MENU_SECONDS = 300
+
+
+def segment_menu(*, tenant: Tenant) -> list[dict]:
+    """The list page's saved-segment menu (``pk``, ``name``), cached per tenant; dropped by any
+    segment save or delete (:func:`segment_menu_forget`)."""
+    return page_cached(
+        page_cache_key("segments", tenant.pk),
+        lambda: list(Segment.objects.order_by("name").values("pk", "name")),
+        timeout=SEGMENT_MENU_SECONDS,
+    )
+
+
+def segment_menu_forget(sender: type, instance: Segment, **kwargs: object) -> None:  # noqa: ARG001 - signal receiver
+    page_cache_forget([page_cache_key("segments", instance.tenant_id)])
+
+
 LIST_LABEL_FIELDS = (
     "customer_type",
     "budget_tier",
@@ -177,20 +199,51 @@ def choice_labels() -> dict[str, dict[str, str]]:
     }
 
 
-def list_rows(user: User, customers: Iterable[Customer]) -> list[dict]:
-    labels = choice_labels()
+SYSTEM_TAG = '<span class="cust-tag sys">{}</span>'
+TAG = '<span class="cust-tag">{}</span>'
+
+
+def list_rows(user: User, customers: Iterable[Customer], *, tenant: Tenant) -> list[dict]:
+    """The list page's rows with every cell's display value computed here, once per row: the
+    template only places them (no per-row tag, filter, URL reversal or translation lookup)."""
+    from crm.templatetags.crm_ui import contact_buttons, tel_link
+
+    labels, label_fields = choice_labels(), LIST_LABEL_FIELDS
     customers = list(customers)
-    full_phone = customer_ids_with_full_phone(user, customers)
-    return [
-        {
-            "customer": customer,
-            "phone": "—"
-            if customer.is_anonymised
-            else (customer.phone.removeprefix("+86") if customer.pk in full_phone else customer.masked_phone),
-            "labels": {name: labels[name].get(getattr(customer, name), "") for name in LIST_LABEL_FIELDS},
-        }
-        for customer in customers
-    ]
+    phones = display_phones(user, customers)
+    owners = staff_names(tenant=tenant)
+    detail_url = reverse("customers:detail", args=[0]).removesuffix("0/")
+    rows = []
+    for customer in customers:
+        phone = phones[customer.pk]
+        rows.append(
+            {
+                "url": f"{detail_url}{customer.pk}/",
+                "name": customer.name,
+                "in_pool": customer.in_pool,
+                "high_value": customer.value_tier == "high",
+                "phone": phone,
+                "phone_html": format_html(
+                    "{} {}", tel_link(phone), contact_buttons(phone, customer.wechat_id)
+                ),
+                "community": customer.community or "—",
+                "layout": customer.layout,
+                "area": localize(customer.area_sqm) if customer.area_sqm else "",
+                "budget": format_fen(customer.budget_fen),
+                "silent": customer.activity == "silent",
+                "owner": owners.get(customer.owner_id, "—") if customer.owner_id else "—",
+                "tags_html": format_html_join("", SYSTEM_TAG, ((tag,) for tag in customer.system_tags))
+                + format_html_join("", TAG, ((tag,) for tag in customer.tags)),
+                **{f"{name}_label": labels[name].get(getattr(customer, name), "") for name in label_fields},
+            }
+        )
+    return rows
+
+
+def customers_for_list_page(*, tenant: Tenant, user: User | None = None) -> QuerySet[Customer]:
+    """The browser list's rows: the API list's statement (nothing joined; owner names come from
+    :func:`crm.selectors.staff_names`)."""
+    return customers_for_api_list(tenant=tenant, user=user)
 
 
 def can_see_full_phone(user: User, customer: Customer) -> bool:
@@ -202,6 +255,17 @@ def display_phone(user: User, customer: Customer) -> str:
     if customer.is_anonymised:
         return "—"
     return customer.phone.removeprefix("+86") if can_see_full_phone(user, customer) else customer.masked_phone
+
+
+def display_phones(user: User, customers: list[Customer]) -> dict[int, str]:
+    """:func:`display_phone` of many customers at once (one visibility query for the lot)."""
+    full_phone = customer_ids_with_full_phone(user, customers)
+    return {
+        customer.pk: "—"
+        if customer.is_anonymised
+        else (customer.phone.removeprefix("+86") if customer.pk in full_phone else customer.masked_phone)
+        for customer in customers
+    }
 
 
 def follow_up_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:

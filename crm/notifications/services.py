@@ -29,6 +29,7 @@ from django.utils.translation import gettext
 
 from crm.models import Tenant, User
 from crm.notifications import senders
+from crm.notifications.badge import badge_forget
 from crm.notifications.models import (
     Channel,
     Delivery,
@@ -245,6 +246,7 @@ def notify_many(*, tenant: Tenant, notifications: Sequence[NotificationSpec]) ->
                 ],
             )
             created = sorted(cursor.fetchall())  # (id, recipient_id, dedupe_key) in id order
+        badge_forget(recipient_id for _id, recipient_id, _key in created)
         emails = []
         first_of_key: dict[str, int] = {}
         for notification_id, recipient_id, key in created:
@@ -323,7 +325,10 @@ def notification_mark_read(
             if not ids:
                 return 0
             queryset = queryset.filter(pk__in=ids)
-        return queryset.update(read_at=timezone.now())
+        marked = queryset.update(read_at=timezone.now())
+        if marked:
+            badge_forget([user.pk])
+        return marked
 
 
 # --- tenant settings ---------------------------------------------------------------------------
