@@ -213,9 +213,10 @@ def measure_pages(
     count_statements: Callable[[Callable[[], object]], int],
 ) -> dict:
     customer, project = detail_fixture(tenant, manager)
+    customer_url = f"/customers/{customer.pk}/"
     cases = [
         ("lead inbox", "/customers/leads/", LEAD_INBOX_SQL, {}),
-        ("customer detail + timeline", f"/customers/{customer.pk}/", CUSTOMER_DETAIL_SQL, {"id": customer.pk}),
+        ("customer detail + timeline", customer_url, CUSTOMER_DETAIL_SQL, {"id": customer.id}),
         ("project detail", f"/projects/{project.pk}/", PROJECT_DETAIL_SQL, {"id": project.pk}),
     ]
     results = {}
