@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.encoding import escape_uri_path
 from rest_framework.exceptions import ValidationError
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
@@ -55,12 +56,13 @@ class _QueryView:
 
     def __init__(self, request: HttpRequest, *, from_start: bool) -> None:
         self.query_params = request.GET
-        self._path = request.get_full_path()
         if from_start:
             self.query_params = request.GET.copy()
             for key in ("cursor", "page"):
                 self.query_params.pop(key, None)
-                self._path = remove_query_param(self._path, key)
+        # Rebuilt from the decoded parameters (a raw query string may carry unencoded UTF-8).
+        query = self.query_params.urlencode()
+        self._path = escape_uri_path(request.path) + (f"?{query}" if query else "")
 
     def build_absolute_uri(self) -> str:
         return self._path
@@ -109,7 +111,11 @@ def browser_page(
     pager = _BrowserKeyset(size, count_cap)
     view = _QueryView(request, from_start=from_start)
     try:
-        rows = pager.paginate_queryset(queryset, view)
+        if queryset.query.is_empty():  # an invalid filter: ``none()`` has no SQL to page
+            rows, pager.count, pager.base_url = [], 0, view.build_absolute_uri()
+            pager.next_position = pager.previous_position = None
+        else:
+            rows = pager.paginate_queryset(queryset, view)
     except ValidationError as error:
         raise InvalidCursor(str(error.detail)) from error
     has_cursor = bool(view.query_params.get(pager.cursor_query_param))
