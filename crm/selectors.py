@@ -28,7 +28,11 @@ def staff_names(*, tenant: Tenant) -> dict[int, str]:
         rows = User.objects.filter(tenant=tenant).values_list("pk", "display_name", "username")
         return {pk: display_name or username for pk, display_name, username in rows}
 
-    return page_cached(page_cache_key("staff-names", tenant.pk), load, timeout=STAFF_NAMES_SECONDS)
+    return page_cached(staff_names_key(tenant.pk), load, timeout=STAFF_NAMES_SECONDS)
+
+
+def staff_names_key(tenant_id: int) -> str:
+    return page_cache_key("staff-names", tenant_id)
 
 
 def staff_names_forget(
@@ -39,7 +43,7 @@ def staff_names_forget(
 ) -> None:
     if instance.tenant_id is None or (update_fields is not None and set(update_fields) <= {"last_login"}):
         return
-    page_cache_forget([page_cache_key("staff-names", instance.tenant_id)])
+    page_cache_forget([staff_names_key(instance.tenant_id)])
 
 
 def staff_queryset(*, tenant: Tenant) -> QuerySet[User]:

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from crm import extensions
@@ -168,14 +169,18 @@ def segment_menu(*, tenant: Tenant) -> list[dict]:
     """The list page's saved-segment menu (``pk``, ``name``), cached per tenant; dropped by any
     segment save or delete (:func:`segment_menu_forget`)."""
     return page_cached(
-        page_cache_key("segments", tenant.pk),
+        segment_menu_key(tenant.pk),
         lambda: list(Segment.objects.order_by("name").values("pk", "name")),
         timeout=SEGMENT_MENU_SECONDS,
     )
 
 
+def segment_menu_key(tenant_id: int) -> str:
+    return page_cache_key("segments", tenant_id)
+
+
 def segment_menu_forget(sender: type, instance: Segment, **kwargs: object) -> None:  # noqa: ARG001 - signal receiver
-    page_cache_forget([page_cache_key("segments", instance.tenant_id)])
+    page_cache_forget([segment_menu_key(instance.tenant_id)])
 
 
 LIST_LABEL_FIELDS = (
@@ -190,13 +195,23 @@ LIST_LABEL_FIELDS = (
 )
 
 
+_choice_labels: dict[str, dict[str, dict[str, str]]] = {}
+
+
 def choice_labels() -> dict[str, dict[str, str]]:
-    """``{field: {value: label}}`` translated once per request (model ``get_FOO_display`` re-hashes
-    every lazy label on each call, which dominated the list page's render time)."""
-    return {
-        name: {value: str(label) for value, label in cast(Field, Customer._meta.get_field(name)).flatchoices}
-        for name in LIST_LABEL_FIELDS
-    }
+    """``{field: {value: label}}`` in the active language, translated once per process and
+    language (model ``get_FOO_display`` re-hashes every lazy label on each call, which dominated
+    the list page's render time; the choices are fixed in code)."""
+    language = get_language() or ""
+    labels = _choice_labels.get(language)
+    if labels is None:
+        labels = _choice_labels[language] = {
+            name: {
+                value: str(label) for value, label in cast(Field, Customer._meta.get_field(name)).flatchoices
+            }
+            for name in LIST_LABEL_FIELDS
+        }
+    return labels
 
 
 SYSTEM_TAG = '<span class="cust-tag sys">{}</span>'
@@ -206,9 +221,9 @@ TAG = '<span class="cust-tag">{}</span>'
 def list_rows(user: User, customers: Iterable[Customer], *, tenant: Tenant) -> list[dict]:
     """The list page's rows with every cell's display value computed here, once per row: the
     template only places them (no per-row tag, filter, URL reversal or translation lookup)."""
-    from crm.templatetags.crm_ui import contact_buttons, tel_link
+    from crm.templatetags.crm_ui import contact_button_labels, contact_buttons_html, tel_link
 
-    labels, label_fields = choice_labels(), LIST_LABEL_FIELDS
+    labels, label_fields, buttons = choice_labels(), LIST_LABEL_FIELDS, contact_button_labels()
     customers = list(customers)
     phones = display_phones(user, customers)
     owners = staff_names(tenant=tenant)
@@ -224,7 +239,7 @@ def list_rows(user: User, customers: Iterable[Customer], *, tenant: Tenant) -> l
                 "high_value": customer.value_tier == "high",
                 "phone": phone,
                 "phone_html": format_html(
-                    "{} {}", tel_link(phone), contact_buttons(phone, customer.wechat_id)
+                    "{} {}", tel_link(phone), contact_buttons_html(phone, customer.wechat_id, buttons)
                 ),
                 "community": customer.community or "—",
                 "layout": customer.layout,

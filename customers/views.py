@@ -16,8 +16,11 @@ from django.views import View
 
 from crm import extensions
 from crm.forms import apply_service_errors
+from crm.notifications.badge import badge_cache_key
+from crm.page_cache import page_cache_batch
 from crm.paging import InvalidCursor, browser_page
 from crm.permissions import RoleRequiredMixin, has_permission, require_permission
+from crm.selectors import staff_names_key
 from crm.templatetags.crm_ui import tel_link
 from crm.tenancy import require_tenant
 from customers import io as customer_io
@@ -85,6 +88,15 @@ class CustomerListView(RoleRequiredMixin, View):
 
     def get(self, request):
         tenant = require_tenant()
+        keys = [
+            staff_names_key(tenant.pk),
+            selectors.segment_menu_key(tenant.pk),
+            badge_cache_key(request.user.pk),
+        ]
+        with page_cache_batch(keys):  # the page's cached facts in one Redis round trip
+            return self.render_list(request, tenant)
+
+    def render_list(self, request, tenant):
         params, segment = _list_params(request)
         query = params.copy()
         for key in ("page", "cursor", "_filters"):

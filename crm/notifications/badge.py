@@ -15,16 +15,16 @@ from crm.page_cache import page_cache_forget, page_cache_key, page_cached
 BADGE_SECONDS = 60
 
 
-def _key(user_id: int) -> str:
+def badge_cache_key(user_id: int) -> str:
     return page_cache_key("unread", user_id)
 
 
 def badge_unread_count(*, user: User) -> int:
-    return page_cached(_key(user.pk), lambda: unread_count(user=user), timeout=BADGE_SECONDS)
+    return page_cached(badge_cache_key(user.pk), lambda: unread_count(user=user), timeout=BADGE_SECONDS)
 
 
 def badge_forget(user_ids: Iterable[int]) -> None:
-    page_cache_forget(_key(user_id) for user_id in set(user_ids))
+    page_cache_forget(badge_cache_key(user_id) for user_id in set(user_ids))
 
 
 def _notification_saved(sender, instance, **kwargs) -> None:  # noqa: ARG001 - signal receiver signature
