@@ -125,7 +125,10 @@ def browser_page(
             number = max(1, int(view.query_params.get("page", "1")))
         except ValueError:
             number = 1
-    raw_total = getattr(rows[0], TOTAL_ALIAS, 0) if rows else 0
+    raw_total = 0
+    if rows:
+        first = rows[0]
+        raw_total = first.get(TOTAL_ALIAS, 0) if isinstance(first, dict) else getattr(first, TOTAL_ALIAS, 0)
     if not has_cursor:  # the first page: "previous" would only lead back here
         pager.previous_position = None
     first_url = remove_query_param(remove_query_param(pager.base_url, pager.cursor_query_param), "page")

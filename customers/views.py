@@ -125,6 +125,7 @@ class CustomerListView(RoleRequiredMixin, View):
         queryset = base
         if filterset is not None:
             queryset = filterset.qs if filterset.is_valid() else Customer.objects.none()
+        queryset = queryset.values(*selectors.LIST_ROW_FIELDS)
         status = 200
         try:
             page = browser_page(request, queryset, count_cap=LIST_COUNT_CAP)

@@ -100,10 +100,10 @@ def _fresh_page_cache():
     which a re-created test database hands out again: start each test with none."""
     from django.core.cache import cache
 
-    from crm.page_cache import KEY_PREFIX
+    from crm.page_cache import page_cache_key
 
     client = cache._cache.get_client(write=True)
-    keys = list(client.scan_iter(match=f"*:{KEY_PREFIX}:*", count=1000))
+    keys = list(client.scan_iter(match=f"*:{page_cache_key('')}*", count=1000))  # this database's
     if keys:
         client.delete(*keys)
 
