@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.utils.encoding import escape_uri_path
 from rest_framework.exceptions import ValidationError
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -55,11 +55,11 @@ class _QueryView:
     """What :class:`KeysetPagination` reads of a DRF request, over a plain Django request."""
 
     def __init__(self, request: HttpRequest, *, from_start: bool) -> None:
-        self.query_params = request.GET
+        params: QueryDict = request.GET.copy()
         if from_start:
-            self.query_params = request.GET.copy()
             for key in ("cursor", "page"):
-                self.query_params.pop(key, None)
+                params.pop(key, None)
+        self.query_params = params
         # Rebuilt from the decoded parameters (a raw query string may carry unencoded UTF-8).
         query = self.query_params.urlencode()
         self._path = escape_uri_path(request.path) + (f"?{query}" if query else "")
