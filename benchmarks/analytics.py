@@ -228,7 +228,7 @@ def measure(users: dict, runs: int) -> None:
     ]
     for label, user, url in targets:
         client = Client()
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        client.force_login(user, backend="crm.backends.TenantUserBackend")
         client.get(url)  # warm-up (connection, templates)
         times, queries = [], 0
         for _ in range(runs):

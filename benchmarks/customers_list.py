@@ -211,7 +211,7 @@ def measure(made: list, requests: int) -> None:
         client = clients.get(tenant.pk)
         if client is None:
             client = clients[tenant.pk] = Client()
-            client.force_login(manager, backend="django.contrib.auth.backends.ModelBackend")
+            client.force_login(manager, backend="crm.backends.TenantUserBackend")
         params = dict(rng.choice(FILTERS))
         params["page"] = rng.randint(1, 3)
         started = time.perf_counter()

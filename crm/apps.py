@@ -36,4 +36,11 @@ class CrmConfig(AppConfig):
         from crm.token_cache import connect_signals as connect_token_cache_signals
 
         connect_token_cache_signals()
+        from django.db.models.signals import post_delete, post_save
+
+        from crm.models import User
+        from crm.selectors import staff_names_forget
+
+        for name, signal in (("save", post_save), ("delete", post_delete)):
+            signal.connect(staff_names_forget, sender=User, dispatch_uid=f"staff_names.{name}")
         configure_pillow()

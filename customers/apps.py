@@ -27,6 +27,12 @@ class CustomersConfig(AppConfig):
         from customers import selectors
 
         grant_duties({SELLS: [Role.SALES]})
+        from django.db.models.signals import post_delete, post_save
+
+        from customers.models import Segment
+
+        for name, signal in (("save", post_save), ("delete", post_delete)):
+            signal.connect(selectors.segment_menu_forget, sender=Segment, dispatch_uid=f"segment_menu.{name}")
         grant_many(
             {
                 "customers.view": ALL_STAFF,

@@ -6,17 +6,24 @@ import datetime
 import math
 import statistics
 from collections import defaultdict
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 from django.apps import apps
 from django.db.models import Field, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from crm import extensions
 from crm.extensions import TimelineEntry
 from crm.models import Tenant, User
+from crm.money import format_fen
+from crm.page_cache import page_cache_forget, page_cache_key, page_cached
+from crm.selectors import staff_names
 from customers.models import (
     Customer,
     CustomerAuditLog,
@@ -27,6 +34,7 @@ from customers.models import (
     LeadStatus,
     Segment,
     SourceChannel,
+    mask_phone,
 )
 from customers.visibility import (
     customer_ids_with_full_phone,
@@ -156,6 +164,27 @@ def segments_for_list(*, tenant: Tenant) -> QuerySet[Segment]:
     return Segment.objects.select_related("created_by").order_by("name")
 
 
+SEGMENT_MENU_SECONDS = 300
+
+
+def segment_menu(*, tenant: Tenant) -> list[dict]:
+    """The list page's saved-segment menu (``pk``, ``name``), cached per tenant; dropped by any
+    segment save or delete (:func:`segment_menu_forget`)."""
+    return page_cached(
+        segment_menu_key(tenant.pk),
+        lambda: list(Segment.objects.order_by("name").values("pk", "name")),
+        timeout=SEGMENT_MENU_SECONDS,
+    )
+
+
+def segment_menu_key(tenant_id: int) -> str:
+    return page_cache_key("segments", tenant_id)
+
+
+def segment_menu_forget(sender: type, instance: Segment, **kwargs: object) -> None:  # noqa: ARG001 - signal receiver
+    page_cache_forget([segment_menu_key(instance.tenant_id)])
+
+
 LIST_LABEL_FIELDS = (
     "customer_type",
     "budget_tier",
@@ -168,29 +197,99 @@ LIST_LABEL_FIELDS = (
 )
 
 
+_choice_labels: dict[str, dict[str, dict[str, str]]] = {}
+
+
 def choice_labels() -> dict[str, dict[str, str]]:
-    """``{field: {value: label}}`` translated once per request (model ``get_FOO_display`` re-hashes
-    every lazy label on each call, which dominated the list page's render time)."""
-    return {
-        name: {value: str(label) for value, label in cast(Field, Customer._meta.get_field(name)).flatchoices}
-        for name in LIST_LABEL_FIELDS
-    }
-
-
-def list_rows(user: User, customers: Iterable[Customer]) -> list[dict]:
-    labels = choice_labels()
-    customers = list(customers)
-    full_phone = customer_ids_with_full_phone(user, customers)
-    return [
-        {
-            "customer": customer,
-            "phone": "—"
-            if customer.is_anonymised
-            else (customer.phone.removeprefix("+86") if customer.pk in full_phone else customer.masked_phone),
-            "labels": {name: labels[name].get(getattr(customer, name), "") for name in LIST_LABEL_FIELDS},
+    """``{field: {value: label}}`` in the active language, translated once per process and
+    language (model ``get_FOO_display`` re-hashes every lazy label on each call, which dominated
+    the list page's render time; the choices are fixed in code)."""
+    language = get_language() or ""
+    labels = _choice_labels.get(language)
+    if labels is None:
+        labels = _choice_labels[language] = {
+            name: {
+                value: str(label) for value, label in cast(Field, Customer._meta.get_field(name)).flatchoices
+            }
+            for name in LIST_LABEL_FIELDS
         }
-        for customer in customers
-    ]
+    return labels
+
+
+SYSTEM_TAG = '<span class="cust-tag sys">{}</span>'
+TAG = '<span class="cust-tag">{}</span>'
+
+
+#: The columns the list page reads (``.values()``: no model instances, ~20 of 60 columns).
+LIST_ROW_FIELDS = (
+    "id",
+    "name",
+    "phone",
+    "wechat_id",
+    "anonymised_at",
+    "owner_id",
+    "community",
+    "layout",
+    "area_sqm",
+    "budget_fen",
+    "in_pool",
+    "value_tier",
+    "activity",
+    "system_tags",
+    "tags",
+    *LIST_LABEL_FIELDS,
+)
+
+
+def list_rows(user: User, records: Iterable[dict], *, tenant: Tenant) -> list[dict]:
+    """The list page's rows from ``.values(*LIST_ROW_FIELDS)`` records, every cell's display value
+    computed here once per row: the page only places them (``{% customer_rows %}``)."""
+    from crm.templatetags.crm_ui import contact_button_labels, contact_buttons_html, tel_link
+
+    labels, label_fields, buttons = choice_labels(), LIST_LABEL_FIELDS, contact_button_labels()
+    records = list(records)
+    # Whose full number the user may see, for the whole page at once (no query for managers).
+    shown = [SimpleNamespace(pk=record["id"], owner_id=record["owner_id"]) for record in records]
+    full_phone = customer_ids_with_full_phone(user, shown)  # type: ignore[arg-type]  # reads pk and owner_id
+    owners = staff_names(tenant=tenant)
+    detail_url = reverse("customers:detail", args=[0]).removesuffix("0/")
+    rows = []
+    for record in records:
+        if record["anonymised_at"] is not None:
+            phone = "—"
+        elif record["id"] in full_phone:
+            phone = record["phone"].removeprefix("+86")
+        else:
+            phone = mask_phone(record["phone"])
+        owner_id = record["owner_id"]
+        rows.append(
+            {
+                "url": f"{detail_url}{record['id']}/",
+                "name": record["name"],
+                "in_pool": record["in_pool"],
+                "high_value": record["value_tier"] == "high",
+                "phone": phone,
+                "phone_html": format_html(
+                    "{} {}", tel_link(phone), contact_buttons_html(phone, record["wechat_id"], buttons)
+                ),
+                "community": record["community"] or "—",
+                "layout": record["layout"],
+                "area": localize(record["area_sqm"]) if record["area_sqm"] else "",
+                "budget": format_fen(record["budget_fen"]),
+                "silent": record["activity"] == "silent",
+                "owner": owners.get(owner_id, "—") if owner_id else "—",
+                "tags_html": format_html_join("", SYSTEM_TAG, ((tag,) for tag in record["system_tags"]))
+                + format_html_join("", TAG, ((tag,) for tag in record["tags"])),
+                **{f"{name}_label": labels[name].get(record[name], "") for name in label_fields},
+            }
+        )
+    return rows
+
+
+def customers_for_list_page(*, tenant: Tenant, user: User | None = None) -> QuerySet[Customer]:
+    """The browser list's rows: the API list's statement (nothing joined; owner names come from
+    :func:`crm.selectors.staff_names`)."""
+    return customers_for_api_list(tenant=tenant, user=user)
 
 
 def can_see_full_phone(user: User, customer: Customer) -> bool:
@@ -209,6 +308,17 @@ def display_email(user: User, customer: Customer) -> str:
     if customer.is_anonymised or not customer.email:
         return ""
     return customer.email if can_see_full_phone(user, customer) else customer.masked_email
+
+
+def display_phones(user: User, customers: list[Customer]) -> dict[int, str]:
+    """:func:`display_phone` of many customers at once (one visibility query for the lot)."""
+    full_phone = customer_ids_with_full_phone(user, customers)
+    return {
+        customer.pk: "—"
+        if customer.is_anonymised
+        else (customer.phone.removeprefix("+86") if customer.pk in full_phone else customer.masked_phone)
+        for customer in customers
+    }
 
 
 def follow_up_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:

@@ -6,7 +6,6 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,7 +16,11 @@ from django.views import View
 
 from crm import extensions
 from crm.forms import apply_service_errors
+from crm.notifications.badge import badge_cache_key
+from crm.page_cache import page_cache_batch
+from crm.paging import InvalidCursor, browser_page
 from crm.permissions import RoleRequiredMixin, has_permission, require_permission
+from crm.selectors import staff_names_key
 from crm.templatetags.crm_ui import tel_link
 from crm.tenancy import require_tenant
 from customers import io as customer_io
@@ -38,7 +41,10 @@ from customers.services import leads as leads_services
 from customers.services import pool as pool_services
 from customers.visibility import visible_customer_or_404
 
-PAGE_SIZES = (25, 50, 100)
+#: Query parameters that page through the list rather than filter it.
+PAGING_PARAMS = ("page", "page_size", "cursor")
+#: The list counts exactly up to this many customers, then says "1,000+".
+LIST_COUNT_CAP = 1000
 
 
 def _list_params(request) -> tuple[dict, Segment | None]:
@@ -49,7 +55,7 @@ def _list_params(request) -> tuple[dict, Segment | None]:
     segment_id = params.pop("segment", [None])[0]
     if segment_id and segment_id.isdigit():
         segment = Segment.objects.filter(pk=int(segment_id)).first()
-        if segment is not None and not any(key for key in params if key not in ("page", "page_size")):
+        if segment is not None and not any(key for key in params if key not in PAGING_PARAMS):
             for key, value in segment.filters.items():
                 if isinstance(value, list):
                     params.setlist(key, [str(v) for v in value])
@@ -72,12 +78,28 @@ def filtered_customers(request):
 
 
 class CustomerListView(RoleRequiredMixin, View):
+    """The sales staff's list: keyset pages (``crm.paging``), rows precomputed for the template.
+
+    Without a filter parameter no FilterSet is built (40-odd fields, the staff queryset); the
+    filter form itself is fetched by htmx when its panel is opened.
+    """
+
     required_permission = "customers.view"
 
     def get(self, request):
-        filterset, segment, params = filtered_customers(request)
+        tenant = require_tenant()
+        keys = [
+            staff_names_key(tenant.pk),
+            selectors.segment_menu_key(tenant.pk),
+            badge_cache_key(request.user.pk),
+        ]
+        with page_cache_batch(keys):  # the page's cached facts in one Redis round trip
+            return self.render_list(request, tenant)
+
+    def render_list(self, request, tenant):
+        params, segment = _list_params(request)
         query = params.copy()
-        for key in ("page", "_filters"):
+        for key in ("page", "cursor", "_filters"):
             query.pop(key, None)
         active_filters = sum(
             1
@@ -85,6 +107,10 @@ class CustomerListView(RoleRequiredMixin, View):
             if key != "page_size" and any(value not in ("", "unknown") for value in values)
         )
         show_filters = bool(active_filters) or "_filters" in request.GET
+        base = selectors.customers_for_list_page(tenant=tenant, user=request.user)
+        filterset = None
+        if show_filters or any(name in CustomerFilter.base_filters for name in params):
+            filterset = CustomerFilter(data=params, queryset=base, request=request)
         context = {
             "filter": filterset,
             "segment": segment,
@@ -96,26 +122,29 @@ class CustomerListView(RoleRequiredMixin, View):
         if request.headers.get("HX-Request") and "_filters" in request.GET:
             # The filter form (40-odd widgets) is rendered only when the panel is opened.
             return render(request, "customers/_filter_form.html", context)
-        queryset = filterset.qs if filterset.is_valid() else Customer.objects.none()
+        queryset = base
+        if filterset is not None:
+            queryset = filterset.qs if filterset.is_valid() else Customer.objects.none()
+        queryset = queryset.values(*selectors.LIST_ROW_FIELDS)
+        status = 200
         try:
-            page_size = int(request.GET.get("page_size", 25))
-        except ValueError:
-            page_size = 25
-        page_size = page_size if page_size in PAGE_SIZES else 25
-        page = Paginator(queryset, page_size).get_page(request.GET.get("page"))
-        rows = selectors.list_rows(request.user, page.object_list)
+            page = browser_page(request, queryset, count_cap=LIST_COUNT_CAP)
+        except InvalidCursor:
+            messages.error(request, _("翻页链接已失效（筛选或排序已改变），已回到第一页。"))
+            page = browser_page(request, queryset, count_cap=LIST_COUNT_CAP, from_start=True)
+            status = 400
         context.update(
             {
                 "page": page,
-                "rows": rows,
-                "segments": selectors.segments_for_list(tenant=require_tenant()),
+                "rows": selectors.list_rows(request.user, page.rows, tenant=tenant),
+                "segments": selectors.segment_menu(tenant=tenant),
                 "can_export": has_permission(request.user, "customers.export"),
                 "can_import": has_permission(request.user, "customers.import"),
                 "can_edit": has_permission(request.user, "customers.edit"),
                 "can_settings": has_permission(request.user, "customers.settings"),
             }
         )
-        return render(request, "customers/customer_list.html", context)
+        return render(request, "customers/customer_list.html", context, status=status)
 
 
 class SegmentSaveView(RoleRequiredMixin, View):
@@ -126,9 +155,8 @@ class SegmentSaveView(RoleRequiredMixin, View):
         query = request.GET.copy()
         yuan_page_params_to_fen(query)
         filters = {key: values if len(values) > 1 else values[0] for key, values in query.lists()}
-        filters.pop("page", None)
-        filters.pop("page_size", None)
-        filters.pop("segment", None)
+        for key in (*PAGING_PARAMS, "segment"):
+            filters.pop(key, None)
         if form.is_valid():
             try:
                 segment = segments.segment_save(
@@ -160,7 +188,7 @@ class CustomerExportView(RoleRequiredMixin, View):
             user=request.user,
             queryset=filterset.qs,
             file_format=file_format,
-            filters={k: v for k, v in params.lists() if k not in ("format", "page")},
+            filters={k: v for k, v in params.lists() if k not in ("format", "page", "cursor")},
         )
         response = HttpResponse(content, content_type=content_type)
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
@@ -360,17 +388,18 @@ class LeadInboxView(RoleRequiredMixin, View):
         )
         scores = extensions.lead_scores(tenant=tenant, lead_ids=[lead.pk for lead in leads])
         now = timezone.now()
+        pool = list(selectors.pool_customers(tenant=tenant, user=request.user)[:50])
+        phones = selectors.display_phones(request.user, [lead.customer for lead in leads] + pool)
         rows = [
             {
                 "lead": lead,
                 "score": scores.get(lead.pk),
-                "phone": selectors.display_phone(request.user, lead.customer),
+                "phone": phones[lead.customer_id],
                 "overdue": lead.first_response_due_at <= now,
                 "not_started": lead.clock_started_at > now,
             }
             for lead in leads
         ]
-        pool = list(selectors.pool_customers(tenant=tenant, user=request.user)[:50])
         stats = (
             selectors.lead_response_stats(tenant=tenant)
             if has_permission(request.user, "customers.view_stats")
@@ -384,7 +413,7 @@ class LeadInboxView(RoleRequiredMixin, View):
                 "mine": mine,
                 "by_score": by_score,
                 "now": now,
-                "pool": [(customer, selectors.display_phone(request.user, customer)) for customer in pool],
+                "pool": [(customer, phones[customer.pk]) for customer in pool],
                 "stats": stats,
                 "form": form or LeadForm(),
                 "can_claim": has_permission(request.user, "customers.claim"),

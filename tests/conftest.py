@@ -74,7 +74,7 @@ def session_client(client):
     """``session_client(user)`` -> Django test client logged in as ``user`` (browser pages)."""
 
     def make(user):
-        client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        client.force_login(user, backend="crm.backends.TenantUserBackend")
         return client
 
     return make
@@ -90,6 +90,20 @@ def _fresh_rate_limits():
 
     client = cache._cache.get_client(write=True)
     keys = list(client.scan_iter(match=f"*:{KEY_PREFIX}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_page_cache():
+    """Cached badge counts, staff names and segment menus (crm/page_cache.py) are keyed by ids,
+    which a re-created test database hands out again: start each test with none."""
+    from django.core.cache import cache
+
+    from crm.page_cache import page_cache_key
+
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"*:{page_cache_key('')}*", count=1000))  # this database's
     if keys:
         client.delete(*keys)
 

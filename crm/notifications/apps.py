@@ -16,6 +16,9 @@ class NotificationsConfig(AppConfig):
         from crm.permissions import ALL_STAFF, grant_many
 
         from . import tasks  # noqa: F401 - register the tasks with the worker
+        from .badge import connect_signals
+
+        connect_signals()
 
         grant_many(
             {

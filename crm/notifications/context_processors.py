@@ -1,10 +1,10 @@
-"""The unread badge in the top navigation: one cheap COUNT, and only if a page renders it."""
+"""The unread badge in the top navigation: a cached count (``badge``), only if a page renders it."""
 
 from __future__ import annotations
 
 from django.utils.functional import cached_property
 
-from crm.notifications.selectors import unread_count
+from crm.notifications.badge import badge_unread_count
 from crm.tenancy import current_tenant
 
 
@@ -14,7 +14,7 @@ class UnreadBadge:
 
     @cached_property
     def count(self) -> int:
-        return unread_count(user=self.user)
+        return badge_unread_count(user=self.user)
 
 
 def unread(request) -> dict:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext
 from crm.bulk import json_rows
 from crm.models import Tenant, User
 from crm.notifications import senders
+from crm.notifications.badge import badge_forget
 from crm.notifications.models import (
     Channel,
     Delivery,
@@ -207,6 +208,8 @@ def notify_many(*, tenant: Tenant, notifications: Sequence[NotificationSpec]) ->
                 },
             )
             result = cursor.fetchall()
+        if any(note_id is not None for note_id, _key, _delivery in result):
+            badge_forget(user_pk for user_pk, _key in ordered)  # a recipient without a new one: harmless
         queued = sorted(delivery_id for note_id, _key, delivery_id in result if note_id is None)
         first_of_key: dict[str, int] = {}
         for notification_id, key, _delivery_id in sorted(row for row in result if row[0] is not None):
@@ -301,7 +304,10 @@ def notification_mark_read(
             if not ids:
                 return 0
             queryset = queryset.filter(pk__in=ids)
-        return queryset.update(read_at=timezone.now())
+        marked = queryset.update(read_at=timezone.now())
+        if marked:
+            badge_forget([user.pk])
+        return marked
 
 
 # --- tenant settings ---------------------------------------------------------------------------

@@ -84,6 +84,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    "crm.backends.TenantUserBackend",  # logins record this one: user + tenant in one statement
+    # Sessions recorded before TenantUserBackend existed name this path; it must stay listed or
+    # they would be logged out. Only reached for a wrong password (then both check it).
     "django.contrib.auth.backends.ModelBackend",
     "crm.permissions.RolePermissionBackend",
 ]
@@ -168,6 +171,12 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Sessions are read from Redis (written through to the database), so a page request spends no
+# statement on its session. Only with a shared cache: a per-process LocMemCache would keep a
+# logged-out session alive in the other worker processes.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
+)
 
 # --- Celery -------------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport (no Redis needed); set CELERY_BROKER_URL for Redis.

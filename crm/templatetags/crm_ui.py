@@ -40,10 +40,20 @@ def tel_link(phone) -> SafeString:
 @register.simple_tag
 def contact_buttons(phone="", wechat_id="") -> SafeString:
     """A 拨打 button for a full number and a 复制微信号 button (the WeChat ID, else the full number)."""
+    return contact_buttons_html(phone, wechat_id, contact_button_labels())
+
+
+def contact_button_labels() -> tuple[str, str, str]:
+    """The buttons' words in the active language (a list translates them once, not per row)."""
+    return _("拨打"), _("已复制"), _("复制微信号")
+
+
+def contact_buttons_html(phone, wechat_id, labels: tuple[str, str, str]) -> SafeString:
+    call, copied, copy_wechat = labels
     href = tel_href(phone)
     parts = []
     if href:
-        parts.append(format_html('<a class="crm-call" href="{}" role="button">📞 {}</a>', href, _("拨打")))
+        parts.append(format_html('<a class="crm-call" href="{}" role="button">📞 {}</a>', href, call))
     copy = (wechat_id or str(phone)) if href else ""  # a viewer who sees a masked number copies nothing
     if copy:
         parts.append(
@@ -51,9 +61,9 @@ def contact_buttons(phone="", wechat_id="") -> SafeString:
                 '<button type="button" class="crm-copy" data-copy="{}" data-copied-label="{}" title="{}">'
                 "{}</button>",
                 copy,
-                _("已复制"),
+                copied,
                 copy,
-                _("复制微信号"),
+                copy_wechat,
             )
         )
     return format_html("{}", SafeString("".join(parts)))
