@@ -131,28 +131,20 @@ def milestone_select(where: str) -> str:
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 _COLUMN_LIST = ", ".join(COLUMNS)
-_ASSIGNMENTS = ", ".join(f"{name} = s.{name}" for name in COLUMNS[2:])
+_UPSERT_ASSIGNMENTS = ", ".join(f"{name} = EXCLUDED.{name}" for name in COLUMNS[2:])
 
-PG_REFRESH = f"""CREATE OR REPLACE FUNCTION {REFRESH_FUNCTION}(ids bigint[]) RETURNS void
+PG_REFRESH = f"""CREATE OR REPLACE FUNCTION {REFRESH_FUNCTION}(tenant bigint, ids bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF ids IS NULL OR cardinality(ids) = 0 THEN
-        RETURN;
-    END IF;
-    -- make sure every existing customer has a row (placeholder values, derived below) ...
+    -- lock the rows (in one order: no deadlock between two refreshes) ...
+    PERFORM 1 FROM {TABLE} WHERE tenant_id = tenant AND customer_id = ANY(ids)
+    ORDER BY customer_id FOR UPDATE;
+    -- ... then derive them with a snapshot taken after the lock; a customer that is gone loses its row.
     INSERT INTO {TABLE} ({_COLUMN_LIST})
-    SELECT c.tenant_id, c.id, c.created_at, c.source_channel, NULL, NULL, 0, 0,
-           NULL, NULL, NULL, NULL, NULL, NULL
-    FROM customers_customer c WHERE c.id = ANY(ids)
-    ON CONFLICT (tenant_id, customer_id) DO NOTHING;
-    -- ... lock the rows (in one order: no deadlock between two refreshes) ...
-    PERFORM 1 FROM {TABLE} WHERE customer_id = ANY(ids) ORDER BY customer_id FOR UPDATE;
-    -- ... then derive them with a snapshot taken after the lock.
-    UPDATE {TABLE} m SET {_ASSIGNMENTS}
-    FROM ({milestone_select("c.id = ANY(ids)")}) AS s({_COLUMN_LIST})
-    WHERE m.customer_id = s.customer_id;
+    {milestone_select("c.tenant_id = tenant AND c.id = ANY(ids)")}
+    ON CONFLICT (tenant_id, customer_id) DO UPDATE SET {_UPSERT_ASSIGNMENTS};
     DELETE FROM {TABLE} m
-    WHERE m.customer_id = ANY(ids)
+    WHERE m.tenant_id = tenant AND m.customer_id = ANY(ids)
       AND NOT EXISTS (SELECT 1 FROM customers_customer c WHERE c.id = m.customer_id);
 END;
 $$"""
@@ -185,7 +177,15 @@ def _pg_source_sql(
     function = f"analytics_milestones_{suffix}"
 
     def ids(rows: str, extra: str = "") -> str:
-        return f"SELECT {customer} FROM {rows} r WHERE {condition}{extra}"
+        return f"SELECT r.tenant_id, {customer} AS customer_id FROM {rows} r WHERE {condition}{extra}"
+
+    def refresh(touched: str) -> str:
+        # one call per tenant (a platform-scope statement may touch several): every lookup is
+        # then on a tenant-led key
+        return (
+            f"PERFORM {REFRESH_FUNCTION}(t.tenant_id, t.ids) FROM (SELECT tenant_id, "
+            f"array_agg(DISTINCT customer_id) AS ids FROM ({touched}) touched GROUP BY tenant_id) t"
+        )
 
     changed = (
         f" AND r.id IN (SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {_changed(columns)})"
@@ -194,13 +194,11 @@ def _pg_source_sql(
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM {REFRESH_FUNCTION}(ARRAY({ids("new_rows")}));
+        {refresh(ids("new_rows"))};
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM {REFRESH_FUNCTION}(ARRAY({ids("old_rows")}));
+        {refresh(ids("old_rows"))};
     ELSE
-        PERFORM {REFRESH_FUNCTION}(ARRAY(
-            {ids("new_rows", changed)} UNION {ids("old_rows", changed)}
-        ));
+        {refresh(f"{ids('new_rows', changed)} UNION {ids('old_rows', changed)}")};
     END IF;
     RETURN NULL;
 END;
@@ -233,7 +231,7 @@ def pg_uninstall_sql() -> list[str]:
         for op in ("insert", "update", "delete"):
             statements.append(f"DROP TRIGGER IF EXISTS analytics_milestones_{suffix}_{op} ON {table}")
         statements.append(f"DROP FUNCTION IF EXISTS analytics_milestones_{suffix}()")
-    statements.append(f"DROP FUNCTION IF EXISTS {REFRESH_FUNCTION}(bigint[])")
+    statements.append(f"DROP FUNCTION IF EXISTS {REFRESH_FUNCTION}(bigint, bigint[])")
     return statements
 
 
@@ -245,10 +243,11 @@ def _row(expression: str, row: str) -> str:
     return re.sub(r"\br\.", f"{row}.", expression)
 
 
-def _sqlite_refresh(customer: str) -> str:
+def _sqlite_refresh(tenant: str, customer: str) -> str:
     return (
-        f"DELETE FROM {TABLE} WHERE customer_id = {customer}; "
-        f"INSERT INTO {TABLE} ({_COLUMN_LIST}) {milestone_select(f'c.id = {customer}')};"
+        f"DELETE FROM {TABLE} WHERE tenant_id = {tenant} AND customer_id = {customer}; "
+        f"INSERT INTO {TABLE} ({_COLUMN_LIST}) "
+        f"{milestone_select(f'c.tenant_id = {tenant} AND c.id = {customer}')};"
     )
 
 
@@ -260,7 +259,7 @@ def sqlite_install_sql() -> list[str]:
             if op == "update":
                 touched = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in columns)
                 when = f"({when}) AND ({touched})"
-            body = " ".join(_sqlite_refresh(_row(customer, row)) for row in rows)
+            body = " ".join(_sqlite_refresh(f"{row}.tenant_id", _row(customer, row)) for row in rows)
             statements.append(
                 f"CREATE TRIGGER IF NOT EXISTS analytics_milestones_{suffix}_{op} "
                 f"AFTER {op.upper()} ON {table} WHEN {when} BEGIN {body} END"
@@ -287,8 +286,9 @@ def rebuild(*, tenant_id: int, connection=default_connection) -> int:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"SELECT {REFRESH_FUNCTION}(ARRAY(SELECT id FROM customers_customer WHERE tenant_id = %s))",
-                [tenant_id],
+                f"SELECT {REFRESH_FUNCTION}(%s, "
+                "ARRAY(SELECT id FROM customers_customer WHERE tenant_id = %s))",
+                [tenant_id, tenant_id],
             )
             cursor.execute(
                 f"DELETE FROM {TABLE} m WHERE m.tenant_id = %s "  # noqa: S608 - our names

@@ -151,6 +151,7 @@ class CustomerMilestone(TenantOwnedModel):
         on_delete=models.DO_NOTHING,
         null=True,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     designer = models.ForeignKey(
@@ -158,6 +159,7 @@ class CustomerMilestone(TenantOwnedModel):
         on_delete=models.DO_NOTHING,
         null=True,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     contract_total_fen = models.BigIntegerField(default=0)

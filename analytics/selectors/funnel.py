@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import BooleanField, Case, Count, Q, Sum, Value, When
+from django.db.models import BooleanField, Case, Count, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
@@ -96,12 +96,11 @@ def _step_medians(scope: Scope) -> dict[str, float | None]:
     return {step: medians[step] for step in STEPS[1:]}
 
 
-def _step_counts(scope: Scope) -> dict[str, int]:
-    """Customers of both periods' cohorts who reached at least each step, in one statement:
-    grouped by (period, furthest step); "reached at least a step" is the sum of the groups at or
-    beyond it (at most 14 groups)."""
+def _cohort_groups(scope: Scope) -> list[dict]:
+    """Both periods' cohorts grouped by (period, furthest step, channel), in one statement: the
+    step counts and the channel table are sums of these groups (at most 2 × 7 × 11)."""
     period, previous = scope.period, scope.previous
-    groups = (
+    return list(
         cohort(scope, since=previous.start_at, until=period.end_at)
         .annotate(
             current=Case(
@@ -110,10 +109,15 @@ def _step_counts(scope: Scope) -> dict[str, int]:
                 output_field=BooleanField(),
             )
         )
-        .values("current", "furthest_step")
-        .annotate(n=Count("id"))
+        .values("current", "furthest_step", "source_channel")
+        .annotate(n=Count("id"), value=Coalesce(Sum("contract_total_fen"), 0))
         .order_by()
     )
+
+
+def _step_counts(groups: list[dict]) -> dict[str, int]:
+    """Customers of each period's cohort who reached at least each step: the sum of the groups at
+    or beyond it."""
     counts = dict.fromkeys([*STEPS, *(f"{step}__prev" for step in STEPS)], 0)
     for group in groups:
         suffix = "" if group["current"] else "__prev"
@@ -124,7 +128,8 @@ def _step_counts(scope: Scope) -> dict[str, int]:
 
 def funnel_panel(scope: Scope) -> dict:
     period = scope.period
-    counts = _step_counts(scope)
+    groups = _cohort_groups(scope)
+    counts = _step_counts(groups)
 
     medians = _step_medians(scope)
 
@@ -163,7 +168,7 @@ def funnel_panel(scope: Scope) -> dict:
         ],
         rows,
     )
-    channel_table = _by_channel(scope, base)
+    channel_table = _by_channel(scope, base, groups)
     signed = counts["signed"]
     return panel(
         "funnel",
@@ -200,23 +205,25 @@ def funnel_panel(scope: Scope) -> dict:
     )
 
 
-def _by_channel(scope: Scope, base: dict) -> dict:
+def _by_channel(scope: Scope, base: dict, groups: list[dict]) -> dict:
     period = scope.period
-    signed_q = Q(furthest_step__gte=SIGNED)
-    rows_qs = (
-        cohort(scope, since=period.start_at, until=period.end_at)
-        .values("source_channel")
-        .annotate(
-            inquiries=Count("id"),
-            signed=Count("id", filter=signed_q),
-            value=Coalesce(Sum("contract_total_fen", filter=signed_q), 0),
+    channels: dict[str, dict] = {}
+    for group in groups:
+        if not group["current"]:
+            continue
+        item = channels.setdefault(
+            group["source_channel"],
+            {"source_channel": group["source_channel"], "inquiries": 0, "signed": 0, "value": 0},
         )
-        .order_by("-inquiries", "source_channel")
-    )
+        item["inquiries"] += group["n"]
+        if group["furthest_step"] >= SIGNED:
+            item["signed"] += group["n"]
+            item["value"] += group["value"]
+    ranked = sorted(channels.values(), key=lambda item: (-item["inquiries"], item["source_channel"]))
     spend = ChannelSpend.spend_by_channel(period=period)
     labels = dict(SourceChannel.choices)
     rows = []
-    for item in rows_qs:
+    for item in ranked:
         channel = item["source_channel"]
         channel_base = {**base, "source_channel": channel}
         channel_spend = spend.get(channel)
