@@ -100,7 +100,7 @@ def _cohort_groups(scope: Scope) -> list[dict]:
     """Both periods' cohorts grouped by (period, furthest step, channel), in one statement: the
     step counts and the channel table are sums of these groups (at most 2 × 7 × 11)."""
     period, previous = scope.period, scope.previous
-    return list(
+    groups = (
         cohort(scope, since=previous.start_at, until=period.end_at)
         .annotate(
             current=Case(
@@ -113,6 +113,7 @@ def _cohort_groups(scope: Scope) -> list[dict]:
         .annotate(n=Count("id"), value=Coalesce(Sum("contract_total_fen"), 0))
         .order_by()
     )
+    return [dict(group) for group in groups]
 
 
 def _step_counts(groups: list[dict]) -> dict[str, int]:
