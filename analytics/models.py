@@ -127,3 +127,60 @@ class MonthlyReport(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m}"
+
+
+class CustomerMilestone(TenantOwnedModel):
+    """One row per customer: the sales funnel's inputs, derived from the source tables.
+
+    Never written by Python: database triggers on customers, follow-ups, projects and stage history
+    keep it equal to its definition (``analytics.milestones``), which ``rebuild_milestones`` can
+    re-apply or check. ``furthest_step`` indexes ``analytics.milestones.STEPS`` (0 = inquiry …
+    6 = handed over, the same conditions as ``customers.selectors.funnel_reached_q``); the ``*_at``
+    columns are the first time the customer reached each step (first human follow-up, 量房, first
+    entry of a project into 设计/报价/签约/交付).
+    """
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.DO_NOTHING, related_name="+", db_index=False
+    )
+    # the cohort's columns, copied from the customer
+    inquiry_at = models.DateTimeField()
+    source_channel = models.CharField(max_length=32)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    designer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    contract_total_fen = models.BigIntegerField(default=0)
+    furthest_step = models.PositiveSmallIntegerField(default=0)
+    responded_at = models.DateTimeField(null=True)
+    measured_at = models.DateTimeField(null=True)
+    design_at = models.DateTimeField(null=True)
+    quoted_at = models.DateTimeField(null=True)
+    signed_at = models.DateTimeField(null=True)
+    handed_over_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = _("客户漏斗节点")
+        verbose_name_plural = _("客户漏斗节点")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "customer"], name="analytics_milestone_customer_uniq"),
+        ]
+        indexes = [
+            # the funnel's cohort: customers whose inquiry falls in a period
+            models.Index(fields=["tenant", "inquiry_at"], name="analytics_ms_inquiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.furthest_step}"

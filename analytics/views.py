@@ -22,16 +22,18 @@ from analytics.periods import PRESETS
 from analytics.scope import parse_scope
 from analytics.selectors.sla import LIST_STATES, leads_for_list
 from crm.extensions import dashboard_widgets
-from crm.permissions import SELLS, RoleRequiredMixin, has_permission
+from crm.permissions import SELLS, RoleRequiredMixin, has_duty, has_permission
 from crm.selectors import staff_of_tenant
 from crm.tenancy import require_tenant
 from customers.models import SourceChannel
 
 
-def _staff_choices(tenant, duty: str) -> list[tuple[int, str]]:
-    """The people of one roster (the sales team, the designers, the project managers)."""
+def _staff_choices(tenant, *duties: str) -> list[list[tuple[int, str]]]:
+    """The people of each roster (the sales team, the designers, the project managers): one query."""
+    staff = staff_of_tenant(tenant=tenant)
     return [
-        (user.pk, user.display_name or user.username) for user in staff_of_tenant(tenant=tenant, duty=duty)
+        [(user.pk, user.display_name or user.username) for user in staff if has_duty(user, duty)]
+        for duty in duties
     ]
 
 
@@ -49,6 +51,9 @@ class DashboardView(RoleRequiredMixin, View):
             errors = error.message_dict
             scope = parse_scope({}, tenant=tenant, user=request.user)
         panels = panel_cache.dashboard(scope, refresh=request.GET.get("refresh") == "1")
+        sales_users, designers, pms = _staff_choices(
+            tenant, SELLS, "projects.design_team", "projects.construction_team"
+        )
 
         context = {
             "scope": scope,
@@ -61,9 +66,9 @@ class DashboardView(RoleRequiredMixin, View):
             "params": request.GET if not errors else {},
             "presets": [(key, str(label)) for key, label in PRESETS.items()],
             "channels": SourceChannel.choices,
-            "sales_users": _staff_choices(tenant, SELLS),
-            "designers": _staff_choices(tenant, "projects.design_team"),
-            "pms": _staff_choices(tenant, "projects.construction_team"),
+            "sales_users": sales_users,
+            "designers": designers,
+            "pms": pms,
             "querystring": scope.querystring(),
             "computed_at": min(
                 (datetime.datetime.fromisoformat(panel["computed_at"]) for panel in panels),

@@ -5,6 +5,8 @@ Definitions (see docs/metrics.md):
   matching the filters (channel = the customer's source channel, sales = owner, designer).
 - Each later step counts the cohort customers who reached *at least* that step
   (``customers.selectors.funnel_reached_q``), so the funnel never widens.
+- Read from the per-customer milestone rows (``analytics.milestones``: the same conditions and
+  first times, kept by database triggers), so each statement is an index range scan of the cohort.
 - **Conversion**: step ÷ previous step; **overall**: step ÷ inquiries.
 - **Median days between steps**: over cohort customers with both timestamps (first human
   follow-up, ``measured_at``, first entry into the 设计/报价/签约/交付 project stages).
@@ -16,12 +18,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db import connection
-from django.db.models import BooleanField, Case, Count, IntegerField, Q, Sum, Value, When
+from django.db.models import BooleanField, Case, Count, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from analytics.models import ChannelSpend
+from analytics.aggregates import EpochDays, Median
+from analytics.milestones import STEPS as MILESTONE_STEPS
+from analytics.models import ChannelSpend, CustomerMilestone
 from analytics.scope import Scope
 from analytics.selectors.common import (
     chart,
@@ -35,18 +38,14 @@ from analytics.selectors.common import (
     row,
     table,
 )
-from customers.models import HUMAN_FOLLOW_UP_KINDS, Customer, FollowUp, SourceChannel
-from customers.selectors import FUNNEL_STEPS, funnel_reached_q
-from projects.models import Project, Stage, StageHistory
+from customers.models import SourceChannel
 
 if TYPE_CHECKING:
     import datetime
 
     from django.db.models import QuerySet
 
-    from analytics.periods import Period
-
-STEPS = ("inquiry", *FUNNEL_STEPS)
+STEPS = MILESTONE_STEPS
 STEP_LABELS = {
     "inquiry": _("询盘"),
     "responded": _("已响应"),
@@ -56,142 +55,82 @@ STEP_LABELS = {
     "signed": _("签约"),
     "handed_over": _("交付"),
 }
-STEP_STAGE = {
-    "design": Stage.DESIGN,
-    "quoted": Stage.QUOTATION,
-    "signed": Stage.CONTRACT_SIGNED,
-    "handed_over": Stage.HANDOVER,
+# the milestone column with each step's first time
+STEP_AT = {
+    "inquiry": "inquiry_at",
+    "responded": "responded_at",
+    "measured": "measured_at",
+    "design": "design_at",
+    "quoted": "quoted_at",
+    "signed": "signed_at",
+    "handed_over": "handed_over_at",
 }
+SIGNED = STEPS.index("signed")
 
 
-def step_q(step: str) -> Q:
-    return Q() if step == "inquiry" else funnel_reached_q(step)
-
-
-def cohort(scope: Scope, *, since: datetime.datetime, until: datetime.datetime) -> QuerySet[Customer]:
-    customers = Customer.objects.filter(created_at__gte=since, created_at__lt=until)
+def cohort(
+    scope: Scope, *, since: datetime.datetime, until: datetime.datetime
+) -> QuerySet[CustomerMilestone]:
+    """The milestone rows of the customers whose first inquiry falls in ``[since, until)``: an
+    index range scan of one narrow table (``analytics.milestones``)."""
+    milestones = CustomerMilestone.objects.filter(inquiry_at__gte=since, inquiry_at__lt=until)
     if scope.channel:
-        customers = customers.filter(source_channel=scope.channel)
+        milestones = milestones.filter(source_channel=scope.channel)
     if scope.sales_id:
-        customers = customers.filter(owner_id=scope.sales_id)
+        milestones = milestones.filter(owner_id=scope.sales_id)
     if scope.designer_id:
-        customers = customers.filter(designer_id=scope.designer_id)
-    return customers
-
-
-def _in(period: Period) -> Q:
-    return Q(created_at__gte=period.start_at, created_at__lt=period.end_at)
+        milestones = milestones.filter(designer_id=scope.designer_id)
+    return milestones
 
 
 def _step_medians(scope: Scope) -> dict[str, float | None]:
-    """Median days between consecutive steps over the period's cohort, in one statement.
-
-    Each cohort customer's first time at each step comes from one grouped pass over its human
-    follow-ups and one over its projects' stage history (``MIN`` per customer), joined to the
-    cohort — not a correlated subquery per customer and step.
-    """
+    """Median days between consecutive steps over the period's cohort (customers with both
+    times), one aggregate statement over the milestone rows."""
     period = scope.period
-    cohort_sql, cohort_params = (
-        cohort(scope, since=period.start_at, until=period.end_at)
-        .order_by()
-        .values("id", "created_at", "measured_at")
-        .query.sql_with_params()
+    medians = cohort(scope, since=period.start_at, until=period.end_at).aggregate(
+        **{
+            later: Median(EpochDays(STEP_AT[later], STEP_AT[earlier]))
+            for earlier, later in zip(STEPS, STEPS[1:], strict=False)
+        }
     )
-    tenant_id = scope.tenant.pk
-    kinds = sorted(HUMAN_FOLLOW_UP_KINDS)
-    stages = list(STEP_STAGE.values())
-    postgres = connection.vendor == "postgresql"
-
-    def days(later: str, earlier: str) -> str:
-        if postgres:
-            return f"EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0"
-        return f"julianday({later}) - julianday({earlier})"
-
-    def median(expression: str) -> str:
-        if postgres:
-            return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {expression})"
-        return f"analytics_percentile({expression}, 0.5)"
-
-    column_of = {
-        "inquiry": "c.created_at",
-        "responded": "r.first_at",
-        "measured": "c.measured_at",
-        **{step: f"s.t_{step}" for step in STEP_STAGE},
-    }
-    firsts = ", ".join(
-        f"MIN(CASE WHEN h.to_stage = %s THEN h.changed_at END) AS t_{step}" for step in STEP_STAGE
-    )
-    medians = ", ".join(
-        median(days(column_of[later], column_of[earlier]))
-        for earlier, later in zip(STEPS, STEPS[1:], strict=False)
-    )
-    # Raw SQL is not scoped by the tenant manager: every table names its tenant (RLS also applies).
-    sql = f"""
-        WITH cohort AS ({cohort_sql}),
-        responded AS (
-            SELECT f.customer_id, MIN(f.occurred_at) AS first_at
-            FROM {FollowUp._meta.db_table} f
-            JOIN cohort ON cohort.id = f.customer_id
-            WHERE f.tenant_id = %s AND f.kind IN ({", ".join(["%s"] * len(kinds))})
-            GROUP BY f.customer_id
-        ),
-        reached AS (
-            SELECT p.customer_id, {firsts}
-            FROM {StageHistory._meta.db_table} h
-            JOIN {Project._meta.db_table} p ON p.id = h.project_id AND p.tenant_id = %s
-            JOIN cohort ON cohort.id = p.customer_id
-            WHERE h.tenant_id = %s AND h.to_stage IN ({", ".join(["%s"] * len(stages))})
-            GROUP BY p.customer_id
-        )
-        SELECT {medians}
-        FROM cohort c
-        LEFT JOIN responded r ON r.customer_id = c.id
-        LEFT JOIN reached s ON s.customer_id = c.id
-    """
-    # In the statement's order: cohort, responded (tenant, kinds), reached (CASE stages, tenants, stages).
-    params = [*cohort_params, tenant_id, *kinds, *stages, tenant_id, tenant_id, *stages]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        values = cursor.fetchone()
-    return dict(zip(STEPS[1:], values, strict=True))
+    return {step: medians[step] for step in STEPS[1:]}
 
 
-def _step_counts(scope: Scope) -> dict[str, int]:
-    """Customers of both periods' cohorts who reached at least each step, in one statement.
-
-    Each customer's furthest step is worked out once (a ``CASE`` from the last step down, over the
-    same ``funnel_reached_q`` conditions) and the customers are grouped by (period, furthest step);
-    "reached at least a step" is then the sum of the groups at or beyond it (at most 14 groups).
-    """
+def _cohort_groups(scope: Scope) -> list[dict]:
+    """Both periods' cohorts grouped by (period, furthest step, channel), in one statement: the
+    step counts and the channel table are sums of these groups (at most 2 × 7 × 11)."""
     period, previous = scope.period, scope.previous
-    furthest = Case(
-        *(When(step_q(step), then=Value(index)) for index, step in reversed(list(enumerate(STEPS))) if index),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
     groups = (
         cohort(scope, since=previous.start_at, until=period.end_at)
         .annotate(
-            furthest=furthest,
             current=Case(
-                When(_in(period), then=Value(True)), default=Value(False), output_field=BooleanField()
-            ),
+                When(inquiry_at__gte=period.start_at, inquiry_at__lt=period.end_at, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
         )
-        .values("current", "furthest")
-        .annotate(n=Count("id"))
+        .values("current", "furthest_step", "source_channel")
+        .annotate(n=Count("id"), value=Coalesce(Sum("contract_total_fen"), 0))
         .order_by()
     )
+    return [dict(group) for group in groups]
+
+
+def _step_counts(groups: list[dict]) -> dict[str, int]:
+    """Customers of each period's cohort who reached at least each step: the sum of the groups at
+    or beyond it."""
     counts = dict.fromkeys([*STEPS, *(f"{step}__prev" for step in STEPS)], 0)
     for group in groups:
         suffix = "" if group["current"] else "__prev"
-        for step in STEPS[: group["furthest"] + 1]:
+        for step in STEPS[: group["furthest_step"] + 1]:
             counts[f"{step}{suffix}"] += group["n"]
     return counts
 
 
 def funnel_panel(scope: Scope) -> dict:
     period = scope.period
-    counts = _step_counts(scope)
+    groups = _cohort_groups(scope)
+    counts = _step_counts(groups)
 
     medians = _step_medians(scope)
 
@@ -230,7 +169,7 @@ def funnel_panel(scope: Scope) -> dict:
         ],
         rows,
     )
-    channel_table = _by_channel(scope, base)
+    channel_table = _by_channel(scope, base, groups)
     signed = counts["signed"]
     return panel(
         "funnel",
@@ -267,23 +206,25 @@ def funnel_panel(scope: Scope) -> dict:
     )
 
 
-def _by_channel(scope: Scope, base: dict) -> dict:
+def _by_channel(scope: Scope, base: dict, groups: list[dict]) -> dict:
     period = scope.period
-    signed_q = funnel_reached_q("signed")
-    rows_qs = (
-        cohort(scope, since=period.start_at, until=period.end_at)
-        .values("source_channel")
-        .annotate(
-            inquiries=Count("id"),
-            signed=Count("id", filter=signed_q),
-            value=Coalesce(Sum("contract_total_fen", filter=signed_q), 0),
+    channels: dict[str, dict] = {}
+    for group in groups:
+        if not group["current"]:
+            continue
+        item = channels.setdefault(
+            group["source_channel"],
+            {"source_channel": group["source_channel"], "inquiries": 0, "signed": 0, "value": 0},
         )
-        .order_by("-inquiries", "source_channel")
-    )
+        item["inquiries"] += group["n"]
+        if group["furthest_step"] >= SIGNED:
+            item["signed"] += group["n"]
+            item["value"] += group["value"]
+    ranked = sorted(channels.values(), key=lambda item: (-item["inquiries"], item["source_channel"]))
     spend = ChannelSpend.spend_by_channel(period=period)
     labels = dict(SourceChannel.choices)
     rows = []
-    for item in rows_qs:
+    for item in ranked:
         channel = item["source_channel"]
         channel_base = {**base, "source_channel": channel}
         channel_spend = spend.get(channel)

@@ -9,9 +9,9 @@ from django.db import connection
 
 from crm.models import Role
 from crm.notifications.models import Channel, Delivery, Notification, NotificationSettings
+from crm.notifications.outbound import enqueue
 from crm.notifications.selectors import unread_count
 from crm.notifications.services import (
-    _enqueue,
     notification_mark_read,
     notification_settings_update,
     notify,
@@ -88,7 +88,7 @@ def test_deliveries_are_queued_after_commit_only(tenant_a, make_staff, django_ca
     with django_capture_on_commit_callbacks() as callbacks:
         _notify(tenant_a, [user])
     # the delivery task; the other callback drops the recipient's cached unread badge again
-    assert len([c for c in callbacks if getattr(c, "func", None) is _enqueue]) == 1
+    assert len([c for c in callbacks if getattr(c, "func", None) is enqueue]) == 1
     assert len(callbacks) == 2
     with django_capture_on_commit_callbacks() as callbacks:
         _notify(tenant_a, [user])
