@@ -364,13 +364,16 @@ def push_rule_run(*, tenant: Tenant, rule: PushRule, now: datetime.datetime | No
     if rule.channel == ConsentChannel.EMAIL:
         # E-mail decides one customer at a time: a customer without an address is recorded as
         # skipped and decided again (same row, under its lock) once they have one (_decide_again).
-        audience = push_audience(tenant=tenant, rule=rule).exclude(pk__in=done).select_related("owner")
-        if rule.channel == ConsentChannel.EMAIL:  # skipped for want of an address and still without one
-            waiting = PushDispatch.objects.filter(
-                tenant=tenant, rule=rule, period_key=key, skip_reason=SkipReason.NO_ADDRESS
-            ).values("customer_id")
-            audience = audience.exclude(email="", pk__in=waiting)
-        for customer in audience.iterator(chunk_size=2000):
+        waiting = PushDispatch.objects.filter(  # skipped for want of an address and still without one
+            tenant=tenant, rule=rule, period_key=key, skip_reason=SkipReason.NO_ADDRESS
+        ).values("customer_id")
+        recipients = (
+            push_audience(tenant=tenant, rule=rule)
+            .exclude(pk__in=done)
+            .exclude(email="", pk__in=waiting)
+            .select_related("owner")
+        )
+        for customer in recipients.iterator(chunk_size=2000):
             status = _decide(
                 tenant=tenant, rule=rule, customer=customer, key=key, now=now, capped=customer.pk in capped
             )
@@ -379,7 +382,7 @@ def push_rule_run(*, tenant: Tenant, rule: PushRule, now: datetime.datetime | No
     else:
         # The ids in one plain query, then each batch's rows by primary key: no server-side cursor
         # stays open across the batches' transactions.
-        audience = list(
+        audience_ids = list(
             push_audience(tenant=tenant, rule=rule)
             .exclude(pk__in=done)
             .order_by("pk")
@@ -388,8 +391,8 @@ def push_rule_run(*, tenant: Tenant, rule: PushRule, now: datetime.datetime | No
         rows = Customer.objects.filter(tenant=tenant).order_by("pk")
         if rule.channel != ConsentChannel.SMS:
             rows = rows.select_related("owner")  # the staff member who forwards it
-        for start in range(0, len(audience), RUN_BATCH):
-            batch = list(rows.filter(pk__in=audience[start : start + RUN_BATCH]))
+        for start in range(0, len(audience_ids), RUN_BATCH):
+            batch = list(rows.filter(pk__in=audience_ids[start : start + RUN_BATCH]))
             decided = _decide_batch(
                 tenant=tenant, rule=rule, customers=batch, key=key, now=now, capped=capped
             )
