@@ -41,10 +41,10 @@ def _insert_dispatches(
             f"""
             INSERT INTO {PushDispatch._meta.db_table}
                 (tenant_id, rule_id, customer_id, period_key, held_out, decided_at, status, trigger_ref,
-                 send_after, sent_at, open_count, click_count)
+                 send_after, sent_at, open_count, click_count, skip_reason)
             SELECT %s, %s, u.customer_id, %s, u.held_out, %s, u.status, %s,
                    CASE WHEN u.status = %s THEN %s::timestamptz END,
-                   CASE WHEN u.status = %s THEN %s::timestamptz END, 0, 0
+                   CASE WHEN u.status = %s THEN %s::timestamptz END, 0, 0, ''
             FROM unnest(%s::bigint[], %s::boolean[], %s::text[])
                 WITH ORDINALITY AS u(customer_id, held_out, status, position)
             ORDER BY u.position
