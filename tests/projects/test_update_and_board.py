@@ -125,6 +125,7 @@ def test_board_query_count_does_not_grow_with_projects(tenant_a, people, session
     client = session_client(people["manager"])
     with tenant_context(tenant_a):
         ProjectFactory(tenant=tenant_a, project_manager=people["pm"])
+    client.get(reverse("projects:board"))  # warm the per-user page facts (session, badge) in Redis
     with CaptureQueriesContext(connection) as small:
         client.get(reverse("projects:board"))
     with tenant_context(tenant_a):
