@@ -395,7 +395,7 @@ class OfferViewSet(
         return Response(RedemptionSerializer(redemption).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: RedemptionSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def redemptions(self, request, pk=None):
         """The offer's redemptions with their target (at most 200, newest first)."""
         offer = self.get_object()
