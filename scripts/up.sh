@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Set up and run the CRM with demo data: web server + Celery worker with beat.
 #
-# With nothing set it runs on the embedded default (SQLite + Celery's filesystem broker).
-# Set DATABASE_URL (postgres://...) and CELERY_BROKER_URL / REDIS_URL (redis://...) to use
-# PostgreSQL and Redis. PORT (default 8000) and HOST (default 127.0.0.1) choose the address:
+# With nothing set it starts this machine's PostgreSQL and Redis (scripts/ensure_services.sh) and
+# uses database `crm` as the non-superuser role `crm`; DATABASE_URL (postgres://...) and REDIS_URL
+# (redis://...) point it elsewhere. PORT (default 8000) and HOST (default 127.0.0.1) choose the address:
 #   PORT=8010 scripts/up.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +42,19 @@ if ! .venv/bin/python -c "import crm, django, celery" >/dev/null 2>&1 || [ pypro
 fi
 
 mkdir -p var/celery/queue var/celery/processed var/celery/control var/log
-echo "==> Database: ${DATABASE_URL:-sqlite (var/db.sqlite3)}; broker: ${CELERY_BROKER_URL:-${REDIS_URL:-filesystem (var/celery)}}"
+# The CRM runs on PostgreSQL (row-level security, triggers, the search function) and Redis, as in
+# production: with no DATABASE_URL, start the local ones (scripts/ensure_services.sh creates the
+# non-superuser role and database `crm`) and use them.
+if [ -z "${DATABASE_URL:-}" ]; then
+  echo "==> PostgreSQL and Redis on this machine (scripts/ensure_services.sh)"
+  bash scripts/ensure_services.sh >var/log/services.log 2>&1 || {
+    show_log var/log/services.log
+    fail "PostgreSQL and Redis are needed (apt-get install postgresql redis-server), or set DATABASE_URL and REDIS_URL."
+  }
+  export DATABASE_URL="postgres://crm:crm@127.0.0.1:5432/crm"
+  export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+fi
+echo "==> Database: $(printf '%s' "${DATABASE_URL:-sqlite}" | sed -E 's#//[^@/]*@#//#'); broker: ${CELERY_BROKER_URL:-${REDIS_URL:-filesystem (var/celery)}}"
 .venv/bin/python manage.py migrate --noinput -v0
 .venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python manage.py seed_demo

@@ -1,7 +1,8 @@
 """Settings shared by every environment; values come from the environment (django-environ).
 
-With nothing set, the CRM runs on an embedded default: SQLite and Celery's filesystem broker.
-Production and the test suite use PostgreSQL (with row-level security) and Redis.
+The demo (scripts/up.sh), production and the test suite use PostgreSQL (row-level security, triggers,
+the search function) and Redis. The SQLite / filesystem-broker fallbacks below only let
+``manage.py`` commands that touch no data (check, makemigrations) run without servers.
 """
 
 from pathlib import Path
