@@ -37,6 +37,17 @@
     });
   }
 
+  /* Axis ticks: counts never at 0.5; large figures compact (1,500,000 → 150万 / 1.5M) so the last
+     tick is not cut off on a phone. */
+  var chinese = (document.documentElement.lang || "").toLowerCase().indexOf("zh") === 0;
+  function compact(value) {
+    var size = Math.abs(value);
+    if (chinese && size >= 10000) return +(value / 10000).toFixed(1) + "万";
+    if (!chinese && size >= 1000000) return +(value / 1000000).toFixed(1) + "M";
+    if (!chinese && size >= 1000) return +(value / 1000).toFixed(1) + "k";
+    return String(value);
+  }
+
   function optionFor(chart, table) {
     var labels = table.rows.map(function (row) { return row.label; });
     var grid = { left: 8, right: 16, top: 36, bottom: 8, containLabel: true };
@@ -66,7 +77,8 @@
     }
     var horizontal = chart.type === "hbar";
     var categoryAxis = { type: "category", data: labels, axisLabel: { interval: 0, hideOverlap: true } };
-    var valueAxis = { type: "value" };
+    var counts = chart.series.every(function (key) { return kindOf(table, key) === "int"; });
+    var valueAxis = { type: "value", minInterval: counts ? 1 : 0, axisLabel: { formatter: compact } };
     return {
       tooltip: { trigger: "axis", renderMode: "richText" },
       legend: legend,
