@@ -8,7 +8,7 @@ not LEAKPROOF), so a text of three characters or more is first looked up by
 ``customer_search_ids`` (customers/migrations/0018, SECURITY DEFINER, the policy's tenant rule):
 
 * a selective text comes back as the complete list of the tenant's matching ids; the list then
-  reads ``id IN (…) AND <the plain condition>`` (still under RLS and the tenant filter; the plain
+  reads ``id = ANY(…) AND <the plain condition>`` (still under RLS and the tenant filter; the plain
   condition drops a row changed since the look-up);
 * a broad text (many matches among the tenant's newest rows, or more than ``ID_CAP``) comes back
   as "too many", and so does platform scope: the plain condition, which the list's ordered index
@@ -22,8 +22,10 @@ ordered scan that stops early over reading the whole tenant and sorting it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
-from django.db.models import BooleanField, Case, Q, Value, When
+from django.db.models import BooleanField, Case, F, Q, Value, When
 from django.db.models.expressions import Expression
 
 SEARCH_FUNCTION = "customer_search_ids"
@@ -57,6 +59,29 @@ def phone_grams_query(digits: str) -> str:
     return " & ".join(f"'{window}'" for window in windows)
 
 
+class PkInArray(Expression):
+    """``<pk> = ANY(%s)`` with the ids as one array parameter: one index condition on the primary
+    key, whatever the number of ids (``pk__in`` would send one parameter per id, and raise
+    ``EmptyResultSet`` for none, which the list's capped count cannot compile)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__()
+        self.ids = ids
+        self.pk: Any = F("pk")
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.pk]
+
+    def set_source_expressions(self, exprs: list[Any]) -> None:
+        (self.pk,) = exprs
+
+    def as_sql(self, compiler, connection, **extra_context):  # noqa: ARG002 - Expression signature
+        sql, params = compiler.compile(self.pk)
+        return f"{sql} = ANY(%s::bigint[])", [*params, self.ids]
+
+
 def _plain_q(text: str, phone_digits: str | None) -> Q:
     condition = Q(name__icontains=text) | Q(community__icontains=text)
     if phone_digits:
@@ -69,9 +94,13 @@ def _dense(condition: Q) -> Case:
     return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
 
 
-def search_ids(text: str, phone_digits: str | None, *, cap: int | None = ID_CAP) -> list[int] | None:
-    """The tenant's matching ids, or ``None`` for "too many / platform scope: filter plainly"."""
-    phone = (_contains_pattern(phone_digits), phone_grams_query(phone_digits)) if phone_digits else (None, None)
+def search_ids(text: str, phone_digits: str | None, *, cap: int | None = None) -> list[int] | None:
+    """The tenant's matching ids, or ``None`` for "more than ``cap`` (default ``ID_CAP``), or
+    platform scope: filter plainly"."""
+    cap = ID_CAP if cap is None else cap
+    phone = (
+        (_contains_pattern(phone_digits), phone_grams_query(phone_digits)) if phone_digits else (None, None)
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {SEARCH_FUNCTION}(%s, %s, %s, %s)", [_contains_pattern(text), phone[0], phone[1], cap]
@@ -94,5 +123,5 @@ def customer_search_q(text: str) -> Q | Expression:
     if len(text) >= MIN_TRIGRAM_LENGTH and (phone_digits is None or phone_digits.isascii()):
         ids = search_ids(text, phone_digits)
         if ids is not None:
-            return Q(pk__in=ids) & condition
+            return Q(PkInArray(ids)) & condition
     return _dense(condition)

@@ -98,11 +98,12 @@ BEGIN
             ORDER BY c.created_at DESC, c.id DESC
             LIMIT {SAMPLE}
         ) AS s;
+        IF COALESCE(pg_catalog.cardinality(matched), 0) > cap
+           OR (scanned = {SAMPLE} AND COALESCE(pg_catalog.cardinality(matched), 0) >= {BROAD_IN_SAMPLE}) THEN
+            RETURN NULL;
+        END IF;
         IF scanned < {SAMPLE} THEN
             RETURN COALESCE(matched, '{{}}');  -- the whole tenant was read
-        END IF;
-        IF COALESCE(pg_catalog.cardinality(matched), 0) >= {BROAD_IN_SAMPLE} THEN
-            RETURN NULL;
         END IF;
     END IF;
     -- (tenant_id + 0): found through the trigram and phone-gram indexes alone, the tenant is
