@@ -39,8 +39,8 @@ SIGNATURE = "customer_search_ids(text, text, text, integer)"
 GRAMS = "customer_phone_grams"
 GRAMS_INDEX = "cust_phone_grams_idx"
 PHONE_TRGM_INDEX = "cust_phone_trgm_idx"
-SAMPLE = 1000
-BROAD_IN_SAMPLE = 50
+SAMPLE = 300
+BROAD_IN_SAMPLE = 15
 COLUMNS = "created_at"
 TENANT = "NULLIF(pg_catalog.current_setting('app.tenant_id', true), '')::bigint"
 
