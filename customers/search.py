@@ -22,6 +22,7 @@ ordered scan that stops early over reading the whole tenant and sorting it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
@@ -74,7 +75,7 @@ class PkInArray(Expression):
     def get_source_expressions(self) -> list[Any]:
         return [self.pk]
 
-    def set_source_expressions(self, exprs: list[Any]) -> None:
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
         (self.pk,) = exprs
 
     def as_sql(self, compiler, connection, **extra_context):  # noqa: ARG002 - Expression signature
