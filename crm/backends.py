@@ -15,7 +15,8 @@ row before the commit stored its copy under the old number and never serves it a
 generation that is missing (never written, evicted, Redis flushed) is started at a fresh random
 value and never matches an older copy. One ``get_many`` per request (copy + both generations; the
 tenant of a user is remembered per process; on first sight a process asks the copy, or the row,
-for it). Redis down: the statement, as before. Only users of a tenant are cached (platform
+for it). The same round trip fetches the page's cached facts (``crm.page_cache.register_prefetch``).
+Redis down: the statement, as before. Only users of a tenant are cached (platform
 operators always read the database).
 """
 
@@ -28,8 +29,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
+
+from crm.page_cache import forget_prefetched, prefetch_keys, remember_prefetched
 
 # User id -> tenant id, per process (a user's tenant is fixed; a change is caught by the user's
 # generation and the reload's tenant check).
@@ -71,10 +75,14 @@ class TenantUserBackend(ModelBackend):
             return self._checked(self._load(pk))
         tenant_id = _tenant_of_user.get(pk)
         keys = [_entry_key(pk), _user_generation_key(pk)]
+        ahead = []
         if tenant_id is not None:
             keys.append(_tenant_generation_key(tenant_id))
+            ahead = prefetch_keys(pk, tenant_id)  # the page's cached facts, same round trip
         try:
-            found = cache.get_many(keys)
+            found = cache.get_many(keys + ahead)
+            if ahead:
+                remember_prefetched(found, ahead)
             entry = found.get(_entry_key(pk))
             if tenant_id is None:  # first sight in this process: the copy, else the row, tells
                 tenant_id = entry[0][0] if entry else self._tenant_id(pk)
@@ -155,3 +163,5 @@ def connect_signals() -> None:
     for name, signal in (("save", post_save), ("delete", post_delete)):
         signal.connect(_user_changed, sender=user_model, dispatch_uid=f"session_user.User.{name}")
         signal.connect(_tenant_changed, sender=Tenant, dispatch_uid=f"session_user.Tenant.{name}")
+    request_started.connect(forget_prefetched, dispatch_uid="page_cache.prefetched.started")
+    request_finished.connect(forget_prefetched, dispatch_uid="page_cache.prefetched.finished")

@@ -380,6 +380,10 @@ class LeadInboxView(RoleRequiredMixin, View):
     required_permission = "customers.view"
 
     def get(self, request, form=None, status=200):
+        with page_cache_batch([badge_cache_key(request.user.pk)]):  # fetched with the session's user
+            return self.render_inbox(request, form=form, status=status)
+
+    def render_inbox(self, request, form=None, status=200):
         tenant = require_tenant()
         mine = request.GET.get("mine") == "1"
         by_score = request.GET.get("sort") == "score"
