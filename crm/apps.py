@@ -36,6 +36,9 @@ class CrmConfig(AppConfig):
         from crm.token_cache import connect_signals as connect_token_cache_signals
 
         connect_token_cache_signals()
+        from crm.backends import connect_signals as connect_session_user_signals
+
+        connect_session_user_signals()
         from django.db.models.signals import post_delete, post_save
 
         from crm.models import User

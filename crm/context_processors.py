@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.context_processors import PermWrapper
-from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext_lazy
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.translation import get_language, gettext_lazy
 
 from crm.notifications.selectors import demo_outbox_enabled
 from crm.permissions import has_permission, known_permissions
@@ -32,21 +32,44 @@ NAVIGATION = [
 NAVIGATION_CONDITIONS = {"notifications:demo-outbox": demo_outbox_enabled}
 
 
+# (roles, active, language, demo outbox, URLconf, script prefix) -> (label, url) of the entries the
+# user may see: computed once per process (12 permission checks and reversals on every page).
+_navigation: dict[tuple, list[tuple[Any, str]]] = {}
+
+
+def _entries(user) -> list[tuple[Any, str]]:
+    key = (
+        tuple(sorted(set(user.roles or []))),
+        user.is_active,
+        get_language(),
+        demo_outbox_enabled(),
+        get_urlconf(),
+        get_script_prefix(),
+    )
+    entries = _navigation.get(key)
+    if entries is None:
+        declared = known_permissions()
+        entries = []
+        for label, url_name, permission in NAVIGATION:
+            if permission not in declared or not has_permission(user, permission):
+                continue
+            condition = NAVIGATION_CONDITIONS.get(url_name)
+            if condition is not None and not condition():
+                continue
+            try:
+                url = reverse(url_name)
+            except NoReverseMatch:
+                continue
+            entries.append((label, url))
+        _navigation[key] = entries
+    return entries
+
+
 def navigation_for(request) -> list[dict]:
-    user = request.user
-    declared = known_permissions()
-    items: list[dict[str, Any]] = []
-    for label, url_name, permission in NAVIGATION:
-        if permission not in declared or not has_permission(user, permission):
-            continue
-        condition = NAVIGATION_CONDITIONS.get(url_name)
-        if condition is not None and not condition():
-            continue
-        try:
-            url = reverse(url_name)
-        except NoReverseMatch:
-            continue
-        items.append({"label": label, "url": url, "active": False})
+    """The entries of a tenant user (:func:`shell` checked the user and tenant)."""
+    items: list[dict[str, Any]] = [
+        {"label": label, "url": url, "active": False} for label, url in _entries(request.user)
+    ]
     # Only the most specific section is highlighted (/customers/leads/ is 线索, not also 客户).
     matching = [item for item in items if request.path.startswith(item["url"])]
     if matching:

@@ -21,6 +21,11 @@ T = TypeVar("T")
 KEY_PREFIX = "pagecache:v1"
 # Values fetched ahead by ``page_cache_batch`` for the current request (None: a miss).
 _batch: ContextVar[dict[str, Any] | None] = ContextVar("page_cache_batch", default=None)
+# Values fetched with the request's identity (``crm.backends``: the same Redis round trip as the
+# session's user), for the request's ``page_cache_batch``; dropped when a request starts or ends.
+_prefetched: ContextVar[dict[str, Any] | None] = ContextVar("page_cache_prefetched", default=None)
+# ``fn(user_id, tenant_id) -> keys`` of the facts worth fetching with every page's identity.
+_prefetch_keys: list[Callable[[int, int], list[str]]] = []
 
 
 def page_cache_key(*parts: object) -> str:
@@ -28,15 +33,40 @@ def page_cache_key(*parts: object) -> str:
     return ":".join([KEY_PREFIX, str(database), *(str(part) for part in parts)])
 
 
+def register_prefetch(keys: Callable[[int, int], list[str]]) -> None:
+    """Have ``keys(user_id, tenant_id)`` fetched with the identity of every page request."""
+    if keys not in _prefetch_keys:
+        _prefetch_keys.append(keys)
+
+
+def prefetch_keys(user_id: int, tenant_id: int) -> list[str]:
+    return [key for keys in _prefetch_keys for key in keys(user_id, tenant_id)]
+
+
+def remember_prefetched(found: dict[str, Any], keys: Iterable[str]) -> None:
+    """What the identity's round trip found for ``keys`` (absent: a miss), for this request."""
+    _prefetched.set({key: found.get(key) for key in keys})
+
+
+def forget_prefetched(**kwargs: Any) -> None:
+    """``request_started`` / ``request_finished``: nothing fetched for one request serves another."""
+    _prefetched.set(None)
+
+
 @contextmanager
 def page_cache_batch(keys: Iterable[str]) -> Iterator[None]:
-    """Fetch the copies a page will ask for in ONE Redis round trip (each costs one otherwise)."""
+    """Fetch the copies a page will ask for in ONE Redis round trip (each costs one otherwise);
+    none if the request's identity fetched them already (:func:`register_prefetch`)."""
     keys = list(keys)
-    try:
-        found = cache.get_many(keys)
-    except Exception:
-        found = {}
-    token = _batch.set({key: found.get(key) for key in keys})
+    prefetched = _prefetched.get() or {}
+    values = {key: prefetched[key] for key in keys if key in prefetched}
+    missing = [key for key in keys if key not in values]
+    if missing:
+        try:
+            values.update(cache.get_many(missing))
+        except Exception:
+            pass
+    token = _batch.set({key: values.get(key) for key in keys})
     try:
         yield
     finally:
@@ -66,10 +96,15 @@ def page_cached(key: str, compute: Callable[[], T], *, timeout: int) -> T:
 
 
 def page_cache_forget(keys: Iterable[str]) -> None:
-    """Drop ``keys`` now and again when the current transaction commits."""
+    """Drop ``keys`` now and again when the current transaction commits (and from this request's
+    values fetched ahead, so a page rendered after the write reads it afresh)."""
     keys = list(keys)
     if not keys:
         return
+    for fetched in (_batch.get(), _prefetched.get()):
+        for key in keys:
+            if fetched is not None:
+                fetched.pop(key, None)
 
     def forget() -> None:
         try:

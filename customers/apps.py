@@ -27,6 +27,18 @@ class CustomersConfig(AppConfig):
         from customers import selectors
 
         grant_duties({SELLS: [Role.SALES]})
+        from crm.notifications.badge import badge_cache_key
+        from crm.page_cache import register_prefetch
+        from crm.selectors import staff_names_key
+
+        # The list page's cached facts (and every page's badge) come with the session's user.
+        register_prefetch(
+            lambda user_id, tenant_id: [
+                staff_names_key(tenant_id),
+                selectors.segment_menu_key(tenant_id),
+                badge_cache_key(user_id),
+            ]
+        )
         from django.db.models.signals import post_delete, post_save
 
         from customers.models import Segment

@@ -6,6 +6,7 @@ import datetime
 import math
 import statistics
 from collections import defaultdict
+from html import escape
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -14,7 +15,7 @@ from django.db.models import Field, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import localize
-from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -269,8 +270,8 @@ def list_rows(user: User, records: Iterable[dict], *, tenant: Tenant) -> list[di
                 "in_pool": record["in_pool"],
                 "high_value": record["value_tier"] == "high",
                 "phone": phone,
-                "phone_html": format_html(
-                    "{} {}", tel_link(phone), contact_buttons_html(phone, record["wechat_id"], buttons)
+                "phone_html": SafeString(  # both parts are escaped HTML
+                    f"{tel_link(phone)} {contact_buttons_html(phone, record['wechat_id'], buttons)}"
                 ),
                 "community": record["community"] or "—",
                 "layout": record["layout"],
@@ -278,8 +279,10 @@ def list_rows(user: User, records: Iterable[dict], *, tenant: Tenant) -> list[di
                 "budget": format_fen(record["budget_fen"]),
                 "silent": record["activity"] == "silent",
                 "owner": owners.get(owner_id, "—") if owner_id else "—",
-                "tags_html": format_html_join("", SYSTEM_TAG, ((tag,) for tag in record["system_tags"]))
-                + format_html_join("", TAG, ((tag,) for tag in record["tags"])),
+                "tags_html": SafeString(
+                    "".join(SYSTEM_TAG.format(escape(str(tag))) for tag in record["system_tags"])
+                    + "".join(TAG.format(escape(str(tag))) for tag in record["tags"])
+                ),
                 **{f"{name}_label": labels[name].get(record[name], "") for name in label_fields},
             }
         )

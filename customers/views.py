@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -47,7 +48,7 @@ PAGING_PARAMS = ("page", "page_size", "cursor")
 LIST_COUNT_CAP = 1000
 
 
-def _list_params(request) -> tuple[dict, Segment | None]:
+def _list_params(request) -> tuple[QueryDict, Segment | None]:
     """The filter parameters of a request, or of the saved segment it names (?segment=ID)."""
     segment = None
     params = request.GET.copy()
@@ -111,7 +112,7 @@ class CustomerListView(RoleRequiredMixin, View):
         filterset = None
         if show_filters or any(name in CustomerFilter.base_filters for name in params):
             filterset = CustomerFilter(data=params, queryset=base, request=request)
-        context = {
+        context: dict[str, Any] = {
             "filter": filterset,
             "segment": segment,
             "querystring": query.urlencode(),
@@ -380,6 +381,10 @@ class LeadInboxView(RoleRequiredMixin, View):
     required_permission = "customers.view"
 
     def get(self, request, form=None, status=200):
+        with page_cache_batch([badge_cache_key(request.user.pk)]):  # fetched with the session's user
+            return self.render_inbox(request, form=form, status=status)
+
+    def render_inbox(self, request, form=None, status=200):
         tenant = require_tenant()
         mine = request.GET.get("mine") == "1"
         by_score = request.GET.get("sort") == "score"

@@ -178,6 +178,9 @@ CACHES = {
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
 )
+# The session's user and tenant are kept in Redis as long (crm/backends.py: checked against
+# generations bumped by any user or tenant save). Same condition: the copy must be shared.
+SESSION_USER_CACHE_SECONDS = 300 if REDIS_URL else 0
 
 # --- Celery -------------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport (no Redis needed); set CELERY_BROKER_URL for Redis.

@@ -15,6 +15,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 REDIS_URL = env("REDIS_URL")
 CACHES = {"default": {"BACKEND": "crm.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"  # Redis, written through to the database
+SESSION_USER_CACHE_SECONDS = 300  # the session's user + tenant from Redis (crm/backends.py)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 # The filesystem broker is the zero-setup demo only: workers and beat on different machines (or a
 # beat on the wrong broker) would silently never meet. Fail at start-up instead.

@@ -11,6 +11,7 @@ DATABASES["default"]["OPTIONS"] = {"options": "-c synchronous_commit=off"}
 REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
 CACHES = {"default": {"BACKEND": "crm.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"  # Redis, written through to the database
+SESSION_USER_CACHE_SECONDS = 300  # the session's user + tenant from Redis (crm/backends.py)
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_IGNORE_RESULT = False

@@ -6,10 +6,11 @@ shown as text, never as a ``tel:`` link, so only staff who may see the full numb
 
 from __future__ import annotations
 
+import html
 import re
 
 from django import template
-from django.utils.html import format_html
+from django.utils.functional import Promise
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
@@ -33,8 +34,17 @@ def tel_link(phone) -> SafeString:
     """``{{ phone|tel_link }}``: the number as a tap-to-call link when it is a full number."""
     href = tel_href(phone)
     if not href:
-        return format_html("{}", phone if phone not in (None, "") else "—")
-    return format_html('<a class="crm-tel" href="{}">{}</a>', href, phone)
+        return SafeString(_escape(phone if phone not in (None, "") else "—"))
+    return SafeString(f'<a class="crm-tel" href="{_escape(href)}">{_escape(phone)}</a>')
+
+
+def _escape(value) -> str:
+    """``conditional_escape`` without ``keep_lazy``'s wrapper: these run per row of long lists."""
+    if isinstance(value, Promise):
+        value = str(value)
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html.escape(str(value))
 
 
 @register.simple_tag
@@ -53,20 +63,15 @@ def contact_buttons_html(phone, wechat_id, labels: tuple[str, str, str]) -> Safe
     href = tel_href(phone)
     parts = []
     if href:
-        parts.append(format_html('<a class="crm-call" href="{}" role="button">📞 {}</a>', href, call))
+        parts.append(f'<a class="crm-call" href="{_escape(href)}" role="button">📞 {_escape(call)}</a>')
     copy = (wechat_id or str(phone)) if href else ""  # a viewer who sees a masked number copies nothing
     if copy:
+        copy, copied = _escape(copy), _escape(copied)
         parts.append(
-            format_html(
-                '<button type="button" class="crm-copy" data-copy="{}" data-copied-label="{}" title="{}">'
-                "{}</button>",
-                copy,
-                copied,
-                copy,
-                copy_wechat,
-            )
+            f'<button type="button" class="crm-copy" data-copy="{copy}" data-copied-label="{copied}" '
+            f'title="{copy}">{_escape(copy_wechat)}</button>'
         )
-    return format_html("{}", SafeString("".join(parts)))
+    return SafeString("".join(parts))
 
 
 @register.filter

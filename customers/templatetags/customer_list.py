@@ -7,8 +7,10 @@ nodes per page, the largest part of the page's time. The cells' values come prec
 
 from __future__ import annotations
 
+from html import escape
+
 from django import template
-from django.utils.html import conditional_escape, escape
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
@@ -61,14 +63,14 @@ def customer_rows(rows: list[dict]) -> SafeString:
     for row in rows:
         layout = ""
         if row["layout"]:
-            area = f" · {escape(row['area'])}㎡" if row["area"] else ""
-            layout = f"<br><small>{escape(row['layout'])}{area}</small>"
+            area = f" · {escape(str(row['area']))}㎡" if row["area"] else ""
+            layout = f"<br><small>{escape(str(row['layout']))}{area}</small>"
         value_badge = ""
         if row["high_value"]:
-            value_badge = f'<span class="crm-badge ok">{escape(row["value_tier_label"])}</span>'
+            value_badge = f'<span class="crm-badge ok">{escape(str(row["value_tier_label"]))}</span>'
         html.append(
             ROW.format(
-                **{name: escape(row[name]) for name in TEXT},
+                **{name: escape(str(row[name])) for name in TEXT},
                 **headings,
                 pool_badge=pool_badge if row["in_pool"] else "",
                 value_badge=value_badge,

@@ -34,9 +34,9 @@ def _statements(client, url: str) -> list[str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_list_page_is_five_statements_with_transaction_control(tenant_a, manager_a, client):
-    """Session from Redis (no statement), user + tenant in one SELECT, then BEGIN, set_config, one
-    SELECT of the page with its capped count, COMMIT — filtered, searched, deep or not."""
+def test_list_page_is_four_statements_with_transaction_control(tenant_a, manager_a, client):
+    """Session, user and tenant from Redis (no statement; crm/backends.py), then BEGIN, set_config,
+    one SELECT of the page with its capped count, COMMIT — filtered, searched, deep or not."""
     _customers(tenant_a, 30, budget_fen=30_000_000)
     with tenant_context(tenant_a):
         segment = segment_save(
@@ -57,13 +57,12 @@ def test_list_page_is_five_statements_with_transaction_control(tenant_a, manager
             assert form, statements
             statements = [sql for sql in statements if sql not in form]
         if "segment" in url:  # the named segment's filters
-            assert "customers_segment" in statements.pop(3), statements
-        assert len(statements) == 5, (url, statements)
-        assert "crm_user" in statements[0] and "crm_tenant" in statements[0]  # one join
-        assert statements[1] == "BEGIN" and statements[-1] == "COMMIT"
-        assert "set_config" in statements[2]
-        assert "customers_customer" in statements[3] and "COUNT(*)" in statements[3]
-        assert "crm_user" not in statements[3]  # owner names come from the cached staff names
+            assert "customers_segment" in statements.pop(2), statements
+        assert len(statements) == 4, (url, statements)
+        assert statements[0] == "BEGIN" and statements[-1] == "COMMIT"
+        assert "set_config" in statements[1]
+        assert "customers_customer" in statements[2] and "COUNT(*)" in statements[2]
+        assert "crm_user" not in statements[2]  # owner names come from the cached staff names
 
 
 def test_list_page_statements_do_not_grow_with_rows(
@@ -71,19 +70,19 @@ def test_list_page_statements_do_not_grow_with_rows(
 ):
     """One row or a hundred, owned by many sales users, with tags and pool badges: same count.
     (Inside the test transaction the request's atomic block is a savepoint: SAVEPOINT, set_config,
-    the page, the tenant reset, RELEASE, plus the user.)"""
+    the page, the tenant reset, RELEASE; the user comes from Redis.)"""
     manager = make_staff(tenant_a, Role.MANAGER)
     owners = [make_staff(tenant_a, Role.SALES) for _ in range(4)]
     client = session_client(manager)
     _customers(tenant_a, 1, owner=owners[0])
     client.get("/customers/?page_size=100")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         assert client.get("/customers/?page_size=100").status_code == 200
     with tenant_context(tenant_a):
         for i in range(99):
             CustomerFactory(tenant=tenant_a, owner=owners[i % 4], tags=["老客户"], system_tags=["高意向"])
         Customer.objects.filter(pk__in=Customer.objects.values("pk")[:10]).update(in_pool=True)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         body = client.get("/customers/?page_size=100").content.decode()
     assert body.count('class="cust-tag sys"') == 99 and body.count("crm-badge warn") == 10
     assert all(str(owner) in body for owner in owners)
