@@ -85,7 +85,14 @@ class LoginForm(AuthenticationForm):
     error_messages = {
         "invalid_login": _("用户名或密码错误。"),
         "inactive": _("该账号已停用。"),
+        "tenant_inactive": _("所属公司的账号已停用，请联系平台管理员。"),
     }
+
+    def confirm_login_allowed(self, user):
+        """A deactivated company's staff cannot sign in (the middleware signs out open sessions)."""
+        super().confirm_login_allowed(user)
+        if user.tenant_id is not None and not (user.tenant and user.tenant.is_active):
+            raise forms.ValidationError(self.error_messages["tenant_inactive"], code="tenant_inactive")
 
 
 class IsoDateInput(forms.DateInput):

@@ -9,6 +9,7 @@ is refused; a session and a token of different users are refused; an unknown or 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -98,6 +99,7 @@ class TenantMiddleware:
         if request.user.is_authenticated and request.user.tenant_id is not None:
             tenant = request.user.tenant
             if tenant is None or not tenant.is_active:
+                logout(request)  # a deactivated company's staff are signed out, not served an error
                 tenant = None
         if tenant is None:
             return self.get_response(request)

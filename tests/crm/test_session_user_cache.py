@@ -10,8 +10,9 @@ from django.urls import reverse
 
 from crm import backends
 from crm.models import Role
-from crm.tenancy import TenantNotSetError, tenant_context
+from crm.tenancy import tenant_context
 from tests.customers.factories import CustomerFactory
+from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -62,8 +63,11 @@ def test_tenant_change_applies_at_once(tenant_a, manager_a, session_client):
     assert "安居家装（新名）" in client.get("/customers/").content.decode()
     tenant_a.is_active = False
     tenant_a.save()
-    with pytest.raises(TenantNotSetError):  # as without the copy: no tenant is entered, nothing served
-        client.get("/customers/")
+    response = client.get("/customers/")  # signed out at once (the copy is not served), no error
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert client.get("/customers/").status_code == 302
+    login = client.post(reverse("login"), {"username": manager_a.username, "password": DEFAULT_PASSWORD})
+    assert login.status_code == 200 and "所属公司的账号已停用" in login.content.decode()
 
 
 def test_last_login_alone_keeps_the_copy(tenant_a, manager_a, session_client):
