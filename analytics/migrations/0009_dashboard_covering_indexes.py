@@ -8,6 +8,10 @@
   customer id, so joining a contract or a follow-up to its customer reads this narrow index, not
   the wide customer rows.
 
+- Delivery workbench: each role column's live projects by stage and time in stage, so "my projects,
+  overdue first" walks a few index ranges and stops after 8 rows (``analytics.workbench.overdue_first``)
+  instead of sorting every live project of a project manager.
+
 ``INCLUDE`` is PostgreSQL's; SQLite (the demo) gets the same keys without it.
 """
 
@@ -34,12 +38,21 @@ INDEXES = [
         "(owner_id, source_channel, designer_id)",
         "",
     ),
+    *(
+        (
+            f"analytics_proj_{role}_live_idx",
+            f"projects_project (tenant_id, {role}_id, stage, stage_entered_at, id)",
+            "",
+            "cancelled_at IS NULL AND handed_over_on IS NULL",
+        )
+        for role in ("designer", "project_manager", "supervisor")
+    ),
 ]
 
 
 def _create(name: str, target: str, include: str, where: str, *, covering: bool) -> str:
     sql = f"CREATE INDEX IF NOT EXISTS {name} ON {target}"
-    if covering:
+    if covering and include:
         sql += f" INCLUDE {include}"
     return sql + (f" WHERE {where}" if where else "")
 
