@@ -2,8 +2,9 @@
 
 - The funnel's cohort index carries every column the funnel reads (``INCLUDE``): its two statements
   become index-only range scans instead of a scan of every tenant's milestone rows.
-- Sales panel: human follow-ups per author in a period (``author, occurred_at`` + ``kind``), and
-  signed contracts of a period (not cancelled) with the customer and the amount.
+- Sales and referrals panels: human follow-ups per author in a period (``author, occurred_at`` +
+  ``kind``); signed contracts of a period (not cancelled) with the customer and the amount; and
+  per customer, to ask of each contract whether the customer signed an earlier one.
 - The customer attributes the panels group or filter by (owner, channel, designer) next to the
   customer id, so joining a contract or a follow-up to its customer reads this narrow index, not
   the wide customer rows.
@@ -29,7 +30,14 @@ INDEXES = [
     (
         "analytics_proj_signed_live_idx",
         "projects_project (tenant_id, signed_on)",
-        "(customer_id, contract_amount_fen)",
+        "(customer_id, contract_amount_fen, id)",
+        "signed_on IS NOT NULL AND cancelled_at IS NULL",
+    ),
+    # Referrals panel: "signed an earlier contract" asked of each contract of the period.
+    (
+        "analytics_proj_customer_signed_idx",
+        "projects_project (tenant_id, customer_id, signed_on)",
+        "",
         "signed_on IS NOT NULL AND cancelled_at IS NULL",
     ),
     (
