@@ -20,6 +20,7 @@ class AnalyticsConfig(AppConfig):
         "analytics-dashboards-warm": {
             "task": "analytics.dashboards_warm_all",
             "schedule": crontab(minute="*/4"),
+            "options": {"expires": 240},  # a beat not run before the next one is dropped
         },
     }
 

@@ -51,7 +51,11 @@ def dashboards_warm_all() -> int:
     tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("id", flat=True))
     active = panel_cache.active_languages(tenant_ids)
     for tenant_id in sorted(active):
-        dashboard_warm.delay(tenant_id=tenant_id, languages=sorted(active[tenant_id]))
+        # Not started before the next beat: that beat's warm-up supersedes it (no pile-up).
+        dashboard_warm.apply_async(
+            kwargs={"tenant_id": tenant_id, "languages": sorted(active[tenant_id])},
+            expires=panel_cache.WARM_EVERY_SECONDS,
+        )
     return len(active)
 
 

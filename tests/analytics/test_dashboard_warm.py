@@ -140,4 +140,5 @@ def test_warm_up_is_on_the_beat_inside_the_cache_lifetime():
     assert entry["task"] == "analytics.dashboards_warm_all"
     assert set(entry["schedule"].minute) == set(range(0, 60, panel_cache.WARM_EVERY_SECONDS // 60))
     assert panel_cache.cache_seconds() > panel_cache.WARM_EVERY_SECONDS
+    assert entry["options"]["expires"] == panel_cache.WARM_EVERY_SECONDS  # no backlog of stale beats
     assert tasks.dashboard_warm.acks_late  # durable: a worker lost mid-warm-up leaves it queued
