@@ -52,7 +52,9 @@ class EpochDays(Func):
         return self.as_sql(
             compiler,
             connection,
-            template="(EXTRACT(EPOCH FROM (%(expressions)s)) / 86400.0)",
+            # date_part is double precision; EXTRACT is numeric since PostgreSQL 14, and sorting a
+            # year of numeric values for each median cost twice as much for the same result.
+            template="(date_part('epoch', %(expressions)s) / 86400.0)",
             arg_joiner=" - ",
             **extra_context,
         )

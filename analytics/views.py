@@ -51,6 +51,8 @@ class DashboardView(RoleRequiredMixin, View):
             errors = error.message_dict
             scope = parse_scope({}, tenant=tenant, user=request.user)
         panels = panel_cache.dashboard(scope, refresh=request.GET.get("refresh") == "1")
+        if not scope.restricted:  # a manager: keep this tenant's default views warm (analytics.tasks)
+            panel_cache.note_manager_activity(tenant)
         sales_users, designers, pms = _staff_choices(
             tenant, SELLS, "projects.design_team", "projects.construction_team"
         )

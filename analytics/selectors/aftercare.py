@@ -62,27 +62,31 @@ def aftercare_panel(scope: Scope) -> dict:
         overdue=Count("id", filter=Q(due_on__lt=today)),
     )
     breached, due_soon = breached_ticket_q(now), due_soon_ticket_q(now)
-    tickets = ServiceTicket.objects.filter(open_ticket_q(), **conditions).aggregate(
-        open=Count("id"),
-        breached=Count("id", filter=breached),
-        due_soon=Count("id", filter=due_soon),
+    # The open tickets (now) and the period's new ones by warranty, in one statement.
+    is_open, created_in = open_ticket_q(), Q(created_at__gte=period.start_at, created_at__lt=period.end_at)
+    counts = ServiceTicket.objects.filter(is_open | created_in, **conditions).aggregate(
+        open=Count("id", filter=is_open),
+        breached=Count("id", filter=is_open & breached),
+        due_soon=Count("id", filter=is_open & due_soon),
+        created=Count("id", filter=created_in),
+        **{
+            f"{key}_{name}": Count("id", filter=created_in & Q(under_warranty=flag) & extra)
+            for key, flag in (("warranty", True), ("paid", False))
+            for name, extra in (("tickets", Q()), ("open", is_open))
+        },
     )
+    tickets = {key: counts[key] for key in ("open", "breached", "due_soon")}
     tickets["on_track"] = tickets["open"] - tickets["breached"] - tickets["due_soon"]
     tickets_url = reverse("aftercare:tickets") if unfiltered else ""
     sla_rows = [
         row(state, label, {"tickets": tickets[state], "share": ratio(tickets[state], tickets["open"])})
         for state, label in SLA_STATES.items()
     ]
-    created = ServiceTicket.objects.filter(
-        created_at__gte=period.start_at, created_at__lt=period.end_at, **conditions
-    )
     by_warranty = {
-        item["under_warranty"]: item
-        for item in created.values("under_warranty").annotate(
-            tickets=Count("id"), open=Count("id", filter=open_ticket_q())
-        )
+        flag: {"tickets": counts[f"{key}_tickets"], "open": counts[f"{key}_open"]}
+        for key, flag in (("warranty", True), ("paid", False))
     }
-    created_total = sum(item["tickets"] for item in by_warranty.values())
+    created_total = counts["created"]
     warranty_rows = [
         row(
             key,

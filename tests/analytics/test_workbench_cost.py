@@ -166,3 +166,64 @@ def test_delivery_overdue_expression_is_the_projects_apps_definition(tenant_a, m
         )
     assert by_expression == by_selector
     assert len(by_selector) == len([days for days in planned.values() if days > 0])  # one per planned stage
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_my_projects_overdue_first_is_the_first_eight_of_the_whole_ordering(tenant_a, make_staff, seed):
+    """The delivery workbench's list (cut in SQL from the role columns' indexes) is exactly the
+    first 8 of *all* my live projects ordered overdue first, then longest in their stage, then id:
+    projects in every stage either side of its deadline, on any of my three role columns (one with
+    two of my roles, listed once), other people's, cancelled and handed-over ones around them."""
+    import random
+
+    from django.db.models import Case, Q, Value, When
+
+    from analytics.workbench import LIST_LIMIT, delivery_workbench, live_overdue_expression
+    from projects.models import DEFAULT_PLANNED_DAYS, Stage, StageSetting
+
+    rng = random.Random(seed)
+    me = make_staff(tenant_a, Role.PROJECT_MANAGER, Role.DESIGNER)
+    other = make_staff(tenant_a, Role.PROJECT_MANAGER)
+    now = timezone.now()
+    with tenant_context(tenant_a):
+        StageSetting.objects.create(tenant=tenant_a, stage=Stage.PAINTING, name="油漆", planned_days=0)
+        planned = {**DEFAULT_PLANNED_DAYS, Stage.PAINTING: 0}
+        customer = CustomerFactory(tenant=tenant_a)
+        for index in range(60):
+            stage = rng.choice(list(planned))
+            late = rng.random() < {1: 0.6, 2: 0.1, 3: 0.0}[seed]  # few or no overdue: the rest fill up
+            hours = rng.choice([1, 3, 50] if late else [-30, -2])  # past / inside the stage's deadline
+            entered = now - datetime.timedelta(days=planned[stage], hours=hours)
+            roles = rng.choice(
+                [
+                    {"project_manager": me},
+                    {"designer": me},
+                    {"supervisor": me},
+                    {"project_manager": me, "designer": me},
+                    {"project_manager": other},
+                ]
+            )
+            Project.objects.create(
+                tenant=tenant_a,
+                customer=customer,
+                name=f"项目{index}",
+                stage=stage,
+                stage_entered_at=entered if index % 7 else entered.replace(microsecond=0),
+                contract_number=f"HT-{seed}-{index}",
+                cancelled_at=now if index % 11 == 0 else None,
+                handed_over_on=now.date() if index % 13 == 0 else None,
+                **roles,
+            )
+        listed = delivery_workbench(tenant=tenant_a, user=me, now=now)["projects"]
+        mine = Q(designer=me) | Q(project_manager=me) | Q(supervisor=me)
+        live = Q(cancelled_at__isnull=True, handed_over_on__isnull=True) & ~Q(stage=Stage.HANDOVER)
+        overdue = Q(live_overdue_expression(tenant=tenant_a, now=now))
+        everything = list(
+            Project.objects.filter(mine, live)
+            .annotate(is_overdue=Case(When(overdue, then=Value(True)), default=Value(False)))
+            .order_by("-is_overdue", "stage_entered_at", "id")
+        )
+    late = sum(p.is_overdue for p in everything)
+    assert len(everything) > LIST_LIMIT and (late > LIST_LIMIT if seed == 1 else late < LIST_LIMIT)
+    expected = [(p.pk, p.is_overdue) for p in everything[:LIST_LIMIT]]
+    assert [(p.pk, p.is_overdue) for p in listed] == expected
