@@ -4,7 +4,10 @@
 ``aftercare`` and ``referrals`` know their own rows. They register providers in their
 ``AppConfig.ready()``; the customer detail page asks this module.
 
-- A **timeline provider** ``fn(*, tenant, customer_id) -> list[TimelineEntry]``.
+- A **customer section** (:class:`CustomerSection`): an app's timeline entries and panel for the
+  customer detail page, whose data sets are SQL fragments read with every other app's in ONE
+  statement (``crm.page_data``). The preferred form (issue 12: one round trip per page).
+- A **timeline provider** ``fn(*, tenant, customer_id) -> list[TimelineEntry]`` (runs its own queries).
 - A **panel provider** ``fn(*, request, tenant, customer_id) -> Panel | None``: a titled block of
   rendered HTML (use ``render_to_string``) shown on the customer detail page.
 - A **project panel provider** ``fn(*, request, tenant, project) -> Panel | None``: the same on the
@@ -21,8 +24,10 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from crm.page_data import PageQuery, read_json
 
 if TYPE_CHECKING:
     from django.db.models import Q
@@ -64,20 +69,122 @@ def register_customer_panel(provider: PanelProvider) -> None:
         _panel_providers.append(provider)
 
 
-def customer_timeline(*, tenant, customer_id: int, limit: int = 200) -> list[TimelineEntry]:
-    """Every registered app's entries for one customer, newest first."""
+QueryMaker = Callable[..., dict[str, PageQuery]]
+
+
+@dataclass(frozen=True)
+class CustomerSection:
+    """One app's part of the customer detail page, read in the page's single statement.
+
+    ``timeline_queries(*, tenant, customer_id)`` and ``panel_queries(*, request, tenant, customer_id)``
+    name the app's data sets (``crm.page_data`` fragments; return ``{}`` to read nothing, e.g.
+    without the permission); ``timeline(*, data)`` and ``panel(*, request, tenant, customer_id,
+    data)`` build the entries / the panel from the decoded values. The timeline never depends on
+    the user (as the plain timeline providers), the panel may."""
+
+    name: str
+    timeline_queries: QueryMaker | None = None
+    timeline: Callable[..., list[TimelineEntry]] | None = None
+    panel_queries: QueryMaker | None = None
+    panel: Callable[..., Panel | None] | None = None
+
+    def read_timeline(self, *, tenant, customer_id: int) -> list[TimelineEntry]:
+        """This section's entries alone (one statement), as a plain timeline provider returns them."""
+        if self.timeline is None:
+            return []
+        make = self.timeline_queries
+        queries = make(tenant=tenant, customer_id=customer_id) if make else {}
+        return self.timeline(data=read_json(queries))
+
+    def read_panel(self, *, request, tenant, customer_id: int) -> Panel | None:
+        """This section's panel alone (one statement), as a plain panel provider returns it."""
+        if self.panel is None:
+            return None
+        queries = (
+            self.panel_queries(request=request, tenant=tenant, customer_id=customer_id)
+            if self.panel_queries
+            else {}
+        )
+        if self.panel_queries is not None and not queries:
+            return None
+        return self.panel(request=request, tenant=tenant, customer_id=customer_id, data=read_json(queries))
+
+
+@dataclass
+class CustomerPage:
+    timeline: list[TimelineEntry]
+    panels: list[Panel]
+    data: dict[str, object] = field(default_factory=dict)  # every data set read, by full name
+
+
+_customer_sections: list[CustomerSection] = []
+
+
+def register_customer_section(section: CustomerSection) -> None:
+    _customer_sections[:] = [existing for existing in _customer_sections if existing.name != section.name]
+    _customer_sections.append(section)
+
+
+def customer_page(
+    *,
+    request,
+    tenant,
+    customer_id: int,
+    own: dict[str, PageQuery] | None = None,
+    with_panels: bool = True,
+    limit: int = 200,
+) -> CustomerPage:
+    """Timeline (newest first, ``limit`` entries) and panels of every app, plus the calling page's
+    ``own`` data sets, with every section's data read in ONE statement. Plain providers registered
+    with ``register_customer_timeline`` / ``register_customer_panel`` still run their own queries."""
+    queries: dict[str, PageQuery] = dict(own or {})
+    for section in _customer_sections:
+        if section.timeline_queries is not None:
+            for key, query in section.timeline_queries(tenant=tenant, customer_id=customer_id).items():
+                queries[f"{section.name}.timeline.{key}"] = query
+        if with_panels and section.panel_queries is not None:
+            for key, query in section.panel_queries(
+                request=request, tenant=tenant, customer_id=customer_id
+            ).items():
+                queries[f"{section.name}.panel.{key}"] = query
+    values = read_json(queries)
+
+    def data_of(prefix: str) -> dict[str, object]:
+        return {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
+
     entries: list[TimelineEntry] = []
+    panels: list[Panel] = []
+    for section in _customer_sections:
+        if section.timeline is not None:
+            entries.extend(section.timeline(data=data_of(f"{section.name}.timeline.")))
+        if with_panels and section.panel is not None:
+            data = data_of(f"{section.name}.panel.")
+            if data or section.panel_queries is None:
+                panel = section.panel(request=request, tenant=tenant, customer_id=customer_id, data=data)
+                if panel is not None:
+                    panels.append(panel)
     for provider in _timeline_providers:
         entries.extend(provider(tenant=tenant, customer_id=customer_id))
+    if with_panels:
+        for panel_provider in _panel_providers:
+            panel = panel_provider(request=request, tenant=tenant, customer_id=customer_id)
+            if panel is not None:
+                panels.append(panel)
     entries.sort(key=lambda entry: entry.occurred_at, reverse=True)
-    return entries[:limit]
+    panels.sort(key=lambda panel: panel.order)
+    return CustomerPage(timeline=entries[:limit], panels=panels, data=values)
+
+
+def customer_timeline(*, tenant, customer_id: int, limit: int = 200) -> list[TimelineEntry]:
+    """Every registered app's entries for one customer, newest first."""
+    return customer_page(
+        request=None, tenant=tenant, customer_id=customer_id, with_panels=False, limit=limit
+    ).timeline
 
 
 def customer_panels(*, request, tenant, customer_id: int) -> list[Panel]:
-    panels = [
-        provider(request=request, tenant=tenant, customer_id=customer_id) for provider in _panel_providers
-    ]
-    return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
+    """Every app's panel for one customer (reads the timeline's data too: one statement either way)."""
+    return customer_page(request=request, tenant=tenant, customer_id=customer_id).panels
 
 
 _project_panel_providers: list[PanelProvider] = []

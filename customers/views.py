@@ -23,8 +23,8 @@ from crm.permissions import RoleRequiredMixin, has_permission, require_permissio
 from crm.selectors import staff_names_key
 from crm.templatetags.crm_ui import tel_link
 from crm.tenancy import require_tenant
+from customers import detail, selectors
 from customers import io as customer_io
-from customers import selectors
 from customers.filters import CustomerFilter, yuan_page_params_to_fen
 from customers.forms import (
     CustomerForm,
@@ -275,6 +275,13 @@ class CustomerDetailView(RoleRequiredMixin, View):
         customer = visible_customer_or_404(
             request.user, pk, Customer.objects.select_related("owner", "designer")
         )
+        # Every app's timeline and panel data and this page's own rows: one statement.
+        page = extensions.customer_page(
+            request=request,
+            tenant=tenant,
+            customer_id=customer.pk,
+            own=detail.page_queries(tenant=tenant, customer=customer),
+        )
         return render(
             request,
             "customers/customer_detail.html",
@@ -283,9 +290,9 @@ class CustomerDetailView(RoleRequiredMixin, View):
                 "phone": selectors.display_phone(request.user, customer),
                 "phone_masked": not selectors.can_see_full_phone(request.user, customer),
                 "email": selectors.display_email(request.user, customer),
-                "timeline": extensions.customer_timeline(tenant=tenant, customer_id=customer.pk),
-                "panels": extensions.customer_panels(request=request, tenant=tenant, customer_id=customer.pk),
-                "leads": customer.leads.select_related("assignee").order_by("-received_at")[:10],
+                "timeline": page.timeline,
+                "panels": page.panels,
+                "leads": detail.page_leads(page.data["customers.timeline.leads"]),
                 "follow_up_form": follow_up_form or FollowUpForm(),
                 "can_follow_up": has_permission(request.user, "customers.follow_up"),
                 "can_edit": has_permission(request.user, "customers.edit"),
@@ -293,12 +300,8 @@ class CustomerDetailView(RoleRequiredMixin, View):
                 "can_privacy": has_permission(request.user, "customers.privacy"),
                 "can_merge": has_permission(request.user, "customers.merge"),
                 "can_reassign": has_permission(request.user, "customers.reassign"),
-                "ownership": selectors.ownership_history(tenant=tenant, customer_id=customer.pk)[:20],
-                "merged_into": (
-                    Customer.objects.filter(pk=customer.merged_into_id).first()
-                    if customer.merged_into_id
-                    else None
-                ),
+                "ownership": detail.page_ownership(page.data["ownership"]),
+                "merged_into": page.data.get("merged_into"),
             },
             status=status,
         )
