@@ -87,3 +87,11 @@ def _labels(choices) -> dict:
     if labels is None:
         labels = _LABELS[choices] = dict(choices.choices)
     return labels
+
+
+def person_of(path: str):
+    """ORM expression for ``str(user)`` of the user at ``path`` (for ``values(name=person_of("staff"))``)."""
+    from django.db.models import F, Value
+    from django.db.models.functions import Coalesce, NullIf
+
+    return Coalesce(NullIf(F(f"{path}__display_name"), Value("")), F(f"{path}__username"))

@@ -2,29 +2,68 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-from crm.extensions import Panel
+from crm.extensions import CustomerSection, Panel
+from crm.page_data import PageQuery, queryset_rows, row
 from crm.permissions import has_permission
 from crm.tenancy import tenant_today
 from payments import selectors
 
+# The customer's 回款 panel, read in the customer page's single statement (crm.extensions.customer_page):
+# ``selectors.customer_lifetime_value_fen`` and ``plans_for_list`` of the customer.
 
-def customer_payments_panel(*, request, tenant, customer_id: int) -> Panel | None:
+VALUE_SQL = """
+SELECT coalesce(sum(p.contract_amount_fen + p.adjustments_fen), 0) AS contracted_fen, count(p.id) AS plans,
+       (SELECT coalesce(sum(r.amount_fen), 0) FROM payments_paymentreceipt r
+        JOIN payments_paymentplan rp ON rp.id = r.plan_id
+        WHERE r.tenant_id = %s AND rp.customer_id = %s AND r.voided_at IS NULL) AS paid_fen
+FROM payments_paymentplan p WHERE p.tenant_id = %s AND p.customer_id = %s"""
+
+
+def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:
+    if not has_permission(getattr(request, "user", None), "payments.view"):
+        return {}
+    plans = (
+        selectors.plans_for_list(today=tenant_today(tenant))
+        .filter(customer_id=customer_id)
+        .values("id", "outstanding_fen", "overdue_fen", project_name=F("project__name"))
+    )
+    return {
+        "value": row(VALUE_SQL, [tenant.pk, customer_id, tenant.pk, customer_id]),
+        "plans": queryset_rows(plans),
+    }
+
+
+def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  # noqa: ARG001
     """Contracted vs really paid (lifetime value from receipts) and each plan's outstanding amount."""
-    user = getattr(request, "user", None)
-    if not has_permission(user, "payments.view"):
-        return None
-    value = selectors.customer_lifetime_value_fen(customer_id=customer_id)
+    value = data["value"]
     if not value["plans"]:
         return None
-    today = tenant_today(tenant)
-    plans = selectors.plans_for_list(today=today).filter(customer_id=customer_id)
+    plans = [
+        SimpleNamespace(
+            pk=plan["id"],
+            project_name=plan["project_name"],
+            outstanding_fen=plan["outstanding_fen"],
+            overdue_fen=plan["overdue_fen"],
+        )
+        for plan in data["plans"]
+    ]
     html = render_to_string(
         "payments/_customer_panel.html", {"value": value, "plans": plans}, request=request
     )
     return Panel(title=_("回款"), html=html, order=40)
+
+
+CUSTOMER_SECTION = CustomerSection(name="payments", panel_queries=_panel_queries, panel=_panel)
+
+
+def customer_payments_panel(*, request, tenant, customer_id: int) -> Panel | None:
+    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)
 
 
 def merge_customer_plans(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.extensions import Panel
+from crm.extensions import CustomerSection, Panel
+from crm.page_data import PageQuery, label, person_of, queryset_rows, when
 from crm.permissions import has_permission
 from sales import selectors
 from sales.models import Appointment, AppointmentKind, AppointmentStatus, Task
@@ -33,12 +36,69 @@ def _schedule_html(*, request, customer_id: int, project_id: int | None) -> str:
     )
 
 
-def schedule_panel(*, request, tenant, customer_id: int) -> Panel | None:
+# The customer page's panel, read in the page's single statement (crm.extensions.customer_page):
+# the same rows as ``selectors.upcoming_for_customer`` / ``open_tasks_for_customer`` (same visibility),
+# as values; the panel template (shared with the project page) is given the same names.
+
+
+def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:  # noqa: ARG001
+    user = getattr(request, "user", None)
+    if not has_permission(user, "sales.view"):
+        return {}
+    appointments = (
+        selectors.appointments_visible_to(user)
+        .filter(customer_id=customer_id, status=AppointmentStatus.SCHEDULED, ends_at__gte=timezone.now())
+        .order_by("starts_at")
+        .values("id", "starts_at", "kind", "place", "staff_id", staff_name=person_of("staff"))[:10]
+    )
+    tasks = (
+        selectors.tasks_visible_to(user)
+        .filter(customer_id=customer_id, done_at__isnull=True)
+        .order_by("due_at")
+        .values("id", "due_at", "title", assignee_name=person_of("assignee"))[:10]
+    )
+    return {"appointments": queryset_rows(appointments), "tasks": queryset_rows(tasks)}
+
+
+def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  # noqa: ARG001
     """Upcoming appointments and open tasks on the customer page, with links to book and add."""
-    if not has_permission(getattr(request, "user", None), "sales.view"):
-        return None
-    html = _schedule_html(request=request, customer_id=customer_id, project_id=None)
+    appointments = [
+        SimpleNamespace(
+            pk=row["id"],
+            starts_at=when(row["starts_at"]),
+            get_kind_display=label(AppointmentKind, row["kind"]),  # the shared template's name
+            place=row["place"],
+            staff=row["staff_name"] or "",
+            staff_id=row["staff_id"],
+        )
+        for row in data["appointments"]
+    ]
+    tasks = [
+        SimpleNamespace(
+            pk=row["id"], due_at=when(row["due_at"]), title=row["title"], assignee=row["assignee_name"] or ""
+        )
+        for row in data["tasks"]
+    ]
+    html = render_to_string(
+        "sales/_customer_panel.html",
+        {
+            "customer_id": customer_id,
+            "project_id": None,
+            "appointments": appointments,
+            "tasks": tasks,
+            "can_schedule": has_permission(request.user, "sales.schedule"),
+            "now": timezone.now(),
+        },
+        request=request,
+    )
     return Panel(title=_("预约与待办"), html=html, order=30)
+
+
+CUSTOMER_SECTION = CustomerSection(name="sales", panel_queries=_panel_queries, panel=_panel)
+
+
+def schedule_panel(*, request, tenant, customer_id: int) -> Panel | None:
+    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)
 
 
 def project_schedule_panel(*, request, tenant, project) -> Panel | None:
