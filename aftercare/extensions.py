@@ -22,7 +22,7 @@ from aftercare.models import (
     Visit,
     VisitStatus,
 )
-from crm.extensions import CustomerSection, Panel, TimelineEntry
+from crm.extensions import CustomerSection, Panel, TimelineEntry, render_panel
 from crm.page_data import PageQuery, day, label, person, rows, when
 from crm.permissions import has_permission
 
@@ -142,7 +142,7 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  #
         )
         for ticket in data["tickets"]
     ]
-    html = render_to_string(
+    html = render_panel(
         "aftercare/_customer_panel.html",
         {"plans": plans, "tickets": tickets, "today": timezone.localdate()},
         request=request,

@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from crm.extensions import CustomerSection, Panel, TimelineEntry
+from crm.extensions import CustomerSection, Panel, TimelineEntry, render_panel
 from crm.page_data import PageQuery, label, row, rows, when
 from crm.permissions import has_permission
 from engagement import selectors
@@ -287,7 +287,7 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  #
     user = getattr(request, "user", None)
     current = {consent["channel"]: _consent(consent) for consent in data["consents"]}
     score = data["score"]
-    html = render_to_string(
+    html = render_panel(
         "engagement/_consent_panel.html",
         {
             "customer_id": customer_id,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from django.db.models import F
-from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-from crm.extensions import CustomerSection, Panel
+from crm.extensions import CustomerSection, Panel, render_panel
 from crm.page_data import PageQuery, queryset_rows, row
 from crm.permissions import has_permission
 from crm.tenancy import tenant_today
@@ -53,9 +52,7 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  #
         )
         for plan in data["plans"]
     ]
-    html = render_to_string(
-        "payments/_customer_panel.html", {"value": value, "plans": plans}, request=request
-    )
+    html = render_panel("payments/_customer_panel.html", {"value": value, "plans": plans}, request=request)
     return Panel(title=_("回款"), html=html, order=40)
 
 

@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from crm.extensions import CustomerSection, Panel, TimelineEntry
+from crm.extensions import CustomerSection, Panel, TimelineEntry, render_panel
 from crm.page_data import PageQuery, person, rows, when
 from crm.permissions import has_permission
 from projects import selectors
@@ -271,7 +271,7 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:
         )
         for project in data["projects"]
     ]
-    html = render_to_string(
+    html = render_panel(
         "projects/_customer_panel.html", {"projects": projects, "customer_id": customer_id}, request=request
     )
     return Panel(title=_("装修项目"), html=html, order=20)

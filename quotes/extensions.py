@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-from crm.extensions import CustomerSection, Panel
+from crm.extensions import CustomerSection, Panel, render_panel
 from crm.page_data import PageQuery, label, queryset_rows
 from crm.permissions import has_permission
 from quotes import selectors
@@ -61,7 +61,7 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  #
         )
         for row in data["quotations"]
     ]
-    html = render_to_string(
+    html = render_panel(
         "quotes/_customer_panel.html",
         {
             "customer_id": customer_id,

@@ -9,7 +9,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.extensions import CustomerSection, Panel, TimelineEntry
+from crm.extensions import CustomerSection, Panel, TimelineEntry, render_panel
 from crm.models import Tenant
 from crm.money import format_fen_number
 from crm.page_data import PageQuery, label, person, row, rows, when
@@ -169,7 +169,7 @@ def _panel(*, request, tenant: Tenant, customer_id: int, data: dict) -> Panel | 
         else ReferralSettings(tenant=tenant),
         "can_edit": has_permission(request.user, "referrals.edit"),
     }
-    html = render_to_string("referrals/_customer_panel.html", context, request=request)
+    html = render_panel("referrals/_customer_panel.html", context, request=request)
     return Panel(title=_("转介绍 · 装修基金"), html=html, order=60)
 
 

@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.extensions import CustomerSection, Panel
+from crm.extensions import CustomerSection, Panel, render_panel
 from crm.page_data import PageQuery, label, person_of, queryset_rows, when
 from crm.permissions import has_permission
 from sales import selectors
@@ -79,7 +79,7 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  #
         )
         for row in data["tasks"]
     ]
-    html = render_to_string(
+    html = render_panel(
         "sales/_customer_panel.html",
         {
             "customer_id": customer_id,
