@@ -42,7 +42,8 @@ JOIN aftercare_plankind k ON k.id = p.kind_id LEFT JOIN crm_user t ON t.id = v.t
 WHERE v.tenant_id = %s AND v.customer_id = %s AND v.status = %s
 ORDER BY v.scheduled_at DESC, v.id DESC"""
 TICKETS_SQL = f"""
-SELECT t.id, t.created_at, t.category, t.status, t.description, {person("u")} AS created_by
+SELECT t.id, t.created_at, t.category, t.status, t.under_warranty, t.description,
+       {person("u")} AS created_by
 FROM aftercare_serviceticket t LEFT JOIN crm_user u ON u.id = t.created_by_id
 WHERE t.tenant_id = %s AND t.customer_id = %s ORDER BY t.resolution_due_at, t.id"""
 SURVEYS_SQL = """
@@ -54,9 +55,6 @@ SELECT m.id, m.due_on, m.status, k.name AS kind, p.name AS project, {person("u")
 FROM aftercare_maintenanceplan m JOIN aftercare_plankind k ON k.id = m.kind_id
 JOIN projects_project p ON p.id = m.project_id LEFT JOIN crm_user u ON u.id = m.assigned_to_id
 WHERE m.tenant_id = %s AND m.customer_id = %s ORDER BY m.due_on, m.id"""
-PANEL_TICKETS_SQL = """
-SELECT t.id, t.category, t.status, t.under_warranty FROM aftercare_serviceticket t
-WHERE t.tenant_id = %s AND t.customer_id = %s ORDER BY t.resolution_due_at, t.id LIMIT 10"""
 
 
 def _timeline_queries(*, tenant, customer_id: int) -> dict[str, PageQuery]:
@@ -111,11 +109,8 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
 
 def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:
     if not has_permission(getattr(request, "user", None), "aftercare.view"):
-        return {}
-    return {
-        "plans": rows(PLANS_SQL, [tenant.pk, customer_id]),
-        "tickets": rows(PANEL_TICKETS_SQL, [tenant.pk, customer_id]),
-    }
+        return None
+    return {"plans": rows(PLANS_SQL, [tenant.pk, customer_id])}  # tickets: the timeline's, first ten
 
 
 def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  # noqa: ARG001
@@ -140,7 +135,7 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  #
             status_label=label(TicketStatus, ticket["status"]),
             under_warranty=ticket["under_warranty"],
         )
-        for ticket in data["tickets"]
+        for ticket in data["tickets"][:10]
     ]
     html = render_panel(
         "aftercare/_customer_panel.html",

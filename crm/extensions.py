@@ -69,7 +69,7 @@ def register_customer_panel(provider: PanelProvider) -> None:
         _panel_providers.append(provider)
 
 
-QueryMaker = Callable[..., dict[str, PageQuery]]
+QueryMaker = Callable[..., dict[str, PageQuery] | None]
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,11 @@ class CustomerSection:
     """One app's part of the customer detail page, read in the page's single statement.
 
     ``timeline_queries(*, tenant, customer_id)`` and ``panel_queries(*, request, tenant, customer_id)``
-    name the app's data sets (``crm.page_data`` fragments; return ``{}`` to read nothing, e.g.
-    without the permission); ``timeline(*, data)`` and ``panel(*, request, tenant, customer_id,
-    data)`` build the entries / the panel from the decoded values. The timeline never depends on
-    the user (as the plain timeline providers), the panel may."""
+    name the app's data sets (``crm.page_data`` fragments); ``panel_queries`` returns ``None`` when
+    there is no panel for this user (e.g. without the permission). ``timeline(*, data)`` builds the
+    entries from the timeline's data; ``panel(*, request, tenant, customer_id, data)`` the panel from
+    the timeline's and the panel's data together (a panel showing the newest of the timeline's rows
+    does not read them twice). The timeline never depends on the user, the panel may."""
 
     name: str
     timeline_queries: QueryMaker | None = None
@@ -88,26 +89,59 @@ class CustomerSection:
     panel_queries: QueryMaker | None = None
     panel: Callable[..., Panel | None] | None = None
 
+    def queries(
+        self, *, request, tenant, customer_id: int, with_panel: bool
+    ) -> tuple[dict[str, PageQuery], bool]:
+        """Every data set of the section, under ``timeline.<name>`` / ``panel.<name>``, and whether
+        there is a panel to build (asked for, and ``panel_queries`` did not say ``None``)."""
+        queries: dict[str, PageQuery] = {}
+        if self.timeline_queries is not None:
+            for key, query in (self.timeline_queries(tenant=tenant, customer_id=customer_id) or {}).items():
+                queries[f"timeline.{key}"] = query
+        if not with_panel or self.panel is None:
+            return queries, False
+        panel_queries = (
+            self.panel_queries(request=request, tenant=tenant, customer_id=customer_id)
+            if self.panel_queries is not None
+            else {}
+        )
+        if panel_queries is None:
+            return queries, False
+        for key, query in panel_queries.items():
+            queries[f"panel.{key}"] = query
+        return queries, True
+
+    def build(self, *, request, tenant, customer_id: int, data: dict, with_panel: bool):
+        """``(entries, panel)`` from the decoded values of :meth:`queries`."""
+        timeline_data = {key[9:]: value for key, value in data.items() if key.startswith("timeline.")}
+        entries = self.timeline(data=timeline_data) if self.timeline is not None else []
+        panel = None
+        if with_panel and self.panel is not None:
+            panel_data = {key[6:]: value for key, value in data.items() if key.startswith("panel.")}
+            panel = self.panel(
+                request=request, tenant=tenant, customer_id=customer_id, data={**timeline_data, **panel_data}
+            )
+        return entries, panel
+
     def read_timeline(self, *, tenant, customer_id: int) -> list[TimelineEntry]:
         """This section's entries alone (one statement), as a plain timeline provider returns them."""
-        if self.timeline is None:
-            return []
-        make = self.timeline_queries
-        queries = make(tenant=tenant, customer_id=customer_id) if make else {}
-        return self.timeline(data=read_json(queries))
+        queries, _panel = self.queries(request=None, tenant=tenant, customer_id=customer_id, with_panel=False)
+        data = read_json(queries)
+        return self.build(request=None, tenant=tenant, customer_id=customer_id, data=data, with_panel=False)[
+            0
+        ]
 
     def read_panel(self, *, request, tenant, customer_id: int) -> Panel | None:
         """This section's panel alone (one statement), as a plain panel provider returns it."""
-        if self.panel is None:
-            return None
-        queries = (
-            self.panel_queries(request=request, tenant=tenant, customer_id=customer_id)
-            if self.panel_queries
-            else {}
+        queries, has_panel = self.queries(
+            request=request, tenant=tenant, customer_id=customer_id, with_panel=True
         )
-        if self.panel_queries is not None and not queries:
+        if not has_panel:
             return None
-        return self.panel(request=request, tenant=tenant, customer_id=customer_id, data=read_json(queries))
+        data = read_json(queries)
+        return self.build(
+            request=request, tenant=tenant, customer_id=customer_id, data=data, with_panel=True
+        )[1]
 
 
 @dataclass
@@ -156,31 +190,30 @@ def customer_page(
     ``own`` data sets, with every section's data read in ONE statement. Plain providers registered
     with ``register_customer_timeline`` / ``register_customer_panel`` still run their own queries."""
     queries: dict[str, PageQuery] = dict(own or {})
+    with_panel: dict[str, bool] = {}
     for section in _customer_sections:
-        if section.timeline_queries is not None:
-            for key, query in section.timeline_queries(tenant=tenant, customer_id=customer_id).items():
-                queries[f"{section.name}.timeline.{key}"] = query
-        if with_panels and section.panel_queries is not None:
-            for key, query in section.panel_queries(
-                request=request, tenant=tenant, customer_id=customer_id
-            ).items():
-                queries[f"{section.name}.panel.{key}"] = query
+        section_queries, with_panel[section.name] = section.queries(
+            request=request, tenant=tenant, customer_id=customer_id, with_panel=with_panels
+        )
+        for key, query in section_queries.items():
+            queries[f"{section.name}.{key}"] = query
     values = read_json(queries)
-
-    def data_of(prefix: str) -> dict[str, object]:
-        return {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
 
     entries: list[TimelineEntry] = []
     panels: list[Panel] = []
     for section in _customer_sections:
-        if section.timeline is not None:
-            entries.extend(section.timeline(data=data_of(f"{section.name}.timeline.")))
-        if with_panels and section.panel is not None:
-            data = data_of(f"{section.name}.panel.")
-            if data or section.panel_queries is None:
-                panel = section.panel(request=request, tenant=tenant, customer_id=customer_id, data=data)
-                if panel is not None:
-                    panels.append(panel)
+        prefix = f"{section.name}."
+        data = {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
+        section_entries, panel = section.build(
+            request=request,
+            tenant=tenant,
+            customer_id=customer_id,
+            data=data,
+            with_panel=with_panel[section.name],
+        )
+        entries.extend(section_entries)
+        if panel is not None:
+            panels.append(panel)
     for provider in _timeline_providers:
         entries.extend(provider(tenant=tenant, customer_id=customer_id))
     if with_panels:

@@ -265,10 +265,9 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
 
 def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:
     if not has_permission(getattr(request, "user", None), "engagement.view"):
-        return {}
-    return {
+        return None
+    return {  # the history: the timeline's events (same order), the ten newest
         "consents": rows(CONSENTS_SQL, [tenant.pk, customer_id]),
-        "history": rows(EVENTS_SQL, [tenant.pk, customer_id, 10]),
         "score": row(SCORE_SQL, [tenant.pk, customer_id]),
     }
 
@@ -304,7 +303,7 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  #
                     reason=event["reason"],
                     actor_name=event["actor_name"],
                 )
-                for event in data["history"]
+                for event in data["events"][:10]
             ],
             "form": ConsentForm() if has_permission(user, "engagement.consent") else None,
             "score": {

@@ -26,7 +26,7 @@ FROM payments_paymentplan p WHERE p.tenant_id = %s AND p.customer_id = %s"""
 
 def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:
     if not has_permission(getattr(request, "user", None), "payments.view"):
-        return {}
+        return None
     plans = (
         selectors.plans_for_list(today=tenant_today(tenant))
         .filter(customer_id=customer_id)

@@ -250,10 +250,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
 
 
 def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:  # noqa: ARG001
-    return {
-        "names": rows(STAGE_NAMES_SQL, [tenant.pk]),
-        "projects": rows(PROJECTS_SQL, [tenant.pk, customer_id]),
-    }
+    return {"projects": rows(PROJECTS_SQL, [tenant.pk, customer_id])}  # stage names: the timeline's
 
 
 def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:

@@ -38,7 +38,7 @@ def quotation_sections(*, request, quotation: Quotation) -> list[Panel]:
 def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:  # noqa: ARG001
     user = getattr(request, "user", None)
     if not has_permission(user, "quotes.view"):
-        return {}
+        return None
     quotations = (
         selectors.quotations_visible_to(user)
         .filter(customer_id=customer_id)

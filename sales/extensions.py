@@ -44,7 +44,7 @@ def _schedule_html(*, request, customer_id: int, project_id: int | None) -> str:
 def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:  # noqa: ARG001
     user = getattr(request, "user", None)
     if not has_permission(user, "sales.view"):
-        return {}
+        return None
     appointments = (
         selectors.appointments_visible_to(user)
         .filter(customer_id=customer_id, status=AppointmentStatus.SCHEDULED, ends_at__gte=timezone.now())
