@@ -8,9 +8,12 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -267,6 +270,21 @@ class CustomerEditView(CustomerFormMixin, View):
         return self.render_form(request, form, customer, status=400)
 
 
+#: The empty follow-up form's fields as HTML, per language: the same on every detail page, and its
+#: widgets' templates were a tenth of the page's render time.
+_FOLLOW_UP_FIELDS: dict[str, SafeString] = {}
+
+
+def _empty_follow_up_fields() -> SafeString:
+    language = get_language() or ""
+    html = _FOLLOW_UP_FIELDS.get(language)
+    if html is None:
+        html = _FOLLOW_UP_FIELDS[language] = render_to_string(
+            "customers/_follow_up_fields.html", {"follow_up_form": FollowUpForm()}
+        )
+    return html
+
+
 class CustomerDetailView(RoleRequiredMixin, View):
     required_permission = "customers.view"
 
@@ -293,7 +311,8 @@ class CustomerDetailView(RoleRequiredMixin, View):
                 "timeline": page.timeline,
                 "panels": page.panels,
                 "leads": detail.page_leads(page.data["customers.timeline.leads"]),
-                "follow_up_form": follow_up_form or FollowUpForm(),
+                "follow_up_form": follow_up_form,
+                "follow_up_fields": None if follow_up_form is not None else _empty_follow_up_fields(),
                 "can_follow_up": has_permission(request.user, "customers.follow_up"),
                 "can_edit": has_permission(request.user, "customers.edit"),
                 "can_claim": customer.in_pool and has_permission(request.user, "customers.claim"),
