@@ -107,7 +107,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
     return entries
 
 
-def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:
+def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
     if not has_permission(getattr(request, "user", None), "aftercare.view"):
         return None
     return {"plans": rows(PLANS_SQL, [tenant.pk, customer_id])}  # tickets: the timeline's, first ten

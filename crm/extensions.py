@@ -76,9 +76,11 @@ QueryMaker = Callable[..., dict[str, PageQuery] | None]
 class CustomerSection:
     """One app's part of the customer detail page, read in the page's single statement.
 
-    ``timeline_queries(*, tenant, customer_id)`` and ``panel_queries(*, request, tenant, customer_id)``
-    name the app's data sets (``crm.page_data`` fragments); ``panel_queries`` returns ``None`` when
-    there is no panel for this user (e.g. without the permission). ``timeline(*, data)`` builds the
+    ``timeline_queries(*, tenant, customer_id)`` and ``panel_queries(*, request, tenant, customer_id,
+    checked)`` name the app's data sets (``crm.page_data`` fragments); ``panel_queries`` returns ``None`` when
+    there is no panel for this user (e.g. without the permission); ``checked`` says the page has
+    already made sure ``request.user`` may see the customer, so the customer's rows need no
+    visibility filter of their own. ``timeline(*, data)`` builds the
     entries from the timeline's data; ``panel(*, request, tenant, customer_id, data)`` the panel from
     the timeline's and the panel's data together (a panel showing the newest of the timeline's rows
     does not read them twice). The timeline never depends on the user, the panel may."""
@@ -90,7 +92,7 @@ class CustomerSection:
     panel: Callable[..., Panel | None] | None = None
 
     def queries(
-        self, *, request, tenant, customer_id: int, with_panel: bool
+        self, *, request, tenant, customer_id: int, with_panel: bool, checked: bool = False
     ) -> tuple[dict[str, PageQuery], bool]:
         """Every data set of the section, under ``timeline.<name>`` / ``panel.<name>``, and whether
         there is a panel to build (asked for, and ``panel_queries`` did not say ``None``)."""
@@ -101,7 +103,7 @@ class CustomerSection:
         if not with_panel or self.panel is None:
             return queries, False
         panel_queries = (
-            self.panel_queries(request=request, tenant=tenant, customer_id=customer_id)
+            self.panel_queries(request=request, tenant=tenant, customer_id=customer_id, checked=checked)
             if self.panel_queries is not None
             else {}
         )
@@ -183,6 +185,7 @@ def customer_page(
     tenant,
     customer_id: int,
     own: dict[str, PageQuery] | None = None,
+    checked: bool = False,
     with_panels: bool = True,
     limit: int = 200,
 ) -> CustomerPage:
@@ -193,7 +196,7 @@ def customer_page(
     with_panel: dict[str, bool] = {}
     for section in _customer_sections:
         section_queries, with_panel[section.name] = section.queries(
-            request=request, tenant=tenant, customer_id=customer_id, with_panel=with_panels
+            request=request, tenant=tenant, customer_id=customer_id, with_panel=with_panels, checked=checked
         )
         for key, query in section_queries.items():
             queries[f"{section.name}.{key}"] = query

@@ -299,6 +299,7 @@ class CustomerDetailView(RoleRequiredMixin, View):
             tenant=tenant,
             customer_id=customer.pk,
             own=detail.page_queries(tenant=tenant, customer=customer),
+            checked=True,  # visible_customer_or_404
         )
         return render(
             request,

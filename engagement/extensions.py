@@ -263,7 +263,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
     return entries
 
 
-def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:
+def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
     if not has_permission(getattr(request, "user", None), "engagement.view"):
         return None
     return {  # the history: the timeline's events (same order), the ten newest

@@ -40,7 +40,7 @@ WHERE p.tenant_id = %s AND p.customer_id = %s
 ORDER BY overdue_fen DESC, outstanding_fen DESC, p.id DESC"""
 
 
-def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:
+def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
     if not has_permission(getattr(request, "user", None), "payments.view"):
         return None
     return {

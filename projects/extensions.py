@@ -249,7 +249,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
     return entries
 
 
-def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:  # noqa: ARG001
+def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
     return {"projects": rows(PROJECTS_SQL, [tenant.pk, customer_id])}  # stage names: the timeline's
 
 

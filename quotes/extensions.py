@@ -35,12 +35,12 @@ def quotation_sections(*, request, quotation: Quotation) -> list[Panel]:
 # the rows of ``selectors.quotations_for_customer_panel`` (same visibility) as values.
 
 
-def _panel_queries(*, request, tenant, customer_id: int) -> dict[str, PageQuery]:  # noqa: ARG001
+def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
     user = getattr(request, "user", None)
     if not has_permission(user, "quotes.view"):
         return None
-    quotations = (
-        selectors.quotations_visible_to(user)
+    quotations = (  # the customer's rows are all visible once the customer is
+        (Quotation.objects.all() if checked else selectors.quotations_visible_to(user))
         .filter(customer_id=customer_id)
         .exclude(status=QuotationStatus.SUPERSEDED)
         .order_by("-created_at", "-id")

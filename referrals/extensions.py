@@ -113,7 +113,13 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
     return entries
 
 
-def _panel_queries(*, request, tenant: Tenant, customer_id: int) -> dict[str, PageQuery]:
+def _panel_queries(
+    *,
+    request,
+    tenant: Tenant,
+    customer_id: int,
+    checked: bool,  # noqa: ARG001
+) -> dict[str, PageQuery] | None:
     if not has_permission(request.user, "referrals.view"):
         return None
     # referred_by, the twenty newest referrals and the five newest entries: the timeline's rows
