@@ -23,7 +23,7 @@ from aftercare.models import (
     VisitStatus,
 )
 from crm.extensions import CustomerSection, Panel, TimelineEntry, render_panel
-from crm.page_data import PageQuery, day, label, person, rows, when
+from crm.page_data import PageQuery, at, day, label, person, rows
 from crm.permissions import has_permission
 
 
@@ -70,7 +70,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
     for visit in data["visits"]:
         entries.append(
             TimelineEntry(
-                occurred_at=when(visit["completed_at"]),
+                occurred_at=at(visit["completed_at"]),
                 kind="aftercare_visit",
                 title=_("%(kind)s完成") % {"kind": visit["kind"]},
                 detail=visit["findings"][:200],
@@ -81,7 +81,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
     for ticket in data["tickets"]:
         entries.append(
             TimelineEntry(
-                occurred_at=when(ticket["created_at"]),
+                occurred_at=at(ticket["created_at"]),
                 kind="ticket",
                 title=_("售后工单 #%(pk)s（%(category)s）· %(status)s")
                 % {
@@ -97,7 +97,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
     for survey in data["surveys"]:
         entries.append(
             TimelineEntry(
-                occurred_at=when(survey["answered_at"]),
+                occurred_at=at(survey["answered_at"]),
                 kind="survey",
                 title=_("%(kind)s：%(score)s 分")
                 % {"kind": label(SurveyKind, survey["kind"]), "score": survey["score"]},

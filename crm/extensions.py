@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crm.page_data import PageQuery, read_json
 
@@ -150,7 +150,7 @@ class CustomerSection:
 class CustomerPage:
     timeline: list[TimelineEntry]
     panels: list[Panel]
-    data: dict[str, object] = field(default_factory=dict)  # every data set read, by full name
+    data: dict[str, Any] = field(default_factory=dict)  # every data set read, by full name
 
 
 _customer_sections: list[CustomerSection] = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -45,12 +46,12 @@ def queryset_rows(queryset) -> PageQuery:
     return rows(sql, params)
 
 
-def read_json(queries: dict[str, PageQuery]) -> dict[str, object]:
+def read_json(queries: dict[str, PageQuery]) -> dict[str, Any]:
     """Run every query as one statement; ``{name: decoded value}``."""
     if not queries:
         return {}
     names = list(queries)
-    params: list[object] = []
+    params: list[Any] = []
     for name in names:
         params.extend(queries[name].params)
     sql = "SELECT " + ", ".join(queries[name].sql for name in names)
@@ -63,6 +64,11 @@ def read_json(queries: dict[str, PageQuery]) -> dict[str, object]:
 def when(value: str | None) -> datetime.datetime | None:
     """A timestamp of a json row (ISO 8601 with offset) as an aware datetime."""
     return datetime.datetime.fromisoformat(value) if value else None
+
+
+def at(value: str) -> datetime.datetime:
+    """:func:`when` of a column that is never NULL (a timeline entry's time)."""
+    return datetime.datetime.fromisoformat(value)
 
 
 def day(value: str | None) -> datetime.date | None:

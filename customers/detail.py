@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.extensions import CustomerSection, TimelineEntry
-from crm.page_data import PageQuery, label, person, row, rows, when
+from crm.page_data import PageQuery, at, label, person, row, rows, when
 from customers.models import FollowUpKind, FollowUpOutcome, LeadStatus, OwnershipReason, SourceChannel
 
 FOLLOW_UPS_SQL = f"""
@@ -48,7 +48,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
         next_at = when(follow_up["next_follow_up_at"])
         entries.append(
             TimelineEntry(
-                occurred_at=when(follow_up["occurred_at"]),
+                occurred_at=at(follow_up["occurred_at"]),
                 kind="follow_up",
                 title=_("%(kind)s跟进") % {"kind": label(FollowUpKind, follow_up["kind"])}
                 + (f" · {label(FollowUpOutcome, follow_up['outcome'])}" if follow_up["outcome"] else ""),
@@ -65,7 +65,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
     for lead in data["leads"]:
         entries.append(
             TimelineEntry(
-                occurred_at=when(lead["received_at"]),
+                occurred_at=at(lead["received_at"]),
                 kind="lead",
                 title=_("新询盘 · %(channel)s") % {"channel": label(SourceChannel, lead["source_channel"])},
                 detail=lead["note"],

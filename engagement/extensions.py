@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from crm.extensions import CustomerSection, Panel, TimelineEntry, render_panel
-from crm.page_data import PageQuery, label, row, rows, when
+from crm.page_data import PageQuery, at, label, row, rows, when
 from crm.permissions import has_permission
 from engagement import selectors
 from engagement.forms import ConsentForm
@@ -229,7 +229,7 @@ def _timeline_queries(*, tenant, customer_id: int) -> dict[str, PageQuery]:
 def _timeline(*, data: dict) -> list[TimelineEntry]:
     entries = [
         TimelineEntry(
-            occurred_at=when(event["occurred_at"]),
+            occurred_at=at(event["occurred_at"]),
             kind="consent",
             title=_("营销授权：%(channel)s %(state)s")
             % {
@@ -253,7 +253,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
             detail.append(_("已打开 %(n)s 次") % {"n": dispatch["open_count"]})
         entries.append(
             TimelineEntry(
-                occurred_at=when(dispatch["sent_at"] or dispatch["decided_at"]),
+                occurred_at=at(dispatch["sent_at"] or dispatch["decided_at"]),
                 kind="push",
                 title=_("内容推送：%(title)s") % {"title": dispatch["title"]},
                 detail=" · ".join(str(part) for part in detail),
@@ -296,7 +296,7 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  #
             ],
             "history": [
                 SimpleNamespace(
-                    occurred_at=when(event["occurred_at"]),
+                    occurred_at=at(event["occurred_at"]),
                     channel_label=label(ConsentChannel, event["channel"]),
                     state_label=label(ConsentState, event["state"]),
                     source_label=label(ConsentSource, event["source"]),

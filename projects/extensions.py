@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from crm.extensions import CustomerSection, Panel, TimelineEntry, render_panel
-from crm.page_data import PageQuery, person, rows, when
+from crm.page_data import PageQuery, at, person, rows
 from crm.permissions import has_permission
 from projects import selectors
 from projects.models import (
@@ -238,7 +238,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
             title = _("%(project)s：进入「%(stage)s」") % values
         entries.append(
             TimelineEntry(
-                occurred_at=when(row["changed_at"]),
+                occurred_at=at(row["changed_at"]),
                 kind="project_stage",
                 title=title,
                 detail=row["reason"],

@@ -36,9 +36,9 @@ def quotation_sections(*, request, quotation: Quotation) -> list[Panel]:
 
 
 def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
-    user = getattr(request, "user", None)
-    if not has_permission(user, "quotes.view"):
+    if not has_permission(getattr(request, "user", None), "quotes.view"):
         return None
+    user = request.user
     quotations = (  # the customer's rows are all visible once the customer is
         (Quotation.objects.all() if checked else selectors.quotations_visible_to(user))
         .filter(customer_id=customer_id)

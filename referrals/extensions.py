@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from crm.extensions import CustomerSection, Panel, TimelineEntry, render_panel
 from crm.models import Tenant
 from crm.money import format_fen_number
-from crm.page_data import PageQuery, label, person, row, rows, when
+from crm.page_data import PageQuery, at, label, person, row, rows, when
 from crm.permissions import has_permission
 from customers.models import Customer
 from referrals import selectors
@@ -78,7 +78,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
     for referral in data["referrals"]:
         entries.append(
             TimelineEntry(
-                occurred_at=when(referral["created_at"]),
+                occurred_at=at(referral["created_at"]),
                 kind="referral",
                 title=_("推荐了新客户 %(name)s") % {"name": referral["referred"]},
                 detail=label(ReferralStatus, referral["status"]),
@@ -89,7 +89,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
     if referred_by is not None:
         entries.append(
             TimelineEntry(
-                occurred_at=when(referred_by["created_at"]),
+                occurred_at=at(referred_by["created_at"]),
                 kind="referral",
                 title=_("由 %(name)s 推荐而来") % {"name": referred_by["referrer"]},
                 detail=label(ReferralSource, referred_by["source"]),
@@ -99,7 +99,7 @@ def _timeline(*, data: dict) -> list[TimelineEntry]:
     for entry in data["ledger"]:
         entries.append(
             TimelineEntry(
-                occurred_at=when(entry["created_at"]),
+                occurred_at=at(entry["created_at"]),
                 kind="referral",
                 title=str(KIND_TITLES[entry["kind"]]),
                 detail=_("%(amount)s 元 · %(description)s")

@@ -42,9 +42,9 @@ def _schedule_html(*, request, customer_id: int, project_id: int | None) -> str:
 
 
 def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
-    user = getattr(request, "user", None)
-    if not has_permission(user, "sales.view"):
+    if not has_permission(getattr(request, "user", None), "sales.view"):
         return None
+    user = request.user
     # the customer's rows are all visible once the customer is (``related_rows_visible_to``)
     appointments = (
         (Appointment.objects.all() if checked else selectors.appointments_visible_to(user))

@@ -23,7 +23,7 @@ def timeline_items(timeline: list) -> SafeString:
         return mark_safe(f"\n      <li>{conditional_escape(_('还没有记录。'))}</li>\n    ")  # noqa: S308
     parts = []
     for entry in timeline:
-        title = conditional_escape(entry.title)
+        title = str(conditional_escape(entry.title))
         if entry.url:
             title = f'<a href="{conditional_escape(entry.url)}">{title}</a>'
         when = timezone.localtime(entry.occurred_at).strftime("%Y-%m-%d %H:%M") if entry.occurred_at else ""
