@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from crm.extensions import CustomerSection, Panel, render_panel
-from crm.page_data import PageQuery, label, queryset_rows
+from crm.page_data import PageQuery, label, queryset_rows, rows
 from crm.permissions import has_permission
 from quotes import selectors
 from quotes.models import Quotation, QuotationStatus
@@ -35,12 +35,21 @@ def quotation_sections(*, request, quotation: Quotation) -> list[Panel]:
 # the rows of ``selectors.quotations_for_customer_panel`` (same visibility) as values.
 
 
+QUOTATIONS_SQL = """
+SELECT q.id, q.number, q.version, q.title, q.total_fen, q.status FROM quotes_quotation q
+WHERE q.tenant_id = %s AND q.customer_id = %s AND q.status <> %s
+ORDER BY q.created_at DESC, q.id DESC LIMIT 10"""
+
+
 def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
     if not has_permission(getattr(request, "user", None), "quotes.view"):
         return None
-    user = request.user
-    quotations = (  # the customer's rows are all visible once the customer is
-        (Quotation.objects.all() if checked else selectors.quotations_visible_to(user))
+    if checked:  # the page has checked the customer: all of its rows are visible (written out)
+        return {
+            "quotations": rows(QUOTATIONS_SQL, [tenant.pk, customer_id, QuotationStatus.SUPERSEDED.value])
+        }
+    quotations = (
+        selectors.quotations_visible_to(request.user)
         .filter(customer_id=customer_id)
         .exclude(status=QuotationStatus.SUPERSEDED)
         .order_by("-created_at", "-id")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.extensions import CustomerSection, Panel, render_panel
-from crm.page_data import PageQuery, label, person_of, queryset_rows, when
+from crm.page_data import PageQuery, label, person, person_of, queryset_rows, rows, when
 from crm.permissions import has_permission
 from sales import selectors
 from sales.models import Appointment, AppointmentKind, AppointmentStatus, Task
@@ -41,19 +41,37 @@ def _schedule_html(*, request, customer_id: int, project_id: int | None) -> str:
 # as values; the panel template (shared with the project page) is given the same names.
 
 
+APPOINTMENTS_SQL = f"""
+SELECT a.id, a.starts_at, a.kind, a.place, a.staff_id, {person("u")} AS staff_name
+FROM sales_appointment a LEFT JOIN crm_user u ON u.id = a.staff_id
+WHERE a.tenant_id = %s AND a.customer_id = %s AND a.status = %s AND a.ends_at >= %s
+ORDER BY a.starts_at LIMIT 10"""
+TASKS_SQL = f"""
+SELECT t.id, t.due_at, t.title, {person("u")} AS assignee_name
+FROM sales_task t LEFT JOIN crm_user u ON u.id = t.assignee_id
+WHERE t.tenant_id = %s AND t.customer_id = %s AND t.done_at IS NULL ORDER BY t.due_at LIMIT 10"""
+
+
 def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
     if not has_permission(getattr(request, "user", None), "sales.view"):
         return None
+    now = timezone.now()
+    if checked:  # the page has checked the customer: all of its rows are visible (written out)
+        return {
+            "appointments": rows(
+                APPOINTMENTS_SQL, [tenant.pk, customer_id, AppointmentStatus.SCHEDULED.value, now]
+            ),
+            "tasks": rows(TASKS_SQL, [tenant.pk, customer_id]),
+        }
     user = request.user
-    # the customer's rows are all visible once the customer is (``related_rows_visible_to``)
     appointments = (
-        (Appointment.objects.all() if checked else selectors.appointments_visible_to(user))
-        .filter(customer_id=customer_id, status=AppointmentStatus.SCHEDULED, ends_at__gte=timezone.now())
+        selectors.appointments_visible_to(user)
+        .filter(customer_id=customer_id, status=AppointmentStatus.SCHEDULED, ends_at__gte=now)
         .order_by("starts_at")
         .values("id", "starts_at", "kind", "place", "staff_id", staff_name=person_of("staff"))[:10]
     )
     tasks = (
-        (Task.objects.all() if checked else selectors.tasks_visible_to(user))
+        selectors.tasks_visible_to(user)
         .filter(customer_id=customer_id, done_at__isnull=True)
         .order_by("due_at")
         .values("id", "due_at", "title", assignee_name=person_of("assignee"))[:10]

@@ -173,3 +173,41 @@ def test_sections_without_permission_read_no_panel_data(tenant_a, make_staff, rf
         request=request, tenant=tenant_a, customer_id=customer.pk, with_panel=True
     )
     assert not has_panel and queries == {}
+
+
+def test_checked_sections_read_the_same_rows_as_the_visibility_filtered_ones(tenant_a, sales_a, rf):
+    """Once the page has checked the customer, sales and quotes read its rows without their own
+    visibility filter (written-out SQL): the same rows as the selectors' visible querysets."""
+    from quotes import extensions as quote_extensions
+    from sales import extensions as sales_extensions
+    from tests.quotes.factories import make_quotation
+
+    with tenant_context(tenant_a):
+        customer = CustomerFactory(tenant=tenant_a, owner=sales_a)
+        for hours in (5, 30, -30):
+            make_appointment(
+                tenant_a,
+                customer=customer,
+                staff=sales_a,
+                starts_at=timezone.now() + datetime.timedelta(hours=hours),
+            )
+        make_task(tenant_a, customer=customer, assignee=sales_a)
+        make_task(tenant_a, customer=customer, assignee=sales_a, done_at=timezone.now())
+        make_quotation(tenant_a, customer=customer)
+        make_quotation(tenant_a, customer=customer, status="superseded")
+        request = rf.get("/")
+        request.user = sales_a
+        for section in (sales_extensions.CUSTOMER_SECTION, quote_extensions.CUSTOMER_SECTION):
+            checked, unchecked = (
+                read_json(
+                    section.queries(
+                        request=request,
+                        tenant=tenant_a,
+                        customer_id=customer.pk,
+                        with_panel=True,
+                        checked=flag,
+                    )[0]
+                )
+                for flag in (True, False)
+            )
+            assert checked == unchecked and any(checked.values())
