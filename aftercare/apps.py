@@ -25,8 +25,7 @@ class AftercareConfig(AppConfig):
         from crm import events
         from crm.extensions import (
             register_customer_involvement,
-            register_customer_panel,
-            register_customer_timeline,
+            register_customer_section,
             register_dashboard_widget,
         )
         from crm.models import Role
@@ -44,8 +43,7 @@ class AftercareConfig(AppConfig):
         )
         events.subscribe(events.EventType.PROJECT_HANDED_OVER, handlers.on_project_handed_over)
         events.subscribe(events.EventType.PROJECT_MILESTONE, handlers.on_project_milestone)
-        register_customer_timeline(extensions.customer_timeline)
-        register_customer_panel(extensions.customer_panel)
+        register_customer_section(extensions.CUSTOMER_SECTION)
         register_customer_involvement(extensions.customers_worked_on)
         register_dashboard_widget(extensions.dashboard_widget)
         from crm.extensions import register_customer_merge_handler

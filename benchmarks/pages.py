@@ -61,18 +61,25 @@ SELECT
     SELECT business_hours_start, business_hours_end FROM customers_customersettings LIMIT 1) x)
 """
 
+# Every data set the customer page shows (session 5 made it faithful: the page also shows completed
+# aftercare visits, answered surveys and maintenance plans, the referral account, its ledger and the
+# tenant's VIP title, the names of referrers and referred customers, consent events and current
+# consents, the latest lead score, content pushes, the tenant's stage names, payments received per
+# plan and milestone, and the customer a duplicate was merged into; the first version omitted them).
 CUSTOMER_DETAIL_SQL = f"""
 SELECT
  (SELECT row_to_json(x) FROM (
-    SELECT c.*, {_name("o")} AS owner_name, {_name("d")} AS designer_name
+    SELECT c.*, {_name("o")} AS owner_name, {_name("d")} AS designer_name, m.name AS merged_into_name
     FROM customers_customer c LEFT JOIN crm_user o ON o.id = c.owner_id
-    LEFT JOIN crm_user d ON d.id = c.designer_id WHERE c.id = %(id)s) x),
+    LEFT JOIN crm_user d ON d.id = c.designer_id
+    LEFT JOIN customers_customer m ON m.id = c.merged_into_id WHERE c.id = %(id)s) x),
  (SELECT coalesce(json_agg(x), '[]') FROM (
     SELECT f.occurred_at, f.kind, f.outcome, f.content, f.next_follow_up_at, {_name("u")} AS author
     FROM customers_followup f LEFT JOIN crm_user u ON u.id = f.author_id
     WHERE f.customer_id = %(id)s ORDER BY f.occurred_at DESC, f.id DESC LIMIT 200) x),
  (SELECT coalesce(json_agg(x), '[]') FROM (
-    SELECT l.received_at, l.source_channel, l.note, l.status, {_name("u")} AS assignee
+    SELECT l.received_at, l.source_channel, l.note, l.status, l.sla_breached, l.response_seconds,
+           {_name("u")} AS assignee
     FROM customers_lead l LEFT JOIN crm_user u ON u.id = l.assignee_id
     WHERE l.customer_id = %(id)s ORDER BY l.received_at DESC LIMIT 50) x),
  (SELECT coalesce(json_agg(x), '[]') FROM (
@@ -81,16 +88,33 @@ SELECT
     LEFT JOIN crm_user b ON b.id = w.changed_by_id
     WHERE w.customer_id = %(id)s ORDER BY w.started_at DESC, w.id DESC LIMIT 20) x),
  (SELECT coalesce(json_agg(x), '[]') FROM (
-    SELECT p.id, p.name, p.stage, p.contract_amount_fen, p.signed_on, p.handed_over_on
-    FROM projects_project p WHERE p.customer_id = %(id)s ORDER BY p.id) x),
+    SELECT p.id, p.name, p.stage, p.contract_amount_fen, p.signed_on, p.handed_over_on,
+           {_name("m")} AS project_manager
+    FROM projects_project p LEFT JOIN crm_user m ON m.id = p.project_manager_id
+    WHERE p.customer_id = %(id)s ORDER BY p.id) x),
+ (SELECT coalesce(json_agg(x), '[]') FROM (SELECT s.stage, s.name FROM projects_stagesetting s) x),
  (SELECT coalesce(json_agg(x), '[]') FROM (
     SELECT h.changed_at, h.from_stage, h.to_stage, h.reason, p.name, {_name("u")} AS changed_by
     FROM projects_stagehistory h JOIN projects_project p ON p.id = h.project_id
     LEFT JOIN crm_user u ON u.id = h.changed_by_id
     WHERE p.customer_id = %(id)s ORDER BY h.changed_at DESC LIMIT 200) x),
  (SELECT coalesce(json_agg(x), '[]') FROM (
-    SELECT t.created_at, t.category, t.status, t.description FROM aftercare_serviceticket t
+    SELECT t.created_at, t.category, t.status, t.description, {_name("u")} AS created_by
+    FROM aftercare_serviceticket t LEFT JOIN crm_user u ON u.id = t.created_by_id
     WHERE t.customer_id = %(id)s ORDER BY t.created_at DESC) x),
+ (SELECT coalesce(json_agg(x), '[]') FROM (
+    SELECT v.completed_at, v.findings, k.name AS kind, {_name("u")} AS technician
+    FROM aftercare_visit v JOIN aftercare_maintenanceplan m ON m.id = v.plan_id
+    JOIN aftercare_plankind k ON k.id = m.kind_id LEFT JOIN crm_user u ON u.id = v.technician_id
+    WHERE v.customer_id = %(id)s AND v.status = 'completed') x),
+ (SELECT coalesce(json_agg(x), '[]') FROM (
+    SELECT s.answered_at, s.kind, s.score, s.comment FROM aftercare_survey s
+    WHERE s.customer_id = %(id)s AND s.answered_at IS NOT NULL) x),
+ (SELECT coalesce(json_agg(x), '[]') FROM (
+    SELECT m.due_on, m.status, k.name AS kind, p.name AS project, {_name("u")} AS assigned_to
+    FROM aftercare_maintenanceplan m JOIN aftercare_plankind k ON k.id = m.kind_id
+    JOIN projects_project p ON p.id = m.project_id LEFT JOIN crm_user u ON u.id = m.assigned_to_id
+    WHERE m.customer_id = %(id)s ORDER BY m.due_on) x),
  (SELECT coalesce(json_agg(x), '[]') FROM (
     SELECT a.starts_at, a.kind, a.place, a.status, {_name("u")} AS staff FROM sales_appointment a
     LEFT JOIN crm_user u ON u.id = a.staff_id WHERE a.customer_id = %(id)s ORDER BY a.starts_at) x),
@@ -102,11 +126,40 @@ SELECT
     SELECT q.number, q.version, q.status, q.total_fen FROM quotes_quotation q
     WHERE q.customer_id = %(id)s ORDER BY q.created_at DESC) x),
  (SELECT coalesce(json_agg(x), '[]') FROM (
-    SELECT pp.contract_amount_fen, pp.adjustments_fen FROM payments_paymentplan pp
+    SELECT pp.id, pp.contract_amount_fen, pp.adjustments_fen, m.amount_fen, m.due_on,
+           (SELECT sum(a.amount_fen) FROM payments_paymentallocation a WHERE a.milestone_id = m.id) AS paid
+    FROM payments_paymentplan pp JOIN payments_paymentmilestone m ON m.plan_id = pp.id
     WHERE pp.customer_id = %(id)s) x),
+ (SELECT coalesce(sum(r.amount_fen), 0) FROM payments_paymentreceipt r
+    JOIN payments_paymentplan pp ON pp.id = r.plan_id WHERE pp.customer_id = %(id)s AND r.voided_at IS NULL),
  (SELECT coalesce(json_agg(x), '[]') FROM (
-    SELECT r.status, r.created_at FROM referrals_referral r
-    WHERE r.referrer_id = %(id)s OR r.referred_id = %(id)s) x)
+    SELECT r.status, r.source, r.created_at, a.name AS referrer, b.name AS referred
+    FROM referrals_referral r JOIN customers_customer a ON a.id = r.referrer_id
+    JOIN customers_customer b ON b.id = r.referred_id
+    WHERE r.referrer_id = %(id)s OR r.referred_id = %(id)s) x),
+ (SELECT row_to_json(x) FROM (
+    SELECT a.code, a.balance_fen, a.shortfall_fen, a.credited_referrals, a.is_vip, s.vip_title
+    FROM referrals_referralaccount a LEFT JOIN referrals_referralsettings s ON true
+    WHERE a.customer_id = %(id)s LIMIT 1) x),
+ (SELECT coalesce(json_agg(x), '[]') FROM (
+    SELECT e.created_at, e.kind, e.amount_fen, e.description, {_name("u")} AS created_by
+    FROM referrals_ledgerentry e JOIN referrals_referralaccount a ON a.id = e.account_id
+    LEFT JOIN crm_user u ON u.id = e.created_by_id
+    WHERE a.customer_id = %(id)s ORDER BY e.id DESC LIMIT 50) x),
+ (SELECT coalesce(json_agg(x), '[]') FROM (
+    SELECT e.occurred_at, e.channel, e.state, e.source, e.reason, e.actor_name
+    FROM engagement_consentevent e WHERE e.customer_id = %(id)s ORDER BY e.occurred_at DESC LIMIT 100) x),
+ (SELECT coalesce(json_agg(x), '[]') FROM (
+    SELECT c.channel, c.state, c.source, c.version, c.changed_at FROM engagement_consent c
+    WHERE c.customer_id = %(id)s) x),
+ (SELECT row_to_json(x) FROM (
+    SELECT s.score, s.method, s.factors FROM engagement_leadscore s JOIN customers_lead l ON l.id = s.lead_id
+    WHERE s.customer_id = %(id)s ORDER BY l.received_at DESC LIMIT 1) x),
+ (SELECT coalesce(json_agg(x), '[]') FROM (
+    SELECT d.decided_at, d.sent_at, d.status, d.skip_reason, d.open_count, d.click_count, r.channel, i.title
+    FROM engagement_pushdispatch d JOIN engagement_pushrule r ON r.id = d.rule_id
+    JOIN engagement_contentitem i ON i.id = r.item_id
+    WHERE d.customer_id = %(id)s ORDER BY d.decided_at DESC LIMIT 100) x)
 """
 
 PROJECT_DETAIL_SQL = f"""

@@ -4,7 +4,10 @@
 ``aftercare`` and ``referrals`` know their own rows. They register providers in their
 ``AppConfig.ready()``; the customer detail page asks this module.
 
-- A **timeline provider** ``fn(*, tenant, customer_id) -> list[TimelineEntry]``.
+- A **customer section** (:class:`CustomerSection`): an app's timeline entries and panel for the
+  customer detail page, whose data sets are SQL fragments read with every other app's in ONE
+  statement (``crm.page_data``). The preferred form (issue 12: one round trip per page).
+- A **timeline provider** ``fn(*, tenant, customer_id) -> list[TimelineEntry]`` (runs its own queries).
 - A **panel provider** ``fn(*, request, tenant, customer_id) -> Panel | None``: a titled block of
   rendered HTML (use ``render_to_string``) shown on the customer detail page.
 - A **project panel provider** ``fn(*, request, tenant, project) -> Panel | None``: the same on the
@@ -21,8 +24,10 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crm.page_data import PageQuery, read_json
 
 if TYPE_CHECKING:
     from django.db.models import Q
@@ -64,20 +69,176 @@ def register_customer_panel(provider: PanelProvider) -> None:
         _panel_providers.append(provider)
 
 
-def customer_timeline(*, tenant, customer_id: int, limit: int = 200) -> list[TimelineEntry]:
-    """Every registered app's entries for one customer, newest first."""
+QueryMaker = Callable[..., dict[str, PageQuery] | None]
+
+
+@dataclass(frozen=True)
+class CustomerSection:
+    """One app's part of the customer detail page, read in the page's single statement.
+
+    ``timeline_queries(*, tenant, customer_id)`` and ``panel_queries(*, request, tenant, customer_id,
+    checked)`` name the app's data sets (``crm.page_data`` fragments); ``panel_queries`` returns ``None`` when
+    there is no panel for this user (e.g. without the permission); ``checked`` says the page has
+    already made sure ``request.user`` may see the customer, so the customer's rows need no
+    visibility filter of their own. ``timeline(*, data)`` builds the
+    entries from the timeline's data; ``panel(*, request, tenant, customer_id, data)`` the panel from
+    the timeline's and the panel's data together (a panel showing the newest of the timeline's rows
+    does not read them twice). The timeline never depends on the user, the panel may."""
+
+    name: str
+    timeline_queries: QueryMaker | None = None
+    timeline: Callable[..., list[TimelineEntry]] | None = None
+    panel_queries: QueryMaker | None = None
+    panel: Callable[..., Panel | None] | None = None
+
+    def queries(
+        self, *, request, tenant, customer_id: int, with_panel: bool, checked: bool = False
+    ) -> tuple[dict[str, PageQuery], bool]:
+        """Every data set of the section, under ``timeline.<name>`` / ``panel.<name>``, and whether
+        there is a panel to build (asked for, and ``panel_queries`` did not say ``None``)."""
+        queries: dict[str, PageQuery] = {}
+        if self.timeline_queries is not None:
+            for key, query in (self.timeline_queries(tenant=tenant, customer_id=customer_id) or {}).items():
+                queries[f"timeline.{key}"] = query
+        if not with_panel or self.panel is None:
+            return queries, False
+        panel_queries = (
+            self.panel_queries(request=request, tenant=tenant, customer_id=customer_id, checked=checked)
+            if self.panel_queries is not None
+            else {}
+        )
+        if panel_queries is None:
+            return queries, False
+        for key, query in panel_queries.items():
+            queries[f"panel.{key}"] = query
+        return queries, True
+
+    def build(self, *, request, tenant, customer_id: int, data: dict, with_panel: bool):
+        """``(entries, panel)`` from the decoded values of :meth:`queries`."""
+        timeline_data = {key[9:]: value for key, value in data.items() if key.startswith("timeline.")}
+        entries = self.timeline(data=timeline_data) if self.timeline is not None else []
+        panel = None
+        if with_panel and self.panel is not None:
+            panel_data = {key[6:]: value for key, value in data.items() if key.startswith("panel.")}
+            panel = self.panel(
+                request=request, tenant=tenant, customer_id=customer_id, data={**timeline_data, **panel_data}
+            )
+        return entries, panel
+
+    def read_timeline(self, *, tenant, customer_id: int) -> list[TimelineEntry]:
+        """This section's entries alone (one statement), as a plain timeline provider returns them."""
+        queries, _panel = self.queries(request=None, tenant=tenant, customer_id=customer_id, with_panel=False)
+        data = read_json(queries)
+        return self.build(request=None, tenant=tenant, customer_id=customer_id, data=data, with_panel=False)[
+            0
+        ]
+
+    def read_panel(self, *, request, tenant, customer_id: int) -> Panel | None:
+        """This section's panel alone (one statement), as a plain panel provider returns it."""
+        queries, has_panel = self.queries(
+            request=request, tenant=tenant, customer_id=customer_id, with_panel=True
+        )
+        if not has_panel:
+            return None
+        data = read_json(queries)
+        return self.build(
+            request=request, tenant=tenant, customer_id=customer_id, data=data, with_panel=True
+        )[1]
+
+
+@dataclass
+class CustomerPage:
+    timeline: list[TimelineEntry]
+    panels: list[Panel]
+    data: dict[str, Any] = field(default_factory=dict)  # every data set read, by full name
+
+
+_customer_sections: list[CustomerSection] = []
+
+
+def render_panel(template_name: str, context: dict, *, request) -> str:
+    """A panel's HTML without running every context processor again (the page runs them once): the
+    panel templates use ``request``, ``csrf_token`` and ``perms`` besides their own context."""
+    from django.contrib.auth.context_processors import PermWrapper
+    from django.template.context_processors import csrf
+    from django.template.loader import get_template
+
+    from crm.context_processors import role_perms
+
+    base: dict[str, object] = {"request": request}
+    if request is not None:
+        base.update(csrf(request))
+        user = getattr(request, "user", None)
+        if user is not None:
+            base["perms"] = role_perms(request).get("perms") or PermWrapper(user)
+    return get_template(template_name).render({**base, **context})
+
+
+def register_customer_section(section: CustomerSection) -> None:
+    _customer_sections[:] = [existing for existing in _customer_sections if existing.name != section.name]
+    _customer_sections.append(section)
+
+
+def customer_page(
+    *,
+    request,
+    tenant,
+    customer_id: int,
+    own: dict[str, PageQuery] | None = None,
+    checked: bool = False,
+    with_panels: bool = True,
+    limit: int = 200,
+) -> CustomerPage:
+    """Timeline (newest first, ``limit`` entries) and panels of every app, plus the calling page's
+    ``own`` data sets, with every section's data read in ONE statement. Plain providers registered
+    with ``register_customer_timeline`` / ``register_customer_panel`` still run their own queries."""
+    queries: dict[str, PageQuery] = dict(own or {})
+    with_panel: dict[str, bool] = {}
+    for section in _customer_sections:
+        section_queries, with_panel[section.name] = section.queries(
+            request=request, tenant=tenant, customer_id=customer_id, with_panel=with_panels, checked=checked
+        )
+        for key, query in section_queries.items():
+            queries[f"{section.name}.{key}"] = query
+    values = read_json(queries)
+
     entries: list[TimelineEntry] = []
+    panels: list[Panel] = []
+    for section in _customer_sections:
+        prefix = f"{section.name}."
+        data = {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
+        section_entries, panel = section.build(
+            request=request,
+            tenant=tenant,
+            customer_id=customer_id,
+            data=data,
+            with_panel=with_panel[section.name],
+        )
+        entries.extend(section_entries)
+        if panel is not None:
+            panels.append(panel)
     for provider in _timeline_providers:
         entries.extend(provider(tenant=tenant, customer_id=customer_id))
+    if with_panels:
+        for panel_provider in _panel_providers:
+            panel = panel_provider(request=request, tenant=tenant, customer_id=customer_id)
+            if panel is not None:
+                panels.append(panel)
     entries.sort(key=lambda entry: entry.occurred_at, reverse=True)
-    return entries[:limit]
+    panels.sort(key=lambda panel: panel.order)
+    return CustomerPage(timeline=entries[:limit], panels=panels, data=values)
+
+
+def customer_timeline(*, tenant, customer_id: int, limit: int = 200) -> list[TimelineEntry]:
+    """Every registered app's entries for one customer, newest first."""
+    return customer_page(
+        request=None, tenant=tenant, customer_id=customer_id, with_panels=False, limit=limit
+    ).timeline
 
 
 def customer_panels(*, request, tenant, customer_id: int) -> list[Panel]:
-    panels = [
-        provider(request=request, tenant=tenant, customer_id=customer_id) for provider in _panel_providers
-    ]
-    return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
+    """Every app's panel for one customer (reads the timeline's data too: one statement either way)."""
+    return customer_page(request=request, tenant=tenant, customer_id=customer_id).panels
 
 
 _project_panel_providers: list[PanelProvider] = []

@@ -17,7 +17,7 @@ class CustomersConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.extensions import (
-            register_customer_timeline,
+            register_customer_section,
             register_dashboard_widget,
             register_home_widget,
             register_row_narrower,
@@ -65,7 +65,9 @@ class CustomersConfig(AppConfig):
                 "customers.reassign": [Role.MANAGER],
             }
         )
-        register_customer_timeline(selectors.follow_up_timeline)
+        from customers import detail
+
+        register_customer_section(detail.SECTION)
         from customers.visibility import narrow_api_rows
 
         register_row_narrower(narrow_api_rows)

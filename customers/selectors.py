@@ -20,7 +20,6 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from crm import extensions
-from crm.extensions import TimelineEntry
 from crm.models import Tenant, User
 from crm.money import format_fen
 from crm.page_cache import page_cache_forget, page_cache_key, page_cached
@@ -322,41 +321,6 @@ def display_phones(user: User, customers: list[Customer]) -> dict[int, str]:
         else (customer.phone.removeprefix("+86") if customer.pk in full_phone else customer.masked_phone)
         for customer in customers
     }
-
-
-def follow_up_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:
-    """Timeline provider (crm.extensions): follow-ups and inquiries of one customer."""
-    entries = [
-        TimelineEntry(
-            occurred_at=follow_up.occurred_at,
-            kind="follow_up",
-            title=_("%(kind)s跟进") % {"kind": follow_up.get_kind_display()}
-            + (f" · {follow_up.get_outcome_display()}" if follow_up.outcome else ""),
-            detail=follow_up.content
-            + (
-                _("（下次跟进：%(when)s）")
-                % {"when": f"{timezone.localtime(follow_up.next_follow_up_at):%Y-%m-%d %H:%M}"}
-                if follow_up.next_follow_up_at
-                else ""
-            ),
-            actor=str(follow_up.author or ""),
-        )
-        for follow_up in follow_ups_for_customer(tenant=tenant, customer_id=customer_id)[:200]
-    ]
-    for lead in (
-        Lead.objects.filter(customer_id=customer_id).select_related("assignee").order_by("-received_at")[:50]
-    ):
-        entries.append(
-            TimelineEntry(
-                occurred_at=lead.received_at,
-                kind="lead",
-                title=_("新询盘 · %(channel)s") % {"channel": lead.get_source_channel_display()},
-                detail=lead.note,
-                url=reverse("customers:lead-inbox"),
-                actor=str(lead.assignee or ""),
-            )
-        )
-    return entries
 
 
 def _percentile(sorted_values: list[int], fraction: float) -> float | None:

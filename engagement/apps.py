@@ -24,8 +24,7 @@ class EngagementConfig(AppConfig):
         from crm.extensions import (
             IntakeExtension,
             LeadScoreProvider,
-            register_customer_panel,
-            register_customer_timeline,
+            register_customer_section,
             register_intake_extension,
             register_lead_scores,
             register_personal_data_section,
@@ -42,8 +41,7 @@ class EngagementConfig(AppConfig):
                 "engagement.manage": [Role.MANAGER],
             }
         )
-        register_customer_panel(extensions.consent_panel)
-        register_customer_timeline(extensions.customer_timeline)
+        register_customer_section(extensions.CUSTOMER_SECTION)
         register_intake_extension(
             IntakeExtension(validate=campaigns.intake_validate, apply=campaigns.intake_apply)
         )

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from crm.extensions import Panel, TimelineEntry
+from crm.extensions import CustomerSection, Panel, TimelineEntry, render_panel
+from crm.page_data import PageQuery, at, label, row, rows, when
 from crm.permissions import has_permission
 from engagement import selectors
 from engagement.forms import ConsentForm
-from engagement.models import ConsentEvent
-
-
-def consent_panel(*, request, tenant, customer_id: int) -> Panel | None:
-    user = getattr(request, "user", None)
-    if not has_permission(user, "engagement.view"):
-        return None
-    html = render_to_string(
-        "engagement/_consent_panel.html",
-        {
-            "customer_id": customer_id,
-            "channels": selectors.consent_overview(tenant=tenant, customer_id=customer_id),
-            "history": selectors.consent_history(tenant=tenant, customer_id=customer_id)[:10],
-            "form": ConsentForm() if has_permission(user, "engagement.consent") else None,
-            "score": selectors.lead_score_for_customer(tenant=tenant, customer_id=customer_id),
-        },
-        request=request,
-    )
-    return Panel(title=_("营销授权与评分"), html=html, order=60)
+from engagement.models import (
+    ConsentChannel,
+    ConsentEvent,
+    ConsentSource,
+    ConsentState,
+    DispatchStatus,
+    ScoreMethod,
+    SkipReason,
+)
 
 
 def quotation_offers_section(*, request, quotation) -> Panel | None:
@@ -66,22 +60,6 @@ def quotation_offers_section(*, request, quotation) -> Panel | None:
         request=request,
     )
     return Panel(title=_("活动优惠"), html=html, order=50)
-
-
-def customer_timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
-    entries = [
-        TimelineEntry(
-            occurred_at=event.occurred_at,
-            kind="consent",
-            title=_("营销授权：%(channel)s %(state)s")
-            % {"channel": event.get_channel_display(), "state": event.get_state_display()},
-            detail=" · ".join(part for part in (event.get_source_display(), event.reason) if part),
-            actor=event.actor_name,
-        )
-        for event in ConsentEvent.objects.filter(customer_id=customer_id)[:100]
-    ]
-    entries.extend(selectors.push_timeline(tenant=tenant, customer_id=customer_id))
-    return entries
 
 
 def personal_data(*, tenant, customer_id: int) -> dict:
@@ -218,3 +196,141 @@ def unmerge_customer_rows(*, tenant, source, target, actor, merge, record) -> No
             changed_by_id=previous["changed_by"],
         )
     ConsentEvent.objects.filter(pk__in=record.get("copied_consent_events") or [], customer=target).delete()
+
+
+# --------------------------------------------------------------------------- customer page section
+# Consent events and pushes on the customer's timeline, and the consent / lead score panel, read
+# in the customer page's single statement (crm.extensions.customer_page).
+
+EVENTS_SQL = """
+SELECT e.occurred_at, e.channel, e.state, e.source, e.reason, e.actor_name FROM engagement_consentevent e
+WHERE e.tenant_id = %s AND e.customer_id = %s ORDER BY e.occurred_at DESC, e.id DESC LIMIT %s"""
+PUSHES_SQL = """
+SELECT d.rule_id, d.decided_at, d.sent_at, d.status, d.skip_reason, d.opened_at, d.open_count,
+       d.clicked_at, d.click_count, r.channel, i.title
+FROM engagement_pushdispatch d JOIN engagement_pushrule r ON r.id = d.rule_id
+JOIN engagement_contentitem i ON i.id = r.item_id
+WHERE d.tenant_id = %s AND d.customer_id = %s ORDER BY d.decided_at DESC, d.id DESC LIMIT 100"""
+CONSENTS_SQL = """
+SELECT c.channel, c.state, c.source, c.version, c.changed_at FROM engagement_consent c
+WHERE c.tenant_id = %s AND c.customer_id = %s"""
+SCORE_SQL = """
+SELECT s.score, s.method, s.factors FROM engagement_leadscore s JOIN customers_lead l ON l.id = s.lead_id
+WHERE s.tenant_id = %s AND s.customer_id = %s ORDER BY l.received_at DESC"""
+
+
+def _timeline_queries(*, tenant, customer_id: int) -> dict[str, PageQuery]:
+    return {
+        "events": rows(EVENTS_SQL, [tenant.pk, customer_id, 100]),
+        "pushes": rows(PUSHES_SQL, [tenant.pk, customer_id]),
+    }
+
+
+def _timeline(*, data: dict) -> list[TimelineEntry]:
+    entries = [
+        TimelineEntry(
+            occurred_at=at(event["occurred_at"]),
+            kind="consent",
+            title=_("营销授权：%(channel)s %(state)s")
+            % {
+                "channel": label(ConsentChannel, event["channel"]),
+                "state": label(ConsentState, event["state"]),
+            },
+            detail=" · ".join(
+                part for part in (label(ConsentSource, event["source"]), event["reason"]) if part
+            ),
+            actor=event["actor_name"],
+        )
+        for event in data["events"]
+    ]
+    for dispatch in data["pushes"]:  # as selectors.push_timeline
+        detail = [label(ConsentChannel, dispatch["channel"]), label(DispatchStatus, dispatch["status"])]
+        if dispatch["skip_reason"]:
+            detail.append(label(SkipReason, dispatch["skip_reason"]))
+        if dispatch["clicked_at"]:
+            detail.append(_("已点击 %(n)s 次") % {"n": dispatch["click_count"]})
+        elif dispatch["opened_at"]:
+            detail.append(_("已打开 %(n)s 次") % {"n": dispatch["open_count"]})
+        entries.append(
+            TimelineEntry(
+                occurred_at=at(dispatch["sent_at"] or dispatch["decided_at"]),
+                kind="push",
+                title=_("内容推送：%(title)s") % {"title": dispatch["title"]},
+                detail=" · ".join(str(part) for part in detail),
+                url=reverse("engagement:push-rule-detail", args=[dispatch["rule_id"]]),
+            )
+        )
+    return entries
+
+
+def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
+    if not has_permission(getattr(request, "user", None), "engagement.view"):
+        return None
+    return {  # the history: the timeline's events (same order), the ten newest
+        "consents": rows(CONSENTS_SQL, [tenant.pk, customer_id]),
+        "score": row(SCORE_SQL, [tenant.pk, customer_id]),
+    }
+
+
+def _consent(values: dict) -> SimpleNamespace:
+    return SimpleNamespace(
+        state_label=label(ConsentState, values["state"]),
+        source_label=label(ConsentSource, values["source"]),
+        changed_at=when(values["changed_at"]),
+        version=values["version"],
+    )
+
+
+def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  # noqa: ARG001
+    """Consent per channel (``selectors.consent_overview``), the last ten events, the lead score."""
+    user = getattr(request, "user", None)
+    current = {consent["channel"]: _consent(consent) for consent in data["consents"]}
+    score = data["score"]
+    html = render_panel(
+        "engagement/_consent_panel.html",
+        {
+            "customer_id": customer_id,
+            "channels": [
+                {"channel": value, "label": channel_label, "consent": current.get(value)}
+                for value, channel_label in ConsentChannel.choices
+            ],
+            "history": [
+                SimpleNamespace(
+                    occurred_at=at(event["occurred_at"]),
+                    channel_label=label(ConsentChannel, event["channel"]),
+                    state_label=label(ConsentState, event["state"]),
+                    source_label=label(ConsentSource, event["source"]),
+                    reason=event["reason"],
+                    actor_name=event["actor_name"],
+                )
+                for event in data["events"][:10]
+            ],
+            "form": ConsentForm() if has_permission(user, "engagement.consent") else None,
+            "score": {
+                "percent": f"{score['score'] * 100:.0f}%",
+                "method_label": label(ScoreMethod, score["method"]),
+                "factors": score["factors"],
+            }
+            if score
+            else None,
+        },
+        request=request,
+    )
+    return Panel(title=_("营销授权与评分"), html=html, order=60)
+
+
+CUSTOMER_SECTION = CustomerSection(
+    name="engagement",
+    timeline_queries=_timeline_queries,
+    timeline=_timeline,
+    panel_queries=_panel_queries,
+    panel=_panel,
+)
+
+
+def consent_panel(*, request, tenant, customer_id: int) -> Panel | None:
+    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)
+
+
+def customer_timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
+    return CUSTOMER_SECTION.read_timeline(tenant=tenant, customer_id=customer_id)

@@ -14,7 +14,7 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from crm import events
-        from crm.extensions import register_customer_merge_handler, register_customer_panel
+        from crm.extensions import register_customer_merge_handler, register_customer_section
         from crm.models import Role
         from crm.permissions import grant_duties, grant_many
         from payments import extensions, handlers, tasks  # noqa: F401 - tasks register with the worker
@@ -34,5 +34,5 @@ class PaymentsConfig(AppConfig):
         events.subscribe(events.EventType.PROJECT_CONTRACT_SIGNED, handlers.on_contract_signed)
         events.subscribe(events.EventType.PROJECT_STAGE_CHANGED, handlers.on_stage_changed)
         events.subscribe(events.EventType.CHANGE_ORDER_DECIDED, handlers.on_change_order_decided)
-        register_customer_panel(extensions.customer_payments_panel)
+        register_customer_section(extensions.CUSTOMER_SECTION)
         register_customer_merge_handler(extensions.merge_customer_plans)

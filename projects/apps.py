@@ -13,8 +13,7 @@ class ProjectsConfig(AppConfig):
     def ready(self) -> None:
         from crm.extensions import (
             register_customer_involvement,
-            register_customer_panel,
-            register_customer_timeline,
+            register_customer_section,
             register_dashboard_widget,
             register_home_widget,
         )
@@ -48,8 +47,7 @@ class ProjectsConfig(AppConfig):
                 "projects.sign_override": [manager],
             }
         )
-        register_customer_timeline(extensions.timeline)
-        register_customer_panel(extensions.panel)
+        register_customer_section(extensions.CUSTOMER_SECTION)
         register_customer_involvement(extensions.customers_worked_on)
         extensions.register_signing_requirement(
             "measurement", gettext_lazy("已完成量房"), extensions.measurement_done

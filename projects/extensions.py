@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q
@@ -13,65 +14,22 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from crm.extensions import Panel, TimelineEntry
+from crm.extensions import CustomerSection, Panel, TimelineEntry, render_panel
+from crm.page_data import PageQuery, at, person, rows
 from crm.permissions import has_permission
 from projects import selectors
 from projects.models import (
+    STAGE_ORDER,
     ChangeOrder,
     ChangeOrderStatus,
     Project,
     Rectification,
     Stage,
-    StageHistory,
     stage_index,
 )
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
-
-
-def timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
-    names = selectors.stage_names(tenant=tenant)
-    rows = StageHistory.objects.filter(project__customer_id=customer_id).select_related(
-        "project", "changed_by"
-    )
-    entries = []
-    for row in rows[:100]:
-        title = _("%(project)s：进入「%(stage)s」") % {
-            "project": row.project.name,
-            "stage": names.get(row.to_stage, row.to_stage),
-        }
-        if row.direction == "back":
-            title = _("%(project)s：退回「%(stage)s」") % {
-                "project": row.project.name,
-                "stage": names.get(row.to_stage, row.to_stage),
-            }
-        entries.append(
-            TimelineEntry(
-                occurred_at=row.changed_at,
-                kind="project_stage",
-                title=title,
-                detail=row.reason,
-                url=reverse("projects:detail", args=[row.project_id]),
-                actor=str(row.changed_by) if row.changed_by else "",
-            )
-        )
-    return entries
-
-
-def panel(*, request, tenant, customer_id: int) -> Panel | None:
-    projects = list(
-        Project.objects.filter(customer_id=customer_id).select_related("project_manager", "designer")
-    )
-    if not projects:
-        return None
-    names = selectors.stage_names(tenant=tenant)
-    for project in projects:
-        project.stage_name = names[project.stage]
-    html = render_to_string(
-        "projects/_customer_panel.html", {"projects": projects, "customer_id": customer_id}, request=request
-    )
-    return Panel(title=_("装修项目"), html=html, order=20)
 
 
 def customers_worked_on(*, user) -> Q:
@@ -238,3 +196,96 @@ def unmerge_customer_projects(*, tenant, source, target, actor, merge, record) -
     if (record.get("moved") or {}).get(f"{Project._meta.label}.customer"):
         for customer in (source, target):
             _refresh_customer_facts(tenant=tenant, customer=customer)
+
+
+# --------------------------------------------------------------------------- customer page section
+# The customer page's stage entries and projects panel, read in the page's single statement.
+
+STAGE_NAMES_SQL = "SELECT s.stage, s.name FROM projects_stagesetting s WHERE s.tenant_id = %s"
+STAGE_HISTORY_SQL = f"""
+SELECT h.changed_at, h.to_stage, h.direction, h.reason, h.project_id, p.name AS project,
+       {person("u")} AS changed_by
+FROM projects_stagehistory h JOIN projects_project p ON p.id = h.project_id
+LEFT JOIN crm_user u ON u.id = h.changed_by_id
+WHERE h.tenant_id = %s AND p.customer_id = %s ORDER BY h.changed_at DESC, h.id DESC LIMIT 100"""
+PROJECTS_SQL = f"""
+SELECT p.id, p.name, p.stage, p.cancelled_at, p.contract_amount_fen, {person("m")} AS project_manager
+FROM projects_project p LEFT JOIN crm_user m ON m.id = p.project_manager_id
+WHERE p.tenant_id = %s AND p.customer_id = %s ORDER BY p.created_at DESC, p.id DESC"""
+
+
+def _names(rows_: list[dict]) -> dict[str, str]:
+    """``selectors.stage_names`` from the tenant's stage setting rows."""
+    custom = {row["stage"]: row["name"] for row in rows_}
+    return {key: custom.get(key, str(Stage(key).label)) for key in STAGE_ORDER}
+
+
+def _timeline_queries(*, tenant, customer_id: int) -> dict[str, PageQuery]:
+    return {
+        "names": rows(STAGE_NAMES_SQL, [tenant.pk]),
+        "history": rows(STAGE_HISTORY_SQL, [tenant.pk, customer_id]),
+    }
+
+
+def _timeline(*, data: dict) -> list[TimelineEntry]:
+    names = _names(data["names"])
+    entries = []
+    for row in data["history"]:
+        values = {"project": row["project"], "stage": names.get(row["to_stage"], row["to_stage"])}
+        if row["direction"] == "back":
+            title = _("%(project)s：退回「%(stage)s」") % values
+        else:
+            title = _("%(project)s：进入「%(stage)s」") % values
+        entries.append(
+            TimelineEntry(
+                occurred_at=at(row["changed_at"]),
+                kind="project_stage",
+                title=title,
+                detail=row["reason"],
+                url=reverse("projects:detail", args=[row["project_id"]]),
+                actor=row["changed_by"] or "",
+            )
+        )
+    return entries
+
+
+def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
+    return {"projects": rows(PROJECTS_SQL, [tenant.pk, customer_id])}  # stage names: the timeline's
+
+
+def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:
+    if not data["projects"]:
+        return None
+    names = _names(data["names"])
+    projects = [
+        SimpleNamespace(
+            pk=project["id"],
+            name=project["name"],
+            stage_name=names[project["stage"]],
+            cancelled_at=project["cancelled_at"],
+            contract_amount_fen=project["contract_amount_fen"],
+            project_manager=project["project_manager"] or "",
+        )
+        for project in data["projects"]
+    ]
+    html = render_panel(
+        "projects/_customer_panel.html", {"projects": projects, "customer_id": customer_id}, request=request
+    )
+    return Panel(title=_("装修项目"), html=html, order=20)
+
+
+CUSTOMER_SECTION = CustomerSection(
+    name="projects",
+    timeline_queries=_timeline_queries,
+    timeline=_timeline,
+    panel_queries=_panel_queries,
+    panel=_panel,
+)
+
+
+def timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
+    return CUSTOMER_SECTION.read_timeline(tenant=tenant, customer_id=customer_id)
+
+
+def panel(*, request, tenant, customer_id: int) -> Panel | None:
+    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)

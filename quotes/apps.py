@@ -22,7 +22,7 @@ class QuotesConfig(AppConfig):
                 "quotes.approve_discount": MANAGERS,
             }
         )
-        extensions.register_customer_panel(quote_extensions.customer_panel)
+        extensions.register_customer_section(quote_extensions.CUSTOMER_SECTION)
         extensions.register_customer_merge_handler(quote_extensions.merge_customer_rows)
         project_extensions.register_signing_requirement(
             "accepted_quotation", gettext_lazy("客户已接受报价"), quote_extensions.has_accepted_quotation

@@ -5,11 +5,13 @@ the quotation page (``register_quotation_section``): quotes imports none of them
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
-from crm.extensions import Panel
+from crm.extensions import CustomerSection, Panel, render_panel
+from crm.page_data import PageQuery, label, queryset_rows, rows
 from crm.permissions import has_permission
 from quotes import selectors
 from quotes.models import Quotation, QuotationStatus
@@ -29,20 +31,62 @@ def quotation_sections(*, request, quotation: Quotation) -> list[Panel]:
     return sorted((panel for panel in panels if panel is not None), key=lambda panel: panel.order)
 
 
-def customer_panel(*, request, tenant, customer_id: int) -> Panel | None:
-    user = getattr(request, "user", None)
-    if not has_permission(user, "quotes.view"):
+# The customer page's panel, read in the page's single statement (crm.extensions.customer_page):
+# the rows of ``selectors.quotations_for_customer_panel`` (same visibility) as values.
+
+
+QUOTATIONS_SQL = """
+SELECT q.id, q.number, q.version, q.title, q.total_fen, q.status FROM quotes_quotation q
+WHERE q.tenant_id = %s AND q.customer_id = %s AND q.status <> %s
+ORDER BY q.created_at DESC, q.id DESC LIMIT 10"""
+
+
+def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
+    if not has_permission(getattr(request, "user", None), "quotes.view"):
         return None
-    html = render_to_string(
+    if checked:  # the page has checked the customer: all of its rows are visible (written out)
+        return {
+            "quotations": rows(QUOTATIONS_SQL, [tenant.pk, customer_id, QuotationStatus.SUPERSEDED.value])
+        }
+    quotations = (
+        selectors.quotations_visible_to(request.user)
+        .filter(customer_id=customer_id)
+        .exclude(status=QuotationStatus.SUPERSEDED)
+        .order_by("-created_at", "-id")
+        .values("id", "number", "version", "title", "total_fen", "status")[:10]
+    )
+    return {"quotations": queryset_rows(quotations)}
+
+
+def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  # noqa: ARG001
+    quotations = [
+        SimpleNamespace(
+            pk=row["id"],
+            number=row["number"],
+            version=row["version"],
+            title=row["title"],
+            total_fen=row["total_fen"],
+            status_label=label(QuotationStatus, row["status"]),
+        )
+        for row in data["quotations"]
+    ]
+    html = render_panel(
         "quotes/_customer_panel.html",
         {
             "customer_id": customer_id,
-            "quotations": selectors.quotations_for_customer_panel(user=user, customer_id=customer_id),
-            "can_edit": has_permission(user, "quotes.edit"),
+            "quotations": quotations,
+            "can_edit": has_permission(request.user, "quotes.edit"),
         },
         request=request,
     )
     return Panel(title=_("报价单"), html=html, order=35)
+
+
+CUSTOMER_SECTION = CustomerSection(name="quotes", panel_queries=_panel_queries, panel=_panel)
+
+
+def customer_panel(*, request, tenant, customer_id: int) -> Panel | None:
+    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)
 
 
 def has_accepted_quotation(*, tenant, project) -> bool:  # noqa: ARG001 - the check signature

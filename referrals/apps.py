@@ -17,8 +17,7 @@ class ReferralsConfig(AppConfig):
     def ready(self) -> None:
         from crm import events
         from crm.extensions import (
-            register_customer_panel,
-            register_customer_timeline,
+            register_customer_section,
             register_dashboard_widget,
         )
         from crm.models import Role
@@ -39,8 +38,7 @@ class ReferralsConfig(AppConfig):
         events.subscribe(events.EventType.PROJECT_CONTRACT_SIGNED, handlers.on_contract_signed)
         events.subscribe(events.EventType.PROJECT_CONTRACT_CANCELLED, handlers.on_contract_cancelled)
         events.subscribe(events.EventType.SURVEY_ANSWERED, handlers.on_survey_answered)
-        register_customer_panel(extensions.customer_referral_panel)
-        register_customer_timeline(extensions.customer_referral_timeline)
+        register_customer_section(extensions.CUSTOMER_SECTION)
         register_dashboard_widget(extensions.referral_dashboard_widget)
         from crm.extensions import register_customer_merge_handler
 

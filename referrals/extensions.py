@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.extensions import Panel, TimelineEntry
+from crm.extensions import CustomerSection, Panel, TimelineEntry, render_panel
 from crm.models import Tenant
 from crm.money import format_fen_number
+from crm.page_data import PageQuery, at, label, person, row, rows, when
 from crm.permissions import has_permission
 from customers.models import Customer
 from referrals import selectors
-from referrals.forms import LinkReferrerForm
-from referrals.models import EntryKind, LedgerEntry, Referral
+from referrals.models import (
+    EntryKind,
+    Referral,
+    ReferralAccount,
+    ReferralSettings,
+    ReferralSource,
+    ReferralStatus,
+)
 from referrals.services import accounts, settings
 
 
@@ -25,29 +34,6 @@ def customer_url(customer_id: int) -> str:
         return ""
 
 
-def customer_referral_panel(*, request, tenant: Tenant, customer_id: int) -> Panel | None:
-    """Code and share link, who referred this customer, whom they referred, balance and recent ledger."""
-    if not has_permission(request.user, "referrals.view"):
-        return None
-    customer = Customer.objects.filter(pk=customer_id).first()
-    if customer is None:
-        return None
-    account = accounts.referral_account_ensure(tenant=tenant, customer=customer)
-    context = {
-        "customer": customer,
-        "account": account,
-        "share_url": accounts.referral_share_url(tenant=tenant, account=account, request=request),
-        "referred_by": Referral.objects.select_related("referrer").filter(referred_id=customer_id).first(),
-        "referrals": list(selectors.referrals_for_list(tenant=tenant, referrer_id=customer_id)[:20]),
-        "entries": list(selectors.ledger_for_list(tenant=tenant, account_id=account.pk)[:5]),
-        "rule": settings.referral_settings_get(tenant=tenant),
-        "link_form": LinkReferrerForm(),
-        "can_edit": has_permission(request.user, "referrals.edit"),
-    }
-    html = render_to_string("referrals/_customer_panel.html", context, request=request)
-    return Panel(title=_("转介绍 · 装修基金"), html=html, order=60)
-
-
 KIND_TITLES = {
     EntryKind.CREDIT: gettext_lazy("转介绍奖励入账"),
     EntryKind.REDEMPTION: gettext_lazy("装修基金抵扣"),
@@ -56,47 +42,153 @@ KIND_TITLES = {
 }
 
 
-def customer_referral_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:
+# --------------------------------------------------------------------------- customer page section
+# Referrals and the fund's ledger on the customer's timeline, and the referral panel, read in the
+# customer page's single statement (crm.extensions.customer_page).
+
+REFERRALS_SQL = """
+SELECT r.created_at, r.status, r.referred_id, c.name AS referred FROM referrals_referral r
+JOIN customers_customer c ON c.id = r.referred_id
+WHERE r.tenant_id = %s AND r.referrer_id = %s ORDER BY r.created_at DESC, r.id DESC LIMIT %s"""
+REFERRED_BY_SQL = """
+SELECT r.created_at, r.status, r.source, r.referrer_id, c.name AS referrer FROM referrals_referral r
+JOIN customers_customer c ON c.id = r.referrer_id
+WHERE r.tenant_id = %s AND r.referred_id = %s ORDER BY r.created_at DESC, r.id DESC LIMIT 1"""
+LEDGER_SQL = f"""
+SELECT e.created_at, e.kind, e.amount_fen, e.shortfall_change_fen, e.description, {person("u")} AS created_by
+FROM referrals_ledgerentry e JOIN referrals_referralaccount a ON a.id = e.account_id
+LEFT JOIN crm_user u ON u.id = e.created_by_id
+WHERE e.tenant_id = %s AND a.customer_id = %s ORDER BY e.id DESC LIMIT %s"""
+ACCOUNT_SQL = """
+SELECT a.id, a.code, a.balance_fen, a.shortfall_fen, a.credited_referrals, a.is_vip, a.vip_review_needed
+FROM referrals_referralaccount a WHERE a.tenant_id = %s AND a.customer_id = %s"""
+RULE_SQL = "SELECT s.vip_title FROM referrals_referralsettings s WHERE s.tenant_id = %s ORDER BY s.id LIMIT 1"
+
+
+def _timeline_queries(*, tenant, customer_id: int) -> dict[str, PageQuery]:
+    return {
+        "referrals": rows(REFERRALS_SQL, [tenant.pk, customer_id, 50]),
+        "referred_by": row(REFERRED_BY_SQL, [tenant.pk, customer_id]),
+        "ledger": rows(LEDGER_SQL, [tenant.pk, customer_id, 50]),
+    }
+
+
+def _timeline(*, data: dict) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
-    for referral in Referral.objects.select_related("referrer", "referred").filter(referrer_id=customer_id)[
-        :50
-    ]:
+    for referral in data["referrals"]:
         entries.append(
             TimelineEntry(
-                occurred_at=referral.created_at,
+                occurred_at=at(referral["created_at"]),
                 kind="referral",
-                title=_("推荐了新客户 %(name)s") % {"name": referral.referred.name},
-                detail=referral.get_status_display(),
-                url=customer_url(referral.referred_id),
+                title=_("推荐了新客户 %(name)s") % {"name": referral["referred"]},
+                detail=label(ReferralStatus, referral["status"]),
+                url=customer_url(referral["referred_id"]),
             )
         )
-    referred_by = Referral.objects.select_related("referrer").filter(referred_id=customer_id).first()
+    referred_by = data["referred_by"]
     if referred_by is not None:
         entries.append(
             TimelineEntry(
-                occurred_at=referred_by.created_at,
+                occurred_at=at(referred_by["created_at"]),
                 kind="referral",
-                title=_("由 %(name)s 推荐而来") % {"name": referred_by.referrer.name},
-                detail=referred_by.get_source_display(),
-                url=customer_url(referred_by.referrer_id),
+                title=_("由 %(name)s 推荐而来") % {"name": referred_by["referrer"]},
+                detail=label(ReferralSource, referred_by["source"]),
+                url=customer_url(referred_by["referrer_id"]),
             )
         )
-    ledger = LedgerEntry.objects.select_related("created_by").filter(account__customer_id=customer_id)[:50]
-    for entry in ledger:
+    for entry in data["ledger"]:
         entries.append(
             TimelineEntry(
-                occurred_at=entry.created_at,
+                occurred_at=at(entry["created_at"]),
                 kind="referral",
-                title=str(KIND_TITLES[entry.kind]),
+                title=str(KIND_TITLES[entry["kind"]]),
                 detail=_("%(amount)s 元 · %(description)s")
                 % {
-                    "amount": format_fen_number(entry.amount_fen, sign=True),
-                    "description": entry.description,
+                    "amount": format_fen_number(entry["amount_fen"], sign=True),
+                    "description": entry["description"],
                 },
-                actor=str(entry.created_by or ""),
+                actor=entry["created_by"] or "",
             )
         )
     return entries
+
+
+def _panel_queries(
+    *,
+    request,
+    tenant: Tenant,
+    customer_id: int,
+    checked: bool,  # noqa: ARG001
+) -> dict[str, PageQuery] | None:
+    if not has_permission(request.user, "referrals.view"):
+        return None
+    # referred_by, the twenty newest referrals and the five newest entries: the timeline's rows
+    return {"account": row(ACCOUNT_SQL, [tenant.pk, customer_id]), "rule": row(RULE_SQL, [tenant.pk])}
+
+
+def _panel(*, request, tenant: Tenant, customer_id: int, data: dict) -> Panel | None:
+    """Code and share link, who referred this customer, whom they referred, balance and recent ledger."""
+    if data["account"] is not None:
+        account = ReferralAccount(tenant_id=tenant.pk, customer_id=customer_id, **data["account"])
+    else:  # the customer's first visit: create the account (and its code)
+        customer = Customer.objects.filter(pk=customer_id).first()
+        if customer is None:
+            return None
+        account = accounts.referral_account_ensure(tenant=tenant, customer=customer)
+    referred_by = data["referred_by"]
+    context = {
+        "customer_id": customer_id,
+        "account": account,
+        "share_url": accounts.referral_share_url(tenant=tenant, account=account, request=request),
+        "referred_by": SimpleNamespace(
+            referrer_id=referred_by["referrer_id"],
+            referrer_name=referred_by["referrer"],
+            status_label=label(ReferralStatus, referred_by["status"]),
+        )
+        if referred_by
+        else None,
+        "referrals": [
+            SimpleNamespace(
+                referred_name=referral["referred"],
+                status_label=label(ReferralStatus, referral["status"]),
+                created_at=when(referral["created_at"]),
+            )
+            for referral in data["referrals"][:20]
+        ],
+        "entries": [
+            SimpleNamespace(
+                created_at=when(entry["created_at"]),
+                kind_label=label(EntryKind, entry["kind"]),
+                amount_fen=entry["amount_fen"],
+                shortfall_change_fen=entry["shortfall_change_fen"],
+                description=entry["description"],
+            )
+            for entry in data["ledger"][:5]
+        ],
+        "rule": SimpleNamespace(vip_title=data["rule"]["vip_title"])
+        if data["rule"]
+        else ReferralSettings(tenant=tenant),
+        "can_edit": has_permission(request.user, "referrals.edit"),
+    }
+    html = render_panel("referrals/_customer_panel.html", context, request=request)
+    return Panel(title=_("转介绍 · 装修基金"), html=html, order=60)
+
+
+CUSTOMER_SECTION = CustomerSection(
+    name="referrals",
+    timeline_queries=_timeline_queries,
+    timeline=_timeline,
+    panel_queries=_panel_queries,
+    panel=_panel,
+)
+
+
+def customer_referral_panel(*, request, tenant: Tenant, customer_id: int) -> Panel | None:
+    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)
+
+
+def customer_referral_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:
+    return CUSTOMER_SECTION.read_timeline(tenant=tenant, customer_id=customer_id)
 
 
 def referral_dashboard_widget(*, request, tenant: Tenant) -> Panel | None:

@@ -32,7 +32,7 @@ class SalesConfig(AppConfig):
                 "sales.schedule": ALL_STAFF,
             }
         )
-        extensions.register_customer_panel(sales_extensions.schedule_panel)
+        extensions.register_customer_section(sales_extensions.CUSTOMER_SECTION)
         extensions.register_project_panel(sales_extensions.project_schedule_panel)
         extensions.register_home_widget(sales_extensions.overdue_tasks_widget)
         extensions.register_customer_involvement(sales_extensions.customers_scheduled_with)

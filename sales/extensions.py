@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.extensions import Panel
+from crm.extensions import CustomerSection, Panel, render_panel
+from crm.page_data import PageQuery, label, person, person_of, queryset_rows, rows, when
 from crm.permissions import has_permission
 from sales import selectors
 from sales.models import Appointment, AppointmentKind, AppointmentStatus, Task
@@ -33,12 +36,88 @@ def _schedule_html(*, request, customer_id: int, project_id: int | None) -> str:
     )
 
 
-def schedule_panel(*, request, tenant, customer_id: int) -> Panel | None:
-    """Upcoming appointments and open tasks on the customer page, with links to book and add."""
+# The customer page's panel, read in the page's single statement (crm.extensions.customer_page):
+# the same rows as ``selectors.upcoming_for_customer`` / ``open_tasks_for_customer`` (same visibility),
+# as values; the panel template (shared with the project page) is given the same names.
+
+
+APPOINTMENTS_SQL = f"""
+SELECT a.id, a.starts_at, a.kind, a.place, a.staff_id, {person("u")} AS staff_name
+FROM sales_appointment a LEFT JOIN crm_user u ON u.id = a.staff_id
+WHERE a.tenant_id = %s AND a.customer_id = %s AND a.status = %s AND a.ends_at >= %s
+ORDER BY a.starts_at LIMIT 10"""
+TASKS_SQL = f"""
+SELECT t.id, t.due_at, t.title, {person("u")} AS assignee_name
+FROM sales_task t LEFT JOIN crm_user u ON u.id = t.assignee_id
+WHERE t.tenant_id = %s AND t.customer_id = %s AND t.done_at IS NULL ORDER BY t.due_at LIMIT 10"""
+
+
+def _panel_queries(*, request, tenant, customer_id: int, checked: bool) -> dict[str, PageQuery] | None:  # noqa: ARG001
     if not has_permission(getattr(request, "user", None), "sales.view"):
         return None
-    html = _schedule_html(request=request, customer_id=customer_id, project_id=None)
+    now = timezone.now()
+    if checked:  # the page has checked the customer: all of its rows are visible (written out)
+        return {
+            "appointments": rows(
+                APPOINTMENTS_SQL, [tenant.pk, customer_id, AppointmentStatus.SCHEDULED.value, now]
+            ),
+            "tasks": rows(TASKS_SQL, [tenant.pk, customer_id]),
+        }
+    user = request.user
+    appointments = (
+        selectors.appointments_visible_to(user)
+        .filter(customer_id=customer_id, status=AppointmentStatus.SCHEDULED, ends_at__gte=now)
+        .order_by("starts_at")
+        .values("id", "starts_at", "kind", "place", "staff_id", staff_name=person_of("staff"))[:10]
+    )
+    tasks = (
+        selectors.tasks_visible_to(user)
+        .filter(customer_id=customer_id, done_at__isnull=True)
+        .order_by("due_at")
+        .values("id", "due_at", "title", assignee_name=person_of("assignee"))[:10]
+    )
+    return {"appointments": queryset_rows(appointments), "tasks": queryset_rows(tasks)}
+
+
+def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  # noqa: ARG001
+    """Upcoming appointments and open tasks on the customer page, with links to book and add."""
+    appointments = [
+        SimpleNamespace(
+            pk=row["id"],
+            starts_at=when(row["starts_at"]),
+            get_kind_display=label(AppointmentKind, row["kind"]),  # the shared template's name
+            place=row["place"],
+            staff=row["staff_name"] or "",
+            staff_id=row["staff_id"],
+        )
+        for row in data["appointments"]
+    ]
+    tasks = [
+        SimpleNamespace(
+            pk=row["id"], due_at=when(row["due_at"]), title=row["title"], assignee=row["assignee_name"] or ""
+        )
+        for row in data["tasks"]
+    ]
+    html = render_panel(
+        "sales/_customer_panel.html",
+        {
+            "customer_id": customer_id,
+            "project_id": None,
+            "appointments": appointments,
+            "tasks": tasks,
+            "can_schedule": has_permission(request.user, "sales.schedule"),
+            "now": timezone.now(),
+        },
+        request=request,
+    )
     return Panel(title=_("预约与待办"), html=html, order=30)
+
+
+CUSTOMER_SECTION = CustomerSection(name="sales", panel_queries=_panel_queries, panel=_panel)
+
+
+def schedule_panel(*, request, tenant, customer_id: int) -> Panel | None:
+    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)
 
 
 def project_schedule_panel(*, request, tenant, project) -> Panel | None:
