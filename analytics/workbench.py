@@ -160,6 +160,8 @@ def delivery_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) ->
         .order_by("stage")
     )
     labels = dict(Stage.choices)
+    position = {value: index for index, value in enumerate(Stage.values)}
+    stages.sort(key=lambda item: position.get(item["stage"], len(position)))  # the pipeline's order
     for item in stages:
         item["label"] = labels.get(item["stage"], item["stage"])
     my_projects = Q(project__designer=user) | Q(project__project_manager=user) | Q(project__supervisor=user)

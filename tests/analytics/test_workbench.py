@@ -172,3 +172,18 @@ def test_each_to_do_shows_once_on_the_workbench(session_client, bench):
     assert "<header><strong>我的项目</strong></header>" not in pm_page
     projects = pm_page.split('data-table="projects"')[1].split("</table>")[0]
     assert ">p2<" in projects and ">p3<" in projects and "阶段超期" in projects
+
+
+def test_delivery_stages_follow_the_pipeline_not_the_alphabet(bench, tenant_a):
+    """量房 before 设计 before 木工 (alphabetically carpentry < design < measurement)."""
+    with tenant_context(tenant_a):
+        for index, stage in enumerate(["carpentry", "measurement", "design"]):
+            customer = Customer.objects.create(
+                tenant=tenant_a, name=f"序{index}", phone=f"+8613900001{index:03d}", owner=bench.s2
+            )
+            Project.objects.create(
+                tenant=tenant_a, customer=customer, name=f"序{index}", project_manager=bench.pm2,
+                stage=stage, stage_entered_at=at(3, 1),
+            )  # fmt: skip
+    stages = [item["stage"] for item in _section(bench.pm2, "delivery")["stages"]]
+    assert stages == ["measurement", "design", "contract_signed", "masonry", "carpentry"]
