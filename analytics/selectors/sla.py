@@ -168,8 +168,10 @@ def _lead_rows(scope: Scope, now: datetime.datetime) -> tuple[str, tuple]:
 
 def _grouped(scope: Scope, now: datetime.datetime) -> dict[int, list[dict]]:
     """Every figure of the panel from one statement: the lead rows are read once (a CTE) and
-    grouped five ways. Per group: leads, responded, median and P90 of ``response_seconds``
-    (``percentile_cont``), breached — the same definitions as one aggregate per grouping."""
+    aggregated per period (two plain aggregates: no sort of all the leads by a key), then grouped by
+    user, channel, hour and week. Per group: leads, responded, median and P90 of
+    ``response_seconds`` (``percentile_cont``), breached — the same definitions as one aggregate
+    per grouping."""
     rows_sql, params = _lead_rows(scope, now)
     vendor = connection.vendor
     measures = (
@@ -179,9 +181,10 @@ def _grouped(scope: Scope, now: datetime.datetime) -> dict[int, list[dict]]:
     )
     names = "NULL, NULL"
     sql = f"""WITH l (a, ch, part, hour, week, s, responded, breached) AS ({rows_sql})
-    SELECT {TOTALS} AS kind, CAST(part AS BIGINT) AS k, CAST(NULL AS TEXT) AS ch, CAST(NULL AS DATE) AS week,
-        CAST(NULL AS TEXT) AS name, CAST(NULL AS TEXT) AS username, {measures}
-        FROM l WHERE part IS NOT NULL GROUP BY part
+    SELECT {TOTALS} AS kind, CAST({CURRENT} AS BIGINT) AS k, CAST(NULL AS TEXT) AS ch,
+        CAST(NULL AS DATE) AS week, CAST(NULL AS TEXT) AS name, CAST(NULL AS TEXT) AS username, {measures}
+        FROM l WHERE part = {CURRENT}
+    UNION ALL SELECT {TOTALS}, {PREVIOUS}, NULL, NULL, {names}, {measures} FROM l WHERE part = {PREVIOUS}
     UNION ALL SELECT {BY_USER}, g.a, NULL, NULL, u.display_name, u.username, g.leads, g.responded, g.median,
         g.p90, g.breached
         FROM (SELECT a, {measures} FROM l WHERE part = {CURRENT} GROUP BY a) g
