@@ -33,6 +33,15 @@ class Percentile(Aggregate):
         return super(Percentile, clone).as_sql(compiler, connection, **extra_context)
 
 
+def percentile_sql(expression: str, fraction: float, vendor: str) -> str:
+    """:class:`Percentile` as SQL text, for statements written by hand (same function, same result)."""
+    if not 0 <= fraction <= 1:
+        raise ValueError("fraction must be within [0, 1]")
+    if vendor == "sqlite":
+        return f"analytics_percentile({expression}, {float(fraction)!r})"
+    return f"percentile_cont({float(fraction)!r}) WITHIN GROUP (ORDER BY {expression})"
+
+
 class Median(Percentile):
     def __init__(self, expression, **extra):
         super().__init__(expression, 0.5, **extra)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
@@ -66,13 +65,6 @@ def _change_orders(scope: Scope) -> QuerySet[ChangeOrder]:
     return ChangeOrder.objects.filter(status=ChangeOrderStatus.APPROVED, **conditions)
 
 
-def _style_q(prefix: str, style: str) -> Q:
-    field = f"{prefix}style_preferences"
-    if connection.vendor == "postgresql":
-        return Q(**{f"{field}__contains": [style]})
-    return Q(**{f"{field}__icontains": f'"{style}"'})
-
-
 def _values(customers: int, contracts: int, changes: int, paying: int) -> dict:
     value = contracts + changes
     return {
@@ -84,53 +76,39 @@ def _values(customers: int, contracts: int, changes: int, paying: int) -> dict:
 
 
 FIELDS = [field for _key, _title, field, _parameter, _choices in DIMENSIONS]
+CHANGE_FIELDS = [*FIELDS, "style_preferences", "city", "district"]
 
 
-def _style_aggregates(prefix: str, measures: dict) -> dict:
-    """``<style>__<measure>`` for every style: the measure over the customers preferring it."""
-    return {
-        f"{style}__{name}": aggregate(_style_q(prefix, style))
-        for style in Style.values
-        for name, aggregate in measures.items()
-    }
+def _prefers(preferences: object, style: str) -> bool:
+    """Whether a customer's ``style_preferences`` lists ``style``: what PostgreSQL's
+    ``style_preferences @> '["<style>"]'`` answers (a top-level array element equal to it)."""
+    return isinstance(preferences, list) and style in preferences
 
 
 def _segments(scope: Scope) -> tuple[list[dict], list[dict]]:
-    """Customers and change orders grouped by every dimension at once (one statement each).
+    """Customers grouped by the five dimensions and the style list, change orders grouped by
+    those and the region (one statement each).
 
-    The groups are the combinations of the dimensions' choices (a few hundred at most, whatever
-    the number of customers); each dimension's table and the totals are sums of these groups.
+    The groups are the combinations of the dimensions' choices and the distinct style lists (a few
+    hundred, whatever the number of customers); each dimension's table, each style's row and the
+    totals are sums of these groups — no per-style condition evaluated on every customer.
     """
     period = scope.period
-    paying_q = Q(contract_total_fen__gt=0)
     customers = list(
         _customers(scope)
-        .values(*FIELDS)
+        .values(*FIELDS, "style_preferences")
         .annotate(
             n=Count("id"),
             contracts=Sum("contract_total_fen"),
-            paying=Count("id", filter=paying_q),
+            paying=Count("id", filter=Q(contract_total_fen__gt=0)),
             new=Count("id", filter=Q(created_at__gte=period.start_at, created_at__lt=period.end_at)),
-            **_style_aggregates(
-                "",
-                {
-                    "n": lambda style_q: Count("id", filter=style_q),
-                    "contracts": lambda style_q: Sum("contract_total_fen", filter=style_q),
-                    "paying": lambda style_q: Count("id", filter=style_q & paying_q),
-                },
-            ),
         )
         .order_by()
     )
     changes = list(
         _change_orders(scope)
-        .values(*(f"project__customer__{field}" for field in FIELDS))
-        .annotate(
-            total=Sum("amount_delta_fen"),
-            **_style_aggregates(
-                "project__customer__", {"total": lambda style_q: Sum("amount_delta_fen", filter=style_q)}
-            ),
-        )
+        .values(*(f"project__customer__{field}" for field in CHANGE_FIELDS))
+        .annotate(total=Sum("amount_delta_fen"))
         .order_by()
     )
     return customers, changes
@@ -185,7 +163,7 @@ def customer_value_panel(scope: Scope) -> dict:
             rows.sort(key=lambda item: -item["values"]["value"])
         tables.append(table(key, title, COLUMNS, rows))
     tables.insert(2, _by_style(customers, changes, base))
-    tables.append(_by_region(scope, base))
+    tables.append(_by_region(scope, changes, base))
     return panel(
         "customer_value",
         _("客户价值"),
@@ -226,30 +204,28 @@ def customer_value_panel(scope: Scope) -> dict:
 
 
 def _by_style(customers: list[dict], changes: list[dict], base: dict) -> dict:
-    """One row per style (a customer may prefer several), summed from the combined groups."""
+    """One row per style (a customer may prefer several), summed from the groups whose style list
+    has it."""
 
-    def total(groups: list[dict], key: str) -> int:
-        return sum(group[key] or 0 for group in groups)
+    def total(groups: list[dict], key: str, style: str, field: str = "style_preferences") -> int:
+        return sum(group[key] or 0 for group in groups if _prefers(group[field], style))
 
-    rows = [
-        row(
-            style,
-            label,
-            _values(
-                total(customers, f"{style}__n"),
-                total(customers, f"{style}__contracts"),
-                total(changes, f"{style}__total"),
-                total(customers, f"{style}__paying"),
-            ),
-            {"customers": customers_url(**{**base, "style": style})},
+    rows = []
+    for style, label in Style.choices:
+        customers_n = total(customers, "n", style)
+        if not customers_n:
+            continue
+        values = _values(
+            customers_n,
+            total(customers, "contracts", style),
+            total(changes, "total", style, "project__customer__style_preferences"),
+            total(customers, "paying", style),
         )
-        for style, label in Style.choices
-        if total(customers, f"{style}__n")
-    ]
+        rows.append(row(style, label, values, {"customers": customers_url(**{**base, "style": style})}))
     return table("style", _("按风格偏好"), COLUMNS, rows)
 
 
-def _by_region(scope: Scope, base: dict) -> dict:
+def _by_region(scope: Scope, change_groups: list[dict], base: dict) -> dict:
     """The largest ``REGION_LIMIT`` city + district pairs by customers."""
     top = list(
         _customers(scope)
@@ -261,13 +237,10 @@ def _by_region(scope: Scope, base: dict) -> dict:
         )
         .order_by("-n", "city", "district")[:REGION_LIMIT]
     )
-    changes = {
-        (city, district): total
-        for city, district, total in _change_orders(scope)
-        .values_list("project__customer__city", "project__customer__district")
-        .annotate(total=Sum("amount_delta_fen"))
-        .values_list("project__customer__city", "project__customer__district", "total")
-    }
+    changes: dict[tuple, int] = {}
+    for group in change_groups:
+        key = (group["project__customer__city"], group["project__customer__district"])
+        changes[key] = changes.get(key, 0) + (group["total"] or 0)
     rows = []
     for item in top:
         city, district = item["city"], item["district"]
