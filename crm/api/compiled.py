@@ -58,7 +58,7 @@ class CompiledPage:
 
 def compile_values(queryset: QuerySet) -> CompiledStatement | None:
     """``queryset`` (a ``.values()`` queryset) compiled; ``None`` when it has no SQL (``none()``)."""
-    if queryset._iterable_class is not ValuesIterable:  # type: ignore[attr-defined]  # private
+    if queryset._iterable_class is not ValuesIterable:
         raise TypeError("compile_values() takes a .values() queryset")
     query = queryset.query
     compiler = query.get_compiler(queryset.db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import cast
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
@@ -23,6 +24,7 @@ from crm.api import fields
 from crm.api.compiled import StatementCache
 from crm.api.filters import LazyFilterBackend
 from crm.api.lean import LeanRows
+from crm.api.pagination import KeysetPagination
 from crm.api.serializers import ModelSerializer, TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
 from crm.permissions import has_permission
@@ -212,17 +214,17 @@ class CustomerViewSet(
         page of a shape seen before runs its compiled statement (crm/api/compiled.py)."""
         key = self._statement_key(request)
         compiled = LIST_STATEMENTS.get(key) if key is not None else None
+        paginator = cast(KeysetPagination, self.paginator)  # REST_FRAMEWORK's DEFAULT_PAGINATION_CLASS
         if compiled is not None:
-            page = self.paginator.paginate_compiled(compiled, request)  # type: ignore[attr-defined]  # KeysetPagination
+            page = paginator.paginate_compiled(compiled, request)
         else:
             queryset = CUSTOMER_ROWS.values(self.filter_queryset(self.get_queryset()))
             if key is None:
-                page = self.paginate_queryset(queryset)
+                page = paginator.paginate_queryset(queryset, request, view=self)
             else:
-                page, compiled = self.paginator.paginate_and_compile(queryset, request)  # type: ignore[attr-defined]  # KeysetPagination
+                page, compiled = paginator.paginate_and_compile(queryset, request)
                 if compiled is not None:
                     LIST_STATEMENTS.put(key, compiled)
-        assert page is not None  # the API always paginates (REST_FRAMEWORK settings)
         # Whose full number this user may see, for the whole page at once (no query for managers).
         shown = [SimpleNamespace(pk=record["id"], owner_id=record["owner"]) for record in page]
         context = {"full_phone": visibility.customer_ids_with_full_phone(request.user, shown)}  # type: ignore[arg-type]  # reads pk and owner_id only
