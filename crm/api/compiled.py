@@ -38,13 +38,17 @@ class CompiledStatement:
     params: tuple
     names: tuple[str, ...]
     compiler: Any  # SQLCompiler: converts rows exactly as the queryset would (JSON, time zones …)
+    converters: dict  # the compiler's converters for the selected columns, looked up once
 
     def rows(self) -> list[dict]:
-        with connections[self.compiler.using].cursor() as cursor:
+        compiler = self.compiler
+        with connections[compiler.using].cursor() as cursor:
             cursor.execute(self.sql, self.params)
             fetched = cursor.fetchall()
+        if self.converters:
+            fetched = compiler.apply_converters(fetched, self.converters)
         names = self.names
-        return [dict(zip(names, row, strict=True)) for row in self.compiler.results_iter(results=[fetched])]
+        return [dict(zip(names, row, strict=True)) for row in fetched]
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,13 @@ def compile_values(queryset: QuerySet) -> CompiledStatement | None:
     if not sql or compiler.has_extra_select:
         return None
     names = tuple(query.selected or (*query.extra_select, *query.values_select, *query.annotation_select))
-    return CompiledStatement(sql=sql, params=tuple(params), names=names, compiler=compiler)
+    fields = [selected[0] for selected in compiler.select[0 : compiler.col_count]]
+    if compiler.has_composite_fields(fields):
+        return None
+    converters = compiler.get_converters(fields)
+    return CompiledStatement(
+        sql=sql, params=tuple(params), names=names, compiler=compiler, converters=converters
+    )
 
 
 class StatementCache:

@@ -61,7 +61,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "crm.uploads.RolledBackFilesCleanupMiddleware",  # outside the request transaction (TenantMiddleware)
-    "csp.middleware.CSPMiddleware",
+    "crm.middleware.CachedPolicyCSPMiddleware",  # django-csp, the settings policy built once
     "crm.security.NoStoreForAuthenticatedMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
