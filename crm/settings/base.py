@@ -247,6 +247,9 @@ REST_FRAMEWORK = {
     # DRF's own client-address logic follows the one proxy setting below (crm/ratelimit.py).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+# Hot API lists run their compiled statement prepared on the connection (crm/api/compiled.py); off
+# behind a transaction-pooling PgBouncer older than 1.21 (prepared statements are per connection).
+API_PREPARED_STATEMENTS = env.bool("API_PREPARED_STATEMENTS", default=True)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Jiazhuang CRM API",
     "DESCRIPTION": (
