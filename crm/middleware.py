@@ -8,11 +8,15 @@ is refused; a session and a token of different users are refused; an unknown or 
 
 from __future__ import annotations
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
+from django.core.signals import setting_changed
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -145,3 +149,55 @@ class ExplicitLocaleMiddleware(LocaleMiddleware):
         language = chosen if chosen in supported else settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+_PER_RESPONSE_CSP = (
+    "_csp_config",
+    "_csp_update",
+    "_csp_replace",
+    "_csp_config_ro",
+    "_csp_update_ro",
+    "_csp_replace_ro",
+)
+
+
+class CachedPolicyCSPMiddleware(CSPMiddleware):
+    """django-csp's middleware with the settings' policy built once per process, not per response.
+
+    Building the header (dataclass → dict → directive strings, twice with report-only) cost as much
+    as resolving the API token. A response with its own policy (``@csp_update`` & co.) or a request
+    that used a nonce goes through django-csp unchanged; so does everything after a settings change.
+    """
+
+    _policies: tuple[str, str] | None = None
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if getattr(request, "_csp_nonce", None) is not None or (
+            settings.DEBUG and response.status_code in (500, 404)
+        ):
+            return super().process_response(request, response)
+        if any(getattr(response, name, None) is not None for name in _PER_RESPONSE_CSP):
+            return super().process_response(request, response)
+        policies = CachedPolicyCSPMiddleware._policies
+        if policies is None:
+            policies = CachedPolicyCSPMiddleware._policies = (build_policy(), build_policy(report_only=True))
+        for header, value, setting, exempt in (
+            (HEADER, policies[0], "CONTENT_SECURITY_POLICY", "_csp_exempt"),
+            (HEADER_REPORT_ONLY, policies[1], "CONTENT_SECURITY_POLICY_REPORT_ONLY", "_csp_exempt_ro"),
+        ):
+            if not value or header in response or getattr(response, exempt, False) is not False:
+                continue
+            prefixes = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES", None) or ()
+            if not request.path_info.startswith(tuple(prefixes)):
+                response[header] = value
+        if getattr(request, "_csp_nonce", None) is None:
+            request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]  # django-csp's attribute
+        return response
+
+
+def _forget_csp_policies(*, setting: str, **kwargs) -> None:  # noqa: ARG001 - signal receiver signature
+    if setting.startswith("CONTENT_SECURITY_POLICY"):
+        CachedPolicyCSPMiddleware._policies = None
+
+
+setting_changed.connect(_forget_csp_policies, dispatch_uid="crm.middleware.csp_policies")

@@ -36,6 +36,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from crm.api.compiled import CompiledPage, compile_values
+
 TOTAL_ALIAS = "_keyset_total"
 KEY_ALIAS = "_keyset_{}"
 
@@ -53,6 +55,34 @@ class KeysetPagination(BasePagination):
     # ------------------------------------------------------------------ public API (DRF)
 
     def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list:  # type: ignore[override]  # keyset needs a queryset
+        statement, base, cursor_given, reverse, size = self._prepare(queryset, request)
+        rows = list(statement)
+        return self._finish(rows, size=size, cursor_given=cursor_given, reverse=reverse, base=base)
+
+    def paginate_and_compile(self, queryset: QuerySet, request) -> tuple[list, CompiledPage | None]:
+        """:meth:`paginate_queryset` of a ``.values()`` queryset, also returning the page's compiled
+        statement for :meth:`paginate_compiled` (``None`` when it cannot be reused: a cursor page,
+        or a query without SQL)."""
+        statement, base, cursor_given, reverse, size = self._prepare(queryset, request)
+        compiled = None if cursor_given else compile_values(statement)
+        rows = list(statement) if compiled is None else compiled.rows()
+        page = self._finish(rows, size=size, cursor_given=cursor_given, reverse=reverse, base=base)
+        if compiled is None:
+            return page, None
+        return page, CompiledPage(statement=compiled, order=tuple(self.order), size=size)
+
+    def paginate_compiled(self, compiled: CompiledPage, request) -> list:
+        """The first page of a request of the same shape as the one ``compiled`` was built for:
+        the same statement, the same rows, without building or compiling the queryset again."""
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        self.order = list(compiled.order)
+        rows = compiled.statement.rows()
+        return self._finish(rows, size=compiled.size, cursor_given=False, reverse=False, base=None)
+
+    def _prepare(self, queryset: QuerySet, request) -> tuple[QuerySet, QuerySet, bool, bool, int]:
+        """The page's statement (one more row than the page, keyset keys and capped count
+        annotated), the ordered base queryset, whether a cursor was given, its direction, the size."""
         self.request = request
         self.base_url = request.build_absolute_uri()
         size = self.get_page_size(request)
@@ -70,7 +100,12 @@ class KeysetPagination(BasePagination):
         page = page.annotate(**keys)
         if self.count_cap is not None:
             page = page.annotate(**{TOTAL_ALIAS: self._capped_count_sql(base)})
-        rows = list(page[: size + 1])
+        return page[: size + 1], base, cursor is not None, reverse, size
+
+    def _finish(
+        self, rows: list, *, size: int, cursor_given: bool, reverse: bool, base: QuerySet | None
+    ) -> list:
+        """Trim the extra row, set ``count`` and the positions of the next and previous links."""
         more = len(rows) > size
         rows = rows[:size]
         if reverse:
@@ -79,14 +114,15 @@ class KeysetPagination(BasePagination):
         if self.count_cap is not None:
             if rows:
                 self.count = min(_get(rows[0], TOTAL_ALIAS), self.count_cap)
-            elif cursor is None:
+            elif not cursor_given:
                 self.count = 0
             else:  # a cursor past the end: the only case that costs a second statement
+                assert base is not None  # compiled pages have no cursor
                 self.count = min(base.order_by()[: self.count_cap + 1].count(), self.count_cap)
         # Going forward there is a next page when a row beyond this one was found, and a previous
         # one when we came from a cursor; going backward, the other way round.
         has_next = more if not reverse else True
-        has_previous = (cursor is not None) if not reverse else more
+        has_previous = cursor_given if not reverse else more
         self.next_position = self._position(rows[-1]) if rows and has_next else None
         self.previous_position = self._position(rows[0]) if rows and has_previous else None
         return rows

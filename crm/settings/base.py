@@ -62,7 +62,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "crm.uploads.RolledBackFilesCleanupMiddleware",  # outside the request transaction (TenantMiddleware)
-    "csp.middleware.CSPMiddleware",
+    "crm.middleware.CachedPolicyCSPMiddleware",  # django-csp, the settings policy built once
     "crm.security.NoStoreForAuthenticatedMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -251,6 +251,9 @@ REST_FRAMEWORK = {
     # DRF's own client-address logic follows the one proxy setting below (crm/ratelimit.py).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+# Hot API lists run their compiled statement prepared on the connection (crm/api/compiled.py); off
+# behind a transaction-pooling PgBouncer older than 1.21 (prepared statements are per connection).
+API_PREPARED_STATEMENTS = env.bool("API_PREPARED_STATEMENTS", default=True)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Jiazhuang CRM API",
     "DESCRIPTION": (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import cast
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
@@ -20,10 +21,13 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from crm.api import fields
+from crm.api.compiled import StatementCache
 from crm.api.filters import LazyFilterBackend
 from crm.api.lean import LeanRows
+from crm.api.pagination import KeysetPagination
 from crm.api.serializers import ModelSerializer, TenantPKField, TenantStaffField
 from crm.api.viewsets import TenantViewSetMixin
+from crm.permissions import has_permission
 from crm.tenancy import current_tenant
 from customers import io as customer_io
 from customers import selectors, visibility
@@ -160,6 +164,14 @@ CUSTOMER_ROWS = LeanRows(
 )
 
 
+# Query parameters a reusable list statement may depend on (see CustomerViewSet._statement_key).
+STATEMENT_PARAMS = frozenset(CustomerFilter.base_filters) - {"owner", "designer", "silent_days"} | {
+    "ordering",
+    "page_size",
+}
+LIST_STATEMENTS = StatementCache()
+
+
 @extend_schema(
     parameters=[OpenApiParameter("segment", OpenApiTypes.INT, description="应用已保存分群的筛选条件")]
 )
@@ -198,14 +210,43 @@ class CustomerViewSet(
         return selectors.customers_for_list(tenant=self.tenant, user=self.request_user)
 
     def list(self, request, *args, **kwargs):
-        """Lean read path: the serializer's JSON from ``.values()`` rows (crm/api/lean.py)."""
-        queryset = CUSTOMER_ROWS.values(self.filter_queryset(self.get_queryset()))
-        page = self.paginate_queryset(queryset)
-        assert page is not None  # the API always paginates (REST_FRAMEWORK settings)
+        """Lean read path: the serializer's JSON from ``.values()`` rows (crm/api/lean.py); a first
+        page of a shape seen before runs its compiled statement (crm/api/compiled.py)."""
+        key = self._statement_key(request)
+        compiled = LIST_STATEMENTS.get(key) if key is not None else None
+        paginator = cast(KeysetPagination, self.paginator)  # REST_FRAMEWORK's DEFAULT_PAGINATION_CLASS
+        if compiled is not None:
+            page = paginator.paginate_compiled(compiled, request)
+        else:
+            queryset = CUSTOMER_ROWS.values(self.filter_queryset(self.get_queryset()))
+            if key is None:
+                page = paginator.paginate_queryset(queryset, request, view=self)
+            else:
+                page, compiled = paginator.paginate_and_compile(queryset, request)
+                if compiled is not None:
+                    LIST_STATEMENTS.put(key, compiled)
         # Whose full number this user may see, for the whole page at once (no query for managers).
         shown = [SimpleNamespace(pk=record["id"], owner_id=record["owner"]) for record in page]
         context = {"full_phone": visibility.customer_ids_with_full_phone(request.user, shown)}  # type: ignore[arg-type]  # reads pk and owner_id only
         return self.get_paginated_response(CUSTOMER_ROWS.rows(page, context))
+
+    def _statement_key(self, request) -> tuple | None:
+        """The shape of a list request whose SQL depends on nothing else, or ``None``.
+
+        Only users who see every customer by role (no narrowing, which for sales may follow a tenant
+        setting), only first pages, and only parameters whose filtering is a pure function of their
+        value (:data:`STATEMENT_PARAMS`: not ``owner``/``designer``, validated against the staff
+        table; not ``segment``, read from the database; not ``silent_days``, relative to now).
+        """
+        tenant = current_tenant()
+        user = request.user
+        if tenant is None or not has_permission(user, "customers.view_all"):
+            return None
+        params = request.query_params
+        if not params.keys() <= STATEMENT_PARAMS:
+            return None
+        shape = tuple(sorted((name, tuple(values)) for name, values in params.lists()))
+        return (tenant.pk, user.pk, tuple(user.roles or ()), shape)
 
     def filter_queryset(self, queryset):
         segment_id = self.request.query_params.get("segment")
