@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run.py [--tenants 100] [--customers 10000] [--big 100000]
                                        [--requests 200] [--reload] [--no-http] [--scan-tenants 5]
+                                       [--only pages]
 
 Runs against its own database ``crm_bench`` (created, migrated and loaded on first use with bulk
 ``INSERT … SELECT`` generated server-side — deterministic rows, times relative to the load; kept
@@ -320,6 +321,25 @@ def measure_lists(requests: int) -> dict:
     return {"tenant": tenant, "token": plaintext}
 
 
+def measure_pages_only(requests: int) -> None:
+    """``--only pages``: the three page lines of ``benchmarks/pages.py``, nothing else."""
+    from benchmarks.pages import measure_pages
+    from crm.models import Role, Tenant, User
+
+    tenant = Tenant.objects.get(slug="bench-0")
+    manager = User.objects.filter(tenant=tenant, roles__contains=[Role.MANAGER]).first()
+    html = Client()
+    html.force_login(manager, backend="crm.backends.TenantUserBackend")
+    measure_pages(
+        tenant=tenant,
+        manager=manager,
+        client=html,
+        requests=requests,
+        interleaved=interleaved,
+        count_statements=count_statements,
+    )
+
+
 def measure_scans(scan_tenants: int) -> None:
     from crm.models import Tenant
     from crm.tenancy import platform_scope, tenant_context
@@ -567,6 +587,9 @@ def main() -> int:
     parser.add_argument("--no-scans", action="store_true", help="the SLA scan consumes its due leads")
     parser.add_argument("--no-lists", action="store_true", help="skip the list/search lines (and wrk)")
     parser.add_argument("--load-only", action="store_true", help="create and load the database, then stop")
+    parser.add_argument(
+        "--only", choices=["pages"], help="pages: only the lead inbox / customer / project detail lines"
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, {loadavg()}, database {BENCH_DB}")
     if ensure_database(args):
@@ -581,6 +604,10 @@ def main() -> int:
     if args.load_only:
         return 0
     setup_test_environment()
+    if args.only == "pages":
+        measure_pages_only(args.requests)
+        print(f"done | {loadavg()}")
+        return 0
     context = None if args.no_lists else measure_lists(args.requests)
     if context is not None and not args.no_http:
         measure_http(context["token"], args.seconds, args.workers)
