@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Avg, Count, F, Field, Prefetch, Q, QuerySet, Sum, Window
@@ -47,7 +48,7 @@ def stage_settings(*, tenant: Tenant) -> list[StageInfo]:
     return stage_settings_from_rows(rows)
 
 
-def stage_settings_from_rows(rows) -> list[StageInfo]:
+def stage_settings_from_rows(rows: Iterable[tuple[str, str, int]]) -> list[StageInfo]:
     """``stage_settings`` from ``(stage, name, planned_days)`` rows already read (the detail page
     reads them within its one statement)."""
     custom = {stage: (name, planned_days) for stage, name, planned_days in rows}
@@ -162,10 +163,19 @@ def stage_due_at(project: Project, settings: list[StageInfo]) -> datetime.dateti
 # stage history and acceptances as JSON sub-selects (issue 12: the page measured 11× its raw-SQL
 # limit with a statement per section). RLS applies to the sub-selects as to any statement.
 
+TEAM_ROLES = ("designer", "project_manager", "supervisor", "service_owner")
 _USER_NAME = "coalesce(nullif({0}.display_name, ''), {0}.username)"
 _DETAIL_SQL = {
-    "detail_stage_settings": """(SELECT coalesce(json_agg(json_build_array(s.stage, s.name, s.planned_days)), '[]')
+    "detail_stage_settings": """(SELECT coalesce(json_agg(json_build_array(s.stage, s.name,
+            s.planned_days)), '[]')
         FROM projects_stagesetting s WHERE s.tenant_id = projects_project.tenant_id)""",
+    # The team's names (not four joins of crm_user: they cost more to plan than the page's rest).
+    "detail_team": "(SELECT json_build_array({}))".format(
+        ", ".join(
+            f"(SELECT {_USER_NAME.format('u')} FROM crm_user u WHERE u.id = projects_project.{role}_id)"
+            for role in TEAM_ROLES
+        )
+    ),
     "detail_approved_delta": """(SELECT coalesce(sum(co.amount_delta_fen), 0) FROM projects_changeorder co
         WHERE co.project_id = projects_project.id AND co.tenant_id = projects_project.tenant_id
           AND co.status = 'approved')""",
@@ -190,16 +200,14 @@ def _detail_annotations(tab: str) -> dict[str, RawSQL]:
 
 def projects_for_detail(*, user: User, tab: str) -> QuerySet[Project]:
     """The projects ``user`` may open, each with what the detail page shows of it (tab ``tab``)."""
-    queryset = Project.objects.select_related(
-        "customer", "designer", "project_manager", "supervisor", "service_owner"
-    ).annotate(**_detail_annotations(tab))
+    queryset = Project.objects.select_related("customer").annotate(**_detail_annotations(tab))
     return rows_visible_to(user, queryset)
 
 
 def detail_sections(project: Project, *, tab: str) -> dict:
-    """What the detail page shows beside the project row: its stage settings, approved change-order
-    total and (stages tab) history and acceptances, from ``projects_for_detail``'s annotations, or
-    read in one statement for a project loaded otherwise (an action re-showing its form)."""
+    """What the detail page shows beside the project row: its stage settings, team names, approved
+    change-order total and (stages tab) history and acceptances, from ``projects_for_detail``'s
+    annotations, or read in one statement for a project loaded otherwise (a form shown again)."""
     annotations = _detail_annotations(tab)
     if any(not hasattr(project, name) for name in annotations):
         values = Project.objects.filter(pk=project.pk).annotate(**annotations).values(*annotations).get()
@@ -208,6 +216,7 @@ def detail_sections(project: Project, *, tab: str) -> dict:
     result: dict = {"settings": stage_settings_from_rows(project.detail_stage_settings)}
     stage_names = {info.key: info.name for info in result["settings"]}
     result["approved_delta"] = int(project.detail_approved_delta or 0)
+    result["team"] = dict(zip(TEAM_ROLES, project.detail_team, strict=True))
     if tab == "stages":
         result["history"] = [
             {

@@ -26,9 +26,7 @@ from projects.models import (
     Material,
     Project,
     ShareLink,
-    StageHistory,
 )
-from projects.services import change_orders as change_orders_services
 from projects.services import (
     inspections,
     signing,
@@ -83,6 +81,7 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
         "open_form": request.GET.get("open", "")[:20],
         "tabs": TABS,
         "stage_name": names[project.stage],
+        "team": sections["team"],
         "stage_names": names,
         "timeline": timeline,
         "overdue": selectors.is_overdue(project, settings),
