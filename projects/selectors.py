@@ -210,13 +210,13 @@ def detail_sections(project: Project, *, tab: str) -> dict:
     annotations, or read in one statement for a project loaded otherwise (a form shown again)."""
     annotations = _detail_annotations(tab)
     if any(not hasattr(project, name) for name in annotations):
-        values = Project.objects.filter(pk=project.pk).annotate(**annotations).values(*annotations).get()
-        for name, value in values.items():
-            setattr(project, name, value)
-    result: dict = {"settings": stage_settings_from_rows(project.detail_stage_settings)}
+        row = Project.objects.filter(pk=project.pk).annotate(**annotations).values(*annotations).get()
+    else:
+        row = {name: getattr(project, name) for name in annotations}
+    result: dict = {"settings": stage_settings_from_rows(row["detail_stage_settings"])}
     stage_names = {info.key: info.name for info in result["settings"]}
-    result["approved_delta"] = int(project.detail_approved_delta or 0)
-    result["team"] = dict(zip(TEAM_ROLES, project.detail_team, strict=True))
+    result["approved_delta"] = int(row["detail_approved_delta"] or 0)
+    result["team"] = dict(zip(TEAM_ROLES, row["detail_team"], strict=True))
     if tab == "stages":
         result["history"] = [
             {
@@ -227,7 +227,7 @@ def detail_sections(project: Project, *, tab: str) -> dict:
                 "reason": reason,
                 "changed_by": changed_by or "",
             }
-            for changed_at, from_stage, to_stage, direction, reason, changed_by in project.detail_history
+            for changed_at, from_stage, to_stage, direction, reason, changed_by in row["detail_history"]
         ]
         kinds = dict(AcceptanceKind.choices)
         result["acceptances"] = [
@@ -238,7 +238,7 @@ def detail_sections(project: Project, *, tab: str) -> dict:
                 "notes": notes,
                 "recorded_by": recorded_by or "",
             }
-            for accepted_on, kind, passed, notes, recorded_by in project.detail_acceptances
+            for accepted_on, kind, passed, notes, recorded_by in row["detail_acceptances"]
         ]
     return result
 

@@ -10,7 +10,7 @@ from django import template
 from django.template.defaultfilters import date as date_filter
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import template_localtime
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 register = template.Library()
@@ -42,7 +42,7 @@ def stage_history_rows(history: list[dict]) -> SafeString:
     back = f' <span class="crm-badge warn">{escape(_("退回"))}</span>'
     return mark_safe(  # noqa: S308 - escaped
         "\n".join(
-            f"      <tr><td>{date_filter(template_localtime(row['changed_at']), 'Y-m-d H:i')}</td>\n"
+            f"      <tr><td>{date_filter(localtime(row['changed_at']), 'Y-m-d H:i')}</td>\n"
             f"        <td>{escape(row['from_name'])}</td>\n"
             f"        <td>{escape(row['to_name'])}{back if row['direction'] == 'back' else ''}</td>\n"
             f"        <td>{escape(row['changed_by'])}</td><td>{escape(row['reason'])}</td></tr>"

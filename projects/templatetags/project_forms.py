@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms, template
 from django.utils.functional import Promise
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
@@ -54,7 +54,7 @@ def _unbound_key(form: forms.BaseForm) -> tuple:
 
 
 def _fields_html(form: forms.BaseForm) -> SafeString:
-    parts = [conditional_escape(form.non_field_errors())]
+    parts = [format_html("{}", form.non_field_errors())]
     parts.extend(format_html("<label>{}{}{}</label>", field.label, field.errors, field) for field in form)
     return mark_safe("".join(parts))  # noqa: S308 - every part escaped above
 
