@@ -293,3 +293,29 @@ def test_bad_change_order_line_is_a_form_error_not_a_crash(session_client, tenan
     assert response.status_code == 400
     with tenant_context(tenant_a):
         assert not project.change_orders.exists()
+
+
+def test_form_markup_reused_only_for_the_same_language_choices_and_initial():
+    """``{% form_fields %}`` keeps an unbound form's markup per language, choices and initial value;
+    a bound form (with its errors) is rendered each time."""
+    from django.utils import translation
+
+    from projects import forms
+    from projects.models import STAGE_ORDER
+    from projects.templatetags.project_forms import form_fields
+
+    names = {key: f"阶段{index}" for index, key in enumerate(STAGE_ORDER)}
+    with translation.override("zh-hans"):
+        zh = form_fields(forms.StageMoveForm(stage_names=names, initial={"to_stage": "design"}))
+        renamed = form_fields(
+            forms.StageMoveForm(stage_names={**names, "design": "方案"}, initial={"to_stage": "design"})
+        )
+        other = form_fields(forms.StageMoveForm(stage_names=names, initial={"to_stage": "masonry"}))
+        bound = form_fields(forms.StageMoveForm({"to_stage": "nope"}, stage_names=names))
+    with translation.override("en"):
+        en = form_fields(forms.StageMoveForm(stage_names=names, initial={"to_stage": "design"}))
+    assert "目标阶段" in zh and '<option value="design" selected>阶段2</option>' in zh
+    assert '<option value="design" selected>方案</option>' in renamed
+    assert '<option value="masonry" selected>' in other and '<option value="design" selected>' not in other
+    assert "Target stage" in en and "目标阶段" not in en
+    assert 'class="errorlist' in bound and "errorlist" not in zh
