@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Avg, Count, F, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models import Avg, Count, F, Field, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -16,6 +18,7 @@ from customers.visibility import rows_visible_to
 from projects.models import (
     DEFAULT_PLANNED_DAYS,
     STAGE_ORDER,
+    AcceptanceKind,
     ChangeOrder,
     ChangeOrderStatus,
     ConfirmationCode,
@@ -41,15 +44,22 @@ class StageInfo:
 
 def stage_settings(*, tenant: Tenant) -> list[StageInfo]:
     """The tenant's stage names and durations, in the fixed order (defaults where not customised)."""
-    custom = {row.stage: row for row in StageSetting.objects.all()}
+    rows = StageSetting.objects.values_list("stage", "name", "planned_days")
+    return stage_settings_from_rows(rows)
+
+
+def stage_settings_from_rows(rows: Iterable[tuple[str, str, int]]) -> list[StageInfo]:
+    """``stage_settings`` from ``(stage, name, planned_days)`` rows already read (the detail page
+    reads them within its one statement)."""
+    custom = {stage: (name, planned_days) for stage, name, planned_days in rows}
     result = []
     for index, key in enumerate(STAGE_ORDER):
         row = custom.get(key)
         result.append(
             StageInfo(
                 key=key,
-                name=row.name if row else str(Stage(key).label),
-                planned_days=row.planned_days if row else DEFAULT_PLANNED_DAYS[key],
+                name=row[0] if row else str(Stage(key).label),
+                planned_days=row[1] if row else DEFAULT_PLANNED_DAYS[key],
                 index=index,
             )
         )
@@ -145,6 +155,92 @@ def is_overdue(project: Project, settings: list[StageInfo], now: datetime.dateti
 def stage_due_at(project: Project, settings: list[StageInfo]) -> datetime.datetime:
     info = settings[STAGE_ORDER.index(project.stage)]
     return project.stage_entered_at + datetime.timedelta(days=info.planned_days)
+
+
+# --------------------------------------------------------------------------- project detail page
+# The page's header and its stages tab in ONE statement: the project row (with customer and team)
+# carries the tenant's stage settings, the approved change-order total and, on the stages tab, the
+# stage history and acceptances as JSON sub-selects (issue 12: the page measured 11× its raw-SQL
+# limit with a statement per section). RLS applies to the sub-selects as to any statement.
+
+TEAM_ROLES = ("designer", "project_manager", "supervisor", "service_owner")
+_USER_NAME = "coalesce(nullif({0}.display_name, ''), {0}.username)"
+_DETAIL_SQL = {
+    "detail_stage_settings": """(SELECT coalesce(json_agg(json_build_array(s.stage, s.name,
+            s.planned_days)), '[]')
+        FROM projects_stagesetting s WHERE s.tenant_id = projects_project.tenant_id)""",
+    # The team's names (not four joins of crm_user: they cost more to plan than the page's rest).
+    "detail_team": "(SELECT json_build_array({}))".format(
+        ", ".join(
+            f"(SELECT {_USER_NAME.format('u')} FROM crm_user u WHERE u.id = projects_project.{role}_id)"
+            for role in TEAM_ROLES
+        )
+    ),
+    "detail_approved_delta": """(SELECT coalesce(sum(co.amount_delta_fen), 0) FROM projects_changeorder co
+        WHERE co.project_id = projects_project.id AND co.tenant_id = projects_project.tenant_id
+          AND co.status = 'approved')""",
+}
+_STAGES_TAB_SQL = {
+    "detail_history": f"""(SELECT coalesce(json_agg(json_build_array(h.changed_at, h.from_stage, h.to_stage,
+            h.direction, h.reason, {_USER_NAME.format("u")}) ORDER BY h.changed_at DESC, h.id DESC), '[]')
+        FROM projects_stagehistory h LEFT JOIN crm_user u ON u.id = h.changed_by_id
+        WHERE h.project_id = projects_project.id AND h.tenant_id = projects_project.tenant_id)""",
+    "detail_acceptances": f"""(SELECT coalesce(json_agg(json_build_array(a.accepted_on, a.kind, a.passed,
+            a.notes, {_USER_NAME.format("u")}) ORDER BY a.created_at DESC, a.id DESC), '[]')
+        FROM projects_acceptance a LEFT JOIN crm_user u ON u.id = a.recorded_by_id
+        WHERE a.project_id = projects_project.id AND a.tenant_id = projects_project.tenant_id)""",
+}
+
+
+def _detail_annotations(tab: str) -> dict[str, RawSQL]:
+    sections = {**_DETAIL_SQL, **(_STAGES_TAB_SQL if tab == "stages" else {})}
+    # Field(): the json values come parsed by psycopg (JSONField would parse them again).
+    return {name: RawSQL(sql, (), output_field=Field()) for name, sql in sections.items()}
+
+
+def projects_for_detail(*, user: User, tab: str) -> QuerySet[Project]:
+    """The projects ``user`` may open, each with what the detail page shows of it (tab ``tab``)."""
+    queryset = Project.objects.select_related("customer").annotate(**_detail_annotations(tab))
+    return rows_visible_to(user, queryset)
+
+
+def detail_sections(project: Project, *, tab: str) -> dict:
+    """What the detail page shows beside the project row: its stage settings, team names, approved
+    change-order total and (stages tab) history and acceptances, from ``projects_for_detail``'s
+    annotations, or read in one statement for a project loaded otherwise (a form shown again)."""
+    annotations = _detail_annotations(tab)
+    if any(not hasattr(project, name) for name in annotations):
+        row = Project.objects.filter(pk=project.pk).annotate(**annotations).values(*annotations).get()
+    else:
+        row = {name: getattr(project, name) for name in annotations}
+    result: dict = {"settings": stage_settings_from_rows(row["detail_stage_settings"])}
+    stage_names = {info.key: info.name for info in result["settings"]}
+    result["approved_delta"] = int(row["detail_approved_delta"] or 0)
+    result["team"] = dict(zip(TEAM_ROLES, row["detail_team"], strict=True))
+    if tab == "stages":
+        result["history"] = [
+            {
+                "changed_at": datetime.datetime.fromisoformat(changed_at),
+                "from_name": stage_names.get(from_stage, ""),
+                "to_name": stage_names.get(to_stage, ""),
+                "direction": direction,
+                "reason": reason,
+                "changed_by": changed_by or "",
+            }
+            for changed_at, from_stage, to_stage, direction, reason, changed_by in row["detail_history"]
+        ]
+        kinds = dict(AcceptanceKind.choices)
+        result["acceptances"] = [
+            {
+                "accepted_on": datetime.date.fromisoformat(accepted_on),
+                "kind_label": kinds.get(kind, kind),
+                "passed": passed,
+                "notes": notes,
+                "recorded_by": recorded_by or "",
+            }
+            for accepted_on, kind, passed, notes, recorded_by in row["detail_acceptances"]
+        ]
+    return result
 
 
 def resolve_share_link(token: str) -> ShareLink | None:

@@ -26,9 +26,7 @@ from projects.models import (
     Material,
     Project,
     ShareLink,
-    StageHistory,
 )
-from projects.services import change_orders as change_orders_services
 from projects.services import (
     inspections,
     signing,
@@ -48,9 +46,29 @@ TABS = [
 
 def detail_context(request, project: Project, tab: str, **overrides) -> dict:
     tenant = require_tenant()
-    settings = selectors.stage_settings(tenant=tenant)
+    sections = selectors.detail_sections(project, tab=tab)
+    settings = sections["settings"]
     names = {info.key: info.name for info in settings}
     user = request.user
+    perm = {
+        name: has_permission(user, f"projects.{name}")
+        for name in (
+            "edit",
+            "move_stage",
+            "sign",
+            "handover",
+            "acceptance",
+            "design",
+            "daily_log",
+            "inspect",
+            "change_order",
+            "change_order_decide",
+            "material",
+            "share",
+            "callback",
+            "cancel",
+        )
+    }
     current = STAGE_ORDER.index(project.stage)
     timeline = []
     for info in settings:
@@ -63,47 +81,38 @@ def detail_context(request, project: Project, tab: str, **overrides) -> dict:
         "open_form": request.GET.get("open", "")[:20],
         "tabs": TABS,
         "stage_name": names[project.stage],
+        "team": sections["team"],
         "stage_names": names,
         "timeline": timeline,
         "overdue": selectors.is_overdue(project, settings),
         "due_at": selectors.stage_due_at(project, settings),
-        "budget": change_orders_services.project_budget(project=project),
-        "perm": {
-            name: has_permission(user, f"projects.{name}")
-            for name in (
-                "edit",
-                "move_stage",
-                "sign",
-                "handover",
-                "acceptance",
-                "design",
-                "daily_log",
-                "inspect",
-                "change_order",
-                "change_order_decide",
-                "material",
-                "share",
-                "callback",
-                "cancel",
-            )
-        },
+        # = change_orders.project_budget, its change-order total read with the project
+        "budget": (project.contract_amount_fen or 0) + sections["approved_delta"],
+        "perm": perm,
         "next_stage": STAGE_ORDER[current + 1] if current + 1 < len(STAGE_ORDER) else None,
         "panels": extensions.project_panels(request=request, tenant=tenant, project=project),
     }
     if tab == "stages":
-        context["history"] = StageHistory.objects.filter(project=project).select_related("changed_by")
-        context["acceptances"] = project.acceptances.select_related("recorded_by")
-        context["move_form"] = overrides.get("move_form") or forms.StageMoveForm(
-            stage_names=names, initial={"to_stage": context["next_stage"] or project.stage}
-        )
-        amount = project_extensions.contract_amount_default(tenant=tenant, project=project)
-        context["sign_form"] = overrides.get("sign_form") or forms.SignForm(
-            initial={"contract_amount_fen": amount}
-        )
-        if project.signed_on is None:
+        context["history"] = sections["history"]
+        context["acceptances"] = sections["acceptances"]
+        # Only the forms the template shows this user for this project are built (and read for).
+        if perm["move_stage"] and not project.handed_over_on and not project.cancelled_at:
+            context["move_form"] = overrides.get("move_form") or forms.StageMoveForm(
+                stage_names=names, initial={"to_stage": context["next_stage"] or project.stage}
+            )
+        if perm["sign"] and project.signed_on is None:
+            context["sign_form"] = overrides.get("sign_form") or forms.SignForm(
+                initial={
+                    "contract_amount_fen": project_extensions.contract_amount_default(
+                        tenant=tenant, project=project
+                    )
+                }
+            )
             context["signing_missing"] = signing.missing_signing_steps(tenant=tenant, project=project)
-        context["cancel_form"] = overrides.get("cancel_form") or forms.ContractCancelForm()
-        context["acceptance_form"] = overrides.get("acceptance_form") or forms.AcceptanceForm()
+        if perm["cancel"] and project.signed_on and not project.handed_over_on and not project.cancelled_at:
+            context["cancel_form"] = overrides.get("cancel_form") or forms.ContractCancelForm()
+        if perm["acceptance"] and not project.handed_over_on:
+            context["acceptance_form"] = overrides.get("acceptance_form") or forms.AcceptanceForm()
     elif tab == "plans":
         context["plans"] = DesignPlan.objects.filter(project=project).prefetch_related(
             "revisions__changed_by"

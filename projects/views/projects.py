@@ -142,16 +142,8 @@ class ProjectDetailView(RoleRequiredMixin, View):
     required_permission = "projects.view"
 
     def get(self, request, pk: int):
-        project = get_object_or_404(
-            rows_visible_to(
-                request.user,
-                Project.objects.select_related(
-                    "customer", "designer", "project_manager", "supervisor", "service_owner"
-                ),
-            ),
-            pk=pk,
-        )
         tab = request.GET.get("tab", "stages")
         if tab not in dict(TABS):
             tab = "stages"
+        project = get_object_or_404(selectors.projects_for_detail(user=request.user, tab=tab), pk=pk)
         return render(request, "projects/detail.html", detail_context(request, project, tab))

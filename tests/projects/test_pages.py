@@ -9,13 +9,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.tenancy import tenant_context
-from projects.models import DailyLog, Project, Stage
+from projects.models import DailyLog, Project, Stage, StageSetting
 from projects.services import inspections, stages
 from tests.projects.factories import (
+    AcceptanceFactory,
     ChangeOrderFactory,
     DailyLogFactory,
     MaterialFactory,
     ProjectFactory,
+    StageHistoryFactory,
     image_upload,
 )
 
@@ -77,6 +79,44 @@ def test_every_tab_renders(session_client, tenant_a, people):
         response = client.get(reverse("projects:detail", args=[project.pk]), {"tab": tab})
         assert response.status_code == 200, tab
     assert client.get(reverse("projects:board")).status_code == 200
+
+
+def test_stages_tab_shows_what_its_one_statement_read(session_client, tenant_a, people):
+    """Team names, budget, tenant stage names, history (back badge, escaped text) and acceptances
+    come from the page's single project statement (issue 12): the page still shows each of them."""
+    people["designer"].display_name = "王设计"
+    people["designer"].save(update_fields=["display_name"])
+    with tenant_context(tenant_a):
+        StageSetting.objects.create(tenant=tenant_a, stage=Stage.DEMOLITION, name="拆除改造", planned_days=9)
+        project = ProjectFactory(
+            tenant=tenant_a, signed=True, designer=people["designer"], supervisor=people["supervisor"]
+        )
+        ChangeOrderFactory(tenant=tenant_a, project=project, status="approved", amount_delta_fen=25000)
+        ChangeOrderFactory(tenant=tenant_a, project=project, status="sent", amount_delta_fen=99900)
+        StageHistoryFactory(
+            tenant=tenant_a,
+            project=project,
+            from_stage=Stage.DEMOLITION,
+            to_stage=Stage.CONTRACT_SIGNED,
+            direction="back",
+            reason="<b>图纸</b>返工",
+            changed_by=people["pm"],
+        )
+        AcceptanceFactory(tenant=tenant_a, project=project, passed=False, notes="地漏坡度不足")
+    body = (
+        session_client(people["manager"]).get(reverse("projects:detail", args=[project.pk])).content.decode()
+    )
+    assert "王设计 / —" in body  # designer (display name) / no project manager
+    assert f"{people['supervisor']} / —" in body
+    assert "¥1,800.00 / ¥2,050.00" in body  # contract + the approved change order only
+    assert (
+        '<li class="todo">拆除改造</li>' in body
+        and '<option value="demolition" selected>拆除改造</option>' in body
+    )
+    assert "<td>拆除改造</td>" in body and '<span class="crm-badge warn">退回</span>' in body
+    assert "&lt;b&gt;图纸&lt;/b&gt;返工" in body and "<b>图纸</b>" not in body
+    assert f"<td>{people['pm']}</td>" in body
+    assert '<span class="proj-fail">不通过</span>' in body and "地漏坡度不足" in body
 
 
 def test_skip_stage_shows_form_error(session_client, tenant_a, people):
@@ -253,3 +293,29 @@ def test_bad_change_order_line_is_a_form_error_not_a_crash(session_client, tenan
     assert response.status_code == 400
     with tenant_context(tenant_a):
         assert not project.change_orders.exists()
+
+
+def test_form_markup_reused_only_for_the_same_language_choices_and_initial():
+    """``{% form_fields %}`` keeps an unbound form's markup per language, choices and initial value;
+    a bound form (with its errors) is rendered each time."""
+    from django.utils import translation
+
+    from projects import forms
+    from projects.models import STAGE_ORDER
+    from projects.templatetags.project_forms import form_fields
+
+    names = {key: f"阶段{index}" for index, key in enumerate(STAGE_ORDER)}
+    with translation.override("zh-hans"):
+        zh = form_fields(forms.StageMoveForm(stage_names=names, initial={"to_stage": "design"}))
+        renamed = form_fields(
+            forms.StageMoveForm(stage_names={**names, "design": "方案"}, initial={"to_stage": "design"})
+        )
+        other = form_fields(forms.StageMoveForm(stage_names=names, initial={"to_stage": "masonry"}))
+        bound = form_fields(forms.StageMoveForm({"to_stage": "nope"}, stage_names=names))
+    with translation.override("en"):
+        en = form_fields(forms.StageMoveForm(stage_names=names, initial={"to_stage": "design"}))
+    assert "目标阶段" in zh and '<option value="design" selected>阶段2</option>' in zh
+    assert '<option value="design" selected>方案</option>' in renamed
+    assert '<option value="masonry" selected>' in other and '<option value="design" selected>' not in other
+    assert "Target stage" in en and "目标阶段" not in en
+    assert 'class="errorlist' in bound and "errorlist" not in zh
