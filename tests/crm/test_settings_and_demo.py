@@ -111,15 +111,18 @@ def test_readme_up_command_brings_the_crm_up_with_demo_data():
             customers = demo.execute("SELECT count(*) FROM customers_customer").fetchone()
         assert customers is not None and customers[0] > 50, customers
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            os.killpg(process.pid, signal.SIGTERM)  # up.sh, the web server and the worker
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        except ProcessLookupError:
+            pass
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.close()
 
 
 @pytest.mark.django_db
