@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import Case, DateField, F, IntegerField, Q, Value, When
-from django.db.models.functions import ExtractHour, TruncDate, TruncWeek
+from django.db.models.functions import Cast, ExtractHour, TruncWeek
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -144,7 +144,7 @@ def _lead_rows(scope: Scope, now: datetime.datetime) -> tuple[str, tuple]:
             week=Case(
                 When(
                     received_at__gte=trend_since,
-                    then=TruncDate(TruncWeek("received_at", tzinfo=period.tz), tzinfo=period.tz),
+                    then=Cast(TruncWeek("received_at", tzinfo=period.tz), DateField()),
                 ),
                 output_field=DateField(),
             ),

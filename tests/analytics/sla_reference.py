@@ -21,8 +21,8 @@ import datetime
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, F, Q
-from django.db.models.functions import ExtractHour, TruncDate, TruncWeek
+from django.db.models import Count, DateField, F, Q
+from django.db.models.functions import Cast, ExtractHour, TruncWeek
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -188,7 +188,7 @@ def sla_panel(scope: Scope) -> dict:
     trend_since = datetime.datetime.combine(trend_start, datetime.time.min, tzinfo=tz)
     weekly = (
         _leads(scope, trend_since, period.end_at)
-        .annotate(week=TruncDate(TruncWeek("received_at", tzinfo=tz), tzinfo=tz))
+        .annotate(week=Cast(TruncWeek("received_at", tzinfo=tz), DateField()))
         .values("week")
         .annotate(**_stats(everything, now))
         .order_by("week")

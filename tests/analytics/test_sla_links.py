@@ -60,3 +60,28 @@ def test_sla_list_keeps_role_scoping_and_tenants_apart(session_client, manager_a
     assert other_tenant.status_code == 200 and 'data-count="0"' in other_tenant.content.decode()
     assert session_client(manager_a).get("/dashboard/leads/?hour=25").status_code == 400
     assert session_client(manager_a).get("/dashboard/leads/?state=nope").status_code == 400
+
+
+def test_weeks_start_on_monday_in_tenant_time_and_their_links_count_them(
+    session_client, token_client, manager_a, month_a, march, tenant_a
+):
+    """Sunday 10:00 and Monday 00:30 Shanghai (Sunday 16:30 UTC) fall in different weeks; each week
+    is labelled by its Monday and its link lists exactly the leads it counts (the label was once the
+    Sunday before, and the link then covered Sunday–Saturday)."""
+    import datetime
+
+    from crm.tenancy import tenant_context
+    from tests.analytics.conftest import _customer, _lead, at
+
+    with tenant_context(tenant_a):
+        for name, received in (("周日客户", at(3, 16, 10)), ("周一客户", at(3, 17, 0, 30))):
+            customer = _customer(tenant_a, name, received, "douyin", month_a.s1)
+            _lead(tenant_a, customer, received, month_a.s1, seconds=300)
+    client = session_client(manager_a)
+    data = token_client(manager_a).get(f"/api/v1/analytics/sla/?{urlencode(march)}").json()
+    weekly = next(table for table in data["tables"] if table["key"] == "weekly")
+    weeks = {row["key"]: row for row in weekly["rows"]}
+    assert all(datetime.date.fromisoformat(key).weekday() == 0 for key in weeks), list(weeks)
+    assert {"2025-03-10", "2025-03-17"} <= set(weeks)
+    for row in weeks.values():
+        assert _listed(client, row["links"]["leads"]) == row["values"]["leads"], row["key"]
