@@ -7,7 +7,8 @@ project manager is ignored.
   each), lifecycle, activity, region (city + district) and channel.
 - **Lifetime value** (元) = signed contracts not cancelled (the customer's ``contract_total_fen``) +
   approved change orders of the customer's projects. Paid aftercare has no recorded amount yet and
-  adds nothing. **Paying customers**: lifetime value > 0; **average** = value ÷ paying customers.
+  adds nothing. **Paying customers**: signed-contract value > 0 (change orders alone do not make a
+  customer paying); **average** = value ÷ paying customers.
 """
 
 from __future__ import annotations
