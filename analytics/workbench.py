@@ -150,7 +150,8 @@ def delivery_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) ->
     mine = Q(designer=user) | Q(project_manager=user) | Q(supervisor=user)
     live = Q(cancelled_at__isnull=True, handed_over_on__isnull=True)
     active = live & ~Q(stage=Stage.HANDOVER)
-    deadlines = stage_deadlines(tenant=tenant, now=now)
+    settings = project_selectors.stage_settings(tenant=tenant)  # the tenant's names, read once
+    deadlines = stage_deadlines(tenant=tenant, now=now, settings=settings)
     # every project here is live
     overdue = Q(live_overdue_expression(tenant=tenant, now=now, deadlines=deadlines))
     stages = list(
@@ -159,11 +160,10 @@ def delivery_workbench(*, tenant: Tenant, user: User, now: datetime.datetime) ->
         .annotate(n=Count("id"), overdue=Count("id", filter=overdue))
         .order_by("stage")
     )
-    labels = dict(Stage.choices)
-    position = {value: index for index, value in enumerate(Stage.values)}
-    stages.sort(key=lambda item: position.get(item["stage"], len(position)))  # the pipeline's order
-    for item in stages:
-        item["label"] = labels.get(item["stage"], item["stage"])
+    info = {setting.key: setting for setting in settings}
+    stages.sort(key=lambda item: info[item["stage"]].index if item["stage"] in info else len(info))
+    for item in stages:  # in the pipeline's order, by the tenant's stage names
+        item["label"] = info[item["stage"]].name if item["stage"] in info else item["stage"]
     my_projects = Q(project__designer=user) | Q(project__project_manager=user) | Q(project__supervisor=user)
     # Open rectifications (a handful per person): the list with its counts in one statement
     # (window counts over the whole set, computed before the LIMIT).

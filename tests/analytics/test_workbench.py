@@ -22,7 +22,7 @@ from crm.events.models import Event, EventDelivery
 from crm.models import Role
 from crm.tenancy import tenant_context
 from customers.models import Customer, FollowUp
-from projects.models import ChangeOrder, Project
+from projects.models import ChangeOrder, Project, StageSetting
 from tests.analytics.conftest import NOW, at
 from tests.analytics.test_panels_more import build_more
 
@@ -185,5 +185,8 @@ def test_delivery_stages_follow_the_pipeline_not_the_alphabet(bench, tenant_a):
                 tenant=tenant_a, customer=customer, name=f"序{index}", project_manager=bench.pm2,
                 stage=stage, stage_entered_at=at(3, 1),
             )  # fmt: skip
-    stages = [item["stage"] for item in _section(bench.pm2, "delivery")["stages"]]
-    assert stages == ["measurement", "design", "contract_signed", "masonry", "carpentry"]
+        StageSetting.objects.create(tenant=tenant_a, stage="carpentry", name="木作（定制）", planned_days=20)
+    stages = _section(bench.pm2, "delivery")["stages"]
+    pipeline = ["measurement", "design", "contract_signed", "masonry", "carpentry"]
+    assert [item["stage"] for item in stages] == pipeline
+    assert [item["label"] for item in stages] == ["量房", "设计", "签约", "泥瓦", "木作（定制）"]
