@@ -44,11 +44,13 @@ class CompiledStatement:
     converters: dict  # the compiler's converters for the selected columns, looked up once
     preparable: bool  # see _cursor()
 
-    def rows(self) -> list[dict]:
+    def rows(self, params: tuple | None = None) -> list[dict]:
+        """The rows, run with ``params`` instead of the compiled ones when given (a cursor page's
+        position values substituted into their slots, same types: see :class:`CompiledPage`)."""
         compiler = self.compiler
         connection = connections[compiler.using]
         with _cursor(connection, prepare=self.preparable) as cursor:
-            cursor.execute(self.sql, self.params)
+            cursor.execute(self.sql, self.params if params is None else params)
             fetched = cursor.fetchall()
         if self.converters:
             fetched = compiler.apply_converters(fetched, self.converters)
@@ -58,11 +60,27 @@ class CompiledStatement:
 
 @dataclass(frozen=True)
 class CompiledPage:
-    """A first page (no cursor) of a keyset list: its statement, ordering and size."""
+    """A page of a keyset list: its statement, ordering and size.
+
+    A first page has no ``cursor``. A cursor page's statement was compiled for one direction and
+    one pattern of position types (which values are NULL changes the keyset condition's SQL);
+    ``cursor`` records it: ``slots`` are (parameter index, position index) pairs whose parameter
+    is the position value as the ORM binds it, and ``count`` is the capped count statement run
+    when the cursor is past the end (``_finish``)."""
 
     statement: CompiledStatement
     order: tuple[str, ...]
     size: int
+    cursor: CompiledCursor | None = None
+
+
+@dataclass(frozen=True)
+class CompiledCursor:
+    reverse: bool
+    types: tuple[type, ...]  # of the typed position values the statement was compiled for
+    fields: tuple[Any, ...]  # model field per ordering path (None: an annotation)
+    slots: tuple[tuple[int, int], ...]
+    count: tuple[str, tuple] | None
 
 
 def compile_values(queryset: QuerySet) -> CompiledStatement | None:

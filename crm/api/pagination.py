@@ -27,7 +27,7 @@ from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models
+from django.db import connections, models
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
@@ -36,7 +36,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from crm.api.compiled import CompiledPage, compile_values
+from crm.api.compiled import CompiledCursor, CompiledPage, CompiledStatement, compile_values
 
 TOTAL_ALIAS = "_keyset_total"
 KEY_ALIAS = "_keyset_{}"
@@ -61,24 +61,75 @@ class KeysetPagination(BasePagination):
 
     def paginate_and_compile(self, queryset: QuerySet, request) -> tuple[list, CompiledPage | None]:
         """:meth:`paginate_queryset` of a ``.values()`` queryset, also returning the page's compiled
-        statement for :meth:`paginate_compiled` (``None`` when it cannot be reused: a cursor page,
-        or a query without SQL)."""
+        statement for :meth:`paginate_compiled` (``None`` when it cannot be reused: a query without
+        SQL, or a cursor page whose position values could not be located in the parameters)."""
         statement, base, cursor_given, reverse, size = self._prepare(queryset, request)
-        compiled = None if cursor_given else compile_values(statement)
+        compiled = compile_values(statement)
         rows = list(statement) if compiled is None else compiled.rows()
         page = self._finish(rows, size=size, cursor_given=cursor_given, reverse=reverse, base=base)
         if compiled is None:
             return page, None
-        return page, CompiledPage(statement=compiled, order=tuple(self.order), size=size)
+        cursor = None
+        if cursor_given:
+            assert self._typed_position is not None  # set by _prepare for a cursor
+            cursor = self._compile_cursor(base, compiled, self._typed_position, reverse=reverse, size=size)
+            if cursor is None:
+                return page, None
+        return page, CompiledPage(statement=compiled, order=tuple(self.order), size=size, cursor=cursor)
 
-    def paginate_compiled(self, compiled: CompiledPage, request) -> list:
-        """The first page of a request of the same shape as the one ``compiled`` was built for:
-        the same statement, the same rows, without building or compiling the queryset again."""
+    def paginate_compiled(self, compiled: CompiledPage, request) -> list | None:
+        """A page of a request of the same shape as the one ``compiled`` was built for: the same
+        statement (a cursor page's position values substituted as the ORM would bind them), the
+        same rows, without building or compiling the queryset again. ``None``: this cursor does
+        not fit the statement (another direction or NULL pattern, a value the ORM would not bind
+        as is); build the page instead."""
         self.request = request
         self.base_url = request.build_absolute_uri()
         self.order = list(compiled.order)
-        rows = compiled.statement.rows()
-        return self._finish(rows, size=compiled.size, cursor_given=False, reverse=False, base=None)
+        cursor = compiled.cursor
+        if cursor is None:
+            rows = compiled.statement.rows()
+            return self._finish(rows, size=compiled.size, cursor_given=False, reverse=False, base=None)
+        decoded = self._decode(request.query_params.get(self.cursor_query_param))
+        if decoded is None:
+            return None
+        values, reverse = decoded
+        typed = [_to_python(field, value) for field, value in zip(cursor.fields, values, strict=True)]
+        if reverse != cursor.reverse or tuple(type(value) for value in typed) != cursor.types:
+            return None
+        connection = connections[compiled.statement.compiler.using]
+        bound = [_bound(field, value, connection) for field, value in zip(cursor.fields, typed, strict=True)]
+        if any(value is _UNBOUND for value in bound):
+            return None
+        params = list(compiled.statement.params)
+        for index, position in cursor.slots:
+            params[index] = bound[position]
+        rows = compiled.statement.rows(tuple(params))
+        if not rows and cursor.count is not None:  # past the end: the capped count, as _finish's
+            with connection.cursor() as db_cursor:
+                db_cursor.execute(*cursor.count)
+                total = db_cursor.fetchone()[0]
+            self.count_past_end = total
+        return self._finish(rows, size=compiled.size, cursor_given=True, reverse=reverse, base=None)
+
+    def cursor_shape(self, request) -> tuple | None:
+        """What of the request's cursor decides its statement's SQL (ordering, direction, which
+        values are NULL and their JSON types), for a view's statement key; ``None``: no single,
+        well-formed cursor (the page is built, and a bad cursor answered 400, as always)."""
+        given = request.query_params.getlist(self.cursor_query_param)
+        if len(given) != 1 or not given[0]:
+            return None
+        encoded = given[0]
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+            order, values, reverse = payload["o"], payload["p"], payload["r"]
+        except (ValueError, TypeError, KeyError, binascii.Error):
+            return None
+        if not isinstance(order, list) or not isinstance(values, list) or not isinstance(reverse, int):
+            return None
+        if not all(isinstance(path, str) for path in order):
+            return None
+        return (tuple(order), bool(reverse), tuple(type(value).__name__ for value in values))
 
     def _prepare(self, queryset: QuerySet, request) -> tuple[QuerySet, QuerySet, bool, bool, int]:
         """The page's statement (one more row than the page, keyset keys and capped count
@@ -89,18 +140,72 @@ class KeysetPagination(BasePagination):
         self.order = self._ordering(queryset)
         cursor = self._decode(request.query_params.get(self.cursor_query_param))
         base = queryset.order_by(*self.order)
-        page = base
+        typed = None
         reverse = False
         if cursor is not None:
             values, reverse = cursor
-            page = page.filter(self._after(queryset.model, values, reverse=reverse))
+            typed = self._typed(queryset.model, values)
+        self._typed_position = typed
+        return self._page(base, typed, reverse=reverse, size=size), base, cursor is not None, reverse, size
+
+    def _page(self, base: QuerySet, typed: list | None, *, reverse: bool, size: int) -> QuerySet:
+        page = base
+        if typed is not None:
+            page = page.filter(self._after_typed(base.model, typed, reverse=reverse))
             if reverse:
                 page = page.reverse()
         keys = {KEY_ALIAS.format(i): F(path.lstrip("-")) for i, path in enumerate(self.order)}
         page = page.annotate(**keys)
         if self.count_cap is not None:
             page = page.annotate(**{TOTAL_ALIAS: self._capped_count_sql(base)})
-        return page[: size + 1], base, cursor is not None, reverse, size
+        return page[: size + 1]
+
+    def _compile_cursor(
+        self, base: QuerySet, compiled: CompiledStatement, typed: list, *, reverse: bool, size: int
+    ) -> CompiledCursor | None:
+        """Where the position values sit in ``compiled``'s parameters: the page compiled again for
+        other values of the same types (each shifted by a different amount) must give the same SQL,
+        and every parameter that changed must be exactly one position's bound value in both.
+        ``None`` when that cannot be shown (the page is then never reused)."""
+        fields = tuple(_field(base.model, path.lstrip("-")) for path in self.order)
+        shifted = [_shifted(value, k + 1) for k, value in enumerate(typed)]
+        if any(value is _UNBOUND for value in shifted):
+            return None
+        try:
+            other = compile_values(self._page(base, shifted, reverse=reverse, size=size))
+        except (ValueError, TypeError, OverflowError, ValidationError):
+            return None
+        if other is None or other.sql != compiled.sql or len(other.params) != len(compiled.params):
+            return None
+        connection = connections[base.db]
+        first = [_bound(field, value, connection) for field, value in zip(fields, typed, strict=True)]
+        second = [_bound(field, value, connection) for field, value in zip(fields, shifted, strict=True)]
+        pairs = zip(first, second, strict=True)
+        if any(a is _UNBOUND or b is _UNBOUND or (a is not None and a == b) for a, b in pairs):
+            return None
+        slots = []
+        for index, (a, b) in enumerate(zip(compiled.params, other.params, strict=True)):
+            if type(a) is type(b) and a == b:
+                continue
+            found = [
+                k
+                for k in range(len(typed))
+                if first[k] is not None and type(a) is type(first[k]) and a == first[k] and b == second[k]
+            ]
+            if len(found) != 1:
+                return None
+            slots.append((index, found[0]))
+        count = None
+        if self.count_cap is not None:
+            raw = self._capped_count_sql(base)
+            count = (raw.sql, tuple(raw.params))
+        return CompiledCursor(
+            reverse=reverse,
+            types=tuple(type(value) for value in typed),
+            fields=fields,
+            slots=tuple(slots),
+            count=count,
+        )
 
     def _finish(
         self, rows: list, *, size: int, cursor_given: bool, reverse: bool, base: QuerySet | None
@@ -117,8 +222,9 @@ class KeysetPagination(BasePagination):
             elif not cursor_given:
                 self.count = 0
             else:  # a cursor past the end: the only case that costs a second statement
-                assert base is not None  # compiled pages have no cursor
-                self.count = min(base.order_by()[: self.count_cap + 1].count(), self.count_cap)
+                # (a compiled cursor page ran its count statement already)
+                total = self.count_past_end if base is None else base.order_by()[: self.count_cap + 1].count()
+                self.count = min(total, self.count_cap)
         # Going forward there is a next page when a row beyond this one was found, and a previous
         # one when we came from a cursor; going backward, the other way round.
         has_next = more if not reverse else True
@@ -193,11 +299,18 @@ class KeysetPagination(BasePagination):
     def _position(self, row) -> list:
         return [_get(row, KEY_ALIAS.format(i)) for i in range(len(self.order))]
 
+    def _typed(self, model: type[models.Model], values: list) -> list:
+        """The cursor's JSON position values as the ordering's fields' Python values (400 if not)."""
+        fields = [_field(model, path.lstrip("-")) for path in self.order]
+        return [_to_python(field, value) for field, value in zip(fields, values, strict=True)]
+
     def _after(self, model: type[models.Model], values: list, *, reverse: bool) -> Q:
-        """Rows strictly after ``values`` in the (possibly reversed) order, NULLs placed as
+        return self._after_typed(model, self._typed(model, values), reverse=reverse)
+
+    def _after_typed(self, model: type[models.Model], typed: list, *, reverse: bool) -> Q:
+        """Rows strictly after ``typed`` in the (possibly reversed) order, NULLs placed as
         PostgreSQL places them (last ascending, first descending)."""
         fields = [_field(model, path.lstrip("-")) for path in self.order]
-        typed = [_to_python(field, value) for field, value in zip(fields, values, strict=True)]
         condition = Q(pk__in=[])
         equal = Q()
         for path, value in zip(self.order, typed, strict=True):
@@ -274,6 +387,40 @@ def _field(model: type[models.Model], path: str) -> models.Field | None:
     if field.is_relation:
         field = field.target_field
     return field
+
+
+_UNBOUND = object()
+
+
+def _bound(field: models.Field | None, value, connection):
+    """``value`` as the ORM binds it in a lookup on ``field`` (``None`` for NULL: no parameter);
+    ``_UNBOUND`` for an integer the ORM would turn into an always-false condition (out of range)."""
+    if value is None or field is None:
+        return value
+    if isinstance(value, int) and isinstance(field, models.IntegerField | models.AutoField):
+        low, high = connection.ops.integer_field_range(field.get_internal_type())
+        if (low is not None and value < low) or (high is not None and value > high):
+            return _UNBOUND
+    return field.get_db_prep_value(field.get_prep_value(value), connection, prepared=True)
+
+
+def _shifted(value, step: int):
+    """Another value of ``value``'s type, different for every ``step`` (``_UNBOUND``: no such)."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is int:
+        return value + step
+    if kind is decimal.Decimal:
+        return value + step
+    if kind is str:
+        return value + chr(0x4E00 + step)
+    if kind is datetime.datetime or kind is datetime.date:
+        try:
+            return value + datetime.timedelta(days=step)
+        except OverflowError:
+            return _UNBOUND
+    return _UNBOUND
 
 
 def _jsonable(value):

@@ -212,12 +212,11 @@ class CustomerViewSet(
     def list(self, request, *args, **kwargs):
         """Lean read path: the serializer's JSON from ``.values()`` rows (crm/api/lean.py); a first
         page of a shape seen before runs its compiled statement (crm/api/compiled.py)."""
-        key = self._statement_key(request)
-        compiled = LIST_STATEMENTS.get(key) if key is not None else None
         paginator = cast(KeysetPagination, self.paginator)  # REST_FRAMEWORK's DEFAULT_PAGINATION_CLASS
-        if compiled is not None:
-            page = paginator.paginate_compiled(compiled, request)
-        else:
+        key = self._statement_key(request, paginator)
+        compiled = LIST_STATEMENTS.get(key) if key is not None else None
+        page = paginator.paginate_compiled(compiled, request) if compiled is not None else None
+        if page is None:
             queryset = CUSTOMER_ROWS.values(self.filter_queryset(self.get_queryset()))
             if key is None:
                 page = paginator.paginate_queryset(queryset, request, view=self)
@@ -230,23 +229,36 @@ class CustomerViewSet(
         context = {"full_phone": visibility.customer_ids_with_full_phone(request.user, shown)}  # type: ignore[arg-type]  # reads pk and owner_id only
         return self.get_paginated_response(CUSTOMER_ROWS.rows(page, context))
 
-    def _statement_key(self, request) -> tuple | None:
+    def _statement_key(self, request, paginator: KeysetPagination) -> tuple | None:
         """The shape of a list request whose SQL depends on nothing else, or ``None``.
 
         Only users who see every customer by role (no narrowing, which for sales may follow a tenant
-        setting), only first pages, and only parameters whose filtering is a pure function of their
-        value (:data:`STATEMENT_PARAMS`: not ``owner``/``designer``, validated against the staff
-        table; not ``segment``, read from the database; not ``silent_days``, relative to now).
+        setting), and only parameters whose filtering is a pure function of their value
+        (:data:`STATEMENT_PARAMS`: not ``owner``/``designer``, validated against the staff table;
+        not ``segment``, read from the database; not ``silent_days``, relative to now). A cursor
+        page's shape is its cursor's (:meth:`KeysetPagination.cursor_shape`), not its position:
+        the position values are the statement's parameters.
         """
         tenant = current_tenant()
         user = request.user
         if tenant is None or not has_permission(user, "customers.view_all"):
             return None
         params = request.query_params
-        if not params.keys() <= STATEMENT_PARAMS:
+        cursor = None
+        if paginator.cursor_query_param in params:
+            cursor = paginator.cursor_shape(request)
+            if cursor is None:
+                return None
+        if not params.keys() - {paginator.cursor_query_param} <= STATEMENT_PARAMS:
             return None
-        shape = tuple(sorted((name, tuple(values)) for name, values in params.lists()))
-        return (tenant.pk, user.pk, tuple(user.roles or ()), shape)
+        shape = tuple(
+            sorted(
+                (name, tuple(values))
+                for name, values in params.lists()
+                if name != paginator.cursor_query_param
+            )
+        )
+        return (tenant.pk, user.pk, tuple(user.roles or ()), shape, cursor)
 
     def filter_queryset(self, queryset):
         segment_id = self.request.query_params.get("segment")
