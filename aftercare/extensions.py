@@ -200,11 +200,3 @@ def merge_customer_rows(*, tenant, source, target, actor, merge) -> dict:  # noq
             for model in (MaintenancePlan, Visit, ServiceTicket, Survey)
         }
     }
-
-
-def customer_timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
-    return CUSTOMER_SECTION.read_timeline(tenant=tenant, customer_id=customer_id)
-
-
-def customer_panel(*, request, tenant, customer_id: int) -> Panel | None:
-    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)

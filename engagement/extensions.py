@@ -326,11 +326,3 @@ CUSTOMER_SECTION = CustomerSection(
     panel_queries=_panel_queries,
     panel=_panel,
 )
-
-
-def consent_panel(*, request, tenant, customer_id: int) -> Panel | None:
-    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)
-
-
-def customer_timeline(*, tenant, customer_id: int) -> list[TimelineEntry]:
-    return CUSTOMER_SECTION.read_timeline(tenant=tenant, customer_id=customer_id)

@@ -70,10 +70,6 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  #
 CUSTOMER_SECTION = CustomerSection(name="payments", panel_queries=_panel_queries, panel=_panel)
 
 
-def customer_payments_panel(*, request, tenant, customer_id: int) -> Panel | None:
-    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)
-
-
 def merge_customer_plans(*, tenant, source, target, actor, merge) -> dict:  # noqa: ARG001 - handler signature
     """Customer merge (crm.extensions): payment plans follow the surviving customer (their projects do)."""
     from customers.services.merge import move_customer_rows, moved_key

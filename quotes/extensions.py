@@ -85,10 +85,6 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  #
 CUSTOMER_SECTION = CustomerSection(name="quotes", panel_queries=_panel_queries, panel=_panel)
 
 
-def customer_panel(*, request, tenant, customer_id: int) -> Panel | None:
-    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)
-
-
 def has_accepted_quotation(*, tenant, project) -> bool:  # noqa: ARG001 - the check signature
     return Quotation.objects.filter(project=project, status=QuotationStatus.ACCEPTED).exists()
 

@@ -183,14 +183,6 @@ CUSTOMER_SECTION = CustomerSection(
 )
 
 
-def customer_referral_panel(*, request, tenant: Tenant, customer_id: int) -> Panel | None:
-    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)
-
-
-def customer_referral_timeline(*, tenant: Tenant, customer_id: int) -> list[TimelineEntry]:
-    return CUSTOMER_SECTION.read_timeline(tenant=tenant, customer_id=customer_id)
-
-
 def referral_dashboard_widget(*, request, tenant: Tenant) -> Panel | None:
     """看板: 转介绍占比 of new contracts (this month and last 90 days) and the top referrers."""
     if not has_permission(request.user, "referrals.view"):

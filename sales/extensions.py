@@ -116,10 +116,6 @@ def _panel(*, request, tenant, customer_id: int, data: dict) -> Panel | None:  #
 CUSTOMER_SECTION = CustomerSection(name="sales", panel_queries=_panel_queries, panel=_panel)
 
 
-def schedule_panel(*, request, tenant, customer_id: int) -> Panel | None:
-    return CUSTOMER_SECTION.read_panel(request=request, tenant=tenant, customer_id=customer_id)
-
-
 def project_schedule_panel(*, request, tenant, project) -> Panel | None:
     """The same on the project page: the project's appointments and tasks, booking linked to it."""
     if not has_permission(getattr(request, "user", None), "sales.view"):

@@ -196,7 +196,9 @@ def test_customer_timeline_and_panel(tenant_a, manager_a):
         request = RequestFactory().get("/")
         request.user = manager_a
         panels = customer_panels(request=request, tenant=tenant_a, customer_id=plan.customer_id)
-        direct = extensions.customer_panel(request=request, tenant=tenant_a, customer_id=plan.customer_id)
+        direct = extensions.CUSTOMER_SECTION.read_panel(
+            request=request, tenant=tenant_a, customer_id=plan.customer_id
+        )
     assert any(entry.kind == "ticket" and f"#{ticket.pk}" in entry.title for entry in entries)
     assert direct is not None and plan.kind.name in direct.html
     assert any(panel.title == "售后服务" for panel in panels)

@@ -151,7 +151,7 @@ def test_payments_panel_rows_equal_plans_for_list(tenant_a, make_staff, rf):
             request=request, tenant=tenant_a, customer_id=customer.pk, with_panel=True
         )
         data = read_json(queries)
-        panel = payment_extensions.customer_payments_panel(
+        panel = payment_extensions.CUSTOMER_SECTION.read_panel(
             request=request, tenant=tenant_a, customer_id=customer.pk
         )
         value = payment_selectors.customer_lifetime_value_fen(customer_id=customer.pk)
