@@ -151,16 +151,7 @@ def _lead_rows(scope: Scope, now: datetime.datetime) -> tuple[str, tuple]:
             responded=Case(When(first_responded_at__isnull=False, then=one), output_field=IntegerField()),
             breached=Case(When(breached_q(now), then=one), output_field=IntegerField()),
         )
-        .values_list(
-            "assignee_id",
-            "source_channel",
-            "part",
-            "hour",
-            "week",
-            "response_seconds",
-            "responded",
-            "breached",
-        )
+        .values_list(*LEAD_COLUMNS)
         .order_by()
     )
     return rows.query.sql_with_params()
