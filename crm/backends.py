@@ -17,7 +17,8 @@ value and never matches an older copy. One ``get_many`` per request (copy + both
 tenant of a user is remembered per process; on first sight a process asks the copy, or the row,
 for it). The same round trip fetches the page's cached facts (``crm.page_cache.register_prefetch``).
 Redis down: the statement, as before. Only users of a tenant are cached (platform
-operators always read the database).
+operators always read the database). A bulk ``QuerySet.update()`` of users or tenants sends no
+signal: deactivate through ``save()`` (every code path does), or a copy lives up to the timeout.
 """
 
 from __future__ import annotations
